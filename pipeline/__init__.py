@@ -1,0 +1,1 @@
+"""The cvp pipeline shell: CLI, configuration, warehouse, ingest, stages and exports."""

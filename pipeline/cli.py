@@ -1,0 +1,203 @@
+"""The ``cvp`` command line: one command per stage, plus run, status, generate and config.
+
+Every command takes ``--config PATH`` and the path flags; errors print one line and exit with
+the code documented in :mod:`pipeline.errors` (the traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from pipeline.config import Config, load_config
+from pipeline.errors import EXIT_FAILURE, DeliveryIncomplete, PipelineError
+from pipeline.logs import setup_logging
+
+app = typer.Typer(
+    help="cvp: the customer value pipeline. Nightly: `cvp run --date 2026-11-27`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML configuration (default configs/default.yaml)."),
+]
+LandingOpt = Annotated[
+    Path | None, typer.Option("--landing-dir", help="Landing zone root (env CVP_LANDING_DIR).")
+]
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="DuckDB file (env CVP_WAREHOUSE).")
+]
+ExportOpt = Annotated[
+    Path | None, typer.Option("--export-dir", help="Export root (env CVP_EXPORT_DIR).")
+]
+DateOpt = Annotated[str | None, typer.Option("--date", help="Business date, ISO: 2026-11-27.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First business date of a range.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last business date of a range.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+LogFormatOpt = Annotated[
+    str, typer.Option("--log-format", help="auto (text on a terminal, else JSON), text or json.")
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """One error handler for every command: a red line, the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PipelineError as exc:
+            if kwargs.get("debug"):
+                raise
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_date(text: str, option: str = "--date") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PipelineError(f"{option} {text!r}: expected an ISO date such as 2026-11-27") from None
+
+
+def business_dates(day: str | None, start: str | None, end: str | None) -> list[date]:
+    """``--date D`` or ``--from D1 --to D2`` (inclusive), in date order."""
+    if day and (start or end):
+        raise PipelineError("give either --date or --from/--to, not both")
+    if day:
+        return [parse_date(day)]
+    if not (start and end):
+        raise PipelineError("give --date D, or both --from D1 and --to D2")
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if last < first:
+        raise PipelineError(f"--to {end} is before --from {start}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def load(
+    config: Path | None,
+    landing: Path | None = None,
+    warehouse: Path | None = None,
+    export: Path | None = None,
+) -> Config:
+    return load_config(
+        config, {"landing_dir": landing, "warehouse": warehouse, "export_dir": export}
+    )
+
+
+@config_app.command("check")
+@handle_errors
+def config_check(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """Validate the configuration and report every mistake with file and field.
+
+    Example: cvp config check --config configs/default.yaml
+    """
+    cfg = load(config)
+    typer.echo(f"{config or 'configs/default.yaml'}: ok (fingerprint {cfg.fingerprint()})")
+
+
+@app.command()
+@handle_errors
+def ingest(
+    date_: DateOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    config: ConfigOpt = None,
+    landing_dir: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    log_format: LogFormatOpt = "auto",
+    debug: DebugOpt = False,
+) -> None:
+    """Load a business date's delivered files into the warehouse, exactly once.
+
+    Exit 0 when every required feed loaded, 3 when a feed is missing or rejected (retry
+    later), 4 when another cvp holds the warehouse, 1 on any other failure.
+
+    Example: cvp ingest --date 2026-11-27
+    """
+    from pipeline.ingest import ingest_date
+    from pipeline.warehouse import connect
+
+    cfg = load(config, landing_dir, warehouse)
+    log = setup_logging(log_format)
+    dates = business_dates(date_, from_, to)
+    con = connect(cfg)
+    problems: list[str] = []
+    for day in dates:
+        result = ingest_date(con, cfg, day, log)
+        problems += [f"{day}: {p}" for p in result.incomplete]
+    con.close()
+    if problems:
+        raise DeliveryIncomplete(
+            "delivery incomplete:\n  " + "\n  ".join(problems) + "\nre-run when delivered"
+        )
+
+
+@app.command()
+@handle_errors
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOpt = None,
+    landing_dir: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Which dates are loaded, what is missing, rejected or quarantined, and what failed.
+
+    Example: cvp status --json
+    """
+    from pipeline.status import collect_status, render_status
+
+    cfg = load(config, landing_dir, warehouse)
+    report = collect_status(cfg)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str, ensure_ascii=False))
+    else:
+        typer.echo(render_status(report))
+
+
+@app.command()
+@handle_errors
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Landing zone folder to write.")],
+    customers: Annotated[int, typer.Option("--customers", min=10, help="Population size.")] = 2000,
+    start: Annotated[str, typer.Option("--start", help="First business date.")] = "2026-01-01",
+    days: Annotated[int, typer.Option("--days", min=1, help="Number of business dates.")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a synthetic landing zone in the spec's format, with a ground-truth file beside it.
+
+    Example: cvp generate --out var/landing --customers 5000 --start 2025-10-01 --days 400
+    """
+    from pipeline.generate import generate_landing_zone
+
+    cfg = load(config)
+    summary = generate_landing_zone(
+        out, customers, parse_date(start, "--start"), days, seed, bank_code=cfg.bank_code
+    )
+    typer.echo(str(summary))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_FAILURE)

@@ -1,0 +1,126 @@
+"""Configuration: YAML files validated by pydantic, one model per concern.
+
+A run's configuration comes from three layers, later ones winning:
+the YAML file (``--config``, default ``configs/default.yaml``), the environment
+(``CVP_LANDING_DIR``, ``CVP_WAREHOUSE``, ``CVP_EXPORT_DIR``) and command-line flags.
+Relative paths are taken from the current working directory.
+Nothing is read at import time: call :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.config.ingest import IngestConfig
+from pipeline.errors import ConfigError
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+ENV_PATHS = {
+    "landing_dir": "CVP_LANDING_DIR",
+    "warehouse": "CVP_WAREHOUSE",
+    "export_dir": "CVP_EXPORT_DIR",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PathsConfig(_Frozen):
+    landing_dir: Path
+    """Root of the landing zone: one folder ``<YYYYMMDD>`` per business date."""
+    warehouse: Path
+    """The DuckDB database file."""
+    export_dir: Path
+    """Root of the exports: one folder ``<YYYYMMDD>`` per business date."""
+
+
+class WarehouseConfig(_Frozen):
+    lock_wait_seconds: float = Field(default=10.0, ge=0)
+    """How long a second cvp process waits for the warehouse before giving up (exit 4)."""
+    threads: int | None = Field(default=None, ge=1)
+    """DuckDB worker threads; empty means all cores."""
+    memory_limit: str | None = None
+    """DuckDB memory limit, e.g. ``8GB``; empty means DuckDB's default (80% of RAM)."""
+
+
+class Config(_Frozen):
+    paths: PathsConfig
+    bank_code: str = Field(min_length=1, max_length=12)
+    """This bank's own code in ``counterparty_bank``: a counterparty with it banks with us."""
+    warehouse: WarehouseConfig = WarehouseConfig()
+    ingest: IngestConfig
+
+    def fingerprint(self) -> str:
+        """A short hash of everything but the paths: a change re-runs what it affects."""
+        payload = self.model_dump(mode="json", exclude={"paths"})
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def section_fingerprint(self, *sections: str) -> str:
+        """A hash of the named sections only, for stages that depend on part of the config."""
+        payload = {s: self.model_dump(mode="json", include={s}) for s in sections}
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_config(
+    path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Read, layer and validate the configuration.
+
+    Parameters
+    ----------
+    path
+        The YAML file; ``configs/default.yaml`` when None.
+    overrides
+        Path values from command-line flags (``landing_dir``, ``warehouse``, ``export_dir``);
+        None values are ignored.
+    environ
+        The environment to read ``CVP_*`` variables from; ``os.environ`` when None.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and every field in error.
+    """
+    path = path or DEFAULT_CONFIG
+    env = os.environ if environ is None else environ
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found (pass --config PATH)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    paths = dict(raw.get("paths") or {})
+    for key, var in ENV_PATHS.items():
+        if env.get(var):
+            paths[key] = env[var]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            paths[key] = value
+    raw["paths"] = paths
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+
+
+def format_validation_error(path: Path, exc: ValidationError) -> str:
+    """One line per mistake: ``file: section.field: message``."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{path}: {where}: {err['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Configuration of the ingest stage: the landing-zone layout and how strict to be."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FileFormat(_Frozen):
+    encoding: str = "gb18030"
+    """Python codec name of the data files. GB18030 is a superset of GBK; prefer it."""
+    delimiter: str = Field(default="|", min_length=1, max_length=1)
+    """Field separator; the spec's ``|`` never occurs inside a field."""
+    header: bool = False
+    """True when the first line of every data file names the columns (it is skipped)."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+
+class FeedConfig(_Frozen):
+    pattern: str
+    """Data file name, with ``{date}`` for YYYYMMDD and ``{channel}`` for transaction feeds."""
+    required: bool = True
+    """A required feed missing on a date makes the delivery incomplete (exit 3)."""
+    columns: list[str] | None = None
+    """The file's column order when it differs from the spec; names are the spec's."""
+
+
+class IngestConfig(_Frozen):
+    format: FileFormat = FileFormat()
+    feeds: dict[str, FeedConfig] = Field(
+        default_factory=lambda: {
+            "BRCH": FeedConfig(pattern="BRCH_{date}.dat", required=False),
+            "CUST": FeedConfig(pattern="CUST_{date}.dat"),
+            "ACCT": FeedConfig(pattern="ACCT_{date}.dat"),
+            "TXN": FeedConfig(pattern="TXN_{channel}_{date}.dat"),
+        }
+    )
+    """Feeds by name (BRCH, CUST, ACCT, TXN); loaded in that order each date."""
+    channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
+    """Transaction channels expected every date, one TXN file each."""
+    max_bad_rows: int = Field(default=1000, ge=0)
+    """A file with more bad rows than this is rejected whole."""
+    max_bad_row_fraction: float = Field(default=0.01, ge=0, le=1)
+    """A file whose share of bad rows exceeds this is rejected whole."""
+
+    @field_validator("feeds")
+    @classmethod
+    def _known_feeds(cls, feeds: dict[str, FeedConfig]) -> dict[str, FeedConfig]:
+        unknown = set(feeds) - {"BRCH", "CUST", "ACCT", "TXN"}
+        if unknown:
+            raise ValueError(f"unknown feeds {sorted(unknown)}; known: BRCH, CUST, ACCT, TXN")
+        missing = {"BRCH", "CUST", "ACCT", "TXN"} - set(feeds)
+        if missing:
+            raise ValueError(f"feeds {sorted(missing)} missing")
+        if "{channel}" not in feeds["TXN"].pattern:
+            raise ValueError("TXN pattern must contain {channel}")
+        return feeds
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, channels: list[str]) -> list[str]:
+        unknown = set(channels) - set(CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown channels {sorted(unknown)}; known: {', '.join(CHANNELS)}")
+        return channels

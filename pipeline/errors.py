@@ -1,0 +1,68 @@
+"""The one error tree of cvp, and the exit codes the CLI maps it to.
+
+::
+
+    PipelineError                 exit 1 unless stated
+    ├── ConfigError               a configuration file or value is wrong
+    ├── ExtractError              a delivered file cannot be used (bad control file, mismatch)
+    │   └── DeliveryIncomplete    exit 3: a required feed is missing or was rejected; retry later
+    ├── SqlError                  a SQL file is malformed or failed
+    ├── DataContractError         a table or frame lacks what a step needs
+    ├── WarehouseBusy             exit 4: another cvp process holds the warehouse
+    ├── StageFailed               a stage failed; the run ledger records it
+    └── ExportBlocked             exit 5: a check failed, so the export was refused
+
+Messages name the file, line or field and say what to do next. They never carry personal data.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_DELIVERY_INCOMPLETE = 3
+EXIT_WAREHOUSE_BUSY = 4
+EXIT_EXPORT_BLOCKED = 5
+
+
+class PipelineError(Exception):
+    """Base of every error cvp raises on purpose."""
+
+    exit_code = EXIT_FAILURE
+
+
+class ConfigError(PipelineError):
+    """A configuration file or value is wrong."""
+
+
+class ExtractError(PipelineError):
+    """A delivered file cannot be used."""
+
+
+class DeliveryIncomplete(ExtractError):
+    """A required feed is missing or was rejected for a business date."""
+
+    exit_code = EXIT_DELIVERY_INCOMPLETE
+
+
+class SqlError(PipelineError):
+    """A SQL file is malformed or failed to run."""
+
+
+class DataContractError(PipelineError):
+    """A table or frame lacks a column or property that a step needs."""
+
+
+class WarehouseBusy(PipelineError):
+    """Another cvp process holds the warehouse lock."""
+
+    exit_code = EXIT_WAREHOUSE_BUSY
+
+
+class StageFailed(PipelineError):
+    """A stage failed for a business date."""
+
+
+class ExportBlocked(PipelineError):
+    """An upstream check failed for the date, so the export is refused."""
+
+    exit_code = EXIT_EXPORT_BLOCKED

@@ -1,0 +1,137 @@
+"""SQL files: one derived table per file, with a header that says what it is.
+
+A file ``sql/<stage>/<table>.sql`` starts with comment lines::
+
+    -- table:  int_customer_features
+    -- grain:  customer_id, business_date
+    -- inputs: stg_transactions, hist_accounts
+    -- params: business_date, window_months
+    -- materialize: partition
+    -- Free text: what the table means, where its rules come from.
+
+followed by one SELECT. The loader checks that the table name equals the file stem and that
+the declared params are exactly the ``$params`` the body uses, then materialises the SELECT:
+``table`` replaces the whole table; ``partition`` replaces the rows of ``$business_date`` (so a
+re-run replaces rather than appends); ``view`` creates a view.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline.errors import SqlError
+from pipeline.warehouse import SQL_DIR
+
+_HEADER = re.compile(r"^--\s*(table|grain|inputs|params|materialize):\s*(.*)$")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_MODES = {"table", "partition", "view"}
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    path: Path
+    table: str
+    grain: tuple[str, ...]
+    inputs: tuple[str, ...]
+    params: tuple[str, ...]
+    materialize: str
+    body: str
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def load_sql(path: Path) -> SqlModel:
+    """Parse and check one SQL file.
+
+    Raises
+    ------
+    SqlError
+        When the header is missing a field or disagrees with the body.
+    """
+    text = path.read_text(encoding="utf-8")
+    meta: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        match = _HEADER.match(line)
+        if match:
+            meta[match.group(1)] = match.group(2).strip()
+    for field in ("table", "grain", "inputs", "params"):
+        if field not in meta:
+            raise SqlError(f"{path}: header line '-- {field}:' missing")
+    if meta["table"] != path.stem:
+        raise SqlError(f"{path}: header names table {meta['table']!r}, file is {path.stem!r}")
+    mode = meta.get("materialize", "table")
+    if mode not in _MODES:
+        raise SqlError(f"{path}: materialize must be one of {sorted(_MODES)}, not {mode!r}")
+    body_lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("--")]
+    body = "\n".join(body_lines).strip().rstrip(";")
+    declared = set(_split(meta["params"]))
+    used = set(_PARAM.findall(body))
+    if declared != used:
+        raise SqlError(
+            f"{path}: params declared {sorted(declared)} but the body uses {sorted(used)}"
+        )
+    if mode == "partition" and "business_date" not in declared:
+        raise SqlError(f"{path}: a partitioned table needs the param business_date")
+    return SqlModel(
+        path=path,
+        table=meta["table"],
+        grain=_split(meta["grain"]),
+        inputs=_split(meta["inputs"]),
+        params=tuple(sorted(declared)),
+        materialize=mode,
+        body=body,
+    )
+
+
+def sql_path(name: str) -> Path:
+    """The file of a derived table: ``name`` is ``<stage>/<table>``."""
+    return SQL_DIR / f"{name}.sql"
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> int:
+    """Materialise the table of ``sql/<name>.sql`` and return its row count for this run.
+
+    Only the parameters the file declares are passed on; a missing one is an error.
+    """
+    model = load_sql(sql_path(name))
+    missing = set(model.params) - set(params)
+    if missing:
+        raise SqlError(f"{model.path}: parameters not supplied: {sorted(missing)}")
+    args = {k: params[k] for k in model.params}
+    try:
+        if model.materialize == "view":
+            con.execute(f"create or replace view {model.table} as {model.body}", args)
+            return 0
+        if model.materialize == "table":
+            con.execute(f"create or replace table {model.table} as {model.body}", args)
+            row = con.execute(f"select count(*) from {model.table}").fetchone()
+            return int(row[0]) if row else 0
+        con.execute(f"create or replace temp table _new_rows as {model.body}", args)
+        if not _table_exists(con, model.table):
+            con.execute(f"create table {model.table} as select * from _new_rows limit 0")
+        con.execute(
+            f"delete from {model.table} where business_date = $business_date",
+            {"business_date": params["business_date"]},
+        )
+        con.execute(f"insert into {model.table} by name select * from _new_rows")
+        row = con.execute("select count(*) from _new_rows").fetchone()
+        con.execute("drop table _new_rows")
+        return int(row[0]) if row else 0
+    except duckdb.Error as exc:
+        raise SqlError(f"{model.path}: {exc}") from None

@@ -1,0 +1,82 @@
+"""What a stage is, and how one runs for a business date.
+
+A stage declares the stages it needs, the tables it reads and writes and the config sections
+it depends on, and has one function that does the work and returns a row count. Running it
+records the run ledger and wraps the work in one transaction, so a failed or killed stage
+leaves its tables as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from pipeline.config import Config
+from pipeline.errors import PipelineError, StageFailed
+from pipeline.warehouse import RunLedger, transaction
+
+
+@dataclass
+class StageContext:
+    con: duckdb.DuckDBPyConnection
+    cfg: Config
+    business_date: date
+    ledger: RunLedger
+    log: logging.Logger
+    facts: dict[str, object] = field(default_factory=dict)
+    """Figures a stage reports for the log and the run summary (e.g. precision, RMSE)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[StageContext], int]
+    needs: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    config_sections: tuple[str, ...] = ()
+    transactional: bool = True
+    """False for a stage that manages its own transactions (ingest commits file by file)."""
+
+
+def run_stage(ctx: StageContext, stage: Stage) -> int:
+    """Run one stage for ``ctx.business_date``, recording it in the run ledger.
+
+    Raises
+    ------
+    StageFailed
+        Wrapping any error, after the ledger records the failure.
+    """
+    inputs_hash = ctx.cfg.section_fingerprint(*stage.config_sections)
+    ctx.ledger.start(stage.name, ctx.business_date, inputs_hash)
+    started = time.monotonic()
+    try:
+        if stage.transactional:
+            with transaction(ctx.con):
+                rows = stage.run(ctx)
+        else:
+            rows = stage.run(ctx)
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ctx.ledger.finish(stage.name, ctx.business_date, "failed", message=message[:500])
+        if isinstance(exc, PipelineError) and not isinstance(exc, StageFailed):
+            exc.args = (f"stage {stage.name} for {ctx.business_date}: {exc}",)
+            raise
+        raise StageFailed(f"stage {stage.name} for {ctx.business_date} failed: {message}") from exc
+    seconds = round(time.monotonic() - started, 3)
+    ctx.ledger.finish(stage.name, ctx.business_date, "succeeded", rows=rows)
+    ctx.log.info(
+        f"{stage.name} done",
+        extra={
+            "stage": stage.name,
+            "business_date": ctx.business_date,
+            "rows": rows,
+            "seconds": seconds,
+        },
+    )
+    return rows

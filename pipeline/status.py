@@ -1,0 +1,117 @@
+"""``cvp status``: what the warehouse holds per business date, and what needs attention."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pipeline.config import Config
+from pipeline.ingest.discover import discover
+from pipeline.warehouse import connect
+
+
+def _landing_dates(cfg: Config) -> list[date]:
+    root = cfg.paths.landing_dir
+    if not root.exists():
+        return []
+    out = []
+    for child in sorted(root.iterdir()):
+        try:
+            out.append(datetime.strptime(child.name, "%Y%m%d").date())
+        except ValueError:
+            continue
+    return out
+
+
+def collect_status(cfg: Config) -> dict[str, Any]:
+    """Per business date (landed or loaded): files by outcome, rows, quarantine, missing feeds,
+    and the latest stage runs; plus the failed stage runs that were not since redone."""
+    con = connect(cfg, read_only=True)
+    files = con.execute(
+        """
+        with latest as (
+            select *, row_number() over (partition by file_name, business_date
+                                         order by received_at desc) as rn
+            from file_ledger
+        )
+        select business_date, file_name, feed, outcome, rows_loaded, rows_quarantined, message
+        from latest where rn = 1 order by business_date, file_name
+        """
+    ).fetchall()
+    runs = con.execute(
+        """
+        with latest as (
+            select *, row_number() over (partition by stage, business_date
+                                         order by started_at desc) as rn
+            from run_ledger
+        )
+        select business_date, stage, status, rows, message, started_at
+        from latest where rn = 1 order by business_date, started_at
+        """
+    ).fetchall()
+    con.close()
+    dates: dict[date, dict[str, Any]] = {}
+
+    def entry(day: date) -> dict[str, Any]:
+        return dates.setdefault(
+            day,
+            {
+                "business_date": day.isoformat(),
+                "files": {},
+                "rows_loaded": 0,
+                "rows_quarantined": 0,
+                "rejected": [],
+                "missing": [],
+                "stages": {},
+                "failed": [],
+            },
+        )
+
+    for day, name, _feed, outcome, loaded, quarantined, message in files:
+        e = entry(day)
+        e["files"][outcome] = e["files"].get(outcome, 0) + 1
+        if outcome in ("loaded", "replaced"):
+            e["rows_loaded"] += int(loaded or 0)
+            e["rows_quarantined"] += int(quarantined or 0)
+        if outcome == "rejected":
+            e["rejected"].append(f"{name}: {message}")
+    for day in _landing_dates(cfg):
+        e = entry(day)
+        _, missing = discover(cfg.paths.landing_dir, cfg.ingest, day)
+        e["missing"] = [f"{m.file_name}: {m.reason}" for m in missing if m.required]
+    for day, stage, state, _rows, message, _started in runs:
+        e = entry(day)
+        e["stages"][stage] = state
+        if state in ("failed", "running"):
+            e["failed"].append(f"{stage}: {state}" + (f": {message}" if message else ""))
+    ordered = [dates[d] for d in sorted(dates)]
+    for e in ordered:
+        e["loaded"] = bool(e["files"]) and not e["missing"] and not e["rejected"]
+    return {
+        "warehouse": str(cfg.paths.warehouse),
+        "dates": ordered,
+        "needs_attention": [
+            e["business_date"] for e in ordered if e["missing"] or e["rejected"] or e["failed"]
+        ],
+    }
+
+
+def render_status(report: dict[str, Any]) -> str:
+    lines = [f"warehouse {report['warehouse']}"]
+    if not report["dates"]:
+        lines.append("nothing landed or loaded yet")
+    for e in report["dates"]:
+        files = ", ".join(f"{n} {k}" for k, n in sorted(e["files"].items())) or "no files"
+        state = "complete" if e["loaded"] else "INCOMPLETE"
+        stages = " ".join(f"{s}:{st}" for s, st in e["stages"].items())
+        lines.append(
+            f"{e['business_date']}  {state:<10} {files}; rows {e['rows_loaded']}, "
+            f"quarantined {e['rows_quarantined']}" + (f"; stages {stages}" if stages else "")
+        )
+        for item in e["missing"]:
+            lines.append(f"    missing  {item}")
+        for item in e["rejected"]:
+            lines.append(f"    rejected {item}")
+        for item in e["failed"]:
+            lines.append(f"    failed   {item}")
+    return "\n".join(lines)
