@@ -196,6 +196,51 @@ def generate(
     typer.echo(str(summary))
 
 
+def _stage_command(name: str, doc: str) -> None:
+    @handle_errors
+    def command(
+        date_: DateOpt = None,
+        from_: FromOpt = None,
+        to: ToOpt = None,
+        config: ConfigOpt = None,
+        landing_dir: LandingOpt = None,
+        warehouse: WarehouseOpt = None,
+        export_dir: ExportOpt = None,
+        log_format: LogFormatOpt = "auto",
+        debug: DebugOpt = False,
+    ) -> None:
+        from pipeline.runner import run_stages
+        from pipeline.warehouse import connect
+
+        cfg = load(config, landing_dir, warehouse, export_dir)
+        log = setup_logging(log_format)
+        dates = business_dates(date_, from_, to)
+        con = connect(cfg)
+        try:
+            run_stages(con, cfg, [name], dates, log)
+        finally:
+            con.close()
+
+    command.__doc__ = f"{doc}\n\nExample: cvp {name} --date 2026-11-27"
+    app.command(name)(command)
+
+
+def _register_stage_commands() -> None:
+    from pipeline.stages import STAGES
+
+    for stage in STAGES:
+        if stage.name in {"ingest"} or stage.name in CUSTOM_STAGE_COMMANDS:
+            continue
+        doc = (stage.run.__doc__ or f"Run the {stage.name} stage.").strip().splitlines()[0]
+        _stage_command(stage.name, doc)
+
+
+CUSTOM_STAGE_COMMANDS: set[str] = set()
+"""Stages whose command is defined by hand (e.g. a group with subcommands)."""
+
+_register_stage_commands()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

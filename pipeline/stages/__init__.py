@@ -1,0 +1,18 @@
+"""The stages of the nightly run, in run order. Each module defines one ``STAGE``.
+
+    ingest → features → contribution → merchants → clv → value → tiers → export
+
+Add a stage by writing ``pipeline/stages/<name>.py`` with a ``STAGE`` and listing it here;
+the CLI gives every stage its own command (``cvp <name> --date D``).
+"""
+
+from __future__ import annotations
+
+from pipeline.stages import ingest
+from pipeline.stages.base import Stage
+
+STAGES: list[Stage] = [
+    ingest.STAGE,
+]
+
+BY_NAME = {s.name: s for s in STAGES}
