@@ -18,7 +18,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.config.export import ExportConfig
 from pipeline.config.ingest import IngestConfig
+from pipeline.config.lists import ListsConfig
+from pipeline.config.tiers import TiersConfig
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
@@ -57,6 +60,9 @@ class Config(_Frozen):
     """This bank's own code in ``counterparty_bank``: a counterparty with it banks with us."""
     warehouse: WarehouseConfig = WarehouseConfig()
     ingest: IngestConfig
+    tiers: TiersConfig = TiersConfig()
+    lists: ListsConfig = ListsConfig()
+    export: ExportConfig = ExportConfig()
 
     def fingerprint(self) -> str:
         """A short hash of everything but the paths: a change re-runs what it affects."""

@@ -1,0 +1,89 @@
+"""Configuration of the lists built by the tiers stage: next-best product, the call-centre list.
+
+Product codes are the spec's (ACCT column 3). Script codes are the call centre's own scripts;
+the defaults are placeholders the call centre replaces with its catalogue numbers.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PRODUCTS = ("DDA", "TDA", "WMP", "FND", "INS", "CCD", "PLN", "MTG", "BLN")
+CALL_REASONS = (
+    "RETENTION",
+    "TIER_UPGRADE",
+    "MERCHANT_SERVICES",
+    "CROSS_SELL",
+    "POTENTIAL_NURTURE",
+    "CHANNEL_MIGRATION",
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CrossSellConfig(_Frozen):
+    products: list[str] = Field(default_factory=lambda: ["TDA", "WMP", "FND", "INS", "CCD", "PLN"])
+    """Products to recommend; one propensity model each (spec product codes)."""
+    top_k: int = Field(default=3, ge=1, le=9)
+    """Recommendations kept per customer, best first, products already held excluded."""
+    holdout_fraction: float = Field(default=0.3, gt=0, lt=1)
+    """Share of customers held out of training, on which AUC and top-decile lift are measured."""
+    seed: int = 20261127
+    """Random seed of the split and of the model, so a re-run gives the same scores."""
+    min_positives: int = Field(default=20, ge=2)
+    """A product with fewer holders than this (or fewer non-holders) is not modelled."""
+    window_days: int = Field(default=90, ge=1)
+    """Trailing window, in days, of the spending and channel-use features."""
+    max_iter: int = Field(default=100, ge=10)
+    """Boosting iterations of each product's model (HistGradientBoostingClassifier)."""
+
+    @field_validator("products")
+    @classmethod
+    def _known_products(cls, products: list[str]) -> list[str]:
+        unknown = set(products) - set(PRODUCTS)
+        if unknown:
+            raise ValueError(f"unknown products {sorted(unknown)}; known: {', '.join(PRODUCTS)}")
+        if not products:
+            raise ValueError("give at least one product")
+        return products
+
+
+class CallListConfig(_Frozen):
+    size: int = Field(default=500, ge=0)
+    """Calls on the list each day, highest priority first."""
+    reason_priority: list[str] = Field(default_factory=lambda: list(CALL_REASONS))
+    """Reasons to call, most urgent first; a customer is called for their most urgent one."""
+    script_codes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "RETENTION": "S-RET-01",
+            "TIER_UPGRADE": "S-UPG-01",
+            "MERCHANT_SERVICES": "S-MER-01",
+            "CROSS_SELL": "S-XSL-01",
+            "POTENTIAL_NURTURE": "S-POT-01",
+            "CHANNEL_MIGRATION": "S-MIG-01",
+        }
+    )
+    """The call-centre script for each reason."""
+    min_cross_sell_score: float = Field(default=0.5, ge=0, le=1)
+    """A next-best product is a reason to call only with at least this propensity."""
+    retention_max_p_alive: float = Field(default=0.5, ge=0, le=1)
+    """A customer of the top tiers with probability alive below this is a retention call."""
+    retention_tiers: int = Field(default=3, ge=1)
+    """How many tiers from the top of the ladder count for retention calls."""
+
+    @model_validator(mode="after")
+    def _reasons_ok(self) -> CallListConfig:
+        unknown = set(self.reason_priority) - set(CALL_REASONS)
+        if unknown:
+            raise ValueError(f"unknown reasons {sorted(unknown)}; known: {', '.join(CALL_REASONS)}")
+        missing = set(self.reason_priority) - set(self.script_codes)
+        if missing:
+            raise ValueError(f"script_codes: no script for reasons {sorted(missing)}")
+        return self
+
+
+class ListsConfig(_Frozen):
+    cross_sell: CrossSellConfig = CrossSellConfig()
+    call_list: CallListConfig = CallListConfig()

@@ -1,0 +1,153 @@
+"""Configuration of the tiers stage: the tier ladder, hysteresis, merchant promotion, potential
+value and channel migration.
+
+Source of the default figures: the bank's retail segmentation rules for personal customers
+(private banking from CNY 6 million of assets; wealth tiers below it) and the design notes
+(points 8 and 11 of ``shared/DESIGN.md``). Every figure is a default for the synthetic data and is
+meant to be tuned by the analysts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TierLevel(_Frozen):
+    name: str = Field(min_length=1, max_length=20)
+    """The tier's name as exported (``private``, ``diamond`` …)."""
+    min_contribution_amount: Decimal | None = Field(default=None, ge=0)
+    """A trailing-window contribution at or above this qualifies; empty means not used."""
+    min_aum_amount: Decimal | None = Field(default=None, ge=0)
+    """Assets under management at or above this qualify; empty means not used."""
+    min_clv_amount: Decimal | None = Field(default=None, ge=0)
+    """A lifetime value at or above this qualifies; empty means not used."""
+
+
+class MerchantPromotion(_Frozen):
+    tier: str = Field(min_length=1)
+    """The tier a merchant meeting this rule gets at least (a ladder name)."""
+    min_turnover_amount: Decimal = Field(ge=0)
+    """Yearly business turnover through the accounts at or above this."""
+    min_clv_amount: Decimal = Field(default=Decimal(0), ge=0)
+    """And a lifetime value at or above this (0: turnover alone decides)."""
+
+
+class PotentialRules(_Frozen):
+    max_age: int = Field(default=30, ge=0, le=120)
+    """Students and young graduates are potential up to and including this age."""
+    student_occupations: list[str] = Field(default_factory=lambda: ["STU"])
+    """Occupation codes of students (spec CUST column 9)."""
+    graduate_educations: list[str] = Field(default_factory=lambda: ["BA", "MA", "PHD"])
+    """Education codes that make a young customer a young graduate (spec CUST column 8)."""
+    min_inflow_trend: float | None = Field(default=1.3, gt=0)
+    """Inflows of the last 3 months over the 9 before (monthly rates) at or above this flag a
+    growing customer; empty means not used."""
+    growing_life_stages: list[str] = Field(default_factory=lambda: ["new", "growing"])
+    """Lifetime-value life stages that count as growing (clv stage's ``life_stage``)."""
+    min_growing_clv_amount: Decimal = Field(default=Decimal(2000), ge=0)
+    """A growing life stage flags potential only with at least this lifetime value."""
+
+
+class MigrationRules(_Frozen):
+    max_contribution_amount: Decimal = Field(default=Decimal(200))
+    """Only customers whose trailing contribution is at or below this are invited."""
+    min_counter_txns: int = Field(default=3, ge=1)
+    """And who made at least this many online-capable counter transactions in the window."""
+    online_capable_codes: list[str] = Field(
+        default_factory=lambda: ["TRI", "TRO", "PAY", "QRY", "PRB", "PRR", "LRP"]
+    )
+    """Counter transaction codes that online or mobile banking can do (not cash DEP/WDL)."""
+    window_days: int = Field(default=90, ge=1)
+    """Trailing window, in days, over which counter transactions are counted."""
+    protected_min_age: int = Field(default=65, ge=0, le=120)
+    """Customers of this age or older are never invited to migrate."""
+    protect_growing: bool = True
+    """Customers whose value is growing (inflow trend, life stage) are never invited."""
+    fallback_counter_cost_amount: Decimal = Field(default=Decimal("12.00"), ge=0)
+    """Cost of one counter transaction when the economics section does not give one."""
+    fallback_online_cost_amount: Decimal = Field(default=Decimal("0.50"), ge=0)
+    """Cost of one online transaction when the economics section does not give one."""
+
+
+class TiersConfig(_Frozen):
+    ladder: list[TierLevel] = Field(
+        default_factory=lambda: [
+            TierLevel(
+                name="private",
+                min_aum_amount=Decimal(6_000_000),
+                min_contribution_amount=Decimal(60_000),
+            ),
+            TierLevel(
+                name="diamond",
+                min_aum_amount=Decimal(1_000_000),
+                min_contribution_amount=Decimal(15_000),
+                min_clv_amount=Decimal(80_000),
+            ),
+            TierLevel(
+                name="platinum",
+                min_aum_amount=Decimal(300_000),
+                min_contribution_amount=Decimal(5_000),
+                min_clv_amount=Decimal(25_000),
+            ),
+            TierLevel(
+                name="gold",
+                min_aum_amount=Decimal(50_000),
+                min_contribution_amount=Decimal(1_000),
+                min_clv_amount=Decimal(5_000),
+            ),
+            TierLevel(name="mass"),
+        ]
+    )
+    """Tiers from best to last. A customer gets the best tier whose any one threshold they meet;
+    the last tier is the floor and must have no thresholds."""
+    downgrade_months: int = Field(default=3, ge=0)
+    """A downgrade takes effect only after the raw tier stayed below for this many months."""
+    merchant_promotions: list[MerchantPromotion] = Field(
+        default_factory=lambda: [
+            MerchantPromotion(
+                tier="diamond",
+                min_turnover_amount=Decimal(10_000_000),
+                min_clv_amount=Decimal(20_000),
+            ),
+            MerchantPromotion(tier="platinum", min_turnover_amount=Decimal(3_000_000)),
+            MerchantPromotion(tier="gold", min_turnover_amount=Decimal(1_000_000)),
+        ]
+    )
+    """Merchants meeting a rule get at least its tier, whatever their balances."""
+    potential: PotentialRules = PotentialRules()
+    migration: MigrationRules = MigrationRules()
+
+    @model_validator(mode="after")
+    def _ladder_ok(self) -> TiersConfig:
+        names = [t.name for t in self.ladder]
+        if len(names) < 2:
+            raise ValueError("ladder needs at least two tiers")
+        if len(set(names)) != len(names):
+            raise ValueError(f"ladder names repeat: {names}")
+        floor = self.ladder[-1]
+        if any(
+            v is not None
+            for v in (floor.min_aum_amount, floor.min_contribution_amount, floor.min_clv_amount)
+        ):
+            raise ValueError(f"the last tier {floor.name!r} is the floor: give it no thresholds")
+        for level in self.ladder[:-1]:
+            if all(
+                v is None
+                for v in (level.min_aum_amount, level.min_contribution_amount, level.min_clv_amount)
+            ):
+                raise ValueError(f"tier {level.name!r} needs at least one threshold")
+        for rule in self.merchant_promotions:
+            if rule.tier not in names:
+                raise ValueError(f"merchant_promotions: tier {rule.tier!r} not in ladder {names}")
+        return self
+
+    @property
+    def tier_names(self) -> list[str]:
+        """Ladder names, best first."""
+        return [t.name for t in self.ladder]
