@@ -246,3 +246,7 @@ def main() -> None:  # pragma: no cover - console entry point
         app()
     except KeyboardInterrupt:
         sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,69 @@
+"""Shared fixtures: a configuration pointing into tmp_path, and a full day's hand-made delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from tests.landing import acct_line, cust_line, txn_line, write_feed
+
+REPO = Path(__file__).resolve().parent.parent
+DAY = date(2026, 11, 27)
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    """The default configuration with every path inside tmp_path."""
+    return load_config(
+        REPO / "configs" / "default.yaml",
+        {
+            "landing_dir": tmp_path / "landing",
+            "warehouse": tmp_path / "cvp.duckdb",
+            "export_dir": tmp_path / "exports",
+        },
+        environ={},
+    )
+
+
+def deliver_day(
+    landing: Path,
+    day: date = DAY,
+    *,
+    txn: dict[str, list[str]] | None = None,
+    customers: list[str] | None = None,
+    accounts: list[str] | None = None,
+) -> None:
+    """Write a complete delivery for ``day``: CUST, ACCT and all five TXN channels."""
+    stamp = day.strftime("%Y%m%d")
+    write_feed(
+        landing,
+        day,
+        f"CUST_{stamp}.dat",
+        customers if customers is not None else [cust_line("C1"), cust_line("C2", "王東")],
+        feed="CUST",
+    )
+    write_feed(
+        landing,
+        day,
+        f"ACCT_{stamp}.dat",
+        accounts
+        if accounts is not None
+        else [acct_line("A1", "C1", "1000.50"), acct_line("A2", "C2", "20.00")],
+        feed="ACCT",
+    )
+    txn = txn or {}
+    for channel in ("CTR", "ATM", "TEL", "NET", "POS"):
+        lines = txn.get(channel, [])
+        write_feed(landing, day, f"TXN_{channel}_{stamp}.dat", lines, feed="TXN")
+
+
+@pytest.fixture
+def deliver() -> Callable[..., None]:
+    return deliver_day
+
+
+__all__ = ["DAY", "REPO", "deliver_day", "txn_line"]

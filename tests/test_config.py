@@ -1,0 +1,59 @@
+"""Configuration: layering of file, environment and flags; every mistake named by file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+from tests.conftest import REPO
+
+DEFAULT = REPO / "configs" / "default.yaml"
+
+
+def test_flags_beat_environment_beat_file() -> None:
+    env = {"CVP_WAREHOUSE": "/env/w.duckdb", "CVP_EXPORT_DIR": "/env/exports"}
+    cfg = load_config(DEFAULT, {"export_dir": Path("/flag/exports")}, environ=env)
+    assert cfg.paths.landing_dir == Path("var/landing")  # from the file
+    assert cfg.paths.warehouse == Path("/env/w.duckdb")  # environment over file
+    assert cfg.paths.export_dir == Path("/flag/exports")  # flag over environment
+
+
+def test_every_mistake_is_reported_with_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = DEFAULT.read_text()
+    text = text.replace("max_bad_row_fraction: 0.01", "max_bad_row_fraction: 2")
+    text = text.replace("encoding: gb18030", "encoding: klingon")
+    text = text.replace("channels: [CTR, ATM, TEL, NET, POS]", "channels: [CTR, FAX]")
+    bad.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, environ={})
+    lines = str(err.value).splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith(f"{bad}: ingest.") for line in lines)
+    joined = "\n".join(lines)
+    assert "ingest.max_bad_row_fraction: Input should be less than or equal to 1" in joined
+    assert "ingest.format.encoding" in joined and "klingon" in joined
+    assert "ingest.channels" in joined and "FAX" in joined
+
+
+def test_unknown_keys_are_mistakes_not_silently_ignored(tmp_path: Path) -> None:
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(DEFAULT.read_text().replace("max_bad_rows:", "max_bad_row:"))
+    with pytest.raises(ConfigError, match=r"ingest\.max_bad_row: Extra inputs are not permitted"):
+        load_config(bad, environ={})
+
+
+def test_missing_config_file_says_which(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml: configuration file not found"):
+        load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_config_fingerprint_changes_with_a_rate_but_not_with_paths() -> None:
+    a = load_config(DEFAULT, environ={})
+    b = load_config(DEFAULT, {"warehouse": Path("/elsewhere.duckdb")}, environ={})
+    assert a.fingerprint() == b.fingerprint()
+    c = a.model_copy(update={"bank_code": "999"})
+    assert c.fingerprint() != a.fingerprint()
