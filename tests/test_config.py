@@ -47,7 +47,7 @@ def test_unknown_keys_are_mistakes_not_silently_ignored(tmp_path: Path) -> None:
 
 
 def test_missing_config_file_says_which(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.yaml: configuration file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: configuration file not found"):
         load_config(tmp_path / "nope.yaml", environ={})
 
 
