@@ -18,10 +18,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.config.economics import EconomicsConfig
 from pipeline.config.export import ExportConfig
+from pipeline.config.features import FeaturesConfig
 from pipeline.config.ingest import IngestConfig
 from pipeline.config.lists import ListsConfig
 from pipeline.config.tiers import TiersConfig
+from pipeline.config.value import ValueConfig
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
@@ -63,6 +66,12 @@ class Config(_Frozen):
     tiers: TiersConfig = TiersConfig()
     lists: ListsConfig = ListsConfig()
     export: ExportConfig = ExportConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    """The customer view: trailing window, trend split, bands, MCC categories."""
+    economics: EconomicsConfig = EconomicsConfig()
+    """Rates of the contribution model (FTP, commissions, interchange, costs, risk)."""
+    value: ValueConfig = ValueConfig()
+    """Value score weights, golden-customer rules, behavioural clusters."""
 
     def fingerprint(self) -> str:
         """A short hash of everything but the paths: a change re-runs what it affects."""
