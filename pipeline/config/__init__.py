@@ -23,6 +23,7 @@ from pipeline.config.export import ExportConfig
 from pipeline.config.features import FeaturesConfig
 from pipeline.config.ingest import IngestConfig
 from pipeline.config.lists import ListsConfig
+from pipeline.config.merchants import MerchantsConfig
 from pipeline.config.tiers import TiersConfig
 from pipeline.config.value import ValueConfig
 from pipeline.errors import ConfigError
@@ -72,6 +73,8 @@ class Config(_Frozen):
     """Rates of the contribution model (FTP, commissions, interchange, costs, risk)."""
     value: ValueConfig = ValueConfig()
     """Value score weights, golden-customer rules, behavioural clusters."""
+    merchants: MerchantsConfig = MerchantsConfig()
+    """High-value individual merchants: signals, scorecard, decoy vetoes, chain, clusters."""
 
     def fingerprint(self) -> str:
         """A short hash of everything but the paths: a change re-runs what it affects."""

@@ -8,11 +8,12 @@ the CLI gives every stage its own command (``cvp <name> --date D``).
 
 from __future__ import annotations
 
-from pipeline.stages import ingest
+from pipeline.stages import ingest, merchants
 from pipeline.stages.base import Stage
 
 STAGES: list[Stage] = [
     ingest.STAGE,
+    merchants.STAGE,
 ]
 
 BY_NAME = {s.name: s for s in STAGES}

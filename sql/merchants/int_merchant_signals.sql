@@ -1,0 +1,322 @@
+-- table:  int_merchant_signals
+-- grain:  customer_id, business_date
+-- inputs: stg_transactions, hist_customers, hist_accounts, hist_branches
+-- params: business_date, window_days, annualise, candidate_min_amount, small_payment_max_amount, round_amount_unit, recurring_supplier_min_months, top_suppliers, pass_through_days
+-- materialize: partition
+-- The evidence of business turnover per personal customer over the trailing window
+-- (window_days ending on the business date; transactions delivered up to that date).
+-- Inflows are credits from others: own-account transfers (the counterparty is the customer, one
+-- of their accounts, or carries their own name, i.e. their account at another bank), loan
+-- drawdowns (LDR) and product redemptions (PRR) are not turnover. turnover_amount is the
+-- inflow scaled to a year over the days of history the window holds (annualise). Only
+-- candidates are kept: customers whose yearly inflow reaches candidate_min_amount (the
+-- scorecard needs turnover above the floor anyway), so the table stays small at scale.
+-- Outflows to others are transfers out (TRO) and bill payments (PAY) to a counterparty that
+-- is not the customer; suppliers are the payees of transfers out.
+with
+customers as (
+    select customer_id, name, occupation, business_license, home_branch_id, rm_id, open_date
+    from hist_customers
+    where valid_from <= $business_date and valid_to > $business_date and status <> 'C'
+),
+
+branches as (
+    select branch_id, market_area = 'Y' as is_market
+    from hist_branches
+    where valid_from <= $business_date and valid_to > $business_date
+),
+
+own_accounts as (
+    select distinct customer_id, account_id
+    from hist_accounts
+    where valid_from <= $business_date
+),
+
+window_txns as (
+    select
+        t.customer_id,
+        t.txn_date,
+        t.channel,
+        t.txn_code,
+        t.direction,
+        t.amount,
+        t.branch_id,
+        coalesce(t.counterparty_account, t.counterparty_name) as counterparty_key,
+        (
+            coalesce(t.counterparty_customer_id = t.customer_id, false)
+            or oa.account_id is not null
+            or coalesce(t.counterparty_name = c.name, false)
+        ) as is_own
+    from stg_transactions as t
+    inner join customers as c on c.customer_id = t.customer_id
+    left join own_accounts as oa
+        on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
+    where
+        t.business_date <= $business_date
+        and t.txn_date <= $business_date
+        and t.txn_date > $business_date - $window_days
+),
+
+first_day as (
+    select min(txn_date) as first_txn_date from window_txns
+),
+
+inflows as (
+    select *
+    from window_txns
+    where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
+),
+
+inflow_totals as (
+    select
+        i.customer_id,
+        sum(i.amount) as inflow_amount,
+        count(*) as inflow_count,
+        max(i.amount) as largest_inflow_amount
+    from inflows as i
+    group by i.customer_id
+),
+
+history as (
+    select
+        c.customer_id,
+        greatest(
+            $business_date - $window_days + 1,
+            coalesce(c.open_date, f.first_txn_date),
+            f.first_txn_date
+        ) as history_start
+    from customers as c
+    cross join first_day as f
+),
+
+candidates as (
+    select
+        t.customer_id,
+        t.inflow_amount,
+        t.inflow_count,
+        t.largest_inflow_amount,
+        h.history_start,
+        $business_date - h.history_start + 1 as history_days,
+        cast(
+            round(
+                t.inflow_amount
+                * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end,
+                2
+            ) as decimal(18, 2)
+        ) as turnover_amount
+    from inflow_totals as t
+    inner join history as h on h.customer_id = t.customer_id
+    where
+        t.inflow_amount
+        * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
+        >= $candidate_min_amount
+),
+
+cand_txns as (
+    select w.*
+    from window_txns as w
+    semi join candidates as c on c.customer_id = w.customer_id
+),
+
+cand_inflows as (
+    select *
+    from cand_txns
+    where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
+),
+
+payers as (
+    select
+        customer_id,
+        counterparty_key,
+        sum(amount) as payer_amount,
+        count(distinct date_trunc('month', txn_date)) as payer_months,
+        stddev_pop(amount) / nullif(avg(amount), 0) as payer_amount_cv
+    from cand_inflows
+    where counterparty_key is not null
+    group by customer_id, counterparty_key
+),
+
+payer_stats as (
+    select
+        customer_id,
+        count(*) as payer_count,
+        max(payer_amount) as top_payer_amount,
+        arg_max(payer_months, payer_amount) as top_payer_months,
+        arg_max(payer_amount_cv, payer_amount) as top_payer_amount_cv
+    from payers
+    group by customer_id
+),
+
+inflow_stats as (
+    select
+        customer_id,
+        sum(amount) filter (
+            where counterparty_key is not null and amount <= $small_payment_max_amount
+        ) as small_payment_amount,
+        sum(amount) filter (where counterparty_key is not null) as payer_inflow_amount,
+        count(distinct date_trunc('week', txn_date)) as inflow_weeks,
+        count(distinct txn_date) filter (where isodow(txn_date) <= 5) as inflow_business_days,
+        count(*) filter (where txn_code = 'DEP' and channel = 'CTR') as counter_cash_deposit_count,
+        sum(amount) filter (where txn_code = 'DEP' and channel = 'CTR') as counter_cash_amount
+    from cand_inflows
+    group by customer_id
+),
+
+calendar as (
+    select
+        cast(day as date) as day,
+        sum(case when isodow(day) <= 5 then 1 else 0 end) over (order by day desc)
+            as weekdays_to_end
+    from range(
+        cast($business_date - $window_days + 1 as timestamp),
+        cast($business_date + 1 as timestamp),
+        interval 1 day
+    ) as r (day)
+),
+
+outflows as (
+    select *
+    from cand_txns
+    where
+        direction = 'D' and txn_code in ('TRO', 'PAY')
+        and counterparty_key is not null and not is_own
+),
+
+payees as (
+    select
+        customer_id,
+        counterparty_key,
+        sum(amount) as payee_amount,
+        count(distinct date_trunc('month', txn_date)) as payee_months,
+        row_number() over (partition by customer_id order by sum(amount) desc) as payee_rank
+    from outflows
+    group by customer_id, counterparty_key
+),
+
+supplier_stats as (
+    select
+        o.customer_id,
+        sum(o.amount) as outflow_amount,
+        count(*) filter (where o.txn_code = 'TRO') as supplier_payment_count,
+        count(*) filter (
+            where o.txn_code = 'TRO'
+            and o.amount / $round_amount_unit = floor(o.amount / $round_amount_unit)
+        ) as round_payment_count
+    from outflows as o
+    group by o.customer_id
+),
+
+payee_stats as (
+    select
+        customer_id,
+        count(*) as supplier_count,
+        count(*) filter (where payee_months >= $recurring_supplier_min_months)
+            as recurring_supplier_count,
+        sum(payee_amount) filter (where payee_rank <= $top_suppliers) as top_supplier_amount
+    from payees
+    group by customer_id
+),
+
+daily_flows as (
+    select
+        customer_id,
+        txn_date,
+        sum(amount) filter (
+            where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
+        ) as day_inflow,
+        sum(amount) filter (
+            where direction = 'D' and txn_code in ('TRO', 'PAY', 'WDL') and not is_own
+        ) as day_outflow
+    from cand_txns
+    group by customer_id, txn_date
+),
+
+pass_through as (
+    select
+        customer_id,
+        sum(day_outflow) filter (where recent_inflow > 0) as passed_amount
+    from (
+        select
+            customer_id,
+            day_outflow,
+            sum(coalesce(day_inflow, 0)) over (
+                partition by customer_id order by txn_date
+                range between interval ($pass_through_days) day preceding and current row
+            ) as recent_inflow
+        from daily_flows
+    )
+    group by customer_id
+),
+
+branch_activity as (
+    select
+        t.customer_id,
+        count(*) as branch_txn_count,
+        count(*) filter (where b.is_market) as market_txn_count
+    from cand_txns as t
+    left join branches as b on b.branch_id = t.branch_id
+    where t.branch_id is not null
+    group by t.customer_id
+),
+
+balances as (
+    select
+        a.customer_id,
+        sum(a.balance) filter (where a.product_code in ('DDA', 'TDA')) as deposit_amount,
+        sum(a.balance) filter (where a.product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS'))
+            as aum_amount
+    from hist_accounts as a
+    semi join candidates as c on c.customer_id = a.customer_id
+    where
+        a.valid_from <= $business_date and a.valid_to > $business_date
+        and coalesce(a.status, 'A') <> 'C'
+    group by a.customer_id
+),
+
+final as (
+    select
+        c.customer_id,
+        cast($business_date as date) as business_date,
+        c.history_days,
+        c.inflow_amount,
+        c.turnover_amount,
+        c.inflow_count,
+        coalesce(p.payer_count, 0) as payer_count,
+        coalesce(i.small_payment_amount, 0) / nullif(i.payer_inflow_amount, 0)
+            as small_payment_share,
+        coalesce(p.top_payer_amount, 0) / c.inflow_amount as top_payer_share,
+        p.top_payer_months,
+        p.top_payer_amount_cv,
+        c.largest_inflow_amount / c.inflow_amount as largest_inflow_share,
+        i.inflow_weeks / ceil(c.history_days / 7.0) as inflow_week_share,
+        i.inflow_business_days / nullif(cal.weekdays_to_end, 0) as inflow_business_day_share,
+        coalesce(s.outflow_amount, 0) as outflow_amount,
+        coalesce(ps.supplier_count, 0) as supplier_count,
+        coalesce(ps.recurring_supplier_count, 0) as recurring_supplier_count,
+        ps.top_supplier_amount / nullif(s.outflow_amount, 0) as top_supplier_share,
+        s.round_payment_count / nullif(s.supplier_payment_count, 0) as round_outflow_share,
+        coalesce(pt.passed_amount, 0) / c.inflow_amount as pass_through_ratio,
+        i.counter_cash_deposit_count,
+        coalesce(i.counter_cash_amount, 0) / c.inflow_amount as counter_cash_deposit_share,
+        ba.market_txn_count / nullif(ba.branch_txn_count, 0) as market_branch_share,
+        coalesce(hb.is_market, false) as is_market_home_branch,
+        cu.occupation = 'SE' as is_self_employed,
+        cu.business_license = 'Y' as is_declared,
+        cu.home_branch_id,
+        cu.rm_id,
+        coalesce(bal.deposit_amount, 0) as deposit_amount,
+        coalesce(bal.aum_amount, 0) as aum_amount
+    from candidates as c
+    inner join customers as cu on cu.customer_id = c.customer_id
+    left join payer_stats as p on p.customer_id = c.customer_id
+    left join inflow_stats as i on i.customer_id = c.customer_id
+    left join calendar as cal on cal.day = c.history_start
+    left join supplier_stats as s on s.customer_id = c.customer_id
+    left join payee_stats as ps on ps.customer_id = c.customer_id
+    left join pass_through as pt on pt.customer_id = c.customer_id
+    left join branch_activity as ba on ba.customer_id = c.customer_id
+    left join branches as hb on hb.branch_id = cu.home_branch_id
+    left join balances as bal on bal.customer_id = c.customer_id
+)
+
+select * from final
