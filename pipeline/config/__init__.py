@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.config.clv import ClvConfig
 from pipeline.config.economics import EconomicsConfig
 from pipeline.config.export import ExportConfig
 from pipeline.config.features import FeaturesConfig
@@ -75,6 +76,8 @@ class Config(_Frozen):
     """Value score weights, golden-customer rules, behavioural clusters."""
     merchants: MerchantsConfig = MerchantsConfig()
     """High-value individual merchants: signals, scorecard, decoy vetoes, chain, clusters."""
+    clv: ClvConfig = ClvConfig()
+    """Lifetime value: event definition, BG/NBD + Gamma-Gamma, horizon, validation, stages."""
 
     def fingerprint(self) -> str:
         """A short hash of everything but the paths: a change re-runs what it affects."""

@@ -8,12 +8,13 @@ the CLI gives every stage its own command (``cvp <name> --date D``).
 
 from __future__ import annotations
 
-from pipeline.stages import ingest, merchants
+from pipeline.stages import clv, ingest, merchants
 from pipeline.stages.base import Stage
 
 STAGES: list[Stage] = [
     ingest.STAGE,
     merchants.STAGE,
+    clv.STAGE,
 ]
 
 BY_NAME = {s.name: s for s in STAGES}

@@ -1,0 +1,567 @@
+"""Customer lifetime value: BG/NBD (or MBG/NBD) purchase model and Gamma-Gamma spend model.
+
+The only importer of ``lifetimes`` in the project; it is imported lazily, inside functions,
+because importing it takes about a second and sets a (deprecated) pandas option.
+
+Vocabulary (Fader, Hardie & Lee 2005, "Counting your customers the easy way", Marketing
+Science 24(2)): ``frequency`` x is the number of repeat events (event days after the first),
+``recency`` t_x the time from the first to the last event, ``T`` the time from the first event
+to the end of the observation period, all in model time units of ``time_unit_days`` days.
+Monetary value is the profit contribution per event (CNY), not the transaction amount.
+
+Speed: customers share few distinct (x, t_x, T) triples, so the purchase model is fitted on the
+unique triples with ``weights`` (their counts) and scored on them, then joined back.
+
+Equations used here (numbers refer to the papers):
+
+- E[Y(t) | x, t_x, T]: BG/NBD conditional expectation, FHL 2005 eq. (10) (lifetimes'
+  ``conditional_expected_number_of_purchases_up_to_time``).
+- P(alive | x, t_x, T): FHL 2005 eq. (13) (MBG/NBD: Batislam, Denizel & Filiztekin 2007).
+- Given alive at T, the event rate is Gamma(r + x, alpha + T) (FHL 2005, section 3), so
+  P(no event in (T, T + s]) = ((alpha + T) / (alpha + T + s))^(r + x). Hence
+  P(at least one event within s) = P(alive) * (1 - ((alpha + T)/(alpha + T + s))^(r + x)) and
+  the median wait to the next event, given alive, is (alpha + T) * (2^(1/(r + x)) - 1).
+- E[M | p, q, gamma, x, m_x] = (p (gamma + x m_x)) / (p x + q - 1): Fader & Hardie 2013,
+  "The Gamma-Gamma model of monetary value", eq. (5).
+- CLV = sum_{i=1..H} E[M] * (E[Y(i tau)] - E[Y((i-1) tau)]) / (1 + d)^i, tau one month in model
+  units, d the monthly discount rate: the discrete discounted sum of Fader, Hardie & Lee 2005b
+  ("RFM and CLV", JMR 42(4), eq. 2 discretised by month), as in lifetimes'
+  ``customer_lifetime_value``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from pipeline.config.clv import ClvConfig, LifeStageRules
+from pipeline.errors import DataContractError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
+LIFE_STAGES = ("new", "growing", "mature", "declining", "dormant")
+KEY = ["frequency", "recency_days", "t_days"]
+
+
+class ClvFitError(DataContractError):
+    """The data cannot support a lifetime-value fit (too few customers, no repeaters,
+    no convergence); the message says which and what to change."""
+
+
+def require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None:
+    """Raise DataContractError naming the first required column that ``frame`` lacks."""
+    for col in columns:
+        if col not in frame.columns:
+            raise DataContractError(f"{what}: required column {col} missing")
+
+
+def _lifetimes() -> Any:
+    """Import lifetimes lazily, without letting its import-time pandas option warn."""
+    with warnings.catch_warnings():
+        # lifetimes 0.11.3 sets pandas' mode.chained_assignment at import; pandas 3 deprecates
+        # the option (Pandas4Warning) but it is harmless.
+        warnings.simplefilter("ignore")
+        import lifetimes
+
+    return lifetimes
+
+
+@dataclass(frozen=True)
+class PurchaseFit:
+    """A fitted BG/NBD or MBG/NBD model and what it was fitted on."""
+
+    model: str
+    params: dict[str, float]
+    std_errors: dict[str, float | None]
+    log_likelihood: float
+    n_customers: int
+    n_unique_rows: int
+    n_repeaters: int
+    time_unit_days: int
+    fitter: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class SpendFit:
+    """A fitted Gamma-Gamma model, or why it was skipped (``fitter`` None)."""
+
+    status: str
+    params: dict[str, float] = field(default_factory=dict)
+    std_errors: dict[str, float | None] = field(default_factory=dict)
+    n_customers: int = 0
+    fitter: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def fitted(self) -> bool:
+        return self.fitter is not None
+
+
+def _std_errors(fitter: Any) -> dict[str, float | None]:
+    try:
+        se = fitter.standard_errors_
+    except (np.linalg.LinAlgError, ValueError, AttributeError):
+        return dict.fromkeys(fitter.params_.index)
+    return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in se.items()}
+
+
+def _checked_params(fitter: Any, what: str, hint: str) -> dict[str, float]:
+    params = {str(k): float(v) for k, v in fitter.params_.items()}
+    bad = [k for k, v in params.items() if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ClvFitError(f"{what}: parameters {bad} not finite and positive; {hint}")
+    return params
+
+
+def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
+    """Fit BG/NBD (or MBG/NBD, ``cfg.model``) on unique (frequency, recency, T) rows.
+
+    Parameters
+    ----------
+    rfm
+        One row per customer with ``frequency`` (repeat event days), ``recency_days`` and
+        ``t_days`` (exact day differences).
+    cfg
+        The ``clv`` section: model, time unit, penalizer, minimum customers and repeaters.
+
+    Returns
+    -------
+    PurchaseFit
+        Parameters (alpha in model units), standard errors (None where the Hessian is
+        singular), log-likelihood and counts.
+
+    Raises
+    ------
+    ClvFitError
+        Too few customers or repeaters, everyone observed for zero days, or no convergence.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.config.clv import ClvConfig
+    >>> rfm = pl.DataFrame({"frequency": [0, 1, 2] * 50, "recency_days": [0, 20, 60] * 50,
+    ...                     "t_days": [90, 100, 120] * 50})
+    >>> fit_purchase_model(rfm, ClvConfig(min_customers=100)).model
+    'bgnbd'
+    """
+    require_columns(rfm, KEY, "customer RFM summary")
+    _check_rfm(rfm)
+    n = rfm.height
+    repeaters = int((rfm["frequency"] > 0).sum())
+    if n < cfg.min_customers:
+        raise ClvFitError(
+            f"only {n} customers with an event, fewer than clv.min_customers = "
+            f"{cfg.min_customers}: load more history or lower the minimum"
+        )
+    if repeaters < cfg.min_repeaters:
+        raise ClvFitError(
+            f"only {repeaters} of {n} customers made a repeat event, fewer than "
+            f"clv.min_repeaters = {cfg.min_repeaters}: the purchase model cannot be fitted "
+            "(load more history, or widen clv.events)"
+        )
+    if int(rfm["t_days"].max() or 0) <= 0:
+        raise ClvFitError("every customer was first seen on the business date (T = 0)")
+    unique = rfm.group_by(KEY).agg(pl.len().alias("weight")).sort(KEY)
+    unit = float(cfg.time_unit_days)
+    lt = _lifetimes()
+    fitter = (
+        lt.ModifiedBetaGeoFitter(penalizer_coef=cfg.penalizer)
+        if cfg.model == "mbgnbd"
+        else lt.BetaGeoFitter(penalizer_coef=cfg.penalizer)
+    )
+    hint = "raise clv.penalizer (e.g. 0.001) or check the event definition"
+    try:
+        # lifetimes prints the optimiser's state before raising ConvergenceError: keep it out
+        # of the pipeline's log stream.
+        with contextlib.redirect_stdout(io.StringIO()):
+            fitter.fit(
+                unique["frequency"].to_numpy(),
+                unique["recency_days"].to_numpy() / unit,
+                unique["t_days"].to_numpy() / unit,
+                weights=unique["weight"].to_numpy(),
+            )
+    except lt.utils.ConvergenceError:
+        raise ClvFitError(f"{cfg.model} fit did not converge on {n} customers; {hint}") from None
+    params = _checked_params(fitter, cfg.model, hint)
+    ll = -float(fitter._negative_log_likelihood_) * float(unique["weight"].sum())
+    return PurchaseFit(
+        model=cfg.model,
+        params=params,
+        std_errors=_std_errors(fitter),
+        log_likelihood=ll,
+        n_customers=n,
+        n_unique_rows=unique.height,
+        n_repeaters=repeaters,
+        time_unit_days=cfg.time_unit_days,
+        fitter=fitter,
+    )
+
+
+def _check_rfm(rfm: pl.DataFrame) -> None:
+    bad = rfm.filter(
+        (pl.col("frequency") < 0)
+        | (pl.col("recency_days") < 0)
+        | (pl.col("recency_days") > pl.col("t_days"))
+        | ((pl.col("frequency") == 0) & (pl.col("recency_days") != 0))
+        | pl.any_horizontal(pl.col(KEY).is_null())
+    )
+    if bad.height:
+        raise DataContractError(
+            f"customer RFM summary: {bad.height} rows break 0 <= recency <= T (recency 0 when "
+            "frequency is 0) or hold nulls; the RFM SQL is wrong"
+        )
+
+
+def fit_spend_model(rfm: pl.DataFrame, cfg: ClvConfig) -> SpendFit:
+    """Fit Gamma-Gamma on repeat customers with positive contribution per event.
+
+    Parameters
+    ----------
+    rfm
+        One row per customer with ``frequency`` and ``monetary_value`` (mean contribution per
+        event, CNY; or mean repeat spend for the CDNOW check).
+    cfg
+        The ``clv`` section (penalizer, min_repeaters).
+
+    Returns
+    -------
+    SpendFit
+        Fitted, or skipped (``fitted`` False, ``status`` says why) when fewer than
+        ``min_repeaters`` customers qualify or the fit does not converge: the caller then uses
+        each customer's own contribution per event.
+    """
+    require_columns(rfm, ["frequency", "monetary_value"], "customer RFM summary")
+    eligible = rfm.filter(
+        (pl.col("frequency") > 0)
+        & (pl.col("monetary_value") > 0)
+        & pl.col("monetary_value").is_finite()
+    )
+    if eligible.height < cfg.min_repeaters:
+        return SpendFit(
+            status=f"skipped: {eligible.height} repeat customers with positive contribution "
+            f"(< clv.min_repeaters = {cfg.min_repeaters})",
+            n_customers=eligible.height,
+        )
+    unique = eligible.group_by(["frequency", "monetary_value"]).agg(pl.len().alias("weight"))
+    lt = _lifetimes()
+    fitter = lt.GammaGammaFitter(penalizer_coef=cfg.penalizer)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            fitter.fit(
+                unique["frequency"].to_numpy(),
+                unique["monetary_value"].to_numpy().astype(float),
+                weights=unique["weight"].to_numpy(),
+            )
+    except lt.utils.ConvergenceError:
+        return SpendFit(status="skipped: Gamma-Gamma did not converge", n_customers=eligible.height)
+    params = {str(k): float(v) for k, v in fitter.params_.items()}
+    if not all(math.isfinite(v) and v > 0 for v in params.values()) or params["q"] <= 1:
+        # q <= 1 makes the population mean p*gamma/(q-1) infinite or negative.
+        return SpendFit(
+            status=f"skipped: Gamma-Gamma parameters unusable {params}",
+            n_customers=eligible.height,
+        )
+    return SpendFit(
+        status="fitted",
+        params=params,
+        std_errors=_std_errors(fitter),
+        n_customers=eligible.height,
+        fitter=fitter,
+    )
+
+
+def expected_events(
+    fit: PurchaseFit, t: float, frequency: NDArray[Any], recency: NDArray[Any], T: NDArray[Any]
+) -> NDArray[np.float64]:
+    """E[Y(t) | x, t_x, T] (FHL 2005 eq. 10), all times in model units."""
+    out = fit.fitter.conditional_expected_number_of_purchases_up_to_time(
+        t, np.asarray(frequency), np.asarray(recency, dtype=float), np.asarray(T, dtype=float)
+    )
+    return np.asarray(out, dtype=float)
+
+
+def _unique_scores(unique: pl.DataFrame, fit: PurchaseFit, cfg: ClvConfig) -> pl.DataFrame:
+    unit = float(fit.time_unit_days)
+    x = unique["frequency"].to_numpy()
+    tx = unique["recency_days"].to_numpy() / unit
+    T = unique["t_days"].to_numpy() / unit
+    r, alpha = fit.params["r"], fit.params["alpha"]
+    month = cfg.days_per_month / unit
+    cumulative = [np.zeros(len(x))]
+    for i in range(1, cfg.horizon_months + 1):
+        cumulative.append(expected_events(fit, i * month, x, tx, T))
+    discounted = np.zeros(len(x))
+    for i in range(1, cfg.horizon_months + 1):
+        discounted += (cumulative[i] - cumulative[i - 1]) / (1 + cfg.monthly_discount_rate) ** i
+    p_alive = np.asarray(fit.fitter.conditional_probability_alive(x, tx, T), dtype=float)
+    s = cfg.p_active_days / unit
+    silent = ((alpha + T) / (alpha + T + s)) ** (r + x)
+    median_wait = (alpha + T) * (2.0 ** (1.0 / (r + x)) - 1.0) * unit
+    return unique.with_columns(
+        expected_events=pl.Series(cumulative[-1]),
+        discounted_events=pl.Series(discounted),
+        p_alive=pl.Series(np.clip(p_alive, 0.0, 1.0)),
+        p_active_30d=pl.Series(np.clip(p_alive * (1.0 - silent), 0.0, 1.0)),
+        expected_days_to_next_event=pl.Series(median_wait),
+    )
+
+
+def score_customers(
+    rfm: pl.DataFrame, purchase: PurchaseFit, spend: SpendFit, cfg: ClvConfig
+) -> pl.DataFrame:
+    """Score every customer: expected events, P(alive), activity, value per event, CLV, stage.
+
+    Parameters
+    ----------
+    rfm
+        One row per customer: ``customer_id``, ``frequency``, ``recency_days``, ``t_days``,
+        ``monetary_value`` (contribution per event, CNY; null means unknown, taken as 0),
+        ``days_since_last_event`` and ``events_recent`` (events in the last
+        ``life_stages.recent_window_days`` days).
+    purchase, spend
+        The fitted models.
+    cfg
+        The ``clv`` section: horizon, discount rate, life-stage rules.
+
+    Returns
+    -------
+    pl.DataFrame
+        rfm plus ``expected_events`` (over the horizon), ``p_alive``, ``p_active_30d``,
+        ``expected_days_to_next_event`` (median wait given alive, days),
+        ``expected_contribution_per_event``, ``clv_amount`` (float CNY) and ``life_stage``.
+
+    Notes
+    -----
+    Expected contribution per event: Gamma-Gamma's conditional expectation for customers with
+    positive contribution (a one-time customer gets the population mean, x = 0 in eq. 5); the
+    customer's own contribution per event, unshrunk, when it is zero or negative (Gamma-Gamma
+    only describes positive values) or when Gamma-Gamma was skipped. CLV is the discounted
+    expected number of events times that value, so a loss-making customer has a negative CLV.
+
+    Raises
+    ------
+    ClvFitError
+        If any score is NaN or infinite.
+    """
+    require_columns(
+        rfm,
+        ["customer_id", *KEY, "monetary_value", "days_since_last_event", "events_recent"],
+        "customer RFM summary",
+    )
+    _check_rfm(rfm)
+    unique = rfm.select(KEY).unique()
+    scored = rfm.join(_unique_scores(unique, purchase, cfg), on=KEY, how="left")
+    monetary = pl.col("monetary_value").cast(pl.Float64).fill_null(0.0)
+    if spend.fitted:
+        p, q, v = spend.params["p"], spend.params["q"], spend.params["v"]
+        x = pl.col("frequency").cast(pl.Float64)
+        shrunk = (p * (v + x * monetary)) / (p * x + q - 1.0)
+        per_event = pl.when(monetary > 0).then(shrunk).otherwise(monetary)
+    else:
+        per_event = monetary
+    scored = scored.with_columns(expected_contribution_per_event=per_event).with_columns(
+        clv_amount=pl.col("discounted_events") * pl.col("expected_contribution_per_event")
+    )
+    scored = assign_life_stage(scored, cfg.life_stages).drop("discounted_events")
+    _require_finite(
+        scored,
+        [
+            "expected_events",
+            "p_alive",
+            "p_active_30d",
+            "expected_days_to_next_event",
+            "expected_contribution_per_event",
+            "clv_amount",
+        ],
+    )
+    return scored
+
+
+def _require_finite(frame: pl.DataFrame, columns: list[str]) -> None:
+    for col in columns:
+        bad = frame.filter(~pl.col(col).is_finite() | pl.col(col).is_null()).height
+        if bad:
+            raise ClvFitError(
+                f"{bad} customers got a NaN or infinite {col}; nothing was written. "
+                "Check the fitted parameters in clv_fit_runs and raise clv.penalizer"
+            )
+
+
+def assign_life_stage(scored: pl.DataFrame, rules: LifeStageRules) -> pl.DataFrame:
+    """Give each customer a life stage; the first matching rule wins.
+
+    1. dormant: P(alive) < ``dormant_max_p_alive`` or the last event is at least
+       ``dormant_min_days_since_last_event`` days ago;
+    2. new: first event fewer than ``new_max_tenure_days`` days ago;
+    3. declining: P(alive) < ``declining_max_p_alive`` or the recent event rate (events in the
+       last ``recent_window_days`` / window) is below ``declining_max_rate_ratio`` times the
+       lifetime rate ((frequency + 1) / (T + 1) days);
+    4. growing: the recent rate is above ``growing_min_rate_ratio`` times the lifetime rate, or
+       fewer than ``mature_min_frequency`` repeat events so far;
+    5. mature: everyone else.
+
+    Parameters
+    ----------
+    scored
+        Customers with ``p_alive``, ``days_since_last_event``, ``t_days``, ``frequency``,
+        ``events_recent``.
+    rules
+        The ``clv.life_stages`` section.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``scored`` plus ``life_stage``.
+    """
+    require_columns(
+        scored,
+        ["p_alive", "days_since_last_event", "t_days", "frequency", "events_recent"],
+        "customer scores",
+    )
+    window = float(rules.recent_window_days)
+    recent_rate = pl.col("events_recent") / pl.min_horizontal(
+        pl.lit(window), pl.col("t_days").cast(pl.Float64) + 1.0
+    )
+    lifetime_rate = (pl.col("frequency") + 1) / (pl.col("t_days").cast(pl.Float64) + 1.0)
+    stage = (
+        pl.when(
+            (pl.col("p_alive") < rules.dormant_max_p_alive)
+            | (pl.col("days_since_last_event") >= rules.dormant_min_days_since_last_event)
+        )
+        .then(pl.lit("dormant"))
+        .when(pl.col("t_days") < rules.new_max_tenure_days)
+        .then(pl.lit("new"))
+        .when(
+            (pl.col("p_alive") < rules.declining_max_p_alive)
+            | (recent_rate < rules.declining_max_rate_ratio * lifetime_rate)
+        )
+        .then(pl.lit("declining"))
+        .when(
+            (recent_rate > rules.growing_min_rate_ratio * lifetime_rate)
+            | (pl.col("frequency") < rules.mature_min_frequency)
+        )
+        .then(pl.lit("growing"))
+        .otherwise(pl.lit("mature"))
+    )
+    return scored.with_columns(life_stage=stage)
+
+
+@dataclass(frozen=True)
+class HoldoutResult:
+    """How a model calibrated before the holdout predicted the holdout's events."""
+
+    fit: PurchaseFit
+    holdout_days: int
+    n_customers: int
+    predicted_events: float
+    actual_events: int
+    rmse: float
+    spearman: float | None
+    top_decile_share: float | None
+    buckets: pl.DataFrame
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "holdout_days": self.holdout_days,
+            "n_customers": self.n_customers,
+            "predicted_events": self.predicted_events,
+            "actual_events": self.actual_events,
+            "rmse": self.rmse,
+            "spearman": self.spearman,
+            "top_decile_share": self.top_decile_share,
+        }
+
+
+def validate_holdout(calibration: pl.DataFrame, holdout_days: int, cfg: ClvConfig) -> HoldoutResult:
+    """Fit on the calibration period and compare predicted with actual holdout events.
+
+    Parameters
+    ----------
+    calibration
+        One row per customer first seen by the calibration end: ``frequency``,
+        ``recency_days``, ``t_days`` (as of the calibration end) and ``holdout_events`` (event
+        days after it, up to the holdout end).
+    holdout_days
+        Length of the holdout in days.
+    cfg
+        The ``clv`` section.
+
+    Returns
+    -------
+    HoldoutResult
+        Totals, RMSE per customer, Spearman rank correlation of predicted and actual events,
+        the share of actual holdout events made by the top decile by prediction, and error per
+        calibration-frequency bucket (0 .. cap-1, cap+).
+    """
+    require_columns(calibration, [*KEY, "holdout_events"], "calibration RFM summary")
+    if holdout_days <= 0:
+        raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
+    fit = fit_purchase_model(calibration, cfg)
+    unit = float(cfg.time_unit_days)
+    unique = calibration.select(KEY).unique()
+    pred = expected_events(
+        fit,
+        holdout_days / unit,
+        unique["frequency"].to_numpy(),
+        unique["recency_days"].to_numpy() / unit,
+        unique["t_days"].to_numpy() / unit,
+    )
+    frame = calibration.join(
+        unique.with_columns(predicted=pl.Series(pred)), on=KEY, how="left"
+    ).with_columns(actual=pl.col("holdout_events").cast(pl.Float64))
+    _require_finite(frame, ["predicted"])
+    predicted = frame["predicted"].to_numpy()
+    actual = frame["actual"].to_numpy()
+    rmse = float(np.sqrt(np.mean((predicted - actual) ** 2)))
+    spearman = _spearman(predicted, actual)
+    top = None
+    if actual.sum() > 0:
+        k = max(1, len(actual) // 10)
+        order = np.argsort(-predicted, kind="stable")[:k]
+        top = float(actual[order].sum() / actual.sum())
+    cap = cfg.holdout_bucket_cap
+    buckets = (
+        frame.with_columns(bucket_order=pl.min_horizontal(pl.col("frequency"), pl.lit(cap)))
+        .group_by("bucket_order")
+        .agg(
+            n_customers=pl.len(),
+            predicted_events=pl.col("predicted").sum(),
+            actual_events=pl.col("actual").sum(),
+        )
+        .sort("bucket_order")
+        .with_columns(
+            frequency_bucket=pl.when(pl.col("bucket_order") == cap)
+            .then(pl.lit(f"{cap}+"))
+            .otherwise(pl.col("bucket_order").cast(pl.Utf8)),
+            mean_predicted=pl.col("predicted_events") / pl.col("n_customers"),
+            mean_actual=pl.col("actual_events") / pl.col("n_customers"),
+        )
+        .with_columns(mean_error=pl.col("mean_predicted") - pl.col("mean_actual"))
+    )
+    return HoldoutResult(
+        fit=fit,
+        holdout_days=holdout_days,
+        n_customers=frame.height,
+        predicted_events=float(predicted.sum()),
+        actual_events=int(actual.sum()),
+        rmse=rmse,
+        spearman=spearman,
+        top_decile_share=top,
+        buckets=buckets,
+    )
+
+
+def _spearman(a: NDArray[Any], b: NDArray[Any]) -> float | None:
+    """Spearman rank correlation with average ranks for ties; None when either is constant."""
+    ra = pl.Series(a).rank("average").to_numpy()
+    rb = pl.Series(b).rank("average").to_numpy()
+    if np.std(ra) == 0 or np.std(rb) == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])

@@ -1,0 +1,426 @@
+"""The clv stage: lifetime value per customer, fitted and validated every night (docs/clv.md).
+
+Steps for a business date D:
+
+1. bring ``agg_customer_event_day`` up to date: aggregate only the TXN deliveries not yet
+   aggregated (or re-sent since, or aggregated under another event definition);
+2. build the RFM summary as of D in SQL and fit the purchase model (BG/NBD or MBG/NBD) and
+   Gamma-Gamma on contribution per event; score every customer into ``int_customer_clv``;
+3. validate: fit again on history up to D minus ``holdout_months``, predict the holdout's
+   events, store the metrics (``clv_fit_runs``, ``clv_holdout_buckets``);
+4. flag a large jump in parameters from the previous run, and write the fit as JSON to
+   ``<export_dir>/clv/<YYYYMMDD>.json`` (atomically).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import os
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from pipeline.config.clv import ClvConfig
+from pipeline.errors import DataContractError
+from pipeline.sqlfiles import run_sql
+from pipeline.stages.base import Stage, StageContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+    from models.clv import HoldoutResult, PurchaseFit, SpendFit
+
+PURCHASE_PARAMS = ("r", "alpha", "a", "b")
+SPEND_PARAMS = {"p": "gg_p", "q": "gg_q", "v": "gg_gamma"}
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier, clamped to the month's last day."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def events_fingerprint(cfg: ClvConfig) -> str:
+    text = json.dumps(cfg.events.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto: date) -> int:
+    """Aggregate the TXN deliveries up to ``upto`` that are new, re-sent or stale.
+
+    A delivery is pending when ``file_ledger`` holds a loaded or replaced TXN file for its
+    date that is newer than its row in ``agg_customer_event_day_dates``, or when that row
+    was made under another event definition. Returns the number of deliveries aggregated.
+    """
+    fingerprint = events_fingerprint(cfg)
+    done = (
+        "left join agg_customer_event_day_dates as t on t.business_date = l.business_date"
+        if _table_exists(con, "agg_customer_event_day_dates")
+        else "left join (select null::date as business_date, null::varchar as "
+        "events_fingerprint, null::timestamp as source_received_at) as t on false"
+    )
+    pending = con.execute(
+        f"""
+        select l.business_date
+        from (
+            select business_date, max(received_at) as received_at
+            from file_ledger
+            where feed = 'TXN' and outcome in ('loaded', 'replaced')
+                and business_date <= $upto
+            group by business_date
+        ) as l
+        {done}
+        where t.business_date is null
+            or t.events_fingerprint is distinct from $fingerprint
+            or t.source_received_at is null
+            or t.source_received_at < l.received_at
+        order by l.business_date
+        """,
+        {"upto": upto, "fingerprint": fingerprint},
+    ).fetchall()
+    params: dict[str, Any] = {
+        "event_txn_codes": list(cfg.events.txn_codes),
+        "event_channels": list(cfg.events.channels),
+        "events_fingerprint": fingerprint,
+    }
+    for (day,) in pending:
+        params["business_date"] = day
+        run_sql(con, "clv/agg_customer_event_day", params)
+        run_sql(con, "clv/agg_customer_event_day_dates", params)
+    return len(pending)
+
+
+def read_rfm(
+    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date, calibration_end: date
+) -> pl.DataFrame:
+    """Build ``int_customer_rfm`` as of ``calibration_end`` (holdout up to ``business_date``)."""
+    if not _table_exists(con, "agg_customer_event_day"):
+        raise DataContractError(
+            "no events aggregated yet (agg_customer_event_day missing): ingest TXN deliveries "
+            "first (`cvp ingest --date D`)"
+        )
+    run_sql(
+        con,
+        "clv/int_customer_rfm",
+        {
+            "business_date": business_date,
+            "calibration_end": calibration_end,
+            "recent_window_days": cfg.life_stages.recent_window_days,
+        },
+    )
+    return con.sql("select * from int_customer_rfm order by customer_id").pl()
+
+
+def read_rfm_with_contribution(
+    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date
+) -> pl.DataFrame:
+    """The RFM summary as of the business date, with contribution per event as monetary value."""
+    if not _table_exists(con, "int_customer_contribution"):
+        raise DataContractError(
+            "table int_customer_contribution missing: run the contribution stage first "
+            f"(`cvp contribution --date {business_date}`)"
+        )
+    read_rfm(con, cfg, business_date, business_date)
+    run_sql(con, "clv/int_customer_event_contribution", {"business_date": business_date})
+    return con.execute(
+        """
+        select r.*, c.contribution_per_event::double as monetary_value
+        from int_customer_rfm as r
+        left join int_customer_event_contribution as c
+            on c.customer_id = r.customer_id and c.business_date = $business_date
+        order by r.customer_id
+        """,
+        {"business_date": business_date},
+    ).pl()
+
+
+def _fit_row(
+    role: str,
+    purchase: PurchaseFit,
+    data_start: date | None,
+    calibration_end: date,
+    holdout_end: date | None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "fit_role": role,
+        "model": purchase.model,
+        "time_unit_days": purchase.time_unit_days,
+        "data_start": data_start,
+        "calibration_end": calibration_end,
+        "holdout_end": holdout_end,
+        "n_customers": purchase.n_customers,
+        "n_unique_rows": purchase.n_unique_rows,
+        "n_repeaters": purchase.n_repeaters,
+        "converged": True,
+        "log_likelihood": purchase.log_likelihood,
+    }
+    for name in PURCHASE_PARAMS:
+        row[name] = purchase.params[name]
+        row[f"{name}_se"] = purchase.std_errors.get(name)
+    return row
+
+
+def _empty_row(
+    role: str, model: str, calibration_end: date, holdout_end: date | None
+) -> dict[str, Any]:
+    return {
+        "fit_role": role,
+        "model": model,
+        "calibration_end": calibration_end,
+        "holdout_end": holdout_end,
+        "converged": False,
+    }
+
+
+def _fit_runs_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """The rows of clv_fit_runs with every column present and typed (absent = null)."""
+    import polars as pl
+
+    schema: dict[str, Any] = {
+        "fit_role": pl.Utf8, "model": pl.Utf8, "time_unit_days": pl.Int64,
+        "data_start": pl.Date, "calibration_end": pl.Date, "holdout_end": pl.Date,
+        "n_customers": pl.Int64, "n_unique_rows": pl.Int64, "n_repeaters": pl.Int64,
+        "converged": pl.Boolean, "log_likelihood": pl.Float64,
+        "r": pl.Float64, "alpha": pl.Float64, "a": pl.Float64, "b": pl.Float64,
+        "r_se": pl.Float64, "alpha_se": pl.Float64, "a_se": pl.Float64, "b_se": pl.Float64,
+        "gg_status": pl.Utf8, "gg_n_customers": pl.Int64,
+        "gg_p": pl.Float64, "gg_q": pl.Float64, "gg_gamma": pl.Float64,
+        "gg_p_se": pl.Float64, "gg_q_se": pl.Float64, "gg_gamma_se": pl.Float64,
+        "holdout_days": pl.Int64, "holdout_customers": pl.Int64,
+        "holdout_predicted_events": pl.Float64, "holdout_actual_events": pl.Int64,
+        "holdout_rmse": pl.Float64, "holdout_spearman": pl.Float64,
+        "holdout_top_decile_share": pl.Float64, "validation_status": pl.Utf8,
+        "param_jump": pl.Boolean, "param_jump_detail": pl.Utf8, "fit_seconds": pl.Float64,
+    }  # fmt: skip
+    return pl.DataFrame(
+        [{c: row.get(c) for c in schema} for row in rows], schema=schema
+    )
+
+
+def _spend_columns(spend: SpendFit) -> dict[str, Any]:
+    row: dict[str, Any] = {"gg_status": spend.status, "gg_n_customers": spend.n_customers}
+    for name, col in SPEND_PARAMS.items():
+        row[col] = spend.params.get(name)
+        row[f"{col}_se"] = spend.std_errors.get(name)
+    return row
+
+
+def _holdout_columns(result: HoldoutResult) -> dict[str, Any]:
+    m = result.metrics()
+    return {
+        "holdout_days": m["holdout_days"],
+        "holdout_customers": m["n_customers"],
+        "holdout_predicted_events": m["predicted_events"],
+        "holdout_actual_events": m["actual_events"],
+        "holdout_rmse": m["rmse"],
+        "holdout_spearman": m["spearman"],
+        "holdout_top_decile_share": m["top_decile_share"],
+    }
+
+
+def parameter_jumps(
+    con: duckdb.DuckDBPyConnection, business_date: date, row: dict[str, Any], threshold: float
+) -> str | None:
+    """Compare the full fit's parameters with the latest earlier run of the same model.
+
+    Returns a description of every parameter whose relative change exceeds ``threshold``,
+    or None when none does (or there is no earlier run).
+    """
+    if not _table_exists(con, "clv_fit_runs"):
+        return None
+    prev = con.execute(
+        "select business_date, r, alpha, a, b, gg_p, gg_q, gg_gamma from clv_fit_runs "
+        "where fit_role = 'full' and model = $model and time_unit_days = $unit "
+        "and business_date < $business_date order by business_date desc limit 1",
+        {"model": row["model"], "unit": row["time_unit_days"], "business_date": business_date},
+    ).fetchone()
+    if prev is None:
+        return None
+    names = ["r", "alpha", "a", "b", "gg_p", "gg_q", "gg_gamma"]
+    jumps = []
+    for name, old in zip(names, prev[1:], strict=True):
+        new = row.get(name)
+        if old is None or new is None or old == 0:
+            continue
+        change = (new - old) / abs(old)
+        if abs(change) > threshold:
+            jumps.append(f"{name} {old:.4g} -> {new:.4g} ({change:+.0%})")
+    if not jumps:
+        return None
+    return f"since {prev[0]}: " + ", ".join(jumps)
+
+
+def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to a temporary file in the same folder, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, default=str, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _register_and_write(
+    con: duckdb.DuckDBPyConnection, frame_name: str, frame: pl.DataFrame, sql: str, day: date
+) -> int:
+    con.register(frame_name, frame.to_arrow())
+    try:
+        return run_sql(con, sql, {"business_date": day})
+    finally:
+        con.unregister(frame_name)
+
+
+def run(ctx: StageContext) -> int:
+    """Lifetime value: BG/NBD and Gamma-Gamma fitted, scored and validated for the date."""
+    import polars as pl
+
+    from models.clv import (
+        ClvFitError,
+        fit_purchase_model,
+        fit_spend_model,
+        score_customers,
+        validate_holdout,
+    )
+
+    cfg: ClvConfig = ctx.cfg.clv
+    day = ctx.business_date
+    con = ctx.con
+    started = time.monotonic()
+    aggregated = update_event_aggregate(con, cfg, day)
+    rfm = read_rfm_with_contribution(con, cfg, day)
+    rfm_seconds = time.monotonic() - started
+
+    t0 = time.monotonic()
+    purchase = fit_purchase_model(rfm, cfg)
+    spend = fit_spend_model(rfm, cfg)
+    if not spend.fitted:
+        ctx.log.warning(f"clv {day}: Gamma-Gamma {spend.status}; own contribution per event used")
+    fit_seconds = time.monotonic() - t0
+    scored = score_customers(rfm, purchase, spend, cfg)
+    rows = _register_and_write(con, "clv_scores_frame", scored, "clv/int_customer_clv", day)
+
+    data_start = rfm["first_event_date"].min() if rfm.height else None
+    full = _fit_row("full", purchase, data_start, day, None)  # type: ignore[arg-type]
+    full.update(_spend_columns(spend))
+    full["fit_seconds"] = fit_seconds
+    jump = parameter_jumps(con, day, full, cfg.param_jump_threshold)
+    full["param_jump"] = jump is not None
+    full["param_jump_detail"] = jump
+    if jump:
+        ctx.log.warning(f"clv {day}: parameters jumped {jump}")
+
+    calibration_end = months_before(day, cfg.holdout_months)
+    holdout_days = (day - calibration_end).days
+    calibration = read_rfm(con, cfg, day, calibration_end)
+    buckets = None
+    try:
+        t0 = time.monotonic()
+        result = validate_holdout(calibration, holdout_days, cfg)
+    except ClvFitError as exc:
+        cal = _empty_row("calibration", cfg.model, calibration_end, day)
+        cal["validation_status"] = f"skipped: {exc}"
+        ctx.log.warning(f"clv {day}: holdout validation skipped: {exc}")
+    else:
+        cal_start = calibration["first_event_date"].min()
+        cal = _fit_row("calibration", result.fit, cal_start, calibration_end, day)  # type: ignore[arg-type]
+        cal.update(_holdout_columns(result))
+        cal["validation_status"] = "validated"
+        cal["fit_seconds"] = time.monotonic() - t0
+        buckets = result.buckets.with_columns(
+            calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
+        )
+    full["validation_status"] = cal["validation_status"]
+    runs = _fit_runs_frame([full, cal])
+    _register_and_write(con, "clv_fit_runs_frame", runs, "clv/clv_fit_runs", day)
+    if buckets is not None:
+        _register_and_write(
+            con, "clv_holdout_buckets_frame", buckets, "clv/clv_holdout_buckets", day
+        )
+    elif _table_exists(con, "clv_holdout_buckets"):
+        con.execute("delete from clv_holdout_buckets where business_date = ?", [day])
+
+    ctx.facts.update(
+        {
+            "clv_deliveries_aggregated": aggregated,
+            "clv_customers": rows,
+            "clv_rfm_seconds": round(rfm_seconds, 3),
+            "clv_fit_seconds": round(fit_seconds, 3),
+            **{f"clv_{k}": round(v, 6) for k, v in purchase.params.items()},
+            "clv_holdout": cal["validation_status"],
+            "clv_holdout_rmse": cal.get("holdout_rmse"),
+            "clv_param_jump": jump,
+        }
+    )
+    payload = {
+        "business_date": day.isoformat(),
+        "config": cfg.model_dump(mode="json"),
+        "fits": [_jsonable(full), _jsonable(cal)],
+        "holdout_buckets": buckets.drop("calibration_end", "holdout_end").to_dicts()
+        if buckets is not None
+        else [],
+    }
+    out = ctx.cfg.paths.export_dir / "clv" / f"{day:%Y%m%d}.json"
+    write_json_atomically(out, payload)
+    ctx.log.info(
+        f"clv {day}: {rows} customers, {purchase.model} r={purchase.params['r']:.4g} "
+        f"alpha={purchase.params['alpha']:.4g} a={purchase.params['a']:.4g} "
+        f"b={purchase.params['b']:.4g}; holdout {cal['validation_status']}"
+    )
+    return rows
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+
+
+def backtest(
+    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, calibration_end: date, holdout_end: date
+) -> HoldoutResult:
+    """Calibrate up to ``calibration_end``, predict events up to ``holdout_end``; no writes
+    except bringing the event aggregate up to date."""
+    from models.clv import validate_holdout
+
+    if holdout_end <= calibration_end:
+        raise DataContractError(
+            f"--holdout-end {holdout_end} must be after --calibration-end {calibration_end}"
+        )
+    update_event_aggregate(con, cfg, holdout_end)
+    calibration = read_rfm(con, cfg, holdout_end, calibration_end)
+    return validate_holdout(calibration, (holdout_end - calibration_end).days, cfg)
+
+
+STAGE = Stage(
+    name="clv",
+    run=run,
+    needs=("contribution",),
+    reads=("stg_transactions", "file_ledger", "int_customer_contribution"),
+    writes=(
+        "agg_customer_event_day",
+        "agg_customer_event_day_dates",
+        "int_customer_rfm",
+        "int_customer_event_contribution",
+        "int_customer_clv",
+        "clv_fit_runs",
+        "clv_holdout_buckets",
+    ),
+    config_sections=("clv",),
+)

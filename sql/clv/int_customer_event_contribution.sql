@@ -1,0 +1,47 @@
+-- table:  int_customer_event_contribution
+-- grain:  customer_id, business_date
+-- inputs: int_customer_contribution, agg_customer_event_day
+-- params: business_date
+-- materialize: partition
+-- Contribution per event: each customer's profit contribution over the contribution stage's
+-- trailing window, divided by the event days in that window (window_start .. window_end, both
+-- inclusive). A customer with contribution but no event in the window has it all on one
+-- event (divisor at least 1). This is the monetary value of the lifetime-value models.
+with
+contribution as (
+    select
+        customer_id,
+        window_start,
+        window_end,
+        contribution_amount
+    from int_customer_contribution
+    where business_date = $business_date
+),
+
+window_events as (
+    select
+        c.customer_id,
+        count(distinct a.event_date) as window_events
+    from contribution as c
+    inner join agg_customer_event_day as a
+        on a.customer_id = c.customer_id
+        and a.event_date between c.window_start and c.window_end
+        and a.business_date <= $business_date
+    group by c.customer_id
+),
+
+final as (
+    select
+        c.customer_id,
+        $business_date::date as business_date,
+        c.window_start,
+        c.window_end,
+        c.contribution_amount::decimal(18, 2) as contribution_amount,
+        coalesce(w.window_events, 0)::integer as window_events,
+        (c.contribution_amount / greatest(coalesce(w.window_events, 0), 1))::decimal(18, 2)
+            as contribution_per_event
+    from contribution as c
+    left join window_events as w on c.customer_id = w.customer_id
+)
+
+select * from final
