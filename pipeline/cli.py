@@ -235,10 +235,14 @@ def _register_stage_commands() -> None:
         _stage_command(stage.name, doc)
 
 
-CUSTOM_STAGE_COMMANDS: set[str] = set()
+CUSTOM_STAGE_COMMANDS: set[str] = {"clv"}
 """Stages whose command is defined by hand (e.g. a group with subcommands)."""
 
 _register_stage_commands()
+
+from pipeline.cli_clv import clv_app  # noqa: E402  (needs the options defined above)
+
+app.add_typer(clv_app, name="clv")
 
 
 def main() -> None:  # pragma: no cover - console entry point
