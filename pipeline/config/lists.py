@@ -38,6 +38,9 @@ class CrossSellConfig(_Frozen):
     """Trailing window, in days, of the spending and channel-use features."""
     max_iter: int = Field(default=100, ge=10)
     """Boosting iterations of each product's model (HistGradientBoostingClassifier)."""
+    threads: int | None = Field(default=1, ge=1)
+    """OpenMP threads for fitting; 1 avoids fighting DuckDB for the cores (small data fits in
+    well under a second single-threaded); empty means all cores."""
 
     @field_validator("products")
     @classmethod

@@ -1,0 +1,533 @@
+"""Tiers with care: the tier ladder with reasons, hysteresis, potential value, channel migration
+and the call-centre list.
+
+Pure functions over polars frames; the settings come from ``pipeline.config.tiers`` and
+``pipeline.config.lists``. Reason codes are upper-case words joined by ``;`` so that a CRM system
+reads them without a Parquet list type, e.g. ``AUM_DIAMOND;CONTRIBUTION_PLATINUM``.
+
+Reason codes
+------------
+``AUM_<TIER>``, ``CONTRIBUTION_<TIER>``, ``CLV_<TIER>``
+    The customer meets that tier's threshold on assets, contribution or lifetime value.
+``MERCHANT_TURNOVER_<TIER>``
+    A merchant promoted to at least that tier by turnover (and lifetime value).
+``FLOOR_<TIER>``
+    No threshold met: the last tier of the ladder.
+``INITIAL``, ``UPGRADE``, ``DOWNGRADE_AFTER_<N>M``, ``HELD_PENDING_DOWNGRADE``
+    Hysteresis: first tier, an upgrade (at once), a downgrade after N months below, or a tier
+    kept while the customer has been below it for less than the configured months.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+
+from pipeline.config.lists import CallListConfig
+from pipeline.config.tiers import MigrationRules, PotentialRules, TiersConfig
+
+SEP = ";"
+
+
+def require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None:
+    """Raise ValueError naming the first column ``what`` lacks."""
+    for col in columns:
+        if col not in frame.columns:
+            raise ValueError(f"{what}: required column {col} missing")
+
+
+def _join_codes(exprs: list[pl.Expr]) -> pl.Expr:
+    """Concatenate optional reason codes (null = absent) with ``SEP``."""
+    return pl.concat_list([e.cast(pl.String) for e in exprs]).list.drop_nulls().list.join(SEP)
+
+
+def _amount(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.Float64).fill_null(0.0)
+
+
+def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
+    """Give each customer one raw tier, with the reasons that decided it.
+
+    The raw tier is the best tier of the ladder any one of whose thresholds (contribution, assets,
+    lifetime value) the customer meets; a merchant meeting a promotion rule gets at least the
+    rule's tier. Hysteresis (:func:`apply_hysteresis`) turns the raw tier into the effective one.
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with ``contribution_amount``, ``aum_amount``, ``clv_amount``,
+        ``is_merchant`` and ``turnover_amount`` (nulls count as zero / not a merchant).
+    rules
+        The tiers section of the configuration.
+
+    Returns
+    -------
+    pl.DataFrame
+        customers plus ``raw_tier``, ``raw_tier_rank`` (0 = best) and ``raw_tier_reasons``.
+
+    Examples
+    --------
+    >>> from pipeline.config.tiers import TiersConfig
+    >>> df = pl.DataFrame({"customer_id": ["C1"], "contribution_amount": [1500.0],
+    ...     "aum_amount": [10.0], "clv_amount": [0.0], "is_merchant": [False],
+    ...     "turnover_amount": [0.0]})
+    >>> assign_tiers(df, TiersConfig())["raw_tier"].to_list()
+    ['gold']
+    """
+    require_columns(
+        customers,
+        [
+            "customer_id",
+            "contribution_amount",
+            "aum_amount",
+            "clv_amount",
+            "is_merchant",
+            "turnover_amount",
+        ],
+        "assign_tiers",
+    )
+    floor = len(rules.ladder) - 1
+    measures = {
+        "CONTRIBUTION": ("contribution_amount", "min_contribution_amount"),
+        "AUM": ("aum_amount", "min_aum_amount"),
+        "CLV": ("clv_amount", "min_clv_amount"),
+    }
+    # Best tier met on each measure: the lowest rank whose threshold the amount reaches.
+    rank_by: dict[str, pl.Expr] = {}
+    for code, (col, attr) in measures.items():
+        expr: pl.Expr = pl.lit(None, dtype=pl.Int32)
+        for rank in range(floor - 1, -1, -1):
+            threshold: Decimal | None = getattr(rules.ladder[rank], attr)
+            if threshold is not None:
+                expr = pl.when(_amount(col) >= float(threshold)).then(pl.lit(rank)).otherwise(expr)
+        rank_by[code] = expr.cast(pl.Int32)
+    is_merchant = pl.col("is_merchant").fill_null(False)
+    promo: pl.Expr = pl.lit(None, dtype=pl.Int32)
+    for rule in sorted(rules.merchant_promotions, key=lambda r: -rules.tier_names.index(r.tier)):
+        meets = (
+            is_merchant
+            & (_amount("turnover_amount") >= float(rule.min_turnover_amount))
+            & (_amount("clv_amount") >= float(rule.min_clv_amount))
+        )
+        promo = pl.when(meets).then(pl.lit(rules.tier_names.index(rule.tier))).otherwise(promo)
+    rank_by["MERCHANT_TURNOVER"] = promo.cast(pl.Int32)
+
+    tier_of = dict(enumerate(rules.tier_names))
+    out = customers.with_columns(
+        **{f"_rank_{code}": expr for code, expr in rank_by.items()}
+    ).with_columns(
+        raw_tier_rank=pl.min_horizontal(
+            *[pl.col(f"_rank_{c}") for c in rank_by], pl.lit(floor, dtype=pl.Int32)
+        ).cast(pl.Int32)
+    )
+    out = out.with_columns(
+        raw_tier=pl.col("raw_tier_rank").replace_strict(tier_of, return_dtype=pl.String)
+    )
+    reason_exprs = [
+        pl.when(pl.col(f"_rank_{code}") == pl.col("raw_tier_rank")).then(
+            pl.lit(f"{code}_") + pl.col("raw_tier").str.to_uppercase()
+        )
+        for code in rank_by
+    ]
+    out = out.with_columns(raw_tier_reasons=_join_codes(reason_exprs)).with_columns(
+        raw_tier_reasons=pl.when(pl.col("raw_tier_reasons") == "")
+        .then(pl.lit("FLOOR_") + pl.col("raw_tier").str.to_uppercase())
+        .otherwise(pl.col("raw_tier_reasons"))
+    )
+    return out.drop([f"_rank_{c}" for c in rank_by])
+
+
+def flag_potential(customers: pl.DataFrame, rules: PotentialRules) -> pl.DataFrame:
+    """Flag the customers whose value is ahead of them: future targets, never low-value.
+
+    A student or a young graduate (age at most ``max_age``), a customer whose inflows grow
+    (``inflow_trend`` at least ``min_inflow_trend``), or one in a growing life stage with a
+    lifetime value of at least ``min_growing_clv_amount``.
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with ``age``, ``occupation``, ``education``, ``inflow_trend``
+        (recent over earlier monthly inflow; null when there is no earlier inflow),
+        ``life_stage`` and ``clv_amount``.
+    rules
+        ``tiers.potential`` of the configuration.
+
+    Returns
+    -------
+    pl.DataFrame
+        customers plus ``is_potential``, ``is_growing`` and ``potential_reasons``
+        (``STUDENT``, ``YOUNG_GRADUATE``, ``INFLOW_GROWTH``, ``CLV_GROWTH``; empty when none).
+    """
+    require_columns(
+        customers,
+        [
+            "customer_id",
+            "age",
+            "occupation",
+            "education",
+            "inflow_trend",
+            "life_stage",
+            "clv_amount",
+        ],
+        "flag_potential",
+    )
+    young = pl.col("age").is_not_null() & (pl.col("age") <= rules.max_age)
+    student = young & pl.col("occupation").is_in(rules.student_occupations).fill_null(False)
+    graduate = (
+        young & ~student & pl.col("education").is_in(rules.graduate_educations).fill_null(False)
+    )
+    inflow = (
+        pl.lit(False)
+        if rules.min_inflow_trend is None
+        else (pl.col("inflow_trend").cast(pl.Float64) >= rules.min_inflow_trend).fill_null(False)
+    )
+    clv_growth = pl.col("life_stage").is_in(rules.growing_life_stages).fill_null(False) & (
+        _amount("clv_amount") >= float(rules.min_growing_clv_amount)
+    )
+    return customers.with_columns(
+        is_potential=student | graduate | inflow | clv_growth,
+        is_growing=inflow | clv_growth,
+        potential_reasons=_join_codes(
+            [
+                pl.when(student).then(pl.lit("STUDENT")),
+                pl.when(graduate).then(pl.lit("YOUNG_GRADUATE")),
+                pl.when(inflow).then(pl.lit("INFLOW_GROWTH")),
+                pl.when(clv_growth).then(pl.lit("CLV_GROWTH")),
+            ]
+        ),
+    )
+
+
+STATE_COLUMNS = ["customer_id", "tier", "below_since", "best_rank_below"]
+"""What hysteresis carries from one business date to the next, per customer."""
+
+
+def apply_hysteresis(
+    previous: pl.DataFrame, current: pl.DataFrame, business_date: date, rules: TiersConfig
+) -> pl.DataFrame:
+    """Fast up, slow down: turn today's raw tiers into effective tiers.
+
+    An upgrade (raw tier better than yesterday's effective tier) takes effect at once. A raw
+    tier below the effective one starts a clock (``below_since``); only when the customer has
+    stayed below for ``downgrade_months`` calendar months does the tier come down, to the best
+    raw tier seen while below (they stayed below the old tier, not below that one). A raw tier
+    back at or above the effective one stops the clock.
+
+    Parameters
+    ----------
+    previous
+        The last known state per customer (``customer_id``, ``tier``, ``below_since``,
+        ``best_rank_below``), e.g. the previous business date's rows; may be empty. A tier no
+        longer on the ladder counts as no previous tier.
+    current
+        Output of :func:`assign_tiers` (``customer_id``, ``raw_tier_rank``,
+        ``raw_tier_reasons``) for ``business_date``.
+    business_date
+        The date being computed.
+    rules
+        The tiers section (ladder and ``downgrade_months``).
+
+    Returns
+    -------
+    pl.DataFrame
+        current plus ``tier``, ``tier_rank``, ``tier_change`` (``initial``, ``upgrade``,
+        ``downgrade``, ``held``, ``same``), ``tier_reasons``, ``previous_tier``,
+        ``below_since`` and ``best_rank_below``.
+    """
+    require_columns(previous, STATE_COLUMNS, "apply_hysteresis (previous state)")
+    require_columns(
+        current, ["customer_id", "raw_tier_rank", "raw_tier_reasons"], "apply_hysteresis"
+    )
+    rank_of = {name: i for i, name in enumerate(rules.tier_names)}
+    tier_of = dict(enumerate(rules.tier_names))
+    prev = previous.select(
+        pl.col("customer_id"),
+        pl.col("tier").alias("previous_tier"),
+        pl.col("tier")
+        .replace_strict(rank_of, default=None, return_dtype=pl.Int32)
+        .alias("_prev_rank"),
+        pl.col("below_since").cast(pl.Date).alias("_prev_below_since"),
+        pl.col("best_rank_below").cast(pl.Int32).alias("_prev_best_below"),
+    )
+    df = current.join(prev, on="customer_id", how="left")
+    raw = pl.col("raw_tier_rank")
+    prev_rank = pl.col("_prev_rank")
+    is_below = prev_rank.is_not_null() & (raw > prev_rank)
+    below_since = (
+        pl.when(is_below)
+        .then(pl.coalesce(pl.col("_prev_below_since"), pl.lit(business_date)))
+        .otherwise(pl.lit(None, dtype=pl.Date))
+    )
+    best_below = (
+        pl.when(is_below)
+        .then(pl.min_horizontal(pl.col("_prev_best_below"), raw))
+        .otherwise(pl.lit(None, dtype=pl.Int32))
+    )
+    months = rules.downgrade_months
+    due = is_below & (pl.col("below_since").dt.offset_by(f"{months}mo") <= pl.lit(business_date))
+    df = df.with_columns(below_since=below_since, best_rank_below=best_below.cast(pl.Int32))
+    change = (
+        pl.when(prev_rank.is_null())
+        .then(pl.lit("initial"))
+        .when(raw < prev_rank)
+        .then(pl.lit("upgrade"))
+        .when(raw == prev_rank)
+        .then(pl.lit("same"))
+        .when(due)
+        .then(pl.lit("downgrade"))
+        .otherwise(pl.lit("held"))
+    )
+    df = df.with_columns(tier_change=change)
+    rank = (
+        pl.when(pl.col("tier_change") == "downgrade")
+        .then(pl.col("best_rank_below"))
+        .when(pl.col("tier_change") == "held")
+        .then(prev_rank)
+        .otherwise(raw)
+        .cast(pl.Int32)
+    )
+    df = df.with_columns(tier_rank=rank).with_columns(
+        tier=pl.col("tier_rank").replace_strict(tier_of, return_dtype=pl.String),
+        tier_reasons=pl.concat_str(
+            [
+                pl.col("raw_tier_reasons"),
+                pl.when(pl.col("tier_change") == "initial")
+                .then(pl.lit("INITIAL"))
+                .when(pl.col("tier_change") == "upgrade")
+                .then(pl.lit("UPGRADE"))
+                .when(pl.col("tier_change") == "downgrade")
+                .then(pl.lit(f"DOWNGRADE_AFTER_{months}M"))
+                .when(pl.col("tier_change") == "held")
+                .then(pl.lit("HELD_PENDING_DOWNGRADE")),
+            ],
+            separator=SEP,
+            ignore_nulls=True,
+        ),
+    )
+    # After a downgrade the clock restarts if the raw tier is still below the new tier.
+    df = df.with_columns(
+        below_since=pl.when(pl.col("tier_change") == "downgrade")
+        .then(
+            pl.when(raw > pl.col("tier_rank"))
+            .then(pl.lit(business_date))
+            .otherwise(pl.lit(None, dtype=pl.Date))
+        )
+        .otherwise(pl.col("below_since")),
+        best_rank_below=pl.when(pl.col("tier_change") == "downgrade")
+        .then(pl.when(raw > pl.col("tier_rank")).then(raw).otherwise(pl.lit(None, dtype=pl.Int32)))
+        .otherwise(pl.col("best_rank_below"))
+        .cast(pl.Int32),
+    )
+    return df.drop(["_prev_rank", "_prev_below_since", "_prev_best_below"])
+
+
+def tier_changes(tiers: pl.DataFrame, business_date: date) -> pl.DataFrame:
+    """The rows of tier history for one date: every initial tier, upgrade and downgrade.
+
+    Parameters
+    ----------
+    tiers
+        Output of :func:`apply_hysteresis`.
+    business_date
+        The date the changes take effect.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``customer_id``, ``business_date``, ``change_type``, ``from_tier``, ``to_tier``,
+        ``reasons``.
+    """
+    require_columns(
+        tiers,
+        ["customer_id", "tier_change", "previous_tier", "tier", "tier_reasons"],
+        "tier_changes",
+    )
+    return tiers.filter(pl.col("tier_change").is_in(["initial", "upgrade", "downgrade"])).select(
+        pl.col("customer_id"),
+        pl.lit(business_date).alias("business_date"),
+        pl.col("tier_change").alias("change_type"),
+        pl.col("previous_tier").alias("from_tier"),
+        pl.col("tier").alias("to_tier"),
+        pl.col("tier_reasons").alias("reasons"),
+    )
+
+
+def select_channel_migration(
+    customers: pl.DataFrame,
+    rules: MigrationRules,
+    counter_cost: Decimal,
+    online_cost: Decimal,
+) -> pl.DataFrame:
+    """Low-contribution customers whose counter work could be done online, with the saving.
+
+    The protected are never selected: potential customers, customers whose value is growing
+    (when ``protect_growing``), and customers of ``protected_min_age`` or older. A customer with
+    an unknown age is treated as protected (we cannot show they are not elderly).
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with ``contribution_amount``, ``counter_online_capable_txns``
+        (counter transactions of online-capable codes in the window), ``age``, ``is_potential``
+        and ``is_growing``.
+    rules
+        ``tiers.migration`` of the configuration.
+    counter_cost, online_cost
+        Cost to the bank of one counter and one online transaction (economics section).
+
+    Returns
+    -------
+    pl.DataFrame
+        The candidates only: ``customer_id``, ``counter_online_capable_txns``,
+        ``yearly_migratable_txns``, ``yearly_saving_amount`` (Decimal(18,2)) and
+        ``migration_reasons``.
+    """
+    require_columns(
+        customers,
+        [
+            "customer_id",
+            "contribution_amount",
+            "counter_online_capable_txns",
+            "age",
+            "is_potential",
+            "is_growing",
+        ],
+        "select_channel_migration",
+    )
+    protected = (
+        pl.col("is_potential").fill_null(True)
+        | pl.col("age").is_null()
+        | (pl.col("age") >= rules.protected_min_age)
+    )
+    if rules.protect_growing:
+        protected = protected | pl.col("is_growing").fill_null(True)
+    per_year = 365.0 / rules.window_days
+    unit_saving = float(counter_cost - online_cost)
+    return (
+        customers.filter(
+            ~protected
+            & (_amount("contribution_amount") <= float(rules.max_contribution_amount))
+            & (pl.col("counter_online_capable_txns").fill_null(0) >= rules.min_counter_txns)
+        )
+        .select(
+            pl.col("customer_id"),
+            pl.col("counter_online_capable_txns").cast(pl.Int64),
+            (pl.col("counter_online_capable_txns") * per_year)
+            .round(1)
+            .alias("yearly_migratable_txns"),
+            (pl.col("counter_online_capable_txns") * per_year * unit_saving)
+            .round(2)
+            .cast(pl.Decimal(18, 2))
+            .alias("yearly_saving_amount"),
+            pl.lit(f"LOW_CONTRIBUTION;COUNTER_TXNS_{rules.window_days}D").alias(
+                "migration_reasons"
+            ),
+        )
+        .sort(["yearly_saving_amount", "customer_id"], descending=[True, False])
+    )
+
+
+def build_call_list(
+    customers: pl.DataFrame, settings: CallListConfig, tier_count: int
+) -> pl.DataFrame:
+    """The outbound call list: one call per consenting active customer with a reason, by priority.
+
+    Reasons (the customer is called for the most urgent one in ``reason_priority``):
+    ``RETENTION`` a customer of the top ``retention_tiers`` tiers who is slipping (probability
+    alive below ``retention_max_p_alive`` or a downgrade pending); ``TIER_UPGRADE`` upgraded
+    today; ``MERCHANT_SERVICES`` a merchant who has not declared the business;
+    ``CROSS_SELL`` a next-best product scored at least ``min_cross_sell_score``;
+    ``POTENTIAL_NURTURE`` a potential customer; ``CHANNEL_MIGRATION`` a migration candidate.
+    Within a reason, higher lifetime value first.
+
+    Parameters
+    ----------
+    customers
+        One row per active customer_id with ``marketing_consent``, ``tier_rank``,
+        ``tier_change``, ``p_alive``, ``clv_amount``, ``is_merchant``, ``is_declared``,
+        ``is_potential``, ``is_migration_candidate``, ``next_best_product`` and
+        ``next_best_score``.
+    settings
+        ``lists.call_list`` of the configuration.
+    tier_count
+        Length of the ladder (retention looks at its top tiers only).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``call_rank`` (1 = first call), ``customer_id``, ``reason_code``, ``script_code``,
+        ``reason_detail``; at most ``size`` rows, only ``marketing_consent = 'Y'``.
+    """
+    require_columns(
+        customers,
+        [
+            "customer_id",
+            "marketing_consent",
+            "tier_rank",
+            "tier_change",
+            "p_alive",
+            "clv_amount",
+            "is_merchant",
+            "is_declared",
+            "is_potential",
+            "is_migration_candidate",
+            "next_best_product",
+            "next_best_score",
+        ],
+        "build_call_list",
+    )
+    top = pl.col("tier_rank") < min(settings.retention_tiers, tier_count)
+    conditions = {
+        "RETENTION": top
+        & (
+            (pl.col("p_alive").cast(pl.Float64) < settings.retention_max_p_alive).fill_null(False)
+            | (pl.col("tier_change") == "held")
+        ),
+        "TIER_UPGRADE": pl.col("tier_change") == "upgrade",
+        "MERCHANT_SERVICES": pl.col("is_merchant").fill_null(False)
+        & ~pl.col("is_declared").fill_null(True),
+        "CROSS_SELL": (
+            pl.col("next_best_score").cast(pl.Float64) >= settings.min_cross_sell_score
+        ).fill_null(False),
+        "POTENTIAL_NURTURE": pl.col("is_potential").fill_null(False),
+        "CHANNEL_MIGRATION": pl.col("is_migration_candidate").fill_null(False),
+    }
+    details = {
+        "RETENTION": pl.lit("tier ") + pl.col("tier_change").cast(pl.String),
+        "TIER_UPGRADE": pl.lit("upgraded today"),
+        "MERCHANT_SERVICES": pl.lit("undeclared business turnover"),
+        "CROSS_SELL": pl.lit("next best product ") + pl.col("next_best_product").cast(pl.String),
+        "POTENTIAL_NURTURE": pl.lit("potential customer"),
+        "CHANNEL_MIGRATION": pl.lit("counter work could move online"),
+    }
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    detail: pl.Expr = pl.lit(None, dtype=pl.String)
+    priority: pl.Expr = pl.lit(None, dtype=pl.Int32)
+    for i, code in reversed(list(enumerate(settings.reason_priority))):
+        cond = conditions[code]
+        reason = pl.when(cond).then(pl.lit(code)).otherwise(reason)
+        detail = pl.when(cond).then(details[code]).otherwise(detail)
+        priority = pl.when(cond).then(pl.lit(i, dtype=pl.Int32)).otherwise(priority)
+    calls = (
+        customers.filter(pl.col("marketing_consent") == "Y")
+        .with_columns(reason_code=reason, reason_detail=detail, _priority=priority)
+        .filter(pl.col("reason_code").is_not_null())
+        .with_columns(
+            script_code=pl.col("reason_code").replace_strict(
+                settings.script_codes, return_dtype=pl.String
+            ),
+            _clv=_amount("clv_amount"),
+        )
+        .sort(["_priority", "_clv", "customer_id"], descending=[False, True, False])
+        .head(settings.size)
+    )
+    return calls.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int32).alias("call_rank"),
+        "customer_id",
+        "reason_code",
+        "script_code",
+        "reason_detail",
+    )

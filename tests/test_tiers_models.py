@@ -1,0 +1,256 @@
+"""Pure-function tests of models/tiers.py: ladder, hysteresis over months, potential, migration,
+call list. Every expected value is worked out by hand from the default ladder in the comments."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from models.tiers import (
+    STATE_COLUMNS,
+    apply_hysteresis,
+    assign_tiers,
+    build_call_list,
+    flag_potential,
+    select_channel_migration,
+    tier_changes,
+)
+from pipeline.config.lists import CallListConfig
+from pipeline.config.tiers import MigrationRules, PotentialRules, TiersConfig
+
+RULES = TiersConfig()  # private, diamond, platinum, gold, mass
+
+
+def _customers(**cols: list) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    base = {
+        "customer_id": [f"C{i}" for i in range(n)],
+        "contribution_amount": [0.0] * n,
+        "aum_amount": [0.0] * n,
+        "clv_amount": [0.0] * n,
+        "is_merchant": [False] * n,
+        "turnover_amount": [0.0] * n,
+    }
+    base.update(cols)
+    return pl.DataFrame(base)
+
+
+def test_ladder_takes_best_tier_met_on_any_measure_with_reasons() -> None:
+    df = _customers(
+        contribution_amount=[1000.0, 999.99, 20_000.0, 0.0, 0.0],
+        aum_amount=[0.0, 0.0, 2_000_000.0, 6_000_000.0, 0.0],
+        clv_amount=[0.0, 0.0, 0.0, 0.0, 25_000.0],
+    )
+    out = assign_tiers(df, RULES)
+    # 1000 contribution = gold's threshold exactly; 999.99 is below it; 20k contribution and
+    # 2M assets are both diamond; 6M assets is private; 25k lifetime value is platinum.
+    assert out["raw_tier"].to_list() == ["gold", "mass", "diamond", "private", "platinum"]
+    assert out["raw_tier_reasons"].to_list() == [
+        "CONTRIBUTION_GOLD",
+        "FLOOR_MASS",
+        "CONTRIBUTION_DIAMOND;AUM_DIAMOND",
+        "AUM_PRIVATE",
+        "CLV_PLATINUM",
+    ]
+
+
+def test_merchant_promoted_by_turnover_despite_modest_balances() -> None:
+    df = _customers(
+        is_merchant=[True, True, False, True],
+        turnover_amount=[12_000_000.0, 12_000_000.0, 50_000_000.0, 1_000_000.0],
+        clv_amount=[20_000.0, 0.0, 0.0, 0.0],
+        aum_amount=[10_000.0, 10_000.0, 10_000.0, 60_000.0],
+    )
+    out = assign_tiers(df, RULES)
+    # 12M turnover and 20k CLV: diamond rule; without the CLV only the 3M platinum rule; not a
+    # merchant: no promotion; 1M turnover = gold rule, and 60k assets also gold.
+    assert out["raw_tier"].to_list() == ["diamond", "platinum", "mass", "gold"]
+    assert out["raw_tier_reasons"][0] == "MERCHANT_TURNOVER_DIAMOND"
+    assert out["raw_tier_reasons"][3] == "AUM_GOLD;MERCHANT_TURNOVER_GOLD"
+
+
+def _run_sequence(raw_by_month: dict[date, list[float]], rules: TiersConfig) -> list[list[str]]:
+    """Feed monthly contributions through assign + hysteresis; return (tier, change) per month."""
+    state = pl.DataFrame(
+        schema={
+            "customer_id": pl.String,
+            "tier": pl.String,
+            "below_since": pl.Date,
+            "best_rank_below": pl.Int32,
+        }
+    )
+    seen = []
+    for day, amounts in raw_by_month.items():
+        raw = assign_tiers(_customers(contribution_amount=amounts), rules)
+        out = apply_hysteresis(state, raw, day, rules).sort("customer_id")
+        seen.append([f"{t}/{c}" for t, c in zip(out["tier"], out["tier_change"], strict=True)])
+        state = out.select(STATE_COLUMNS)
+    return seen
+
+
+GOLD, PLAT, MASS = 1_000.0, 5_000.0, 0.0
+
+
+def test_hysteresis_fast_up_slow_down_over_months() -> None:
+    months = [
+        date(2026, m, d) for m, d in [(1, 31), (2, 28), (3, 31), (4, 30), (5, 31), (6, 30), (7, 31)]
+    ]
+    # C0: gold, platinum, then below platinum from 03-31 (gold, mass, gold, mass): 3 months
+    #     after 03-31 is 06-30, so the downgrade lands on 06-30, to gold, the best raw tier seen
+    #     while below; back to platinum on 07-31 at once.
+    # C1: gold, then mass on 02-28 (held), gold again on 03-31 (the clock stops), mass from
+    #     04-30 (held on 04-30, 05-31, 06-30), and 04-30 + 3 months = 07-30 <= 07-31: down.
+    c0 = [GOLD, PLAT, GOLD, MASS, GOLD, MASS, PLAT]
+    c1 = [GOLD, MASS, GOLD, MASS, MASS, MASS, MASS]
+    seq = _run_sequence({m: [a, b] for m, a, b in zip(months, c0, c1, strict=True)}, RULES)
+    assert [s[0] for s in seq] == [
+        "gold/initial",
+        "platinum/upgrade",
+        "platinum/held",
+        "platinum/held",
+        "platinum/held",
+        "gold/downgrade",
+        "platinum/upgrade",
+    ]
+    assert [s[1] for s in seq] == [
+        "gold/initial",
+        "gold/held",
+        "gold/same",
+        "gold/held",
+        "gold/held",
+        "gold/held",
+        "mass/downgrade",
+    ]
+
+
+def test_downgrade_restarts_clock_when_still_below_new_tier() -> None:
+    rules = RULES.model_copy(update={"downgrade_months": 1})
+    months = [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30)]
+    # platinum; then gold, mass: below since 02-28, 1 month later (03-28 <= 03-31) down to gold
+    # (best while below); still mass on 04-30, below gold since 03-31, 04-30 >= 04-30: mass.
+    seq = _run_sequence(
+        {m: [a] for m, a in zip(months, [PLAT, GOLD, MASS, MASS], strict=True)}, rules
+    )
+    assert [s[0] for s in seq] == [
+        "platinum/initial",
+        "platinum/held",
+        "gold/downgrade",
+        "mass/downgrade",
+    ]
+
+
+def test_tier_history_rows_carry_reasons() -> None:
+    state = pl.DataFrame(
+        {
+            "customer_id": ["C0", "C1"],
+            "tier": ["gold", "gold"],
+            "below_since": [None, None],
+            "best_rank_below": [None, None],
+        },
+        schema_overrides={"below_since": pl.Date, "best_rank_below": pl.Int32},
+    )
+    raw = assign_tiers(_customers(contribution_amount=[PLAT, GOLD, MASS]), RULES)
+    out = apply_hysteresis(state, raw, date(2026, 5, 31), RULES)
+    hist = tier_changes(out, date(2026, 5, 31)).sort("customer_id")
+    assert hist["change_type"].to_list() == ["upgrade", "initial"]
+    assert hist["from_tier"].to_list() == ["gold", None]
+    assert hist["to_tier"].to_list() == ["platinum", "mass"]
+    assert hist["reasons"].to_list() == ["CONTRIBUTION_PLATINUM;UPGRADE", "FLOOR_MASS;INITIAL"]
+
+
+def _potential_frame() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "customer_id": ["S", "G", "OLDG", "T", "L", "N"],
+            "age": [20, 26, 31, 45, 40, 45],
+            "occupation": ["STU", "EMP", "EMP", "EMP", "EMP", "EMP"],
+            "education": ["SEC", "MA", "MA", "SEC", "SEC", "SEC"],
+            "inflow_trend": [None, 1.0, 1.0, 1.3, 1.0, 1.29],
+            "life_stage": ["new", "mature", "mature", "mature", "growing", "growing"],
+            "clv_amount": [0.0, 0.0, 0.0, 0.0, 2000.0, 1999.0],
+        }
+    )
+
+
+def test_potential_flags_students_graduates_and_the_growing() -> None:
+    out = flag_potential(_potential_frame(), PotentialRules())
+    assert out["is_potential"].to_list() == [True, True, False, True, True, False]
+    assert out["potential_reasons"].to_list() == [
+        "STUDENT",
+        "YOUNG_GRADUATE",
+        "",
+        "INFLOW_GROWTH",
+        "CLV_GROWTH",
+        "",
+    ]
+    assert out["is_growing"].to_list() == [False, False, False, True, True, False]
+
+
+def test_protected_never_in_migration_list() -> None:
+    pot = flag_potential(_potential_frame(), PotentialRules()).with_columns(
+        contribution_amount=pl.lit(10.0), counter_online_capable_txns=pl.lit(9)
+    )
+    extra = pl.DataFrame(
+        {
+            "customer_id": ["OLD", "NOAGE", "RICH", "FEW"],
+            "age": [65, None, 40, 40],
+            "is_potential": [False] * 4,
+            "is_growing": [False] * 4,
+            "contribution_amount": [10.0, 10.0, 200.01, 10.0],
+            "counter_online_capable_txns": [9, 9, 9, 2],
+        },
+        schema_overrides={"age": pl.Int64, "counter_online_capable_txns": pl.Int32},
+    )
+    frame = pl.concat(
+        [pot.select(extra.columns).cast(extra.schema), extra]  # type: ignore[arg-type]
+    )
+    out = select_channel_migration(frame, MigrationRules(), Decimal("12.00"), Decimal("0.50"))
+    # S, G potential; T, L growing; OLD 65; NOAGE unknown age; RICH above 200 contribution;
+    # FEW 2 < 3 counter txns. OLDG (31: no longer young) and N (1.29 < 1.3 trend, 1999 < 2000
+    # lifetime value: not growing) remain.
+    assert sorted(out["customer_id"].to_list()) == ["N", "OLDG"]
+    # 9 txns in 90 days = 36.5 a year, saving 11.50 each = 419.75.
+    assert out["yearly_saving_amount"].to_list() == [Decimal("419.75")] * 2
+    protected = {"S", "G", "T", "L", "OLD", "NOAGE"}
+    assert protected.isdisjoint(out["customer_id"].to_list())
+
+
+def test_call_list_only_consenting_and_by_priority() -> None:
+    df = pl.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D", "E", "F"],
+            "marketing_consent": ["Y", "N", "Y", "Y", "Y", None],
+            "tier_rank": [0, 0, 3, 4, 4, 0],
+            "tier_change": ["held", "held", "upgrade", "same", "same", "held"],
+            "p_alive": [0.9, 0.1, 0.9, 0.9, 0.9, 0.1],
+            "clv_amount": [1.0, 9.0, 5.0, 3.0, 4.0, 9.0],
+            "is_merchant": [False, False, True, False, False, False],
+            "is_declared": [False, False, False, False, False, False],
+            "is_potential": [False, False, False, True, True, False],
+            "is_migration_candidate": [False, False, False, False, False, False],
+            "next_best_product": [None, None, "WMP", None, None, None],
+            "next_best_score": [None, None, 0.9, None, None, None],
+        }
+    )
+    out = build_call_list(df, CallListConfig(), tier_count=5)
+    # B and F did not consent; A retention (held in the top tier), C upgrade (before its
+    # merchant and cross-sell reasons), E and D potential, E first by lifetime value.
+    assert out["customer_id"].to_list() == ["A", "C", "E", "D"]
+    assert out["reason_code"].to_list() == [
+        "RETENTION",
+        "TIER_UPGRADE",
+        "POTENTIAL_NURTURE",
+        "POTENTIAL_NURTURE",
+    ]
+    assert out["script_code"].to_list() == ["S-RET-01", "S-UPG-01", "S-POT-01", "S-POT-01"]
+    assert out["call_rank"].to_list() == [1, 2, 3, 4]
+    small = build_call_list(df, CallListConfig(size=1), tier_count=5)
+    assert small["customer_id"].to_list() == ["A"]
+
+
+def test_missing_column_named_in_domain_words() -> None:
+    with pytest.raises(ValueError, match="required column aum_amount missing"):
+        assign_tiers(pl.DataFrame({"customer_id": ["C1"], "contribution_amount": [1.0]}), RULES)
