@@ -8,11 +8,13 @@ the CLI gives every stage its own command (``cvp <name> --date D``).
 
 from __future__ import annotations
 
-from pipeline.stages import clv, ingest, merchants
+from pipeline.stages import clv, contribution, features, ingest, merchants
 from pipeline.stages.base import Stage
 
 STAGES: list[Stage] = [
     ingest.STAGE,
+    features.STAGE,
+    contribution.STAGE,
     merchants.STAGE,
     clv.STAGE,
 ]

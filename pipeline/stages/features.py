@@ -1,0 +1,355 @@
+"""The features stage: keep the monthly aggregates current and build the customer view.
+
+Each night only what new deliveries touched is recomputed: closed months of the window whose
+deliveries were loaded after their last refresh (``agg_refresh_log``, compared with
+``file_ledger.received_at``), or whose pricing config changed, plus the business date's own
+month to date. Then ``int_customer_features`` and ``int_customer_card_spend`` are built from
+the aggregates for the date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from pipeline.config import Config
+from pipeline.config.economics import (
+    DEPOSIT_PRODUCTS,
+    INVESTMENT_PRODUCTS,
+    LENDING_PRODUCTS,
+    PRODUCTS,
+    TXN_CODES,
+)
+from pipeline.sqlfiles import load_sql, run_sql, sql_path
+from pipeline.stages.base import Stage, StageContext
+
+AGGREGATES = {
+    "agg_account_balance_month": ("ACCT",),
+    "agg_customer_txn_month": ("TXN", "ACCT"),
+}
+"""Each monthly aggregate and the feeds whose deliveries make one of its months stale."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The trailing window of a business date, in calendar months."""
+
+    business_date: date
+    month_start: date
+    window_start: date
+    recent_start: date
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "business_date": self.business_date,
+            "month_start": self.month_start,
+            "window_start": self.window_start,
+            "recent_start": self.recent_start,
+        }
+
+
+def add_months(day: date, months: int) -> date:
+    """The first of the month ``months`` after (or before) ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(month_start: date) -> date:
+    nxt = add_months(month_start, 1)
+    return date.fromordinal(nxt.toordinal() - 1)
+
+
+def window_of(cfg: Config, business_date: date) -> Window:
+    """The date's month to date plus the ``window_months - 1`` whole months before it."""
+    month = business_date.replace(day=1)
+    return Window(
+        business_date=business_date,
+        month_start=month,
+        window_start=add_months(month, -(cfg.features.window_months - 1)),
+        recent_start=add_months(month, -(cfg.features.trend_recent_months - 1)),
+    )
+
+
+def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+    """Write the config's rates as temp tables ``ref_*`` for the SQL files to join."""
+    eco, feat = cfg.economics, cfg.features
+
+    def group(product: str) -> str:
+        if product in DEPOSIT_PRODUCTS:
+            return "deposit"
+        if product in INVESTMENT_PRODUCTS:
+            return "investment"
+        return "lending" if product in LENDING_PRODUCTS else "other"
+
+    con.execute(
+        "create or replace temp table ref_product_rates (product_code varchar, "
+        "product_group varchar, ftp_rate_percent decimal(12,6), "
+        "commission_rate_percent decimal(12,6), upkeep_amount_per_year decimal(18,6), "
+        "lgd_percent decimal(12,6))"
+    )
+    con.executemany(
+        "insert into ref_product_rates values (?, ?, ?, ?, ?, ?)",
+        [
+            [
+                p,
+                group(p),
+                eco.ftp_rate_percent.get(p),
+                eco.commission_rate_percent.get(p),
+                eco.upkeep_amount_per_year.get(p),
+                eco.lgd_percent.get(p),
+            ]
+            for p in PRODUCTS
+        ],
+    )
+    con.execute(
+        "create or replace temp table ref_interchange (product_code varchar, "
+        "rate_percent decimal(12,6), cap_amount decimal(18,2))"
+    )
+    rows = [[p, r.rate_percent, r.cap_amount] for p, r in eco.interchange.items()]
+    if rows:
+        con.executemany("insert into ref_interchange values (?, ?, ?)", rows)
+    con.execute(
+        "create or replace temp table ref_channel_costs (channel varchar, txn_code varchar, "
+        "unit_cost_amount decimal(18,6))"
+    )
+    con.executemany(
+        "insert into ref_channel_costs values (?, ?, ?)",
+        [
+            [ch, code, eco.unit_cost_override_amount.get(ch, {}).get(code, cost)]
+            for ch, cost in eco.unit_cost_amount.items()
+            for code in TXN_CODES
+        ],
+    )
+    con.execute(
+        "create or replace temp table ref_pd_buckets (min_days_past_due integer, "
+        "max_days_past_due integer, pd_percent decimal(12,6))"
+    )
+    buckets = eco.pd_buckets
+    con.executemany(
+        "insert into ref_pd_buckets values (?, ?, ?)",
+        [
+            [
+                b.min_days_past_due,
+                buckets[i + 1].min_days_past_due - 1 if i + 1 < len(buckets) else None,
+                b.pd_percent,
+            ]
+            for i, b in enumerate(buckets)
+        ],
+    )
+    con.execute(
+        "create or replace temp table ref_mcc_categories (mcc varchar, mcc_category varchar)"
+    )
+    mcc_rows = [[code, cat] for cat, codes in feat.mcc_categories.items() for code in codes]
+    if mcc_rows:
+        con.executemany("insert into ref_mcc_categories values (?, ?)", mcc_rows)
+    bounds = [0, *feat.age_bands, 200]
+    con.execute(
+        "create or replace temp table ref_age_bands (min_age integer, max_age integer, "
+        "age_band varchar)"
+    )
+    con.executemany(
+        "insert into ref_age_bands values (?, ?, ?)",
+        [
+            [
+                lo,
+                hi,
+                f"<{hi}" if lo == 0 else (f"{lo}+" if hi == 200 else f"{lo}-{hi - 1}"),
+            ]
+            for lo, hi in itertools.pairwise(bounds)
+        ],
+    )
+
+
+def aggregate_config_hash(cfg: Config, table: str) -> str:
+    """The config an aggregate's stored months depend on: a change recomputes them."""
+    if table == "agg_customer_txn_month":
+        payload: Any = {
+            "interchange": {
+                k: v.model_dump(mode="json") for k, v in cfg.economics.interchange.items()
+            },
+            "mcc": cfg.features.mcc_categories,
+        }
+    else:
+        payload = {}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _replace_months(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    month_from: date,
+    month_to: date,
+    as_of: date,
+    delete_where: str,
+) -> int:
+    """Recompute ``table`` for a range of months and swap those rows in."""
+    model = load_sql(sql_path(f"features/{table}"))
+    params = {"month_from": month_from, "month_to": month_to, "as_of": as_of}
+    con.execute(f"create or replace temp table _agg_new as {model.body}", params)
+    if not _table_exists(con, table):
+        con.execute(f"create table {table} as select * from _agg_new limit 0")
+    con.execute(
+        f"delete from {table} where {delete_where}",
+        {k: v for k, v in params.items() if f"${k}" in delete_where},
+    )
+    con.execute(f"insert into {table} by name select * from _agg_new")
+    row = con.execute("select count(*) from _agg_new").fetchone()
+    con.execute("drop table _agg_new")
+    return int(row[0]) if row else 0
+
+
+def stale_months(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    feeds: tuple[str, ...],
+    months: list[date],
+    config_hash: str,
+) -> list[date]:
+    """Closed months never refreshed, refreshed under another config, or with a delivery of
+    one of ``feeds`` for a date in the month loaded after the refresh."""
+    if not months:
+        return []
+    rows = con.execute(
+        """
+        with wanted as (select unnest($months::date[]) as month_start),
+        last_refresh as (
+            select month_start, max(refreshed_at) as refreshed_at,
+                   arg_max(config_hash, refreshed_at) as config_hash
+            from agg_refresh_log
+            where table_name = $table
+              and as_of_date = cast(month_start + interval 1 month as date) - 1
+            group by month_start
+        )
+        select w.month_start
+        from wanted w left join last_refresh r using (month_start)
+        where r.refreshed_at is null
+           or r.config_hash <> $config_hash
+           or exists (
+               select 1 from file_ledger f
+               where f.feed in (select unnest($feeds::varchar[]))
+                 and f.outcome in ('loaded', 'replaced')
+                 and f.business_date between w.month_start
+                     and cast(w.month_start + interval 1 month as date) - 1
+                 and f.received_at > r.refreshed_at)
+        order by 1
+        """,
+        {"months": months, "table": table, "config_hash": config_hash, "feeds": list(feeds)},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _log_refresh(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    months: list[date],
+    as_of: date | None,
+    config_hash: str,
+) -> None:
+    for m in months:
+        con.execute(
+            "insert into agg_refresh_log values (?, ?, ?, now(), ?)",
+            [table, m, as_of or month_end(m), config_hash],
+        )
+
+
+def refresh_aggregates(
+    con: duckdb.DuckDBPyConnection, cfg: Config, window: Window
+) -> dict[str, object]:
+    """Bring the monthly aggregates of the date's window up to date; return what was done."""
+    con.execute(
+        "create table if not exists agg_refresh_log (table_name varchar, month_start date, "
+        "as_of_date date, refreshed_at timestamp, config_hash varchar)"
+    )
+    closed: list[date] = []
+    m = window.window_start
+    while m < window.month_start:
+        closed.append(m)
+        m = add_months(m, 1)
+    done: dict[str, object] = {}
+    for table, feeds in AGGREGATES.items():
+        chash = aggregate_config_hash(cfg, table)
+        stale = (
+            stale_months(con, table, feeds, closed, chash)
+            if _table_exists(con, table)
+            else list(closed)
+        )
+        if stale:
+            first, last = stale[0], stale[-1]
+            span = [x for x in closed if first <= x <= last]
+            _replace_months(
+                con,
+                table,
+                first,
+                last,
+                month_end(last),
+                "month_start between $month_from and $month_to",
+            )
+            _log_refresh(con, table, span, None, chash)
+        # the date's own month: one partial row set, as of the business date
+        cur, cur_end = window.month_start, month_end(window.month_start)
+        rows = _replace_months(
+            con,
+            table,
+            cur,
+            cur,
+            window.business_date,
+            "month_start = $month_from and (as_of_date = $as_of or as_of_date "
+            "<> cast(month_start + interval 1 month as date) - 1)",
+        )
+        # partial row sets of earlier months are superseded by their closed months
+        con.execute(
+            f"delete from {table} where month_start < ? and "
+            "as_of_date <> cast(month_start + interval 1 month as date) - 1",
+            [cur],
+        )
+        if window.business_date == cur_end:
+            _log_refresh(con, table, [cur], cur_end, chash)
+        done[f"{table}_months_refreshed"] = len(stale)
+        done[f"{table}_current_rows"] = rows
+    return done
+
+
+def run(ctx: StageContext) -> int:
+    """Update the monthly aggregates and build the customer view for the date."""
+    cfg = ctx.cfg
+    window = window_of(cfg, ctx.business_date)
+    load_reference_tables(ctx.con, cfg)
+    ctx.facts.update(refresh_aggregates(ctx.con, cfg, window))
+    params = {
+        **window.params(),
+        "regular_inflow_min_amount": cfg.features.regular_inflow_min_amount,
+        "regular_inflow_min_months": cfg.features.regular_inflow_min_months,
+    }
+    rows = run_sql(ctx.con, "features/int_customer_features", params)
+    ctx.facts["card_spend_rows"] = run_sql(ctx.con, "features/int_customer_card_spend", params)
+    ctx.facts["customers"] = rows
+    return rows
+
+
+STAGE = Stage(
+    name="features",
+    run=run,
+    needs=("ingest",),
+    reads=("stg_transactions", "hist_accounts", "hist_customers", "file_ledger"),
+    writes=(
+        "agg_account_balance_month",
+        "agg_customer_txn_month",
+        "agg_refresh_log",
+        "int_customer_features",
+        "int_customer_card_spend",
+    ),
+    config_sections=("features", "economics"),
+)
