@@ -1,0 +1,366 @@
+"""Accounts and product holdings (ACCT): who holds what, on which terms, at what balance.
+
+Balances are integer cents throughout. Loans and cards carry outstanding principal; deposits
+and investments carry held value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from pipeline.generate.population import Branches, Customers, P
+
+PRODUCTS: tuple[str, ...] = ("DDA", "TDA", "WMP", "FND", "INS", "CCD", "PLN", "MTG", "BLN")
+CREDIT_PRODUCTS: tuple[str, ...] = ("CCD", "PLN", "MTG", "BLN")
+_ID_PREFIX = {
+    "DDA": "621700",
+    "TDA": "430101",
+    "WMP": "430201",
+    "FND": "430301",
+    "INS": "430401",
+    "CCD": "625900",
+    "PLN": "430601",
+    "MTG": "430701",
+    "BLN": "430801",
+}
+# Term in months -> customer rate (percent) for time deposits.
+TDA_TERMS: dict[int, float] = {3: 1.10, 6: 1.30, 12: 1.50, 24: 1.60, 36: 1.90, 60: 2.00}
+
+
+@dataclass
+class Accounts:
+    """Accounts as parallel arrays, in account_id order; mutable state is updated daily."""
+
+    n: int
+    account_id: np.ndarray
+    cust: np.ndarray
+    product: np.ndarray
+    open_day: np.ndarray
+    open_date: np.ndarray
+    maturity_date: np.ndarray
+    branch: np.ndarray
+    limit_cents: np.ndarray
+    rate: np.ndarray
+    balance: np.ndarray
+    close_day: np.ndarray
+    delinquent: np.ndarray
+    dpd0: np.ndarray
+    monthly_payment: np.ndarray
+    repay_dom: np.ndarray
+    revolver: np.ndarray
+    maturity_day: np.ndarray
+    rollover_of: np.ndarray
+
+    @property
+    def is_credit(self) -> np.ndarray:
+        """True for loans and cards (balance is owed by the customer)."""
+        return np.isin(self.product, CREDIT_PRODUCTS)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """Per-customer pointers into the account arrays (-1 where the customer holds none)."""
+
+    dda: np.ndarray
+    second_dda: np.ndarray
+    ccd: np.ndarray
+
+
+def _round_to(cents: np.ndarray, unit_cny: int) -> np.ndarray:
+    unit = unit_cny * 100
+    return np.maximum(unit, (cents // unit) * unit)
+
+
+def _annuity(principal: np.ndarray, monthly_rate: np.ndarray, months: np.ndarray) -> np.ndarray:
+    growth = (1 + monthly_rate) ** months
+    return principal * monthly_rate * growth / (growth - 1)
+
+
+def _remaining(
+    principal: np.ndarray, monthly_rate: np.ndarray, months: np.ndarray, paid: np.ndarray
+) -> np.ndarray:
+    g_n = (1 + monthly_rate) ** months
+    g_k = (1 + monthly_rate) ** paid
+    return principal * (g_n - g_k) / (g_n - 1)
+
+
+def build_accounts(
+    rng: np.random.Generator, cust: Customers, branches: Branches, start: np.datetime64, days: int
+) -> tuple[Accounts, Holdings]:
+    """Give every customer a demand deposit and draw the other products they hold.
+
+    Parameters
+    ----------
+    rng
+        Random generator.
+    cust
+        The customers.
+    branches
+        The branch network (accounts open at the home branch, mostly).
+    start
+        First business date.
+    days
+        Window length; time deposits maturing in it roll over, some loans are drawn in it.
+
+    Returns
+    -------
+    tuple[Accounts, Holdings]
+        The accounts in account_id order and per-customer pointers.
+    """
+    n = cust.n
+    w = cust.wealth
+    age = cust.age
+    occ = cust.occupation
+    merchant = cust.persona == P["merchant"]
+    working = np.isin(occ, ["EMP", "CIV", "SE"]) | merchant
+    existing = cust.open_day < 0
+    churner = cust.lifecycle == 3
+    rows: list[pl.DataFrame] = []
+
+    def add(owner: np.ndarray, product: str, balance: np.ndarray, **extra: np.ndarray) -> None:
+        m = len(owner)
+        data = {
+            "cust": owner.astype(np.int64),
+            "product": np.full(m, product),
+            "balance": balance.astype(np.int64),
+            "open_day": extra.get(
+                "open_day", np.minimum(cust.open_day[owner], 0) if m else np.zeros(0, np.int64)
+            ).astype(np.int64),
+            "term_months": extra.get("term_months", np.zeros(m, np.int64)).astype(np.int64),
+            "rate": extra.get("rate", np.zeros(m)).astype(float),
+            "limit": extra.get("limit", np.zeros(m, np.int64)).astype(np.int64),
+            "payment": extra.get("payment", np.zeros(m, np.int64)).astype(np.int64),
+            "rollover_of": extra.get("rollover_of", np.full(m, -1)).astype(np.int64),
+        }
+        rows.append(pl.DataFrame(data))
+
+    everyone = np.arange(n)
+    dda_bal = (w * rng.uniform(0.08, 0.3, n) * 100).astype(np.int64)
+    dda_bal = np.where(merchant, (w * rng.uniform(0.05, 0.15, n) * 100).astype(np.int64), dda_bal)
+    dda_bal = np.where(existing, dda_bal, 0)
+    dda_open = cust.open_day.copy()
+    add(everyone, "DDA", dda_bal, open_day=dda_open)
+    own = np.flatnonzero(cust.persona == P["decoy_own_transfer"])
+    add(
+        own,
+        "DDA",
+        (w[own] * 0.2 * 100).astype(np.int64),
+        open_day=np.minimum(cust.open_day[own], 0),
+    )
+
+    eligible = existing & ~churner & (cust.lifecycle != 4)
+    u = rng.random((7, n))
+
+    p_tda = 0.12 + 0.25 * (age >= 50) + 0.2 * (w > 1e5)
+    tda = np.flatnonzero(eligible & (u[0] < p_tda) & (occ != "STU"))
+    terms = np.array(list(TDA_TERMS))[rng.integers(0, len(TDA_TERMS), len(tda))]
+    term_days = (terms * 30.4).astype(np.int64)
+    tda_open = -(rng.random(len(tda)) * term_days).astype(np.int64) - 1
+    add(
+        tda,
+        "TDA",
+        _round_to((w[tda] * rng.uniform(0.3, 0.6, len(tda)) * 100).astype(np.int64), 1000),
+        open_day=tda_open,
+        term_months=terms,
+        rate=np.array([TDA_TERMS[int(t)] for t in terms]) if len(terms) else np.zeros(0),
+    )
+
+    p_wmp = 0.04 + 0.1 * (w > 5e4) + 0.25 * (w > 2e5)
+    wmp = np.flatnonzero(eligible & (u[1] < p_wmp) & (w > 3e4))
+    add(
+        wmp,
+        "WMP",
+        _round_to((w[wmp] * rng.uniform(0.2, 0.4, len(wmp)) * 100).astype(np.int64), 10000),
+        rate=np.round(rng.uniform(2.4, 3.6, len(wmp)), 2),
+    )
+    p_fnd = 0.03 + 0.12 * (w > 1e5) * (age < 60)
+    fnd = np.flatnonzero(eligible & (u[2] < p_fnd) & (w > 1e4))
+    add(fnd, "FND", (w[fnd] * rng.uniform(0.05, 0.2, len(fnd)) * 100).astype(np.int64))
+    p_ins = 0.04 + 0.06 * (w > 1e5)
+    ins = np.flatnonzero(eligible & (u[3] < p_ins) & (age >= 25))
+    add(
+        ins,
+        "INS",
+        _round_to((rng.uniform(1e4, 2e5, len(ins)) * 100).astype(np.int64), 1000),
+        rate=np.round(rng.uniform(2.0, 2.5, len(ins)), 2),
+    )
+
+    p_ccd = np.where(working & (age >= 22) & (age <= 60), 0.35, 0.08)
+    ccd = np.flatnonzero(eligible & (u[4] < p_ccd) & (age >= 20))
+    limit = _round_to((np.clip(w[ccd] * 0.15, 3000, 100000) * 100).astype(np.int64), 1000)
+    revolver = rng.random(len(ccd)) < 0.3
+    used = np.where(revolver, rng.uniform(0.3, 0.8, len(ccd)), rng.uniform(0, 0.2, len(ccd)))
+    add(
+        ccd,
+        "CCD",
+        (limit * used).astype(np.int64),
+        limit=limit,
+        rate=np.full(len(ccd), 18.25),
+        term_months=revolver.astype(np.int64),
+    )
+
+    def loans(
+        owner: np.ndarray,
+        product: str,
+        principal_cny: np.ndarray,
+        months: np.ndarray,
+        rate: np.ndarray,
+        open_day: np.ndarray | None = None,
+    ) -> None:
+        principal = principal_cny * 100
+        r = rate / 1200
+        payment = _annuity(principal, r, months)
+        if open_day is None:
+            paid = (rng.random(len(owner)) * (months - 1)).astype(np.int64)
+            balance = _remaining(principal, r, months, paid)
+            open_day = -(paid * 30.4).astype(np.int64) - rng.integers(1, 28, len(owner))
+        else:
+            balance = principal
+        add(
+            owner,
+            product,
+            np.round(balance).astype(np.int64),
+            open_day=open_day,
+            term_months=months,
+            rate=rate,
+            payment=np.round(payment).astype(np.int64),
+        )
+
+    pln = np.flatnonzero(eligible & (u[5] < 0.06) & working & (age >= 23) & (age <= 55))
+    loans(
+        pln,
+        "PLN",
+        np.round(rng.uniform(2e4, 3e5, len(pln)), -3),
+        rng.choice([12, 24, 36, 60], len(pln)),
+        np.round(rng.uniform(3.2, 6.5, len(pln)), 2),
+    )
+    mtg_ok = eligible & (age >= 28) & (age <= 55) & np.isin(occ, ["EMP", "CIV", "SE"])
+    mtg = np.flatnonzero(mtg_ok & (u[6] < 0.14))
+    loans(
+        mtg,
+        "MTG",
+        np.round(np.clip(rng.lognormal(13.3, 0.45, len(mtg)), 2e5, 3e6), -4),
+        rng.choice([240, 300, 360], len(mtg)),
+        np.round(rng.uniform(3.2, 4.2, len(mtg)), 2),
+    )
+    bln_p = np.where(merchant, 0.35, np.where(occ == "SE", 0.04, 0.0))
+    bln = np.flatnonzero(eligible & (rng.random(n) < bln_p))
+    loans(
+        bln,
+        "BLN",
+        np.round(rng.uniform(1e5, 1e6, len(bln)), -4),
+        rng.choice([12, 24, 36], len(bln)),
+        np.round(rng.uniform(3.85, 6.5, len(bln)), 2),
+    )
+    # New consumer loans drawn during the window (LDR on the opening day).
+    months_in_window = max(days, 1) / 30
+    new_pln = np.flatnonzero(
+        eligible & working & (age <= 55) & (rng.random(n) < 0.003 * months_in_window)
+    )
+    new_pln = np.setdiff1d(new_pln, pln)
+    loans(
+        new_pln,
+        "PLN",
+        np.round(rng.uniform(2e4, 2e5, len(new_pln)), -3),
+        rng.choice([12, 24, 36], len(new_pln)),
+        np.round(rng.uniform(3.6, 6.5, len(new_pln)), 2),
+        open_day=rng.integers(0, max(days, 1), len(new_pln)),
+    )
+
+    frame = pl.concat(rows)
+    # Time deposits maturing in the window roll over (60%) into a new deposit that day.
+    is_tda = (frame["product"] == "TDA").to_numpy()
+    t_open = frame["open_day"].to_numpy()
+    t_mat = t_open + (frame["term_months"].to_numpy() * 30.4).astype(np.int64)
+    roll = np.flatnonzero(is_tda & (t_mat >= 0) & (t_mat < days) & (rng.random(len(frame)) < 0.6))
+    if len(roll):
+        old = frame[roll]
+        years = old["term_months"].to_numpy() / 12
+        grown = old["balance"].to_numpy() * (1 + old["rate"].to_numpy() / 100 * years)
+        rows_roll = old.with_columns(
+            balance=pl.Series(np.round(grown).astype(np.int64)),
+            open_day=pl.Series(t_mat[roll]),
+            rollover_of=pl.Series(roll.astype(np.int64)),
+        )
+        frame = pl.concat([frame, rows_roll])
+    frame = frame.with_row_index("seq").sort(["cust", "seq"])
+    return _finish(rng, frame, cust, branches, start)
+
+
+def _finish(
+    rng: np.random.Generator,
+    frame: pl.DataFrame,
+    cust: Customers,
+    branches: Branches,
+    start: np.datetime64,
+) -> tuple[Accounts, Holdings]:
+    m = len(frame)
+    seq = frame["seq"].to_numpy()
+    position = np.empty(m, dtype=np.int64)
+    position[seq] = np.arange(m)
+    rollover_src = frame["rollover_of"].to_numpy()
+    rollover_of = np.where(rollover_src >= 0, position[np.maximum(rollover_src, 0)], -1)
+    owner = frame["cust"].to_numpy()
+    product = frame["product"].to_numpy().astype("<U3")
+    open_day = frame["open_day"].to_numpy()
+    term = frame["term_months"].to_numpy()
+    open_date = start + open_day.astype("timedelta64[D]")
+    has_term = np.isin(product, ["TDA", "PLN", "MTG", "BLN"]) | (
+        (product == "WMP") & (rng.random(m) < 0.6)
+    )
+    term_days = np.where(
+        product == "WMP", rng.choice([182, 365], m), (term * 30.4).astype(np.int64)
+    )
+    maturity_day = np.where(has_term, open_day + term_days, 10**9)
+    maturity = start + np.where(has_term, maturity_day, 0).astype("timedelta64[D]")
+    maturity_str = np.where(has_term, np.char.replace(maturity.astype(str), "-", ""), "")
+    rate = frame["rate"].to_numpy()
+    rate = np.where(product == "DDA", 0.20, rate)
+    credit = np.isin(product, ["PLN", "MTG", "BLN", "CCD"])
+    u = rng.random(m)
+    delinquent = credit & (u < np.where(product == "MTG", 0.01, 0.04))
+    dpd0 = np.where(
+        delinquent, rng.choice([31, 45, 61, 75, 91, 120, 180], m), np.where(credit, 0, -1)
+    )
+    home = cust.home_branch[owner]
+    elsewhere = rng.random(m) < 0.15
+    staffed = np.flatnonzero(branches.branch_type != "SSB")
+    branch = np.where(elsewhere, staffed[rng.integers(0, len(staffed), m)], home)
+    prefixes = np.array([_ID_PREFIX[str(p)] for p in product])
+    account_id = np.char.add(prefixes, np.char.zfill(np.arange(1, m + 1).astype(str), 10))
+    accounts = Accounts(
+        n=m,
+        account_id=account_id,
+        cust=owner,
+        product=product,
+        open_day=open_day,
+        open_date=np.char.replace(open_date.astype(str), "-", ""),
+        maturity_date=maturity_str,
+        branch=branch,
+        limit_cents=frame["limit"].to_numpy(),
+        rate=rate,
+        balance=frame["balance"].to_numpy().copy(),
+        close_day=np.full(m, 10**9, dtype=np.int64),
+        delinquent=delinquent,
+        dpd0=dpd0,
+        monthly_payment=frame["payment"].to_numpy(),
+        repay_dom=(np.abs(open_day) % 28 + 1).astype(np.int64),
+        revolver=(product == "CCD") & (term == 1),
+        maturity_day=maturity_day,
+        rollover_of=rollover_of,
+    )
+    n = cust.n
+    dda = np.full(n, -1, dtype=np.int64)
+    second = np.full(n, -1, dtype=np.int64)
+    ccd = np.full(n, -1, dtype=np.int64)
+    is_dda = np.flatnonzero(product == "DDA")
+    # Reverse so that the first DDA of each customer wins the plain assignment.
+    dda[owner[is_dda[::-1]]] = is_dda[::-1]
+    extra = is_dda[is_dda != dda[owner[is_dda]]]
+    second[owner[extra]] = extra
+    is_ccd = np.flatnonzero(product == "CCD")
+    ccd[owner[is_ccd]] = is_ccd
+    return accounts, Holdings(dda=dda, second_dda=second, ccd=ccd)
