@@ -8,7 +8,7 @@ the CLI gives every stage its own command (``cvp <name> --date D``).
 
 from __future__ import annotations
 
-from pipeline.stages import clv, contribution, features, ingest, merchants
+from pipeline.stages import clv, contribution, features, ingest, merchants, value
 from pipeline.stages.base import Stage
 
 STAGES: list[Stage] = [
@@ -17,6 +17,7 @@ STAGES: list[Stage] = [
     contribution.STAGE,
     merchants.STAGE,
     clv.STAGE,
+    value.STAGE,
 ]
 
 BY_NAME = {s.name: s for s in STAGES}

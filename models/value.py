@@ -1,0 +1,256 @@
+"""Value score (分值评估), golden customers (黄金客户甄别) and contribution concentration.
+
+Pure functions over polars frames; the value stage feeds them from the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import polars as pl
+
+from pipeline.config.value import GoldenRules
+
+SCORE_INPUTS = {
+    "contribution": "contribution_amount",
+    "assets": "aum_amount",
+    "clv": "clv_amount",
+    "activity": "txn_count",
+    "breadth": "products_held",
+    "tenure": "tenure_months",
+}
+"""The column behind each part of the value score."""
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def _require(frame: pl.DataFrame, columns: list[str], what: str) -> None:
+    for col in columns:
+        if col not in frame.columns:
+            raise ValueError(f"Required column {col} missing from {what}")
+
+
+def percentile_rank(values: pl.Expr) -> pl.Expr:
+    """(rank − 1) / (n − 1) with ties at their average rank: 0 the lowest, 1 the highest."""
+    n = values.count()
+    return pl.when(n > 1).then((values.rank("average") - 1) / (n - 1)).otherwise(pl.lit(1.0))
+
+
+def score_value(
+    customers: pl.DataFrame, weights: Mapping[str, float], has_clv: bool
+) -> pl.DataFrame:
+    """Give each customer a 0-100 value score with each part's points and share.
+
+    Each part is the customer's percentile rank (0-1) on its input column; its points are
+    ``100 × weight / total weight × rank``, so the score is the weighted average rank × 100.
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with the columns of :data:`SCORE_INPUTS` (``clv_amount`` only
+        when ``has_clv``).
+    weights
+        Weight of each part (configs: value.score_weights).
+    has_clv
+        False when no lifetime values exist for the date: the clv part is dropped and the
+        other weights re-normalised, which ``score_note`` says.
+
+    Returns
+    -------
+    pl.DataFrame
+        customer_id, value_score, ``<part>_points`` and ``<part>_share`` per part, score_note.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"customer_id": ["a", "b"], "contribution_amount": [1.0, 2.0],
+    ...     "aum_amount": [5.0, 1.0], "txn_count": [1, 1], "products_held": [1, 2],
+    ...     "tenure_months": [3, 3]})
+    >>> score_value(df, {"contribution": 1, "assets": 1}, has_clv=False)["value_score"].to_list()
+    [50.0, 50.0]
+    """
+    parts = [p for p, w in weights.items() if w > 0 and (has_clv or p != "clv")]
+    _require(customers, ["customer_id", *[SCORE_INPUTS[p] for p in parts]], "the value inputs")
+    total = sum(weights[p] for p in parts)
+    if total <= 0:
+        raise ValueError("Value score weights leave no part with a positive weight")
+    points = [
+        (
+            100.0 * weights[p] / total * percentile_rank(pl.col(SCORE_INPUTS[p]).cast(pl.Float64))
+        ).alias(f"{p}_points")
+        for p in parts
+    ]
+    note = (
+        "all parts"
+        if has_clv or weights.get("clv", 0) == 0
+        else (
+            "clv dropped (no lifetime values for the date); weights re-normalised over "
+            + ", ".join(parts)
+        )
+    )
+    out = customers.select("customer_id", *points)
+    out = out.with_columns(pl.sum_horizontal([f"{p}_points" for p in parts]).alias("value_score"))
+    shares = [
+        pl.when(pl.col("value_score") > 0)
+        .then(pl.col(f"{p}_points") / pl.col("value_score"))
+        .otherwise(0.0)
+        .alias(f"{p}_share")
+        for p in parts
+    ]
+    missing = [p for p in SCORE_INPUTS if p not in parts]
+    filler = [
+        pl.lit(None, pl.Float64).alias(f"{p}_{k}") for p in missing for k in ("points", "share")
+    ]
+    out = out.with_columns(*shares, *filler, pl.lit(note).alias("score_note"))
+    cols = ["customer_id", "value_score"]
+    for p in SCORE_INPUTS:
+        cols += [f"{p}_points", f"{p}_share"]
+    return out.select([*cols, "score_note"]).with_columns(pl.col("value_score").round(4))
+
+
+def identify_golden(
+    customers: pl.DataFrame,
+    previous: pl.DataFrame,
+    rules: GoldenRules,
+    business_date: date,
+) -> pl.DataFrame:
+    """Apply the golden-customer rules, with reason codes for and against.
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with contribution_amount and max_days_past_due.
+    previous
+        The latest earlier result per customer: customer_id, in_top_band, band_since
+        (empty on the first run).
+    rules
+        configs: value.golden.
+    business_date
+        The date scored.
+
+    Returns
+    -------
+    pl.DataFrame
+        customer_id, contribution_percentile, in_top_band, band_since, months_in_band,
+        is_golden, reason_codes (``;``-separated: TOP_BAND, HELD_<n>M, NO_DELINQUENCY when
+        golden; NOT_TOP_BAND, HELD_ONLY_<n>M, DELINQUENT_<d>DPD otherwise).
+    """
+    _require(customers, ["customer_id", "contribution_amount", "max_days_past_due"], "customers")
+    _require(previous, ["customer_id", "in_top_band", "band_since"], "previous results")
+    scored = customers.with_columns(
+        percentile_rank(pl.col("contribution_amount").cast(pl.Float64)).alias(
+            "contribution_percentile"
+        )
+    ).with_columns(
+        (
+            (pl.col("contribution_percentile") >= rules.min_contribution_percentile)
+            & (
+                pl.col("contribution_amount").cast(pl.Float64)
+                > float(rules.min_contribution_amount)
+            )
+        ).alias("in_top_band")
+    )
+    prev = previous.select(
+        "customer_id",
+        pl.col("in_top_band").alias("_prev_band"),
+        pl.col("band_since").cast(pl.Date).alias("_prev_since"),
+    )
+    out = scored.join(prev, on="customer_id", how="left").with_columns(
+        pl.when(~pl.col("in_top_band"))
+        .then(pl.lit(None, pl.Date))
+        .when(pl.col("_prev_band").fill_null(False))
+        .then(pl.col("_prev_since"))
+        .otherwise(pl.lit(business_date))
+        .alias("band_since")
+    )
+    out = out.with_columns(
+        pl.when(pl.col("band_since").is_null())
+        .then(0.0)
+        .otherwise((pl.lit(business_date) - pl.col("band_since")).dt.total_days() / DAYS_PER_MONTH)
+        .round(2)
+        .alias("months_in_band")
+    )
+    held = pl.col("months_in_band") >= rules.min_months_in_band
+    clean = pl.col("max_days_past_due").fill_null(0) <= rules.max_days_past_due
+    out = out.with_columns((pl.col("in_top_band") & held & clean).alias("is_golden"))
+    months = pl.col("months_in_band").floor().cast(pl.Int64).cast(pl.Utf8)
+    reasons = pl.concat_str(
+        [
+            pl.when(pl.col("in_top_band"))
+            .then(pl.lit("TOP_BAND"))
+            .otherwise(pl.lit("NOT_TOP_BAND")),
+            pl.when(~pl.col("in_top_band"))
+            .then(pl.lit(None, pl.Utf8))
+            .when(held)
+            .then(pl.lit("HELD_") + months + pl.lit("M"))
+            .otherwise(pl.lit("HELD_ONLY_") + months + pl.lit("M")),
+            pl.when(clean)
+            .then(pl.lit("NO_DELINQUENCY"))
+            .otherwise(
+                pl.lit("DELINQUENT_") + pl.col("max_days_past_due").cast(pl.Utf8) + pl.lit("DPD")
+            ),
+        ],
+        separator=";",
+        ignore_nulls=True,
+    ).alias("reason_codes")
+    return out.with_columns(reasons).select(
+        "customer_id",
+        "contribution_amount",
+        "contribution_percentile",
+        "in_top_band",
+        "band_since",
+        "months_in_band",
+        "is_golden",
+        "reason_codes",
+    )
+
+
+def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int]:
+    """The Pareto / Lorenz view of contribution: who produces it.
+
+    Parameters
+    ----------
+    golden
+        One row per customer with contribution_amount and is_golden.
+
+    Returns
+    -------
+    dict
+        customers, total contribution, share of the total from the top 1/5/10/20% of
+        customers by contribution, golden customers and their share, share of customers with
+        negative contribution, their total, and the Gini coefficient of contribution (on
+        values floored at zero, since Gini is defined for non-negative quantities).
+    """
+    _require(golden, ["contribution_amount", "is_golden"], "golden customers")
+    values = golden.get_column("contribution_amount").cast(pl.Float64).sort(descending=True)
+    n = len(values)
+    total = float(values.sum()) if n else 0.0
+
+    def top_share(fraction: float) -> float | None:
+        k = max(1, round(n * fraction)) if n else 0
+        return float(values.head(k).sum()) / total if total else None
+
+    golden_total = float(
+        golden.filter(pl.col("is_golden")).get_column("contribution_amount").cast(pl.Float64).sum()
+    )
+    positive = values.clip(lower_bound=0).sort()
+    pos_total = float(positive.sum())
+    if n and pos_total > 0:
+        ranks = pl.Series(range(1, n + 1), dtype=pl.Float64)
+        gini = float((2 * (ranks * positive).sum()) / (n * pos_total) - (n + 1) / n)
+    else:
+        gini = 0.0
+    negatives = values.filter(values < 0)
+    return {
+        "customers": n,
+        "total_contribution_amount": total,
+        "top_1pct_share": top_share(0.01),
+        "top_5pct_share": top_share(0.05),
+        "top_10pct_share": top_share(0.10),
+        "top_20pct_share": top_share(0.20),
+        "golden_customers": int(golden.get_column("is_golden").sum()),
+        "golden_share": golden_total / total if total else None,
+        "negative_customer_share": len(negatives) / n if n else 0.0,
+        "negative_contribution_amount": float(negatives.sum()),
+        "gini": gini,
+    }

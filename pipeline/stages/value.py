@@ -1,0 +1,142 @@
+"""The value stage: value score, golden customers, segments and contribution concentration.
+
+Reads the customer view and contribution for the date (and lifetime values when the clv stage
+wrote them for the date), calls the models in ``models/value.py`` and ``models/segments.py``
+and writes one partition per business date of each output table.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from pipeline.errors import StageFailed
+from pipeline.stages.base import Stage, StageContext
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def write_partition(
+    con: duckdb.DuckDBPyConnection, table: str, frame: Any, business_date: date
+) -> int:
+    """Replace ``table``'s rows of ``business_date`` with ``frame`` (a polars frame)."""
+    import polars as pl
+
+    frame = frame.with_columns(pl.lit(business_date).alias("business_date"))
+    con.register("_value_frame", frame.to_arrow())
+    try:
+        if not _table_exists(con, table):
+            con.execute(f"create table {table} as select * from _value_frame limit 0")
+        con.execute(f"delete from {table} where business_date = ?", [business_date])
+        con.execute(f"insert into {table} by name select * from _value_frame")
+    finally:
+        con.unregister("_value_frame")
+    return frame.height
+
+
+def run(ctx: StageContext) -> int:
+    """Value score, golden customers, segments and the Pareto view of contribution."""
+    import polars as pl
+
+    from models.segments import cluster_behaviour, demographic_segments
+    from models.value import identify_golden, score_value, summarise_concentration
+
+    con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
+    features = con.execute(
+        "select f.*, c.contribution_amount from int_customer_features f "
+        "join int_customer_contribution c using (customer_id, business_date) "
+        "where f.business_date = ? order by f.customer_id",
+        [day],
+    ).pl()
+    if features.height == 0:
+        raise StageFailed(
+            f"no customer view and contribution for {day}: run `cvp features` and "
+            f"`cvp contribution --date {day}` first"
+        )
+    has_clv = False
+    if _table_exists(con, "int_customer_clv"):
+        clv = con.execute(
+            "select customer_id, clv_amount from int_customer_clv where business_date = ?",
+            [day],
+        ).pl()
+        if clv.height:
+            has_clv = True
+            features = features.join(clv, on="customer_id", how="left").with_columns(
+                pl.col("clv_amount").cast(pl.Float64).fill_null(0.0)
+            )
+    ctx.facts["clv_used"] = has_clv
+
+    scores = score_value(features, cfg.value.score_weights, has_clv)
+    scores = scores.join(
+        features.select("customer_id", "contribution_amount", "aum_amount"), on="customer_id"
+    )
+    rows = write_partition(con, "int_customer_value_score", scores, day)
+
+    previous = pl.DataFrame(
+        schema={"customer_id": pl.Utf8, "in_top_band": pl.Boolean, "band_since": pl.Date}
+    )
+    if _table_exists(con, "int_golden_customers"):
+        previous = con.execute(
+            "select customer_id, in_top_band, band_since from int_golden_customers "
+            "where business_date = (select max(business_date) from int_golden_customers "
+            "where business_date < ?)",
+            [day],
+        ).pl()
+    golden = identify_golden(
+        features.select("customer_id", "contribution_amount", "max_days_past_due"),
+        previous,
+        cfg.value.golden,
+        day,
+    )
+    write_partition(con, "int_golden_customers", golden, day)
+
+    assignments, profiles = cluster_behaviour(
+        features,
+        cfg.value.cluster_count,
+        cfg.value.cluster_seed,
+        cfg.value.cluster_fit_sample,
+        cfg.value.profile_top_features,
+    )
+    segments = demographic_segments(features).join(assignments, on="customer_id", how="left")
+    write_partition(con, "int_customer_segments", segments, day)
+    extra = (
+        features.join(assignments, on="customer_id")
+        .group_by("behaviour_cluster")
+        .agg(
+            pl.col("contribution_amount").cast(pl.Float64).mean().alias("avg_contribution_amount"),
+            pl.col("aum_amount").cast(pl.Float64).mean().alias("avg_aum_amount"),
+            pl.col("age_years").cast(pl.Float64).mean().alias("avg_age_years"),
+        )
+    )
+    profiles = profiles.join(extra, on="behaviour_cluster", how="left").sort("behaviour_cluster")
+    write_partition(con, "int_segment_profiles", profiles, day)
+
+    summary = summarise_concentration(golden)
+    write_partition(con, "rpt_contribution_concentration", pl.DataFrame([summary]), day)
+    ctx.facts.update(
+        {k: summary[k] for k in ("top_20pct_share", "golden_customers", "golden_share", "gini")}
+    )
+    return rows
+
+
+STAGE = Stage(
+    name="value",
+    run=run,
+    needs=("contribution",),
+    reads=("int_customer_features", "int_customer_contribution", "int_customer_clv"),
+    writes=(
+        "int_customer_value_score",
+        "int_golden_customers",
+        "int_customer_segments",
+        "int_segment_profiles",
+        "rpt_contribution_concentration",
+    ),
+    config_sections=("value",),
+)
