@@ -65,7 +65,9 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
 
     A delivery is pending when ``file_ledger`` holds a loaded or replaced TXN file for its
     date that is newer than its row in ``agg_customer_event_day_dates``, or when that row
-    was made under another event definition. Returns the number of deliveries aggregated.
+    was made under another event definition. Consecutive pending deliveries are aggregated in
+    one statement (a backfill of a year is one scan). Returns the number of deliveries
+    aggregated.
     """
     fingerprint = events_fingerprint(cfg)
     done = (
@@ -74,9 +76,14 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
         else "left join (select null::date as business_date, null::varchar as "
         "events_fingerprint, null::timestamp as source_received_at) as t on false"
     )
-    pending = con.execute(
+    ledger = con.execute(
         f"""
-        select l.business_date
+        select
+            l.business_date,
+            t.business_date is null
+                or t.events_fingerprint is distinct from $fingerprint
+                or t.source_received_at is null
+                or t.source_received_at < l.received_at as pending
         from (
             select business_date, max(received_at) as received_at
             from file_ledger
@@ -85,24 +92,35 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
             group by business_date
         ) as l
         {done}
-        where t.business_date is null
-            or t.events_fingerprint is distinct from $fingerprint
-            or t.source_received_at is null
-            or t.source_received_at < l.received_at
         order by l.business_date
         """,
         {"upto": upto, "fingerprint": fingerprint},
     ).fetchall()
+    runs: list[list[date]] = []
+    previous_pending = False
+    for day, pending in ledger:
+        if pending:
+            if previous_pending:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        previous_pending = bool(pending)
     params: dict[str, Any] = {
         "event_txn_codes": list(cfg.events.txn_codes),
         "event_channels": list(cfg.events.channels),
         "events_fingerprint": fingerprint,
     }
-    for (day,) in pending:
-        params["business_date"] = day
+    for run_days in runs:
+        params["first_date"], params["business_date"] = run_days[0], run_days[-1]
+        for table in ("agg_customer_event_day", "agg_customer_event_day_dates"):
+            if _table_exists(con, table):
+                con.execute(
+                    f"delete from {table} where business_date between $first and $last",
+                    {"first": run_days[0], "last": run_days[-1]},
+                )
         run_sql(con, "clv/agg_customer_event_day", params)
         run_sql(con, "clv/agg_customer_event_day_dates", params)
-    return len(pending)
+    return sum(len(r) for r in runs)
 
 
 def read_rfm(

@@ -1,0 +1,315 @@
+"""The clv stage on a real DuckDB warehouse with hand-made base tables.
+
+Events are simulated from a BG/NBD process (fixed seed) and written to ``stg_transactions``
+with a ``file_ledger`` row per delivery, as ingest would; ``int_customer_contribution`` is a
+hand-made table of the contribution stage's shape. Expected counts come from the simulation's
+own event list, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.config import Config, load_config
+from pipeline.errors import DataContractError
+from pipeline.runner import run_stages
+from pipeline.stages.clv import months_before
+from pipeline.warehouse import connect
+
+START = date(2026, 1, 1)
+DAY = date(2026, 7, 31)
+LOG = logging.getLogger("test_clv")
+
+
+def simulate(n: int, seed: int = 7) -> dict[str, list[date]]:
+    """Event days per customer from a BG/NBD process: rate ~ Gamma(0.9, 1/12) per day,
+    dropout p ~ Beta(1, 6) after each event; first event in the first 120 days."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[date]] = {}
+    horizon = (DAY - START).days
+    for i in range(n):
+        lam = rng.gamma(0.9, 1 / 12)
+        p = rng.beta(1.0, 6.0)
+        t = int(rng.integers(0, 120))
+        days = [t]
+        while True:
+            if rng.random() < p:
+                break
+            t += max(1, int(np.ceil(rng.exponential(1 / lam))))
+            if t > horizon:
+                break
+            days.append(t)
+        out[f"C{i:05d}"] = [START + timedelta(days=d) for d in days]
+    return out
+
+
+def _txn_rows(events: dict[str, list[date]]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    codes = ["POS", "TRO", "PAY", "WDL"]
+    for cid, days in events.items():
+        for k, d in enumerate(days):
+            rows.append(_txn(cid, d, codes[k % 4], "D", "100.00", len(rows)))
+            if k % 3 == 0:  # a second transaction on the same day: still one event
+                rows.append(_txn(cid, d, "DEP", "C", "50.00", len(rows)))
+            rows.append(_txn(cid, d, "FEE", "D", "1.00", len(rows)))  # not an event
+    return rows
+
+
+def _txn(cid: str, d: date, code: str, direction: str, amount: str, n: int) -> dict[str, object]:
+    return {
+        "txn_id": f"T{n:08d}",
+        "txn_date": d,
+        "txn_time": time(10, 0),
+        "customer_id": cid,
+        "account_id": f"A{cid}",
+        "channel": "NET",
+        "txn_code": code,
+        "direction": direction,
+        "amount": amount,
+        "currency": "CNY",
+        "business_date": d,
+        "line_number": n,
+    }
+
+
+def insert_txns(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> None:
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    con.register("new_txns", frame.to_arrow())
+    con.execute(
+        "insert into stg_transactions by name select * replace "
+        "(amount::decimal(18, 2) as amount) from new_txns"
+    )
+    con.unregister("new_txns")
+
+
+def deliver(con: duckdb.DuckDBPyConnection, first: date, last: date, at: datetime) -> None:
+    """file_ledger rows for the TXN deliveries of first..last, as ingest writes them."""
+    con.execute(
+        """
+        insert into file_ledger (file_name, feed, channel, business_date, outcome, received_at)
+        select 'TXN_NET_' || strftime(d, '%Y%m%d') || '.dat', 'TXN', 'NET', d::date, 'loaded', $at
+        from range($first::timestamp, $last::timestamp + interval 1 day, interval 1 day) t(d)
+        """,
+        {"first": first, "last": last, "at": at},
+    )
+
+
+def contribution(con: duckdb.DuckDBPyConnection, day: date, amounts: dict[str, str]) -> None:
+    con.execute(
+        """
+        create table if not exists int_customer_contribution (
+            customer_id varchar, business_date date, window_start date, window_end date,
+            contribution_amount decimal(18, 2))
+        """
+    )
+    frame = pl.DataFrame(
+        {"customer_id": list(amounts), "contribution_amount": list(amounts.values())}
+    )
+    con.register("contrib", frame.to_arrow())
+    con.execute(
+        "insert into int_customer_contribution select customer_id, $day, $start, $day, "
+        "contribution_amount::decimal(18, 2) from contrib",
+        {"day": day, "start": day - timedelta(days=89)},
+    )
+    con.unregister("contrib")
+    con.execute(
+        "insert into run_ledger (run_id, stage, business_date, status, started_at) "
+        "values ('test', 'contribution', $day, 'succeeded', now())",
+        {"day": day},
+    )
+
+
+@pytest.fixture(scope="module")
+def events() -> dict[str, list[date]]:
+    return simulate(600)
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    return load_config(
+        Path("configs/default.yaml"),
+        {
+            "warehouse": tmp_path / "w.duckdb",
+            "export_dir": tmp_path / "exports",
+            "landing_dir": tmp_path / "landing",
+        },
+    )
+
+
+def _amounts(events: dict[str, list[date]]) -> dict[str, str]:
+    # every 10th customer loses money, every 10th + 1 contributes exactly zero
+    return {
+        cid: ("-30.00" if i % 10 == 0 else "0.00" if i % 10 == 1 else f"{20 + i % 50}.00")
+        for i, cid in enumerate(events)
+    }
+
+
+@pytest.fixture
+def warehouse(cfg: Config, events: dict[str, list[date]]) -> duckdb.DuckDBPyConnection:
+    con = connect(cfg)
+    txns = _txn_rows(events)
+    # a customer with only non-events (fees, transfers in, enquiries) never appears
+    txns.append(_txn("NOEVENT", date(2026, 3, 1), "TRI", "C", "500.00", len(txns)))
+    txns.append(_txn("NOEVENT", date(2026, 3, 2), "QRY", "N", "0.00", len(txns)))
+    insert_txns(con, [t for t in txns if t["txn_date"] <= DAY])  # type: ignore[operator]
+    deliver(con, START, DAY, datetime(2026, 8, 1, 6, 0))
+    contribution(con, DAY, _amounts(events))
+    yield con
+    con.close()
+
+
+def _days_to(events: dict[str, list[date]], cutoff: date) -> dict[str, list[date]]:
+    return {c: [d for d in ds if d <= cutoff] for c, ds in events.items() if ds[0] <= cutoff}
+
+
+def test_stage_scores_every_customer_and_validates(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
+) -> None:
+    run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    seen = _days_to(events, DAY)
+    clv = warehouse.sql("select * from int_customer_clv").pl()
+    assert clv.height == len(seen)
+    assert "NOEVENT" not in set(clv["customer_id"])
+    by_id = {r["customer_id"]: r for r in clv.iter_rows(named=True)}
+    for cid, days in list(seen.items())[:50]:
+        row = by_id[cid]
+        assert row["frequency"] == len(days) - 1
+        assert row["recency_days"] == (days[-1] - days[0]).days
+        assert row["t_days"] == (DAY - days[0]).days
+    for col in ("expected_events", "p_alive", "p_active_30d", "expected_days_to_next_event"):
+        assert clv[col].is_finite().all() and clv[col].null_count() == 0
+    assert ((clv["p_alive"] >= 0) & (clv["p_alive"] <= 1)).all()
+    assert (clv["p_active_30d"] <= clv["p_alive"]).all()
+    assert set(clv["life_stage"]) <= {"new", "growing", "mature", "declining", "dormant"}
+    assert str(warehouse.sql("select typeof(clv_amount) from int_customer_clv limit 1").fetchone()[0]) == "DECIMAL(18,2)"  # type: ignore[index]  # noqa: E501
+
+    # Loss-makers keep their own (negative) value per event: CLV is negative, not shrunk.
+    loser = next(c for i, c in enumerate(events) if i % 10 == 0 and c in seen)
+    row = by_id[loser]
+    window_events = sum(1 for d in seen[loser] if DAY - timedelta(days=89) <= d <= DAY)
+    own = -30 / max(window_events, 1)
+    assert float(row["expected_contribution_per_event"]) == pytest.approx(own, abs=0.006)
+    assert float(row["clv_amount"]) <= 0
+
+    runs = warehouse.sql("select * from clv_fit_runs order by fit_role").pl()
+    assert runs["fit_role"].to_list() == ["calibration", "full"]
+    cal = runs.row(0, named=True)
+    assert cal["validation_status"] == "validated"
+    cal_end = months_before(DAY, 3)
+    assert cal["calibration_end"] == cal_end == date(2026, 4, 30)
+    # actual holdout events, counted from the simulation: event days after the calibration
+    # end of customers first seen by it
+    in_cal = _days_to(events, cal_end)
+    actual = sum(sum(1 for d in events[c] if cal_end < d <= DAY) for c in in_cal)
+    assert cal["holdout_actual_events"] == actual
+    assert cal["holdout_customers"] == len(in_cal)
+    assert 0.5 < cal["holdout_predicted_events"] / actual < 1.5
+    assert cal["holdout_spearman"] > 0.3
+    buckets = warehouse.sql("select * from clv_holdout_buckets order by bucket_order").pl()
+    assert buckets["n_customers"].sum() == len(in_cal)
+    assert buckets["actual_events"].sum() == actual
+    assert buckets["frequency_bucket"].to_list()[-1] in {"7+", "6", "5"}
+
+    exported = json.loads((cfg.paths.export_dir / "clv" / "20260731.json").read_text())
+    full = runs.row(1, named=True)
+    assert exported["fits"][0]["r"] == pytest.approx(full["r"])
+    assert len(exported["holdout_buckets"]) == buckets.height
+    assert not list((cfg.paths.export_dir / "clv").glob(".*tmp"))
+
+
+def test_aggregate_is_incremental_and_follows_resends(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
+) -> None:
+    from pipeline.stages.clv import update_event_aggregate
+
+    assert update_event_aggregate(warehouse, cfg.clv, DAY) == (DAY - START).days + 1
+    assert update_event_aggregate(warehouse, cfg.clv, DAY) == 0
+    n_events = sum(len(ds) for ds in _days_to(events, DAY).values())
+    assert warehouse.sql("select count(*) from agg_customer_event_day").fetchone() == (n_events,)
+    # A re-send of 2026-03-01 adds a late posting dated 2026-02-27 for a customer.
+    cid = next(iter(events))
+    warehouse.execute(
+        "update file_ledger set received_at = timestamp '2026-08-02 07:00', "
+        "outcome = 'replaced' where business_date = date '2026-03-01'"
+    )
+    late = _txn(cid, date(2026, 2, 27), "POS", "D", "10.00", 10**7)
+    late["business_date"] = date(2026, 3, 1)
+    insert_txns(warehouse, [late])
+    assert update_event_aggregate(warehouse, cfg.clv, DAY) == 1
+    had = date(2026, 2, 27) in events[cid]
+    got = warehouse.execute(
+        "select count(distinct event_date) from agg_customer_event_day where customer_id = ?",
+        [cid],
+    ).fetchone()
+    assert got == (len(_days_to(events, DAY)[cid]) + (0 if had else 1),)
+    # Changing the event definition re-aggregates every delivery.
+    narrow = cfg.clv.model_copy(update={"events": cfg.clv.events.model_copy(update={"txn_codes": ["POS"]})})
+    assert update_event_aggregate(warehouse, narrow, DAY) == (DAY - START).days + 1
+
+
+def test_parameter_jump_is_flagged(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    warehouse.execute("update clv_fit_runs set business_date = date '2026-07-30', r = r * 3")
+    with caplog.at_level(logging.WARNING, logger="test_clv"):
+        run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    row = warehouse.execute(
+        "select param_jump, param_jump_detail from clv_fit_runs "
+        "where business_date = ? and fit_role = 'full'",
+        [DAY],
+    ).fetchone()
+    assert row is not None and row[0] is True and row[1].startswith("since 2026-07-30: r ")
+    assert "parameters jumped" in caplog.text
+
+
+def test_too_few_customers_fails_clearly_and_writes_nothing(cfg: Config) -> None:
+    con = connect(cfg)
+    few = simulate(30, seed=3)
+    insert_txns(con, _txn_rows(_days_to(few, DAY)))
+    deliver(con, START, DAY, datetime(2026, 8, 1, 6, 0))
+    contribution(con, DAY, _amounts(few))
+    with pytest.raises(DataContractError, match=r"fewer than clv.min_customers = 100"):
+        run_stages(con, cfg, ["clv"], [DAY], LOG)
+    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    assert "int_customer_clv" not in tables
+    con.close()
+
+
+def test_cli_backtest_prints_metrics(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
+) -> None:
+    from pipeline.cli import app
+
+    warehouse.close()
+    result = CliRunner().invoke(
+        app,
+        [
+            "clv", "backtest", "--calibration-end", "2026-05-31", "--holdout-end", "2026-07-31",
+            "--warehouse", str(cfg.paths.warehouse), "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    cal_end = date(2026, 5, 31)
+    actual = sum(
+        sum(1 for d in events[c] if cal_end < d <= DAY) for c in _days_to(events, cal_end)
+    )
+    assert out["actual_events"] == actual and out["holdout_days"] == 61
+    bad = CliRunner().invoke(
+        app,
+        [
+            "clv", "backtest", "--calibration-end", "2026-07-31", "--holdout-end", "2026-05-31",
+            "--warehouse", str(cfg.paths.warehouse),
+        ],
+    )  # fmt: skip
+    assert bad.exit_code == 1 and "must be after" in bad.output
