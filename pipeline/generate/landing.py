@@ -32,7 +32,8 @@ class GenerationSummary:
 
     landing_dir: Path
     truth_path: Path
-    business_dates: list[date]
+    first_date: date
+    last_date: date
     customers: int
     rows_per_feed: dict[str, int] = field(default_factory=dict)
     txn_rows: int = 0
@@ -150,7 +151,8 @@ def generate_landing_zone(
     summary = GenerationSummary(
         landing_dir=out,
         truth_path=truth_path_for(out),
-        business_dates=[start + timedelta(days=d) for d in range(days)],
+        first_date=start,
+        last_date=start + timedelta(days=days - 1),
         customers=customers,
     )
     feeds = ["CUST", "ACCT", "BRCH", *(f"TXN_{ch}" for ch in CHANNELS)]
