@@ -360,11 +360,12 @@ def select_channel_migration(
     rules: MigrationRules,
     counter_cost: Decimal,
     online_cost: Decimal,
+    window_days: int,
 ) -> pl.DataFrame:
     """Low-contribution customers whose counter work could be done online, with the saving.
 
-    The protected are never selected: potential customers, customers whose value is growing
-    (when ``protect_growing``), and customers of ``protected_min_age`` or older. A customer with
+    The protected are never selected: potential customers, customers whose value is growing,
+    and customers of ``protected_min_age`` or older. A customer with
     an unknown age is treated as protected (we cannot show they are not elderly).
 
     Parameters
@@ -377,6 +378,8 @@ def select_channel_migration(
         ``tiers.migration`` of the configuration.
     counter_cost, online_cost
         Cost to the bank of one counter and one online transaction (economics section).
+    window_days
+        Days of the window the transactions were counted over (to scale them to a year).
 
     Returns
     -------
@@ -402,9 +405,8 @@ def select_channel_migration(
         | pl.col("age").is_null()
         | (pl.col("age") >= rules.protected_min_age)
     )
-    if rules.protect_growing:
-        protected = protected | pl.col("is_growing").fill_null(True)
-    per_year = 365.0 / rules.window_days
+    protected = protected | pl.col("is_growing").fill_null(True)
+    per_year = 365.0 / window_days
     unit_saving = float(counter_cost - online_cost)
     return (
         customers.filter(
@@ -422,7 +424,7 @@ def select_channel_migration(
             .round(2)
             .cast(pl.Decimal(18, 2))
             .alias("yearly_saving_amount"),
-            pl.lit(f"LOW_CONTRIBUTION;COUNTER_TXNS_{rules.window_days}D").alias(
+            pl.lit(f"LOW_CONTRIBUTION;COUNTER_TXNS_{rules.window_months}M").alias(
                 "migration_reasons"
             ),
         )

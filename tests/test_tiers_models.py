@@ -207,7 +207,9 @@ def test_protected_never_in_migration_list() -> None:
     frame = pl.concat(
         [pot.select(extra.columns).cast(extra.schema), extra]  # type: ignore[arg-type]
     )
-    out = select_channel_migration(frame, MigrationRules(), Decimal("12.00"), Decimal("0.50"))
+    out = select_channel_migration(
+        frame, MigrationRules(), Decimal("12.00"), Decimal("0.50"), window_days=90
+    )
     # S, G potential; T, L growing; OLD 65; NOAGE unknown age; RICH above 200 contribution;
     # FEW 2 < 3 counter txns. OLDG (31: no longer young) and N (1.29 < 1.3 trend, 1999 < 2000
     # lifetime value: not growing) remain.

@@ -63,16 +63,12 @@ class MigrationRules(_Frozen):
         default_factory=lambda: ["TRI", "TRO", "PAY", "QRY", "PRB", "PRR", "LRP"]
     )
     """Counter transaction codes that online or mobile banking can do (not cash DEP/WDL)."""
-    window_days: int = Field(default=90, ge=1)
-    """Trailing window, in days, over which counter transactions are counted."""
+    window_months: int = Field(default=3, ge=1, le=24)
+    """Counter transactions are counted over the date's month to date plus the
+    ``window_months - 1`` whole months before it, and scaled to a year over its days."""
     protected_min_age: int = Field(default=65, ge=0, le=120)
     """Customers of this age or older are never invited to migrate."""
-    protect_growing: bool = True
-    """Customers whose value is growing (inflow trend, life stage) are never invited."""
-    fallback_counter_cost_amount: Decimal = Field(default=Decimal("12.00"), ge=0)
-    """Cost of one counter transaction when the economics section does not give one."""
-    fallback_online_cost_amount: Decimal = Field(default=Decimal("0.50"), ge=0)
-    """Cost of one online transaction when the economics section does not give one."""
+    # Unit costs are the economics section's unit_cost_amount (CTR and NET): one source of truth.
 
 
 class TiersConfig(_Frozen):

@@ -1,0 +1,245 @@
+"""The tiers stage: tiers with hysteresis, next-best products, channel migration, the call list,
+the relationship-manager scorecard and the branch summary, for one business date.
+
+Tables written (all keyed by business_date; a re-run replaces the date's rows):
+
+- ``int_tier_inputs`` (SQL) and ``int_cross_sell_inputs`` (SQL): what the models read;
+- ``int_customer_tiers``: one row per active customer: effective tier and the raw tier of the
+  date, reasons, hysteresis state (``below_since``, ``best_rank_below``), flags and amounts;
+- ``tier_history``: every initial tier, upgrade and downgrade, with its reasons, across dates;
+- ``int_cross_sell`` and ``int_cross_sell_evaluation``: top products per customer, and AUC and
+  top-decile lift per product on held-out customers;
+- ``int_channel_migration``, ``int_call_list``, ``int_rm_scorecard`` (SQL),
+  ``int_branch_summary`` (SQL), and the check table ``tiers_consistency`` (SQL).
+
+Hysteresis reads the latest earlier date's ``int_customer_tiers``: run dates in order. Re-running
+an earlier date after later ones leaves the later dates as they were (re-run them too).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import DataContractError
+from pipeline.stages.base import Stage, StageContext
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+TABLES: dict[str, str] = {
+    "int_customer_tiers": """
+        customer_id varchar not null, business_date date not null,
+        tier varchar not null, tier_rank integer not null, tier_reasons varchar not null,
+        tier_change varchar not null, previous_tier varchar,
+        raw_tier varchar not null, raw_tier_rank integer not null, raw_tier_reasons varchar,
+        below_since date, best_rank_below integer,
+        is_merchant boolean, is_golden boolean, is_potential boolean, is_growing boolean,
+        potential_reasons varchar,
+        contribution_amount decimal(18, 2), aum_amount decimal(18, 2), clv_amount decimal(18, 2),
+        p_alive double, life_stage varchar, value_score double, turnover_amount decimal(18, 2),
+        counter_cost_amount decimal(18, 2), home_branch_id varchar, rm_id varchar, age integer
+    """,
+    "tier_history": """
+        customer_id varchar not null, business_date date not null, change_type varchar not null,
+        from_tier varchar, to_tier varchar not null, reasons varchar not null
+    """,
+    "int_cross_sell": """
+        customer_id varchar not null, business_date date not null, product_rank integer not null,
+        product_code varchar not null, propensity_score double not null
+    """,
+    "int_cross_sell_evaluation": """
+        business_date date not null, product_code varchar not null, status varchar not null,
+        train_customers bigint, holdout_customers bigint, holdout_holders bigint,
+        base_rate double, auc double, top_decile_lift double
+    """,
+    "int_channel_migration": """
+        customer_id varchar not null, business_date date not null,
+        counter_online_capable_txns bigint, yearly_migratable_txns double,
+        yearly_saving_amount decimal(18, 2), migration_reasons varchar,
+        contribution_amount decimal(18, 2), home_branch_id varchar, tier varchar
+    """,
+    "int_call_list": """
+        business_date date not null, call_rank integer not null, customer_id varchar not null,
+        reason_code varchar not null, script_code varchar not null, reason_detail varchar
+    """,
+}
+"""Tables this stage writes from Python frames, with fixed column types (the export's schemas
+rest on them)."""
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the Python-written tables if they are missing."""
+    for table, columns in TABLES.items():
+        con.execute(f"create table if not exists {table} ({columns})")
+
+
+def write_partition(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, business_date: date
+) -> int:
+    """Replace ``table``'s rows of ``business_date`` with ``frame`` (columns matched by name)."""
+    import polars as pl
+
+    frame = frame.with_columns(business_date=pl.lit(business_date, dtype=pl.Date))
+    con.register("_tiers_frame", frame.to_arrow())
+    try:
+        con.execute(f"delete from {table} where business_date = ?", [business_date])
+        con.execute(f"insert into {table} by name select * from _tiers_frame")
+    finally:
+        con.unregister("_tiers_frame")
+    return frame.height
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (earlier when negative), clipped to the month's end."""
+    import calendar
+
+    index = day.year * 12 + day.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _previous_state(con: duckdb.DuckDBPyConnection, business_date: date) -> pl.DataFrame:
+    return con.execute(
+        "select customer_id, tier, below_since, best_rank_below from int_customer_tiers "
+        "where business_date = (select max(business_date) from int_customer_tiers "
+        "where business_date < $d)",
+        {"d": business_date},
+    ).pl()
+
+
+def run(ctx: StageContext) -> int:
+    """Tiers with hysteresis, next-best products, migration and call lists, scorecards."""
+    import polars as pl
+
+    from models.cross_sell import recommend_products
+    from models.tiers import (
+        apply_hysteresis,
+        assign_tiers,
+        build_call_list,
+        flag_potential,
+        select_channel_migration,
+        tier_changes,
+    )
+    from pipeline.sqlfiles import run_sql
+
+    con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
+    rules, lists = cfg.tiers, cfg.lists
+    month_start = day.replace(day=1)
+    window_start = add_months(month_start, -(rules.migration.window_months - 1))
+    unit_cost = cfg.economics.unit_cost_amount
+    params: dict[str, Any] = {
+        "business_date": day,
+        "month_start": month_start,
+        "window_start": window_start,
+        "online_codes": rules.migration.online_capable_codes,
+        "counter_unit_cost": unit_cost["CTR"],
+        "compare_date": add_months(day, -1),
+        "tier_names": rules.tier_names,
+        "protected_min_age": rules.migration.protected_min_age,
+    }
+    ensure_tables(con)
+    run_sql(con, "tiers/int_tier_inputs", params)
+    run_sql(con, "lists/int_cross_sell_inputs", params)
+    inputs = con.execute("select * from int_tier_inputs where business_date = ?", [day]).pl()
+
+    customers = assign_tiers(flag_potential(inputs, rules.potential), rules)
+    tiers = apply_hysteresis(_previous_state(con, day), customers, day, rules)
+    keep = [c for c in _columns(con, "int_customer_tiers") if c != "business_date"]
+    write_partition(con, "int_customer_tiers", tiers.select(keep), day)
+    history = tier_changes(tiers, day).drop("business_date")
+    write_partition(con, "tier_history", history, day)
+
+    xs_inputs = con.execute(
+        "select * exclude (business_date) from int_cross_sell_inputs where business_date = ?",
+        [day],
+    ).pl()
+    xs = recommend_products(xs_inputs, lists.cross_sell)
+    write_partition(con, "int_cross_sell", xs.recommendations, day)
+    write_partition(con, "int_cross_sell_evaluation", xs.evaluation, day)
+
+    window_days = (day - window_start).days + 1
+    migration = select_channel_migration(
+        tiers, rules.migration, unit_cost["CTR"], unit_cost["NET"], window_days
+    ).join(
+        tiers.select("customer_id", "contribution_amount", "home_branch_id", "tier"),
+        on="customer_id",
+    )
+    write_partition(con, "int_channel_migration", migration, day)
+
+    best = xs.recommendations.filter(pl.col("product_rank") == 1).select(
+        "customer_id",
+        pl.col("product_code").alias("next_best_product"),
+        pl.col("propensity_score").alias("next_best_score"),
+    )
+    candidates = tiers.join(best, on="customer_id", how="left").with_columns(
+        is_migration_candidate=pl.col("customer_id").is_in(migration["customer_id"].implode()),
+    )
+    calls = build_call_list(candidates, lists.call_list, len(rules.ladder))
+    write_partition(con, "int_call_list", calls, day)
+
+    run_sql(con, "lists/int_rm_scorecard", params)
+    run_sql(con, "lists/int_branch_summary", params)
+    run_sql(con, "checks/tiers_consistency", params)
+
+    failed = con.execute(
+        "select check_name, failing_rows from tiers_consistency "
+        "where business_date = ? and not is_ok order by check_name",
+        [day],
+    ).fetchall()
+    ctx.facts.update(
+        {
+            "tiers": dict(tiers.group_by("tier").len().iter_rows()),
+            "upgrades": int((tiers["tier_change"] == "upgrade").sum()),
+            "downgrades": int((tiers["tier_change"] == "downgrade").sum()),
+            "potential": int(tiers["is_potential"].sum()),
+            "migration_candidates": migration.height,
+            "calls": calls.height,
+            "cross_sell_auc": {
+                r["product_code"]: r["auc"] for r in xs.evaluation.iter_rows(named=True)
+            },
+        }
+    )
+    if failed:
+        raise DataContractError(
+            "tiers checks failed: "
+            + ", ".join(f"{name} ({rows} rows)" for name, rows in failed)
+            + "; see table tiers_consistency"
+        )
+    return tiers.height
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe {table}").fetchall()]
+
+
+STAGE = Stage(
+    name="tiers",
+    run=run,
+    needs=("value", "merchants", "clv"),
+    reads=(
+        "int_customer_features",
+        "int_customer_contribution",
+        "int_customer_clv",
+        "int_merchants",
+        "int_customer_value_score",
+        "int_golden_customers",
+        "agg_customer_txn_month",
+        "hist_accounts",
+    ),
+    writes=(
+        "int_tier_inputs",
+        "int_cross_sell_inputs",
+        "int_customer_tiers",
+        "tier_history",
+        "int_cross_sell",
+        "int_cross_sell_evaluation",
+        "int_channel_migration",
+        "int_call_list",
+        "int_rm_scorecard",
+        "int_branch_summary",
+        "tiers_consistency",
+    ),
+    config_sections=("tiers", "lists", "economics"),
+)

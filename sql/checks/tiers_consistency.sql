@@ -1,0 +1,65 @@
+-- table:  tiers_consistency
+-- grain:  business_date, check_name
+-- inputs: int_tier_inputs, int_customer_tiers, int_channel_migration, int_call_list
+-- params: business_date, tier_names, protected_min_age
+-- materialize: partition
+-- The checks that guard the tiers export, one row each, is_ok false on failure (the tiers
+-- stage then fails and the export is refused): every active customer has exactly one tier,
+-- every tier is on the ladder, nobody protected is on the migration list (potential, growing
+-- or elderly customers, or of unknown age), and the call list holds only active customers who
+-- consented to marketing contact.
+with
+tiers as (
+    select * from int_customer_tiers where business_date = $business_date
+),
+
+inputs as (
+    select * from int_tier_inputs where business_date = $business_date
+),
+
+one_tier as (
+    select 'one_tier_per_active_customer' as check_name, count(*) as failing_rows
+    from (
+        select i.customer_id
+        from inputs as i
+        left join tiers as t on t.customer_id = i.customer_id
+        group by i.customer_id
+        having count(t.customer_id) <> 1
+    )
+),
+
+known_tier as (
+    select 'tier_on_ladder' as check_name, count(*) as failing_rows
+    from tiers
+    where not list_contains($tier_names, tier) or tier_reasons is null or tier_reasons = ''
+),
+
+protected as (
+    select 'no_protected_in_migration' as check_name, count(*) as failing_rows
+    from int_channel_migration as m
+    left join tiers as t on t.customer_id = m.customer_id
+    where m.business_date = $business_date
+      and (t.customer_id is null or t.is_potential or t.is_growing or t.age is null
+           or t.age >= $protected_min_age)
+),
+
+consent as (
+    select 'call_list_consented_active_only' as check_name, count(*) as failing_rows
+    from int_call_list as c
+    left join inputs as i on i.customer_id = c.customer_id
+    where c.business_date = $business_date
+      and (i.customer_id is null or coalesce(i.marketing_consent, 'N') <> 'Y')
+),
+
+final as (
+    select cast($business_date as date) as business_date, check_name,
+           cast(failing_rows as bigint) as failing_rows, failing_rows = 0 as is_ok
+    from (
+        select * from one_tier
+        union all select * from known_tier
+        union all select * from protected
+        union all select * from consent
+    )
+)
+
+select * from final

@@ -1,0 +1,46 @@
+-- table:  int_branch_summary
+-- grain:  branch_id, tier, business_date
+-- inputs: int_customer_tiers, int_channel_migration
+-- params: business_date
+-- materialize: partition
+-- The branch network view: per home branch and tier, the customers, their contribution
+-- (trailing window), assets and lifetime value, what their counter work costs, how many could
+-- move to e-channels and the yearly saving, and the merchants, golden and potential customers
+-- among them. One row per branch and tier present, so the columns stay the same whatever the
+-- ladder; a branch's totals are the sum of its rows.
+with
+tiers as (
+    select *
+    from int_customer_tiers
+    where business_date = $business_date
+),
+
+migration as (
+    select customer_id, yearly_saving_amount
+    from int_channel_migration
+    where business_date = $business_date
+),
+
+final as (
+    select
+        coalesce(t.home_branch_id, 'UNKNOWN') as branch_id,
+        t.tier,
+        cast($business_date as date) as business_date,
+        any_value(t.tier_rank) as tier_rank,
+        count(*) as customers,
+        cast(sum(t.contribution_amount) as decimal(18, 2)) as contribution_amount,
+        cast(sum(t.aum_amount) as decimal(18, 2)) as aum_amount,
+        cast(sum(t.clv_amount) as decimal(18, 2)) as clv_amount,
+        cast(sum(t.counter_cost_amount) as decimal(18, 2)) as counter_cost_amount,
+        count(m.customer_id) as migration_candidates,
+        cast(coalesce(sum(m.yearly_saving_amount), 0) as decimal(18, 2))
+            as migration_saving_amount,
+        count(*) filter (where t.is_merchant) as merchants,
+        count(*) filter (where t.is_golden) as golden_customers,
+        count(*) filter (where t.is_potential) as potential_customers
+    from tiers as t
+    left join migration as m on m.customer_id = t.customer_id
+    group by all
+)
+
+select * from final

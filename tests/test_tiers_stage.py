@@ -1,0 +1,400 @@
+"""The tiers stage on a real DuckDB warehouse with hand-made upstream tables.
+
+``build_upstream`` writes the few columns the stage reads from each upstream table for a list of
+customers; the export tests reuse it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipeline.config import Config
+from pipeline.errors import DataContractError
+from pipeline.stages.base import StageContext, run_stage
+from pipeline.stages.tiers import STAGE, add_months
+from pipeline.warehouse import RunLedger, connect
+
+DAY = date(2026, 11, 27)
+
+
+@dataclass
+class Cust:
+    customer_id: str
+    contribution: float = 0.0
+    aum: float = 0.0
+    clv: float = 0.0
+    p_alive: float = 0.9
+    life_stage: str = "mature"
+    age: int | None = 45
+    occupation: str = "EMP"
+    education: str = "SEC"
+    trend: float | None = 1.0
+    consent: str = "Y"
+    status: str = "A"
+    branch: str = "B001"
+    rm: str | None = "RM1"
+    merchant_turnover: float | None = None
+    declared: bool = False
+    golden: bool = False
+    counter_txns: int = 0
+    products: list[str] = field(default_factory=lambda: ["DDA"])
+    mobile: str = "13812341234"
+    id_number: str = "11010119800101001X"
+    pos_amount: float = 0.0
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], ddl: str) -> None:
+    con.execute(f"create table if not exists {table} ({ddl})")
+    if rows:
+        cols = list(rows[0])
+        con.executemany(
+            f"insert into {table} ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
+            [[r[c] for c in cols] for r in rows],
+        )
+
+
+def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cust]) -> None:
+    """Write the date's rows of every table the tiers stage reads, and the customers' versions."""
+    _load(
+        con,
+        "int_customer_features",
+        [
+            {
+                "customer_id": c.customer_id,
+                "business_date": day,
+                "home_branch_id": c.branch,
+                "rm_id": c.rm or "",
+                "education": c.education,
+                "occupation": c.occupation,
+                "marketing_consent": c.consent,
+                "status": c.status,
+                "age_years": c.age,
+                "tenure_months": 24,
+                "aum_amount": Decimal(str(c.aum)),
+                "adb_dda_amount": Decimal("100"),
+                "amount_trend_ratio": c.trend,
+                "ctr_txn_count": c.counter_txns,
+                "gender": "M",
+                "industry": "F",
+                "atm_txn_count": 1,
+                "tel_txn_count": 0,
+                "net_txn_count": 2,
+                "pos_txn_count": 1,
+                "pos_amount": Decimal(str(c.pos_amount)),
+                "pay_txn_count": 0,
+                "tri_amount": Decimal("10"),
+                "inflow_amount": Decimal("10"),
+                "has_regular_inflow": False,
+                "top_mcc_category": "FOOD",
+                "count_trend_ratio": 1.0,
+                "active_months": 3,
+            }
+            for c in customers
+        ],
+        """customer_id varchar, business_date date, home_branch_id varchar, rm_id varchar,
+          education varchar, occupation varchar, marketing_consent varchar, status varchar,
+          age_years integer, tenure_months integer, aum_amount decimal(18,2),
+          adb_dda_amount decimal(18,2), amount_trend_ratio double, ctr_txn_count bigint,
+          gender varchar, industry varchar, atm_txn_count bigint, tel_txn_count bigint,
+          net_txn_count bigint, pos_txn_count bigint, pos_amount decimal(18,2),
+          pay_txn_count bigint, tri_amount decimal(18,2), inflow_amount decimal(18,2),
+          has_regular_inflow boolean, top_mcc_category varchar, count_trend_ratio double,
+          active_months integer""",
+    )
+    _load(
+        con,
+        "int_customer_contribution",
+        [
+            {
+                "customer_id": c.customer_id,
+                "business_date": day,
+                "contribution_amount": Decimal(str(c.contribution)),
+                "service_cost_amount": Decimal("1"),
+            }
+            for c in customers
+        ],
+        "customer_id varchar, business_date date, contribution_amount decimal(38,6), "
+        "service_cost_amount decimal(38,6)",
+    )
+    _load(
+        con,
+        "int_customer_clv",
+        [
+            {
+                "customer_id": c.customer_id,
+                "business_date": day,
+                "clv_amount": Decimal(str(c.clv)),
+                "p_alive": c.p_alive,
+                "life_stage": c.life_stage,
+            }
+            for c in customers
+        ],
+        "customer_id varchar, business_date date, clv_amount decimal(18,2), p_alive double, "
+        "life_stage varchar",
+    )
+    _load(
+        con,
+        "int_merchants",
+        [
+            {
+                "customer_id": c.customer_id,
+                "business_date": day,
+                "merchant_score": 80.0,
+                "turnover_amount": Decimal(str(c.merchant_turnover)),
+                "is_declared": c.declared,
+                "reasons": "MANY_PAYERS",
+                "market_cluster_id": "K1",
+                "home_branch_id": c.branch,
+            }
+            for c in customers
+            if c.merchant_turnover is not None
+        ],
+        "customer_id varchar, business_date date, merchant_score double, "
+        "turnover_amount decimal(18,2), is_declared boolean, reasons varchar, "
+        "market_cluster_id varchar, home_branch_id varchar",
+    )
+    _load(
+        con,
+        "int_merchant_counterparties",
+        [],
+        "customer_id varchar, business_date date, "
+        "counterparty_key varchar, role varchar, counterparty_rank integer, "
+        "counterparty_name varchar, amount decimal(18,2), is_our_customer boolean, "
+        "counterparty_customer_id varchar, is_counterparty_merchant boolean",
+    )
+    _load(
+        con,
+        "int_customer_value_score",
+        [
+            {"customer_id": c.customer_id, "business_date": day, "value_score": 50.0}
+            for c in customers
+        ],
+        "customer_id varchar, business_date date, value_score double",
+    )
+    _load(
+        con,
+        "int_golden_customers",
+        [
+            {"customer_id": c.customer_id, "business_date": day, "is_golden": c.golden}
+            for c in customers
+        ],
+        "customer_id varchar, business_date date, is_golden boolean",
+    )
+    _load(
+        con,
+        "agg_customer_txn_month",
+        [
+            {
+                "customer_id": c.customer_id,
+                "month_start": day.replace(day=1),
+                "as_of_date": day,
+                "channel": "CTR",
+                "txn_code": "TRO",
+                "txn_count": c.counter_txns,
+            }
+            for c in customers
+            if c.counter_txns
+        ],
+        "customer_id varchar, month_start date, as_of_date date, channel varchar, "
+        "txn_code varchar, txn_count bigint",
+    )
+    con.execute("delete from hist_customers where valid_from = ?", [day])
+    con.execute("delete from hist_accounts where valid_from = ?", [day])
+    con.execute("update hist_customers set valid_to = ? where valid_to > ?", [day, day])
+    con.execute("update hist_accounts set valid_to = ? where valid_to > ?", [day, day])
+    for c in customers:
+        con.execute(
+            "insert into hist_customers (customer_id, name, birth_date, id_number, mobile, "
+            "occupation, home_branch_id, rm_id, marketing_consent, status, row_hash, valid_from, "
+            "valid_to) values (?, '张弢', date '1980-01-01', ?, ?, ?, ?, ?, ?, ?, 1, ?, "
+            "date '9999-12-31')",
+            [
+                c.customer_id,
+                c.id_number,
+                c.mobile,
+                c.occupation,
+                c.branch,
+                c.rm,
+                c.consent,
+                c.status,
+                day,
+            ],
+        )
+        for p in c.products:
+            con.execute(
+                "insert into hist_accounts (account_id, customer_id, product_code, balance, "
+                "status, row_hash, valid_from, valid_to) values (?, ?, ?, 100, 'A', 1, ?, "
+                "date '9999-12-31')",
+                [f"{c.customer_id}-{p}", c.customer_id, p, day],
+            )
+
+
+def run_tiers(cfg: Config, con: duckdb.DuckDBPyConnection, day: date) -> StageContext:
+    ctx = StageContext(
+        con=con,
+        cfg=cfg,
+        business_date=day,
+        ledger=RunLedger(con, "test"),
+        log=logging.getLogger("test"),
+    )
+    run_stage(ctx, STAGE)
+    return ctx
+
+
+def small_config(cfg: Config) -> Config:
+    """Cross-sell settings for a handful of customers (few holders needed, few iterations)."""
+    lists = cfg.lists.model_copy(
+        update={
+            "cross_sell": cfg.lists.cross_sell.model_copy(
+                update={"min_positives": 2, "max_iter": 10, "products": ["TDA", "WMP"]}
+            )
+        }
+    )
+    return cfg.model_copy(update={"lists": lists})
+
+
+def population() -> list[Cust]:
+    wmp = ["DDA", "WMP"]
+    return [
+        Cust("C01", contribution=70_000, aum=7_000_000, products=["DDA", "TDA", "WMP"]),
+        Cust("C02", contribution=1_200, products=wmp, pos_amount=900),
+        Cust("C03", contribution=10, counter_txns=6),  # migration candidate
+        Cust("C04", contribution=10, counter_txns=6, age=70),  # elderly: protected
+        Cust("C05", contribution=10, counter_txns=6, age=21, occupation="STU"),  # potential
+        Cust("C06", contribution=10, counter_txns=6, trend=2.0),  # growing: protected
+        Cust("C07", contribution=50, merchant_turnover=4_000_000, rm="RM2"),  # merchant: platinum
+        Cust("C08", contribution=10, consent="N", counter_txns=6),  # no consent
+        Cust("C09", contribution=10, status="C"),  # closed: no tier
+        Cust("C10", contribution=6_000, golden=True, products=["DDA", "TDA"]),
+        Cust("C11", contribution=2_000, products=wmp, pos_amount=800),
+        Cust("C12", contribution=100, products=["DDA", "TDA"]),
+    ]
+
+
+@pytest.fixture
+def warehouse(cfg: Config) -> duckdb.DuckDBPyConnection:
+    con = connect(cfg)
+    yield con
+    con.close()
+
+
+def test_tiers_stage_end_to_end(cfg: Config, warehouse: duckdb.DuckDBPyConnection) -> None:
+    cfg = small_config(cfg)
+    build_upstream(warehouse, DAY, population())
+    ctx = run_tiers(cfg, warehouse, DAY)
+    con = warehouse
+    tiers = dict(
+        con.execute(
+            "select customer_id, tier from int_customer_tiers where business_date = ?", [DAY]
+        ).fetchall()
+    )
+    # C09 is closed: no tier. Thresholds by hand from the default ladder.
+    assert "C09" not in tiers
+    assert tiers["C01"] == "private" and tiers["C02"] == "gold" and tiers["C07"] == "platinum"
+    assert tiers["C10"] == "platinum" and tiers["C03"] == "mass"
+    hist = con.execute(
+        "select count(*) from tier_history where business_date = ?", [DAY]
+    ).fetchone()
+    assert hist == (11,)  # every active customer's initial tier
+    mig = sorted(
+        r[0]
+        for r in con.execute(
+            "select customer_id from int_channel_migration where business_date = ?", [DAY]
+        ).fetchall()
+    )
+    # C03 and C08 (consent does not matter for migration); C04 old, C05 potential, C06 growing.
+    assert mig == ["C03", "C08"]
+    saving = con.execute(
+        "select yearly_saving_amount from int_channel_migration where customer_id = 'C03'"
+    ).fetchone()
+    # 6 counter txns in the 88 days from 2026-09-01 to 11-27: 6 * 365 / 88 = 24.886 a year,
+    # each saving 12.00 - 0.30 (economics CTR and NET unit costs): 291.17.
+    assert saving == (Decimal("291.17"),)
+    calls = [
+        r[0]
+        for r in con.execute(
+            "select customer_id from int_call_list where business_date = ?", [DAY]
+        ).fetchall()
+    ]
+    assert "C08" not in calls and "C09" not in calls
+    assert "C07" in calls  # undeclared merchant
+    checks = con.execute("select check_name, is_ok from tiers_consistency").fetchall()
+    assert len(checks) == 4 and all(ok for _, ok in checks)
+    rm = dict(con.execute("select rm_id, customers from int_rm_scorecard").fetchall())
+    assert rm == {"RM1": 10, "RM2": 1}
+    branch = con.execute(
+        "select sum(customers), sum(migration_candidates) from int_branch_summary"
+    ).fetchone()
+    assert branch == (11, 2)
+    ev = con.execute("select product_code, status from int_cross_sell_evaluation").fetchall()
+    assert sorted(ev) == [("TDA", "fitted"), ("WMP", "fitted")]
+    held = con.execute(
+        "select count(*) from int_cross_sell x join hist_accounts a on a.customer_id = "
+        "x.customer_id and a.product_code = x.product_code"
+    ).fetchone()
+    assert held == (0,)
+    assert ctx.facts["migration_candidates"] == 2
+
+
+def test_rerun_replaces_and_next_month_keeps_hysteresis(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    cfg = small_config(cfg)
+    con = warehouse
+    build_upstream(con, DAY, population())
+    run_tiers(cfg, con, DAY)
+    run_tiers(cfg, con, DAY)  # a re-run replaces the date's rows
+    assert con.execute("select count(*) from int_customer_tiers").fetchone() == (11,)
+    assert con.execute("select count(*) from tier_history").fetchone() == (11,)
+    nxt = add_months(DAY, 1)
+    people = population()
+    people[0].contribution, people[0].aum = 100, 100  # C01 falls to mass: held as private
+    people[11].contribution = 1_500  # C12 mass -> gold at once
+    build_upstream(con, nxt, people)
+    run_tiers(cfg, con, nxt)
+    rows = dict(
+        con.execute(
+            "select customer_id, tier || '/' || tier_change from int_customer_tiers "
+            "where business_date = ?",
+            [nxt],
+        ).fetchall()
+    )
+    assert rows["C01"] == "private/held" and rows["C12"] == "gold/upgrade"
+    up = con.execute(
+        "select from_tier, to_tier, reasons from tier_history where business_date = ?", [nxt]
+    ).fetchall()
+    assert up == [("mass", "gold", "CONTRIBUTION_GOLD;UPGRADE")]
+    card = con.execute(
+        "select upgrades, value_created_amount, compare_date from int_rm_scorecard "
+        "where rm_id = 'RM1' and business_date = ?",
+        [nxt],
+    ).fetchone()
+    # RM1 book: C01 70000 -> 100 and C12 100 -> 1500, others unchanged: -69900 + 1400.
+    assert card == (1, Decimal("-68500.00"), DAY)
+
+
+def test_failed_check_fails_the_stage(cfg: Config, warehouse: duckdb.DuckDBPyConnection) -> None:
+    cfg = small_config(cfg)
+    build_upstream(warehouse, DAY, population())
+    # An upstream defect: a customer twice in the features gets two tiers.
+    warehouse.execute(
+        "insert into int_customer_features select * from int_customer_features "
+        "where customer_id = 'C03'"
+    )
+    with pytest.raises(DataContractError, match=r"one_tier_per_active_customer \(1 rows\)"):
+        run_tiers(cfg, warehouse, DAY)
+    status = warehouse.execute(
+        "select status from run_ledger where stage = 'tiers' order by started_at desc limit 1"
+    ).fetchone()
+    assert status == ("failed",)
+    # The stage's writes were rolled back with it.
+    assert warehouse.execute(
+        "select count(*) from information_schema.tables where table_name = 'int_customer_tiers'"
+    ).fetchone() == (0,)
