@@ -86,6 +86,7 @@ class PurchaseFit:
     n_unique_rows: int
     n_repeaters: int
     time_unit_days: int
+    penalizer: float
     fitter: Any = field(repr=False, compare=False)
 
 
@@ -106,7 +107,10 @@ class SpendFit:
 
 def _std_errors(fitter: Any) -> dict[str, float | None]:
     try:
-        se = fitter.standard_errors_
+        # a parameter at its boundary gives a negative variance: its error is unknown (None)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            se = fitter._compute_standard_errors()
     except (np.linalg.LinAlgError, ValueError, AttributeError):
         return dict.fromkeys(fitter.params_.index)
     return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in se.items()}
@@ -171,24 +175,37 @@ def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
     unique = rfm.group_by(KEY).agg(pl.len().alias("weight")).sort(KEY)
     unit = float(cfg.time_unit_days)
     lt = _lifetimes()
-    fitter = (
-        lt.ModifiedBetaGeoFitter(penalizer_coef=cfg.penalizer)
-        if cfg.model == "mbgnbd"
-        else lt.BetaGeoFitter(penalizer_coef=cfg.penalizer)
-    )
-    hint = "raise clv.penalizer (e.g. 0.001) or check the event definition"
-    try:
-        # lifetimes prints the optimiser's state before raising ConvergenceError: keep it out
-        # of the pipeline's log stream.
-        with contextlib.redirect_stdout(io.StringIO()):
-            fitter.fit(
-                unique["frequency"].to_numpy(),
-                unique["recency_days"].to_numpy() / unit,
-                unique["t_days"].to_numpy() / unit,
-                weights=unique["weight"].to_numpy(),
-            )
-    except lt.utils.ConvergenceError:
-        raise ClvFitError(f"{cfg.model} fit did not converge on {n} customers; {hint}") from None
+    hint = "raise clv.penalizer / clv.max_penalizer or check the event definition"
+    fitter = None
+    for penalizer in penalizer_ladder(cfg.penalizer, cfg.max_penalizer):
+        fitter = (
+            lt.ModifiedBetaGeoFitter(penalizer_coef=penalizer)
+            if cfg.model == "mbgnbd"
+            else lt.BetaGeoFitter(penalizer_coef=penalizer)
+        )
+        try:
+            # lifetimes prints the optimiser's state before raising ConvergenceError (and sets
+            # standard errors with a sqrt of possibly negative variances): keep both quiet.
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                warnings.catch_warnings(),
+                np.errstate(all="ignore"),
+            ):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fitter.fit(
+                    unique["frequency"].to_numpy(),
+                    unique["recency_days"].to_numpy() / unit,
+                    unique["t_days"].to_numpy() / unit,
+                    weights=unique["weight"].to_numpy(),
+                )
+            break
+        except lt.utils.ConvergenceError:
+            fitter = None
+    if fitter is None:
+        raise ClvFitError(
+            f"{cfg.model} fit did not converge on {n} customers with penalizer up to "
+            f"{max(cfg.penalizer, cfg.max_penalizer)}; {hint}"
+        )
     params = _checked_params(fitter, cfg.model, hint)
     ll = -float(fitter._negative_log_likelihood_) * float(unique["weight"].sum())
     return PurchaseFit(
@@ -200,8 +217,24 @@ def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
         n_unique_rows=unique.height,
         n_repeaters=repeaters,
         time_unit_days=cfg.time_unit_days,
+        penalizer=float(fitter.penalizer_coef),
         fitter=fitter,
     )
+
+
+def penalizer_ladder(first: float, ceiling: float) -> list[float]:
+    """The penalizers to try in turn: ``first``, then 1e-4, 1e-3, ... (x10) up to ``ceiling``.
+
+    >>> penalizer_ladder(0.0, 0.01)
+    [0.0, 0.0001, 0.001, 0.01]
+    """
+    ladder = [first]
+    step = 1e-4
+    while step <= ceiling * (1 + 1e-9):
+        if step > first:
+            ladder.append(step)
+        step = round(step * 10, 12)
+    return ladder
 
 
 def _check_rfm(rfm: pl.DataFrame) -> None:
@@ -251,15 +284,25 @@ def fit_spend_model(rfm: pl.DataFrame, cfg: ClvConfig) -> SpendFit:
         )
     unique = eligible.group_by(["frequency", "monetary_value"]).agg(pl.len().alias("weight"))
     lt = _lifetimes()
-    fitter = lt.GammaGammaFitter(penalizer_coef=cfg.penalizer)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            fitter.fit(
-                unique["frequency"].to_numpy(),
-                unique["monetary_value"].to_numpy().astype(float),
-                weights=unique["weight"].to_numpy(),
-            )
-    except lt.utils.ConvergenceError:
+    fitter = None
+    for penalizer in penalizer_ladder(cfg.penalizer, cfg.max_penalizer):
+        fitter = lt.GammaGammaFitter(penalizer_coef=penalizer)
+        try:
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                warnings.catch_warnings(),
+                np.errstate(all="ignore"),
+            ):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fitter.fit(
+                    unique["frequency"].to_numpy(),
+                    unique["monetary_value"].to_numpy().astype(float),
+                    weights=unique["weight"].to_numpy(),
+                )
+            break
+        except lt.utils.ConvergenceError:
+            fitter = None
+    if fitter is None:
         return SpendFit(status="skipped: Gamma-Gamma did not converge", n_customers=eligible.height)
     params = {str(k): float(v) for k, v in fitter.params_.items()}
     if not all(math.isfinite(v) and v > 0 for v in params.values()) or params["q"] <= 1:

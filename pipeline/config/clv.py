@@ -94,6 +94,9 @@ class ClvConfig(_Frozen):
     penalizer: float = Field(default=0.0, ge=0)
     """L2 penalty on the model parameters (lifetimes' penalizer_coef); raise it if the fit
     does not converge. Applied to both the purchase and the Gamma-Gamma model."""
+    max_penalizer: float = Field(default=0.01, ge=0)
+    """Fallback when a fit does not converge: retry with penalizer 1e-4, 1e-3, ... up to this
+    (each ten times the last); the penalizer used is stored in clv_fit_runs. 0 disables it."""
     holdout_months: int = Field(default=3, ge=1, le=24)
     """Validation: calibrate on history up to this many months before the business date and
     predict the events of the months after."""

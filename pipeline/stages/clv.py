@@ -185,6 +185,7 @@ def _fit_row(
         "n_unique_rows": purchase.n_unique_rows,
         "n_repeaters": purchase.n_repeaters,
         "converged": True,
+        "penalizer": purchase.penalizer,
         "log_likelihood": purchase.log_likelihood,
     }
     for name in PURCHASE_PARAMS:
@@ -213,7 +214,7 @@ def _fit_runs_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         "fit_role": pl.Utf8, "model": pl.Utf8, "time_unit_days": pl.Int64,
         "data_start": pl.Date, "calibration_end": pl.Date, "holdout_end": pl.Date,
         "n_customers": pl.Int64, "n_unique_rows": pl.Int64, "n_repeaters": pl.Int64,
-        "converged": pl.Boolean, "log_likelihood": pl.Float64,
+        "converged": pl.Boolean, "penalizer": pl.Float64, "log_likelihood": pl.Float64,
         "r": pl.Float64, "alpha": pl.Float64, "a": pl.Float64, "b": pl.Float64,
         "r_se": pl.Float64, "alpha_se": pl.Float64, "a_se": pl.Float64, "b_se": pl.Float64,
         "gg_status": pl.Utf8, "gg_n_customers": pl.Int64,

@@ -26,6 +26,7 @@ final as (
         n_unique_rows::bigint as n_unique_rows,
         n_repeaters::bigint as n_repeaters,
         converged::boolean as converged,
+        penalizer::double as penalizer,
         log_likelihood::double as log_likelihood,
         r::double as r,
         alpha::double as alpha,
