@@ -311,3 +311,26 @@ def test_turnover_below_the_floor_is_not_a_merchant() -> None:
     s = one(con, "select * from int_merchant_scorecard")
     assert s["merchant_score"] >= 60 and not s["is_merchant"]
     assert one(con, "select count(*) as n from int_merchants")["n"] == 0
+
+
+def test_cli_has_a_merchants_command_with_help() -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["merchants", "--help"])
+    assert result.exit_code == 0
+    assert "cvp merchants --date" in result.output
+
+
+def test_config_rejects_unknown_signal_and_impossible_rule() -> None:
+    from pydantic import ValidationError
+
+    from pipeline.config.merchants import ScoreRule
+
+    with pytest.raises(ValidationError, match="unknown signal"):
+        ScoreRule(signal="turnover", at_least=1, points=5)
+    with pytest.raises(ValidationError, match="never fire"):
+        ScoreRule(signal="payer_count", at_least=10, at_most=5, points=5)
+    with pytest.raises(ValidationError, match="candidate_min_amount"):
+        MerchantsConfig(candidate_min_amount=2_000_000)
