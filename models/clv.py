@@ -170,7 +170,7 @@ def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
             f"clv.min_repeaters = {cfg.min_repeaters}: the purchase model cannot be fitted "
             "(load more history, or widen clv.events)"
         )
-    if int(rfm["t_days"].max() or 0) <= 0:
+    if rfm.filter(pl.col("t_days") > 0).height == 0:
         raise ClvFitError("every customer was first seen on the business date (T = 0)")
     unique = rfm.group_by(KEY).agg(pl.len().alias("weight")).sort(KEY)
     unit = float(cfg.time_unit_days)

@@ -62,7 +62,9 @@ def rfm() -> pl.DataFrame:
 DAYS = ClvConfig(time_unit_days=1, days_per_month=30.0, horizon_months=12)
 
 
-def _lifetimes_clv(purchase_fitter: object, spend_fitter: object, frame: pl.DataFrame) -> np.ndarray:
+def _lifetimes_clv(
+    purchase_fitter: object, spend_fitter: object, frame: pl.DataFrame
+) -> np.ndarray:
     from lifetimes.utils import _customer_lifetime_value
 
     with warnings.catch_warnings():
@@ -177,9 +179,10 @@ def test_gamma_gamma_skipped_with_few_positive_repeaters(rfm: pl.DataFrame) -> N
     assert not spend.fitted and spend.status.startswith("skipped: ")
     purchase = fit_purchase_model(rfm, DAYS)
     scored = score_customers(few.head(10), purchase, spend, DAYS)
-    assert scored["expected_contribution_per_event"].to_list() == few.head(10)[
-        "monetary_value"
-    ].to_list()
+    assert (
+        scored["expected_contribution_per_event"].to_list()
+        == few.head(10)["monetary_value"].to_list()
+    )
 
 
 def test_penalizer_ladder() -> None:

@@ -190,7 +190,8 @@ def test_stage_scores_every_customer_and_validates(
     assert ((clv["p_alive"] >= 0) & (clv["p_alive"] <= 1)).all()
     assert (clv["p_active_30d"] <= clv["p_alive"]).all()
     assert set(clv["life_stage"]) <= {"new", "growing", "mature", "declining", "dormant"}
-    assert str(warehouse.sql("select typeof(clv_amount) from int_customer_clv limit 1").fetchone()[0]) == "DECIMAL(18,2)"  # type: ignore[index]  # noqa: E501
+    money = warehouse.sql("select typeof(clv_amount) from int_customer_clv limit 1").fetchone()
+    assert money == ("DECIMAL(18,2)",)
 
     # Loss-makers keep their own (negative) value per event: CLV is negative, not shrunk.
     loser = next(c for i, c in enumerate(events) if i % 10 == 0 and c in seen)
@@ -252,7 +253,9 @@ def test_aggregate_is_incremental_and_follows_resends(
     ).fetchone()
     assert got == (len(_days_to(events, DAY)[cid]) + (0 if had else 1),)
     # Changing the event definition re-aggregates every delivery.
-    narrow = cfg.clv.model_copy(update={"events": cfg.clv.events.model_copy(update={"txn_codes": ["POS"]})})
+    narrow = cfg.clv.model_copy(
+        update={"events": cfg.clv.events.model_copy(update={"txn_codes": ["POS"]})}
+    )
     assert update_event_aggregate(warehouse, narrow, DAY) == (DAY - START).days + 1
 
 
@@ -280,7 +283,9 @@ def test_too_few_customers_fails_clearly_and_writes_nothing(cfg: Config) -> None
     contribution(con, DAY, _amounts(few))
     with pytest.raises(DataContractError, match=r"fewer than clv.min_customers = 100"):
         run_stages(con, cfg, ["clv"], [DAY], LOG)
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+    }
     assert "int_customer_clv" not in tables
     con.close()
 
@@ -301,9 +306,7 @@ def test_cli_backtest_prints_metrics(
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     cal_end = date(2026, 5, 31)
-    actual = sum(
-        sum(1 for d in events[c] if cal_end < d <= DAY) for c in _days_to(events, cal_end)
-    )
+    actual = sum(sum(1 for d in events[c] if cal_end < d <= DAY) for c in _days_to(events, cal_end))
     assert out["actual_events"] == actual and out["holdout_days"] == 61
     bad = CliRunner().invoke(
         app,

@@ -226,9 +226,7 @@ def _fit_runs_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         "holdout_top_decile_share": pl.Float64, "validation_status": pl.Utf8,
         "param_jump": pl.Boolean, "param_jump_detail": pl.Utf8, "fit_seconds": pl.Float64,
     }  # fmt: skip
-    return pl.DataFrame(
-        [{c: row.get(c) for c in schema} for row in rows], schema=schema
-    )
+    return pl.DataFrame([{c: row.get(c) for c in schema} for row in rows], schema=schema)
 
 
 def _spend_columns(spend: SpendFit) -> dict[str, Any]:
