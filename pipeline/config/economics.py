@@ -46,9 +46,7 @@ class EconomicsConfig(_Frozen):
     day_count_days: int = Field(default=365, ge=360, le=366)
     """Days in the year of the day-count convention (ACT/365 fixed: 365)."""
     ftp_rate_percent: dict[str, Decimal] = Field(
-        default_factory=lambda: _d(
-            DDA=1.80, TDA=2.30, CCD=2.60, PLN=2.60, MTG=2.80, BLN=2.70
-        )
+        default_factory=lambda: _d(DDA=1.80, TDA=2.30, CCD=2.60, PLN=2.60, MTG=2.80, BLN=2.70)
     )
     """Funds-transfer-pricing rate by product, annual percent: what treasury pays for a
     deposit and charges for a loan."""

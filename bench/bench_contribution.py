@@ -1,0 +1,98 @@
+"""Benchmark: the features and contribution stages on 1 million customers and a year.
+
+Builds the warehouse with :func:`bench.warehouse_1m.build_bench_warehouse` unless the file
+exists, then, for the last date:
+
+1. the first night: the monthly aggregates do not exist yet, so the features stage backfills
+   the 11 closed months of the window and the current month, then contribution runs;
+2. a normal night (median of ``--repeats`` runs): closed months are up to date, so features
+   recomputes only the current month, then contribution and its reconciliation check run.
+
+Goal: features + contribution on a normal night under 60 seconds.
+
+Usage::
+
+    python -m bench.bench_contribution [var/bench/warehouse_1m.duckdb] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+GOAL_SECONDS = 60.0
+DEFAULT_PATH = Path("var/bench/warehouse_1m.duckdb")
+
+
+def bench_contribution(
+    path: Path = DEFAULT_PATH,
+    customers: int = 1_000_000,
+    days: int = 365,
+    end: date = date(2026, 11, 27),
+    repeats: int = 3,
+) -> dict[str, Any]:
+    """Time features + contribution for ``end`` on the warehouse at ``path`` (built if missing)."""
+    from bench.warehouse_1m import build_bench_warehouse
+    from pipeline.config import load_config
+    from pipeline.runner import run_stages
+    from pipeline.warehouse import connect
+
+    out: dict[str, Any] = {}
+    if not path.exists():
+        built = build_bench_warehouse(path, customers=customers, days=days, end=end)
+        out["build_seconds"] = built["seconds"]
+        print(f"built {path} in {built['seconds']} s")
+    cfg = load_config(None, {"warehouse": path})
+    log = logging.getLogger("bench")
+    con = connect(cfg)
+    for table in ("agg_account_balance_month", "agg_customer_txn_month", "agg_refresh_log"):
+        con.execute(f"drop table if exists {table}")
+    out["transactions"] = con.execute("select count(*) from stg_transactions").fetchone()[0]  # type: ignore[index]
+
+    def timed(stage: str) -> float:
+        t = time.perf_counter()
+        run_stages(con, cfg, [stage], [end], log)
+        return time.perf_counter() - t
+
+    out["first_night_features_seconds"] = timed("features")
+    out["first_night_contribution_seconds"] = timed("contribution")
+    nights = []
+    for _ in range(repeats):
+        f = timed("features")
+        c = timed("contribution")
+        nights.append((f, c, f + c))
+    out["night_features_seconds"] = statistics.median(n[0] for n in nights)
+    out["night_contribution_seconds"] = statistics.median(n[1] for n in nights)
+    out["night_total_seconds"] = statistics.median(n[2] for n in nights)
+    out["night_runs"] = [round(n[2], 1) for n in nights]
+    out["customers"] = con.execute(
+        "select count(*) from int_customer_contribution where business_date = ?", [end]
+    ).fetchone()[0]  # type: ignore[index]
+    con.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, nargs="?", default=DEFAULT_PATH)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    out = bench_contribution(args.path, args.customers, args.days, repeats=args.repeats)
+    for key, value in out.items():
+        print(f"{key:36s} {round(value, 2) if isinstance(value, float) else value}")
+    verdict = "meets" if out["night_total_seconds"] < GOAL_SECONDS else "misses"
+    print(
+        f"features + contribution, normal night: {out['night_total_seconds']:.1f} s "
+        f"({verdict} the {GOAL_SECONDS:.0f} s goal)"
+    )
+
+
+if __name__ == "__main__":
+    main()
