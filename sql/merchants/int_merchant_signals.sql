@@ -32,6 +32,55 @@ own_accounts as (
     where valid_from <= $business_date
 ),
 
+window_rows as (
+    select
+        customer_id,
+        txn_date,
+        channel,
+        txn_code,
+        direction,
+        amount,
+        branch_id,
+        counterparty_account,
+        counterparty_name,
+        counterparty_customer_id
+    from stg_transactions
+    where
+        business_date <= $business_date
+        and txn_date <= $business_date
+        and txn_date > $business_date - $window_days
+),
+
+first_day as (
+    select min(txn_date) as first_txn_date from window_rows
+),
+
+history as (
+    select
+        c.customer_id,
+        greatest(
+            $business_date - $window_days + 1,
+            coalesce(c.open_date, f.first_txn_date),
+            f.first_txn_date
+        ) as history_start
+    from customers as c
+    cross join first_day as f
+),
+
+-- A cheap first pass over every customer: credits before removing own-account transfers are
+-- an upper bound of the inflow, so nobody who could reach candidate_min_amount is dropped.
+rough_candidates as (
+    select r.customer_id
+    from window_rows as r
+    inner join history as h on h.customer_id = r.customer_id
+    where r.direction = 'C' and r.txn_code not in ('LDR', 'PRR')
+    group by r.customer_id, h.history_start
+    having
+        sum(r.amount)
+        * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
+        >= $candidate_min_amount
+),
+
 window_txns as (
     select
         t.customer_id,
@@ -47,18 +96,11 @@ window_txns as (
             or oa.account_id is not null
             or coalesce(t.counterparty_name = c.name, false)
         ) as is_own
-    from stg_transactions as t
+    from window_rows as t
+    semi join rough_candidates as rc on rc.customer_id = t.customer_id
     inner join customers as c on c.customer_id = t.customer_id
     left join own_accounts as oa
         on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
-    where
-        t.business_date <= $business_date
-        and t.txn_date <= $business_date
-        and t.txn_date > $business_date - $window_days
-),
-
-first_day as (
-    select min(txn_date) as first_txn_date from window_txns
 ),
 
 inflows as (
@@ -75,18 +117,6 @@ inflow_totals as (
         max(i.amount) as largest_inflow_amount
     from inflows as i
     group by i.customer_id
-),
-
-history as (
-    select
-        c.customer_id,
-        greatest(
-            $business_date - $window_days + 1,
-            coalesce(c.open_date, f.first_txn_date),
-            f.first_txn_date
-        ) as history_start
-    from customers as c
-    cross join first_day as f
 ),
 
 candidates as (
