@@ -41,6 +41,10 @@ TRUTH_COLUMNS = (
 )
 
 
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
 def evaluate_merchants(
     detected: pl.DataFrame, truth: pl.DataFrame, floor_amount: float
 ) -> dict[str, Any]:
@@ -102,15 +106,13 @@ def evaluate_merchants(
         "decoys_flagged": int(decoys.height),
         "decoys_flagged_by_kind": by_kind,
         "decoys_in_truth": truth_decoys,
-        "turnover_mdape": round(float(ape.median()), 4) if hits.height else None,
-        "turnover_within_20pct": round(float((ape <= 0.2).mean()), 4) if hits.height else None,
+        "turnover_mdape": round(_num(ape.median()), 4) if hits.height else None,
+        "turnover_within_20pct": round(_num((ape <= 0.2).mean()), 4) if hits.height else None,
         "undeclared_detected": int(undeclared.height),
-        "undeclared_turnover_amount": round(
-            float(undeclared["estimated_turnover_amount"].sum()), 2
-        ),
+        "undeclared_turnover_amount": round(_num(undeclared["estimated_turnover_amount"].sum()), 2),
         "undeclared_true_merchants_detected": int(undeclared["is_merchant"].fill_null(False).sum()),
         "missed_high_value": int(missed.height),
-        "missed_true_turnover_median": round(float(missed["merchant_turnover_amount"].median()), 2)
+        "missed_true_turnover_median": round(_num(missed["merchant_turnover_amount"].median()), 2)
         if missed.height
         else None,
     }
