@@ -8,7 +8,7 @@ the CLI gives every stage its own command (``cvp <name> --date D``).
 
 from __future__ import annotations
 
-from pipeline.stages import clv, contribution, features, ingest, merchants, value
+from pipeline.stages import clv, contribution, export, features, ingest, merchants, tiers, value
 from pipeline.stages.base import Stage
 
 STAGES: list[Stage] = [
@@ -18,6 +18,8 @@ STAGES: list[Stage] = [
     merchants.STAGE,
     clv.STAGE,
     value.STAGE,
+    tiers.STAGE,
+    export.STAGE,
 ]
 
 BY_NAME = {s.name: s for s in STAGES}
