@@ -205,7 +205,7 @@ def identify_golden(
     )
 
 
-def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int]:
+def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int | None]:
     """The Pareto / Lorenz view of contribution: who produces it.
 
     Parameters
@@ -237,7 +237,8 @@ def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int]:
     pos_total = float(positive.sum())
     if n and pos_total > 0:
         ranks = pl.Series(range(1, n + 1), dtype=pl.Float64)
-        gini = float((2 * (ranks * positive).sum()) / (n * pos_total) - (n + 1) / n)
+        weighted = float((ranks * positive).sum())
+        gini = 2 * weighted / (n * pos_total) - (n + 1) / n
     else:
         gini = 0.0
     negatives = values.filter(values < 0)
