@@ -34,8 +34,6 @@ class CrossSellConfig(_Frozen):
     """Random seed of the split and of the model, so a re-run gives the same scores."""
     min_positives: int = Field(default=20, ge=2)
     """A product with fewer holders than this (or fewer non-holders) is not modelled."""
-    window_days: int = Field(default=90, ge=1)
-    """Trailing window, in days, of the spending and channel-use features."""
     max_iter: int = Field(default=100, ge=10)
     """Boosting iterations of each product's model (HistGradientBoostingClassifier)."""
     threads: int | None = Field(default=1, ge=1)
