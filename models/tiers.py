@@ -182,7 +182,10 @@ def flag_potential(customers: pl.DataFrame, rules: PotentialRules) -> pl.DataFra
     inflow = (
         pl.lit(False)
         if rules.min_inflow_trend is None
-        else (pl.col("inflow_trend").cast(pl.Float64) >= rules.min_inflow_trend).fill_null(False)
+        else (
+            (pl.col("inflow_trend").cast(pl.Float64) >= rules.min_inflow_trend)
+            & (pl.col("active_months") >= rules.min_trend_active_months)
+        ).fill_null(False)
     )
     clv_growth = pl.col("life_stage").is_in(rules.growing_life_stages).fill_null(False) & (
         _amount("clv_amount") >= float(rules.min_growing_clv_amount)

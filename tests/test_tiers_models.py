@@ -164,20 +164,22 @@ def test_tier_history_rows_carry_reasons() -> None:
 def _potential_frame() -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "customer_id": ["S", "G", "OLDG", "T", "L", "N"],
-            "age": [20, 26, 31, 45, 40, 45],
-            "occupation": ["STU", "EMP", "EMP", "EMP", "EMP", "EMP"],
-            "education": ["SEC", "MA", "MA", "SEC", "SEC", "SEC"],
-            "inflow_trend": [None, 1.0, 1.0, 1.3, 1.0, 1.29],
-            "life_stage": ["new", "mature", "mature", "mature", "growing", "growing"],
-            "clv_amount": [0.0, 0.0, 0.0, 0.0, 2000.0, 1999.0],
+            "customer_id": ["S", "G", "OLDG", "T", "L", "N", "SHORT"],
+            "age": [20, 26, 31, 45, 40, 45, 45],
+            "occupation": ["STU", "EMP", "EMP", "EMP", "EMP", "EMP", "EMP"],
+            "education": ["SEC", "MA", "MA", "SEC", "SEC", "SEC", "SEC"],
+            "inflow_trend": [None, 1.0, 1.0, 1.3, 1.0, 1.29, 3.0],
+            "active_months": [12, 12, 12, 6, 12, 12, 5],
+            "life_stage": ["new", "mature", "mature", "mature", "growing", "growing", "mature"],
+            "clv_amount": [0.0, 0.0, 0.0, 0.0, 2000.0, 1999.0, 0.0],
         }
     )
 
 
 def test_potential_flags_students_graduates_and_the_growing() -> None:
     out = flag_potential(_potential_frame(), PotentialRules())
-    assert out["is_potential"].to_list() == [True, True, False, True, True, False]
+    # SHORT: a steep trend over only 5 active months (< 6) is not evidence of growth.
+    assert out["is_potential"].to_list() == [True, True, False, True, True, False, False]
     assert out["potential_reasons"].to_list() == [
         "STUDENT",
         "YOUNG_GRADUATE",
@@ -185,8 +187,9 @@ def test_potential_flags_students_graduates_and_the_growing() -> None:
         "INFLOW_GROWTH",
         "CLV_GROWTH",
         "",
+        "",
     ]
-    assert out["is_growing"].to_list() == [False, False, False, True, True, False]
+    assert out["is_growing"].to_list() == [False, False, False, True, True, False, False]
 
 
 def test_protected_never_in_migration_list() -> None:
@@ -211,11 +214,11 @@ def test_protected_never_in_migration_list() -> None:
         frame, MigrationRules(), Decimal("12.00"), Decimal("0.50"), window_days=90
     )
     # S, G potential; T, L growing; OLD 65; NOAGE unknown age; RICH above 200 contribution;
-    # FEW 2 < 3 counter txns. OLDG (31: no longer young) and N (1.29 < 1.3 trend, 1999 < 2000
-    # lifetime value: not growing) remain.
-    assert sorted(out["customer_id"].to_list()) == ["N", "OLDG"]
+    # FEW 2 < 3 counter txns. OLDG (31: no longer young), N (1.29 < 1.3 trend, 1999 < 2000
+    # lifetime value: not growing) and SHORT (trend on too little history) remain.
+    assert sorted(out["customer_id"].to_list()) == ["N", "OLDG", "SHORT"]
     # 9 txns in 90 days = 36.5 a year, saving 11.50 each = 419.75.
-    assert out["yearly_saving_amount"].to_list() == [Decimal("419.75")] * 2
+    assert out["yearly_saving_amount"].to_list() == [Decimal("419.75")] * 3
     protected = {"S", "G", "T", "L", "OLD", "NOAGE"}
     assert protected.isdisjoint(out["customer_id"].to_list())
 

@@ -94,7 +94,7 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "has_regular_inflow": False,
                 "top_mcc_category": "FOOD",
                 "count_trend_ratio": 1.0,
-                "active_months": 3,
+                "active_months": 12,
             }
             for c in customers
         ],

@@ -48,6 +48,10 @@ class PotentialRules(_Frozen):
     min_inflow_trend: float | None = Field(default=1.3, gt=0)
     """Inflows of the last 3 months over the 9 before (monthly rates) at or above this flag a
     growing customer; empty means not used."""
+    min_trend_active_months: int = Field(default=6, ge=1)
+    """The inflow trend counts only for customers active in at least this many months of the
+    window: with less history the earlier months are mostly empty and every trend looks
+    steep."""
     growing_life_stages: list[str] = Field(default_factory=lambda: ["new", "growing"])
     """Lifetime-value life stages that count as growing (clv stage's ``life_stage``)."""
     min_growing_clv_amount: Decimal = Field(default=Decimal(2000), ge=0)

@@ -17,7 +17,7 @@ with
 features as (
     select customer_id, home_branch_id, rm_id, education, occupation, marketing_consent,
            age_years as age, tenure_months, aum_amount, adb_dda_amount, amount_trend_ratio,
-           ctr_txn_count
+           ctr_txn_count, active_months
     from int_customer_features
     where business_date = $business_date and status = 'A'
 ),
@@ -88,6 +88,7 @@ final as (
         cast(coalesce(m.turnover_amount, 0) as decimal(18, 2)) as turnover_amount,
         m.is_declared,
         f.amount_trend_ratio as inflow_trend,
+        f.active_months,
         cast(coalesce(f.ctr_txn_count, 0) as bigint) as counter_txns,
         cast(coalesce(f.ctr_txn_count, 0) * $counter_unit_cost as decimal(18, 2))
             as counter_cost_amount,
