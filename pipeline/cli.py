@@ -180,6 +180,9 @@ def generate(
     start: Annotated[str, typer.Option("--start", help="First business date.")] = "2026-01-01",
     days: Annotated[int, typer.Option("--days", min=1, help="Number of business dates.")] = 30,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
+    bank_code: Annotated[
+        str | None, typer.Option("--bank-code", help="Our bank's code (default: config).")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -189,11 +192,19 @@ def generate(
     """
     from pipeline.generate import generate_landing_zone
 
-    cfg = load(config)
-    summary = generate_landing_zone(
-        out, customers, parse_date(start, "--start"), days, seed, bank_code=cfg.bank_code
+    code = bank_code or load(config).bank_code
+    try:
+        summary = generate_landing_zone(
+            out, customers, parse_date(start, "--start"), days, seed, bank_code=code
+        )
+    except ValueError as exc:
+        raise PipelineError(f"generate: {exc}") from None
+    typer.echo(
+        f"wrote {summary.landing_dir} ({summary.first_date} to {summary.last_date}, "
+        f"{summary.customers} customers, {summary.txn_rows} transactions, "
+        f"{summary.bytes_written / 1e6:.1f} MB in {summary.seconds:.1f} s); "
+        f"ground truth {summary.truth_path}"
     )
-    typer.echo(str(summary))
 
 
 def _stage_command(name: str, doc: str) -> None:

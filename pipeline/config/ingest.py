@@ -67,6 +67,18 @@ class IngestConfig(_Frozen):
         missing = {"BRCH", "CUST", "ACCT", "TXN"} - set(feeds)
         if missing:
             raise ValueError(f"feeds {sorted(missing)} missing")
+        from pipeline.ingest.contract import FEEDS
+
+        for name, feed in feeds.items():
+            spec = set(FEEDS[name].column_names)
+            if feed.columns is not None and (
+                set(feed.columns) != spec or len(feed.columns) != len(spec)
+            ):
+                raise ValueError(
+                    f"{name}.columns must name each of the spec's columns once: "
+                    f"missing {sorted(spec - set(feed.columns))}, "
+                    f"unknown {sorted(set(feed.columns) - spec)}"
+                )
         if "{channel}" not in feeds["TXN"].pattern:
             raise ValueError("TXN pattern must contain {channel}")
         return feeds

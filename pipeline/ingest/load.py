@@ -19,7 +19,7 @@ from pipeline.config import Config
 from pipeline.errors import ExtractError
 from pipeline.ingest.contract import FEEDS, Feed
 from pipeline.ingest.discover import Control, Delivery, parse_control
-from pipeline.ingest.reader import read_lines
+from pipeline.ingest.reader import read_fields
 from pipeline.ingest.validate import validation_sql
 from pipeline.warehouse import FAR_FUTURE, transaction
 
@@ -160,7 +160,7 @@ def _replace_transactions(con: duckdb.DuckDBPyConnection, feed: Feed, d: Deliver
     cols = ", ".join(feed.column_names)
     con.execute(
         f"insert into stg_transactions ({cols}, business_date, line_number) "
-        f"select {cols}, ?, line_number from validated where reason = '' order by line_number",
+        f"select {cols}, ?, line_number from validated where reason = ''",
         [d.business_date],
     )
 
@@ -239,17 +239,19 @@ def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileO
                 f"snapshot older than the latest loaded ({latest:%Y%m%d}); "
                 "snapshots load in date order",
             )
-    lines = read_lines(d.data_path, cfg.ingest.format)
     feed_cfg = cfg.ingest.feeds[d.feed]
     file_columns = feed_cfg.columns or list(feed.column_names)
-    sql = validation_sql(feed, file_columns, cfg.ingest.format.delimiter)
+    raw = read_fields(d.data_path, cfg.ingest.format, file_columns)
+    sql = validation_sql(feed, len(file_columns))
     values = {"business_date": d.business_date, "channel": d.channel}
     params = {k: v for k, v in values.items() if f"${k}" in sql}
-    con.register("raw_lines", lines)
+    con.register("raw_fields", raw.fields)
+    con.register("misshapen", raw.misshapen)
     try:
         con.execute(f"create or replace temp table validated as {sql}", params)
     finally:
-        con.unregister("raw_lines")
+        con.unregister("raw_fields")
+        con.unregister("misshapen")
     row = con.execute(
         "select count(*), coalesce(sum(control_value), 0), count(*) filter (reason <> '') "
         "from validated"

@@ -1,12 +1,17 @@
-"""Read a data file as decoded lines, numbered, without splitting fields yet.
+"""Read a data file into numbered raw fields: decode first, then split.
 
-Decoding happens before any split, because a GB18030 character's second byte can be ``|``.
-pyarrow transcodes the file while reading it, and every line becomes one string value
-(the field delimiter given to pyarrow is a control character the spec never allows).
+Decoding happens before any split, because a GB18030 character's second byte can be ``|``:
+pyarrow transcodes the stream with Python's codec, then its C++ parser splits the decoded
+text on the delimiter (no quoting: the spec forbids ``|`` and line breaks inside fields).
+Every field stays a string here; typing and validation happen in SQL.
+
+Lines with the wrong number of fields are returned apart, with their line numbers, so they
+can be quarantined; the good lines keep their exact line numbers.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,49 +20,87 @@ import pyarrow.csv as pacsv
 from pipeline.config.ingest import FileFormat
 from pipeline.errors import ExtractError
 
-_NO_SPLIT = "\x1f"  # ASCII unit separator: never part of a spec field
+
+@dataclass(frozen=True)
+class RawFile:
+    fields: pa.Table
+    """``line_number`` then one string column ``r_<name>`` per file column (empty = null)."""
+    misshapen: pa.Table
+    """``line_number, line, n_fields`` of lines with the wrong number of fields."""
 
 
-def read_lines(path: Path, fmt: FileFormat) -> pa.Table:
-    """The file's lines as ``(line_number int64, line string)``, in file order.
+def _parse(path: Path, fmt: FileFormat, names: list[str], threads: bool) -> tuple[pa.Table, list]:
+    bad: list[tuple[int | None, str, int]] = []
 
-    Line numbers count from 1 at the first line of the file (a header line, when configured,
-    is line 1 and is skipped). Empty lines are kept, so the count can be checked.
+    def keep_apart(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    encoding = "utf8" if fmt.encoding.lower().replace("-", "") == "utf8" else fmt.encoding
+    columns = [f"r_{n}" for n in names]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=columns,
+                encoding=encoding,
+                skip_rows=1 if fmt.header else 0,
+                block_size=4 << 20,
+                use_threads=threads,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=fmt.delimiter,
+                quote_char=False,
+                escape_char=False,
+                double_quote=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=keep_apart,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+    except UnicodeDecodeError as exc:
+        raise ExtractError(f"{path}: not valid {fmt.encoding}: {exc.reason}") from None
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            table = pa.table({c: pa.array([], pa.string()) for c in columns})
+        else:
+            first = str(exc).splitlines()[0]
+            raise ExtractError(f"{path}: cannot be read: {first}") from None
+    return table, bad
+
+
+def read_fields(path: Path, fmt: FileFormat, names: list[str]) -> RawFile:
+    """Decode and split ``path`` into numbered raw fields named ``r_<name>``.
 
     Raises
     ------
     ExtractError
         When the bytes are not valid in the configured encoding.
     """
-    encoding = "utf8" if fmt.encoding.lower().replace("-", "") == "utf8" else fmt.encoding
-    skip = 1 if fmt.header else 0
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=["line"], encoding=encoding, skip_rows=skip, block_size=8 << 20
+    table, bad = _parse(path, fmt, names, threads=True)
+    if bad:  # the parallel parser cannot tell line numbers: read again, serially
+        table, bad = _parse(path, fmt, names, threads=False)
+    first = 2 if fmt.header else 1
+    skipped = sorted(int(n) for n, _, _ in bad if n is not None)
+    total = table.num_rows + len(bad)
+    if skipped:
+        taken = set(skipped)
+        numbers = pa.array([n for n in range(first, first + total) if n not in taken], pa.int64())
+    else:
+        numbers = pa.array(range(first, first + table.num_rows), pa.int64())
+    fields = table.add_column(0, "line_number", numbers)
+    misshapen = pa.table(
+        {
+            "line_number": pa.array(skipped, pa.int64()),
+            "line": pa.array([t for _, t, _ in sorted(bad, key=lambda b: b[0] or 0)], pa.string()),
+            "n_fields": pa.array(
+                [k for _, _, k in sorted(bad, key=lambda b: b[0] or 0)], pa.int64()
             ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=_NO_SPLIT,
-                quote_char=False,
-                escape_char=False,
-                double_quote=False,
-                newlines_in_values=False,
-                ignore_empty_lines=False,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={"line": pa.string()},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except UnicodeDecodeError as exc:
-        raise ExtractError(f"{path}: not valid {fmt.encoding}: {exc.reason}") from None
-    except pa.ArrowInvalid as exc:
-        if "CSV parse error: Empty CSV file" in str(exc) or "Empty CSV file" in str(exc):
-            return pa.table(
-                {"line_number": pa.array([], pa.int64()), "line": pa.array([], pa.string())}
-            )
-        raise ExtractError(f"{path}: cannot be read as lines: {str(exc).splitlines()[0]}") from None
-    numbers = pa.array(range(1 + skip, table.num_rows + 1 + skip), pa.int64())
-    return pa.table({"line_number": numbers, "line": table.column("line")})
+        }
+    )
+    return RawFile(fields, misshapen)

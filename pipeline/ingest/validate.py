@@ -76,71 +76,70 @@ def _checks(col: Column, raw: str, typed: str) -> list[str]:
     return out
 
 
-def validation_sql(feed: Feed, file_columns: list[str], delimiter: str) -> str:
-    """The SELECT that validates ``raw_lines`` for ``feed``.
+def validation_sql(feed: Feed, n_file_columns: int) -> str:
+    """The SELECT that validates ``raw_fields`` and ``misshapen`` for ``feed``.
 
     Parameters
     ----------
     feed
         The feed's contract.
-    file_columns
-        The column names in the file's order (the spec's order unless configured).
-    delimiter
-        The field separator.
+    n_file_columns
+        How many fields a line of the file must have.
 
-    The statement uses the parameters ``$business_date`` and, for TXN, ``$channel``.
+    ``raw_fields`` has ``line_number`` and one string column ``r_<name>`` per column, in any
+    order; ``misshapen`` has ``line_number, line, n_fields`` for lines with the wrong number
+    of fields. The statement uses the parameters ``$business_date`` and, for TXN, ``$channel``.
     """
     by_name = {c.name: c for c in feed.columns}
-    n = len(file_columns)
-    raw_cols = ",\n        ".join(
-        f"nullif(f[{i + 1}], '') as r_{name}" for i, name in enumerate(file_columns)
-    )
-    typed_cols = ",\n        ".join(
-        f"{_typed(by_name[name], f'r_{name}')} as {name}" for name in feed.column_names
-    )
+    names = feed.column_names
+    typed_cols = ",\n        ".join(f"{_typed(by_name[n], f'r_{n}')} as {n}" for n in names)
     checks: list[str] = []
-    for name in feed.column_names:
-        col = by_name[name]
-        checks += _checks(col, f"r_{name}", name)
+    for name in names:
+        checks += _checks(by_name[name], f"r_{name}", name)
     checks += [f"case when {cond} then {_quote(why)} end" for cond, why in feed.extra_checks]
-    key = ", ".join(feed.key)
-    first_key = feed.key[0]
+    key = feed.key[0]
     checks.append(
-        f"case when {first_key} is not null and row_number() over "
-        f"(partition by {key} order by line_number) > 1 "
-        f"then {_quote(first_key + ': duplicate within the file')} end"
+        f"case when d.first_line is not null and t.line_number > d.first_line "
+        f"then {_quote(key + ': duplicate within the file (first at line ')} "
+        f"|| d.first_line || ')' end"
     )
+    # The typed amount first: a cast to DECIMAL(38,6) is many times slower (128-bit), so it is
+    # only tried on values that are not valid amounts.
     control = (
-        f"try_cast(r_{feed.amount_column} as decimal(38,6))"
+        f"coalesce({feed.amount_column}::decimal(38,6), "
+        f"try_cast(r_{feed.amount_column} as decimal(38,6)))"
         if feed.amount_column
         else "0::decimal(38,6)"
     )
     reasons = ",\n            ".join(checks)
-    column_list = ", ".join(feed.column_names)
+    raw_line = " || '|' || ".join(f"coalesce(r_{n}, '')" for n in names)
+    all_null = " and ".join(f"r_{n} is null" for n in names)
+    column_list = ", ".join(names)
+    null_columns = ", ".join(f"null as {n}" for n in names)
+    # Plain subqueries, no CTE referenced twice: DuckDB would materialise a wide one.
     return f"""
-with split as (
-    select line_number, line, string_split(line, {_quote(delimiter)}) as f
-    from raw_lines
-),
-raw as (
-    select line_number, line, len(f) as n_fields,
-        {raw_cols}
-    from split
-),
-typed as (
-    select line_number, line, n_fields, {", ".join(f"r_{c}" for c in feed.column_names)},
-        {typed_cols}
-    from raw
-),
-final as (
-    select line_number, line, {column_list},
-        {control} as control_value,
-        case when n_fields <> {n}
-            then 'expected {n} fields, found ' || n_fields
-            else concat_ws('; ',
+select line_number,
+    case when reason <> '' then {raw_line} end as line,
+    {column_list}, {control} as control_value, reason
+from (
+    select t.*,
+        case when {all_null} then 'empty line'
+             else concat_ws('; ',
             {reasons})
         end as reason
-    from typed
+    from (
+        select line_number, {", ".join(f"r_{n}" for n in names)},
+            {typed_cols}
+        from raw_fields
+    ) t
+    left join (
+        select r_{key} as dup_key, min(line_number) as first_line
+        from raw_fields where r_{key} is not null
+        group by r_{key} having count(*) > 1
+    ) d on t.r_{key} = d.dup_key
 )
-select * from final
+union all
+select line_number, line, {null_columns}, null::decimal(38,6) as control_value,
+    'expected {n_file_columns} fields, found ' || n_fields as reason
+from misshapen
 """
