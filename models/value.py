@@ -217,7 +217,8 @@ def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int | Non
     -------
     dict
         customers, total contribution, share of the total from the top 1/5/10/20% of
-        customers by contribution, golden customers and their share, share of customers with
+        customers by contribution (above 1 when the rest lose money), the top 20%'s share of
+        the positive contributions only, golden customers and their share, share of customers with
         negative contribution, their total, and the Gini coefficient of contribution (on
         values floored at zero, since Gini is defined for non-negative quantities).
     """
@@ -249,6 +250,11 @@ def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int | Non
         "top_5pct_share": top_share(0.05),
         "top_10pct_share": top_share(0.10),
         "top_20pct_share": top_share(0.20),
+        "top_20pct_share_of_positive": (
+            float(values.head(max(1, round(n * 0.2))).clip(lower_bound=0).sum()) / pos_total
+            if pos_total > 0
+            else None
+        ),
         "golden_customers": int(golden.get_column("is_golden").sum()),
         "golden_share": golden_total / total if total else None,
         "negative_customer_share": len(negatives) / n if n else 0.0,

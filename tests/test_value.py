@@ -102,6 +102,7 @@ def test_concentration_shares_and_gini() -> None:
     assert s["total_contribution_amount"] == 100.0
     assert s["top_10pct_share"] == 0.6  # the top 1 of 10
     assert s["top_20pct_share"] == 0.9
+    assert s["top_20pct_share_of_positive"] == 90 / 110
     assert s["golden_share"] == 0.6
     assert s["negative_customer_share"] == 0.1
     # Gini of (0 x7, 20, 30, 60) floored at 0: 2*(8*20+9*30+10*60)/(10*110) - 11/10
