@@ -42,6 +42,7 @@ class Rows:
         rm_id: str | None = None,
         name: str | None = None,
         balance: str = "50000.00",
+        open_date: date = date(2015, 1, 1),
     ) -> str:
         self.customers.append(
             {
@@ -51,7 +52,7 @@ class Rows:
                 "business_license": licence,
                 "home_branch_id": home_branch,
                 "rm_id": rm_id,
-                "open_date": date(2015, 1, 1),
+                "open_date": open_date,
                 "status": "A",
             }
         )

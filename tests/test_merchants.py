@@ -334,3 +334,19 @@ def test_config_rejects_unknown_signal_and_impossible_rule() -> None:
         ScoreRule(signal="payer_count", at_least=10, at_most=5, points=5)
     with pytest.raises(ValidationError, match="candidate_min_amount"):
         MerchantsConfig(candidate_min_amount=2_000_000)
+
+
+def test_new_customer_turnover_is_annualised_over_its_own_history() -> None:
+    r = base_rows()
+    add_market_merchant(r, "M1")  # the warehouse's history starts on START
+    r.customer("N1", open_date=START + timedelta(days=14))  # 14 days: Jun 29 to Jul 12
+    for d in days(START + timedelta(days=14), END):
+        r.txn("N1", d, "TRI", "C", "3000.00", cp_account=f"P{d.day % 7}")
+    con = run_merchants(r, make_config())
+    s = one(con, "select * from int_merchant_signals where customer_id = 'N1'")
+    assert s["history_days"] == 14
+    assert s["inflow_amount"] == Decimal("42000.00")  # 14 × 3,000
+    assert s["turnover_amount"] == Decimal("1095000.00")  # 42,000 × 365 / 14
+    con2 = run_merchants(r, make_config(annualise=False, candidate_min_amount=50_000))
+    s2 = one(con2, "select * from int_merchant_signals where customer_id = 'M1'")
+    assert s2["turnover_amount"] == Decimal("80000.00")
