@@ -34,6 +34,11 @@ def write_partition(
     try:
         if not _table_exists(con, table):
             con.execute(f"create table {table} as select * from _value_frame limit 0")
+        else:  # a column added by a newer version of the model: add it, older rows get null
+            have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+            for name, kind, *_ in con.execute("describe _value_frame").fetchall():
+                if name not in have:
+                    con.execute(f'alter table {table} add column "{name}" {kind}')
         con.execute(f"delete from {table} where business_date = ?", [business_date])
         con.execute(f"insert into {table} by name select * from _value_frame")
     finally:
