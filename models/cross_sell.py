@@ -50,7 +50,10 @@ def _design_matrix(frame: pl.DataFrame, exclude: set[str]) -> tuple[np.ndarray, 
                 parts.append((values == level).cast(pl.Float64).to_numpy())
                 names.append(f"{col}={level}")
         elif series.dtype.is_numeric() or series.dtype == pl.Boolean:
-            parts.append(series.cast(pl.Float64).to_numpy())
+            values = series.cast(pl.Float64).fill_nan(None)
+            if values.drop_nulls().n_unique() < 2:
+                continue  # all null or constant: no information, and sklearn's binning rejects it
+            parts.append(values.to_numpy())
             names.append(col)
     if not parts:
         return np.zeros((frame.height, 0)), names
@@ -94,6 +97,8 @@ def recommend_products(customers: pl.DataFrame, settings: CrossSellConfig) -> Cr
     for col in ["customer_id", *flags]:
         if col not in customers.columns:
             raise ValueError(f"recommend_products: required column {col} missing")
+    # Import before limiting: threadpoolctl only limits thread pools already loaded.
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=settings.threads):

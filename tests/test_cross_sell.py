@@ -79,3 +79,10 @@ def test_fixed_seed_gives_identical_scores() -> None:
     b = recommend_products(_population().reverse(), SETTINGS)  # row order does not matter
     assert a.recommendations.equals(b.recommendations)
     assert a.evaluation.equals(b.evaluation)
+
+
+def test_empty_and_constant_features_are_ignored() -> None:
+    # A feature with no values yet (e.g. a trend before there is history) must not break fitting.
+    pop = _population().with_columns(trend=pl.lit(None, dtype=pl.Float64), constant=pl.lit(1.0))
+    result = recommend_products(pop, SETTINGS)
+    assert result.evaluation.filter(pl.col("product_code") == "WMP")["status"][0] == "fitted"
