@@ -20,6 +20,7 @@ Reason codes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -38,7 +39,7 @@ def require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None:
             raise ValueError(f"{what}: required column {col} missing")
 
 
-def _join_codes(exprs: list[pl.Expr]) -> pl.Expr:
+def _join_codes(exprs: Sequence[pl.Expr]) -> pl.Expr:
     """Concatenate optional reason codes (null = absent) with ``SEP``."""
     return pl.concat_list([e.cast(pl.String) for e in exprs]).list.drop_nulls().list.join(SEP)
 

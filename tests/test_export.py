@@ -193,3 +193,13 @@ def test_stage_command_exit_code_when_refused(cfg: Config, tmp_path: Path) -> No
     )
     assert result.exit_code == 5, result.output
     assert "refused" in result.output and "stage clv failed" in result.output
+
+
+def test_export_without_tiers_for_the_date_fails(cfg: Config) -> None:
+    from pipeline.errors import StageFailed
+
+    cfg, con = prepared(cfg)
+    with pytest.raises(StageFailed, match="no tiers for 2026-11-26"):
+        run_export(cfg, con, date(2026, 11, 26))
+    assert not (cfg.paths.export_dir / "20261126").exists()
+    con.close()

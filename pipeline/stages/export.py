@@ -257,13 +257,14 @@ def run(ctx: StageContext) -> int:
             + "; ".join(problems)
             + f". Fix and re-run the failed stage, then `cvp export --date {day}`"
         )
-    present = _tables(con)
-    if (
-        "int_customer_tiers" not in present
-        or not con.execute(
+    tiered = (
+        con.execute(
             "select count(*) from int_customer_tiers where business_date = ?", [day]
-        ).fetchone()[0]
-    ):  # type: ignore[index]
+        ).fetchone()
+        if "int_customer_tiers" in _tables(con)
+        else None
+    )
+    if not tiered or not tiered[0]:
         raise StageFailed(f"no tiers for {day}: run `cvp tiers --date {day}` first")
     tables = {}
     for name in ctx.cfg.export.files:
