@@ -207,6 +207,79 @@ def generate(
     )
 
 
+@app.command("run")
+@handle_errors
+def run_command(
+    date_: DateOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    stages: Annotated[
+        str | None, typer.Option("--stages", help="Comma-separated subset, e.g. tiers,export.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-run stages already done.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and what would be skipped, and why.")
+    ] = False,
+    config: ConfigOpt = None,
+    landing_dir: LandingOpt = None,
+    warehouse: WarehouseOpt = None,
+    export_dir: ExportOpt = None,
+    log_format: LogFormatOpt = "auto",
+    debug: DebugOpt = False,
+) -> None:
+    """Run the nightly pipeline for a date, or backfill a range in date order.
+
+    Stages: ingest, features, contribution, merchants, clv, value, tiers, export. A stage done
+    with the same inputs and configuration is skipped (unless --force); after a failure the
+    next run resumes at the failed stage. Exit 0 done, 1 failed, 3 delivery incomplete,
+    4 warehouse busy, 5 a check blocked the export.
+
+    Example: cvp run --date 2026-11-27
+    """
+    from pipeline.runner import ORDER, plan, run_stages
+    from pipeline.warehouse import connect
+
+    cfg = load(config, landing_dir, warehouse, export_dir)
+    dates = business_dates(date_, from_, to)
+    names = ORDER
+    if stages:
+        names = [s.strip() for s in stages.split(",") if s.strip()]
+        unknown = [n for n in names if n not in ORDER]
+        if unknown:
+            raise PipelineError(
+                f"--stages: unknown {', '.join(unknown)}; known: {', '.join(ORDER)}"
+            )
+    if dry_run:
+        con = connect(cfg, read_only=True)
+        try:
+            for step in plan(con, cfg, [n for n in ORDER if n in names], dates):
+                typer.echo(
+                    f"{step.business_date}  {step.stage:<12} {step.action:<4}  {step.reason}"
+                )
+        finally:
+            con.close()
+        return
+    log = setup_logging(log_format)
+    con = connect(cfg)
+    try:
+        counts = run_stages(
+            con,
+            cfg,
+            names,
+            dates,
+            log,
+            force=force,
+            progress=sys.stderr.isatty() and len(dates) > 1,
+        )
+    finally:
+        con.close()
+    last = dates[-1].strftime("%Y%m%d")
+    log.info(f"run done: {counts['run']} stage runs, {counts['skip']} skipped")
+    if "export" in names:
+        typer.echo(f"exports: {cfg.paths.export_dir / last}")
+    typer.echo(f"warehouse: {cfg.paths.warehouse}")
+
+
 def _stage_command(name: str, doc: str) -> None:
     @handle_errors
     def command(
@@ -228,7 +301,7 @@ def _stage_command(name: str, doc: str) -> None:
         dates = business_dates(date_, from_, to)
         con = connect(cfg)
         try:
-            run_stages(con, cfg, [name], dates, log)
+            run_stages(con, cfg, [name], dates, log, force=True)
         finally:
             con.close()
 

@@ -1,27 +1,84 @@
-"""Run stages for business dates: dependency checks, the run ledger, one stage at a time."""
+"""Run stages for business dates: skip what is done, resume what failed, refuse what is unready.
+
+A stage's *inputs token* for a date is a hash of what its result depends on: the config
+sections it declares, the code version, and the tokens of the stages it needs; for ingest,
+the files loaded for every business date up to this one (name, checksum, outcome). A stage
+whose latest run for the date succeeded with the same token is skipped (unless forced), so a
+re-run is cheap, a run after a failure resumes at the failed stage, a corrected re-send or a
+changed rate re-runs exactly the stages downstream of it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import sys
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from pipeline.config import Config
 from pipeline.errors import StageFailed
-from pipeline.stages import BY_NAME
+from pipeline.stages import BY_NAME, STAGES
 from pipeline.stages.base import Stage, StageContext, run_stage
-from pipeline.warehouse import RunLedger
+from pipeline.warehouse import RunLedger, code_version
+
+ORDER = [s.name for s in STAGES]
+
+
+@dataclass(frozen=True)
+class Step:
+    business_date: date
+    stage: str
+    action: str
+    """run or skip"""
+    reason: str
+
+
+def _latest(con: duckdb.DuckDBPyConnection, stage: str, day: date) -> tuple[str, str] | None:
+    rows = con.execute(
+        "select status, inputs_hash from run_ledger where stage = ? and business_date = ? "
+        "and status <> 'skipped' order by started_at desc limit 1",
+        [stage, day],
+    ).fetchall()
+    return (rows[0][0], rows[0][1] or "") if rows else None
 
 
 def succeeded(con: duckdb.DuckDBPyConnection, stage: str, business_date: date) -> bool:
     """True when the latest run of ``stage`` for the date succeeded."""
-    rows = con.execute(
-        "select status from run_ledger where stage = ? and business_date = ? "
-        "and status <> 'skipped' order by started_at desc limit 1",
-        [stage, business_date],
-    ).fetchall()
-    return bool(rows) and rows[0][0] == "succeeded"
+    latest = _latest(con, stage, business_date)
+    return latest is not None and latest[0] == "succeeded"
+
+
+class Tokens:
+    """Inputs tokens per (stage, date), computed from the warehouse's ledgers and the config."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+        self.con, self.cfg = con, cfg
+        self._memo: dict[tuple[str, date], str] = {}
+
+    def forget(self, day: date) -> None:
+        self._memo = {k: v for k, v in self._memo.items() if k[1] != day}
+
+    def of(self, stage: Stage, day: date) -> str:
+        key = (stage.name, day)
+        if key not in self._memo:
+            digest = hashlib.sha256()
+            digest.update(stage.name.encode())
+            digest.update(self.cfg.section_fingerprint(*stage.config_sections).encode())
+            digest.update(code_version().encode())
+            if stage.name == "ingest":
+                rows = self.con.execute(
+                    "select file_name, business_date, sha256, outcome from file_ledger "
+                    "where business_date <= ? order by business_date, file_name, received_at",
+                    [day],
+                ).fetchall()
+                digest.update(repr(rows).encode())
+            for need in stage.needs:
+                digest.update(self.of(BY_NAME[need], day).encode())
+            self._memo[key] = digest.hexdigest()[:16]
+        return self._memo[key]
 
 
 def check_needs(
@@ -35,20 +92,89 @@ def check_needs(
         )
 
 
+def decide(
+    con: duckdb.DuckDBPyConnection, tokens: Tokens, stage: Stage, day: date, force: bool
+) -> Step:
+    """Whether ``stage`` must run for ``day``, and why."""
+    if stage.name == "ingest":
+        return Step(day, stage.name, "run", "ingest always looks; loaded files are skipped")
+    if force:
+        return Step(day, stage.name, "run", "forced")
+    latest = _latest(con, stage.name, day)
+    if latest is None:
+        return Step(day, stage.name, "run", "never run")
+    status, token = latest
+    if status != "succeeded":
+        return Step(day, stage.name, "run", f"last run {status}: resume here")
+    if token != tokens.of(stage, day):
+        return Step(day, stage.name, "run", "inputs or configuration changed")
+    return Step(day, stage.name, "skip", "done with the same inputs and configuration")
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    names: list[str],
+    dates: list[date],
+    force: bool = False,
+) -> list[Step]:
+    """What a run would do, as of now (``--dry-run``). A stage planned to run re-runs the
+    stages after it in the same date, whatever their ledger says."""
+    tokens = Tokens(con, cfg)
+    steps = []
+    for day in dates:
+        rerun = False
+        for name in names:
+            step = decide(con, tokens, BY_NAME[name], day, force)
+            if rerun and step.action == "skip":
+                step = Step(day, name, "run", "an earlier stage re-runs")
+            steps.append(step)
+            rerun = rerun or (step.action == "run" and name != "ingest")
+    return steps
+
+
 def run_stages(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
     names: list[str],
     dates: list[date],
     log: logging.Logger,
-) -> None:
-    """Run the named stages for each date in order, stopping at the first failure."""
+    force: bool = True,
+    progress: bool = False,
+) -> dict[str, int]:
+    """Run the named stages for each date in order, stopping at the first failure.
+
+    Stages run in pipeline order whatever order ``names`` gives. With ``force`` False a stage
+    already done with the same inputs token is skipped (recorded as ``skipped``).
+    Returns how many stage runs were run and skipped.
+    """
+    names = [n for n in ORDER if n in set(names)]
     ledger = RunLedger(con, cfg.fingerprint())
-    for day in dates:
+    tokens = Tokens(con, cfg)
+    counts = {"run": 0, "skip": 0}
+    total = len(names) * len(dates)
+    for i, day in enumerate(dates):
         planned: set[str] = set()
-        for name in names:
+        for j, name in enumerate(names):
             stage = BY_NAME[name]
             check_needs(con, stage, day, planned)
-            ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
-            run_stage(ctx, stage)
+            step = decide(con, tokens, stage, day, force)
+            if progress:
+                done = i * len(names) + j
+                sys.stderr.write(f"\r[{done}/{total}] {day} {name:<12}")
+                sys.stderr.flush()
             planned.add(name)
+            if step.action == "skip":
+                ledger.record_skip(name, day, tokens.of(stage, day), step.reason)
+                counts["skip"] += 1
+                continue
+            ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
+            run_stage(ctx, stage, inputs_token=None if name == "ingest" else tokens.of(stage, day))
+            counts["run"] += 1
+            if name == "ingest":
+                tokens.forget(day)
+                ledger.set_token(name, day, tokens.of(stage, day))
+        tokens.forget(day)
+    if progress:
+        sys.stderr.write(f"\r[{total}/{total}] done{' ' * 30}\n")
+    return counts

@@ -109,6 +109,31 @@ class RunLedger:
         )
         return started
 
+    def record_skip(self, stage: str, business_date: date, inputs_hash: str, reason: str) -> None:
+        now = datetime.now()
+        self.con.execute(
+            "insert into run_ledger values (?, ?, ?, 'skipped', ?, ?, 0, ?, ?, ?, ?)",
+            [
+                self.run_id,
+                stage,
+                business_date,
+                now,
+                now,
+                self.config_hash,
+                inputs_hash,
+                code_version(),
+                reason,
+            ],
+        )
+
+    def set_token(self, stage: str, business_date: date, inputs_hash: str) -> None:
+        """Record the inputs token of a run that could only be known after it (ingest)."""
+        self.con.execute(
+            "update run_ledger set inputs_hash = ? where run_id = ? and stage = ? "
+            "and business_date = ? and status <> 'skipped'",
+            [inputs_hash, self.run_id, stage, business_date],
+        )
+
     def finish(
         self,
         stage: str,

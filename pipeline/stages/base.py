@@ -44,16 +44,18 @@ class Stage:
     """False for a stage that manages its own transactions (ingest commits file by file)."""
 
 
-def run_stage(ctx: StageContext, stage: Stage) -> int:
+def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) -> int:
     """Run one stage for ``ctx.business_date``, recording it in the run ledger.
+
+    ``inputs_token`` is recorded so that a later run can tell whether anything changed
+    (see :mod:`pipeline.runner`).
 
     Raises
     ------
     StageFailed
         Wrapping any error, after the ledger records the failure.
     """
-    inputs_hash = ctx.cfg.section_fingerprint(*stage.config_sections)
-    ctx.ledger.start(stage.name, ctx.business_date, inputs_hash)
+    ctx.ledger.start(stage.name, ctx.business_date, inputs_token)
     started = time.monotonic()
     try:
         if stage.transactional:
