@@ -335,6 +335,3 @@ def main() -> None:  # pragma: no cover - console entry point
     except KeyboardInterrupt:
         sys.exit(EXIT_FAILURE)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -41,7 +41,7 @@ def test_bad_date_is_one_line_exit_1_without_traceback(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "pipeline",
             "ingest",
             "--date",
             "27/11/2026",

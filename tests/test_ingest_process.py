@@ -16,7 +16,7 @@ import duckdb
 from tests.conftest import REPO, deliver_day
 from tests.landing import txn_line
 
-CVP = [sys.executable, "-m", "pipeline.cli"]
+CVP = [sys.executable, "-m", "pipeline"]
 
 
 def run_cvp(args: list[str], env: dict[str, str], **kw: object) -> subprocess.CompletedProcess:

@@ -1,0 +1,5 @@
+"""``python -m pipeline``: the cvp command line."""
+
+from pipeline.cli import main
+
+main()
