@@ -107,11 +107,9 @@ def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
     is_merchant = pl.col("is_merchant").fill_null(False)
     promo: pl.Expr = pl.lit(None, dtype=pl.Int32)
     for rule in sorted(rules.merchant_promotions, key=lambda r: -rules.tier_names.index(r.tier)):
-        meets = (
-            is_merchant
-            & (_amount("turnover_amount") >= float(rule.min_turnover_amount))
-            & (_amount("clv_amount") >= float(rule.min_clv_amount))
-        )
+        meets = is_merchant & (_amount("turnover_amount") >= float(rule.min_turnover_amount))
+        if rule.min_clv_amount is not None:
+            meets = meets & (_amount("clv_amount") >= float(rule.min_clv_amount))
         promo = pl.when(meets).then(pl.lit(rules.tier_names.index(rule.tier))).otherwise(promo)
     rank_by["MERCHANT_TURNOVER"] = promo.cast(pl.Int32)
 

@@ -59,15 +59,16 @@ def test_ladder_takes_best_tier_met_on_any_measure_with_reasons() -> None:
 
 def test_merchant_promoted_by_turnover_despite_modest_balances() -> None:
     df = _customers(
-        is_merchant=[True, True, False, True],
-        turnover_amount=[12_000_000.0, 12_000_000.0, 50_000_000.0, 1_000_000.0],
-        clv_amount=[20_000.0, 0.0, 0.0, 0.0],
-        aum_amount=[10_000.0, 10_000.0, 10_000.0, 60_000.0],
+        is_merchant=[True, True, False, True, True],
+        turnover_amount=[12_000_000.0, 12_000_000.0, 50_000_000.0, 1_000_000.0, 7_600_000.0],
+        clv_amount=[20_000.0, 0.0, 0.0, 0.0, -1_465.0],
+        aum_amount=[10_000.0, 10_000.0, 10_000.0, 60_000.0, 0.0],
     )
     out = assign_tiers(df, RULES)
     # 12M turnover and 20k CLV: diamond rule; without the CLV only the 3M platinum rule; not a
-    # merchant: no promotion; 1M turnover = gold rule, and 60k assets also gold.
-    assert out["raw_tier"].to_list() == ["diamond", "platinum", "mass", "gold"]
+    # merchant: no promotion; 1M turnover = gold rule, and 60k assets also gold; 7.6M turnover
+    # with a negative lifetime value (counter costs) is still platinum: no CLV floor there.
+    assert out["raw_tier"].to_list() == ["diamond", "platinum", "mass", "gold", "platinum"]
     assert out["raw_tier_reasons"][0] == "MERCHANT_TURNOVER_DIAMOND"
     assert out["raw_tier_reasons"][3] == "AUM_GOLD;MERCHANT_TURNOVER_GOLD"
 

@@ -34,8 +34,9 @@ class MerchantPromotion(_Frozen):
     """The tier a merchant meeting this rule gets at least (a ladder name)."""
     min_turnover_amount: Decimal = Field(ge=0)
     """Yearly business turnover through the accounts at or above this."""
-    min_clv_amount: Decimal = Field(default=Decimal(0), ge=0)
-    """And a lifetime value at or above this (0: turnover alone decides)."""
+    min_clv_amount: Decimal | None = None
+    """And a lifetime value at or above this; empty: turnover alone decides (a busy merchant's
+    lifetime value can be negative on counter costs while the relationship is worth winning)."""
 
 
 class PotentialRules(_Frozen):
