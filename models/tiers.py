@@ -366,16 +366,17 @@ def select_channel_migration(
 ) -> pl.DataFrame:
     """Low-contribution customers whose counter work could be done online, with the saving.
 
-    The protected are never selected: potential customers, customers whose value is growing,
-    and customers of ``protected_min_age`` or older. A customer with
-    an unknown age is treated as protected (we cannot show they are not elderly).
+    Only customers of the ``eligible_tiers`` (the low-value end of the ladder) are invited. The
+    protected are never selected: potential customers, customers whose value is growing,
+    detected merchants, and customers of ``protected_min_age`` or older. A customer with an
+    unknown age is treated as protected (we cannot show they are not elderly).
 
     Parameters
     ----------
     customers
-        One row per customer_id with ``contribution_amount``, ``counter_online_capable_txns``
-        (counter transactions of online-capable codes in the window), ``age``, ``is_potential``
-        and ``is_growing``.
+        One row per customer_id with ``tier`` (effective), ``contribution_amount``,
+        ``counter_online_capable_txns`` (counter transactions of online-capable codes in the
+        window), ``age``, ``is_potential``, ``is_growing`` and ``is_merchant``.
     rules
         ``tiers.migration`` of the configuration.
     counter_cost, online_cost
@@ -394,25 +395,29 @@ def select_channel_migration(
         customers,
         [
             "customer_id",
+            "tier",
             "contribution_amount",
             "counter_online_capable_txns",
             "age",
             "is_potential",
             "is_growing",
+            "is_merchant",
         ],
         "select_channel_migration",
     )
     protected = (
         pl.col("is_potential").fill_null(True)
+        | pl.col("is_growing").fill_null(True)
+        | pl.col("is_merchant").fill_null(False)
         | pl.col("age").is_null()
         | (pl.col("age") >= rules.protected_min_age)
     )
-    protected = protected | pl.col("is_growing").fill_null(True)
     per_year = 365.0 / window_days
     unit_saving = float(counter_cost - online_cost)
     return (
         customers.filter(
             ~protected
+            & pl.col("tier").is_in(rules.eligible_tiers)
             & (_amount("contribution_amount") <= float(rules.max_contribution_amount))
             & (pl.col("counter_online_capable_txns").fill_null(0) >= rules.min_counter_txns)
         )

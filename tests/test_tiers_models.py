@@ -195,16 +195,21 @@ def test_potential_flags_students_graduates_and_the_growing() -> None:
 
 def test_protected_never_in_migration_list() -> None:
     pot = flag_potential(_potential_frame(), PotentialRules()).with_columns(
-        contribution_amount=pl.lit(10.0), counter_online_capable_txns=pl.lit(9)
+        contribution_amount=pl.lit(10.0),
+        counter_online_capable_txns=pl.lit(9),
+        tier=pl.lit("mass"),
+        is_merchant=pl.lit(False),
     )
     extra = pl.DataFrame(
         {
-            "customer_id": ["OLD", "NOAGE", "RICH", "FEW"],
-            "age": [65, None, 40, 40],
-            "is_potential": [False] * 4,
-            "is_growing": [False] * 4,
-            "contribution_amount": [10.0, 10.0, 200.01, 10.0],
-            "counter_online_capable_txns": [9, 9, 9, 2],
+            "customer_id": ["OLD", "NOAGE", "RICH", "FEW", "MER", "GOLD", "AGED59"],
+            "age": [60, None, 40, 40, 40, 40, 59],
+            "is_potential": [False] * 7,
+            "is_growing": [False] * 7,
+            "is_merchant": [False, False, False, False, True, False, False],
+            "tier": ["mass"] * 5 + ["gold", "mass"],
+            "contribution_amount": [10.0, 10.0, 200.01, 10.0, 10.0, 10.0, 10.0],
+            "counter_online_capable_txns": [9, 9, 9, 2, 9, 9, 9],
         },
         schema_overrides={"age": pl.Int64, "counter_online_capable_txns": pl.Int32},
     )
@@ -214,13 +219,14 @@ def test_protected_never_in_migration_list() -> None:
     out = select_channel_migration(
         frame, MigrationRules(), Decimal("12.00"), Decimal("0.50"), window_days=90
     )
-    # S, G potential; T, L growing; OLD 65; NOAGE unknown age; RICH above 200 contribution;
-    # FEW 2 < 3 counter txns. OLDG (31: no longer young), N (1.29 < 1.3 trend, 1999 < 2000
-    # lifetime value: not growing) and SHORT (trend on too little history) remain.
-    assert sorted(out["customer_id"].to_list()) == ["N", "OLDG", "SHORT"]
+    # S, G potential; T, L growing; OLD 60 (the elderly from 60); NOAGE unknown age; MER a
+    # merchant; GOLD not in the eligible tiers; RICH above 200 contribution; FEW 2 < 3 counter
+    # txns. OLDG (31: no longer young), N (1.29 < 1.3 trend, 1999 < 2000 lifetime value: not
+    # growing), SHORT (trend on too little history) and AGED59 remain.
+    assert sorted(out["customer_id"].to_list()) == ["AGED59", "N", "OLDG", "SHORT"]
     # 9 txns in 90 days = 36.5 a year, saving 11.50 each = 419.75.
-    assert out["yearly_saving_amount"].to_list() == [Decimal("419.75")] * 3
-    protected = {"S", "G", "T", "L", "OLD", "NOAGE"}
+    assert out["yearly_saving_amount"].to_list() == [Decimal("419.75")] * 4
+    protected = {"S", "G", "T", "L", "OLD", "NOAGE", "MER"}
     assert protected.isdisjoint(out["customer_id"].to_list())
 
 

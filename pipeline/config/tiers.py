@@ -71,8 +71,12 @@ class MigrationRules(_Frozen):
     window_months: int = Field(default=3, ge=1, le=24)
     """Counter transactions are counted over the date's month to date plus the
     ``window_months - 1`` whole months before it, and scaled to a year over its days."""
-    protected_min_age: int = Field(default=65, ge=0, le=120)
-    """Customers of this age or older are never invited to migrate."""
+    protected_min_age: int = Field(default=60, ge=0, le=120)
+    """Customers of this age or older are never invited to migrate. 60: the elderly as the
+    PRC Law on the Protection of the Rights and Interests of the Elderly defines them (art. 2)."""
+    eligible_tiers: list[str] = Field(default_factory=lambda: ["mass"])
+    """Only customers whose effective tier is one of these are invited (ladder names);
+    detected merchants are never invited, whatever their tier."""
     # Unit costs are the economics section's unit_cost_amount (CTR and NET): one source of truth.
 
 
@@ -143,6 +147,9 @@ class TiersConfig(_Frozen):
                 for v in (level.min_aum_amount, level.min_contribution_amount, level.min_clv_amount)
             ):
                 raise ValueError(f"tier {level.name!r} needs at least one threshold")
+        unknown = set(self.migration.eligible_tiers) - set(names)
+        if unknown:
+            raise ValueError(f"migration.eligible_tiers: {sorted(unknown)} not in ladder {names}")
         for rule in self.merchant_promotions:
             if rule.tier not in names:
                 raise ValueError(f"merchant_promotions: tier {rule.tier!r} not in ladder {names}")

@@ -6,7 +6,7 @@
 -- The checks that guard the tiers export, one row each, is_ok false on failure (the tiers
 -- stage then fails and the export is refused): every active customer has exactly one tier,
 -- every tier is on the ladder, nobody protected is on the migration list (potential, growing
--- or elderly customers, or of unknown age), and the call list holds only active customers who
+-- or elderly customers, merchants, or of unknown age), and the call list holds only active customers who
 -- consented to marketing contact.
 with
 tiers as (
@@ -39,8 +39,8 @@ protected as (
     from int_channel_migration as m
     left join tiers as t on t.customer_id = m.customer_id
     where m.business_date = $business_date
-      and (t.customer_id is null or t.is_potential or t.is_growing or t.age is null
-           or t.age >= $protected_min_age)
+      and (t.customer_id is null or t.is_potential or t.is_growing or t.is_merchant
+           or t.age is null or t.age >= $protected_min_age)
 ),
 
 consent as (
