@@ -280,6 +280,33 @@ def run_command(
     typer.echo(f"warehouse: {cfg.paths.warehouse}")
 
 
+@app.command("report")
+@handle_errors
+def report_command(
+    date_: Annotated[str, typer.Option("--date", help="Business date, ISO: 2026-11-27.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default <export_dir>/report_<D>.html)."),
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    export_dir: ExportOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write the date's HTML report: tiers, concentration, lifetime value, merchants, channels,
+    managers, branches and data quality, as one self-contained file (no network needed).
+
+    Reads the warehouse read-only; a section whose table is missing for the date says so.
+    Prints the path written.
+
+    Example: cvp report --date 2026-11-27
+    """
+    from pipeline.report import write_report
+
+    cfg = load(config, None, warehouse, export_dir)
+    typer.echo(str(write_report(cfg, parse_date(date_), out)))
+
+
 def _stage_command(name: str, doc: str) -> None:
     @handle_errors
     def command(

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from pipeline.config import Config
+from pipeline.errors import PipelineError
 
 
 def default_report_path(cfg: Config, day: date) -> Path:
@@ -32,6 +33,10 @@ def build_report_html(cfg: Config, day: date) -> str:
     from pipeline.report.html import render_html
     from pipeline.warehouse import connect
 
+    if not cfg.paths.warehouse.exists():
+        raise PipelineError(
+            f"{cfg.paths.warehouse}: no warehouse there; pass --warehouse or set CVP_WAREHOUSE"
+        )
     con = connect(cfg, read_only=True)
     try:
         sections = collect_all(con, day)
