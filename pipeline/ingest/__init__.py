@@ -10,8 +10,9 @@ from datetime import date
 import duckdb
 
 from pipeline.config import Config
-from pipeline.ingest.discover import Missing, discover
+from pipeline.ingest.discover import Delivery, Missing, discover
 from pipeline.ingest.load import FileOutcome, load_file
+from pipeline.warehouse import transaction
 
 
 @dataclass
@@ -39,32 +40,40 @@ def ingest_date(
 ) -> DateIngest:
     """Load every delivered file of ``business_date`` in feed order; report what is missing.
 
-    Each file commits on its own, so a failure or a kill part-way keeps the files before it
-    and the next run resumes with the rest (already-loaded files are recognised by checksum).
+    The date is one transaction: a failure or a kill part-way leaves the warehouse as it was
+    before the date, and the next run does the date again (files already loaded in an earlier
+    run are recognised by checksum and skipped).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
     result = DateIngest(business_date, missing=missing)
     for m in missing:
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
-    for delivery in delivered:
-        started = time.monotonic()
-        outcome = load_file(con, cfg, delivery)
-        result.files.append(outcome)
-        level = logging.ERROR if outcome.outcome == "rejected" else logging.INFO
-        text = f"{outcome.file_name}: {outcome.outcome}"
-        if outcome.message:
-            text += f": {outcome.message}"
-        log.log(
-            level,
-            text,
-            extra={
-                "stage": "ingest",
-                "business_date": business_date,
-                "feed": outcome.feed,
-                "rows": outcome.rows_loaded,
-                "seconds": round(time.monotonic() - started, 3),
-                "outcome": outcome.outcome,
-            },
-        )
+    with transaction(con):
+        for delivery in delivered:
+            result.files.append(_load_logged(con, cfg, delivery, log))
     return result
+
+
+def _load_logged(
+    con: duckdb.DuckDBPyConnection, cfg: Config, delivery: Delivery, log: logging.Logger
+) -> FileOutcome:
+    started = time.monotonic()
+    outcome = load_file(con, cfg, delivery)
+    level = logging.ERROR if outcome.outcome == "rejected" else logging.INFO
+    text = f"{outcome.file_name}: {outcome.outcome}"
+    if outcome.message:
+        text += f": {outcome.message}"
+    log.log(
+        level,
+        text,
+        extra={
+            "stage": "ingest",
+            "business_date": delivery.business_date,
+            "feed": outcome.feed,
+            "rows": outcome.rows_loaded,
+            "seconds": round(time.monotonic() - started, 3),
+            "outcome": outcome.outcome,
+        },
+    )
+    return outcome

@@ -1,9 +1,10 @@
-"""Load one delivered file exactly once: check, validate, then replace in one transaction.
+"""Load one delivered file exactly once: check, validate, then replace.
 
-Per file, in one DuckDB transaction: the feed's rows for the date are replaced (transactions)
-or the date's snapshot version is applied (customers, accounts, branches), its bad rows go to
-quarantine, and the file ledger records the outcome. A process killed at any point leaves the
-warehouse as it was before the file; the next run does it again.
+For each file the feed's rows for the date are replaced (transactions) or the date's snapshot
+version is applied (customers, accounts, branches), its bad rows go to quarantine, and the
+file ledger records the outcome. :func:`load_file` runs inside the caller's transaction
+(:func:`pipeline.ingest.ingest_date` makes one per business date), so a process killed at any
+point leaves the warehouse as it was before; the next run does it again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipeline.ingest.contract import FEEDS, Feed
 from pipeline.ingest.discover import Control, Delivery, parse_control
 from pipeline.ingest.reader import read_fields
 from pipeline.ingest.validate import validation_sql
-from pipeline.warehouse import FAR_FUTURE, transaction
+from pipeline.warehouse import FAR_FUTURE
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,9 @@ def _reject(
     quarantined: int = 0,
 ) -> FileOutcome:
     result = FileOutcome(d.file_name, d.feed, "rejected", 0, quarantined, message)
-    with transaction(con):
-        if quarantined:
-            _quarantine(con, d)
-        _ledger(con, d, size, sha, control, result)
+    if quarantined:
+        _quarantine(con, d)
+    _ledger(con, d, size, sha, control, result)
     return result
 
 
@@ -208,7 +208,7 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 
 def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileOutcome:
-    """Check, validate and load one delivered file; see the module docstring.
+    """Check, validate and load one delivered file, inside the caller's transaction.
 
     Returns the outcome; a rejected file changes nothing but the ledger (and quarantine).
     """
@@ -282,26 +282,24 @@ def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileO
             f"sum of {column} is {total:.2f} but the control file says "
             f"{control.amount_total:.2f}; file rejected whole",
         )
-    with transaction(con):
-        if d.feed == "TXN":
-            _mark_txn_ids_seen_elsewhere(con, d)
-            bad = _count(con, "select count(*) from validated where reason <> ''")
-        limit = cfg.ingest
-        if count and (bad > limit.max_bad_rows or bad / count > limit.max_bad_row_fraction):
-            message = (
-                f"{bad} of {count} rows are bad, over the limit "
-                f"({limit.max_bad_rows} rows or {limit.max_bad_row_fraction:.1%}); "
-                "file rejected whole, bad rows in quarantine"
-            )
-            result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, message)
+    if d.feed == "TXN":
+        _mark_txn_ids_seen_elsewhere(con, d)
+        bad = _count(con, "select count(*) from validated where reason <> ''")
+    limit = cfg.ingest
+    if count and (bad > limit.max_bad_rows or bad / count > limit.max_bad_row_fraction):
+        message = (
+            f"{bad} of {count} rows are bad, over the limit "
+            f"({limit.max_bad_rows} rows or {limit.max_bad_row_fraction:.1%}); "
+            "file rejected whole, bad rows in quarantine"
+        )
+        result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, message)
+    else:
+        outcome = "replaced" if _was_loaded(con, d) else "loaded"
+        result = FileOutcome(d.file_name, d.feed, outcome, count - bad, bad)
+        if feed.snapshot:
+            _apply_snapshot(con, feed, d)
         else:
-            outcome = "replaced" if _was_loaded(con, d) else "loaded"
-            result = FileOutcome(d.file_name, d.feed, outcome, count - bad, bad)
-            if feed.snapshot:
-                _apply_snapshot(con, feed, d)
-            else:
-                _replace_transactions(con, feed, d)
-        _quarantine(con, d)
-        _ledger(con, d, size, sha, control, result)
-    con.execute("drop table if exists validated")
+            _replace_transactions(con, feed, d)
+    _quarantine(con, d)
+    _ledger(con, d, size, sha, control, result)
     return result
