@@ -66,8 +66,11 @@ class Config(_Frozen):
     warehouse: WarehouseConfig = WarehouseConfig()
     ingest: IngestConfig
     tiers: TiersConfig = TiersConfig()
+    """Tier ladder, hysteresis, merchant promotion, potential value, channel migration."""
     lists: ListsConfig = ListsConfig()
+    """Next-best-product models and the call-centre list."""
     export: ExportConfig = ExportConfig()
+    """The Parquet export: schema version, files, compression (docs/exports.md)."""
     features: FeaturesConfig = FeaturesConfig()
     """The customer view: trailing window, trend split, bands, MCC categories."""
     economics: EconomicsConfig = EconomicsConfig()
