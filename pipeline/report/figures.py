@@ -63,6 +63,7 @@ def _new(height: float = 3.4, ncols: int = 1, width_ratios: Sequence[float] | No
         1,
         ncols,
         figsize=(WIDTH, height),
+        layout="constrained",
         gridspec_kw={"width_ratios": list(width_ratios)} if width_ratios else None,
     )
     return fig, axes
@@ -77,7 +78,7 @@ def to_svg(fig: Any, key: str) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg") :]
