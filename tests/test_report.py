@@ -377,32 +377,35 @@ def test_missing_tables_are_said_plainly(cfg: Config) -> None:
     assert "0 individual merchants detected" in figs["fig-merchants"]
 
 
-def test_write_report_replaces_atomically(warehouse: Config, tmp_path: Path) -> None:
-    cfg = warehouse.model_copy(
-        update={"paths": warehouse.paths.model_copy(update={"export_dir": tmp_path / "x"})}
-    )
-    path = write_report(cfg, DAY)
-    assert path == tmp_path / "x" / "report_20261127.html"
-    path.write_text("stale", encoding="utf-8")
-    assert write_report(cfg, DAY) == path
-    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert [p.name for p in path.parent.iterdir()] == ["report_20261127.html"]
+def test_write_report_replaces_a_stale_file_whole(warehouse: Config, tmp_path: Path) -> None:
+    out = tmp_path / "x" / "r.html"
+    out.parent.mkdir()
+    out.write_text("stale", encoding="utf-8")
+    assert write_report(warehouse, DAY, out) == out
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in out.parent.iterdir()] == ["r.html"]  # no temp file left
 
 
-def test_cli_prints_the_path_and_honours_out(warehouse: Config, tmp_path: Path) -> None:
+def test_cli_writes_to_the_export_dir_and_prints_the_path(
+    warehouse: Config, tmp_path: Path
+) -> None:
     runner = CliRunner()
-    base = ["report", "--date", "2026-11-27", "--warehouse", str(warehouse.paths.warehouse)]
-    result = runner.invoke(app, [*base, "--export-dir", str(tmp_path / "exp")])
+    wh = ["--warehouse", str(warehouse.paths.warehouse)]
+    result = runner.invoke(
+        app, ["report", "--date", "2026-11-27", *wh, "--export-dir", str(tmp_path / "exp")]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == str(tmp_path / "exp" / "report_20261127.html")
-    out = tmp_path / "elsewhere" / "r.html"
-    result = runner.invoke(app, [*base, "--out", str(out)])
-    assert result.exit_code == 0 and out.exists()
-    result = runner.invoke(
-        app, ["report", "--date", "2026-11-27", "--warehouse", str(tmp_path / "none.duckdb")]
-    )
-    assert result.exit_code == 1
-    assert "no warehouse there" in result.output
+    assert (tmp_path / "exp" / "report_20261127.html").exists()
+
+
+def test_cli_refuses_a_missing_warehouse_and_a_bad_date(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = ["--warehouse", str(tmp_path / "none.duckdb")]
+    result = runner.invoke(app, ["report", "--date", "2026-11-27", *missing])
+    assert result.exit_code == 1 and "no warehouse there" in result.output
+    result = runner.invoke(app, ["report", "--date", "2026-13-01", *missing])
+    assert result.exit_code == 1 and "expected an ISO date" in result.output
     assert "Example: cvp report --date 2026-11-27" in runner.invoke(app, ["report", "--help"]).output
 
 
