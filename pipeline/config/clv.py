@@ -81,6 +81,17 @@ class ClvConfig(_Frozen):
     model: Literal["bgnbd", "mbgnbd"] = "bgnbd"
     """Purchase model: BG/NBD (Fader, Hardie & Lee 2005), or MBG/NBD (Batislam et al. 2007),
     which lets one-time customers drop out too (BG/NBD gives them P(alive) = 1)."""
+    min_history_days: int = Field(default=90, ge=1)
+    """Fewer days than this between the first event in the warehouse and the business date:
+    too little history to fit (see ``on_insufficient_history``). A few weeks of events cannot
+    tell a slow buyer from a lost one."""
+    on_insufficient_history: Literal["skip", "fail"] = "skip"
+    """Too little history to fit (fewer than ``min_history_days`` of events, fewer than
+    ``min_customers`` with an event or ``min_repeaters`` repeaters, as in the first weeks of
+    a warehouse): ``skip`` writes each
+    customer's frequency, recency and T with no model outputs (``clv_amount`` and ``p_alive``
+    null, ``life_stage = 'insufficient_history'``) and logs a warning, so the night goes on;
+    ``fail`` stops the stage with the error."""
     time_unit_days: int = Field(default=7, ge=1, le=31)
     """Days per model time unit for fitting (7 = weeks, as in the BG/NBD paper). Only alpha
     depends on it; every prediction is converted back to days and months."""

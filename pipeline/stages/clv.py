@@ -306,6 +306,46 @@ def _register_and_write(
         con.unregister(frame_name)
 
 
+def _short_history(rfm: pl.DataFrame, cfg: ClvConfig, day: date) -> str | None:
+    """Why the history is too short to fit, or None."""
+    first = rfm["first_event_date"].min() if rfm.height else None
+    days = (day - first).days if isinstance(first, date) else 0
+    if days < cfg.min_history_days:
+        return f"{days} days of events, fewer than clv.min_history_days = {cfg.min_history_days}"
+    return None
+
+
+def _insufficient(rfm: pl.DataFrame, cfg: ClvConfig) -> bool:
+    """Too little history for a fit (as opposed to a fit that failed on enough data)."""
+    import polars as pl
+
+    repeaters = rfm.filter(pl.col("frequency") > 0).height
+    return rfm.height < cfg.min_customers or repeaters < cfg.min_repeaters
+
+
+def _unscored(rfm: pl.DataFrame) -> pl.DataFrame:
+    """Each customer's RFM summary with the model outputs left null."""
+    import polars as pl
+
+    return rfm.select(
+        "customer_id",
+        "first_event_date",
+        "last_event_date",
+        "frequency",
+        "recency_days",
+        "t_days",
+        "monetary_value",
+    ).with_columns(
+        expected_events=pl.lit(None, pl.Float64),
+        p_alive=pl.lit(None, pl.Float64),
+        p_active_30d=pl.lit(None, pl.Float64),
+        expected_days_to_next_event=pl.lit(None, pl.Float64),
+        expected_contribution_per_event=pl.lit(None, pl.Float64),
+        clv_amount=pl.lit(None, pl.Float64),
+        life_stage=pl.lit("insufficient_history"),
+    )
+
+
 def run(ctx: StageContext) -> int:
     """Lifetime value: BG/NBD and Gamma-Gamma fitted, scored and validated for the date."""
     import polars as pl
@@ -327,7 +367,19 @@ def run(ctx: StageContext) -> int:
     rfm_seconds = time.monotonic() - started
 
     t0 = time.monotonic()
-    purchase = fit_purchase_model(rfm, cfg)
+    try:
+        short = _short_history(rfm, cfg, day)
+        if short:
+            raise ClvFitError(short)
+        purchase = fit_purchase_model(rfm, cfg)
+    except ClvFitError as exc:
+        if cfg.on_insufficient_history == "fail" or not (short or _insufficient(rfm, cfg)):
+            raise
+        ctx.log.warning(f"clv {day}: not fitted ({exc}); rows written without model outputs")
+        ctx.facts["clv_status"] = "insufficient_history"
+        return _register_and_write(
+            con, "clv_scores_frame", _unscored(rfm), "clv/int_customer_clv", day
+        )
     spend = fit_spend_model(rfm, cfg)
     if not spend.fitted:
         ctx.log.warning(f"clv {day}: Gamma-Gamma {spend.status}; own contribution per event used")
