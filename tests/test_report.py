@@ -66,7 +66,7 @@ select * from (values
 create table clv_fit_runs as
 select * from (values
     (date '2026-11-27', 'full', 'bgnbd', 4, 'fitted', null, null, null, null, null, null,
-     'ok', date '2026-08-27', date '2026-11-27'),
+     'ok', date '2026-11-27', null),
     (date '2026-11-27', 'calibration', 'bgnbd', 4, null, 4, 5.4, 6, 0.5, 0.8, 0.5,
      'ok', date '2026-08-27', date '2026-11-27')
 ) t(business_date, fit_role, model, n_customers, gg_status, holdout_customers,
@@ -74,7 +74,9 @@ select * from (values
     holdout_top_decile_share, validation_status, calibration_end, holdout_end);
 
 create table clv_holdout_buckets as
-select * from (values
+select business_date, date '2026-08-27' as calibration_end, date '2026-11-27' as holdout_end, *
+    exclude (business_date)
+from (values
     (date '2026-11-27', '0', 0, 2, 1.0, 2.0, 0.5, 1.0),
     (date '2026-11-27', '1', 1, 1, 2.0, 2.0, 2.0, 2.0),
     (date '2026-11-27', '2+', 2, 1, 2.4, 2.0, 2.4, 2.0)
@@ -303,6 +305,7 @@ def test_lifetime_value_and_calibration_captions(html: str) -> None:
     assert "1 have a negative value" in text
     assert "new 1, growing 1, mature 1, dormant 1" in text  # life-cycle order, not by count
     text = caption(html, "fig-clv-calibration")
+    assert "Fitted on history to 2026-08-27, predicted events to 2026-11-27 for 4" in text
     assert "predicted 5 against actual 6 events" in text
     assert "Spearman rank correlation 0.80" in text
 

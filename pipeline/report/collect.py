@@ -341,6 +341,7 @@ def collect_calibration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, 
             {"d": day},
         )
         full = found[0] if found else {}
+    # The holdout window is the calibration fit's; the metrics may be stored on either row.
     metrics = {
         k: full.get(k) if full.get(k) is not None else fit.get(k)
         for k in (
@@ -351,11 +352,11 @@ def collect_calibration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, 
             "holdout_spearman",
             "holdout_top_decile_share",
             "validation_status",
-            "calibration_end",
-            "holdout_end",
             "model",
         )
     }
+    metrics["calibration_end"] = buckets[0].get("calibration_end") or fit.get("calibration_end")
+    metrics["holdout_end"] = buckets[0].get("holdout_end") or fit.get("holdout_end")
     return {"buckets": buckets, "metrics": metrics}
 
 
@@ -465,7 +466,8 @@ def collect_rms(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     require(con, "int_rm_scorecard", day)
     rms = rows(
         con,
-        "select rm_id, compare_date, customers, customers_by_tier, "
+        "select rm_id, compare_date, customers, replace(customers_by_tier, ';', '; ') "
+        "as customers_by_tier, "
         "book_contribution_amount::double as book_contribution_amount, "
         "book_clv_amount::double as book_clv_amount, book_aum_amount::double as book_aum_amount, "
         "value_created_amount::double as value_created_amount, "

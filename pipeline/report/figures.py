@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.report.collect import CHANNELS
-from pipeline.report.fmt import cny_short, pct
+from pipeline.report.fmt import cny_short, pct, plural
 
 INK = "#1f2937"
 MUTED = "#6b7280"
@@ -45,6 +45,7 @@ def _style() -> None:
             "axes.spines.top": False,
             "axes.spines.right": False,
             "axes.grid": True,
+            "axes.axisbelow": True,
             "grid.color": GRID,
             "grid.linewidth": 0.6,
             "xtick.color": MUTED,
@@ -96,6 +97,9 @@ def _money_axis(axis: Any) -> None:
 
 
 def _empty(ax: Any, text: str) -> None:
+    ax.figure.set_size_inches(WIDTH, 1.0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     ax.text(0.5, 0.5, text, ha="center", va="center", color=MUTED, transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -237,23 +241,16 @@ def plot_calibration(data: dict[str, Any]) -> str:
     """Mean predicted and actual holdout events per calibration-frequency bucket."""
     fig, ax = _new(3.4)
     buckets = data["buckets"]
-    labels = [str(b["frequency_bucket"]) for b in buckets]
+    labels = [f"{b['frequency_bucket']}\nn={int(b['n_customers']):,}" for b in buckets]
     xs = list(range(len(labels)))
     ax.plot(xs, [b["mean_actual"] for b in buckets], marker="o", color=INK, label="actual")
     ax.plot(xs, [b["mean_predicted"] for b in buckets], marker="s", color=BLUE, ls="--",
             label="predicted by the calibration fit")
-    ax.set_xticks(xs, labels)
-    ax.set_xlabel("repeat events in the calibration period")
+    ax.set_xticks(xs, labels, fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("repeat events in the calibration period (n = customers in the bucket)")
     ax.set_ylabel("mean events in the holdout, per customer")
     ax.legend(loc="upper left", fontsize=8.5)
-    counts = ax.twinx()
-    counts.bar(xs, [b["n_customers"] for b in buckets], color=GRID, alpha=0.6, width=0.6,
-               zorder=0)
-    counts.set_ylabel("customers in bucket", color=MUTED)
-    counts.grid(False)
-    counts.spines["right"].set_visible(True)
-    ax.set_zorder(counts.get_zorder() + 1)
-    ax.patch.set_visible(False)
     return to_svg(fig, "svg-calibration")
 
 
@@ -273,10 +270,13 @@ def plot_merchants(data: dict[str, Any]) -> str:
             s=22, color=colour, alpha=0.8, label=f"{label} ({len(group):,})", edgecolor="white",
             linewidth=0.4,
         )
+    from matplotlib.ticker import NullFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _money_axis(ax.xaxis)
-    _money_axis(ax.yaxis)
+    for axis in (ax.xaxis, ax.yaxis):
+        _money_axis(axis)
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("estimated yearly turnover through the accounts, CNY (log)")
     ax.set_ylabel("assets held (AUM), CNY (log)")
     ax.legend(loc="upper left", fontsize=8.5)
@@ -286,18 +286,18 @@ def plot_merchants(data: dict[str, Any]) -> str:
 def plot_clusters(data: dict[str, Any]) -> str:
     """The largest market clusters by turnover, with their size."""
     clusters = data["clusters"]
-    fig, ax = _new(max(2.2, 0.32 * len(clusters) + 1.0))
+    fig, ax = _new(max(1.6, 0.32 * len(clusters) + 1.0))
     if not clusters:
         _empty(ax, "no market clusters")
         return to_svg(fig, "svg-clusters")
     labels = [f"{c['market_cluster_id']}  ({c['main_branch_id'] or '—'})" for c in clusters]
     values = [float(c["turnover_amount"] or 0) for c in clusters]
-    ax.barh(range(len(labels)), values, color=BLUE)
+    ax.barh(range(len(labels)), values, color=BLUE, height=0.6)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     for y, c in enumerate(clusters):
-        ax.text(values[y], y, f" {int(c['member_count'])} merchants, {c['link_type']}",
+        ax.text(values[y], y, f" {plural(int(c['member_count']), 'merchant')}, {c['link_type']}",
                 va="center", fontsize=8, color=INK)
     ax.set_xlim(0, max(values) * 1.45 if max(values) > 0 else 1)
     _money_axis(ax.xaxis)
@@ -333,7 +333,7 @@ def plot_channels(data: dict[str, Any]) -> str:
 def plot_migration(data: dict[str, Any]) -> str:
     """Yearly saving if each branch's migration candidates moved counter work online."""
     branches = data["branches"]
-    fig, ax = _new(max(2.2, 0.3 * len(branches) + 1.0))
+    fig, ax = _new(max(1.6, 0.3 * len(branches) + 1.0))
     if not branches:
         _empty(ax, "no channel-migration candidates")
         return to_svg(fig, "svg-migration")
@@ -343,7 +343,7 @@ def plot_migration(data: dict[str, Any]) -> str:
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     for y, b in enumerate(branches):
-        ax.text(values[y], y, f" {int(b['candidates']):,} customers", va="center", fontsize=8,
+        ax.text(values[y], y, f" {plural(int(b['candidates']), 'customer')}", va="center", fontsize=8,
                 color=INK)
     ax.set_xlim(0, max(values) * 1.35 if max(values) > 0 else 1)
     _money_axis(ax.xaxis)
@@ -396,7 +396,7 @@ def plot_branches(data: dict[str, Any]) -> str:
     ax.grid(axis="y", visible=False)
     _money_axis(ax.xaxis)
     ax.set_xlabel("contribution over the window, CNY, by tier")
-    ax.legend(loc="lower right", fontsize=8.5)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(tiers), fontsize=8.5)
     return to_svg(fig, "svg-branches")
 
 

@@ -52,3 +52,8 @@ def pct(value: Any, places: int = 0) -> str:
 def num(value: Any, places: int = 2) -> str:
     """A plain number to ``places`` decimals."""
     return "—" if value is None else f"{float(value):,.{places}f}".replace("-", "−")
+
+
+def plural(n: int, word: str) -> str:
+    """``1 customer``, ``2 customers`` (regular plurals only)."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.report import figures
 from pipeline.report.collect import CHANNELS, SectionMissing
-from pipeline.report.fmt import cny, cny_short, count, num, pct
+from pipeline.report.fmt import cny, cny_short, count, num, pct, plural
 
 FIGURE_IDS = (
     "fig-tiers",
@@ -190,9 +190,14 @@ def _lorenz(s: Sections) -> str:
         return _missing_figure("fig-lorenz", title, c)
     m = c["summary"]
     gini = f" Gini {num(m['gini'])}." if m.get("gini") is not None else ""
+    more = (
+        " — more than all of it, because the other 80% lose money in total"
+        if (m["top_20pct_share"] or 0) > 1
+        else ""
+    )
     caption = (
         f"The top 20% of customers produce <b>{pct(m['top_20pct_share'])}</b> of the net "
-        f"contribution ({pct(m['top_20pct_share_of_positive'])} of all positive "
+        f"contribution{more} ({pct(m['top_20pct_share_of_positive'])} of all positive "
         f"contributions).{gini} {pct(m['negative_customer_share'])} of customers lose money "
         f"(together {cny_short(m['negative_contribution_amount'])}); the curve floors them at "
         f"zero. {count(m['customers'])} customers."
@@ -316,7 +321,7 @@ def _merchants(s: Sections) -> str:
             else ""
         )
         caption = (
-            f"{count(c['count'])} clusters of merchants trading together (shared "
+            f"{plural(c['count'], 'cluster')} of merchants trading together (shared "
             f"counterparties or direct trade), {count(c['members'])} members, "
             f"{cny_short(c['turnover_amount'])} yearly turnover.{biggest} Bars: the "
             f"{len(c['clusters'])} largest by turnover (main branch in brackets)."
