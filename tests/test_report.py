@@ -370,8 +370,9 @@ def test_missing_tables_are_said_plainly(cfg: Config) -> None:
     html = build_report_html(cfg, DAY)
     figs = parse(html).figures
     assert set(FIGURE_IDS) <= set(figs)
-    assert "Table int_customer_tiers is not in the warehouse: run `cvp tiers --date 2026-11-27`" in (
-        figs["fig-tiers"]
+    assert (
+        "Table int_customer_tiers is not in the warehouse: run `cvp tiers --date 2026-11-27`"
+        in (figs["fig-tiers"])
     )
     assert "not available" in figs["fig-clv-calibration"]
     assert "file_ledger has no rows for 2026-11-27: run `cvp ingest" in figs["fig-dq-rows"]
@@ -409,7 +410,9 @@ def test_cli_refuses_a_missing_warehouse_and_a_bad_date(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no warehouse there" in result.output
     result = runner.invoke(app, ["report", "--date", "2026-13-01", *missing])
     assert result.exit_code == 1 and "expected an ISO date" in result.output
-    assert "Example: cvp report --date 2026-11-27" in runner.invoke(app, ["report", "--help"]).output
+    assert (
+        "Example: cvp report --date 2026-11-27" in runner.invoke(app, ["report", "--help"]).output
+    )
 
 
 def test_lorenz_points_and_top_share_by_hand() -> None:
@@ -486,14 +489,30 @@ def test_report_on_the_sample_landing_zone(cfg: Config, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(
         app,
-        ["ingest", "--from", "2026-11-23", "--to", "2026-11-27", "--landing-dir", str(landing)]
-        + env,
+        [
+            "ingest",
+            "--from",
+            "2026-11-23",
+            "--to",
+            "2026-11-27",
+            "--landing-dir",
+            str(landing),
+            *env,
+        ],
     )
     assert result.exit_code == 0, result.output
     result = runner.invoke(
         app,
-        ["run", "--date", "2026-11-27", "--landing-dir", str(landing), "--export-dir",
-         str(cfg.paths.export_dir), *env],
+        [
+            "run",
+            "--date",
+            "2026-11-27",
+            "--landing-dir",
+            str(landing),
+            "--export-dir",
+            str(cfg.paths.export_dir),
+            *env,
+        ],
     )
     assert result.exit_code == 0, result.output
     path = write_report(cfg, DAY)

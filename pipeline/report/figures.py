@@ -116,7 +116,11 @@ def plot_tiers(data: dict[str, Any]) -> str:
     contribution = [float(t["contribution_amount"] or 0) for t in tiers]
     colours = [PALETTE[min(i, len(PALETTE) - 1)] for i in range(len(names))]
     left.barh(ys, customers, color=colours)
-    right.barh(ys, contribution, color=[c if v >= 0 else RED for c, v in zip(colours, contribution, strict=True)])
+    right.barh(
+        ys,
+        contribution,
+        color=[c if v >= 0 else RED for c, v in zip(colours, contribution, strict=True)],
+    )
     for ax, title in ((left, "Customers"), (right, "Contribution, CNY")):
         ax.set_yticks(list(ys), names)
         ax.invert_yaxis()
@@ -125,14 +129,16 @@ def plot_tiers(data: dict[str, Any]) -> str:
     right.set_yticklabels([])
     _money_axis(right.xaxis)
     for y, (n, t) in enumerate(zip(customers, tiers, strict=True)):
-        left.text(n, y, f" {n:,} ({pct(t['customer_share'])})", va="center", fontsize=8.5, color=INK)
+        left.text(
+            n, y, f" {n:,} ({pct(t['customer_share'])})", va="center", fontsize=8.5, color=INK
+        )
     for y, (v, t) in enumerate(zip(contribution, tiers, strict=True)):
         right.text(
             max(v, 0), y, f" {pct(t['contribution_share'])}", va="center", fontsize=8.5, color=INK
         )
     left.set_xlim(0, max(customers or [1]) * 1.45)
-    top = max(contribution + [0.0])
-    right.set_xlim(min(contribution + [0.0]) * 1.1, top * 1.3 if top > 0 else 1)
+    top = max([*contribution, 0.0])
+    right.set_xlim(min([*contribution, 0.0]) * 1.1, top * 1.3 if top > 0 else 1)
     return to_svg(fig, "svg-tiers")
 
 
@@ -188,11 +194,29 @@ def plot_components(data: dict[str, Any]) -> str:
     for x, part in zip(xs, data["parts"], strict=False):
         top = bottoms[x] + heights[x]
         sign = "+" if part["sign"] > 0 else "−"
-        ax.text(x, top, f"{sign}{cny_short(part['amount'], unit=False)}", ha="center",
-                va="bottom", fontsize=8, color=INK)
-    ax.text(len(labels) - 1, bottoms[-1] + heights[-1], cny_short(net, unit=False),
-            ha="center", va="bottom", fontsize=8.5, color=INK, weight="bold")
+        ax.text(
+            x,
+            top,
+            f"{sign}{cny_short(part['amount'], unit=False)}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=INK,
+        )
+    ax.text(
+        len(labels) - 1,
+        bottoms[-1] + heights[-1],
+        cny_short(net, unit=False),
+        ha="center",
+        va="bottom",
+        fontsize=8.5,
+        color=INK,
+        weight="bold",
+    )
     ax.axhline(0, color=MUTED, lw=0.8)
+    top = max(b + h for b, h in zip(bottoms, heights, strict=True))
+    low = min([*bottoms, 0.0])
+    ax.set_ylim(low - 0.04 * (top - low), top + 0.12 * (top - low or 1))
     ax.set_xticks(list(xs), labels, rotation=20, ha="right")
     ax.grid(axis="x", visible=False)
     _money_axis(ax.yaxis)
@@ -213,8 +237,13 @@ def plot_clv(data: dict[str, Any]) -> str:
         left.hist(np.clip(values, lo, hi), bins=40, color=BLUE, alpha=0.85)
         median = float(np.median(values))
         left.axvline(median, color=AMBER, lw=1.5)
-        left.text(median, left.get_ylim()[1] * 0.92, f" median {cny_short(median)}",
-                  color=INK, fontsize=8.5)
+        left.text(
+            median,
+            left.get_ylim()[1] * 0.92,
+            f" median {cny_short(median)}",
+            color=INK,
+            fontsize=8.5,
+        )
         _money_axis(left.xaxis)
     else:
         _empty(left, "no lifetime values")
@@ -223,8 +252,13 @@ def plot_clv(data: dict[str, Any]) -> str:
     stages = data["stages"]
     names = [str(s["life_stage"]) for s in stages]
     counts = [int(s["customers"]) for s in stages]
-    stage_colours = {"new": "#60a5fa", "growing": GREEN, "mature": BLUE, "declining": AMBER,
-                     "dormant": MUTED}
+    stage_colours = {
+        "new": "#60a5fa",
+        "growing": GREEN,
+        "mature": BLUE,
+        "declining": AMBER,
+        "dormant": MUTED,
+    }
     right.barh(range(len(names)), counts, color=[stage_colours.get(n, MUTED) for n in names])
     right.set_yticks(range(len(names)), names)
     right.invert_yaxis()
@@ -244,8 +278,14 @@ def plot_calibration(data: dict[str, Any]) -> str:
     labels = [f"{b['frequency_bucket']}\nn={int(b['n_customers']):,}" for b in buckets]
     xs = list(range(len(labels)))
     ax.plot(xs, [b["mean_actual"] for b in buckets], marker="o", color=INK, label="actual")
-    ax.plot(xs, [b["mean_predicted"] for b in buckets], marker="s", color=BLUE, ls="--",
-            label="predicted by the calibration fit")
+    ax.plot(
+        xs,
+        [b["mean_predicted"] for b in buckets],
+        marker="s",
+        color=BLUE,
+        ls="--",
+        label="predicted by the calibration fit",
+    )
     ax.set_xticks(xs, labels, fontsize=8)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("repeat events in the calibration period (n = customers in the bucket)")
@@ -261,13 +301,19 @@ def plot_merchants(data: dict[str, Any]) -> str:
     if not merchants:
         _empty(ax, "no merchants detected")
         return to_svg(fig, "svg-merchants")
-    for declared, colour, label in ((True, BLUE, "declared business"),
-                                    (False, AMBER, "undeclared")):
+    for declared, colour, label in (
+        (True, BLUE, "declared business"),
+        (False, AMBER, "undeclared"),
+    ):
         group = [m for m in merchants if bool(m["is_declared"]) is declared]
         ax.scatter(
             [max(float(m["turnover_amount"] or 0), 1.0) for m in group],
             [max(float(m["aum_amount"] or 0), 1.0) for m in group],
-            s=22, color=colour, alpha=0.8, label=f"{label} ({len(group):,})", edgecolor="white",
+            s=22,
+            color=colour,
+            alpha=0.8,
+            label=f"{label} ({len(group):,})",
+            edgecolor="white",
             linewidth=0.4,
         )
     from matplotlib.ticker import NullFormatter
@@ -297,8 +343,14 @@ def plot_clusters(data: dict[str, Any]) -> str:
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     for y, c in enumerate(clusters):
-        ax.text(values[y], y, f" {plural(int(c['member_count']), 'merchant')}, {c['link_type']}",
-                va="center", fontsize=8, color=INK)
+        ax.text(
+            values[y],
+            y,
+            f" {plural(int(c['member_count']), 'merchant')}, {c['link_type']}",
+            va="center",
+            fontsize=8,
+            color=INK,
+        )
     ax.set_xlim(0, max(values) * 1.45 if max(values) > 0 else 1)
     _money_axis(ax.xaxis)
     ax.set_xlabel("members' yearly turnover, CNY")
@@ -318,8 +370,15 @@ def plot_channels(data: dict[str, Any]) -> str:
         ax.barh(range(len(rows)), shares, left=lefts, color=colour, label=label, height=0.7)
         for y, (s, left) in enumerate(zip(shares, lefts, strict=True)):
             if s >= 7:
-                ax.text(left + s / 2, y, f"{s:.0f}%", ha="center", va="center", fontsize=8,
-                        color="white")
+                ax.text(
+                    left + s / 2,
+                    y,
+                    f"{s:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white",
+                )
         lefts = [a + b for a, b in zip(lefts, shares, strict=True)]
     ax.set_yticks(range(len(rows)), [str(r["tier"]) for r in rows])
     ax.invert_yaxis()
@@ -343,8 +402,14 @@ def plot_migration(data: dict[str, Any]) -> str:
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     for y, b in enumerate(branches):
-        ax.text(values[y], y, f" {plural(int(b['candidates']), 'customer')}", va="center", fontsize=8,
-                color=INK)
+        ax.text(
+            values[y],
+            y,
+            f" {plural(int(b['candidates']), 'customer')}",
+            va="center",
+            fontsize=8,
+            color=INK,
+        )
     ax.set_xlim(0, max(values) * 1.35 if max(values) > 0 else 1)
     _money_axis(ax.xaxis)
     ax.set_xlabel("estimated yearly saving, CNY")
@@ -386,8 +451,14 @@ def plot_branches(data: dict[str, Any]) -> str:
             if r["tier"] == tier:
                 vals[index[r["branch_id"]]] += float(r["contribution_amount"] or 0)
         starts = [p if v >= 0 else n for v, p, n in zip(vals, pos, neg, strict=True)]
-        ax.barh(range(len(order)), vals, left=starts, color=PALETTE[min(i, len(PALETTE) - 1)],
-                label=tier, height=0.72)
+        ax.barh(
+            range(len(order)),
+            vals,
+            left=starts,
+            color=PALETTE[min(i, len(PALETTE) - 1)],
+            label=tier,
+            height=0.72,
+        )
         pos = [p + max(v, 0) for p, v in zip(pos, vals, strict=True)]
         neg = [n + min(v, 0) for n, v in zip(neg, vals, strict=True)]
     ax.set_yticks(range(len(order)), order)
@@ -414,15 +485,16 @@ def plot_rows_history(data: dict[str, Any]) -> str:
     xs = range(len(dates))
     bottom = [0.0] * len(dates)
     pos = {d: i for i, d in enumerate(dates)}
-    feeds = sorted({h["feed"] for h in history}, key=lambda f: list(FEED_COLOURS).index(f)
-                   if f in FEED_COLOURS else 99)
+    feeds = sorted(
+        {h["feed"] for h in history},
+        key=lambda f: list(FEED_COLOURS).index(f) if f in FEED_COLOURS else 99,
+    )
     for feed in feeds:
         vals = [0.0] * len(dates)
         for h in history:
             if h["feed"] == feed:
                 vals[pos[h["business_date"]]] = float(h["rows_loaded"])
-        ax.bar(xs, vals, bottom=bottom, color=FEED_COLOURS.get(feed, MUTED), label=feed,
-               width=0.8)
+        ax.bar(xs, vals, bottom=bottom, color=FEED_COLOURS.get(feed, MUTED), label=feed, width=0.8)
         bottom = [a + b for a, b in zip(bottom, vals, strict=True)]
     quarantined = [0.0] * len(dates)
     for h in history:
@@ -439,7 +511,9 @@ def plot_rows_history(data: dict[str, Any]) -> str:
     ax.grid(axis="x", visible=False)
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = q.get_legend_handles_labels()
-    ax.legend(handles + h2, labels + l2, loc="upper left", ncol=5, fontsize=8, bbox_to_anchor=(0, 1.18))
+    ax.legend(
+        handles + h2, labels + l2, loc="upper left", ncol=5, fontsize=8, bbox_to_anchor=(0, 1.18)
+    )
     return to_svg(fig, "svg-dq-rows")
 
 

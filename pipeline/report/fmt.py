@@ -18,13 +18,12 @@ def cny_short(value: Any, unit: bool = True) -> str:
     v = float(value)
     sign = "−" if v < 0 else ""
     a = abs(v)
-    for scale, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+    text, suffix = (f"{a:.0f}" if a >= 1 or a == 0 else f"{a:.2f}"), ""
+    for scale, name in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
         if a >= scale:
             q = a / scale
-            text = f"{q:.3g}" if q < 1000 else f"{q:,.0f}"
+            text, suffix = (f"{q:.3g}" if q < 1000 else f"{q:,.0f}"), name
             break
-    else:
-        text, suffix = (f"{a:.0f}" if a >= 1 or a == 0 else f"{a:.2f}"), ""
     return f"{'CNY ' if unit else ''}{sign}{text}{suffix}"
 
 

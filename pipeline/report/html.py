@@ -93,8 +93,7 @@ Column = tuple[str, str, Callable[[Any], str] | None]
 
 def _table(table_id: str, columns: Sequence[Column], data: Sequence[dict[str, Any]]) -> str:
     head = "".join(
-        f'<th class="n">{escape(h)}</th>' if f else f"<th>{escape(h)}</th>"
-        for h, _, f in columns
+        f'<th class="n">{escape(h)}</th>' if f else f"<th>{escape(h)}</th>" for h, _, f in columns
     )
     body = []
     for row in data:
@@ -114,8 +113,7 @@ def _table(table_id: str, columns: Sequence[Column], data: Sequence[dict[str, An
 
 def _section(sec_id: str, title: str, lead: str, body: str) -> str:
     return (
-        f'<section id="{sec_id}"><h2>{escape(title)}</h2><p class="lead">{lead}</p>{body}'
-        "</section>"
+        f'<section id="{sec_id}"><h2>{escape(title)}</h2><p class="lead">{lead}</p>{body}</section>'
     )
 
 
@@ -263,8 +261,12 @@ def _clv(s: Sections) -> str:
             f"bring). Mean P(alive) {num(m['mean_p_alive'])}. Life stages: {stages}.{model}"
         )
         out.append(
-            _figure("fig-clv-distribution", "Lifetime value distribution and life stages",
-                    figures.plot_clv(c), caption)
+            _figure(
+                "fig-clv-distribution",
+                "Lifetime value distribution and life stages",
+                figures.plot_clv(c),
+                caption,
+            )
         )
     k = s["calibration"]
     title = "Holdout calibration"
@@ -283,8 +285,14 @@ def _clv(s: Sections) -> str:
             f"{escape(str(m['validation_status']))}. Lines that track each other mean the "
             "model ranks and sizes customers' future activity well."
         )
-        out.append(_figure("fig-clv-calibration", title + ": predicted vs actual by frequency",
-                           figures.plot_calibration(k), caption))
+        out.append(
+            _figure(
+                "fig-clv-calibration",
+                title + ": predicted vs actual by frequency",
+                figures.plot_calibration(k),
+                caption,
+            )
+        )
     return "".join(out)
 
 
@@ -305,8 +313,14 @@ def _merchants(s: Sections) -> str:
             f"({pct(undeclared / total if total else 0)}). Points far right and low are "
             "large traders with modest balances."
         )
-        out.append(_figure("fig-merchants", title + ": turnover against assets held",
-                           figures.plot_merchants(m), caption))
+        out.append(
+            _figure(
+                "fig-merchants",
+                title + ": turnover against assets held",
+                figures.plot_merchants(m),
+                caption,
+            )
+        )
     c = s["clusters"]
     title = "Largest market clusters"
     if isinstance(c, SectionMissing):
@@ -384,8 +398,9 @@ def _channels(s: Sections) -> str:
             f"{len(m['branches'])} of {count(m['branch_count'])} branches with the largest "
             "saving."
         )
-        out.append(_figure("fig-migration", title + " by branch", figures.plot_migration(m),
-                           caption))
+        out.append(
+            _figure("fig-migration", title + " by branch", figures.plot_migration(m), caption)
+        )
     return "".join(out)
 
 
@@ -459,8 +474,9 @@ def _branches(s: Sections) -> str:
         rows,
     )
     return (
-        _figure("fig-branches", "Contribution per branch, by tier", figures.plot_branches(b),
-                caption)
+        _figure(
+            "fig-branches", "Contribution per branch, by tier", figures.plot_branches(b), caption
+        )
         + table
     )
 
@@ -492,8 +508,14 @@ def _quality(s: Sections, day: date) -> str:
         + "; ".join(f"{escape(str(r['reason']))} ({r['feed']}) {count(r['rows'])}" for r in reasons)
         + "."
     )
-    out.append(_figure("fig-dq-quarantine", f"Quarantined rows on {day} by reason",
-                       figures.plot_quarantine(q), caption))
+    out.append(
+        _figure(
+            "fig-dq-quarantine",
+            f"Quarantined rows on {day} by reason",
+            figures.plot_quarantine(q),
+            caption,
+        )
+    )
     out.append(
         "<h3>Files of the date</h3>"
         + _table(
@@ -596,8 +618,7 @@ def render_html(sections: Sections, day: date, generated_at: datetime, source: s
         _section(
             "channels",
             "Channels",
-            "Where customers transact, and what moving low-value counter work online would "
-            "save.",
+            "Where customers transact, and what moving low-value counter work online would save.",
             _channels(sections),
         ),
         _section(
