@@ -155,10 +155,11 @@ def run_stages(
     total = len(names) * len(dates)
     for i, day in enumerate(dates):
         planned: set[str] = set()
+        rerun = False
         for j, name in enumerate(names):
             stage = BY_NAME[name]
             check_needs(con, stage, day, planned)
-            step = decide(con, tokens, stage, day, force)
+            step = decide(con, tokens, stage, day, force or rerun)
             if progress:
                 done = i * len(names) + j
                 sys.stderr.write(f"\r[{done}/{total}] {day} {name:<12}")
@@ -171,6 +172,7 @@ def run_stages(
             ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
             run_stage(ctx, stage, inputs_token=None if name == "ingest" else tokens.of(stage, day))
             counts["run"] += 1
+            rerun = rerun or name != "ingest"  # what follows read what this stage rewrote
             if name == "ingest":
                 tokens.forget(day)
                 ledger.set_token(name, day, tokens.of(stage, day))

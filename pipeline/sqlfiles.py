@@ -104,6 +104,14 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A column added to a partitioned table's SQL is added to the table (null for old dates)."""
+    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    for name, kind, *_ in con.execute("describe _new_rows").fetchall():
+        if name not in have:
+            con.execute(f'alter table {table} add column "{name}" {kind}')
+
+
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> int:
     """Materialise the table of ``sql/<name>.sql`` and return its row count for this run.
 
@@ -125,6 +133,8 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -
         con.execute(f"create or replace temp table _new_rows as {model.body}", args)
         if not _table_exists(con, model.table):
             con.execute(f"create table {model.table} as select * from _new_rows limit 0")
+        else:
+            _add_new_columns(con, model.table)
         con.execute(
             f"delete from {model.table} where business_date = $business_date",
             {"business_date": params["business_date"]},

@@ -9,6 +9,7 @@ leaves its tables as they were.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ import duckdb
 from pipeline.config import Config
 from pipeline.errors import PipelineError, StageFailed
 from pipeline.warehouse import RunLedger, transaction
+
+INJECT_FAILURE = "CVP_INJECT_FAILURE"
+"""Environment variable naming a stage to fail on purpose: for the resume tests only."""
 
 
 @dataclass
@@ -58,6 +62,8 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
     ctx.ledger.start(stage.name, ctx.business_date, inputs_token)
     started = time.monotonic()
     try:
+        if os.environ.get(INJECT_FAILURE) == stage.name:
+            raise StageFailed(f"failure injected by {INJECT_FAILURE} (tests only)")
         if stage.transactional:
             with transaction(ctx.con):
                 rows = stage.run(ctx)

@@ -1,0 +1,153 @@
+"""The CLI on data_samples/, checked against figures computed here from the files themselves."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+LANDING = REPO / "data_samples" / "landing"
+FIRST, LAST = "2026-11-23", "2026-11-27"
+
+
+def cvp(tmp: Path, *words: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        CVP_LANDING_DIR=str(LANDING),
+        CVP_WAREHOUSE=str(tmp / "cvp.duckdb"),
+        CVP_EXPORT_DIR=str(tmp / "exports"),
+        **env_extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *words, "--log-format", "json"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("clean")
+    done = cvp(tmp, "run", "--from", FIRST, "--to", LAST)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return tmp
+
+
+def read_records(path: Path) -> list[list[str]]:
+    text = path.read_bytes().decode("gb18030")  # decode first: a second byte can be '|'
+    return [line.split("|") for line in text.splitlines()]
+
+
+def controls() -> dict[str, tuple[int, Decimal]]:
+    out = {}
+    for ok in LANDING.glob("*/*.ok"):
+        name, count, amount, _ = ok.read_text().strip().split("|")
+        out[name] = (int(count), Decimal(amount))
+    return out
+
+
+def test_rows_per_feed_equal_the_control_files(clean_run: Path) -> None:
+    con = duckdb.connect(str(clean_run / "cvp.duckdb"), read_only=True)
+    ledger = {
+        name: (loaded, quarantined)
+        for name, loaded, quarantined in con.execute(
+            "select file_name, rows_loaded, rows_quarantined from file_ledger "
+            "where outcome in ('loaded', 'replaced')"
+        ).fetchall()
+    }
+    staged = {
+        f"TXN_{ch}_{d:%Y%m%d}.dat": (n, total)
+        for ch, d, n, total in con.execute(
+            "select channel, business_date, count(*), sum(amount) from stg_transactions "
+            "group by all"
+        ).fetchall()
+    }
+    quarantined = dict(
+        con.execute("select file_name, count(*) from quarantine group by all").fetchall()
+    )
+    con.close()
+    expected = controls()
+    assert set(ledger) == set(expected)
+    for name, (count, amount) in expected.items():
+        assert sum(ledger[name]) == count, name
+        if name.startswith("TXN_") and count:
+            n, total = staged[name]
+            assert n + quarantined.get(name, 0) == count
+            if not quarantined.get(name):
+                assert total == amount, name
+
+
+def test_fee_income_and_cost_to_serve_of_a_few_customers_by_hand(clean_run: Path) -> None:
+    cfg = yaml.safe_load((REPO / "configs" / "default.yaml").read_text())["economics"]
+    unit, override = cfg["unit_cost_amount"], cfg["unit_cost_override_amount"]
+    fees: dict[str, Decimal] = defaultdict(Decimal)
+    costs: dict[str, Decimal] = defaultdict(Decimal)
+    for path in LANDING.glob("*/TXN_*.dat"):
+        for f in read_records(path):
+            customer, channel, code = f[3], f[5], f[6]
+            fees[customer] += Decimal(f[10] or "0")
+            cost = override.get(channel, {}).get(code, unit[channel])
+            costs[customer] += Decimal(str(cost))
+    # the busiest counter customer, the customer with the most fees, and an online-only one
+    by_fee = max(fees, key=lambda c: fees[c])
+    by_cost = max(costs, key=lambda c: costs[c])
+    picked = {by_fee, by_cost, min(costs, key=lambda c: costs[c])}
+    con = duckdb.connect(str(clean_run / "cvp.duckdb"), read_only=True)
+    for customer in picked:
+        fee, service = con.execute(
+            "select fee_amount, service_cost_amount from int_customer_contribution "
+            "where customer_id = ? and business_date = ?",
+            [customer, LAST],
+        ).fetchone()  # type: ignore[misc]
+        assert Decimal(fee) == fees[customer], customer
+        assert Decimal(service) == costs[customer], customer
+    con.close()
+
+
+def manifest_checksums(export: Path) -> dict[str, tuple[int, str]]:
+    manifest = json.loads((export / "_manifest.json").read_text())
+    return {f["name"]: (f["rows"], f["sha256"]) for f in manifest["files"]}
+
+
+def test_the_exports_manifest_matches_its_files(clean_run: Path) -> None:
+    export = clean_run / "exports" / "20261127"
+    assert (export / "_SUCCESS").exists()
+    listed = manifest_checksums(export)
+    on_disk = {p.name for p in export.glob("*.parquet")}
+    assert set(listed) == on_disk
+    for name, (rows, sha) in listed.items():
+        assert hashlib.sha256((export / name).read_bytes()).hexdigest() == sha
+        assert pq.read_metadata(export / name).num_rows == rows
+
+
+def test_a_failure_in_a_middle_stage_then_a_rerun_gives_the_clean_exports(
+    clean_run: Path, tmp_path: Path
+) -> None:
+    failed = cvp(tmp_path, "run", "--from", FIRST, "--to", LAST, CVP_INJECT_FAILURE="clv")
+    assert failed.returncode == 1
+    assert "failure injected" in failed.stderr
+    assert not (tmp_path / "exports" / "20261123").exists()
+    resumed = cvp(tmp_path, "run", "--from", FIRST, "--to", LAST)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    skipped = [json.loads(line) for line in resumed.stderr.splitlines() if line.startswith("{")]
+    ran = {
+        r["stage"]
+        for r in skipped
+        if r.get("msg", "").endswith(" done") and r.get("business_date") == FIRST
+    }
+    assert "features" not in ran and "clv" in ran  # resumed at the failed stage
+    for day in ("20261123", "20261127"):
+        assert manifest_checksums(tmp_path / "exports" / day) == manifest_checksums(
+            clean_run / "exports" / day
+        )
