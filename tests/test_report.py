@@ -336,6 +336,9 @@ def test_rm_leaderboard_and_branch_table(html: str) -> None:
     rms = tables["tbl-rm-leaderboard"]
     assert [r[0] for r in rms] == ["RM1", "RM2"]  # by value created, 500 before -100
     assert rms[0][4] == "500" and rms[1][4] == "−100"
+    text = caption(html, "fig-rm-leaderboard")
+    assert "2 managers; the 2 who created the most value" in text
+    assert "now minus on 2026-10-31" in text and "RM1 leads with CNY 500." in text
     branches = tables["tbl-branches"]
     # BR1: 600 + 150 = 750 with 3 customers; BR2: 300 - 50 = 250
     assert branches[0][:5] == ["BR1", "Market Street", "Y", "3", "750"]

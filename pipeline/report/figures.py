@@ -316,11 +316,13 @@ def plot_merchants(data: dict[str, Any]) -> str:
             edgecolor="white",
             linewidth=0.4,
         )
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter
 
     ax.set_xscale("log")
     ax.set_yscale("log")
     for axis in (ax.xaxis, ax.yaxis):
+        # 1-2-5 steps: turnover and balances often span less than a decade
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         _money_axis(axis)
         axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("estimated yearly turnover through the accounts, CNY (log)")

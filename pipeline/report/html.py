@@ -410,16 +410,21 @@ def _rms(s: Sections) -> str:
     if isinstance(r, SectionMissing):
         return _missing_figure("fig-rm-leaderboard", title, r)
     rms = r["rms"]
-    since = f" since {rms[0]['compare_date']}" if rms and rms[0]["compare_date"] else ""
+    compare = rms[0]["compare_date"] if rms else None
+    basis = (
+        f"contribution of today's book now minus on {compare}; customers new to the bank "
+        "count from zero"
+        if compare
+        else "no earlier tiers to compare with, so value created is the book's contribution"
+    )
     lead = (
-        f" {escape(str(rms[0]['rm_id']))} leads with {cny_short(rms[0]['value_created_amount'])} "
-        f"of value created{since}."
+        f" {escape(str(rms[0]['rm_id']))} leads with {cny_short(rms[0]['value_created_amount'])}."
         if rms
         else ""
     )
     caption = (
-        f"{count(r['count'])} managers; the {len(rms)} who created the most value (change in "
-        f"their book's contribution over the period).{lead}"
+        f"{plural(r['count'], 'manager')}; the {len(rms)} who created the most value "
+        f"({basis}).{lead} In brackets: customers in the book."
     )
     table = _table(
         "tbl-rm-leaderboard",
