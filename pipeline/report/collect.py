@@ -62,6 +62,8 @@ TOP_MIGRATION_BRANCHES = 12
 """Branches drawn in the migration-saving figure (largest saving first)."""
 TOP_RMS = 15
 """Relationship managers on the leaderboard."""
+MAX_SCATTER_POINTS = 2000
+"""Merchants drawn at most in the scatter (evenly over the turnover ranking beyond that)."""
 DQ_HISTORY_DATES = 30
 """Business dates shown in the rows-loaded history (the date and the ones before it)."""
 
@@ -372,8 +374,10 @@ def collect_merchants(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, An
     )
     undeclared = [m for m in merchants if not m["is_declared"]]
     total = sum(_f(m["turnover_amount"]) for m in merchants)
+    step = -(-len(merchants) // MAX_SCATTER_POINTS)
     return {
-        "merchants": merchants,
+        "merchants": merchants[::step] if step > 1 else merchants,
+        "scatter_step": step,
         "count": len(merchants),
         "undeclared_count": len(undeclared),
         "turnover_amount": total,

@@ -313,6 +313,8 @@ def _merchants(s: Sections) -> str:
             f"({pct(undeclared / total if total else 0)}). Points far right and low are "
             "large traders with modest balances."
         )
+        if m["scatter_step"] > 1:
+            caption += f" Every {m['scatter_step']}th merchant by turnover is drawn."
         out.append(
             _figure(
                 "fig-merchants",
