@@ -22,7 +22,12 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.config import Config, load_config
 from pipeline.report import build_report_html, write_report
-from pipeline.report.collect import lorenz_points, top_share
+from pipeline.report.collect import (
+    MAX_SCATTER_POINTS,
+    collect_merchants,
+    lorenz_points,
+    top_share,
+)
 from pipeline.report.html import FIGURE_IDS
 from pipeline.warehouse import migrate
 from tests.conftest import REPO
@@ -425,6 +430,21 @@ def test_lorenz_points_and_top_share_by_hand() -> None:
     assert y == [0.0, 0.0, 0.0, 0.25, 1.0]
     assert top_share([600, 300, 100, 50, -50], 0.2) == pytest.approx(0.6)
     assert top_share([], 0.2) == 0.0
+
+
+def test_merchant_scatter_is_thinned_beyond_its_cap() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create table int_merchants as select 'C' || i as customer_id, "
+        "date '2026-11-27' as business_date, (1000 + i)::decimal(18,2) as turnover_amount, "
+        "1::decimal(18,2) as aum_amount, i % 2 = 0 as is_declared, 1.0 as merchant_score, "
+        "null::varchar as market_cluster_id from range(4500) t(i)"
+    )
+    data = collect_merchants(con, DAY)
+    # 4500 over a cap of 2000: every 3rd, 1500 drawn; the counts keep every merchant
+    assert MAX_SCATTER_POINTS == 2000
+    assert data["scatter_step"] == 3 and len(data["merchants"]) == 1500
+    assert data["count"] == 4500 and data["undeclared_count"] == 2250
 
 
 PROBE = """<script>
