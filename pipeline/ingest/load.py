@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.errors import ExtractError
@@ -45,22 +46,22 @@ def file_sha256(delivery: Delivery) -> str:
     return digest.hexdigest()
 
 
-def _previous(con: duckdb.DuckDBPyConnection, d: Delivery) -> tuple[str, str] | None:
-    row = con.execute(
-        "select sha256, outcome from file_ledger where file_name = ? and business_date = ? "
-        "order by received_at desc limit 1",
-        [d.file_name, d.business_date],
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+@dataclass(frozen=True)
+class Previous:
+    sha256: str | None
+    outcome: str | None
+    ever_loaded: bool
 
 
-def _was_loaded(con: duckdb.DuckDBPyConnection, d: Delivery) -> bool:
+def _previous(con: duckdb.DuckDBPyConnection, d: Delivery) -> Previous:
+    """The latest ledger entry of this file and date, and whether it was ever loaded."""
     row = con.execute(
-        "select count(*) from file_ledger where file_name = ? and business_date = ? "
-        "and outcome in ('loaded', 'replaced')",
+        "select arg_max(sha256, received_at), arg_max(outcome, received_at), "
+        "coalesce(bool_or(outcome in ('loaded', 'replaced')), false) "
+        "from file_ledger where file_name = ? and business_date = ?",
         [d.file_name, d.business_date],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()[0]
+    return Previous(row[0], row[1], bool(row[2]))
 
 
 def _latest_snapshot(con: duckdb.DuckDBPyConnection, feed: str) -> date | None:
@@ -111,45 +112,53 @@ def _reject(
 ) -> FileOutcome:
     result = FileOutcome(d.file_name, d.feed, "rejected", 0, quarantined, message)
     if quarantined:
-        _quarantine(con, d)
+        _quarantine(con, d, quarantined, seen=True)
     _ledger(con, d, size, sha, control, result)
     return result
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, d: Delivery) -> None:
-    con.execute(
-        "delete from quarantine where file_name = ? and business_date = ?",
-        [d.file_name, d.business_date],
-    )
-    con.execute(
-        "insert into quarantine select ?, ?, ?, line_number, line, reason, ? "
-        "from validated where reason <> '' order by line_number",
-        [d.file_name, d.feed, d.business_date, datetime.now()],
-    )
+def _quarantine(con: duckdb.DuckDBPyConnection, d: Delivery, bad: int, seen: bool) -> None:
+    """Replace the file's quarantined rows (``seen``: the file was processed before)."""
+    if seen:
+        con.execute(
+            "delete from quarantine where file_name = ? and business_date = ?",
+            [d.file_name, d.business_date],
+        )
+    if bad:
+        con.execute(
+            "insert into quarantine select ?, ?, ?, line_number, line, reason, ? "
+            "from validated where reason <> '' order by line_number",
+            [d.file_name, d.feed, d.business_date, datetime.now()],
+        )
 
 
-def _mark_txn_ids_seen_elsewhere(con: duckdb.DuckDBPyConnection, d: Delivery) -> None:
-    """txn_id is unique within its channel across all days: flag ids loaded on another date."""
-    con.execute(
+def _mark_txn_ids_seen_elsewhere(con: duckdb.DuckDBPyConnection, d: Delivery) -> int:
+    """txn_id is unique within its channel across all days: flag ids loaded on another date.
+
+    Returns how many rows were flagged (usually none, so the update is rarely needed).
+    """
+    seen = con.execute(
         """
-        create or replace temp table validated as
-        with seen as (
-            select distinct s.txn_id, s.business_date
-            from stg_transactions s semi join validated v on s.txn_id = v.txn_id
-            where s.channel = $channel and s.business_date <> $business_date
-        ),
-        first_seen as (select txn_id, min(business_date) as seen_date from seen group by txn_id)
-        select v.* replace (
-            case when f.txn_id is null then v.reason
-                 else concat_ws('; ', nullif(v.reason, ''),
-                      'txn_id: already loaded for business date '
-                      || strftime(f.seen_date, '%Y%m%d'))
-            end as reason)
-        from validated v left join first_seen f using (txn_id)
-        order by v.line_number
+        select s.txn_id, strftime(min(s.business_date), '%Y%m%d') as seen_date
+        from stg_transactions s semi join validated v on s.txn_id = v.txn_id
+        where s.channel = $channel and s.business_date <> $business_date
+        group by s.txn_id
         """,
         {"channel": d.channel, "business_date": d.business_date},
-    )
+    ).fetchall()
+    if seen:
+        ids, dates = zip(*seen, strict=True)
+        con.register("seen_elsewhere", pa.table({"txn_id": ids, "seen_date": dates}))
+        con.execute(
+            """
+            update validated v
+            set reason = concat_ws('; ', nullif(v.reason, ''),
+                                   'txn_id: already loaded for business date ' || s.seen_date)
+            from seen_elsewhere s where v.txn_id = s.txn_id
+            """
+        )
+        con.unregister("seen_elsewhere")
+    return len(seen)
 
 
 def _replace_transactions(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
@@ -216,11 +225,11 @@ def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileO
     size = d.data_path.stat().st_size
     sha = file_sha256(d)
     previous = _previous(con, d)
-    if previous and previous[0] == sha and previous[1] in ("loaded", "replaced", "rejected"):
+    if previous.sha256 == sha:
         return FileOutcome(
             d.file_name,
             d.feed,
-            "unchanged" if previous[1] != "rejected" else "rejected",
+            "unchanged" if previous.outcome != "rejected" else "rejected",
             message="identical to the file already processed (same checksum)",
         )
     try:
@@ -282,8 +291,7 @@ def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileO
             f"sum of {column} is {total:.2f} but the control file says "
             f"{control.amount_total:.2f}; file rejected whole",
         )
-    if d.feed == "TXN":
-        _mark_txn_ids_seen_elsewhere(con, d)
+    if d.feed == "TXN" and _mark_txn_ids_seen_elsewhere(con, d):
         bad = _count(con, "select count(*) from validated where reason <> ''")
     limit = cfg.ingest
     if count and (bad > limit.max_bad_rows or bad / count > limit.max_bad_row_fraction):
@@ -294,12 +302,12 @@ def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileO
         )
         result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, message)
     else:
-        outcome = "replaced" if _was_loaded(con, d) else "loaded"
+        outcome = "replaced" if previous.ever_loaded else "loaded"
         result = FileOutcome(d.file_name, d.feed, outcome, count - bad, bad)
         if feed.snapshot:
             _apply_snapshot(con, feed, d)
         else:
             _replace_transactions(con, feed, d)
-    _quarantine(con, d)
+    _quarantine(con, d, bad, seen=previous.sha256 is not None)
     _ledger(con, d, size, sha, control, result)
     return result
