@@ -15,7 +15,7 @@ import duckdb
 from pipeline.errors import StageFailed
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
-from pipeline.stages.features import load_reference_tables, window_of
+from pipeline.stages.features import load_reference_tables, refresh_window_parts, window_of
 
 
 def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> int:
@@ -73,6 +73,9 @@ def run(ctx: StageContext) -> int:
             f"`cvp features --date {ctx.business_date}` first"
         )
     load_reference_tables(ctx.con, cfg)
+    economics_hash = cfg.section_fingerprint("economics")
+    for table in ("agg_customer_contribution_parts", "agg_portfolio_contribution_parts"):
+        ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, economics_hash))
     ctx.facts["product_rows"] = run_sql(
         ctx.con, "contribution/int_customer_product_contribution", params
     )
@@ -95,6 +98,8 @@ STAGE = Stage(
     needs=("features",),
     reads=("agg_account_balance_month", "agg_customer_txn_month", "hist_customers"),
     writes=(
+        "agg_customer_contribution_parts",
+        "agg_portfolio_contribution_parts",
         "int_customer_product_contribution",
         "int_customer_contribution",
         "chk_contribution_reconciliation",

@@ -322,6 +322,89 @@ def refresh_aggregates(
     return done
 
 
+def _closed_part_is_current(
+    con: duckdb.DuckDBPyConnection, table: str, window: Window, config_hash: str
+) -> bool:
+    """True when the closed part of the window was written after every closed month it sums
+    was last refreshed, under the same config."""
+    marker = date.fromordinal(window.month_start.toordinal() - 1)
+    row = con.execute(
+        "select max(refreshed_at) from agg_refresh_log where table_name = ? "
+        "and month_start = ? and as_of_date = ? and config_hash = ?",
+        [table, window.month_start, marker, config_hash],
+    ).fetchone()
+    if not row or row[0] is None:
+        return False
+    latest = con.execute(
+        "select max(refreshed_at) from agg_refresh_log where table_name in ? "
+        "and month_start >= ? and month_start < ? "
+        "and as_of_date = cast(month_start + interval 1 month as date) - 1",
+        [list(AGGREGATES), window.window_start, window.month_start],
+    ).fetchone()
+    return latest is None or latest[0] is None or row[0] >= latest[0]
+
+
+def _write_part(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    params: dict[str, Any],
+    window: Window,
+    part: str,
+    as_of: date,
+) -> int:
+    model = load_sql(sql_path(f"{_PART_SQL[table]}/{table}"))
+    args = {k: params[k] for k in model.params}
+    con.execute(f"create or replace temp table _part as {model.body}", args)
+    tag = "select $window_month::date as window_month, $part::varchar as part, "
+    tag += "$as_of::date as as_of_date, * from _part"
+    tags = {"window_month": window.month_start, "part": part, "as_of": as_of}
+    if not _table_exists(con, table):
+        con.execute(f"create table {table} as {tag} limit 0", tags)
+    if part == "current":  # one month-to-date part is kept: the latest night's
+        con.execute(f"delete from {table} where part = 'current'")
+    else:
+        con.execute(
+            f"delete from {table} where window_month = ? and part = 'closed'",
+            [window.month_start],
+        )
+    con.execute(f"insert into {table} by name {tag}", tags)
+    row = con.execute("select count(*) from _part").fetchone()
+    con.execute("drop table _part")
+    return int(row[0]) if row else 0
+
+
+_PART_SQL = {
+    "agg_customer_feature_parts": "features",
+    "agg_customer_card_spend_parts": "features",
+    "agg_customer_contribution_parts": "contribution",
+    "agg_portfolio_contribution_parts": "contribution",
+}
+"""Window-part tables and the SQL folder of each."""
+
+
+def refresh_window_parts(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    window: Window,
+    params: dict[str, Any],
+    config_hash: str,
+) -> dict[str, object]:
+    """Write the window's parts of ``table``: the closed months (only when stale) and the
+    month to date (every night). A window is then the sum of its two parts."""
+    base = {**params, "month_start": window.month_start, "business_date": window.business_date}
+    done: dict[str, object] = {}
+    if not _closed_part_is_current(con, table, window, config_hash):
+        marker = date.fromordinal(window.month_start.toordinal() - 1)
+        closed = {**base, "month_from": window.window_start, "month_to": marker.replace(day=1)}
+        done[f"{table}_closed_rows"] = _write_part(con, table, closed, window, "closed", marker)
+        _log_refresh(con, table, [window.month_start], marker, config_hash)
+    current = {**base, "month_from": window.month_start, "month_to": window.month_start}
+    done[f"{table}_current_rows"] = _write_part(
+        con, table, current, window, "current", window.business_date
+    )
+    return done
+
+
 def run(ctx: StageContext) -> int:
     """Update the monthly aggregates and build the customer view for the date."""
     cfg = ctx.cfg
@@ -333,6 +416,9 @@ def run(ctx: StageContext) -> int:
         "regular_inflow_min_amount": cfg.features.regular_inflow_min_amount,
         "regular_inflow_min_months": cfg.features.regular_inflow_min_months,
     }
+    features_hash = cfg.section_fingerprint("features")
+    for table in ("agg_customer_feature_parts", "agg_customer_card_spend_parts"):
+        ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, features_hash))
     rows = run_sql(ctx.con, "features/int_customer_features", params)
     ctx.facts["card_spend_rows"] = run_sql(ctx.con, "features/int_customer_card_spend", params)
     ctx.facts["customers"] = rows
@@ -348,6 +434,8 @@ STAGE = Stage(
         "agg_account_balance_month",
         "agg_customer_txn_month",
         "agg_refresh_log",
+        "agg_customer_feature_parts",
+        "agg_customer_card_spend_parts",
         "int_customer_features",
         "int_customer_card_spend",
     ),

@@ -1,34 +1,33 @@
 -- table:  int_customer_card_spend
 -- grain:  customer_id, business_date, mcc_category
--- inputs: agg_customer_txn_month
--- params: business_date, window_start, month_start
+-- inputs: agg_customer_card_spend_parts
+-- params: business_date, month_start
 -- materialize: partition
--- Card spending (POS purchases) by merchant category over the trailing window: count, amount
--- and the category's share of the customer's card spending (DESIGN.md point 6). Categories
--- come from configs (features.mcc_categories); unlisted MCCs are 'other'.
+-- Card spending (POS purchases) by merchant category over the trailing window: count, amount,
+-- months with spending and the category's share of the customer's card spending (DESIGN.md
+-- point 6); the sum of the window's parts. Categories come from configs
+-- (features.mcc_categories); unlisted MCCs are 'other'.
 with
-txns as (
+parts as (
     select *
-    from agg_customer_txn_month
-    where txn_code = 'POS'
-      and ((month_start >= $window_start and month_start < $month_start
-            and as_of_date = cast(month_start + interval 1 month as date) - 1)
-           or (month_start = $month_start and as_of_date = $business_date))
+    from agg_customer_card_spend_parts
+    where window_month = $month_start
+      and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
 ),
 by_category as (
-    select customer_id, mcc_category, sum(txn_count) as txn_count, sum(amount) as amount,
-           count(distinct month_start) as active_months
-    from txns
+    select customer_id, mcc_category, sum(txn_count) as txn_count,
+           sum(spend_amount) as spend_amount, sum(active_months) as active_months
+    from parts
     group by customer_id, mcc_category
 ),
 final as (
     select customer_id,
            cast($business_date as date) as business_date,
            mcc_category,
-           txn_count,
-           amount as spend_amount,
-           active_months,
-           round(amount / nullif(sum(amount) over (partition by customer_id), 0), 6)
+           cast(txn_count as bigint) as txn_count,
+           spend_amount,
+           cast(active_months as integer) as active_months,
+           round(spend_amount / nullif(sum(spend_amount) over (partition by customer_id), 0), 6)
                as spend_share
     from by_category
 )

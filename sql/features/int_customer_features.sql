@@ -1,13 +1,14 @@
 -- table:  int_customer_features
 -- grain:  customer_id, business_date
--- inputs: agg_account_balance_month, agg_customer_txn_month, hist_customers, ref_age_bands
--- params: business_date, window_start, month_start, recent_start, regular_inflow_min_amount, regular_inflow_min_months
+-- inputs: agg_customer_feature_parts, agg_customer_card_spend_parts, agg_account_balance_month, hist_customers, ref_age_bands
+-- params: business_date, window_start, month_start, recent_start, regular_inflow_min_months
 -- materialize: partition
 -- The customer view shared by every later stage, over the trailing window (configs: features):
--- the closed months from window_start (as_of_date = month end) plus the business date's month
--- to date (as_of_date = business_date), read from the monthly aggregates, never raw history.
--- Average daily balance = balance-days / days in the window. AUM = deposits, wealth products,
--- funds and insurance. Trend = average month of the recent months against the earlier ones.
+-- the sum of the window's parts in agg_customer_feature_parts (the closed months, computed once
+-- per window month, plus the business date's month to date), never raw history. Average daily
+-- balance = balance-days / days in the window. AUM = deposits, wealth products, funds and
+-- insurance. Trend = average month of the recent months against the earlier ones. Holdings,
+-- closing balances and days past due are those of the business date's month (as of the date).
 -- Customers are those with a customer version valid at the business date.
 with
 customers as (
@@ -19,112 +20,70 @@ customers as (
     from hist_customers
     where valid_from <= $business_date and valid_to > $business_date
 ),
-balances as (
+parts as (
     select *
-    from agg_account_balance_month
-    where (month_start >= $window_start and month_start < $month_start
-           and as_of_date = cast(month_start + interval 1 month as date) - 1)
-       or (month_start = $month_start and as_of_date = $business_date)
+    from agg_customer_feature_parts
+    where window_month = $month_start
+      and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
 ),
-txns as (
-    select *
-    from agg_customer_txn_month
-    where (month_start >= $window_start and month_start < $month_start
-           and as_of_date = cast(month_start + interval 1 month as date) - 1)
-       or (month_start = $month_start and as_of_date = $business_date)
-),
-window_days as (
-    select datediff('day', cast($window_start as date), cast($business_date as date)) + 1
-        as days
-),
-balance_features as (
+sums as (
     select customer_id,
-           sum(balance_days) filter (where product_code = 'DDA') as bd_dda,
-           sum(balance_days) filter (where product_code = 'TDA') as bd_tda,
-           sum(balance_days) filter (where product_code = 'WMP') as bd_wmp,
-           sum(balance_days) filter (where product_code = 'FND') as bd_fnd,
-           sum(balance_days) filter (where product_code = 'INS') as bd_ins,
-           sum(balance_days) filter (where product_code = 'CCD') as bd_ccd,
-           sum(balance_days) filter (where product_code = 'PLN') as bd_pln,
-           sum(balance_days) filter (where product_code = 'MTG') as bd_mtg,
-           sum(balance_days) filter (where product_code = 'BLN') as bd_bln,
-           sum(closing_balance) filter (where month_start = $month_start
-               and product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS')) as aum_closing_amount,
-           sum(closing_balance) filter (where month_start = $month_start
-               and product_code in ('CCD', 'PLN', 'MTG', 'BLN')) as loans_outstanding_amount,
-           count(distinct product_code) filter (where month_start = $month_start
-               and closing_balance > 0) as products_held,
-           string_agg(distinct product_code, ',' order by product_code)
-               filter (where month_start = $month_start and closing_balance > 0)
-               as products_held_list,
-           count(distinct account_id) filter (where month_start = $month_start) as accounts_held,
-           max(max_days_past_due) filter (where month_start = $month_start)
-               as max_days_past_due
-    from balances
-    group by customer_id
-),
-txn_features as (
-    select customer_id,
-           sum(txn_count) as txn_count,
-           sum(amount) filter (where direction <> 'N') as txn_amount,
-           sum(txn_count) filter (where channel = 'CTR') as ctr_txn_count,
-           sum(txn_count) filter (where channel = 'ATM') as atm_txn_count,
-           sum(txn_count) filter (where channel = 'TEL') as tel_txn_count,
-           sum(txn_count) filter (where channel = 'NET') as net_txn_count,
-           sum(txn_count) filter (where channel = 'POS') as pos_txn_count,
-           sum(amount) filter (where channel = 'CTR') as ctr_amount,
-           sum(amount) filter (where channel = 'ATM') as atm_amount,
-           sum(amount) filter (where channel = 'TEL') as tel_amount,
-           sum(amount) filter (where channel = 'NET') as net_amount,
-           sum(amount) filter (where channel = 'POS') as pos_amount,
-           sum(txn_count) filter (where txn_code = 'DEP') as dep_txn_count,
-           sum(txn_count) filter (where txn_code = 'WDL') as wdl_txn_count,
-           sum(txn_count) filter (where txn_code = 'TRI') as tri_txn_count,
-           sum(txn_count) filter (where txn_code = 'TRO') as tro_txn_count,
-           sum(txn_count) filter (where txn_code = 'PAY') as pay_txn_count,
-           sum(txn_count) filter (where txn_code = 'POS') as pos_purchase_count,
-           sum(txn_count) filter (where txn_code in ('PRB', 'PRR')) as product_txn_count,
-           sum(txn_count) filter (where txn_code in ('LDR', 'LRP')) as loan_txn_count,
-           sum(txn_count) filter (where txn_code = 'QRY') as qry_txn_count,
-           sum(amount) filter (where txn_code = 'TRI') as tri_amount,
-           sum(amount) filter (where txn_code = 'TRO') as tro_amount,
-           sum(amount) filter (where direction = 'C') as inflow_amount,
-           sum(amount) filter (where direction = 'D') as outflow_amount,
+           sum(bd_dda) as bd_dda, sum(bd_tda) as bd_tda, sum(bd_wmp) as bd_wmp,
+           sum(bd_fnd) as bd_fnd, sum(bd_ins) as bd_ins, sum(bd_ccd) as bd_ccd,
+           sum(bd_pln) as bd_pln, sum(bd_mtg) as bd_mtg, sum(bd_bln) as bd_bln,
+           sum(txn_count) as txn_count, sum(txn_amount) as txn_amount,
+           sum(ctr_txn_count) as ctr_txn_count, sum(atm_txn_count) as atm_txn_count,
+           sum(tel_txn_count) as tel_txn_count, sum(net_txn_count) as net_txn_count,
+           sum(pos_txn_count) as pos_txn_count,
+           sum(ctr_amount) as ctr_amount, sum(atm_amount) as atm_amount,
+           sum(tel_amount) as tel_amount, sum(net_amount) as net_amount,
+           sum(pos_amount) as pos_amount,
+           sum(dep_txn_count) as dep_txn_count, sum(wdl_txn_count) as wdl_txn_count,
+           sum(tri_txn_count) as tri_txn_count, sum(tro_txn_count) as tro_txn_count,
+           sum(pay_txn_count) as pay_txn_count, sum(pos_purchase_count) as pos_purchase_count,
+           sum(product_txn_count) as product_txn_count, sum(loan_txn_count) as loan_txn_count,
+           sum(qry_txn_count) as qry_txn_count,
+           sum(tri_amount) as tri_amount, sum(tro_amount) as tro_amount,
+           sum(inflow_amount) as inflow_amount, sum(outflow_amount) as outflow_amount,
            sum(fee_amount) as fee_amount,
-           sum(amount) filter (where direction <> 'N' and month_start >= $recent_start)
-               as recent_amount,
-           sum(amount) filter (where direction <> 'N' and month_start < $recent_start)
-               as earlier_amount,
-           sum(txn_count) filter (where month_start >= $recent_start) as recent_txn_count,
-           sum(txn_count) filter (where month_start < $recent_start) as earlier_txn_count,
-           count(distinct month_start) as active_months
-    from txns
+           sum(recent_amount) as recent_amount, sum(earlier_amount) as earlier_amount,
+           sum(recent_txn_count) as recent_txn_count,
+           sum(earlier_txn_count) as earlier_txn_count,
+           sum(active_months) as active_months,
+           sum(regular_inflow_months) as regular_inflow_months,
+           sum(regular_inflow_amount) as regular_inflow_amount
+    from parts
     group by customer_id
 ),
-inflow_months as (
-    select customer_id, month_start, sum(amount) as tri_month_amount
-    from txns
-    where txn_code = 'TRI'
-    group by customer_id, month_start
-),
-regular_inflow as (
+holdings as (
     select customer_id,
-           count(*) filter (where tri_month_amount >= $regular_inflow_min_amount)
-               as regular_inflow_months,
-           avg(tri_month_amount) filter (where tri_month_amount >= $regular_inflow_min_amount)
-               as regular_inflow_month_amount
-    from inflow_months
+           sum(closing_balance) filter (where product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS'))
+               as aum_closing_amount,
+           sum(closing_balance) filter (where product_code in ('CCD', 'PLN', 'MTG', 'BLN'))
+               as loans_outstanding_amount,
+           count(distinct product_code) filter (where closing_balance > 0) as products_held,
+           string_agg(distinct product_code, ',' order by product_code)
+               filter (where closing_balance > 0) as products_held_list,
+           count(distinct account_id) as accounts_held,
+           max(max_days_past_due) as max_days_past_due
+    from agg_account_balance_month
+    where month_start = $month_start and as_of_date = $business_date
     group by customer_id
 ),
 card_spend as (
     select customer_id, arg_max(mcc_category, amount) as top_mcc_category
     from (
-        select customer_id, mcc_category, sum(amount) as amount
-        from txns
-        where txn_code = 'POS'
+        select customer_id, mcc_category, sum(spend_amount) as amount
+        from agg_customer_card_spend_parts
+        where window_month = $month_start
+          and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
         group by customer_id, mcc_category
     ) s
     group by customer_id
+),
+window_days as (
+    select datediff('day', cast($window_start as date), cast($business_date as date)) + 1
+        as days
 ),
 months_in_window as (
     select datediff('month', cast($window_start as date), cast($month_start as date)) + 1
@@ -143,26 +102,26 @@ final as (
            c.age_years,
            coalesce(ab.age_band, 'unknown') as age_band,
            datediff('month', c.open_date, cast($business_date as date)) as tenure_months,
-           cast(coalesce(b.bd_dda, 0) / w.days as decimal(18, 2)) as adb_dda_amount,
-           cast(coalesce(b.bd_tda, 0) / w.days as decimal(18, 2)) as adb_tda_amount,
-           cast(coalesce(b.bd_wmp, 0) / w.days as decimal(18, 2)) as adb_wmp_amount,
-           cast(coalesce(b.bd_fnd, 0) / w.days as decimal(18, 2)) as adb_fnd_amount,
-           cast(coalesce(b.bd_ins, 0) / w.days as decimal(18, 2)) as adb_ins_amount,
-           cast(coalesce(b.bd_ccd, 0) / w.days as decimal(18, 2)) as adb_ccd_amount,
-           cast(coalesce(b.bd_pln, 0) / w.days as decimal(18, 2)) as adb_pln_amount,
-           cast(coalesce(b.bd_mtg, 0) / w.days as decimal(18, 2)) as adb_mtg_amount,
-           cast(coalesce(b.bd_bln, 0) / w.days as decimal(18, 2)) as adb_bln_amount,
-           cast((coalesce(b.bd_dda, 0) + coalesce(b.bd_tda, 0) + coalesce(b.bd_wmp, 0)
-                 + coalesce(b.bd_fnd, 0) + coalesce(b.bd_ins, 0)) / w.days
+           cast(coalesce(t.bd_dda, 0) / w.days as decimal(18, 2)) as adb_dda_amount,
+           cast(coalesce(t.bd_tda, 0) / w.days as decimal(18, 2)) as adb_tda_amount,
+           cast(coalesce(t.bd_wmp, 0) / w.days as decimal(18, 2)) as adb_wmp_amount,
+           cast(coalesce(t.bd_fnd, 0) / w.days as decimal(18, 2)) as adb_fnd_amount,
+           cast(coalesce(t.bd_ins, 0) / w.days as decimal(18, 2)) as adb_ins_amount,
+           cast(coalesce(t.bd_ccd, 0) / w.days as decimal(18, 2)) as adb_ccd_amount,
+           cast(coalesce(t.bd_pln, 0) / w.days as decimal(18, 2)) as adb_pln_amount,
+           cast(coalesce(t.bd_mtg, 0) / w.days as decimal(18, 2)) as adb_mtg_amount,
+           cast(coalesce(t.bd_bln, 0) / w.days as decimal(18, 2)) as adb_bln_amount,
+           cast((coalesce(t.bd_dda, 0) + coalesce(t.bd_tda, 0) + coalesce(t.bd_wmp, 0)
+                 + coalesce(t.bd_fnd, 0) + coalesce(t.bd_ins, 0)) / w.days
                 as decimal(18, 2)) as aum_amount,
-           cast((coalesce(b.bd_ccd, 0) + coalesce(b.bd_pln, 0) + coalesce(b.bd_mtg, 0)
-                 + coalesce(b.bd_bln, 0)) / w.days as decimal(18, 2)) as adb_loans_amount,
-           coalesce(b.aum_closing_amount, 0) as aum_closing_amount,
-           coalesce(b.loans_outstanding_amount, 0) as loans_outstanding_amount,
-           cast(coalesce(b.products_held, 0) as integer) as products_held,
-           coalesce(b.products_held_list, '') as products_held_list,
-           cast(coalesce(b.accounts_held, 0) as integer) as accounts_held,
-           coalesce(b.max_days_past_due, 0) as max_days_past_due,
+           cast((coalesce(t.bd_ccd, 0) + coalesce(t.bd_pln, 0) + coalesce(t.bd_mtg, 0)
+                 + coalesce(t.bd_bln, 0)) / w.days as decimal(18, 2)) as adb_loans_amount,
+           coalesce(h.aum_closing_amount, 0) as aum_closing_amount,
+           coalesce(h.loans_outstanding_amount, 0) as loans_outstanding_amount,
+           cast(coalesce(h.products_held, 0) as integer) as products_held,
+           coalesce(h.products_held_list, '') as products_held_list,
+           cast(coalesce(h.accounts_held, 0) as integer) as accounts_held,
+           coalesce(h.max_days_past_due, 0) as max_days_past_due,
            cast(coalesce(t.txn_count, 0) as bigint) as txn_count,
            coalesce(t.txn_amount, 0) as txn_amount,
            cast(coalesce(t.ctr_txn_count, 0) as bigint) as ctr_txn_count,
@@ -190,10 +149,10 @@ final as (
            coalesce(t.outflow_amount, 0) as outflow_amount,
            coalesce(t.fee_amount, 0) as fee_amount,
            cast(coalesce(t.active_months, 0) as integer) as active_months,
-           cast(coalesce(r.regular_inflow_months, 0) as integer) as regular_inflow_months,
-           cast(coalesce(r.regular_inflow_month_amount, 0) as decimal(18, 2))
-               as regular_inflow_month_amount,
-           coalesce(r.regular_inflow_months, 0) >= $regular_inflow_min_months
+           cast(coalesce(t.regular_inflow_months, 0) as integer) as regular_inflow_months,
+           cast(coalesce(t.regular_inflow_amount / nullif(t.regular_inflow_months, 0), 0)
+                as decimal(18, 2)) as regular_inflow_month_amount,
+           coalesce(t.regular_inflow_months, 0) >= $regular_inflow_min_months
                as has_regular_inflow,
            cs.top_mcc_category,
            cast(coalesce(t.recent_amount, 0) / m.recent_months as decimal(18, 2))
@@ -211,9 +170,8 @@ final as (
     from customers c
     cross join window_days w
     cross join months_in_window m
-    left join balance_features b on b.customer_id = c.customer_id
-    left join txn_features t on t.customer_id = c.customer_id
-    left join regular_inflow r on r.customer_id = c.customer_id
+    left join sums t on t.customer_id = c.customer_id
+    left join holdings h on h.customer_id = c.customer_id
     left join card_spend cs on cs.customer_id = c.customer_id
     left join ref_age_bands ab on c.age_years >= ab.min_age and c.age_years < ab.max_age
 )
