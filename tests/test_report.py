@@ -267,6 +267,11 @@ def test_every_figure_is_present_with_an_svg_and_a_caption(html: str) -> None:
     assert "not available" not in html
 
 
+def test_header_names_the_date_and_the_configuration(html: str, warehouse: Config) -> None:
+    assert "<title>Customer value report 2026-11-27</title>" in html
+    assert f"configuration {warehouse.fingerprint()}" in html
+
+
 def test_page_is_self_contained(html: str) -> None:
     assert "<script" not in html.lower()
     assert "<link" not in html.lower() and "<img" not in html.lower()

@@ -31,7 +31,7 @@ def build_report_html(cfg: Config, day: date) -> str:
     """Read the warehouse (read-only) and render the page for ``day``."""
     from pipeline.report.collect import collect_all
     from pipeline.report.html import render_html
-    from pipeline.warehouse import connect
+    from pipeline.warehouse import code_version, connect
 
     if not cfg.paths.warehouse.exists():
         raise PipelineError(
@@ -42,7 +42,8 @@ def build_report_html(cfg: Config, day: date) -> str:
         sections = collect_all(con, day)
     finally:
         con.close()
-    return render_html(sections, day, datetime.now(), str(cfg.paths.warehouse))
+    provenance = f" (configuration {cfg.fingerprint()}, cvp {code_version()})"
+    return render_html(sections, day, datetime.now(), str(cfg.paths.warehouse), provenance)
 
 
 def write_report(cfg: Config, day: date, out: Path | None = None) -> Path:

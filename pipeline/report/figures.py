@@ -85,9 +85,7 @@ def to_svg(fig: Any, key: str) -> str:
     text = text[text.index("<svg") :]
     text = _ID.sub(lambda m: f'id="{key}-{m.group(1)}"', text)
     text = _REF.sub(lambda m: f"{m.group(1)}{key}-{m.group(2)}", text)
-    return text.replace("<svg ", f'<svg role="img" aria-labelledby="{key}-title" ', 1).replace(
-        ">", f'><title id="{key}-title">{key}</title>', 1
-    )
+    return text
 
 
 def _money_axis(axis: Any) -> None:

@@ -74,6 +74,7 @@ footer { color:var(--muted); font-size:13px; text-align:center; padding:10px 0 3
 
 
 def _figure(fig_id: str, title: str, svg: str, caption: str) -> str:
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
     return (
         f'<figure id="{fig_id}">{svg}'
         f"<figcaption><b>{escape(title)}.</b> {caption}</figcaption></figure>"
@@ -597,7 +598,9 @@ NAV = (
 )
 
 
-def render_html(sections: Sections, day: date, generated_at: datetime, source: str) -> str:
+def render_html(
+    sections: Sections, day: date, generated_at: datetime, source: str, provenance: str = ""
+) -> str:
     """The whole page for ``day`` from :func:`pipeline.report.collect.collect_all`'s output."""
     body = [
         _section("overview", "Overview", f"Business date {day}.", _overview(sections)),
@@ -649,7 +652,8 @@ def render_html(sections: Sections, day: date, generated_at: datetime, source: s
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Customer value report {day}</title><style>{CSS}</style></head><body>"
         f"<header><h1>Customer value report — {day}</h1>"
-        f"<p>Generated {generated_at:%Y-%m-%d %H:%M} from {escape(source)}. "
+        f"<p>Generated {generated_at:%Y-%m-%d %H:%M} from {escape(source)}"
+        f"{escape(provenance)}. "
         "Amounts in CNY; k = thousand, M = million.</p></header>"
         f"<nav>{nav}</nav><main>{''.join(body)}</main>"
         "<footer>cvp report · self-contained: no network or script needed to read it"
