@@ -391,7 +391,7 @@ def test_missing_tables_are_said_plainly(cfg: Config) -> None:
     assert "file_ledger has no rows for 2026-11-27: run `cvp ingest" in figs["fig-dq-rows"]
     # an empty table from a stage that succeeded is an answer, not a gap
     assert "not available" not in figs["fig-merchants"]
-    assert "0 individual merchants detected" in figs["fig-merchants"]
+    assert "No merchants detected on this date" in figs["fig-merchants"]
 
 
 def test_write_report_replaces_a_stale_file_whole(warehouse: Config, tmp_path: Path) -> None:

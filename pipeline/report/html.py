@@ -314,7 +314,9 @@ def _merchants(s: Sections) -> str:
             f"({pct(undeclared / total if total else 0)}). Points far right and low are "
             "large traders with modest balances."
         )
-        if m["scatter_step"] > 1:
+        if not m["count"]:
+            caption = "No merchants detected on this date (the merchants stage ran)."
+        elif m["scatter_step"] > 1:
             caption += f" Every {m['scatter_step']}th merchant by turnover is drawn."
         out.append(
             _figure(
@@ -343,6 +345,8 @@ def _merchants(s: Sections) -> str:
             f"{cny_short(c['turnover_amount'])} yearly turnover.{biggest} Bars: the "
             f"{len(c['clusters'])} largest by turnover (main branch in brackets)."
         )
+        if not c["count"]:
+            caption = "No market clusters on this date."
         out.append(_figure("fig-market-clusters", title, figures.plot_clusters(c), caption))
         if c["prospects"]:
             out.append(
@@ -401,6 +405,8 @@ def _channels(s: Sections) -> str:
             f"{len(m['branches'])} of {count(m['branch_count'])} branches with the largest "
             "saving."
         )
+        if not sm["candidates"]:
+            caption = f"No channel-migration candidates on this date.{counter}"
         out.append(
             _figure("fig-migration", title + " by branch", figures.plot_migration(m), caption)
         )
