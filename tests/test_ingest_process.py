@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -96,34 +95,35 @@ def test_a_load_killed_part_way_then_rerun_gives_exactly_the_control_totals(
 ) -> None:
     controls = big_delivery(tmp_path, rows_per_channel=40_000)
     env = cvp_env(tmp_path)
+    # time a whole load into a scratch warehouse, then kill loads at points spread over it
+    scratch = dict(env, CVP_WAREHOUSE=str(tmp_path / "scratch.duckdb"))
+    started = time.monotonic()
+    assert run_cvp(["ingest", "--date", "2026-11-27"], scratch).returncode == 0
+    whole = time.monotonic() - started
     db = tmp_path / "cvp.duckdb"
-    rng = random.Random(7)
     kills = 0
-    for _ in range(6):
+    for fraction in (0.5, 0.7, 0.85, 0.95):
         proc = subprocess.Popen(
             [*CVP, "ingest", "--date", "2026-11-27", "--log-format", "json"],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(1.0, 3.0))
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(whole * fraction)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
         if db.exists():
             assert warehouse_is_consistent(db) == []
-    assert kills > 0, "the load finished before any kill: make the files bigger"
+    assert kills > 0, "every load finished before its kill"
     done = run_cvp(["ingest", "--date", "2026-11-27"], env)
     assert done.returncode == 0, done.stderr
     con = duckdb.connect(str(db), read_only=True)
-    totals = dict(
-        (ch, (n, s))
+    totals = {
+        ch: (n, s)
         for ch, n, s in con.execute(
             "select channel, count(*), sum(amount) from stg_transactions group by channel"
         ).fetchall()
-    )
+    }
     con.close()
     assert totals == controls
 
