@@ -216,7 +216,8 @@ def test_features_of_hand_made_customer(con: duckdb.DuckDBPyConnection, cfg: Con
     row = con.execute(
         "select window_days, adb_dda_amount, adb_pln_amount, ctr_txn_count, net_txn_count, "
         "pos_amount, products_held, max_days_past_due, age_band, tenure_months, "
-        "top_mcc_category from int_customer_features where customer_id = 'C1'"
+        "top_mcc_category, card_spend_by_category from int_customer_features "
+        "where customer_id = 'C1'"
     ).fetchone()
     # 2025-12-01 .. 2026-11-10 is 345 days; DDA 170,000 balance-days / 345 = 492.75
     assert row == (
@@ -231,6 +232,7 @@ def test_features_of_hand_made_customer(con: duckdb.DuckDBPyConnection, cfg: Con
         "45-54",
         142,
         "groceries",
+        {"groceries": Decimal("7000.00")},  # all three purchases carry MCC 5411
     )
 
 

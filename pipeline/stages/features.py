@@ -3,8 +3,9 @@
 Each night only what new deliveries touched is recomputed: closed months of the window whose
 deliveries were loaded after their last refresh (``agg_refresh_log``, compared with
 ``file_ledger.received_at``), or whose pricing config changed, plus the business date's own
-month to date. Then ``int_customer_features`` and ``int_customer_card_spend`` are built from
-the aggregates for the date.
+month to date. Each window is then the sum of two parts (``agg_customer_*_parts``): its
+closed months, computed once per window month, and the month to date; ``int_customer_features``
+is built from them.
 """
 
 from __future__ import annotations
@@ -420,7 +421,6 @@ def run(ctx: StageContext) -> int:
     for table in ("agg_customer_feature_parts", "agg_customer_card_spend_parts"):
         ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, features_hash))
     rows = run_sql(ctx.con, "features/int_customer_features", params)
-    ctx.facts["card_spend_rows"] = run_sql(ctx.con, "features/int_customer_card_spend", params)
     ctx.facts["customers"] = rows
     return rows
 
@@ -437,7 +437,6 @@ STAGE = Stage(
         "agg_customer_feature_parts",
         "agg_customer_card_spend_parts",
         "int_customer_features",
-        "int_customer_card_spend",
     ),
     config_sections=("features", "economics"),
 )

@@ -9,6 +9,8 @@
 -- balance = balance-days / days in the window. AUM = deposits, wealth products, funds and
 -- insurance. Trend = average month of the recent months against the earlier ones. Holdings,
 -- closing balances and days past due are those of the business date's month (as of the date).
+-- Card spending by merchant category (configs: features.mcc_categories; others 'other') is a
+-- map category -> amount (and -> purchases) over the window (DESIGN.md point 6).
 -- Customers are those with a customer version valid at the business date.
 with
 customers as (
@@ -71,9 +73,15 @@ holdings as (
     group by customer_id
 ),
 card_spend as (
-    select customer_id, arg_max(mcc_category, amount) as top_mcc_category
+    select customer_id,
+           arg_max(mcc_category, amount) as top_mcc_category,
+           map_from_entries(list(struct_pack(k := mcc_category, v := amount)
+                                 order by mcc_category)) as card_spend_by_category,
+           map_from_entries(list(struct_pack(k := mcc_category, v := txn_count)
+                                 order by mcc_category)) as card_txns_by_category
     from (
-        select customer_id, mcc_category, sum(spend_amount) as amount
+        select customer_id, mcc_category, sum(spend_amount) as amount,
+               cast(sum(txn_count) as bigint) as txn_count
         from agg_customer_card_spend_parts
         where window_month = $month_start
           and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
@@ -155,6 +163,8 @@ final as (
            coalesce(t.regular_inflow_months, 0) >= $regular_inflow_min_months
                as has_regular_inflow,
            cs.top_mcc_category,
+           cs.card_spend_by_category,
+           cs.card_txns_by_category,
            cast(coalesce(t.recent_amount, 0) / m.recent_months as decimal(18, 2))
                as recent_month_amount,
            cast(coalesce(t.earlier_amount, 0) / (m.total_months - m.recent_months)
