@@ -437,6 +437,19 @@ def test_lorenz_points_and_top_share_by_hand() -> None:
     assert top_share([], 0.2) == 0.0
 
 
+def test_plotting_leaves_the_callers_matplotlib_alone() -> None:
+    import matplotlib
+
+    from pipeline.report.figures import plot_quarantine
+
+    before = (matplotlib.rcParams["font.size"], matplotlib.rcParams["axes.grid"])
+    backend = matplotlib.get_backend()
+    svg = plot_quarantine({"reasons": [{"reason": "bad amount", "feed": "TXN", "rows": 3}]})
+    assert svg.startswith("<svg")
+    assert (matplotlib.rcParams["font.size"], matplotlib.rcParams["axes.grid"]) == before
+    assert matplotlib.get_backend() == backend
+
+
 def test_merchant_scatter_is_thinned_beyond_its_cap() -> None:
     con = duckdb.connect()
     con.execute(

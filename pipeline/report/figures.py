@@ -1,4 +1,4 @@
-"""The report's plots: matplotlib (Agg) figures returned as inline SVG text.
+"""The report's plots: matplotlib figures on Agg canvases, returned as inline SVG text.
 
 Every function takes a section's data (see :mod:`pipeline.report.collect`) and returns one
 ``<svg>`` element. Text is drawn as paths, so the SVG needs no font on the reader's machine;
@@ -7,9 +7,10 @@ element ids carry a per-figure prefix so several SVGs can live in one HTML page.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline.report.collect import CHANNELS
@@ -28,43 +29,54 @@ WIDTH = 8.0
 """Figure width in inches (SVG user units scale with the page)."""
 
 
-def _style() -> None:
-    import matplotlib
+STYLE: dict[str, Any] = {
+    "svg.fonttype": "path",
+    "svg.hashsalt": "cvp-report",
+    "font.size": 9.5,
+    "axes.edgecolor": GRID,
+    "axes.labelcolor": INK,
+    "axes.titlesize": 10.5,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": GRID,
+    "grid.linewidth": 0.6,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+}
+"""matplotlib settings of the report's plots, applied only while a plot is drawn."""
 
-    matplotlib.use("Agg", force=True)
-    matplotlib.rcParams.update(
-        {
-            "svg.fonttype": "path",
-            "svg.hashsalt": "cvp-report",
-            "font.size": 9.5,
-            "axes.edgecolor": GRID,
-            "axes.labelcolor": INK,
-            "axes.titlesize": 10.5,
-            "axes.titleweight": "bold",
-            "axes.titlelocation": "left",
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "axes.axisbelow": True,
-            "grid.color": GRID,
-            "grid.linewidth": 0.6,
-            "xtick.color": MUTED,
-            "ytick.color": MUTED,
-            "legend.frameon": False,
-            "figure.dpi": 100,
-        }
-    )
+Plot = Callable[[dict[str, Any]], str]
+
+
+def _styled(plot: Plot) -> Plot:
+    """Draw ``plot`` under :data:`STYLE`, leaving the caller's matplotlib settings as they were."""
+
+    @functools.wraps(plot)
+    def wrapper(data: dict[str, Any]) -> str:
+        import matplotlib
+
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
+            return plot(data)
+
+    return wrapper
 
 
 def _new(height: float = 3.4, ncols: int = 1, width_ratios: Sequence[float] | None = None) -> Any:
-    _style()
-    import matplotlib.pyplot as plt
+    """A figure on its own Agg canvas: no pyplot, no global backend, nothing left open."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(
         1,
         ncols,
-        figsize=(WIDTH, height),
-        layout="constrained",
         gridspec_kw={"width_ratios": list(width_ratios)} if width_ratios else None,
     )
     return fig, axes
@@ -75,12 +87,9 @@ _REF = re.compile(r'(href="#|url\(#)([^")]+)')
 
 
 def to_svg(fig: Any, key: str) -> str:
-    """Serialise and close ``fig``; prefix its ids with ``key`` so inline SVGs do not clash."""
-    import matplotlib.pyplot as plt
-
+    """Serialise ``fig``; prefix its ids with ``key`` so inline SVGs in one page do not clash."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     text = _ID.sub(lambda m: f'id="{key}-{m.group(1)}"', text)
@@ -104,6 +113,7 @@ def _empty(ax: Any, text: str) -> None:
     ax.grid(False)
 
 
+@_styled
 def plot_tiers(data: dict[str, Any]) -> str:
     """Customers per tier beside contribution per tier."""
     tiers = data["tiers"]
@@ -140,6 +150,7 @@ def plot_tiers(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-tiers")
 
 
+@_styled
 def plot_lorenz(data: dict[str, Any]) -> str:
     """Lorenz curve of contribution (floored at zero) with the line of equality."""
     fig, ax = _new(3.6)
@@ -170,6 +181,7 @@ def plot_lorenz(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-lorenz")
 
 
+@_styled
 def plot_components(data: dict[str, Any]) -> str:
     """Waterfall from revenue components, down through costs, to the net contribution."""
     fig, ax = _new(3.6)
@@ -222,6 +234,7 @@ def plot_components(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-components")
 
 
+@_styled
 def plot_clv(data: dict[str, Any]) -> str:
     """Histogram of lifetime value (1st-99th percentile) beside customers per life stage."""
     import numpy as np
@@ -269,6 +282,7 @@ def plot_clv(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-clv")
 
 
+@_styled
 def plot_calibration(data: dict[str, Any]) -> str:
     """Mean predicted and actual holdout events per calibration-frequency bucket."""
     fig, ax = _new(3.4)
@@ -292,6 +306,7 @@ def plot_calibration(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-calibration")
 
 
+@_styled
 def plot_merchants(data: dict[str, Any]) -> str:
     """Yearly turnover against assets held, declared and undeclared merchants."""
     fig, ax = _new(3.6)
@@ -329,6 +344,7 @@ def plot_merchants(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-merchants")
 
 
+@_styled
 def plot_clusters(data: dict[str, Any]) -> str:
     """The largest market clusters by turnover, with their size."""
     clusters = data["clusters"]
@@ -357,6 +373,7 @@ def plot_clusters(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-clusters")
 
 
+@_styled
 def plot_channels(data: dict[str, Any]) -> str:
     """Each tier's transactions split by channel (100% bars), with all customers on top."""
     rows = [{"tier": "all customers", **data["totals"]}, *data["per_tier"]]
@@ -389,6 +406,7 @@ def plot_channels(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-channels")
 
 
+@_styled
 def plot_migration(data: dict[str, Any]) -> str:
     """Yearly saving if each branch's migration candidates moved counter work online."""
     branches = data["branches"]
@@ -416,6 +434,7 @@ def plot_migration(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-migration")
 
 
+@_styled
 def plot_rms(data: dict[str, Any]) -> str:
     """Value created per relationship manager (top of the leaderboard)."""
     rms = data["rms"]
@@ -434,6 +453,7 @@ def plot_rms(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-rms")
 
 
+@_styled
 def plot_branches(data: dict[str, Any]) -> str:
     """Contribution per branch, stacked by tier."""
     branches = data["branches"]
@@ -474,6 +494,7 @@ def plot_branches(data: dict[str, Any]) -> str:
 FEED_COLOURS = {"TXN": BLUE, "ACCT": "#60a5fa", "CUST": "#93c5fd", "BRCH": "#cbd5e1"}
 
 
+@_styled
 def plot_rows_history(data: dict[str, Any]) -> str:
     """Rows loaded per business date and feed, with quarantined rows on a second axis."""
     history = data["history"]
@@ -517,6 +538,7 @@ def plot_rows_history(data: dict[str, Any]) -> str:
     return to_svg(fig, "svg-dq-rows")
 
 
+@_styled
 def plot_quarantine(data: dict[str, Any]) -> str:
     """Quarantined rows of the date by reason and feed."""
     reasons = data["reasons"]
