@@ -304,7 +304,7 @@ def test_components_caption_sums_revenue_and_cost(html: str) -> None:
     text = caption(html, "fig-components")
     # revenue = Σ (c + 10) = 1050; cost = 5 × 10 = 50
     assert "Revenue CNY 1.05 k minus cost CNY 50 gives contribution CNY 1 k" in text
-    assert "over 2025-12-01 to 2026-11-27" in text
+    assert "over 2025-12-01 to 2026-11-27, over all 5 customers" in text
 
 
 def test_lifetime_value_and_calibration_captions(html: str) -> None:

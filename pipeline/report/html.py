@@ -221,7 +221,9 @@ def _components(s: Sections) -> str:
         window = f" over {c['window_start']} to {c['window_end']}"
     caption = (
         f"Revenue {cny_short(rev_total)} minus cost {cny_short(cost_total)} gives contribution "
-        f"<b>{cny_short(c['contribution_amount'])}</b>{window}. Largest revenue: "
+        f"<b>{cny_short(c['contribution_amount'])}</b>{window}, over all "
+        f"{count(c['customers'])} customers with a contribution (inactive ones too, unlike the "
+        "tiers). Largest revenue: "
         + ", ".join(
             f"{escape(p['label']).lower()} {pct(p['amount'] / rev_total if rev_total else 0)}"
             for p in revenue[:3]
