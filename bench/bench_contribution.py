@@ -20,8 +20,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import statistics
 import time
 from datetime import date
