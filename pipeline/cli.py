@@ -361,4 +361,3 @@ def main() -> None:  # pragma: no cover - console entry point
         app()
     except KeyboardInterrupt:
         sys.exit(EXIT_FAILURE)
-

@@ -24,7 +24,7 @@ END = date(2026, 11, 27)
 
 def month_ends(first: date, last: date, count: int) -> list[date]:
     """The last ``count`` month-end dates strictly before ``last``'s month, then ``last``."""
-    out = []
+    out: list[date] = []
     day = last.replace(day=1) - timedelta(days=1)
     while len(out) < count and day >= first:
         out.append(day)
