@@ -15,6 +15,7 @@ from pipeline.config.merchants import SIGNALS, MerchantsConfig
 from pipeline.errors import DataContractError
 
 DECOY_COLUMNS: tuple[str, ...] = (
+    "payer_count",
     "largest_inflow_share",
     "top_payer_share",
     "top_payer_months",
@@ -53,7 +54,7 @@ def score_merchants(signals: pl.DataFrame, settings: MerchantsConfig) -> pl.Data
     ----------
     signals
         One row per customer_id with the signals named by the scorecard rules
-        (see ``pipeline.config.merchants.SIGNALS``) and the decoy columns
+        (see ``pipeline.config.merchants.SIGNALS``) and the decoy columns ``payer_count``,
         ``largest_inflow_share``, ``top_payer_share``, ``top_payer_months``,
         ``top_payer_amount_cv``.
     settings
@@ -73,7 +74,7 @@ def score_merchants(signals: pl.DataFrame, settings: MerchantsConfig) -> pl.Data
     >>> cfg = MerchantsConfig(
     ...     rules={"HIGH_TURNOVER": ScoreRule(signal="turnover_amount", at_least=1e6, points=60)}
     ... )
-    >>> frame = pl.DataFrame({"customer_id": ["C1"], "turnover_amount": [2e6],
+    >>> frame = pl.DataFrame({"customer_id": ["C1"], "turnover_amount": [2e6], "payer_count": [80],
     ...     "largest_inflow_share": [0.01], "top_payer_share": [0.02],
     ...     "top_payer_months": [3], "top_payer_amount_cv": [0.9]})
     >>> score_merchants(frame, cfg).select("merchant_score", "reasons", "is_merchant").row(0)
@@ -99,7 +100,10 @@ def score_merchants(signals: pl.DataFrame, settings: MerchantsConfig) -> pl.Data
         ),
         (
             "DECOY_ONE_PAYER",
-            (pl.col("top_payer_share") > decoy.max_top_payer_share).fill_null(False),
+            (
+                (pl.col("top_payer_share") > decoy.max_top_payer_share)
+                & (pl.col("payer_count") <= decoy.one_payer_max_payers)
+            ).fill_null(False),
         ),
         (
             "DECOY_SALARY",

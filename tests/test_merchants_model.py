@@ -64,6 +64,7 @@ def test_each_decoy_vetoes_a_high_score() -> None:
             "decoys": DecoyRules(
                 max_largest_inflow_share=0.3,
                 max_top_payer_share=0.5,
+                one_payer_max_payers=20,
                 salary_min_months=6,
                 salary_max_cv=0.25,
                 salary_min_share=0.35,
@@ -71,30 +72,31 @@ def test_each_decoy_vetoes_a_high_score() -> None:
         }
     )
     signals = frame(
-        turnover_amount=[3e6] * 5,
-        payer_count=[100] * 5,
-        small_payment_share=[0.1] * 5,
-        is_self_employed=[True] * 5,
+        turnover_amount=[3e6] * 6,
+        payer_count=[100, 100, 20, 100, 100, 30],
+        small_payment_share=[0.1] * 6,
+        is_self_employed=[True] * 6,
     ).with_columns(
-        largest_inflow_share=pl.Series([0.31, 0.3, 0.05, 0.05, 0.05]),
-        top_payer_share=pl.Series([0.31, 0.3, 0.51, 0.4, 0.4]),
-        top_payer_months=pl.Series([1, 1, 3, 6, 5]),
-        top_payer_amount_cv=pl.Series([0.0, 0.0, 0.9, 0.25, 0.1]),
+        largest_inflow_share=pl.Series([0.31, 0.3, 0.05, 0.05, 0.05, 0.05]),
+        top_payer_share=pl.Series([0.31, 0.3, 0.51, 0.4, 0.4, 0.51]),
+        top_payer_months=pl.Series([1, 1, 3, 6, 5, 3]),
+        top_payer_amount_cv=pl.Series([0.0, 0.0, 0.9, 0.25, 0.1, 0.9]),
     )
     scored = score_merchants(signals, settings)
     assert scored["decoy_reasons"].to_list() == [
         "DECOY_SINGLE_INFLOW",  # flat sale: 31% in one inflow
         "",  # exactly at the limits: no veto
-        "DECOY_ONE_PAYER",
+        "DECOY_ONE_PAYER",  # 51% from one payer, 20 payers in all
         "DECOY_SALARY",  # 6 months, cv 0.25, 40% of inflows
         "",  # only 5 months of salary
+        "",  # 51% from one payer but 30 payers: a wholesaler's big buyer
     ]
-    assert scored["is_merchant"].to_list() == [False, True, False, False, True]
+    assert scored["is_merchant"].to_list() == [False, True, False, False, True, True]
 
 
 def test_missing_signal_column_is_named() -> None:
-    with pytest.raises(DataContractError, match="payer_count"):
-        score_merchants(frame(turnover_amount=[1.0]), SETTINGS)
+    with pytest.raises(DataContractError, match="small_payment_share"):
+        score_merchants(frame(turnover_amount=[1.0], payer_count=[3]), SETTINGS)
 
 
 def test_hubs_do_not_link_and_shared_counterparties_do() -> None:

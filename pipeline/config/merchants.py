@@ -91,8 +91,11 @@ class DecoyRules(_Frozen):
     """A customer whose single largest inflow is more than this share of the window's inflows
     is not a merchant (a flat sold, an inheritance): reason ``DECOY_SINGLE_INFLOW``."""
     max_top_payer_share: float = Field(default=0.5, gt=0, le=1)
-    """A customer with more than this share of inflows from one payer is not a merchant
-    (an employer, a relative): reason ``DECOY_ONE_PAYER``."""
+    """A customer with more than this share of inflows from one payer ..."""
+    one_payer_max_payers: int = Field(default=20, ge=1)
+    """... and at most this many distinct payers in all is not a merchant (an employer, a
+    relative): reason ``DECOY_ONE_PAYER``. A wholesaler whose biggest buyer is another merchant
+    still has a market of payers behind it and is not vetoed."""
     salary_min_months: int = Field(default=6, ge=2)
     """Salary-like: the top payer paid in at least this many distinct months ..."""
     salary_max_cv: float = Field(default=0.25, ge=0)
