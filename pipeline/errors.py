@@ -10,6 +10,7 @@
     ├── DataContractError         a table or frame lacks what a step needs
     ├── WarehouseBusy             exit 4: another cvp process holds the warehouse
     ├── StageFailed               a stage failed; the run ledger records it
+    │   └── CheckFailed           exit 5: a check (e.g. reconciliation) failed: no export
     └── ExportBlocked             exit 5: a check failed, so the export was refused
 
 Messages name the file, line or field and say what to do next. They never carry personal data.
@@ -60,6 +61,12 @@ class WarehouseBusy(PipelineError):
 
 class StageFailed(PipelineError):
     """A stage failed for a business date."""
+
+
+class CheckFailed(StageFailed):
+    """A check inside a stage failed, so the date's export is blocked."""
+
+    exit_code = EXIT_EXPORT_BLOCKED
 
 
 class ExportBlocked(PipelineError):

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipeline.config import Config
-from pipeline.errors import DataContractError
+from pipeline.errors import CheckFailed
 from pipeline.stages.base import StageContext, run_stage
 from pipeline.stages.tiers import STAGE, add_months
 from pipeline.warehouse import RunLedger, connect
@@ -388,7 +388,7 @@ def test_failed_check_fails_the_stage(cfg: Config, warehouse: duckdb.DuckDBPyCon
         "insert into int_customer_features select * from int_customer_features "
         "where customer_id = 'C03'"
     )
-    with pytest.raises(DataContractError, match=r"one_tier_per_active_customer \(1 rows\)"):
+    with pytest.raises(CheckFailed, match=r"one_tier_per_active_customer \(1 rows\)"):
         run_tiers(cfg, warehouse, DAY)
     status = warehouse.execute(
         "select status from run_ledger where stage = 'tiers' order by started_at desc limit 1"

@@ -72,8 +72,9 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         ctx.ledger.finish(stage.name, ctx.business_date, "failed", message=message[:500])
-        if isinstance(exc, PipelineError) and not isinstance(exc, StageFailed):
-            exc.args = (f"stage {stage.name} for {ctx.business_date}: {exc}",)
+        if isinstance(exc, PipelineError):  # keeps its exit code (3, 5, ...)
+            if not str(exc).startswith(f"stage {stage.name} "):
+                exc.args = (f"stage {stage.name} for {ctx.business_date}: {exc}",)
             raise
         raise StageFailed(f"stage {stage.name} for {ctx.business_date} failed: {message}") from exc
     seconds = round(time.monotonic() - started, 3)

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.errors import StageFailed
+from pipeline.errors import CheckFailed, StageFailed
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import load_reference_tables, refresh_window_parts, window_of
@@ -36,7 +36,7 @@ def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any])
     if bad:
         branch, product, component, summed, portfolio = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise StageFailed(
+        raise CheckFailed(
             f"contribution does not reconcile for branch {branch}, product {product}, "
             f"component {component}: customers sum to {summed}, portfolio gives {portfolio}"
             f"{more}; see chk_contribution_reconciliation"

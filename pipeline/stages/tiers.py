@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import DataContractError
+from pipeline.errors import CheckFailed
 from pipeline.stages.base import Stage, StageContext
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def run(ctx: StageContext) -> int:
         }
     )
     if failed:
-        raise DataContractError(
+        raise CheckFailed(
             "tiers checks failed: "
             + ", ".join(f"{name} ({rows} rows)" for name, rows in failed)
             + "; see table tiers_consistency"
