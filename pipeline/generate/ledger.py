@@ -28,6 +28,8 @@ CODES: tuple[str, ...] = (
     "QRY",
 )
 CODE = {c: i for i, c in enumerate(CODES)}
+# Written from extract-spec.md on purpose rather than imported from pipeline.ingest.contract:
+# the generator plays the source system, so a mistake in the validator's copy shows up in tests.
 DIRECTION: dict[str, str] = {
     "DEP": "C",
     "WDL": "D",
