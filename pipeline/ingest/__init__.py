@@ -11,7 +11,7 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.ingest.discover import Delivery, Missing, discover
-from pipeline.ingest.load import FileOutcome, load_file
+from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
 from pipeline.warehouse import transaction
 
 
@@ -50,16 +50,22 @@ def ingest_date(
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
     with transaction(con):
+        seen = previous_entries(con, business_date)
         for delivery in delivered:
-            result.files.append(_load_logged(con, cfg, delivery, log))
+            previous = seen.get(delivery.file_name, NOT_SEEN)
+            result.files.append(_load_logged(con, cfg, delivery, previous, log))
     return result
 
 
 def _load_logged(
-    con: duckdb.DuckDBPyConnection, cfg: Config, delivery: Delivery, log: logging.Logger
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    delivery: Delivery,
+    previous: Previous,
+    log: logging.Logger,
 ) -> FileOutcome:
     started = time.monotonic()
-    outcome = load_file(con, cfg, delivery)
+    outcome = load_file(con, cfg, delivery, previous)
     level = logging.ERROR if outcome.outcome == "rejected" else logging.INFO
     text = f"{outcome.file_name}: {outcome.outcome}"
     if outcome.message:

@@ -53,15 +53,18 @@ class Previous:
     ever_loaded: bool
 
 
-def _previous(con: duckdb.DuckDBPyConnection, d: Delivery) -> Previous:
-    """The latest ledger entry of this file and date, and whether it was ever loaded."""
-    row = con.execute(
-        "select arg_max(sha256, received_at), arg_max(outcome, received_at), "
-        "coalesce(bool_or(outcome in ('loaded', 'replaced')), false) "
-        "from file_ledger where file_name = ? and business_date = ?",
-        [d.file_name, d.business_date],
-    ).fetchall()[0]
-    return Previous(row[0], row[1], bool(row[2]))
+NOT_SEEN = Previous(None, None, False)
+
+
+def previous_entries(con: duckdb.DuckDBPyConnection, business_date: date) -> dict[str, Previous]:
+    """Per file name of the date: its latest ledger entry and whether it was ever loaded."""
+    rows = con.execute(
+        "select file_name, arg_max(sha256, received_at), arg_max(outcome, received_at), "
+        "bool_or(outcome in ('loaded', 'replaced')) "
+        "from file_ledger where business_date = ? group by file_name",
+        [business_date],
+    ).fetchall()
+    return {name: Previous(sha, outcome, bool(loaded)) for name, sha, outcome, loaded in rows}
 
 
 def _latest_snapshot(con: duckdb.DuckDBPyConnection, feed: str) -> date | None:
@@ -216,7 +219,9 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
-def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileOutcome:
+def load_file(
+    con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery, previous: Previous | None = None
+) -> FileOutcome:
     """Check, validate and load one delivered file, inside the caller's transaction.
 
     Returns the outcome; a rejected file changes nothing but the ledger (and quarantine).
@@ -224,7 +229,8 @@ def load_file(con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery) -> FileO
     feed = FEEDS[d.feed]
     size = d.data_path.stat().st_size
     sha = file_sha256(d)
-    previous = _previous(con, d)
+    if previous is None:
+        previous = previous_entries(con, d.business_date).get(d.file_name, NOT_SEEN)
     if previous.sha256 == sha:
         return FileOutcome(
             d.file_name,
