@@ -123,13 +123,15 @@ def plan(
     tokens = Tokens(con, cfg)
     steps = []
     for day in dates:
-        rerun = False
+        rerun: set[str] = set()
         for name in names:
             step = decide(con, tokens, BY_NAME[name], day, force)
-            if rerun and step.action == "skip":
-                step = Step(day, name, "run", "an earlier stage re-runs")
+            upstream = rerun & set(BY_NAME[name].needs)
+            if upstream and step.action == "skip":
+                step = Step(day, name, "run", f"{', '.join(sorted(upstream))} re-runs")
             steps.append(step)
-            rerun = rerun or (step.action == "run" and name != "ingest")
+            if step.action == "run" and name != "ingest":
+                rerun.add(name)
     return steps
 
 
@@ -155,11 +157,11 @@ def run_stages(
     total = len(names) * len(dates)
     for i, day in enumerate(dates):
         planned: set[str] = set()
-        rerun = False
+        rerun: set[str] = set()
         for j, name in enumerate(names):
             stage = BY_NAME[name]
             check_needs(con, stage, day, planned)
-            step = decide(con, tokens, stage, day, force or rerun)
+            step = decide(con, tokens, stage, day, force or bool(rerun & set(stage.needs)))
             if progress:
                 done = i * len(names) + j
                 sys.stderr.write(f"\r[{done}/{total}] {day} {name:<12}")
@@ -172,7 +174,8 @@ def run_stages(
             ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
             run_stage(ctx, stage, inputs_token=None if name == "ingest" else tokens.of(stage, day))
             counts["run"] += 1
-            rerun = rerun or name != "ingest"  # what follows read what this stage rewrote
+            if name != "ingest":
+                rerun.add(name)  # the stages that need it read what it rewrote
             if name == "ingest":
                 tokens.forget(day)
                 ledger.set_token(name, day, tokens.of(stage, day))

@@ -1,0 +1,101 @@
+"""`cvp run`: what is skipped, what re-runs after a change, what a subset needs, the dry run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.conftest import REPO
+
+LANDING = REPO / "data_samples" / "landing"
+DAY = "2026-11-23"
+
+
+def invoke(tmp: Path, *words: str, config: Path | None = None) -> tuple[int, str]:
+    env = {
+        "CVP_LANDING_DIR": str(LANDING),
+        "CVP_WAREHOUSE": str(tmp / "cvp.duckdb"),
+        "CVP_EXPORT_DIR": str(tmp / "exports"),
+    }
+    args = [*words, "--config", str(config or REPO / "configs" / "default.yaml")]
+    result = CliRunner().invoke(app, args, env=env)
+    return result.exit_code, result.output
+
+
+def plan_of(output: str) -> dict[str, str]:
+    """stage -> action from `cvp run --dry-run` lines: `<date>  <stage>  <action>  <why>`."""
+    out = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == DAY:
+            out[parts[1]] = parts[2]
+    return out
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("run")
+    code, output = invoke(tmp, "run", "--date", DAY, "--log-format", "json")
+    assert code == 0, output[-2000:]
+    return tmp
+
+
+def test_a_rerun_skips_every_stage_but_the_ingest_check(warehouse: Path) -> None:
+    code, output = invoke(warehouse, "run", "--date", DAY, "--dry-run")
+    assert code == 0
+    plan = plan_of(output)
+    assert plan.pop("ingest") == "run"  # it looks, and skips files by checksum
+    assert set(plan.values()) == {"skip"}
+    assert list(plan) == [
+        "features",
+        "contribution",
+        "merchants",
+        "clv",
+        "value",
+        "tiers",
+        "export",
+    ]
+
+
+def test_a_changed_rate_reruns_what_it_affects_and_nothing_else(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    changed = tmp_path / "dearer_counter.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text()
+    assert "    CTR: 12.00" in text
+    changed.write_text(text.replace("    CTR: 12.00", "    CTR: 14.00", 1))
+    code, output = invoke(warehouse, "run", "--date", DAY, "--dry-run", config=changed)
+    assert code == 0
+    plan = plan_of(output)
+    assert plan["merchants"] == "skip"  # reads no rate of the economics section
+    for stage in ("features", "contribution", "clv", "value", "tiers", "export"):
+        assert plan[stage] == "run", (stage, output)
+
+
+def test_a_changed_score_weight_reruns_value_and_after_only(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    changed = tmp_path / "weights.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text()
+    changed.write_text(text.replace("    tenure: 0.05 ", "    tenure: 0.06 ", 1))
+    code, output = invoke(warehouse, "run", "--date", DAY, "--dry-run", config=changed)
+    assert code == 0
+    assert plan_of(output) == {
+        "ingest": "run", "features": "skip", "contribution": "skip", "merchants": "skip",
+        "clv": "skip", "value": "run", "tiers": "run", "export": "run",
+    }  # fmt: skip
+
+
+def test_a_subset_without_its_dependencies_says_which_are_missing(warehouse: Path) -> None:
+    code, output = invoke(warehouse, "run", "--date", "2026-11-24", "--stages", "tiers,export")
+    assert code == 1
+    assert "stage tiers for 2026-11-24 needs value, merchants, clv first" in output
+
+
+def test_unknown_stage_names_are_refused(warehouse: Path) -> None:
+    code, output = invoke(warehouse, "run", "--date", DAY, "--stages", "tiers,expert")
+    assert code == 1
+    assert "--stages: unknown expert" in output
