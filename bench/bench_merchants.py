@@ -25,9 +25,17 @@ GOAL_SECONDS = 60.0
 
 
 def bench_merchants(
-    path: Path, customers: int = 1_000_000, days: int = 365, end: date = date(2026, 11, 27)
+    path: Path,
+    customers: int = 1_000_000,
+    days: int = 365,
+    end: date = date(2026, 11, 27),
+    memory_limit: str | None = None,
 ) -> dict[str, Any]:
-    """Time the merchants stage for ``end`` on the warehouse at ``path`` (built if missing)."""
+    """Time the merchants stage for ``end`` on the warehouse at ``path`` (built if missing).
+
+    ``memory_limit`` (e.g. ``4GB``) caps DuckDB so that it spills to disk instead of being
+    killed when other processes share the machine.
+    """
     from bench.warehouse_1m import build_bench_warehouse
     from pipeline.config import load_config
     from pipeline.stages.base import StageContext, run_stage
@@ -42,6 +50,11 @@ def bench_merchants(
     con = duckdb.connect(str(path))
     try:
         migrate(con)
+        limit = memory_limit or cfg.warehouse.memory_limit
+        if limit:
+            con.execute("set memory_limit = ?", [limit])
+        if cfg.warehouse.threads:
+            con.execute(f"set threads = {int(cfg.warehouse.threads)}")
         ctx = StageContext(
             con=con,
             cfg=cfg,
@@ -66,6 +79,7 @@ def bench_merchants(
         "goal_seconds": GOAL_SECONDS,
         "within_goal": seconds <= GOAL_SECONDS,
         "build_seconds": build_seconds,
+        "memory_limit": limit,
         **{k: v for k, v in ctx.facts.items() if k != "merchants"},
     }
 
@@ -76,8 +90,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 27))
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 4GB")
     args = parser.parse_args()
-    print(bench_merchants(args.path, args.customers, args.days, args.end))
+    print(bench_merchants(args.path, args.customers, args.days, args.end, args.memory_limit))
 
 
 if __name__ == "__main__":

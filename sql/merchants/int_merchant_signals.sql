@@ -81,7 +81,7 @@ rough_candidates as (
         >= $candidate_min_amount
 ),
 
-window_txns as (
+window_txns as materialized (
     select
         t.customer_id,
         t.txn_date,
@@ -142,7 +142,7 @@ candidates as (
         >= $candidate_min_amount
 ),
 
-cand_txns as (
+cand_txns as materialized (
     select w.*
     from window_txns as w
     semi join candidates as c on c.customer_id = w.customer_id
