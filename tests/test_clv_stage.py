@@ -275,18 +275,38 @@ def test_parameter_jump_is_flagged(
     assert "parameters jumped" in caplog.text
 
 
-def test_too_few_customers_fails_clearly_and_writes_nothing(cfg: Config) -> None:
+def _few_customers(cfg: Config) -> duckdb.DuckDBPyConnection:
     con = connect(cfg)
     few = simulate(30, seed=3)
     insert_txns(con, _txn_rows(_days_to(few, DAY)))
     deliver(con, START, DAY, datetime(2026, 8, 1, 6, 0))
     contribution(con, DAY, _amounts(few))
+    return con
+
+
+def test_too_few_customers_fails_clearly_and_writes_nothing_when_told_to(cfg: Config) -> None:
+    strict = cfg.model_copy(
+        update={"clv": cfg.clv.model_copy(update={"on_insufficient_history": "fail"})}
+    )
+    con = _few_customers(strict)
     with pytest.raises(DataContractError, match=r"fewer than clv.min_customers = 100"):
-        run_stages(con, cfg, ["clv"], [DAY], LOG)
+        run_stages(con, strict, ["clv"], [DAY], LOG)
     tables = {
         r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
     }
     assert "int_customer_clv" not in tables
+    con.close()
+
+
+def test_too_few_customers_by_default_get_rfm_without_model_outputs(cfg: Config) -> None:
+    con = _few_customers(cfg)
+    run_stages(con, cfg, ["clv"], [DAY], LOG)
+    rows = con.execute(
+        "select count(*), count(clv_amount), count(p_alive), min(life_stage), max(life_stage), "
+        "min(frequency) >= 0 from int_customer_clv where business_date = ?",
+        [DAY],
+    ).fetchall()[0]
+    assert rows == (30, 0, 0, "insufficient_history", "insufficient_history", True)
     con.close()
 
 
