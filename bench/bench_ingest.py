@@ -53,7 +53,8 @@ def landing_zone(customers: int, days: int) -> Path:
         started = time.perf_counter()
         summary = generate_landing_zone(out, customers, START, days, seed=11)
         done.write_text(str(summary))
-        print(f"generated {summary.txn_rows:,} transactions in {time.perf_counter() - started:.0f} s")
+        seconds = time.perf_counter() - started
+        print(f"generated {summary.txn_rows:,} transactions in {seconds:.0f} s")
     return out
 
 
