@@ -73,7 +73,10 @@ def ceiling(utf8_files: list[Path], db: Path) -> float:
     return seconds
 
 
-def main(customers: int = 60_000, days: int = 365) -> dict[str, float]:
+def main(
+    customers: int = 60_000, days: int = 365, limit_days: int | None = None
+) -> dict[str, float]:
+    """Ingest the landing zone's first ``limit_days`` dates (all when None) and the ceiling."""
     landing = landing_zone(customers, days)
     work = Path(tempfile.mkdtemp(prefix="cvp-bench-ingest-", dir=ROOT))
     cfg = load_config(
@@ -81,8 +84,9 @@ def main(customers: int = 60_000, days: int = 365) -> dict[str, float]:
         {"landing_dir": landing, "warehouse": work / "cvp.duckdb", "export_dir": work / "x"},
         environ={},
     )
-    dates = [START + timedelta(days=i) for i in range(days)]
-    txn_files = sorted(landing.glob("*/TXN_*.dat"))
+    dates = [START + timedelta(days=i) for i in range(limit_days or days)]
+    stamps = {d.strftime("%Y%m%d") for d in dates}
+    txn_files = sorted(f for f in landing.glob("*/TXN_*.dat") if f.parent.name in stamps)
     utf8 = work / "utf8"
     utf8.mkdir()
     utf8_files = []
@@ -146,5 +150,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=60_000)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--limit-days", type=int, default=None, help="ingest only the first N")
     args = parser.parse_args()
-    main(args.customers, args.days)
+    main(args.customers, args.days, args.limit_days)

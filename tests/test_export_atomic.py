@@ -71,7 +71,6 @@ def kill_mid_way(cfg: Config, proc: subprocess.Popen[bytes], files: int = 2) -> 
     pytest.fail("the export never started writing")
 
 
-@pytest.mark.slow
 def test_killed_export_leaves_no_date_folder_or_the_previous_one_whole(cfg: Config) -> None:
     cfg, con = prepared(cfg)
     con.close()
