@@ -164,6 +164,12 @@ def test_exit_code_3_names_the_missing_feed_and_0_once_delivered(tmp_path: Path)
     ok_file.with_suffix(".later").rename(ok_file)
     second = run_cvp(["ingest", "--date", "2026-11-27"], env)
     assert second.returncode == 0, second.stderr
+    con = duckdb.connect(str(tmp_path / "cvp.duckdb"), read_only=True)
+    runs = con.execute(
+        "select status from run_ledger where stage = 'ingest' order by started_at"
+    ).fetchall()
+    con.close()
+    assert runs == [("failed",), ("succeeded",)]  # so `cvp features` may follow `cvp ingest`
     status = run_cvp(["status", "--json"], env)
     assert status.returncode == 0
     assert '"needs_attention": []' in status.stdout
