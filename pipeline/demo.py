@@ -4,7 +4,8 @@ Every step is a real ``cvp`` command, printed before it runs, so the demo double
 walkthrough: generate (skipped when the landing zone is already there), ingest every business
 date in order (the warehouse's history), ``cvp run`` for the last business dates of the last
 months and for the final date (tiers and scorecards compare with the previous month), then
-``cvp report``. Paths are printed at the end.
+``cvp report``. The ingest's JSON log goes to ``<dir>/ingest.log.jsonl``; ``cvp status`` shows
+every date. Paths are printed at the end.
 
 Run: ``.venv/bin/python -m pipeline.demo --dir var/demo``.
 """
@@ -49,9 +50,13 @@ def main() -> int:
     )
     started = time.monotonic()
 
-    def cvp(*words: str) -> None:
-        print(f"\n$ cvp {' '.join(words)}", flush=True)
-        done = subprocess.run([sys.executable, "-m", "pipeline", *words], env=env, check=False)
+    def cvp(*words: str, log: Path | None = None) -> None:
+        print(f"\n$ cvp {' '.join(words)}" + (f" 2> {log}" if log else ""), flush=True)
+        with open(log, "w") if log else open(os.devnull, "w") as sink:
+            done = subprocess.run(
+                [sys.executable, "-m", "pipeline", *words],
+                env=env, check=False, stderr=sink if log else None,
+            )  # fmt: skip
         if done.returncode != 0:
             raise SystemExit(f"demo: `cvp {' '.join(words)}` exited {done.returncode}")
 
@@ -64,11 +69,14 @@ def main() -> int:
             "generate", "--out", str(root / "landing"), "--customers", str(args.customers),
             "--start", start.isoformat(), "--days", str(args.days), "--seed", str(args.seed),
         )  # fmt: skip
-    cvp("ingest", "--from", start.isoformat(), "--to", END.isoformat(), "--log-format", "json")
+    root.mkdir(parents=True, exist_ok=True)
+    cvp(
+        "ingest", "--from", start.isoformat(), "--to", END.isoformat(), "--log-format", "json",
+        log=root / "ingest.log.jsonl",
+    )  # fmt: skip
     for day in month_ends(start, END, 2):
         cvp("run", "--date", day.isoformat(), "--log-format", "text")
     cvp("report", "--date", END.isoformat())
-    cvp("status")
     print(
         f"\ndemo done in {time.monotonic() - started:.0f} s\n"
         f"  landing zone : {root / 'landing'} (ground truth {root / 'landing.truth.parquet'})\n"
