@@ -35,7 +35,7 @@ format: setup ## Reformat the code with ruff
 test: setup lint ## Lint, then the whole test suite
 	$(BIN)/python -m pytest -q
 
-bench: setup ## Benchmarks on generated data (minutes; see bench/README.md)
+bench: setup ## Benchmarks on generated data (hours on a quiet machine; see README, Benchmarks)
 	$(BIN)/python -m bench.run_all
 
 clean: ## Remove generated data under var/
