@@ -318,6 +318,19 @@ def report_command(
     typer.echo(str(write_report(cfg, parse_date(date_), out)))
 
 
+def run_one_stage(name: str, cfg: Config, dates: list[date], log_format: str) -> None:
+    """What ``cvp <stage> --date D`` does: run that stage alone (always, never skipped)."""
+    from pipeline.runner import run_stages
+    from pipeline.warehouse import connect
+
+    log = setup_logging(log_format)
+    con = connect(cfg)
+    try:
+        run_stages(con, cfg, [name], dates, log, force=True)
+    finally:
+        con.close()
+
+
 def _stage_command(name: str, doc: str) -> None:
     @handle_errors
     def command(
@@ -331,17 +344,8 @@ def _stage_command(name: str, doc: str) -> None:
         log_format: LogFormatOpt = "auto",
         debug: DebugOpt = False,
     ) -> None:
-        from pipeline.runner import run_stages
-        from pipeline.warehouse import connect
-
         cfg = load(config, landing_dir, warehouse, export_dir)
-        log = setup_logging(log_format)
-        dates = business_dates(date_, from_, to)
-        con = connect(cfg)
-        try:
-            run_stages(con, cfg, [name], dates, log, force=True)
-        finally:
-            con.close()
+        run_one_stage(name, cfg, business_dates(date_, from_, to), log_format)
 
     command.__doc__ = f"{doc}\n\nExample: cvp {name} --date 2026-11-27"
     app.command(name)(command)

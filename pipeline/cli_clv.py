@@ -24,11 +24,11 @@ from pipeline.cli import (
     handle_errors,
     load,
     parse_date,
+    run_one_stage,
 )
-from pipeline.logs import setup_logging
 
 clv_app = typer.Typer(
-    help="Lifetime value (BG/NBD + Gamma-Gamma). Nightly: `cvp clv --date 2026-11-27`.",
+    help="Lifetime value (BG/NBD + Gamma-Gamma).\n\nExample: cvp clv --date 2026-11-27",
     add_completion=False,
 )
 
@@ -56,17 +56,8 @@ def clv(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from pipeline.runner import run_stages
-    from pipeline.warehouse import connect
-
     cfg = load(config, landing_dir, warehouse, export_dir)
-    log = setup_logging(log_format)
-    dates = business_dates(date_, from_, to)
-    con = connect(cfg)
-    try:
-        run_stages(con, cfg, ["clv"], dates, log)
-    finally:
-        con.close()
+    run_one_stage("clv", cfg, business_dates(date_, from_, to), log_format)
 
 
 @clv_app.command("backtest")
