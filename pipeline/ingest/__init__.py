@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -12,6 +13,7 @@ import duckdb
 from pipeline.config import Config
 from pipeline.ingest.discover import Delivery, Missing, discover
 from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
+from pipeline.ingest.transactions import load_transactions, read_all
 from pipeline.warehouse import transaction
 
 
@@ -42,18 +44,34 @@ def ingest_date(
 
     The date is one transaction: a failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
-    run are recognised by checksum and skipped).
+    run are recognised by checksum and skipped). Snapshots load file by file; the transaction
+    files are read in a worker thread meanwhile (decoding needs no database) and then load
+    together (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
     result = DateIngest(business_date, missing=missing)
     for m in missing:
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
-    with transaction(con):
-        seen = previous_entries(con, business_date)
-        for delivery in delivered:
-            previous = seen.get(delivery.file_name, NOT_SEEN)
-            result.files.append(_load_logged(con, cfg, delivery, previous, log))
+    snapshots = [d for d in delivered if d.feed != "TXN"]
+    txn = [d for d in delivered if d.feed == "TXN"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read_all, cfg, txn)
+        try:
+            with transaction(con):
+                seen = previous_entries(con, business_date)
+                for delivery in snapshots:
+                    previous = seen.get(delivery.file_name, NOT_SEEN)
+                    result.files.append(_load_logged(con, cfg, delivery, previous, log))
+                if txn:
+                    started = time.monotonic()
+                    outcomes = load_transactions(con, cfg, business_date, reading.result(), seen)
+                    seconds = (time.monotonic() - started) / len(txn)
+                    for outcome in outcomes:
+                        _log(log, outcome, business_date, seconds)
+                    result.files += outcomes
+        finally:
+            reading.cancel()
     return result
 
 
@@ -66,6 +84,12 @@ def _load_logged(
 ) -> FileOutcome:
     started = time.monotonic()
     outcome = load_file(con, cfg, delivery, previous)
+    _log(log, outcome, delivery.business_date, time.monotonic() - started)
+    return outcome
+
+
+def _log(log: logging.Logger, outcome: FileOutcome, business_date: date, seconds: float) -> None:
+    """One line per file; ``seconds`` of a transaction file is its share of the date's."""
     level = logging.ERROR if outcome.outcome == "rejected" else logging.INFO
     text = f"{outcome.file_name}: {outcome.outcome}"
     if outcome.message:
@@ -75,11 +99,10 @@ def _load_logged(
         text,
         extra={
             "stage": "ingest",
-            "business_date": delivery.business_date,
+            "business_date": business_date,
             "feed": outcome.feed,
             "rows": outcome.rows_loaded,
-            "seconds": round(time.monotonic() - started, 3),
+            "seconds": round(seconds, 3),
             "outcome": outcome.outcome,
         },
     )
-    return outcome

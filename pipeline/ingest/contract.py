@@ -54,7 +54,8 @@ class Feed:
     snapshot: bool
     table: str
     extra_checks: tuple[tuple[str, str], ...] = field(default=())
-    """(SQL condition that is TRUE for a bad row, reason) pairs beyond the column checks."""
+    """(SQL condition that is TRUE for a bad row, reason) pairs beyond the column checks; they
+    may use ``$business_date`` and, for TXN, ``file_channel`` (the channel of the row's file)."""
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -165,14 +166,14 @@ TXN = Feed(
     snapshot=False,
     table="stg_transactions",
     extra_checks=(
-        ("channel <> $channel", "channel: differs from the file's channel"),
+        ("channel <> file_channel", "channel: differs from the file's channel"),
         ("txn_date > $business_date", "txn_date: after the business date"),
         (
             f"direction <> (case txn_code {_direction_cases} end)",
             "direction: inconsistent with txn_code",
         ),
         ("txn_code = 'QRY' and amount <> 0", "amount: an enquiry (QRY) must have amount 0"),
-        ("$channel = 'POS' and mcc is null", "mcc: required on card (POS) transactions"),
+        ("file_channel = 'POS' and mcc is null", "mcc: required on card (POS) transactions"),
     ),
 )
 

@@ -1,8 +1,9 @@
-"""Load one delivered file exactly once: check, validate, then replace.
+"""Load one delivered snapshot file exactly once: check, validate, then apply; and the checks,
+outcomes and ledger rows that transaction files (:mod:`pipeline.ingest.transactions`) share.
 
-For each file the feed's rows for the date are replaced (transactions) or the date's snapshot
-version is applied (customers, accounts, branches), its bad rows go to quarantine, and the
-file ledger records the outcome. :func:`load_file` runs inside the caller's transaction
+For each snapshot file the date's version is applied (customers, accounts, branches), its bad
+rows go to quarantine, and the file ledger records the outcome. :func:`load_file` runs inside
+the caller's transaction
 (:func:`pipeline.ingest.ingest_date` makes one per business date), so a process killed at any
 point leaves the warehouse as it was before; the next run does it again.
 """
@@ -15,13 +16,12 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
-import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.errors import ExtractError
 from pipeline.ingest.contract import FEEDS, Feed
 from pipeline.ingest.discover import Control, Delivery, parse_control
-from pipeline.ingest.reader import read_fields
+from pipeline.ingest.reader import read_fields, tagged
 from pipeline.ingest.validate import validation_sql
 from pipeline.warehouse import FAR_FUTURE
 
@@ -76,6 +76,27 @@ def _latest_snapshot(con: duckdb.DuckDBPyConnection, feed: str) -> date | None:
     return row[0] if row else None
 
 
+def ledger_rows(
+    d: Delivery, size: int, sha: str, control: Control | None, result: FileOutcome
+) -> list[object]:
+    """The file ledger's row for a file's outcome."""
+    return [
+        d.file_name,
+        d.feed,
+        d.channel,
+        d.business_date,
+        size,
+        sha,
+        control.record_count if control else None,
+        control.amount_total if control else None,
+        result.rows_loaded,
+        result.rows_quarantined,
+        result.outcome,
+        result.message or None,
+        datetime.now(),
+    ]
+
+
 def _ledger(
     con: duckdb.DuckDBPyConnection,
     d: Delivery,
@@ -86,22 +107,13 @@ def _ledger(
 ) -> None:
     con.execute(
         "insert into file_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            d.file_name,
-            d.feed,
-            d.channel,
-            d.business_date,
-            size,
-            sha,
-            control.record_count if control else None,
-            control.amount_total if control else None,
-            result.rows_loaded,
-            result.rows_quarantined,
-            result.outcome,
-            result.message or None,
-            datetime.now(),
-        ],
+        ledger_rows(d, size, sha, control, result),
     )
+
+
+def reject(d: Delivery, message: str) -> FileOutcome:
+    """The outcome of a file rejected whole before any of its rows were judged."""
+    return FileOutcome(d.file_name, d.feed, "rejected", 0, 0, message)
 
 
 def _reject(
@@ -111,11 +123,8 @@ def _reject(
     sha: str,
     control: Control | None,
     message: str,
-    quarantined: int = 0,
 ) -> FileOutcome:
-    result = FileOutcome(d.file_name, d.feed, "rejected", 0, quarantined, message)
-    if quarantined:
-        _quarantine(con, d, quarantined, seen=True)
+    result = reject(d, message)
     _ledger(con, d, size, sha, control, result)
     return result
 
@@ -133,48 +142,6 @@ def _quarantine(con: duckdb.DuckDBPyConnection, d: Delivery, bad: int, seen: boo
             "from validated where reason <> '' order by line_number",
             [d.file_name, d.feed, d.business_date, datetime.now()],
         )
-
-
-def _mark_txn_ids_seen_elsewhere(con: duckdb.DuckDBPyConnection, d: Delivery) -> int:
-    """txn_id is unique within its channel across all days: flag ids loaded on another date.
-
-    Returns how many rows were flagged (usually none, so the update is rarely needed).
-    """
-    seen = con.execute(
-        """
-        select s.txn_id, strftime(min(s.business_date), '%Y%m%d') as seen_date
-        from stg_transactions s semi join validated v on s.txn_id = v.txn_id
-        where s.channel = $channel and s.business_date <> $business_date
-        group by s.txn_id
-        """,
-        {"channel": d.channel, "business_date": d.business_date},
-    ).fetchall()
-    if seen:
-        ids, dates = zip(*seen, strict=True)
-        con.register("seen_elsewhere", pa.table({"txn_id": ids, "seen_date": dates}))
-        con.execute(
-            """
-            update validated v
-            set reason = concat_ws('; ', nullif(v.reason, ''),
-                                   'txn_id: already loaded for business date ' || s.seen_date)
-            from seen_elsewhere s where v.txn_id = s.txn_id
-            """
-        )
-        con.unregister("seen_elsewhere")
-    return len(seen)
-
-
-def _replace_transactions(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
-    con.execute(
-        "delete from stg_transactions where channel = ? and business_date = ?",
-        [d.channel, d.business_date],
-    )
-    cols = ", ".join(feed.column_names)
-    con.execute(
-        f"insert into stg_transactions ({cols}, business_date, line_number) "
-        f"select {cols}, ?, line_number from validated where reason = ''",
-        [d.business_date],
-    )
 
 
 def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
@@ -214,19 +181,52 @@ def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> 
     con.execute("drop table snapshot")
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+def control_problem(feed: Feed, count: int, total: Decimal, control: Control) -> str | None:
+    """Why a file's rows disagree with its control file (it is then rejected whole), or None.
+
+    ``total`` is the control column's sum at two places: the control file carries two
+    decimals, so a malformed amount (e.g. 1.234, quarantined) can only be compared so.
+    """
+    if count != control.record_count:
+        return (
+            f"{count} records but the control file says {control.record_count} "
+            "(truncated or corrupt); file rejected whole"
+        )
+    if total != control.amount_total:
+        return (
+            f"sum of {feed.amount_column} is {total:.2f} but the control file says "
+            f"{control.amount_total:.2f}; file rejected whole"
+        )
+    return None
+
+
+def too_many_bad(cfg: Config, count: int, bad: int) -> str | None:
+    """Why a file has more bad rows than the configured strictness allows, or None."""
+    limit = cfg.ingest
+    if count and (bad > limit.max_bad_rows or bad / count > limit.max_bad_row_fraction):
+        return (
+            f"{bad} of {count} rows are bad, over the limit "
+            f"({limit.max_bad_rows} rows or {limit.max_bad_row_fraction:.1%}); "
+            "file rejected whole, bad rows in quarantine"
+        )
+    return None
+
+
+def to_cents(total: object) -> Decimal:
+    """A control-column sum at the control file's two places."""
+    return Decimal(str(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 
 def load_file(
     con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery, previous: Previous | None = None
 ) -> FileOutcome:
-    """Check, validate and load one delivered file, inside the caller's transaction.
+    """Check, validate and load one snapshot file (CUST, ACCT, BRCH), inside the caller's
+    transaction. Transaction files load together: :mod:`pipeline.ingest.transactions`.
 
     Returns the outcome; a rejected file changes nothing but the ledger (and quarantine).
     """
     feed = FEEDS[d.feed]
+    assert feed.snapshot, f"{d.file_name}: transaction files load with load_transactions"
     size = d.data_path.stat().st_size
     sha = file_sha256(d)
     if previous is None:
@@ -242,27 +242,24 @@ def load_file(
         control = parse_control(d)
     except ExtractError as exc:
         return _reject(con, d, size, sha, None, str(exc))
-    if feed.snapshot:
-        latest = _latest_snapshot(con, d.feed)
-        if latest and latest > d.business_date:
-            return _reject(
-                con,
-                d,
-                size,
-                sha,
-                control,
-                f"snapshot older than the latest loaded ({latest:%Y%m%d}); "
-                "snapshots load in date order",
-            )
-    feed_cfg = cfg.ingest.feeds[d.feed]
-    file_columns = feed_cfg.columns or list(feed.column_names)
+    latest = _latest_snapshot(con, d.feed)
+    if latest and latest > d.business_date:
+        return _reject(
+            con,
+            d,
+            size,
+            sha,
+            control,
+            f"snapshot older than the latest loaded ({latest:%Y%m%d}); "
+            "snapshots load in date order",
+        )
+    file_columns = cfg.ingest.feeds[d.feed].columns or list(feed.column_names)
     raw = read_fields(d.data_path, cfg.ingest.format, file_columns)
-    sql = validation_sql(feed, len(file_columns))
-    values = {"business_date": d.business_date, "channel": d.channel}
-    params = {k: v for k, v in values.items() if f"${k}" in sql}
-    con.register("raw_fields", raw.fields)
-    con.register("misshapen", raw.misshapen)
+    con.register("raw_fields", tagged(raw.fields, file_id=0))
+    con.register("misshapen", tagged(raw.misshapen, file_id=0))
     try:
+        sql = validation_sql(feed, len(file_columns))
+        params = {"business_date": d.business_date} if "$business_date" in sql else {}
         con.execute(f"create or replace temp table validated as {sql}", params)
     finally:
         con.unregister("raw_fields")
@@ -272,48 +269,17 @@ def load_file(
         "from validated"
     ).fetchone()
     assert row is not None
-    # The control file carries two decimals, so a malformed amount (e.g. 1.234, quarantined
-    # below) can only be compared at that precision.
     count, bad = int(row[0]), int(row[2])
-    total = Decimal(row[1]).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    if count != control.record_count:
-        return _reject(
-            con,
-            d,
-            size,
-            sha,
-            control,
-            f"{count} records but the control file says {control.record_count} "
-            "(truncated or corrupt); file rejected whole",
-        )
-    if total != control.amount_total:
-        column = feed.amount_column
-        return _reject(
-            con,
-            d,
-            size,
-            sha,
-            control,
-            f"sum of {column} is {total:.2f} but the control file says "
-            f"{control.amount_total:.2f}; file rejected whole",
-        )
-    if d.feed == "TXN" and _mark_txn_ids_seen_elsewhere(con, d):
-        bad = _count(con, "select count(*) from validated where reason <> ''")
-    limit = cfg.ingest
-    if count and (bad > limit.max_bad_rows or bad / count > limit.max_bad_row_fraction):
-        message = (
-            f"{bad} of {count} rows are bad, over the limit "
-            f"({limit.max_bad_rows} rows or {limit.max_bad_row_fraction:.1%}); "
-            "file rejected whole, bad rows in quarantine"
-        )
-        result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, message)
+    problem = control_problem(feed, count, to_cents(row[1]), control)
+    if problem:
+        return _reject(con, d, size, sha, control, problem)
+    problem = too_many_bad(cfg, count, bad)
+    if problem:
+        result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, problem)
     else:
         outcome = "replaced" if previous.ever_loaded else "loaded"
         result = FileOutcome(d.file_name, d.feed, outcome, count - bad, bad)
-        if feed.snapshot:
-            _apply_snapshot(con, feed, d)
-        else:
-            _replace_transactions(con, feed, d)
+        _apply_snapshot(con, feed, d)
     _quarantine(con, d, bad, seen=previous.sha256 is not None)
     _ledger(con, d, size, sha, control, result)
     return result

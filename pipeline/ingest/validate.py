@@ -86,9 +86,12 @@ def validation_sql(feed: Feed, n_file_columns: int) -> str:
     n_file_columns
         How many fields a line of the file must have.
 
-    ``raw_fields`` has ``line_number`` and one string column ``r_<name>`` per column, in any
-    order; ``misshapen`` has ``line_number, line, n_fields`` for lines with the wrong number
-    of fields. The statement uses the parameters ``$business_date`` and, for TXN, ``$channel``.
+    ``raw_fields`` has ``file_id``, ``line_number`` and one string column ``r_<name>`` per
+    column, in any order, and for TXN ``file_channel`` (the channel its file is named for);
+    ``misshapen`` has ``file_id, line_number, line, n_fields`` for lines with the wrong number
+    of fields. Several files can be validated at once: ``file_id`` tells them apart (line
+    numbers and the within-file key check are per file). The statement uses the parameter
+    ``$business_date``.
     """
     by_name = {c.name: c for c in feed.columns}
     names = feed.column_names
@@ -115,10 +118,11 @@ def validation_sql(feed: Feed, n_file_columns: int) -> str:
     raw_line = " || '|' || ".join(f"coalesce(r_{n}, '')" for n in names)
     all_null = " and ".join(f"r_{n} is null" for n in names)
     column_list = ", ".join(names)
+    extra = "file_channel, " if "file_channel" in reasons else ""
     null_columns = ", ".join(f"null as {n}" for n in names)
     # Plain subqueries, no CTE referenced twice: DuckDB would materialise a wide one.
     return f"""
-select line_number,
+select file_id, line_number,
     case when reason <> '' then {raw_line} end as line,
     {column_list}, {control} as control_value, reason
 from (
@@ -128,18 +132,18 @@ from (
             {reasons})
         end as reason
     from (
-        select line_number, {", ".join(f"r_{n}" for n in names)},
+        select {extra}file_id, line_number, {", ".join(f"r_{n}" for n in names)},
             {typed_cols}
         from raw_fields
     ) t
     left join (
-        select r_{key} as dup_key, min(line_number) as first_line
+        select file_id as dup_file, r_{key} as dup_key, min(line_number) as first_line
         from raw_fields where r_{key} is not null
-        group by r_{key} having count(*) > 1
-    ) d on t.r_{key} = d.dup_key
+        group by file_id, r_{key} having count(*) > 1
+    ) d on t.file_id = d.dup_file and t.r_{key} = d.dup_key
 )
 union all
-select line_number, line, {null_columns}, null::decimal(38,6) as control_value,
+select file_id, line_number, line, {null_columns}, null::decimal(38,6) as control_value,
     'expected {n_file_columns} fields, found ' || n_fields as reason
 from misshapen
 """
