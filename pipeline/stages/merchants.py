@@ -1,20 +1,32 @@
 """The merchants stage: high-value individual merchants and their counterparty chains.
 
-For the business date: per-customer signals over the trailing window (SQL), the scorecard
-and the detection rule (``models.merchants``), each merchant's main buyers and suppliers
-(SQL), market clusters (``models.merchant_network``, networkx), the merchants table and the
-prospects at other banks (SQL). See ``docs/merchants.md``.
+For the business date: a screen over monthly credit aggregates kept incrementally
+(``agg_merchant_inflow_month``: closed months computed once, recomputed only when a delivery
+for one of their dates is re-sent, plus the month to date) picks the customers whose window
+transactions are read once into a temp table; from those, per-customer signals over the
+trailing window (SQL), the scorecard and the detection rule (``models.merchants``), each
+merchant's main buyers and suppliers (SQL), market clusters (``models.merchant_network``,
+networkx), the merchants table and the prospects at other banks (SQL). See
+``docs/merchants.md``.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipeline.sqlfiles import run_sql
+from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
+from pipeline.stages.features import add_months, month_end, stale_months
+
+INFLOW_AGGREGATE = "agg_merchant_inflow_month"
+INFLOW_FEEDS = ("TXN",)
+"""The feeds whose re-sent deliveries make a closed month of the aggregate stale."""
+INFLOW_VERSION = "1"
+"""Stands for the aggregate's definition in ``agg_refresh_log.config_hash``: change it when
+``sql/merchants/agg_merchant_inflow_month.sql`` changes, and every stored month is recomputed."""
 
 if TYPE_CHECKING:
     import polars as pl
@@ -33,6 +45,70 @@ def write_partition(
     finally:
         con.unregister("_partition_rows")
     return frame.height
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def refresh_inflow_months(
+    con: duckdb.DuckDBPyConnection, business_date: date, window_days: int
+) -> int:
+    """Compute the closed months of the window missing from, or stale in, the aggregate.
+
+    The months are those of the deliveries that can hold a window transaction: from the
+    window's first day to the month before the business date's. Returns how many were stale.
+    """
+    con.execute(
+        "create table if not exists agg_refresh_log (table_name varchar, month_start date, "
+        "as_of_date date, refreshed_at timestamp, config_hash varchar)"
+    )
+    first = (business_date - timedelta(days=window_days - 1)).replace(day=1)
+    current = business_date.replace(day=1)
+    closed: list[date] = []
+    while first < current:
+        closed.append(first)
+        first = add_months(first, 1)
+    exists = _table_exists(con, INFLOW_AGGREGATE)
+    stale = (
+        stale_months(con, INFLOW_AGGREGATE, INFLOW_FEEDS, closed, INFLOW_VERSION)
+        if exists
+        else closed
+    )
+    if not stale:
+        return 0
+    model = load_sql(sql_path(f"merchants/{INFLOW_AGGREGATE}"))
+    params = {"month_from": stale[0], "month_to": stale[-1], "as_of": month_end(stale[-1])}
+    con.execute(f"create or replace temp table _inflow_months as {model.body}", params)
+    if not exists:
+        con.execute(f"create table {INFLOW_AGGREGATE} as select * from _inflow_months limit 0")
+    con.execute(
+        f"delete from {INFLOW_AGGREGATE} where month_start between ? and ?",
+        [stale[0], stale[-1]],
+    )
+    con.execute(f"insert into {INFLOW_AGGREGATE} by name select * from _inflow_months")
+    con.execute("drop table _inflow_months")
+    span = [m for m in closed if stale[0] <= m <= stale[-1]]
+    con.executemany(
+        "insert into agg_refresh_log values (?, ?, ?, now(), ?)",
+        [[INFLOW_AGGREGATE, m, month_end(m), INFLOW_VERSION] for m in span],
+    )
+    return len(stale)
+
+
+def read_window_txns(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> int:
+    """Read the screened customers' window transactions into the temp table
+    ``int_merchant_window_txns``; return its row count."""
+    model = load_sql(sql_path("merchants/int_merchant_window_txns"))
+    con.execute(
+        f"create or replace temp table {model.table} as {model.body}",
+        {k: params[k] for k in model.params},
+    )
+    row = con.execute(f"select count(*) from {model.table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def run(ctx: StageContext) -> int:
@@ -58,6 +134,8 @@ def run(ctx: StageContext) -> int:
         "bank_code": ctx.cfg.bank_code,
         "prospect_min_amount": settings.prospect_min_amount,
     }
+    stale = refresh_inflow_months(con, day, settings.window_days)
+    window_rows = read_window_txns(con, params)
     candidates = run_sql(con, "merchants/int_merchant_signals", params)
     signals = con.execute(
         "select * from int_merchant_signals where business_date = $d and history_days >= $min_days",
@@ -86,6 +164,7 @@ def run(ctx: StageContext) -> int:
 
     merchants = run_sql(con, "merchants/int_merchants", params)
     prospects = run_sql(con, "merchants/int_merchant_prospects", params)
+    con.execute("drop table int_merchant_window_txns")
 
     summary = con.execute(
         "select count(*) filter (where not is_declared), "
@@ -97,6 +176,8 @@ def run(ctx: StageContext) -> int:
     undeclared, undeclared_amount, total_amount = summary if summary else (0, 0, 0)
     ctx.facts.update(
         {
+            "merchant_inflow_months_refreshed": stale,
+            "merchant_window_txns": window_rows,
             "merchant_candidates": candidates,
             "merchants": merchants,
             "merchants_undeclared": int(undeclared),
@@ -117,8 +198,16 @@ STAGE = Stage(
     name="merchants",
     run=run,
     needs=("ingest",),
-    reads=("stg_transactions", "hist_customers", "hist_accounts", "hist_branches"),
+    reads=(
+        "stg_transactions",
+        "hist_customers",
+        "hist_accounts",
+        "hist_branches",
+        "file_ledger",
+    ),
     writes=(
+        "agg_merchant_inflow_month",
+        "agg_refresh_log",
         "int_merchant_signals",
         "int_merchant_scorecard",
         "int_merchant_counterparties",

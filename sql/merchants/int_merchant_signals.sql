@@ -1,6 +1,6 @@
 -- table:  int_merchant_signals
 -- grain:  customer_id, business_date
--- inputs: stg_transactions, hist_customers, hist_accounts, hist_branches
+-- inputs: int_merchant_window_txns, hist_customers, hist_accounts, hist_branches
 -- params: business_date, window_days, annualise, candidate_min_amount, small_payment_max_amount, round_amount_unit, recurring_supplier_min_months, top_suppliers, pass_through_days
 -- materialize: partition
 -- The evidence of business turnover per personal customer over the trailing window
@@ -10,7 +10,9 @@
 -- drawdowns (LDR) and product redemptions (PRR) are not turnover. turnover_amount is the
 -- inflow scaled to a year over the days of history the window holds (annualise). Only
 -- candidates are kept: customers whose yearly inflow reaches candidate_min_amount (the
--- scorecard needs turnover above the floor anyway), so the table stays small at scale.
+-- scorecard needs turnover above the floor anyway), so the table stays small at scale. The
+-- window's transactions come from int_merchant_window_txns, which holds only the customers
+-- the monthly screen lets through (a superset of the candidates), with their history_start.
 -- Outflows to others are transfers out (TRO) and bill payments (PAY) to a counterparty that
 -- is not the customer; suppliers are the payees of transfers out.
 with
@@ -26,59 +28,19 @@ branches as (
     where valid_from <= $business_date and valid_to > $business_date
 ),
 
-own_accounts as (
-    select distinct customer_id, account_id
-    from hist_accounts
-    where valid_from <= $business_date
-),
-
 window_rows as (
-    select
-        customer_id,
-        txn_date,
-        channel,
-        txn_code,
-        direction,
-        amount,
-        branch_id,
-        counterparty_account,
-        counterparty_name,
-        counterparty_customer_id
-    from stg_transactions
-    where
-        business_date <= $business_date
-        and txn_date <= $business_date
-        and txn_date > $business_date - $window_days
-),
-
-first_day as (
-    select min(txn_date) as first_txn_date from window_rows
+    select * from int_merchant_window_txns
 ),
 
 history as (
-    select
-        c.customer_id,
-        greatest(
-            $business_date - $window_days + 1,
-            coalesce(c.open_date, f.first_txn_date),
-            f.first_txn_date
-        ) as history_start
-    from customers as c
-    cross join first_day as f
+    select distinct customer_id, history_start from window_rows
 ),
 
--- A cheap first pass over every customer: credits before removing own-account transfers are
--- an upper bound of the inflow, so nobody who could reach candidate_min_amount is dropped.
-rough_candidates as (
-    select r.customer_id
-    from window_rows as r
-    inner join history as h on h.customer_id = r.customer_id
-    where r.direction = 'C' and r.txn_code not in ('LDR', 'PRR')
-    group by r.customer_id, h.history_start
-    having
-        sum(r.amount)
-        * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
-        >= $candidate_min_amount
+own_accounts as (
+    select distinct a.customer_id, a.account_id
+    from hist_accounts as a
+    semi join history as h on h.customer_id = a.customer_id
+    where a.valid_from <= $business_date
 ),
 
 window_txns as materialized (
@@ -97,7 +59,6 @@ window_txns as materialized (
             or coalesce(t.counterparty_name = c.name, false)
         ) as is_own
     from window_rows as t
-    semi join rough_candidates as rc on rc.customer_id = t.customer_id
     inner join customers as c on c.customer_id = t.customer_id
     left join own_accounts as oa
         on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
@@ -155,12 +116,7 @@ cand_inflows as (
 ),
 
 payers as (
-    select
-        customer_id,
-        counterparty_key,
-        sum(amount) as payer_amount,
-        count(distinct date_trunc('month', txn_date)) as payer_months,
-        stddev_pop(amount) / nullif(avg(amount), 0) as payer_amount_cv
+    select customer_id, counterparty_key, sum(amount) as payer_amount
     from cand_inflows
     where counterparty_key is not null
     group by customer_id, counterparty_key
@@ -171,10 +127,35 @@ payer_stats as (
         customer_id,
         count(*) as payer_count,
         max(payer_amount) as top_payer_amount,
-        arg_max(payer_months, payer_amount) as top_payer_months,
-        arg_max(payer_amount_cv, payer_amount) as top_payer_amount_cv
+        arg_max(counterparty_key, payer_amount) as top_payer_key
     from payers
     group by customer_id
+),
+
+-- The salary test looks at the top payer only: its months and the spread of its payments.
+top_payers as (
+    select
+        i.customer_id,
+        count(distinct date_trunc('month', i.txn_date)) as top_payer_months,
+        stddev_pop(i.amount) / nullif(avg(i.amount), 0) as top_payer_amount_cv
+    from cand_inflows as i
+    inner join payer_stats as p
+        on p.customer_id = i.customer_id and p.top_payer_key = i.counterparty_key
+    group by i.customer_id
+),
+
+daily_flows as materialized (
+    select
+        customer_id,
+        txn_date,
+        sum(amount) filter (
+            where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
+        ) as day_inflow,
+        sum(amount) filter (
+            where direction = 'D' and txn_code in ('TRO', 'PAY', 'WDL') and not is_own
+        ) as day_outflow
+    from cand_txns
+    group by customer_id, txn_date
 ),
 
 inflow_stats as (
@@ -184,11 +165,20 @@ inflow_stats as (
             where counterparty_key is not null and amount <= $small_payment_max_amount
         ) as small_payment_amount,
         sum(amount) filter (where counterparty_key is not null) as payer_inflow_amount,
-        count(distinct date_trunc('week', txn_date)) as inflow_weeks,
-        count(distinct txn_date) filter (where isodow(txn_date) <= 5) as inflow_business_days,
         count(*) filter (where txn_code = 'DEP' and channel = 'CTR') as counter_cash_deposit_count,
         sum(amount) filter (where txn_code = 'DEP' and channel = 'CTR') as counter_cash_amount
     from cand_inflows
+    group by customer_id
+),
+
+-- Days and weeks with an inflow, from the days (daily_flows) rather than every inflow.
+inflow_days as (
+    select
+        customer_id,
+        count(distinct date_trunc('week', txn_date)) as inflow_weeks,
+        count(*) filter (where isodow(txn_date) <= 5) as inflow_business_days
+    from daily_flows
+    where day_inflow is not null
     group by customer_id
 ),
 
@@ -247,20 +237,6 @@ payee_stats as (
     group by customer_id
 ),
 
-daily_flows as (
-    select
-        customer_id,
-        txn_date,
-        sum(amount) filter (
-            where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
-        ) as day_inflow,
-        sum(amount) filter (
-            where direction = 'D' and txn_code in ('TRO', 'PAY', 'WDL') and not is_own
-        ) as day_outflow
-    from cand_txns
-    group by customer_id, txn_date
-),
-
 pass_through as (
     select
         customer_id,
@@ -315,11 +291,11 @@ final as (
         coalesce(i.small_payment_amount, 0) / nullif(i.payer_inflow_amount, 0)
             as small_payment_share,
         coalesce(p.top_payer_amount, 0) / c.inflow_amount as top_payer_share,
-        p.top_payer_months,
-        p.top_payer_amount_cv,
+        tp.top_payer_months,
+        tp.top_payer_amount_cv,
         c.largest_inflow_amount / c.inflow_amount as largest_inflow_share,
-        i.inflow_weeks / ceil(c.history_days / 7.0) as inflow_week_share,
-        i.inflow_business_days / nullif(cal.weekdays_to_end, 0) as inflow_business_day_share,
+        d.inflow_weeks / ceil(c.history_days / 7.0) as inflow_week_share,
+        d.inflow_business_days / nullif(cal.weekdays_to_end, 0) as inflow_business_day_share,
         coalesce(s.outflow_amount, 0) as outflow_amount,
         coalesce(ps.supplier_count, 0) as supplier_count,
         coalesce(ps.recurring_supplier_count, 0) as recurring_supplier_count,
@@ -339,7 +315,9 @@ final as (
     from candidates as c
     inner join customers as cu on cu.customer_id = c.customer_id
     left join payer_stats as p on p.customer_id = c.customer_id
+    left join top_payers as tp on tp.customer_id = c.customer_id
     left join inflow_stats as i on i.customer_id = c.customer_id
+    left join inflow_days as d on d.customer_id = c.customer_id
     left join calendar as cal on cal.day = c.history_start
     left join supplier_stats as s on s.customer_id = c.customer_id
     left join payee_stats as ps on ps.customer_id = c.customer_id
