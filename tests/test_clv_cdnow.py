@@ -58,12 +58,14 @@ def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     raw = pl.DataFrame(rows, schema=["customer_id", "purchase_date", "dollars"], orient="row")
     con.register("cdnow_raw", raw.to_arrow())
-    # The event aggregate's shape; each day's purchases are one event, delivered that day.
+    # The event aggregate's shape; each day's purchases are one event, delivered that day
+    # (so every row is its day's first delivery).
     con.execute(
         """
         create table agg_customer_event_day as
         select customer_id, purchase_date as event_date, purchase_date as business_date,
-               count(*)::bigint as txn_count, sum(dollars::decimal(18, 2)) as amount_total
+               count(*)::bigint as txn_count, sum(dollars::decimal(18, 2)) as amount_total,
+               true as is_first_delivery
         from cdnow_raw group by all
         """
     )

@@ -48,8 +48,15 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+AGGREGATE_LAYOUT = 2
+"""Version of agg_customer_event_day's columns, part of the fingerprint: a warehouse aggregated
+under an older layout (before is_first_delivery) is re-aggregated once."""
+
+
 def events_fingerprint(cfg: ClvConfig) -> str:
-    text = json.dumps(cfg.events.model_dump(mode="json"), sort_keys=True)
+    text = json.dumps(
+        {"events": cfg.events.model_dump(mode="json"), "layout": AGGREGATE_LAYOUT}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -58,6 +65,10 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         "select count(*) from information_schema.tables where table_name = ?", [table]
     ).fetchone()
     return bool(row and row[0])
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return column in {r[0] for r in con.execute(f"describe {table}").fetchall()}
 
 
 def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto: date) -> int:
@@ -70,6 +81,13 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
     aggregated.
     """
     fingerprint = events_fingerprint(cfg)
+    if _table_exists(con, "agg_customer_event_day") and not _has_column(
+        con, "agg_customer_event_day", "is_first_delivery"
+    ):
+        # an aggregate of an older layout is rebuilt whole (DuckDB cannot update a column
+        # added in the same transaction, and every delivery is pending anyway)
+        con.execute("drop table agg_customer_event_day")
+        con.execute("drop table if exists agg_customer_event_day_dates")
     done = (
         "left join agg_customer_event_day_dates as t on t.business_date = l.business_date"
         if _table_exists(con, "agg_customer_event_day_dates")
@@ -119,8 +137,52 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
                     {"first": run_days[0], "last": run_days[-1]},
                 )
         run_sql(con, "clv/agg_customer_event_day", params)
+        settle_first_deliveries(con, run_days[0], run_days[-1])
         run_sql(con, "clv/agg_customer_event_day_dates", params)
     return sum(len(r) for r in runs)
+
+
+def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: date) -> int:
+    """Set ``is_first_delivery`` on the event days that late postings share between deliveries.
+
+    After the deliveries ``first`` .. ``last`` were (re-)aggregated, the marks that can be wrong
+    belong to late rows (event_date before their delivery) of those deliveries or of later ones
+    whose event_date is at most ``last``: only they can share a customer and day with a row that
+    was added or removed. For every customer and day among them, the row of the earliest
+    delivery is marked and the others unmarked. Returns the number of days settled.
+    """
+    scope = """
+        select distinct customer_id, event_date
+        from agg_customer_event_day
+        where business_date >= $first and event_date <= $last and event_date < business_date
+    """
+    params = {"first": first, "last": last}
+    con.execute(f"create or replace temp table _late_days as {scope}", params)
+    row = con.execute("select count(*), min(event_date) from _late_days").fetchone()
+    if not row or not row[0]:
+        con.execute("drop table _late_days")
+        return 0
+    # $low bounds the scan of the other deliveries' rows (the table is in delivery order)
+    con.execute(
+        """
+        update agg_customer_event_day as a
+        set is_first_delivery = a.business_date = f.first_delivery
+        from (
+            select p.customer_id, p.event_date, min(p.business_date) as first_delivery
+            from agg_customer_event_day as p
+            semi join _late_days as d
+                on p.customer_id = d.customer_id and p.event_date = d.event_date
+            where p.event_date between $low and $last
+            group by p.customer_id, p.event_date
+        ) as f
+        where a.customer_id = f.customer_id and a.event_date = f.event_date
+            and a.event_date between $low and $last
+            and a.is_first_delivery is distinct from (a.business_date = f.first_delivery)
+        """,
+        {"low": row[1], "last": last},
+    )
+    con.execute("drop table _late_days")
+    return int(row[0])
 
 
 def read_rfm(

@@ -7,6 +7,7 @@
 -- trailing window, divided by the event days in that window (window_start .. window_end, both
 -- inclusive). A customer with contribution but no event in the window has it all on one
 -- event (divisor at least 1). This is the monetary value of the lifetime-value models.
+-- Distinct event days are the rows marked is_first_delivery (see agg_customer_event_day).
 with
 contribution as (
     select
@@ -21,12 +22,13 @@ contribution as (
 window_events as (
     select
         c.customer_id,
-        count(distinct a.event_date) as window_events
+        count(*) as window_events
     from contribution as c
     inner join agg_customer_event_day as a
         on a.customer_id = c.customer_id
         and a.event_date between c.window_start and c.window_end
         and a.business_date <= $business_date
+        and a.is_first_delivery
     group by c.customer_id
 ),
 
