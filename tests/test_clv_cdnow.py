@@ -83,7 +83,9 @@ def con() -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture(scope="module")
 def rfm(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql("select * from int_customer_rfm").pl()
+    return con.execute(
+        "select * from int_customer_rfm where calibration_end = ?", [CALIBRATION_END]
+    ).pl()
 
 
 WEEKS = ClvConfig(time_unit_days=7, penalizer=0.0, min_customers=100, min_repeaters=20)

@@ -185,10 +185,11 @@ def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: d
     return int(row[0])
 
 
-def read_rfm(
+def build_rfm(
     con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date, calibration_end: date
-) -> pl.DataFrame:
-    """Build ``int_customer_rfm`` as of ``calibration_end`` (holdout up to ``business_date``)."""
+) -> None:
+    """Build ``int_customer_rfm`` as of ``calibration_end`` and as of ``business_date``, in one
+    pass over the event aggregate (the holdout fit needs the first, scoring the second)."""
     if not _table_exists(con, "agg_customer_event_day"):
         raise DataContractError(
             "no events aggregated yet (agg_customer_event_day missing): ingest TXN deliveries "
@@ -203,19 +204,42 @@ def read_rfm(
             "recent_window_days": cfg.life_stages.recent_window_days,
         },
     )
-    return con.sql("select * from int_customer_rfm order by customer_id").pl()
+
+
+def rfm_as_of(con: duckdb.DuckDBPyConnection, cutoff: date) -> pl.DataFrame:
+    """The rows of ``int_customer_rfm`` (already built) as of ``cutoff``."""
+    return con.execute(
+        "select * from int_customer_rfm where calibration_end = $cutoff order by customer_id",
+        {"cutoff": cutoff},
+    ).pl()
+
+
+def read_rfm(
+    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date, calibration_end: date
+) -> pl.DataFrame:
+    """Build ``int_customer_rfm``; the summary as of ``calibration_end`` (holdout up to
+    ``business_date``)."""
+    build_rfm(con, cfg, business_date, calibration_end)
+    return rfm_as_of(con, calibration_end)
 
 
 def read_rfm_with_contribution(
-    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date
+    con: duckdb.DuckDBPyConnection,
+    cfg: ClvConfig,
+    business_date: date,
+    calibration_end: date | None = None,
 ) -> pl.DataFrame:
-    """The RFM summary as of the business date, with contribution per event as monetary value."""
+    """The RFM summary as of the business date, with contribution per event as monetary value.
+
+    ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit;
+    read them with :func:`rfm_as_of`) from the same pass.
+    """
     if not _table_exists(con, "int_customer_contribution"):
         raise DataContractError(
             "table int_customer_contribution missing: run the contribution stage first "
             f"(`cvp contribution --date {business_date}`)"
         )
-    read_rfm(con, cfg, business_date, business_date)
+    build_rfm(con, cfg, business_date, calibration_end or business_date)
     run_sql(con, "clv/int_customer_event_contribution", {"business_date": business_date})
     return con.execute(
         """
@@ -223,6 +247,7 @@ def read_rfm_with_contribution(
         from int_customer_rfm as r
         left join int_customer_event_contribution as c
             on c.customer_id = r.customer_id and c.business_date = $business_date
+        where r.calibration_end = $business_date
         order by r.customer_id
         """,
         {"business_date": business_date},
@@ -424,8 +449,9 @@ def run(ctx: StageContext) -> int:
     day = ctx.business_date
     con = ctx.con
     started = time.monotonic()
+    calibration_end = months_before(day, cfg.holdout_months)
     aggregated = update_event_aggregate(con, cfg, day)
-    rfm = read_rfm_with_contribution(con, cfg, day)
+    rfm = read_rfm_with_contribution(con, cfg, day, calibration_end)
     rfm_seconds = time.monotonic() - started
 
     t0 = time.monotonic()
@@ -459,9 +485,8 @@ def run(ctx: StageContext) -> int:
     if jump:
         ctx.log.warning(f"clv {day}: parameters jumped {jump}")
 
-    calibration_end = months_before(day, cfg.holdout_months)
     holdout_days = (day - calibration_end).days
-    calibration = read_rfm(con, cfg, day, calibration_end)
+    calibration = rfm_as_of(con, calibration_end)
     buckets = None
     try:
         t0 = time.monotonic()
