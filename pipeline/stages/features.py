@@ -188,6 +188,18 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
+def _create_or_conform(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str) -> None:
+    """Create ``table`` with the columns of ``rows_sql``, or give an existing table the column
+    types of the SQL file when they changed (e.g. stored narrow, for speed)."""
+    if not _table_exists(con, table):
+        con.execute(f"create table {table} as {rows_sql} limit 0")
+        return
+    have = {r[0]: r[1] for r in con.execute(f"describe {table}").fetchall()}
+    for name, kind, *_ in con.execute(f"describe {rows_sql}").fetchall():
+        if name in have and have[name] != kind:
+            con.execute(f'alter table {table} alter column "{name}" type {kind}')
+
+
 def _replace_months(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -200,8 +212,7 @@ def _replace_months(
     model = load_sql(sql_path(f"features/{table}"))
     params = {"month_from": month_from, "month_to": month_to, "as_of": as_of}
     con.execute(f"create or replace temp table _agg_new as {model.body}", params)
-    if not _table_exists(con, table):
-        con.execute(f"create table {table} as select * from _agg_new limit 0")
+    _create_or_conform(con, table, "select * from _agg_new")
     con.execute(
         f"delete from {table} where {delete_where}",
         {k: v for k, v in params.items() if f"${k}" in delete_where},
@@ -359,8 +370,12 @@ def _write_part(
     tag = "select $window_month::date as window_month, $part::varchar as part, "
     tag += "$as_of::date as as_of_date, * from _part"
     tags = {"window_month": window.month_start, "part": part, "as_of": as_of}
-    if not _table_exists(con, table):
-        con.execute(f"create table {table} as {tag} limit 0", tags)
+    _create_or_conform(
+        con,
+        table,
+        "select null::date as window_month, null::varchar as part, "
+        "null::date as as_of_date, * from _part",
+    )
     if part == "current":  # one month-to-date part is kept: the latest night's
         con.execute(f"delete from {table} where part = 'current'")
     else:

@@ -13,6 +13,8 @@
 --   upkeep_num      = upkeep per account-year × account-days
 --   risk_num        = PD% (worst days past due of each month) × LGD% × balance-days
 --   fee_amount, interchange_num (capped per purchase), service_cost_num (count × unit cost)
+-- Columns that fit are stored as DECIMAL(18, x): DuckDB reads DECIMAL(38, x) back some 20
+-- times slower; the margin numerators (scale 8 and 14) need the wide type to stay exact.
 with
 balances as (
     select *
@@ -29,7 +31,9 @@ txns as (
                             else cast(month_start + interval 1 month as date) - 1 end
 ),
 balance_rated as (
-    select b.customer_id, b.branch_id, b.product_code, b.balance_days, b.rate_balance_days,
+    select b.customer_id, b.branch_id, b.product_code,
+           cast(b.balance_days as decimal(38, 2)) as balance_days,  -- rates × 10^12 overflow 18
+           b.rate_balance_days,
            b.days_covered, r.product_group, r.ftp_rate_percent, r.commission_rate_percent,
            r.upkeep_amount_per_year, r.lgd_percent,
            coalesce(p.pd_percent, 0) as pd_percent
@@ -49,7 +53,8 @@ balance_parts as (
                as loan_nii_num,
            sum(case when product_group = 'investment'
                     then commission_rate_percent * balance_days else 0 end) as commission_num,
-           sum(coalesce(upkeep_amount_per_year, 0) * days_covered) as upkeep_num,
+           cast(sum(coalesce(upkeep_amount_per_year, 0) * days_covered) as decimal(18, 6))
+               as upkeep_num,
            sum(case when product_group = 'lending'
                     then pd_percent * lgd_percent * balance_days else 0 end) as risk_num
     from balance_rated
@@ -57,9 +62,10 @@ balance_parts as (
 ),
 txn_parts as (
     select t.customer_id, t.branch_id, t.product_code,
-           sum(t.fee_amount) as fee_amount,
-           sum(t.interchange_amount) as interchange_num,
-           sum(t.txn_count * coalesce(c.unit_cost_amount, 0)) as service_cost_num
+           cast(sum(t.fee_amount) as decimal(18, 2)) as fee_amount,
+           cast(sum(t.interchange_amount) as decimal(18, 8)) as interchange_num,
+           cast(sum(t.txn_count * coalesce(c.unit_cost_amount, 0)) as decimal(18, 6))
+               as service_cost_num
     from txns t
     left join ref_channel_costs c on c.channel = t.channel and c.txn_code = t.txn_code
     group by t.customer_id, t.branch_id, t.product_code

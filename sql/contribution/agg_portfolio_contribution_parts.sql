@@ -29,7 +29,8 @@ balance_totals as (
            sum(b.balance_days) as balance_days,
            sum(b.rate_balance_days) as rate_balance_days,
            sum(b.days_covered) as account_days,
-           sum(coalesce(p.pd_percent, 0) * b.balance_days) as pd_balance_days
+           sum(coalesce(p.pd_percent, 0) * cast(b.balance_days as decimal(38, 2)))
+               as pd_balance_days
     from balances b
     left join ref_pd_buckets p
       on b.max_days_past_due >= p.min_days_past_due

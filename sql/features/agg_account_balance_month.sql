@@ -46,7 +46,7 @@ final as (
            arg_max(customer_id, day_from) as customer_id,
            arg_max(product_code, day_from) as product_code,
            arg_max(branch_id, day_from) as branch_id,
-           cast(sum(coalesce(balance, 0) * days) as decimal(38, 2)) as balance_days,
+           cast(sum(coalesce(balance, 0) * days) as decimal(18, 2)) as balance_days,
            cast(sum(coalesce(balance, 0) * coalesce(interest_rate, 0) * days)
                 as decimal(38, 8)) as rate_balance_days,
            cast(sum(days) as integer) as days_covered,

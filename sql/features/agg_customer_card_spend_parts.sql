@@ -17,8 +17,8 @@ txns as (
 ),
 final as (
     select customer_id, mcc_category,
-           sum(txn_count) as txn_count,
-           sum(amount) as spend_amount,
+           cast(sum(txn_count) as bigint) as txn_count,  -- stored narrow: read back fast
+           cast(sum(amount) as decimal(18, 2)) as spend_amount,
            count(distinct month_start) as active_months
     from txns
     group by customer_id, mcc_category

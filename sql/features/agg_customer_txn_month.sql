@@ -54,9 +54,9 @@ final as (
                as as_of_date,
            branch_id, product_code, channel, txn_code, direction, mcc_category,
            count(*) as txn_count,
-           cast(sum(amount) as decimal(38, 2)) as amount,
-           cast(sum(coalesce(fee, 0)) as decimal(38, 2)) as fee_amount,
-           cast(sum(interchange) as decimal(38, 8)) as interchange_amount
+           cast(sum(amount) as decimal(18, 2)) as amount,
+           cast(sum(coalesce(fee, 0)) as decimal(18, 2)) as fee_amount,
+           cast(sum(interchange) as decimal(18, 8)) as interchange_amount
     from priced
     group by all
 )

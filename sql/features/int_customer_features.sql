@@ -72,13 +72,14 @@ holdings as (
     where month_start = $month_start and as_of_date = $business_date
     group by customer_id
 ),
-card_spend as (
+card_lists as (
+    -- one list per column, sorted by category below: an ordered list() of structs per
+    -- customer costs several times more. Ties for the top category go to the first name.
     select customer_id,
-           arg_max(mcc_category, amount) as top_mcc_category,
-           map_from_entries(list(struct_pack(k := mcc_category, v := amount)
-                                 order by mcc_category)) as card_spend_by_category,
-           map_from_entries(list(struct_pack(k := mcc_category, v := txn_count)
-                                 order by mcc_category)) as card_txns_by_category
+           arg_min(mcc_category, (-amount, mcc_category)) as top_mcc_category,
+           list(mcc_category) as categories,
+           list(amount) as amounts,
+           list(txn_count) as txn_counts
     from (
         select customer_id, mcc_category, sum(spend_amount) as amount,
                cast(sum(txn_count) as bigint) as txn_count
@@ -88,6 +89,12 @@ card_spend as (
         group by customer_id, mcc_category
     ) s
     group by customer_id
+),
+card_spend as (
+    select customer_id, top_mcc_category,
+           map(list_select(categories, o), list_select(amounts, o)) as card_spend_by_category,
+           map(list_select(categories, o), list_select(txn_counts, o)) as card_txns_by_category
+    from (select *, list_grade_up(categories) as o from card_lists) l
 ),
 window_days as (
     select datediff('day', cast($window_start as date), cast($business_date as date)) + 1
