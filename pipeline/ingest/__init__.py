@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -13,7 +12,8 @@ import duckdb
 from pipeline.config import Config
 from pipeline.ingest.discover import Delivery, Missing, discover
 from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
-from pipeline.ingest.transactions import load_transactions, read_all
+from pipeline.ingest.readahead import start_reading
+from pipeline.ingest.transactions import duckdb_threads, load_transactions
 from pipeline.warehouse import transaction
 
 
@@ -45,8 +45,9 @@ def ingest_date(
     The date is one transaction: a failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
     run are recognised by checksum and skipped). Snapshots load file by file; the transaction
-    files are read in a worker thread meanwhile (decoding needs no database) and then load
-    together (:mod:`pipeline.ingest.transactions`).
+    files are read in a worker thread meanwhile (decoding needs no database; the next date's
+    are read ahead, :mod:`pipeline.ingest.readahead`) and then load together
+    (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
     result = DateIngest(business_date, missing=missing)
@@ -55,23 +56,19 @@ def ingest_date(
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
     snapshots = [d for d in delivered if d.feed != "TXN"]
     txn = [d for d in delivered if d.feed == "TXN"]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(read_all, cfg, txn)
-        try:
-            with transaction(con):
-                seen = previous_entries(con, business_date)
-                for delivery in snapshots:
-                    previous = seen.get(delivery.file_name, NOT_SEEN)
-                    result.files.append(_load_logged(con, cfg, delivery, previous, log))
-                if txn:
-                    started = time.monotonic()
-                    outcomes = load_transactions(con, cfg, business_date, reading.result(), seen)
-                    seconds = (time.monotonic() - started) / len(txn)
-                    for outcome in outcomes:
-                        _log(log, outcome, business_date, seconds)
-                    result.files += outcomes
-        finally:
-            reading.cancel()
+    reading = start_reading(cfg, txn)
+    with duckdb_threads(con, cfg.ingest.threads), transaction(con):
+        seen = previous_entries(con, business_date)
+        for delivery in snapshots:
+            previous = seen.get(delivery.file_name, NOT_SEEN)
+            result.files.append(_load_logged(con, cfg, delivery, previous, log))
+        if txn:
+            started = time.monotonic()
+            outcomes = load_transactions(con, cfg, business_date, reading.result(), seen)
+            seconds = (time.monotonic() - started) / len(txn)
+            for outcome in outcomes:
+                _log(log, outcome, business_date, seconds)
+            result.files += outcomes
     return result
 
 

@@ -37,6 +37,13 @@ class FileOutcome:
     message: str = ""
 
 
+def bytes_sha256(data: bytes, control: bytes) -> str:
+    """:func:`file_sha256` of a file whose data and control bytes are in memory."""
+    digest = hashlib.sha256(data)
+    digest.update(control.strip())
+    return digest.hexdigest()
+
+
 def file_sha256(delivery: Delivery) -> str:
     digest = hashlib.sha256()
     with delivery.data_path.open("rb") as fh:

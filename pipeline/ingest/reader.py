@@ -31,9 +31,8 @@ class RawFile:
     """``line_number, line, n_fields`` of lines with the wrong number of fields."""
 
 
-def _utf8(path: Path, fmt: FileFormat) -> pa.Buffer:
+def _utf8(path: Path, fmt: FileFormat, data: bytes) -> pa.Buffer:
     """The file's bytes as UTF-8, decoded with the configured codec first."""
-    data = path.read_bytes()
     try:
         if codecs.lookup(fmt.encoding).name == "utf-8":
             data.decode("utf-8")  # only checks
@@ -87,15 +86,18 @@ def _parse(
     return table, bad
 
 
-def read_fields(path: Path, fmt: FileFormat, names: list[str]) -> RawFile:
-    """Decode and split ``path`` into numbered raw fields named ``r_<name>``.
+def read_fields(
+    path: Path, fmt: FileFormat, names: list[str], data: bytes | None = None
+) -> RawFile:
+    """Decode and split ``path`` (or ``data``, its bytes when already read) into numbered raw
+    fields named ``r_<name>``.
 
     Raises
     ------
     ExtractError
         When the bytes are not valid in the configured encoding.
     """
-    text = _utf8(path, fmt)
+    text = _utf8(path, fmt, path.read_bytes() if data is None else data)
     table, bad = _parse(path, text, fmt, names, threads=True)
     if bad:  # the parallel parser cannot tell line numbers: read again, serially
         table, bad = _parse(path, text, fmt, names, threads=False)

@@ -6,12 +6,15 @@ written with one delete, one insert, one quarantine write and one ledger write: 
 costs (statement planning, the probe of the history) dominated when each ~6k-row file was
 loaded on its own. Outcomes are exactly those of loading the files one by one.
 
-Reading (decoding GB18030, splitting, hashing) needs no database, so :func:`read_all` can run in
-a worker thread while the date's snapshots load.
+Reading (decoding GB18030, splitting, hashing) needs no database, so :func:`read_all` runs in a
+worker thread (:mod:`pipeline.ingest.readahead`) while the date's snapshots, or the previous
+date, load.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,8 +30,8 @@ from pipeline.ingest.load import (
     NOT_SEEN,
     FileOutcome,
     Previous,
+    bytes_sha256,
     control_problem,
-    file_sha256,
     ledger_rows,
     reject,
     to_cents,
@@ -36,6 +39,21 @@ from pipeline.ingest.load import (
 )
 from pipeline.ingest.reader import RawFile, read_fields, tagged
 from pipeline.ingest.validate import validation_sql
+
+
+@contextmanager
+def duckdb_threads(con: duckdb.DuckDBPyConnection, threads: int | None) -> Iterator[None]:
+    """DuckDB's thread count set to ``threads`` (None: unchanged) inside the block only."""
+    if threads is None:
+        yield
+        return
+    row = con.execute("select current_setting('threads')").fetchone()
+    before = int(row[0]) if row else threads
+    con.execute(f"set threads = {int(threads)}")
+    try:
+        yield
+    finally:
+        con.execute(f"set threads = {before}")
 
 
 @dataclass(frozen=True)
@@ -62,13 +80,14 @@ def read_all(cfg: Config, deliveries: list[Delivery]) -> list[ReadFile]:
     columns = cfg.ingest.feeds["TXN"].columns or list(TXN.column_names)
     out = []
     for d in deliveries:
-        size, sha = d.data_path.stat().st_size, file_sha256(d)
+        data = d.data_path.read_bytes()  # hashed and parsed: the same bytes
+        size, sha = len(data), bytes_sha256(data, d.control_path.read_bytes())
         try:
             control = parse_control(d)
         except ExtractError as exc:
             out.append(ReadFile(d, size, sha, None, None, str(exc)))
             continue
-        raw = read_fields(d.data_path, cfg.ingest.format, columns)
+        raw = read_fields(d.data_path, cfg.ingest.format, columns, data)
         out.append(ReadFile(d, size, sha, raw, control, None))
     return out
 
