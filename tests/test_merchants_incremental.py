@@ -1,4 +1,5 @@
-"""The merchants stage's monthly screen (``agg_merchant_inflow_month``) kept incrementally.
+"""The merchants stage's monthly screen (``agg_merchant_inflow_month``) kept incrementally,
+and the counterparty details computed for the kept counterparties only.
 
 Same hand-made window as ``tests/test_merchants.py``: 28 days, 2026-06-15 to 2026-07-12, so
 June is a closed month of the window and July the month to date. A customer's window inflow
@@ -102,3 +103,26 @@ def test_a_resent_delivery_recomputes_its_closed_month() -> None:
     assert con.execute(candidates).fetchall() == [("M1",), ("R1",)]
     s = one(con, "select inflow_amount from int_merchant_signals where customer_id = 'R1'")
     assert s["inflow_amount"] == 10000
+
+
+def test_counterparty_seen_under_two_names_and_banks_takes_the_most_frequent() -> None:
+    r = base_rows()
+    add_market_merchant(r, "M1")
+    # S1 is paid 4 times as 甲批发部 at bank 105 (the builder's Tuesdays) and once more under
+    # another name at another bank: the chain shows the most frequent of each.
+    r.txn("M1", date(2026, 7, 10), "TRO", "D", "1000.00", cp_account="S1", cp_name="甲商店")
+    r.txns[-1]["counterparty_bank"] = "999"
+    con = loaded(r)
+    run_night(con, make_config(), END)
+    cp = one(
+        con,
+        "select counterparty_name, counterparty_bank, txn_count, active_months, amount "
+        "from int_merchant_counterparties where customer_id = 'M1' and counterparty_key = 'S1'",
+    )
+    assert cp == {
+        "counterparty_name": "甲批发部",
+        "counterparty_bank": "105",
+        "txn_count": 5,
+        "active_months": 2,  # June and July
+        "amount": 41000,
+    }

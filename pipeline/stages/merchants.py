@@ -99,16 +99,23 @@ def refresh_inflow_months(
     return len(stale)
 
 
-def read_window_txns(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> int:
-    """Read the screened customers' window transactions into the temp table
-    ``int_merchant_window_txns``; return its row count."""
-    model = load_sql(sql_path("merchants/int_merchant_window_txns"))
+def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> int:
+    """Materialise ``sql/<name>.sql`` as a temp table for this run; return its row count."""
+    model = load_sql(sql_path(name))
     con.execute(
         f"create or replace temp table {model.table} as {model.body}",
         {k: params[k] for k in model.params},
     )
     row = con.execute(f"select count(*) from {model.table}").fetchone()
     return int(row[0]) if row else 0
+
+
+def read_window_txns(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> int:
+    """Screen the customers (temp table ``int_merchant_screen``) and read their window
+    transactions once (temp table ``int_merchant_window_txns``); return how many screened."""
+    screened = temp_table(con, "merchants/int_merchant_screen", params)
+    temp_table(con, "merchants/int_merchant_window_txns", params)
+    return screened
 
 
 def run(ctx: StageContext) -> int:
@@ -135,7 +142,7 @@ def run(ctx: StageContext) -> int:
         "prospect_min_amount": settings.prospect_min_amount,
     }
     stale = refresh_inflow_months(con, day, settings.window_days)
-    window_rows = read_window_txns(con, params)
+    screened = read_window_txns(con, params)
     candidates = run_sql(con, "merchants/int_merchant_signals", params)
     signals = con.execute(
         "select * from int_merchant_signals where business_date = $d and history_days >= $min_days",
@@ -165,6 +172,7 @@ def run(ctx: StageContext) -> int:
     merchants = run_sql(con, "merchants/int_merchants", params)
     prospects = run_sql(con, "merchants/int_merchant_prospects", params)
     con.execute("drop table int_merchant_window_txns")
+    con.execute("drop table int_merchant_screen")
 
     summary = con.execute(
         "select count(*) filter (where not is_declared), "
@@ -177,7 +185,7 @@ def run(ctx: StageContext) -> int:
     ctx.facts.update(
         {
             "merchant_inflow_months_refreshed": stale,
-            "merchant_window_txns": window_rows,
+            "merchant_screened": screened,
             "merchant_candidates": candidates,
             "merchants": merchants,
             "merchants_undeclared": int(undeclared),

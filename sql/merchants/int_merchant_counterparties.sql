@@ -1,6 +1,6 @@
 -- table:  int_merchant_counterparties
 -- grain:  customer_id, counterparty_key, role, business_date
--- inputs: int_merchant_scorecard, int_merchant_window_txns, hist_accounts, hist_customers
+-- inputs: int_merchant_scorecard, int_merchant_window_txns
 -- params: business_date, max_buyers, max_suppliers
 -- materialize: partition
 -- The counterparty chain of each detected merchant over the trailing window: its main buyers
@@ -9,8 +9,9 @@
 -- account, or its name when the account is missing. is_our_customer: the counterparty is a
 -- personal customer of this bank (counterparty_customer_id set, as the extract spec says);
 -- is_counterparty_merchant: that customer is itself a detected merchant. Own-account
--- transfers, loan drawdowns and product redemptions are left out, as in the signals. The
--- window's transactions are those read for the signals (int_merchant_window_txns).
+-- transfers (is_own), loan drawdowns and product redemptions are left out, as in the
+-- signals. The window's transactions are those read for the signals
+-- (int_merchant_window_txns).
 with
 merchants as (
     select customer_id
@@ -18,23 +19,10 @@ merchants as (
     where business_date = $business_date and is_merchant
 ),
 
-customers as (
-    select customer_id, name
-    from hist_customers
-    where valid_from <= $business_date and valid_to > $business_date
-),
-
-own_accounts as (
-    select distinct a.customer_id, a.account_id
-    from hist_accounts as a
-    semi join merchants as m on m.customer_id = a.customer_id
-    where a.valid_from <= $business_date
-),
-
 trade as materialized (
     select
         t.customer_id,
-        coalesce(t.counterparty_account, t.counterparty_name) as counterparty_key,
+        t.counterparty_key,
         case when t.direction = 'C' then 'buyer' else 'supplier' end as role,
         t.amount,
         t.txn_date,
@@ -43,14 +31,9 @@ trade as materialized (
         t.counterparty_customer_id
     from int_merchant_window_txns as t
     semi join merchants as m on m.customer_id = t.customer_id
-    inner join customers as c on c.customer_id = t.customer_id
-    left join own_accounts as oa
-        on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
     where
-        coalesce(t.counterparty_account, t.counterparty_name) is not null
-        and oa.account_id is null
-        and not coalesce(t.counterparty_customer_id = t.customer_id, false)
-        and not coalesce(t.counterparty_name = c.name, false)
+        t.counterparty_key is not null
+        and not t.is_own
         and (
             (t.direction = 'C' and t.txn_code not in ('LDR', 'PRR'))
             or (t.direction = 'D' and t.txn_code = 'TRO')
@@ -81,24 +64,65 @@ kept as (
         or (role = 'supplier' and counterparty_rank <= $max_suppliers)
 ),
 
--- Counts, months, names and banks for the kept counterparties only.
-details as (
-    select
-        t.customer_id,
-        t.counterparty_key,
-        t.role,
-        count(*) as txn_count,
-        count(distinct date_trunc('month', t.txn_date)) as active_months,
-        max(t.txn_date) as last_txn_date,
-        mode(t.counterparty_name) as counterparty_name,
-        mode(t.counterparty_bank) as counterparty_bank,
-        max(t.counterparty_customer_id) as counterparty_customer_id
+kept_trade as materialized (
+    select t.*
     from trade as t
     semi join kept as k
         on
             k.customer_id = t.customer_id
             and k.counterparty_key = t.counterparty_key
             and k.role = t.role
+),
+
+-- Counts, months, names and banks for the kept counterparties only, month by month first.
+pair_months as (
+    select
+        customer_id,
+        counterparty_key,
+        role,
+        count(*) as txn_count,
+        max(txn_date) as last_txn_date,
+        min(counterparty_name) as min_name,
+        max(counterparty_name) as max_name,
+        min(counterparty_bank) as min_bank,
+        max(counterparty_bank) as max_bank,
+        max(counterparty_customer_id) as counterparty_customer_id
+    from kept_trade
+    group by customer_id, counterparty_key, role, date_trunc('month', txn_date)
+),
+
+details as (
+    select
+        customer_id,
+        counterparty_key,
+        role,
+        cast(sum(txn_count) as bigint) as txn_count,
+        count(*) as active_months,
+        max(last_txn_date) as last_txn_date,
+        min(min_name) as min_name,
+        max(max_name) as max_name,
+        min(min_bank) as min_bank,
+        max(max_bank) as max_bank,
+        max(counterparty_customer_id) as counterparty_customer_id
+    from pair_months
+    group by customer_id, counterparty_key, role
+),
+
+-- A counterparty seen under several names or banks: the most frequent one.
+varied as (
+    select
+        t.customer_id,
+        t.counterparty_key,
+        t.role,
+        mode(t.counterparty_name) as counterparty_name,
+        mode(t.counterparty_bank) as counterparty_bank
+    from kept_trade as t
+    semi join details as d
+        on
+            d.customer_id = t.customer_id
+            and d.counterparty_key = t.counterparty_key
+            and d.role = t.role
+            and (d.min_name <> d.max_name or d.min_bank <> d.max_bank)
     group by t.customer_id, t.counterparty_key, t.role
 ),
 
@@ -109,8 +133,10 @@ final as (
         r.counterparty_key,
         r.role,
         r.counterparty_rank,
-        d.counterparty_name,
-        d.counterparty_bank,
+        case when d.min_name = d.max_name then d.min_name else v.counterparty_name end
+            as counterparty_name,
+        case when d.min_bank = d.max_bank then d.min_bank else v.counterparty_bank end
+            as counterparty_bank,
         cast(r.amount as decimal(18, 2)) as amount,
         r.share_of_role,
         d.txn_count,
@@ -125,6 +151,11 @@ final as (
             d.customer_id = r.customer_id
             and d.counterparty_key = r.counterparty_key
             and d.role = r.role
+    left join varied as v
+        on
+            v.customer_id = d.customer_id
+            and v.counterparty_key = d.counterparty_key
+            and v.role = d.role
     left join merchants as m on m.customer_id = d.counterparty_customer_id
 )
 

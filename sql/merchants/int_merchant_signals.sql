@@ -1,6 +1,6 @@
 -- table:  int_merchant_signals
 -- grain:  customer_id, business_date
--- inputs: int_merchant_window_txns, hist_customers, hist_accounts, hist_branches
+-- inputs: int_merchant_screen, int_merchant_window_txns, hist_customers, hist_accounts, hist_branches
 -- params: business_date, window_days, annualise, candidate_min_amount, small_payment_max_amount, round_amount_unit, recurring_supplier_min_months, top_suppliers, pass_through_days
 -- materialize: partition
 -- The evidence of business turnover per personal customer over the trailing window
@@ -12,7 +12,9 @@
 -- candidates are kept: customers whose yearly inflow reaches candidate_min_amount (the
 -- scorecard needs turnover above the floor anyway), so the table stays small at scale. The
 -- window's transactions come from int_merchant_window_txns, which holds only the customers
--- the monthly screen lets through (a superset of the candidates), with their history_start.
+-- the monthly screen lets through (int_merchant_screen, a superset of the candidates): the
+-- per-customer statistics below are computed for all of them and the final select keeps
+-- the candidates.
 -- Outflows to others are transfers out (TRO) and bill payments (PAY) to a counterparty that
 -- is not the customer; suppliers are the payees of transfers out.
 with
@@ -28,40 +30,12 @@ branches as (
     where valid_from <= $business_date and valid_to > $business_date
 ),
 
-window_rows as (
-    select * from int_merchant_window_txns
-),
-
 history as (
-    select distinct customer_id, history_start from window_rows
+    select customer_id, history_start from int_merchant_screen
 ),
 
-own_accounts as (
-    select distinct a.customer_id, a.account_id
-    from hist_accounts as a
-    semi join history as h on h.customer_id = a.customer_id
-    where a.valid_from <= $business_date
-),
-
-window_txns as materialized (
-    select
-        t.customer_id,
-        t.txn_date,
-        t.channel,
-        t.txn_code,
-        t.direction,
-        t.amount,
-        t.branch_id,
-        coalesce(t.counterparty_account, t.counterparty_name) as counterparty_key,
-        (
-            coalesce(t.counterparty_customer_id = t.customer_id, false)
-            or oa.account_id is not null
-            or coalesce(t.counterparty_name = c.name, false)
-        ) as is_own
-    from window_rows as t
-    inner join customers as c on c.customer_id = t.customer_id
-    left join own_accounts as oa
-        on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
+window_txns as (
+    select * from int_merchant_window_txns
 ),
 
 inflows as (
@@ -103,15 +77,9 @@ candidates as (
         >= $candidate_min_amount
 ),
 
-cand_txns as materialized (
-    select w.*
-    from window_txns as w
-    semi join candidates as c on c.customer_id = w.customer_id
-),
-
 cand_inflows as (
     select *
-    from cand_txns
+    from window_txns
     where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
 ),
 
@@ -154,7 +122,7 @@ daily_flows as materialized (
         sum(amount) filter (
             where direction = 'D' and txn_code in ('TRO', 'PAY', 'WDL') and not is_own
         ) as day_outflow
-    from cand_txns
+    from window_txns
     group by customer_id, txn_date
 ),
 
@@ -196,7 +164,7 @@ calendar as (
 
 outflows as (
     select *
-    from cand_txns
+    from window_txns
     where
         direction = 'D' and txn_code in ('TRO', 'PAY')
         and counterparty_key is not null and not is_own
@@ -259,7 +227,7 @@ branch_activity as (
         t.customer_id,
         count(*) as branch_txn_count,
         count(*) filter (where b.is_market) as market_txn_count
-    from cand_txns as t
+    from window_txns as t
     left join branches as b on b.branch_id = t.branch_id
     where t.branch_id is not null
     group by t.customer_id

@@ -1,95 +1,62 @@
 -- table:  int_merchant_window_txns
 -- grain:  one row per transaction of a screened customer in the window
--- inputs: stg_transactions, agg_merchant_inflow_month, hist_customers
--- params: business_date, window_days, annualise, candidate_min_amount
+-- inputs: int_merchant_screen, stg_transactions, hist_customers, hist_accounts
+-- params: business_date, window_days
 -- materialize: table
 -- The trailing window's transactions (window_days ending on the business date, delivered up
--- to that date) of the customers who may be candidates, read once from stg_transactions for
--- the signals and the counterparty chain; the stage keeps it as a temp table for the run.
--- The screen: credits from closed months (agg_merchant_inflow_month, every delivery month
--- that can hold a window transaction, since a transaction is never delivered before its
--- date) plus the month to date, annualised over the customer's history in the window as the
--- signals do. That sum bounds the signals' inflow from above, so every customer whose yearly
--- inflow reaches candidate_min_amount is kept. history_start is the first day of the
--- customer's history in the window (the window start, the open date or the first
--- transaction in the warehouse's window, whichever is latest).
+-- to that date) of the screened customers (int_merchant_screen), read once from
+-- stg_transactions for the signals and the counterparty chain; the stage keeps it as a temp
+-- table for the run. counterparty_key identifies the counterparty by its account, or its name
+-- when the account is missing. is_own: a transfer between the customer's own accounts (the
+-- counterparty is the customer, one of their accounts, or carries their own name, i.e. their
+-- account at another bank).
 with
-customers as (
-    select customer_id, open_date
-    from hist_customers
-    where valid_from <= $business_date and valid_to > $business_date and status <> 'C'
+names as (
+    select c.customer_id, c.name
+    from hist_customers as c
+    semi join int_merchant_screen as s on s.customer_id = c.customer_id
+    where c.valid_from <= $business_date and c.valid_to > $business_date
 ),
 
-first_day as (
-    select min(txn_date) as first_txn_date
-    from stg_transactions
+own_accounts as (
+    select distinct a.customer_id, a.account_id
+    from hist_accounts as a
+    semi join int_merchant_screen as s on s.customer_id = a.customer_id
+    where a.valid_from <= $business_date
+),
+
+txns as (
+    select t.*
+    from stg_transactions as t
+    semi join int_merchant_screen as s on s.customer_id = t.customer_id
     where
-        business_date <= $business_date
-        and txn_date <= $business_date
-        and txn_date > $business_date - $window_days
-),
-
-history as (
-    select
-        c.customer_id,
-        greatest(
-            $business_date - $window_days + 1,
-            coalesce(c.open_date, f.first_txn_date),
-            f.first_txn_date
-        ) as history_start
-    from customers as c
-    cross join first_day as f
-),
-
-closed_months as (
-    select customer_id, credit_amount
-    from agg_merchant_inflow_month
-    where
-        month_start >= date_trunc('month', $business_date - $window_days + 1)
-        and month_start < date_trunc('month', $business_date)
-),
-
-month_to_date as (
-    select customer_id, amount as credit_amount
-    from stg_transactions
-    where
-        business_date between date_trunc('month', $business_date) and $business_date
-        and direction = 'C'
-        and txn_code not in ('LDR', 'PRR')
-        and not coalesce(counterparty_customer_id = customer_id, false)
-),
-
-screened as (
-    select h.customer_id, h.history_start
-    from (select * from closed_months union all select * from month_to_date) as m
-    inner join history as h on h.customer_id = m.customer_id
-    group by h.customer_id, h.history_start
-    having
-        sum(m.credit_amount)
-        * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
-        >= $candidate_min_amount
+        t.business_date <= $business_date
+        and t.txn_date <= $business_date
+        and t.txn_date > $business_date - $window_days
 ),
 
 final as (
     select
         t.customer_id,
-        s.history_start,
         t.txn_date,
         t.channel,
         t.txn_code,
         t.direction,
         t.amount,
         t.branch_id,
-        t.counterparty_account,
+        coalesce(t.counterparty_account, t.counterparty_name) as counterparty_key,
         t.counterparty_name,
         t.counterparty_bank,
-        t.counterparty_customer_id
-    from stg_transactions as t
-    inner join screened as s on s.customer_id = t.customer_id
-    where
-        t.business_date <= $business_date
-        and t.txn_date <= $business_date
-        and t.txn_date > $business_date - $window_days
+        t.counterparty_customer_id,
+        (
+            coalesce(t.counterparty_customer_id = t.customer_id, false)
+            or oa.account_id is not null
+            or coalesce(t.counterparty_name = n.name, false)
+        ) as is_own
+    from txns as t
+    left join names as n on n.customer_id = t.customer_id
+    left join own_accounts as oa
+        on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
 )
 
 select * from final
