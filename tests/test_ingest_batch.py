@@ -1,0 +1,130 @@
+"""A date's transaction files load together, yet each keeps its own outcome; read-ahead and
+the thread setting leave no trace."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import duckdb
+
+from pipeline.config import Config
+from pipeline.ingest import ingest_date
+from pipeline.warehouse import connect
+from tests.conftest import DAY, deliver_day
+from tests.landing import txn_line, write_feed
+
+LOG = logging.getLogger("test")
+STAMP = DAY.strftime("%Y%m%d")
+
+
+def query(cfg: Config, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(cfg.paths.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def lenient(cfg: Config) -> Config:
+    """At most half a file's rows may be bad, so that a tiny file with one bad row loads."""
+    ingest = cfg.ingest.model_copy(update={"max_bad_row_fraction": 0.5})
+    return cfg.model_copy(update={"ingest": ingest})
+
+
+def test_each_file_of_a_date_keeps_its_own_outcome_lines_and_quarantine(cfg: Config) -> None:
+    cfg = lenient(cfg)
+    landing = cfg.paths.landing_dir
+    deliver_day(
+        landing,
+        txn={
+            "NET": [txn_line("N1"), txn_line("N2", code="XXX"), txn_line("N3")],
+            "CTR": [txn_line("K1", channel="CTR"), txn_line("K2", channel="CTR")],
+            # the same txn_id on another channel is not a duplicate
+            "TEL": [txn_line("N1", channel="TEL")],
+        },
+    )
+    # POS: the control count is wrong; ATM: every row bad (over the strictness limit)
+    pos = [txn_line("P1", channel="POS", code="POS", direction="D", mcc="5411")]
+    write_feed(landing, DAY, f"TXN_POS_{STAMP}.dat", pos, feed="TXN", count=2)
+    atm = [txn_line("M1", channel="NET"), txn_line("M2", channel="NET")]
+    write_feed(landing, DAY, f"TXN_ATM_{STAMP}.dat", atm, feed="TXN")
+    con = connect(cfg)
+    result = ingest_date(con, cfg, DAY, LOG)
+    con.close()
+    outcomes = {f.file_name: (f.outcome, f.rows_loaded, f.rows_quarantined) for f in result.files}
+    assert outcomes[f"TXN_NET_{STAMP}.dat"] == ("loaded", 2, 1)
+    assert outcomes[f"TXN_CTR_{STAMP}.dat"] == ("loaded", 2, 0)
+    assert outcomes[f"TXN_TEL_{STAMP}.dat"] == ("loaded", 1, 0)
+    assert outcomes[f"TXN_POS_{STAMP}.dat"] == ("rejected", 0, 0)
+    assert outcomes[f"TXN_ATM_{STAMP}.dat"] == ("rejected", 0, 2)
+    assert query(cfg, "select channel, txn_id, line_number from stg_transactions order by all") == [
+        ("CTR", "K1", 1), ("CTR", "K2", 2), ("NET", "N1", 1), ("NET", "N3", 3), ("TEL", "N1", 1),
+    ]  # fmt: skip
+    assert query(cfg, "select file_name, line_number, reason from quarantine order by all") == [
+        (f"TXN_ATM_{STAMP}.dat", 1, "channel: differs from the file's channel"),
+        (f"TXN_ATM_{STAMP}.dat", 2, "channel: differs from the file's channel"),
+        (f"TXN_NET_{STAMP}.dat", 2, "txn_code: unknown code XXX"),
+    ]
+    ledger = query(
+        cfg, "select file_name, outcome, rows_loaded from file_ledger where feed = 'TXN' order by 1"
+    )
+    assert ledger == [
+        (f"TXN_ATM_{STAMP}.dat", "rejected", 0),
+        (f"TXN_CTR_{STAMP}.dat", "loaded", 2),
+        (f"TXN_NET_{STAMP}.dat", "loaded", 2),
+        (f"TXN_POS_{STAMP}.dat", "rejected", 0),
+        (f"TXN_TEL_{STAMP}.dat", "loaded", 1),
+    ]
+
+
+def test_a_file_resent_after_it_was_read_ahead_loads_as_resent(cfg: Config) -> None:
+    landing = cfg.paths.landing_dir
+    later = DAY + timedelta(days=1)
+    day2 = later.strftime("%Y%m%d")
+    deliver_day(landing, DAY, txn={"NET": [txn_line("N1")]})
+    deliver_day(landing, later, txn={"NET": [txn_line("N2", day=day2, amount="5.00")]})
+    con = connect(cfg)
+    ingest_date(con, cfg, DAY, LOG)  # starts reading the next date ahead
+    # a corrected re-send of the next date's file, the same size, before that date loads
+    write_feed(
+        landing, later, f"TXN_NET_{day2}.dat", [txn_line("N2", day=day2, amount="7.00")], feed="TXN"
+    )
+    ingest_date(con, cfg, later, LOG)
+    con.close()
+    assert query(cfg, "select txn_id, amount from transactions order by 1") == [
+        ("N1", 100),
+        ("N2", 7),
+    ]
+
+
+def test_the_warehouse_thread_setting_is_restored(cfg: Config) -> None:
+    deliver_day(cfg.paths.landing_dir, txn={"NET": [txn_line("N1")]})
+    assert cfg.ingest.threads == 1
+    con = connect(cfg)
+    con.execute("set threads = 3")
+    ingest_date(con, cfg, DAY, LOG)
+    assert con.execute("select current_setting('threads')").fetchone() == (3,)
+    con.close()
+
+
+def test_a_txn_id_of_another_channel_on_an_earlier_date_is_no_duplicate(cfg: Config) -> None:
+    cfg = lenient(cfg)
+    landing = cfg.paths.landing_dir
+    first = DAY - timedelta(days=1)
+    deliver_day(landing, first, txn={"NET": [txn_line("T1", day=first.strftime("%Y%m%d"))]})
+    deliver_day(
+        landing,
+        DAY,
+        txn={"TEL": [txn_line("T1", channel="TEL")], "NET": [txn_line("T1"), txn_line("T2")]},
+    )
+    con = connect(cfg)
+    ingest_date(con, cfg, first, LOG)
+    result = ingest_date(con, cfg, DAY, LOG)
+    con.close()
+    loaded = {f.file_name: (f.rows_loaded, f.rows_quarantined) for f in result.files}
+    assert loaded[f"TXN_TEL_{STAMP}.dat"] == (1, 0)
+    assert loaded[f"TXN_NET_{STAMP}.dat"] == (1, 1)
+    assert query(cfg, "select reason from quarantine") == [
+        (f"txn_id: already loaded for business date {first:%Y%m%d}",)
+    ]
