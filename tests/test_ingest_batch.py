@@ -12,7 +12,7 @@ from pipeline.config import Config
 from pipeline.ingest import ingest_date
 from pipeline.warehouse import connect
 from tests.conftest import DAY, deliver_day
-from tests.landing import txn_line, write_feed
+from tests.landing import acct_line, txn_line, write_feed
 
 LOG = logging.getLogger("test")
 STAMP = DAY.strftime("%Y%m%d")
@@ -127,4 +127,41 @@ def test_a_txn_id_of_another_channel_on_an_earlier_date_is_no_duplicate(cfg: Con
     assert loaded[f"TXN_NET_{STAMP}.dat"] == (1, 1)
     assert query(cfg, "select reason from quarantine") == [
         (f"txn_id: already loaded for business date {first:%Y%m%d}",)
+    ]
+
+
+def test_a_snapshot_touches_only_changed_appeared_and_vanished_keys(cfg: Config) -> None:
+    cfg = lenient(cfg)
+    d2 = DAY + timedelta(days=1)
+    landing = cfg.paths.landing_dir
+    deliver_day(
+        landing,
+        DAY,
+        accounts=[acct_line("A1", "C1", "100.00"), acct_line("A2", "C1", "20.00"),
+                  acct_line("A3", "C2", "5.00")],
+    )  # fmt: skip
+    deliver_day(
+        landing,
+        d2,
+        accounts=[
+            acct_line("A1", "C1", "100.00"),  # unchanged
+            acct_line("A2", "C1", "30.00", product="XXX"),  # quarantined: keeps its version
+            acct_line("A4", "C2", "50.00"),  # new; A3 vanished
+            acct_line("A4", "C2", "60.00"),  # a duplicate line: quarantined
+            acct_line("A5", "C2", "1.00"),
+        ],
+    )
+    con = connect(cfg)
+    ingest_date(con, cfg, DAY, LOG)
+    ingest_date(con, cfg, d2, LOG)
+    con.close()
+    far = DAY.replace(year=9999, month=12, day=31)
+    assert query(
+        cfg, "select account_id, balance, valid_from, valid_to from hist_accounts order by all"
+    ) == [
+        ("A1", 100, DAY, far),
+        ("A2", 20, DAY, far),
+        ("A3", 5, DAY, d2),
+        ("A4", 50, d2, far),
+        ("A5", 1, d2, far),
     ]

@@ -154,8 +154,10 @@ def _quarantine(con: duckdb.DuckDBPyConnection, d: Delivery, bad: int, seen: boo
 def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
     """Type-2 history: close versions that changed or vanished, open versions for new rows.
 
-    Re-applying a date first undoes that date's versions, so a corrected re-send of the
-    latest snapshot replaces it. A key whose row was quarantined keeps its current version.
+    One hashed-row diff of the snapshot against the current versions finds the keys that
+    changed, appeared or vanished; only their rows are touched. Re-applying a date first
+    undoes that date's versions, so a corrected re-send of the latest snapshot replaces it.
+    A key whose row was quarantined keeps its current version.
     """
     table, key = feed.table, feed.key[0]
     cols = ", ".join(feed.column_names)
@@ -168,10 +170,20 @@ def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> 
     )
     con.execute(
         f"""
+        create or replace temp table snapshot_diff as
+        select coalesce(s.{key}, h.{key}) as {key}, h.{key} is not null as was_current
+        from snapshot s
+        full join (select {key}, row_hash from {table} where valid_to = $far) h
+          on s.{key} = h.{key}
+        where s.row_hash is distinct from h.row_hash
+        """,
+        {"far": FAR_FUTURE},
+    )
+    con.execute(
+        f"""
         update {table} h set valid_to = $d
         where h.valid_to = $far
-          and not exists (select 1 from snapshot s
-                          where s.{key} = h.{key} and s.row_hash = h.row_hash)
+          and h.{key} in (select {key} from snapshot_diff where was_current)
           and h.{key} not in (select {key} from validated
                               where reason <> '' and {key} is not null)
         """,
@@ -181,11 +193,13 @@ def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> 
         f"""
         insert into {table} ({cols}, row_hash, valid_from, valid_to)
         select {cols}, row_hash, $d, $far from snapshot s
-        where not exists (select 1 from {table} h where h.valid_to = $far and h.{key} = s.{key})
+        where s.{key} in (select {key} from snapshot_diff)
+          and not exists (select 1 from {table} h where h.valid_to = $far and h.{key} = s.{key})
         """,
         params,
     )
     con.execute("drop table snapshot")
+    con.execute("drop table snapshot_diff")
 
 
 def control_problem(feed: Feed, count: int, total: Decimal, control: Control) -> str | None:
