@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 
 from pipeline.config import Config
-from pipeline.ingest.discover import Delivery, Missing, discover
+from pipeline.ingest.discover import Missing, discover
 from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
 from pipeline.ingest.readahead import start_reading
-from pipeline.ingest.transactions import duckdb_threads, load_transactions
+from pipeline.ingest.reader import ReadFile
+from pipeline.ingest.transactions import load_transactions
 from pipeline.warehouse import transaction
+
+
+@contextmanager
+def duckdb_threads(con: duckdb.DuckDBPyConnection, threads: int | None) -> Iterator[None]:
+    """DuckDB's thread count set to ``threads`` (None: unchanged) inside the block only."""
+    if threads is None:
+        yield
+        return
+    row = con.execute("select current_setting('threads')").fetchone()
+    before = int(row[0]) if row else threads
+    con.execute(f"set threads = {int(threads)}")
+    try:
+        yield
+    finally:
+        con.execute(f"set threads = {before}")
 
 
 @dataclass
@@ -44,9 +62,9 @@ def ingest_date(
 
     The date is one transaction: a failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
-    run are recognised by checksum and skipped). Snapshots load file by file; the transaction
-    files are read in a worker thread meanwhile (decoding needs no database; the next date's
-    are read ahead, :mod:`pipeline.ingest.readahead`) and then load together
+    run are recognised by checksum and skipped). The files are read (hashed, decoded, split)
+    in a worker thread, the next date's while this one loads (:mod:`pipeline.ingest.readahead`);
+    snapshots load file by file, then the transaction files together
     (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
@@ -54,17 +72,18 @@ def ingest_date(
     for m in missing:
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
-    snapshots = [d for d in delivered if d.feed != "TXN"]
-    txn = [d for d in delivered if d.feed == "TXN"]
-    reading = start_reading(cfg, txn)
+    reading = start_reading(cfg, delivered)
     with duckdb_threads(con, cfg.ingest.threads), transaction(con):
         seen = previous_entries(con, business_date)
-        for delivery in snapshots:
-            previous = seen.get(delivery.file_name, NOT_SEEN)
-            result.files.append(_load_logged(con, cfg, delivery, previous, log))
+        files = reading.result()
+        for f in files:
+            if f.delivery.feed != "TXN":
+                previous = seen.get(f.delivery.file_name, NOT_SEEN)
+                result.files.append(_load_logged(con, cfg, f, previous, log))
+        txn = [f for f in files if f.delivery.feed == "TXN"]
         if txn:
             started = time.monotonic()
-            outcomes = load_transactions(con, cfg, business_date, reading.result(), seen)
+            outcomes = load_transactions(con, cfg, business_date, txn, seen)
             seconds = (time.monotonic() - started) / len(txn)
             for outcome in outcomes:
                 _log(log, outcome, business_date, seconds)
@@ -75,13 +94,13 @@ def ingest_date(
 def _load_logged(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
-    delivery: Delivery,
+    f: ReadFile,
     previous: Previous,
     log: logging.Logger,
 ) -> FileOutcome:
     started = time.monotonic()
-    outcome = load_file(con, cfg, delivery, previous)
-    _log(log, outcome, delivery.business_date, time.monotonic() - started)
+    outcome = load_file(con, cfg, f, previous)
+    _log(log, outcome, f.delivery.business_date, time.monotonic() - started)
     return outcome
 
 

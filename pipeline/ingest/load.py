@@ -10,7 +10,6 @@ point leaves the warehouse as it was before; the next run does it again.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -18,10 +17,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import duckdb
 
 from pipeline.config import Config
-from pipeline.errors import ExtractError
 from pipeline.ingest.contract import FEEDS, Feed
-from pipeline.ingest.discover import Control, Delivery, parse_control
-from pipeline.ingest.reader import read_fields, tagged
+from pipeline.ingest.discover import Control, Delivery
+from pipeline.ingest.reader import ReadFile, tagged
 from pipeline.ingest.validate import validation_sql
 from pipeline.warehouse import FAR_FUTURE
 
@@ -35,22 +33,6 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     message: str = ""
-
-
-def bytes_sha256(data: bytes, control: bytes) -> str:
-    """:func:`file_sha256` of a file whose data and control bytes are in memory."""
-    digest = hashlib.sha256(data)
-    digest.update(control.strip())
-    return digest.hexdigest()
-
-
-def file_sha256(delivery: Delivery) -> str:
-    digest = hashlib.sha256()
-    with delivery.data_path.open("rb") as fh:
-        while chunk := fh.read(8 << 20):
-            digest.update(chunk)
-    digest.update(delivery.control_path.read_bytes().strip())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -239,17 +221,21 @@ def to_cents(total: object) -> Decimal:
 
 
 def load_file(
-    con: duckdb.DuckDBPyConnection, cfg: Config, d: Delivery, previous: Previous | None = None
+    con: duckdb.DuckDBPyConnection, cfg: Config, f: ReadFile, previous: Previous | None = None
 ) -> FileOutcome:
     """Check, validate and load one snapshot file (CUST, ACCT, BRCH), inside the caller's
     transaction. Transaction files load together: :mod:`pipeline.ingest.transactions`.
 
     Returns the outcome; a rejected file changes nothing but the ledger (and quarantine).
+
+    Raises
+    ------
+    ExtractError
+        When the file's bytes are not valid in the configured encoding.
     """
+    d, size, sha, control = f.delivery, f.size, f.sha256, f.control
     feed = FEEDS[d.feed]
     assert feed.snapshot, f"{d.file_name}: transaction files load with load_transactions"
-    size = d.data_path.stat().st_size
-    sha = file_sha256(d)
     if previous is None:
         previous = previous_entries(con, d.business_date).get(d.file_name, NOT_SEEN)
     if previous.sha256 == sha:
@@ -259,10 +245,8 @@ def load_file(
             "unchanged" if previous.outcome != "rejected" else "rejected",
             message="identical to the file already processed (same checksum)",
         )
-    try:
-        control = parse_control(d)
-    except ExtractError as exc:
-        return _reject(con, d, size, sha, None, str(exc))
+    if control is None:
+        return _reject(con, d, size, sha, None, f.control_error or "control file unreadable")
     latest = _latest_snapshot(con, d.feed)
     if latest and latest > d.business_date:
         return _reject(
@@ -274,12 +258,14 @@ def load_file(
             f"snapshot older than the latest loaded ({latest:%Y%m%d}); "
             "snapshots load in date order",
         )
-    file_columns = cfg.ingest.feeds[d.feed].columns or list(feed.column_names)
-    raw = read_fields(d.data_path, cfg.ingest.format, file_columns)
-    con.register("raw_fields", tagged(raw.fields, file_id=0))
-    con.register("misshapen", tagged(raw.misshapen, file_id=0))
+    if f.read_error is not None:
+        raise f.read_error
+    assert f.raw is not None
+    con.register("raw_fields", tagged(f.raw.fields, file_id=0))
+    con.register("misshapen", tagged(f.raw.misshapen, file_id=0))
     try:
-        sql = validation_sql(feed, len(file_columns))
+        n_columns = len(f.raw.fields.column_names) - 1  # line_number
+        sql = validation_sql(feed, n_columns)
         params = {"business_date": d.business_date} if "$business_date" in sql else {}
         con.execute(f"create or replace temp table validated as {sql}", params)
     finally:

@@ -1,9 +1,9 @@
-"""Read a date's transaction files in a worker thread, and the next date's while this one loads.
+"""Read a date's files in a worker thread, and the next date's while this one loads.
 
 Reading (hashing, decoding GB18030, splitting) needs no database, so it can run on the other
 core while DuckDB validates and commits. ``cvp ingest --from D1 --to D2`` calls
 :func:`pipeline.ingest.ingest_date` date by date; each call also starts reading the next
-calendar date's delivered transaction files, and the next call takes that read only if it is
+calendar date's delivered files, and the next call takes that read only if it is
 of the same files under the same configuration and each file's checksum (data and control
 bytes, recomputed now) equals the one of the bytes that were read. Anything else (another
 date, a file delivered or re-sent since) is read afresh, so what is loaded and checksummed is
@@ -18,8 +18,7 @@ from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.ingest.discover import Delivery, discover
-from pipeline.ingest.load import file_sha256
-from pipeline.ingest.transactions import ReadFile, read_all
+from pipeline.ingest.reader import ReadFile, file_sha256, read_file
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvp-read")
 _ahead: tuple[tuple[object, ...], Future[list[ReadFile]]] | None = None
@@ -33,7 +32,7 @@ def _stamp(cfg: Config, deliveries: list[Delivery]) -> Stamp:
 
 
 def start_reading(cfg: Config, deliveries: list[Delivery]) -> Future[list[ReadFile]]:
-    """The read of ``deliveries`` (one date's transaction files), then the next calendar
+    """The read of ``deliveries`` (one date's files, in order), then the next calendar
     date's read started ahead. The read started ahead by the previous call is taken when it is
     of the same files and they are unchanged since."""
     global _ahead
@@ -63,7 +62,11 @@ def _take(
 def _read_next(cfg: Config, day: date) -> tuple[Stamp, Future[list[ReadFile]]] | None:
     landing: Path = cfg.paths.landing_dir
     delivered, _ = discover(landing, cfg.ingest, day)
-    txn = [d for d in delivered if d.feed == "TXN"]
-    if not txn:
+    if not delivered:
         return None
-    return _stamp(cfg, txn), _POOL.submit(read_all, cfg, txn)
+    return _stamp(cfg, delivered), _POOL.submit(read_all, cfg, delivered)
+
+
+def read_all(cfg: Config, deliveries: list[Delivery]) -> list[ReadFile]:
+    """Each delivered file read (:func:`pipeline.ingest.reader.read_file`), in order."""
+    return [read_file(cfg.ingest, d) for d in deliveries]

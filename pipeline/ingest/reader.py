@@ -13,14 +13,17 @@ can be quarantined; the good lines keep their exact line numbers.
 from __future__ import annotations
 
 import codecs
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipeline.config.ingest import FileFormat
+from pipeline.config.ingest import FileFormat, IngestConfig
 from pipeline.errors import ExtractError
+from pipeline.ingest.contract import FEEDS
+from pipeline.ingest.discover import Control, Delivery, parse_control
 
 
 @dataclass(frozen=True)
@@ -130,3 +133,52 @@ def tagged(table: pa.Table, file_id: int, channel: str | None = None) -> pa.Tabl
     if channel is not None:
         out = out.append_column("file_channel", pa.repeat(pa.scalar(channel, pa.string()), n))
     return out
+
+
+def bytes_sha256(data: bytes, control: bytes) -> str:
+    """:func:`file_sha256` of a file whose data and control bytes are in memory."""
+    digest = hashlib.sha256(data)
+    digest.update(control.strip())
+    return digest.hexdigest()
+
+
+def file_sha256(delivery: Delivery) -> str:
+    """The checksum of a delivery: its data bytes, then its control file's (stripped)."""
+    digest = hashlib.sha256()
+    with delivery.data_path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            digest.update(chunk)
+    digest.update(delivery.control_path.read_bytes().strip())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """A delivered file as read from the landing zone, before the database sees it."""
+
+    delivery: Delivery
+    size: int
+    sha256: str
+    """Of the very bytes that were parsed."""
+    control: Control | None
+    control_error: str | None
+    """Why the control file is unusable (then the data is not parsed)."""
+    raw: RawFile | None
+    read_error: ExtractError | None
+    """Why the data could not be decoded; raised when the file is loaded."""
+
+
+def read_file(cfg: IngestConfig, d: Delivery) -> ReadFile:
+    """Hash, check the control file of, and decode and split one delivered file."""
+    data = d.data_path.read_bytes()  # hashed and parsed: the same bytes
+    size, sha = len(data), bytes_sha256(data, d.control_path.read_bytes())
+    try:
+        control = parse_control(d)
+    except ExtractError as exc:
+        return ReadFile(d, size, sha, None, str(exc), None, None)
+    columns = cfg.feeds[d.feed].columns or list(FEEDS[d.feed].column_names)
+    try:
+        raw = read_fields(d.data_path, cfg.format, columns, data)
+    except ExtractError as exc:
+        return ReadFile(d, size, sha, control, None, None, exc)
+    return ReadFile(d, size, sha, control, None, raw, None)

@@ -6,16 +6,11 @@ written with one delete, one insert, one quarantine write and one ledger write: 
 costs (statement planning, the probe of the history) dominated when each ~6k-row file was
 loaded on its own. Outcomes are exactly those of loading the files one by one.
 
-Reading (decoding GB18030, splitting, hashing) needs no database, so :func:`read_all` runs in a
-worker thread (:mod:`pipeline.ingest.readahead`) while the date's snapshots, or the previous
-date, load.
+The files arrive read (hashed, decoded, split) by :mod:`pipeline.ingest.readahead`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -23,73 +18,19 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import Config
-from pipeline.errors import ExtractError
 from pipeline.ingest.contract import TXN
-from pipeline.ingest.discover import Control, Delivery, parse_control
 from pipeline.ingest.load import (
     NOT_SEEN,
     FileOutcome,
     Previous,
-    bytes_sha256,
     control_problem,
     ledger_rows,
     reject,
     to_cents,
     too_many_bad,
 )
-from pipeline.ingest.reader import RawFile, read_fields, tagged
+from pipeline.ingest.reader import RawFile, ReadFile, tagged
 from pipeline.ingest.validate import validation_sql
-
-
-@contextmanager
-def duckdb_threads(con: duckdb.DuckDBPyConnection, threads: int | None) -> Iterator[None]:
-    """DuckDB's thread count set to ``threads`` (None: unchanged) inside the block only."""
-    if threads is None:
-        yield
-        return
-    row = con.execute("select current_setting('threads')").fetchone()
-    before = int(row[0]) if row else threads
-    con.execute(f"set threads = {int(threads)}")
-    try:
-        yield
-    finally:
-        con.execute(f"set threads = {before}")
-
-
-@dataclass(frozen=True)
-class ReadFile:
-    """One transaction file as read from the landing zone, before the database sees it."""
-
-    delivery: Delivery
-    size: int
-    sha256: str
-    raw: RawFile | None
-    """None when the file was not parsed (its control file is malformed)."""
-    control: Control | None
-    control_error: str | None
-
-
-def read_all(cfg: Config, deliveries: list[Delivery]) -> list[ReadFile]:
-    """Hash, check the control file of, and decode and split each transaction file.
-
-    Raises
-    ------
-    ExtractError
-        When a file's bytes are not valid in the configured encoding.
-    """
-    columns = cfg.ingest.feeds["TXN"].columns or list(TXN.column_names)
-    out = []
-    for d in deliveries:
-        data = d.data_path.read_bytes()  # hashed and parsed: the same bytes
-        size, sha = len(data), bytes_sha256(data, d.control_path.read_bytes())
-        try:
-            control = parse_control(d)
-        except ExtractError as exc:
-            out.append(ReadFile(d, size, sha, None, None, str(exc)))
-            continue
-        raw = read_fields(d.data_path, cfg.ingest.format, columns, data)
-        out.append(ReadFile(d, size, sha, raw, control, None))
-    return out
 
 
 def _combine(parts: list[tuple[int, RawFile, str]]) -> tuple[pa.Table, pa.Table]:
@@ -179,10 +120,13 @@ def load_transactions(
                 "unchanged" if previous.outcome != "rejected" else "rejected",
                 message="identical to the file already processed (same checksum)",
             )
-        elif f.raw is None or f.control is None:
+        elif f.control is None:
             outcomes[i] = reject(d, f.control_error or "control file unreadable")
             ledger.append((f, outcomes[i]))
+        elif f.read_error is not None:
+            raise f.read_error
         else:
+            assert f.raw is not None
             parts.append((i, f.raw, d.channel or ""))
     if parts:
         _validate(con, business_date, parts)
