@@ -16,6 +16,8 @@
 --   upkeep_cost   = upkeep per account-year × account-days held / day_count_days
 --   risk_cost     = PD% (worst days past due of the month) × LGD% × balance-days, lending only
 -- Transactions are attributed to the branch and product of the account they were posted on.
+-- Amounts are stored as DECIMAL(18, 6) (up to 10^12 CNY per customer and product): DuckDB
+-- reads DECIMAL(38, x) back some 20 times slower, and this table has ~3 rows per customer.
 with
 joined as (
     select customer_id, branch_id, product_code,
@@ -35,19 +37,19 @@ joined as (
 amounts as (
     select customer_id, branch_id, product_code,
            cast(round(coalesce(deposit_nii_num, 0) / (100 * $day_count_days), 6)
-                as decimal(38, 6)) as deposit_nii_amount,
+                as decimal(18, 6)) as deposit_nii_amount,
            cast(round(coalesce(loan_nii_num, 0) / (100 * $day_count_days), 6)
-                as decimal(38, 6)) as loan_nii_amount,
+                as decimal(18, 6)) as loan_nii_amount,
            cast(round(coalesce(commission_num, 0) / (100 * $day_count_days), 6)
-                as decimal(38, 6)) as commission_amount,
-           cast(coalesce(fee_amount, 0) as decimal(38, 6)) as fee_amount,
-           cast(round(coalesce(interchange_num, 0), 6) as decimal(38, 6)) as interchange_amount,
-           cast(round(coalesce(service_cost_num, 0), 6) as decimal(38, 6))
+                as decimal(18, 6)) as commission_amount,
+           cast(coalesce(fee_amount, 0) as decimal(18, 6)) as fee_amount,
+           cast(round(coalesce(interchange_num, 0), 6) as decimal(18, 6)) as interchange_amount,
+           cast(round(coalesce(service_cost_num, 0), 6) as decimal(18, 6))
                as service_cost_amount,
-           cast(round(coalesce(upkeep_num, 0) / $day_count_days, 6) as decimal(38, 6))
+           cast(round(coalesce(upkeep_num, 0) / $day_count_days, 6) as decimal(18, 6))
                as upkeep_cost_amount,
            cast(round(coalesce(risk_num, 0) / (100 * 100 * $day_count_days), 6)
-                as decimal(38, 6)) as risk_cost_amount
+                as decimal(18, 6)) as risk_cost_amount
     from joined
 ),
 final as (
@@ -56,12 +58,13 @@ final as (
            branch_id, product_code,
            deposit_nii_amount, loan_nii_amount, commission_amount, fee_amount,
            interchange_amount, service_cost_amount, upkeep_cost_amount, risk_cost_amount,
-           deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
-               + interchange_amount as revenue_amount,
-           service_cost_amount + upkeep_cost_amount + risk_cost_amount as cost_amount,
-           deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
-               + interchange_amount - service_cost_amount - upkeep_cost_amount
-               - risk_cost_amount as contribution_amount
+           cast(deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
+                + interchange_amount as decimal(18, 6)) as revenue_amount,
+           cast(service_cost_amount + upkeep_cost_amount + risk_cost_amount as decimal(18, 6))
+               as cost_amount,
+           cast(deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
+                + interchange_amount - service_cost_amount - upkeep_cost_amount
+                - risk_cost_amount as decimal(18, 6)) as contribution_amount
     from amounts
 )
 select * from final

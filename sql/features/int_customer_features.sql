@@ -58,19 +58,27 @@ sums as (
     group by customer_id
 ),
 holdings as (
-    select customer_id,
-           sum(closing_balance) filter (where product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS'))
-               as aum_closing_amount,
-           sum(closing_balance) filter (where product_code in ('CCD', 'PLN', 'MTG', 'BLN'))
-               as loans_outstanding_amount,
-           count(distinct product_code) filter (where closing_balance > 0) as products_held,
-           string_agg(distinct product_code, ',' order by product_code)
-               filter (where closing_balance > 0) as products_held_list,
-           count(distinct account_id) as accounts_held,
-           max(max_days_past_due) as max_days_past_due
-    from agg_account_balance_month
-    where month_start = $month_start and as_of_date = $business_date
-    group by customer_id
+    select customer_id, aum_closing_amount, loans_outstanding_amount,
+           len(held) as products_held,
+           array_to_string(held, ',') as products_held_list,
+           accounts_held,
+           max_days_past_due
+    from (
+        -- distinct aggregates are slow: one list of products held, sorted and deduplicated;
+        -- one row per account (the grain of agg_account_balance_month for one as_of_date)
+        select customer_id,
+               sum(closing_balance) filter (where product_code in ('DDA', 'TDA', 'WMP', 'FND',
+                                                                   'INS')) as aum_closing_amount,
+               sum(closing_balance) filter (where product_code in ('CCD', 'PLN', 'MTG', 'BLN'))
+                   as loans_outstanding_amount,
+               list_sort(list_distinct(list(product_code) filter (where closing_balance > 0)))
+                   as held,
+               count(*) as accounts_held,
+               max(max_days_past_due) as max_days_past_due
+        from agg_account_balance_month
+        where month_start = $month_start and as_of_date = $business_date
+        group by customer_id
+    ) a
 ),
 card_lists as (
     -- one list per column, sorted by category below: an ordered list() of structs per
