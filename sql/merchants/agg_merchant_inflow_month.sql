@@ -32,7 +32,7 @@ final as (
         customer_id,
         month_start,
         cast($as_of as date) as as_of_date,
-        sum(amount) as credit_amount,
+        cast(sum(amount) as decimal(18, 2)) as credit_amount,
         count(*) as credit_count
     from credits
     group by customer_id, month_start

@@ -46,18 +46,43 @@ pair_amounts as (
     group by customer_id, counterparty_key, role
 ),
 
+-- Per merchant and role: the total, and the amounts of its largest counterparties, so that
+-- only counterparties that can be among the max_buyers / max_suppliers largest are ranked.
+role_totals as (
+    select
+        customer_id,
+        role,
+        sum(amount) as role_amount,
+        max(amount, greatest($max_buyers, $max_suppliers)) as top_amounts
+    from pair_amounts
+    group by customer_id, role
+),
+
+contenders as (
+    select p.*, t.role_amount
+    from pair_amounts as p
+    inner join role_totals as t on t.customer_id = p.customer_id and t.role = p.role
+    where
+        p.amount >= t.top_amounts[
+            least(
+                case when p.role = 'buyer' then $max_buyers else $max_suppliers end,
+                len(t.top_amounts)
+            )
+        ]
+),
+
 ranked as (
     select
         *,
         row_number() over (
             partition by customer_id, role order by amount desc, counterparty_key
         ) as counterparty_rank,
-        amount / sum(amount) over (partition by customer_id, role) as share_of_role
-    from pair_amounts
+        amount / role_amount as share_of_role
+    from contenders
 ),
 
 kept as (
-    select *
+    select * exclude (role_amount)
     from ranked
     where
         (role = 'buyer' and counterparty_rank <= $max_buyers)

@@ -30,11 +30,11 @@ branches as (
     where valid_from <= $business_date and valid_to > $business_date
 ),
 
-history as (
+history as not materialized (
     select customer_id, history_start from int_merchant_screen
 ),
 
-window_txns as (
+window_txns as not materialized (
     select * from int_merchant_window_txns
 ),
 
@@ -77,7 +77,7 @@ candidates as (
         >= $candidate_min_amount
 ),
 
-cand_inflows as (
+cand_inflows as not materialized (
     select *
     from window_txns
     where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
