@@ -242,7 +242,7 @@ def stale_months(
                    arg_max(config_hash, refreshed_at) as config_hash
             from agg_refresh_log
             where table_name = $table
-              and as_of_date = cast(month_start + interval 1 month as date) - 1
+              and as_of_date = last_day(month_start)
             group by month_start
         )
         select w.month_start
@@ -254,7 +254,7 @@ def stale_months(
                where f.feed in (select unnest($feeds::varchar[]))
                  and f.outcome in ('loaded', 'replaced')
                  and f.business_date between w.month_start
-                     and cast(w.month_start + interval 1 month as date) - 1
+                     and last_day(w.month_start)
                  and f.received_at > r.refreshed_at)
         order by 1
         """,
@@ -319,12 +319,11 @@ def refresh_aggregates(
             cur,
             window.business_date,
             "month_start = $month_from and (as_of_date = $as_of or as_of_date "
-            "<> cast(month_start + interval 1 month as date) - 1)",
+            "<> last_day(month_start))",
         )
         # partial row sets of earlier months are superseded by their closed months
         con.execute(
-            f"delete from {table} where month_start < ? and "
-            "as_of_date <> cast(month_start + interval 1 month as date) - 1",
+            f"delete from {table} where month_start < ? and as_of_date <> last_day(month_start)",
             [cur],
         )
         if window.business_date == cur_end:
@@ -350,7 +349,7 @@ def _closed_part_is_current(
     latest = con.execute(
         "select max(refreshed_at) from agg_refresh_log where table_name in ? "
         "and month_start >= ? and month_start < ? "
-        "and as_of_date = cast(month_start + interval 1 month as date) - 1",
+        "and as_of_date = last_day(month_start)",
         [list(AGGREGATES), window.window_start, window.month_start],
     ).fetchone()
     return latest is None or latest[0] is None or row[0] >= latest[0]
@@ -364,26 +363,28 @@ def _write_part(
     part: str,
     as_of: date,
 ) -> int:
+    """Compute one part of ``table``'s window. The closed part is stored in ``table``; the
+    month to date only lives in the temp table ``<table>_current`` for this run (it is summed
+    into the window the same night and recomputed the next), which saves writing it."""
     model = load_sql(sql_path(f"{_PART_SQL[table]}/{table}"))
     args = {k: params[k] for k in model.params}
-    con.execute(f"create or replace temp table _part as {model.body}", args)
-    tag = "select $window_month::date as window_month, $part::varchar as part, "
-    tag += "$as_of::date as as_of_date, * from _part"
-    tags = {"window_month": window.month_start, "part": part, "as_of": as_of}
-    _create_or_conform(
-        con,
-        table,
-        "select null::date as window_month, null::varchar as part, "
-        "null::date as as_of_date, * from _part",
+    tagged = (
+        f"select date '{window.month_start}' as window_month, '{part}' as part, "
+        f"date '{as_of}' as as_of_date, * from ({model.body})"
     )
-    if part == "current":  # one month-to-date part is kept: the latest night's
-        con.execute(f"delete from {table} where part = 'current'")
-    else:
-        con.execute(
-            f"delete from {table} where window_month = ? and part = 'closed'",
-            [window.month_start],
-        )
-    con.execute(f"insert into {table} by name {tag}", tags)
+    if part == "current":
+        con.execute(f"create or replace temp table {table}_current as {tagged}", args)
+        if _table_exists(con, table):  # month-to-date rows stored by earlier versions
+            con.execute(f"delete from {table} where part = 'current'")
+        row = con.execute(f"select count(*) from {table}_current").fetchone()
+        return int(row[0]) if row else 0
+    con.execute(f"create or replace temp table _part as {tagged}", args)
+    _create_or_conform(con, table, "select * from _part")
+    con.execute(
+        f"delete from {table} where window_month = ? and part = 'closed'",
+        [window.month_start],
+    )
+    con.execute(f"insert into {table} by name select * from _part")
     row = con.execute("select count(*) from _part").fetchone()
     con.execute("drop table _part")
     return int(row[0]) if row else 0
@@ -406,7 +407,8 @@ def refresh_window_parts(
     config_hash: str,
 ) -> dict[str, object]:
     """Write the window's parts of ``table``: the closed months (only when stale) and the
-    month to date (every night). A window is then the sum of its two parts."""
+    month to date (every night, temp table ``<table>_current``). A window is then the sum of
+    its two parts."""
     base = {**params, "month_start": window.month_start, "business_date": window.business_date}
     done: dict[str, object] = {}
     if not _closed_part_is_current(con, table, window, config_hash):

@@ -1,6 +1,6 @@
 -- table:  chk_contribution_reconciliation
 -- grain:  business_date, branch_id, product_code, component
--- inputs: int_customer_product_contribution, int_customer_contribution, agg_portfolio_contribution_parts, ref_product_rates
+-- inputs: int_customer_product_contribution, int_customer_contribution, agg_portfolio_contribution_parts, agg_portfolio_contribution_parts_current, ref_product_rates
 -- params: business_date, month_start, day_count_days, tolerance_per_row
 -- materialize: partition
 -- The parts sum to the whole. Per account branch and product, each contribution component
@@ -21,9 +21,14 @@ totals as (
            sum(fee_amount) as fee_amount,
            sum(interchange_amount) as interchange_amount,
            sum(service_cost_amount) as service_cost_amount
-    from agg_portfolio_contribution_parts
-    where window_month = $month_start
-      and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
+    from (
+        select * from agg_portfolio_contribution_parts
+        where window_month = $month_start and part = 'closed'
+        union all by name
+        select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+        from agg_portfolio_contribution_parts_current
+        where window_month = $month_start and as_of_date = $business_date
+    ) p
     group by branch_id, product_code
 ),
 portfolio_wide as (

@@ -15,14 +15,14 @@ balances as (
     from agg_account_balance_month
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
-                            else cast(month_start + interval 1 month as date) - 1 end
+                            else last_day(month_start) end
 ),
 txns as (
     select *
     from agg_customer_txn_month
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
-                            else cast(month_start + interval 1 month as date) - 1 end
+                            else last_day(month_start) end
 ),
 balance_totals as (
     select b.branch_id, b.product_code,

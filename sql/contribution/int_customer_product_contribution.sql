@@ -1,6 +1,6 @@
 -- table:  int_customer_product_contribution
 -- grain:  customer_id, business_date, branch_id, product_code
--- inputs: agg_customer_contribution_parts
+-- inputs: agg_customer_contribution_parts, agg_customer_contribution_parts_current
 -- params: business_date, month_start, day_count_days
 -- materialize: partition
 -- Profit contribution per customer, account branch and product over the trailing window, one
@@ -29,9 +29,14 @@ joined as (
            sum(fee_amount) as fee_amount,
            sum(interchange_num) as interchange_num,
            sum(service_cost_num) as service_cost_num
-    from agg_customer_contribution_parts
-    where window_month = $month_start
-      and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
+    from (
+        select * from agg_customer_contribution_parts
+        where window_month = $month_start and part = 'closed'
+        union all by name
+        select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+        from agg_customer_contribution_parts_current
+        where window_month = $month_start and as_of_date = $business_date
+    ) p
     group by customer_id, branch_id, product_code
 ),
 amounts as (

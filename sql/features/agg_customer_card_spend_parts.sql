@@ -13,7 +13,7 @@ txns as (
     where txn_code = 'POS'
       and month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
-                            else cast(month_start + interval 1 month as date) - 1 end
+                            else last_day(month_start) end
 ),
 final as (
     select customer_id, mcc_category,

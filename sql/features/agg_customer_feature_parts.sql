@@ -15,14 +15,14 @@ balances as (
     from agg_account_balance_month
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
-                            else cast(month_start + interval 1 month as date) - 1 end
+                            else last_day(month_start) end
 ),
 txns as (
     select *
     from agg_customer_txn_month
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
-                            else cast(month_start + interval 1 month as date) - 1 end
+                            else last_day(month_start) end
 ),
 balance_sums as (
     select customer_id,
@@ -38,8 +38,10 @@ balance_sums as (
     from balances
     group by customer_id
 ),
-txn_sums as (
-    select customer_id,
+txn_months as (
+    -- per customer and month first, so active months and regular inflows need no distinct
+    -- aggregate and no second pass over the transactions
+    select customer_id, month_start,
            sum(txn_count) as txn_count,
            sum(amount) filter (where direction <> 'N') as txn_amount,
            sum(txn_count) filter (where channel = 'CTR') as ctr_txn_count,
@@ -65,30 +67,23 @@ txn_sums as (
            sum(amount) filter (where txn_code = 'TRO') as tro_amount,
            sum(amount) filter (where direction = 'C') as inflow_amount,
            sum(amount) filter (where direction = 'D') as outflow_amount,
-           sum(fee_amount) as fee_amount,
-           sum(amount) filter (where direction <> 'N' and month_start >= $recent_start)
-               as recent_amount,
-           sum(amount) filter (where direction <> 'N' and month_start < $recent_start)
-               as earlier_amount,
-           sum(txn_count) filter (where month_start >= $recent_start) as recent_txn_count,
-           sum(txn_count) filter (where month_start < $recent_start) as earlier_txn_count,
-           count(distinct month_start) as active_months
+           sum(fee_amount) as fee_amount
     from txns
-    group by customer_id
-),
-inflow_months as (
-    select customer_id, month_start, sum(amount) as tri_month_amount
-    from txns
-    where txn_code = 'TRI'
     group by customer_id, month_start
 ),
-regular_inflow as (
+txn_sums as (
     select customer_id,
-           count(*) filter (where tri_month_amount >= $regular_inflow_min_amount)
+           sum(columns(* exclude (customer_id, month_start))),
+           sum(txn_amount) filter (where month_start >= $recent_start) as recent_amount,
+           sum(txn_amount) filter (where month_start < $recent_start) as earlier_amount,
+           sum(txn_count) filter (where month_start >= $recent_start) as recent_txn_count,
+           sum(txn_count) filter (where month_start < $recent_start) as earlier_txn_count,
+           count(*) as active_months,
+           count(*) filter (where tri_amount >= $regular_inflow_min_amount)
                as regular_inflow_months,
-           sum(tri_month_amount) filter (where tri_month_amount >= $regular_inflow_min_amount)
+           sum(tri_amount) filter (where tri_amount >= $regular_inflow_min_amount)
                as regular_inflow_amount
-    from inflow_months
+    from txn_months
     group by customer_id
 ),
 final as (
@@ -100,6 +95,5 @@ final as (
            cast(columns('_count$|_months$') as bigint)
     from balance_sums b
     full outer join txn_sums t on t.customer_id = b.customer_id
-    left join regular_inflow r on r.customer_id = coalesce(b.customer_id, t.customer_id)
 )
 select * from final

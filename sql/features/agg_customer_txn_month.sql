@@ -50,7 +50,7 @@ priced as (
 final as (
     select customer_id,
            month_start,
-           least(cast(month_start + interval 1 month as date) - 1, cast($as_of as date))
+           least(last_day(month_start), cast($as_of as date))
                as as_of_date,
            branch_id, product_code, channel, txn_code, direction, mcc_category,
            count(*) as txn_count,

@@ -1,6 +1,6 @@
 -- table:  int_customer_features
 -- grain:  customer_id, business_date
--- inputs: agg_customer_feature_parts, agg_customer_card_spend_parts, agg_account_balance_month, hist_customers, ref_age_bands
+-- inputs: agg_customer_feature_parts, agg_customer_feature_parts_current, agg_customer_card_spend_parts, agg_customer_card_spend_parts_current, agg_account_balance_month, hist_customers, ref_age_bands
 -- params: business_date, window_start, month_start, recent_start, regular_inflow_min_months
 -- materialize: partition
 -- The customer view shared by every later stage, over the trailing window (configs: features):
@@ -25,8 +25,11 @@ customers as (
 parts as (
     select *
     from agg_customer_feature_parts
-    where window_month = $month_start
-      and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
+    where window_month = $month_start and part = 'closed'
+    union all by name
+    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    from agg_customer_feature_parts_current
+    where window_month = $month_start and as_of_date = $business_date
 ),
 sums as (
     select customer_id,
@@ -91,9 +94,15 @@ card_lists as (
     from (
         select customer_id, mcc_category, sum(spend_amount) as amount,
                cast(sum(txn_count) as bigint) as txn_count
-        from agg_customer_card_spend_parts
-        where window_month = $month_start
-          and (part = 'closed' or (part = 'current' and as_of_date = $business_date))
+        from (
+            select customer_id, mcc_category, spend_amount, txn_count
+            from agg_customer_card_spend_parts
+            where window_month = $month_start and part = 'closed'
+            union all
+            select customer_id, mcc_category, spend_amount, txn_count
+            from agg_customer_card_spend_parts_current
+            where window_month = $month_start and as_of_date = $business_date
+        ) p
         group by customer_id, mcc_category
     ) s
     group by customer_id
