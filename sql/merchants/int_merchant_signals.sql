@@ -83,8 +83,14 @@ cand_inflows as not materialized (
     where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
 ),
 
+-- Amounts per payer and per day are summed as whole cents in doubles: exact below 2^53 and
+-- several times cheaper than DECIMAL(38) sums over millions of groups. /100 gives back the
+-- double a DECIMAL amount converts to.
 payers as (
-    select customer_id, counterparty_key, sum(amount) as payer_amount
+    select
+        customer_id,
+        counterparty_key,
+        sum(cast(cast(amount * 100 as bigint) as double)) as payer_cents
     from cand_inflows
     where counterparty_key is not null
     group by customer_id, counterparty_key
@@ -94,8 +100,8 @@ payer_stats as (
     select
         customer_id,
         count(*) as payer_count,
-        max(payer_amount) as top_payer_amount,
-        arg_max(counterparty_key, payer_amount) as top_payer_key
+        max(payer_cents) / 100 as top_payer_amount,
+        arg_max(counterparty_key, payer_cents) as top_payer_key
     from payers
     group by customer_id
 ),
@@ -116,12 +122,12 @@ daily_flows as materialized (
     select
         customer_id,
         txn_date,
-        sum(amount) filter (
+        sum(cast(cast(amount * 100 as bigint) as double)) filter (
             where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
-        ) as day_inflow,
-        sum(amount) filter (
+        ) as day_inflow_cents,
+        sum(cast(cast(amount * 100 as bigint) as double)) filter (
             where direction = 'D' and txn_code in ('TRO', 'PAY', 'WDL') and not is_own
-        ) as day_outflow
+        ) as day_outflow_cents
     from window_txns
     group by customer_id, txn_date
 ),
@@ -146,7 +152,7 @@ inflow_days as (
         count(distinct date_trunc('week', txn_date)) as inflow_weeks,
         count(*) filter (where isodow(txn_date) <= 5) as inflow_business_days
     from daily_flows
-    where day_inflow is not null
+    where day_inflow_cents is not null
     group by customer_id
 ),
 
@@ -208,15 +214,15 @@ payee_stats as (
 pass_through as (
     select
         customer_id,
-        sum(day_outflow) filter (where recent_inflow > 0) as passed_amount
+        sum(day_outflow_cents) filter (where recent_inflow_cents > 0) / 100 as passed_amount
     from (
         select
             customer_id,
-            day_outflow,
-            sum(coalesce(day_inflow, 0)) over (
+            day_outflow_cents,
+            sum(coalesce(day_inflow_cents, 0)) over (
                 partition by customer_id order by txn_date
                 range between interval ($pass_through_days) day preceding and current row
-            ) as recent_inflow
+            ) as recent_inflow_cents
         from daily_flows
     )
     group by customer_id
