@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.ingest.discover import Missing, discover
@@ -75,15 +76,17 @@ def ingest_date(
     reading = start_reading(cfg, delivered)
     with duckdb_threads(con, cfg.ingest.threads), transaction(con):
         seen = previous_entries(con, business_date)
-        files = reading.result()
-        for f in files:
+        read = reading.result()
+        for f in read.files:
             if f.delivery.feed != "TXN":
                 previous = seen.get(f.delivery.file_name, NOT_SEEN)
-                result.files.append(_load_logged(con, cfg, f, previous, log))
-        txn = [f for f in files if f.delivery.feed == "TXN"]
+                validated = read.validated.get(f.delivery.file_name)
+                result.files.append(_load_logged(con, cfg, f, validated, previous, log))
+        txn = [f for f in read.files if f.delivery.feed == "TXN"]
         if txn:
             started = time.monotonic()
-            outcomes = load_transactions(con, cfg, business_date, txn, seen)
+            validated = read.validated.get("TXN")
+            outcomes = load_transactions(con, cfg, business_date, txn, validated, seen)
             seconds = (time.monotonic() - started) / len(txn)
             for outcome in outcomes:
                 _log(log, outcome, business_date, seconds)
@@ -95,11 +98,12 @@ def _load_logged(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
     f: ReadFile,
+    validated: pa.Table | None,
     previous: Previous,
     log: logging.Logger,
 ) -> FileOutcome:
     started = time.monotonic()
-    outcome = load_file(con, cfg, f, previous)
+    outcome = load_file(con, cfg, f, validated, previous)
     _log(log, outcome, f.delivery.business_date, time.monotonic() - started)
     return outcome
 

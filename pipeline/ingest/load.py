@@ -10,17 +10,19 @@ point leaves the warehouse as it was before; the next run does it again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.ingest.contract import FEEDS, Feed
 from pipeline.ingest.discover import Control, Delivery
-from pipeline.ingest.reader import ReadFile, tagged
-from pipeline.ingest.validate import validation_sql
+from pipeline.ingest.reader import ReadFile
 from pipeline.warehouse import FAR_FUTURE
 
 
@@ -220,11 +222,28 @@ def to_cents(total: object) -> Decimal:
     return Decimal(str(total)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 
+@contextmanager
+def validated_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> Iterator[None]:
+    """``rows`` (validated in the reader's thread) as the relation ``validated`` in the block;
+    the block may turn it into a temporary table to update it."""
+    con.register("validated", rows)
+    try:
+        yield
+    finally:
+        con.unregister("validated")
+        con.execute("drop table if exists validated")
+
+
 def load_file(
-    con: duckdb.DuckDBPyConnection, cfg: Config, f: ReadFile, previous: Previous | None = None
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    f: ReadFile,
+    validated: pa.Table | None,
+    previous: Previous | None = None,
 ) -> FileOutcome:
-    """Check, validate and load one snapshot file (CUST, ACCT, BRCH), inside the caller's
-    transaction. Transaction files load together: :mod:`pipeline.ingest.transactions`.
+    """Check and load one snapshot file (CUST, ACCT, BRCH), inside the caller's transaction;
+    ``validated`` holds its validated rows (None when it was not parsed). Transaction files
+    load together: :mod:`pipeline.ingest.transactions`.
 
     Returns the outcome; a rejected file changes nothing but the ledger (and quarantine).
 
@@ -260,17 +279,15 @@ def load_file(
         )
     if f.read_error is not None:
         raise f.read_error
-    assert f.raw is not None
-    con.register("raw_fields", tagged(f.raw.fields, file_id=0))
-    con.register("misshapen", tagged(f.raw.misshapen, file_id=0))
-    try:
-        n_columns = len(f.raw.fields.column_names) - 1  # line_number
-        sql = validation_sql(feed, n_columns)
-        params = {"business_date": d.business_date} if "$business_date" in sql else {}
-        con.execute(f"create or replace temp table validated as {sql}", params)
-    finally:
-        con.unregister("raw_fields")
-        con.unregister("misshapen")
+    assert validated is not None
+    with validated_rows(con, validated):
+        return _check_and_apply(con, cfg, f, control, previous)
+
+
+def _check_and_apply(
+    con: duckdb.DuckDBPyConnection, cfg: Config, f: ReadFile, control: Control, previous: Previous
+) -> FileOutcome:
+    d, size, sha, feed = f.delivery, f.size, f.sha256, FEEDS[f.delivery.feed]
     row = con.execute(
         "select count(*), coalesce(sum(control_value), 0), count(*) filter (reason <> '') "
         "from validated"

@@ -1,27 +1,49 @@
-"""Read a date's files in a worker thread, and the next date's while this one loads.
+"""Read and validate a date's files in a worker thread, the next date's while this one loads.
 
-Reading (hashing, decoding GB18030, splitting) needs no database, so it can run on the other
-core while DuckDB validates and commits. ``cvp ingest --from D1 --to D2`` calls
-:func:`pipeline.ingest.ingest_date` date by date; each call also starts reading the next
-calendar date's delivered files, and the next call takes that read only if it is
-of the same files under the same configuration and each file's checksum (data and control
-bytes, recomputed now) equals the one of the bytes that were read. Anything else (another
-date, a file delivered or re-sent since) is read afresh, so what is loaded and checksummed is
-always what is on disk.
+Reading (hashing, decoding GB18030, splitting) and validating the rows against the spec need
+no table of the warehouse, so they run on the other core, in the worker's own in-memory DuckDB,
+while the warehouse's connection applies and commits the previous date. What is left to the
+warehouse is what needs it: control totals and strictness (from the validated rows), the
+txn_id probe of earlier dates, and the writes.
+
+``cvp ingest --from D1 --to D2`` calls :func:`pipeline.ingest.ingest_date` date by date; each
+call also starts reading the next calendar date's delivered files, and the next call takes
+that read only if it is of the same files under the same configuration and each file's
+checksum (data and control bytes, recomputed now) equals the one of the bytes that were read.
+Anything else (another date, a file delivered or re-sent since) is read afresh, so what is
+loaded and checksummed is always what is on disk.
 """
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
+
+import duckdb
+import pyarrow as pa
 
 from pipeline.config import Config
+from pipeline.ingest.contract import FEEDS, TXN
 from pipeline.ingest.discover import Delivery, discover
-from pipeline.ingest.reader import ReadFile, file_sha256, read_file
+from pipeline.ingest.reader import ReadFile, file_sha256, read_file, tagged
+from pipeline.ingest.validate import validate
+
+
+@dataclass(frozen=True)
+class DateRead:
+    files: list[ReadFile]
+    """Every delivered file of the date, in load order."""
+    validated: dict[str, pa.Table]
+    """Validated rows (:func:`pipeline.ingest.validate.validation_sql`) by snapshot file name,
+    and under ``TXN`` those of every readable transaction file, ``file_id`` being the file's
+    position among the date's transaction files."""
+
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvp-read")
-_ahead: tuple[tuple[object, ...], Future[list[ReadFile]]] | None = None
+_WORKER = threading.local()
+_ahead: tuple[tuple[object, ...], Future[DateRead]] | None = None
 
 Stamp = tuple[object, ...]
 
@@ -31,7 +53,7 @@ def _stamp(cfg: Config, deliveries: list[Delivery]) -> Stamp:
     return (cfg.fingerprint(), tuple(d.data_path for d in deliveries))
 
 
-def start_reading(cfg: Config, deliveries: list[Delivery]) -> Future[list[ReadFile]]:
+def start_reading(cfg: Config, deliveries: list[Delivery]) -> Future[DateRead]:
     """The read of ``deliveries`` (one date's files, in order), then the next calendar
     date's read started ahead. The read started ahead by the previous call is taken when it is
     of the same files and they are unchanged since."""
@@ -45,28 +67,63 @@ def start_reading(cfg: Config, deliveries: list[Delivery]) -> Future[list[ReadFi
     return reading
 
 
-def _take(
-    ahead: Future[list[ReadFile]] | None, cfg: Config, deliveries: list[Delivery]
-) -> list[ReadFile]:
+def _take(ahead: Future[DateRead] | None, cfg: Config, deliveries: list[Delivery]) -> DateRead:
     """Runs in the worker after ``ahead`` (one worker, first in first out)."""
     if ahead is not None:
         try:
-            files = ahead.result()
+            read = ahead.result()
         except Exception:  # read again below, to raise it for this date
-            files = None
-        if files is not None and all(file_sha256(f.delivery) == f.sha256 for f in files):
-            return files
-    return read_all(cfg, deliveries)
+            read = None
+        if read is not None and all(file_sha256(f.delivery) == f.sha256 for f in read.files):
+            return read
+    return read_date(cfg, deliveries)
 
 
-def _read_next(cfg: Config, day: date) -> tuple[Stamp, Future[list[ReadFile]]] | None:
-    landing: Path = cfg.paths.landing_dir
-    delivered, _ = discover(landing, cfg.ingest, day)
+def _read_next(cfg: Config, day: date) -> tuple[Stamp, Future[DateRead]] | None:
+    delivered, _ = discover(cfg.paths.landing_dir, cfg.ingest, day)
     if not delivered:
         return None
-    return _stamp(cfg, delivered), _POOL.submit(read_all, cfg, delivered)
+    return _stamp(cfg, delivered), _POOL.submit(read_date, cfg, delivered)
 
 
-def read_all(cfg: Config, deliveries: list[Delivery]) -> list[ReadFile]:
-    """Each delivered file read (:func:`pipeline.ingest.reader.read_file`), in order."""
-    return [read_file(cfg.ingest, d) for d in deliveries]
+def _worker_duckdb(threads: int | None) -> duckdb.DuckDBPyConnection:
+    con: duckdb.DuckDBPyConnection | None = getattr(_WORKER, "con", None)
+    if con is None:
+        con = duckdb.connect(":memory:")
+        con.execute(f"set threads = {int(threads or 1)}")
+        _WORKER.con = con
+    return con
+
+
+def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
+    """Read each delivered file (:func:`pipeline.ingest.reader.read_file`) and validate its
+    rows: each snapshot file alone, the transaction files together."""
+    files = [read_file(cfg.ingest, d) for d in deliveries]
+    con = _worker_duckdb(cfg.ingest.threads)
+    validated: dict[str, pa.Table] = {}
+    fields, misshapen = [], []
+    txn = [f for f in files if f.delivery.feed == "TXN"]
+    for f in files:
+        if f.raw is None or f.delivery.feed == "TXN":
+            continue
+        d = f.delivery
+        validated[d.file_name] = validate(
+            con,
+            FEEDS[d.feed],
+            tagged(f.raw.fields, 0),
+            tagged(f.raw.misshapen, 0),
+            d.business_date,
+        )
+    for i, f in enumerate(txn):
+        if f.raw is not None:
+            fields.append(tagged(f.raw.fields, i, f.delivery.channel or ""))
+            misshapen.append(tagged(f.raw.misshapen, i))
+    if fields:
+        validated["TXN"] = validate(
+            con,
+            TXN,
+            pa.concat_tables(fields),
+            pa.concat_tables(misshapen),
+            txn[0].delivery.business_date,
+        )
+    return DateRead(files, validated)

@@ -6,7 +6,8 @@ written with one delete, one insert, one quarantine write and one ledger write: 
 costs (statement planning, the probe of the history) dominated when each ~6k-row file was
 loaded on its own. Outcomes are exactly those of loading the files one by one.
 
-The files arrive read (hashed, decoded, split) by :mod:`pipeline.ingest.readahead`.
+The files arrive read (hashed, decoded, split) and their rows validated, all files in one
+query, by :mod:`pipeline.ingest.readahead`.
 """
 
 from __future__ import annotations
@@ -28,16 +29,9 @@ from pipeline.ingest.load import (
     reject,
     to_cents,
     too_many_bad,
+    validated_rows,
 )
-from pipeline.ingest.reader import RawFile, ReadFile, tagged
-from pipeline.ingest.validate import validation_sql
-
-
-def _combine(parts: list[tuple[int, RawFile, str]]) -> tuple[pa.Table, pa.Table]:
-    """One ``raw_fields`` and one ``misshapen`` table, each row tagged with its file."""
-    fields = [tagged(raw.fields, i, channel) for i, raw, channel in parts]
-    misshapen = [tagged(raw.misshapen, i) for i, raw, _ in parts]
-    return pa.concat_tables(fields), pa.concat_tables(misshapen)
+from pipeline.ingest.reader import ReadFile
 
 
 def _flag_txn_ids_seen_elsewhere(
@@ -73,6 +67,10 @@ def _flag_txn_ids_seen_elsewhere(
         ),
     )
     try:
+        con.register("validated_read", con.table("validated").to_arrow_table())
+        con.unregister("validated")
+        con.execute("create temp table validated as select * from validated_read")
+        con.unregister("validated_read")
         con.execute(
             """
             update validated v
@@ -100,17 +98,19 @@ def load_transactions(
     cfg: Config,
     business_date: date,
     files: list[ReadFile],
+    validated: pa.Table | None,
     seen: dict[str, Previous],
 ) -> list[FileOutcome]:
-    """Check, validate and load a date's transaction files, inside the caller's transaction.
+    """Check and load a date's transaction files, inside the caller's transaction.
 
-    ``seen`` holds the file ledger's latest entry per file name of the date. Returns one
+    ``validated`` holds the validated rows of every parsed file (``file_id`` its position in
+    ``files``); ``seen`` holds the file ledger's latest entry per file name of the date. Returns one
     outcome per file, in the order given; a rejected file changes nothing but the ledger
     (and quarantine).
     """
     outcomes: dict[int, FileOutcome] = {}
     ledger: list[tuple[ReadFile, FileOutcome]] = []
-    parts: list[tuple[int, RawFile, str]] = []
+    parts: list[int] = []
     for i, f in enumerate(files):
         d, previous = f.delivery, seen.get(f.delivery.file_name, NOT_SEEN)
         if previous.sha256 == f.sha256:
@@ -126,37 +126,11 @@ def load_transactions(
         elif f.read_error is not None:
             raise f.read_error
         else:
-            assert f.raw is not None
-            parts.append((i, f.raw, d.channel or ""))
+            parts.append(i)
     if parts:
-        _validate(con, business_date, parts)
-        counts = _file_counts(con)
-        control_ok = []
-        for i, _, _ in parts:
-            f = files[i]
-            assert f.control is not None
-            count, total, _ = counts.get(i, (0, Decimal("0.00"), 0))
-            problem = control_problem(TXN, count, total, f.control)
-            if problem:
-                outcomes[i] = reject(f.delivery, problem)
-                ledger.append((f, outcomes[i]))
-            else:
-                control_ok.append(i)
-        channels = [files[i].delivery.channel or "" for i in range(len(files))]
-        if control_ok and _flag_txn_ids_seen_elsewhere(con, business_date, channels):
-            counts = _file_counts(con)
-        for i in control_ok:
-            f, previous = files[i], seen.get(files[i].delivery.file_name, NOT_SEEN)
-            count, _, bad = counts.get(i, (0, Decimal("0.00"), 0))
-            name = f.delivery.file_name
-            problem = too_many_bad(cfg, count, bad)
-            if problem:
-                outcomes[i] = FileOutcome(name, "TXN", "rejected", 0, bad, problem)
-            else:
-                outcome = "replaced" if previous.ever_loaded else "loaded"
-                outcomes[i] = FileOutcome(name, "TXN", outcome, count - bad, bad)
-            ledger.append((f, outcomes[i]))
-        _write(con, business_date, files, control_ok, outcomes, seen)
+        assert validated is not None
+        with validated_rows(con, validated):
+            _check_and_write(con, cfg, business_date, files, parts, outcomes, ledger, seen)
     if ledger:
         con.executemany(
             "insert into file_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -165,21 +139,45 @@ def load_transactions(
     return [outcomes[i] for i in range(len(files))]
 
 
-def _validate(
-    con: duckdb.DuckDBPyConnection, business_date: date, parts: list[tuple[int, RawFile, str]]
+def _check_and_write(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    business_date: date,
+    files: list[ReadFile],
+    parts: list[int],
+    outcomes: dict[int, FileOutcome],
+    ledger: list[tuple[ReadFile, FileOutcome]],
+    seen: dict[str, Previous],
 ) -> None:
-    fields, misshapen = _combine(parts)
-    n_columns = len(fields.column_names) - 3  # file_id, line_number, file_channel
-    sql = validation_sql(TXN, n_columns)
-    con.register("raw_fields", fields)
-    con.register("misshapen", misshapen)
-    try:
-        con.execute(
-            f"create or replace temp table validated as {sql}", {"business_date": business_date}
-        )
-    finally:
-        con.unregister("raw_fields")
-        con.unregister("misshapen")
+    """Control totals, the txn_id probe, strictness, then the writes, for the files ``parts``
+    (positions in ``files``) that were parsed and are not unchanged."""
+    counts = _file_counts(con)
+    control_ok = []
+    for i in parts:
+        f = files[i]
+        assert f.control is not None
+        count, total, _ = counts.get(i, (0, Decimal("0.00"), 0))
+        problem = control_problem(TXN, count, total, f.control)
+        if problem:
+            outcomes[i] = reject(f.delivery, problem)
+            ledger.append((f, outcomes[i]))
+        else:
+            control_ok.append(i)
+    channels = [files[i].delivery.channel or "" for i in range(len(files))]
+    if control_ok and _flag_txn_ids_seen_elsewhere(con, business_date, channels):
+        counts = _file_counts(con)
+    for i in control_ok:
+        f, previous = files[i], seen.get(files[i].delivery.file_name, NOT_SEEN)
+        count, _, bad = counts.get(i, (0, Decimal("0.00"), 0))
+        name = f.delivery.file_name
+        problem = too_many_bad(cfg, count, bad)
+        if problem:
+            outcomes[i] = FileOutcome(name, "TXN", "rejected", 0, bad, problem)
+        else:
+            outcome = "replaced" if previous.ever_loaded else "loaded"
+            outcomes[i] = FileOutcome(name, "TXN", outcome, count - bad, bad)
+        ledger.append((f, outcomes[i]))
+    _write(con, business_date, files, control_ok, outcomes, seen)
 
 
 def _write(

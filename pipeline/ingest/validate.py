@@ -8,6 +8,11 @@ otherwise every problem found, ``; ``-separated, each naming its field.
 
 from __future__ import annotations
 
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
 from pipeline.ingest.contract import Column, Feed
 
 _PATTERNS = {
@@ -147,3 +152,26 @@ select file_id, line_number, line, {null_columns}, null::decimal(38,6) as contro
     'expected {n_file_columns} fields, found ' || n_fields as reason
 from misshapen
 """
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    raw_fields: pa.Table,
+    misshapen: pa.Table,
+    business_date: date,
+) -> pa.Table:
+    """Run :func:`validation_sql` on ``con`` (any DuckDB; no table of the warehouse is read).
+
+    ``raw_fields`` and ``misshapen`` are as :func:`validation_sql` describes them.
+    """
+    n_columns = sum(1 for c in raw_fields.column_names if c.startswith("r_"))
+    sql = validation_sql(feed, n_columns)
+    params = {"business_date": business_date} if "$business_date" in sql else {}
+    con.register("raw_fields", raw_fields)
+    con.register("misshapen", misshapen)
+    try:
+        return con.execute(sql, params).to_arrow_table()
+    finally:
+        con.unregister("raw_fields")
+        con.unregister("misshapen")
