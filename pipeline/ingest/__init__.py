@@ -64,9 +64,9 @@ def ingest_date(
     The date is one transaction: a failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
     run are recognised by checksum and skipped). The files are read (hashed, decoded, split)
-    in a worker thread, the next date's while this one loads (:mod:`pipeline.ingest.readahead`);
-    snapshots load file by file, then the transaction files together
-    (:mod:`pipeline.ingest.transactions`).
+    and their rows validated in a worker thread, the next date's while this one loads
+    (:mod:`pipeline.ingest.readahead`); here snapshots load file by file, then the transaction
+    files together (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
     result = DateIngest(business_date, missing=missing)
