@@ -61,8 +61,9 @@ class IngestConfig(_Frozen):
     """DuckDB threads while a date loads, its commit included (the warehouse's setting is
     restored after); None leaves it. A date's ~30k transactions (60k customers) are too few
     to split: on the shared 2-core machine one thread took ~25% less CPU and less wall time
-    than two, and the next date's files are decoded on the other core meanwhile. With a
-    million customers, whose daily snapshots are millions of rows, set None."""
+    than two, and the next date's files are read and validated on the other core meanwhile
+    (by a worker DuckDB with as many threads). With a million customers, whose daily
+    snapshots are millions of rows, set None."""
 
     @field_validator("feeds")
     @classmethod
