@@ -5,7 +5,8 @@
 -- materialize: table
 -- Contribution numerators per customer, account branch and product over a range of months:
 -- one part of a window (the closed months, computed once per window month and economics
--- config; or the month to date, each night), written part by part by
+-- config; or the month to date, each night, into the run's temp table
+-- agg_customer_contribution_parts_current), written part by part by
 -- pipeline/stages/contribution.py. Numerators are exact DECIMAL and additive across parts:
 --   deposit_nii_num = FTP% × balance-days − Σ customer-rate% × balance-days   (DDA, TDA)
 --   loan_nii_num    = Σ customer-rate% × balance-days − FTP% × balance-days   (lending)

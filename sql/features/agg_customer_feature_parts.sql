@@ -6,9 +6,10 @@
 -- Additive per-customer sums of the customer view over a range of months, so a window is the
 -- sum of its parts: the closed months of the window (part 'closed', computed once per window
 -- month and reused every night of that month unless a month is refreshed) and the business
--- date's month to date (part 'current', recomputed each night). Written part by part by
+-- date's month to date (part 'current', recomputed each night into the run's temp table
+-- agg_customer_feature_parts_current, not stored). Written part by part by
 -- pipeline/stages/features.py (columns window_month, part, as_of_date added there). Every
--- column is a sum or a count of distinct months, so parts add up exactly.
+-- column is a sum or a count of months, so parts add up exactly.
 with
 balances as (
     select *
