@@ -110,12 +110,16 @@ def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, obje
     return int(row[0]) if row else 0
 
 
+WORK_TABLES = ("int_merchant_screen", "int_merchant_window_txns", "int_merchant_pairs")
+"""The temp tables of a run, in the order they are built (``sql/merchants/<name>.sql``)."""
+
+
 def read_window_txns(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> int:
-    """Screen the customers (temp table ``int_merchant_screen``) and read their window
-    transactions once (temp table ``int_merchant_window_txns``); return how many screened."""
-    screened = temp_table(con, "merchants/int_merchant_screen", params)
-    temp_table(con, "merchants/int_merchant_window_txns", params)
-    return screened
+    """Screen the customers (``int_merchant_screen``), read their window transactions once
+    (``int_merchant_window_txns``) and sum them per counterparty (``int_merchant_pairs``),
+    all temp tables for this run; return how many customers were screened in."""
+    counts = [temp_table(con, f"merchants/{name}", params) for name in WORK_TABLES]
+    return counts[0]
 
 
 def run(ctx: StageContext) -> int:
@@ -171,8 +175,8 @@ def run(ctx: StageContext) -> int:
 
     merchants = run_sql(con, "merchants/int_merchants", params)
     prospects = run_sql(con, "merchants/int_merchant_prospects", params)
-    con.execute("drop table int_merchant_window_txns")
-    con.execute("drop table int_merchant_screen")
+    for name in reversed(WORK_TABLES):
+        con.execute(f"drop table {name}")
 
     summary = con.execute(
         "select count(*) filter (where not is_declared), "

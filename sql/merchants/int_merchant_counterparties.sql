@@ -1,6 +1,6 @@
 -- table:  int_merchant_counterparties
 -- grain:  customer_id, counterparty_key, role, business_date
--- inputs: int_merchant_scorecard, int_merchant_window_txns
+-- inputs: int_merchant_scorecard, int_merchant_window_txns, int_merchant_pairs
 -- params: business_date, max_buyers, max_suppliers
 -- materialize: partition
 -- The counterparty chain of each detected merchant over the trailing window: its main buyers
@@ -10,8 +10,9 @@
 -- personal customer of this bank (counterparty_customer_id set, as the extract spec says);
 -- is_counterparty_merchant: that customer is itself a detected merchant. Own-account
 -- transfers (is_own), loan drawdowns and product redemptions are left out, as in the
--- signals. The window's transactions are those read for the signals
--- (int_merchant_window_txns).
+-- signals. The window's transactions and amounts per counterparty are those read for the
+-- signals (int_merchant_window_txns, int_merchant_pairs; amounts in whole cents as doubles,
+-- exact).
 with
 merchants as (
     select customer_id
@@ -19,7 +20,7 @@ merchants as (
     where business_date = $business_date and is_merchant
 ),
 
-trade as materialized (
+trade as (
     select
         t.customer_id,
         t.counterparty_key,
@@ -40,16 +41,10 @@ trade as materialized (
         )
 ),
 
--- Amounts in cents summed as doubles: whole numbers below 2^53, so the sums are exact (and
--- several times cheaper than DECIMAL(38) sums over millions of pairs).
 pair_amounts as (
-    select
-        customer_id,
-        counterparty_key,
-        role,
-        sum(cast(cast(amount * 100 as bigint) as double)) as amount_cents
-    from trade
-    group by customer_id, counterparty_key, role
+    select p.customer_id, p.counterparty_key, p.role, p.amount_cents
+    from int_merchant_pairs as p
+    semi join merchants as m on m.customer_id = p.customer_id
 ),
 
 -- Per merchant and role: the total, and the amounts of its largest counterparties, so that

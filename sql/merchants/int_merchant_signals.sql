@@ -1,6 +1,6 @@
 -- table:  int_merchant_signals
 -- grain:  customer_id, business_date
--- inputs: int_merchant_screen, int_merchant_window_txns, hist_customers, hist_accounts, hist_branches
+-- inputs: int_merchant_screen, int_merchant_window_txns, int_merchant_pairs, hist_customers, hist_accounts, hist_branches
 -- params: business_date, window_days, annualise, candidate_min_amount, small_payment_max_amount, round_amount_unit, recurring_supplier_min_months, top_suppliers, pass_through_days
 -- materialize: partition
 -- The evidence of business turnover per personal customer over the trailing window
@@ -83,17 +83,13 @@ cand_inflows as not materialized (
     where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
 ),
 
--- Amounts per payer and per day are summed as whole cents in doubles: exact below 2^53 and
--- several times cheaper than DECIMAL(38) sums over millions of groups. /100 gives back the
--- double a DECIMAL amount converts to.
+-- Amounts per day are summed as whole cents in doubles: exact below 2^53 and several times
+-- cheaper than DECIMAL(38) sums over millions of groups. /100 gives back the double a
+-- DECIMAL amount converts to. The amounts per payer come the same way from int_merchant_pairs.
 payers as (
-    select
-        customer_id,
-        counterparty_key,
-        sum(cast(cast(amount * 100 as bigint) as double)) as payer_cents
-    from cand_inflows
-    where counterparty_key is not null
-    group by customer_id, counterparty_key
+    select customer_id, counterparty_key, amount_cents as payer_cents
+    from int_merchant_pairs
+    where role = 'buyer'
 ),
 
 payer_stats as (
