@@ -84,34 +84,41 @@ holdings as (
     ) a
 ),
 card_lists as (
-    -- one list per column, sorted by category below: an ordered list() of structs per
-    -- customer costs several times more. Ties for the top category go to the first name.
-    select customer_id,
-           arg_min(mcc_category, (-amount, mcc_category)) as top_mcc_category,
-           list(mcc_category) as categories,
-           list(amount) as amounts,
-           list(txn_count) as txn_counts
+    -- one plain list per column (an ordered list() of structs per customer costs several
+    -- times more), then sorted by category: amounts and counts follow their category
+    select customer_id, categories,
+           list_transform(categories, c -> cat_amounts[list_position(cats, c)]) as amounts,
+           list_transform(categories, c -> cat_counts[list_position(cats, c)]) as txn_counts
     from (
-        select customer_id, mcc_category, sum(spend_amount) as amount,
-               cast(sum(txn_count) as bigint) as txn_count
+        select *, list_sort(cats) as categories
         from (
-            select customer_id, mcc_category, spend_amount, txn_count
-            from agg_customer_card_spend_parts
-            where window_month = $month_start and part = 'closed'
-            union all
-            select customer_id, mcc_category, spend_amount, txn_count
-            from agg_customer_card_spend_parts_current
-            where window_month = $month_start and as_of_date = $business_date
-        ) p
-        group by customer_id, mcc_category
-    ) s
-    group by customer_id
+            select customer_id, list(mcc_category) as cats, list(amount) as cat_amounts,
+                   list(txn_count) as cat_counts
+            from (
+                select customer_id, mcc_category, sum(spend_amount) as amount,
+                       cast(sum(txn_count) as bigint) as txn_count
+                from (
+                    select customer_id, mcc_category, spend_amount, txn_count
+                    from agg_customer_card_spend_parts
+                    where window_month = $month_start and part = 'closed'
+                    union all
+                    select customer_id, mcc_category, spend_amount, txn_count
+                    from agg_customer_card_spend_parts_current
+                    where window_month = $month_start and as_of_date = $business_date
+                ) p
+                group by customer_id, mcc_category
+            ) s
+            group by customer_id
+        ) l
+    ) o
 ),
 card_spend as (
-    select customer_id, top_mcc_category,
-           map(list_select(categories, o), list_select(amounts, o)) as card_spend_by_category,
-           map(list_select(categories, o), list_select(txn_counts, o)) as card_txns_by_category
-    from (select *, list_grade_up(categories) as o from card_lists) l
+    -- the top category is the first (by name) of those with the largest amount
+    select customer_id,
+           categories[list_position(amounts, list_max(amounts))] as top_mcc_category,
+           map(categories, amounts) as card_spend_by_category,
+           map(categories, txn_counts) as card_txns_by_category
+    from card_lists
 ),
 window_days as (
     select datediff('day', cast($window_start as date), cast($business_date as date)) + 1
