@@ -165,3 +165,31 @@ def test_a_snapshot_touches_only_changed_appeared_and_vanished_keys(cfg: Config)
         ("A4", 50, d2, far),
         ("A5", 1, d2, far),
     ]
+
+
+def test_txn_ids_of_earlier_dates_are_found_without_the_range_table_and_after_a_resend(
+    cfg: Config,
+) -> None:
+    cfg = lenient(cfg)
+    landing = cfg.paths.landing_dir
+    d1, d2 = DAY - timedelta(days=1), DAY
+    s1 = d1.strftime("%Y%m%d")
+    deliver_day(landing, d1, txn={"NET": [txn_line(t, day=s1) for t in ("T1", "T5", "T9")]})
+    deliver_day(landing, d2, txn={"NET": [txn_line("T1"), txn_line("T5"), txn_line("T7")]})
+    con = connect(cfg)
+    ingest_date(con, cfg, d1, LOG)
+    # a corrected re-send of d1 without T5: T5 is free again, T1 is not
+    write_feed(
+        landing, d1, f"TXN_NET_{s1}.dat", [txn_line(t, day=s1) for t in ("T1", "T9")], feed="TXN"
+    )
+    ingest_date(con, cfg, d1, LOG)
+    # a warehouse loaded before the ranges existed: they are built from the transactions
+    con.execute("drop table ingest_txn_id_ranges")
+    ingest_date(con, cfg, d2, LOG)
+    con.close()
+    assert query(cfg, "select txn_id, business_date from stg_transactions order by all") == [
+        ("T1", d1), ("T5", d2), ("T7", d2), ("T9", d1),
+    ]  # fmt: skip
+    assert query(cfg, "select line_number, reason from quarantine") == [
+        (1, f"txn_id: already loaded for business date {s1}")
+    ]

@@ -1,7 +1,8 @@
 """Load a business date's transaction files (one per channel) together, in one pass.
 
 The files are read apart (each keeps its own line numbers, control check and strictness), but
-validated by one query over all of them, checked against earlier dates' txn_ids once, and
+validated by one query over all of them, checked against earlier dates' txn_ids once
+(:mod:`pipeline.ingest.txn_ids`), and
 written with one delete, one insert, one quarantine write and one ledger write: per-file fixed
 costs (statement planning, the probe of the history) dominated when each ~6k-row file was
 loaded on its own. Outcomes are exactly those of loading the files one by one.
@@ -32,56 +33,7 @@ from pipeline.ingest.load import (
     validated_rows,
 )
 from pipeline.ingest.reader import ReadFile
-
-
-def _flag_txn_ids_seen_elsewhere(
-    con: duckdb.DuckDBPyConnection, business_date: date, channels: list[str]
-) -> bool:
-    """txn_id is unique within its channel across all days: flag ids loaded on another date.
-
-    ``channels[i]`` is the channel of file ``i``. One probe of the history for all files;
-    returns whether any row was flagged (usually none, so the update is rarely needed).
-    """
-    seen = con.execute(
-        """
-        select v.file_id, v.txn_id, strftime(min(s.business_date), '%Y%m%d') as seen_date
-        from validated v
-        join stg_transactions s
-          on s.txn_id = v.txn_id and s.channel = list_extract($channels, v.file_id + 1)
-        where s.business_date <> $business_date
-        group by v.file_id, v.txn_id
-        """,
-        {"channels": channels, "business_date": business_date},
-    ).fetchall()
-    if not seen:
-        return False
-    file_ids, txn_ids, dates = zip(*seen, strict=True)
-    con.register(
-        "seen_elsewhere",
-        pa.table(
-            {
-                "file_id": pa.array(file_ids, pa.int32()),
-                "txn_id": pa.array(txn_ids, pa.string()),
-                "seen_date": pa.array(dates, pa.string()),
-            }
-        ),
-    )
-    try:
-        con.register("validated_read", con.table("validated").to_arrow_table())
-        con.unregister("validated")
-        con.execute("create temp table validated as select * from validated_read")
-        con.unregister("validated_read")
-        con.execute(
-            """
-            update validated v
-            set reason = concat_ws('; ', nullif(v.reason, ''),
-                                   'txn_id: already loaded for business date ' || s.seen_date)
-            from seen_elsewhere s where v.file_id = s.file_id and v.txn_id = s.txn_id
-            """
-        )
-    finally:
-        con.unregister("seen_elsewhere")
-    return True
+from pipeline.ingest.txn_ids import flag_seen_elsewhere, record_ranges
 
 
 def _file_counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, Decimal, int]]:
@@ -164,7 +116,7 @@ def _check_and_write(
         else:
             control_ok.append(i)
     channels = [files[i].delivery.channel or "" for i in range(len(files))]
-    if control_ok and _flag_txn_ids_seen_elsewhere(con, business_date, channels):
+    if control_ok and flag_seen_elsewhere(con, business_date, channels):
         counts = _file_counts(con)
     for i in control_ok:
         f, previous = files[i], seen.get(files[i].delivery.file_name, NOT_SEEN)
@@ -204,6 +156,8 @@ def _write(
             f"where reason = '' and list_contains($files, file_id)",
             {"d": business_date, "files": accepted},
         )
+        channels = [f.delivery.channel or "" for f in files]
+        record_ranges(con, business_date, channels, accepted)
     resent = [
         files[i].delivery.file_name
         for i in control_ok
