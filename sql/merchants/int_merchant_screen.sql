@@ -57,13 +57,18 @@ month_to_date as (
         and not coalesce(counterparty_customer_id = customer_id, false)
 ),
 
+credits as (
+    select customer_id, sum(credit_amount) as credit_amount
+    from (select * from closed_months union all select * from month_to_date)
+    group by customer_id
+),
+
 final as (
     select h.customer_id, h.history_start
-    from (select * from closed_months union all select * from month_to_date) as m
-    inner join history as h on h.customer_id = m.customer_id
-    group by h.customer_id, h.history_start
-    having
-        sum(m.credit_amount)
+    from credits as c
+    inner join history as h on h.customer_id = c.customer_id
+    where
+        c.credit_amount
         * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
         >= $candidate_min_amount
 )
