@@ -22,43 +22,64 @@ customers as (
     from hist_customers
     where valid_from <= $business_date and valid_to > $business_date
 ),
-parts as (
+closed as (
     select *
     from agg_customer_feature_parts
     where window_month = $month_start and part = 'closed'
-    union all by name
+),
+current_month as (
     select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
     from agg_customer_feature_parts_current
     where window_month = $month_start and as_of_date = $business_date
 ),
 sums as (
-    select customer_id,
-           sum(bd_dda) as bd_dda, sum(bd_tda) as bd_tda, sum(bd_wmp) as bd_wmp,
-           sum(bd_fnd) as bd_fnd, sum(bd_ins) as bd_ins, sum(bd_ccd) as bd_ccd,
-           sum(bd_pln) as bd_pln, sum(bd_mtg) as bd_mtg, sum(bd_bln) as bd_bln,
-           sum(txn_count) as txn_count, sum(txn_amount) as txn_amount,
-           sum(ctr_txn_count) as ctr_txn_count, sum(atm_txn_count) as atm_txn_count,
-           sum(tel_txn_count) as tel_txn_count, sum(net_txn_count) as net_txn_count,
-           sum(pos_txn_count) as pos_txn_count,
-           sum(ctr_amount) as ctr_amount, sum(atm_amount) as atm_amount,
-           sum(tel_amount) as tel_amount, sum(net_amount) as net_amount,
-           sum(pos_amount) as pos_amount,
-           sum(dep_txn_count) as dep_txn_count, sum(wdl_txn_count) as wdl_txn_count,
-           sum(tri_txn_count) as tri_txn_count, sum(tro_txn_count) as tro_txn_count,
-           sum(pay_txn_count) as pay_txn_count, sum(pos_purchase_count) as pos_purchase_count,
-           sum(product_txn_count) as product_txn_count, sum(loan_txn_count) as loan_txn_count,
-           sum(qry_txn_count) as qry_txn_count,
-           sum(tri_amount) as tri_amount, sum(tro_amount) as tro_amount,
-           sum(inflow_amount) as inflow_amount, sum(outflow_amount) as outflow_amount,
-           sum(fee_amount) as fee_amount,
-           sum(recent_amount) as recent_amount, sum(earlier_amount) as earlier_amount,
-           sum(recent_txn_count) as recent_txn_count,
-           sum(earlier_txn_count) as earlier_txn_count,
-           sum(active_months) as active_months,
-           sum(regular_inflow_months) as regular_inflow_months,
-           sum(regular_inflow_amount) as regular_inflow_amount
-    from parts
-    group by customer_id
+    -- the window = closed months + month to date; each part has one row per customer, so a
+    -- join adds them (a group-by over both would hold ~45 wide sums for every customer)
+    select coalesce(c.customer_id, m.customer_id) as customer_id,
+           cast(coalesce(c.bd_dda, 0) + coalesce(m.bd_dda, 0) as decimal(38, 2)) as bd_dda,
+           cast(coalesce(c.bd_tda, 0) + coalesce(m.bd_tda, 0) as decimal(38, 2)) as bd_tda,
+           cast(coalesce(c.bd_wmp, 0) + coalesce(m.bd_wmp, 0) as decimal(38, 2)) as bd_wmp,
+           cast(coalesce(c.bd_fnd, 0) + coalesce(m.bd_fnd, 0) as decimal(38, 2)) as bd_fnd,
+           cast(coalesce(c.bd_ins, 0) + coalesce(m.bd_ins, 0) as decimal(38, 2)) as bd_ins,
+           cast(coalesce(c.bd_ccd, 0) + coalesce(m.bd_ccd, 0) as decimal(38, 2)) as bd_ccd,
+           cast(coalesce(c.bd_pln, 0) + coalesce(m.bd_pln, 0) as decimal(38, 2)) as bd_pln,
+           cast(coalesce(c.bd_mtg, 0) + coalesce(m.bd_mtg, 0) as decimal(38, 2)) as bd_mtg,
+           cast(coalesce(c.bd_bln, 0) + coalesce(m.bd_bln, 0) as decimal(38, 2)) as bd_bln,
+           cast(coalesce(c.txn_count, 0) + coalesce(m.txn_count, 0) as hugeint) as txn_count,
+           cast(coalesce(c.txn_amount, 0) + coalesce(m.txn_amount, 0) as decimal(38, 2)) as txn_amount,
+           cast(coalesce(c.ctr_txn_count, 0) + coalesce(m.ctr_txn_count, 0) as hugeint) as ctr_txn_count,
+           cast(coalesce(c.atm_txn_count, 0) + coalesce(m.atm_txn_count, 0) as hugeint) as atm_txn_count,
+           cast(coalesce(c.tel_txn_count, 0) + coalesce(m.tel_txn_count, 0) as hugeint) as tel_txn_count,
+           cast(coalesce(c.net_txn_count, 0) + coalesce(m.net_txn_count, 0) as hugeint) as net_txn_count,
+           cast(coalesce(c.pos_txn_count, 0) + coalesce(m.pos_txn_count, 0) as hugeint) as pos_txn_count,
+           cast(coalesce(c.ctr_amount, 0) + coalesce(m.ctr_amount, 0) as decimal(38, 2)) as ctr_amount,
+           cast(coalesce(c.atm_amount, 0) + coalesce(m.atm_amount, 0) as decimal(38, 2)) as atm_amount,
+           cast(coalesce(c.tel_amount, 0) + coalesce(m.tel_amount, 0) as decimal(38, 2)) as tel_amount,
+           cast(coalesce(c.net_amount, 0) + coalesce(m.net_amount, 0) as decimal(38, 2)) as net_amount,
+           cast(coalesce(c.pos_amount, 0) + coalesce(m.pos_amount, 0) as decimal(38, 2)) as pos_amount,
+           cast(coalesce(c.dep_txn_count, 0) + coalesce(m.dep_txn_count, 0) as hugeint) as dep_txn_count,
+           cast(coalesce(c.wdl_txn_count, 0) + coalesce(m.wdl_txn_count, 0) as hugeint) as wdl_txn_count,
+           cast(coalesce(c.tri_txn_count, 0) + coalesce(m.tri_txn_count, 0) as hugeint) as tri_txn_count,
+           cast(coalesce(c.tro_txn_count, 0) + coalesce(m.tro_txn_count, 0) as hugeint) as tro_txn_count,
+           cast(coalesce(c.pay_txn_count, 0) + coalesce(m.pay_txn_count, 0) as hugeint) as pay_txn_count,
+           cast(coalesce(c.pos_purchase_count, 0) + coalesce(m.pos_purchase_count, 0) as hugeint) as pos_purchase_count,
+           cast(coalesce(c.product_txn_count, 0) + coalesce(m.product_txn_count, 0) as hugeint) as product_txn_count,
+           cast(coalesce(c.loan_txn_count, 0) + coalesce(m.loan_txn_count, 0) as hugeint) as loan_txn_count,
+           cast(coalesce(c.qry_txn_count, 0) + coalesce(m.qry_txn_count, 0) as hugeint) as qry_txn_count,
+           cast(coalesce(c.tri_amount, 0) + coalesce(m.tri_amount, 0) as decimal(38, 2)) as tri_amount,
+           cast(coalesce(c.tro_amount, 0) + coalesce(m.tro_amount, 0) as decimal(38, 2)) as tro_amount,
+           cast(coalesce(c.inflow_amount, 0) + coalesce(m.inflow_amount, 0) as decimal(38, 2)) as inflow_amount,
+           cast(coalesce(c.outflow_amount, 0) + coalesce(m.outflow_amount, 0) as decimal(38, 2)) as outflow_amount,
+           cast(coalesce(c.fee_amount, 0) + coalesce(m.fee_amount, 0) as decimal(38, 2)) as fee_amount,
+           cast(coalesce(c.recent_amount, 0) + coalesce(m.recent_amount, 0) as decimal(38, 2)) as recent_amount,
+           cast(coalesce(c.earlier_amount, 0) + coalesce(m.earlier_amount, 0) as decimal(38, 2)) as earlier_amount,
+           cast(coalesce(c.recent_txn_count, 0) + coalesce(m.recent_txn_count, 0) as hugeint) as recent_txn_count,
+           cast(coalesce(c.earlier_txn_count, 0) + coalesce(m.earlier_txn_count, 0) as hugeint) as earlier_txn_count,
+           cast(coalesce(c.active_months, 0) + coalesce(m.active_months, 0) as hugeint) as active_months,
+           cast(coalesce(c.regular_inflow_months, 0) + coalesce(m.regular_inflow_months, 0) as hugeint) as regular_inflow_months,
+           cast(coalesce(c.regular_inflow_amount, 0) + coalesce(m.regular_inflow_amount, 0) as decimal(38, 2)) as regular_inflow_amount
+    from closed c
+    full outer join current_month m on m.customer_id = c.customer_id
 ),
 holdings as (
     select customer_id, aum_closing_amount, loans_outstanding_amount,
