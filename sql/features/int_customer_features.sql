@@ -141,6 +141,12 @@ card_spend as (
            map(categories, txn_counts) as card_txns_by_category
     from card_lists
 ),
+age_bands as (
+    -- one row per age, so customers find their band by an equi-join (a range join sorts
+    -- every customer's wide row)
+    select unnest(range(min_age, max_age)) as age_years, age_band
+    from ref_age_bands
+),
 window_days as (
     select datediff('day', cast($window_start as date), cast($business_date as date)) + 1
         as days
@@ -235,6 +241,6 @@ final as (
     left join sums t on t.customer_id = c.customer_id
     left join holdings h on h.customer_id = c.customer_id
     left join card_spend cs on cs.customer_id = c.customer_id
-    left join ref_age_bands ab on c.age_years >= ab.min_age and c.age_years < ab.max_age
+    left join age_bands ab on ab.age_years = c.age_years
 )
 select * from final
