@@ -188,16 +188,27 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def _create_or_conform(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str) -> None:
+def _create_or_conform(
+    con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, params: dict[str, Any]
+) -> None:
     """Create ``table`` with the columns of ``rows_sql``, or give an existing table the column
     types of the SQL file when they changed (e.g. stored narrow, for speed)."""
+    cols = [(r[0], r[1]) for r in con.execute(f"describe {rows_sql}", params).fetchall()]
     if not _table_exists(con, table):
-        con.execute(f"create table {table} as {rows_sql} limit 0")
+        con.execute(f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in cols) + ")")
         return
     have = {r[0]: r[1] for r in con.execute(f"describe {table}").fetchall()}
-    for name, kind, *_ in con.execute(f"describe {rows_sql}").fetchall():
+    for name, kind in cols:
         if name in have and have[name] != kind:
             con.execute(f'alter table {table} alter column "{name}" type {kind}')
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, params: dict[str, Any]
+) -> int:
+    """Insert the rows of ``rows_sql`` straight into ``table`` (no temp copy); the row count."""
+    row = con.execute(f"insert into {table} by name {rows_sql}", params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _replace_months(
@@ -211,16 +222,12 @@ def _replace_months(
     """Recompute ``table`` for a range of months and swap those rows in."""
     model = load_sql(sql_path(f"features/{table}"))
     params = {"month_from": month_from, "month_to": month_to, "as_of": as_of}
-    con.execute(f"create or replace temp table _agg_new as {model.body}", params)
-    _create_or_conform(con, table, "select * from _agg_new")
+    _create_or_conform(con, table, model.body, params)
     con.execute(
         f"delete from {table} where {delete_where}",
         {k: v for k, v in params.items() if f"${k}" in delete_where},
     )
-    con.execute(f"insert into {table} by name select * from _agg_new")
-    row = con.execute("select count(*) from _agg_new").fetchone()
-    con.execute("drop table _agg_new")
-    return int(row[0]) if row else 0
+    return _insert(con, table, model.body, params)
 
 
 def stale_months(
@@ -378,16 +385,12 @@ def _write_part(
             con.execute(f"delete from {table} where part = 'current'")
         row = con.execute(f"select count(*) from {table}_current").fetchone()
         return int(row[0]) if row else 0
-    con.execute(f"create or replace temp table _part as {tagged}", args)
-    _create_or_conform(con, table, "select * from _part")
+    _create_or_conform(con, table, tagged, args)
     con.execute(
         f"delete from {table} where window_month = ? and part = 'closed'",
         [window.month_start],
     )
-    con.execute(f"insert into {table} by name select * from _part")
-    row = con.execute("select count(*) from _part").fetchone()
-    con.execute("drop table _part")
-    return int(row[0]) if row else 0
+    return _insert(con, table, tagged, args)
 
 
 _PART_SQL = {
