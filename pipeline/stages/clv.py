@@ -451,8 +451,10 @@ def run(ctx: StageContext) -> int:
     started = time.monotonic()
     calibration_end = months_before(day, cfg.holdout_months)
     aggregated = update_event_aggregate(con, cfg, day)
+    aggregate_seconds = time.monotonic() - started
+    t0 = time.monotonic()
     rfm = read_rfm_with_contribution(con, cfg, day, calibration_end)
-    rfm_seconds = time.monotonic() - started
+    rfm_seconds = time.monotonic() - t0
 
     t0 = time.monotonic()
     try:
@@ -472,8 +474,10 @@ def run(ctx: StageContext) -> int:
     if not spend.fitted:
         ctx.log.warning(f"clv {day}: Gamma-Gamma {spend.status}; own contribution per event used")
     fit_seconds = time.monotonic() - t0
+    t0 = time.monotonic()
     scored = score_customers(rfm, purchase, spend, cfg)
     rows = _register_and_write(con, "clv_scores_frame", scored, "clv/int_customer_clv", day)
+    score_seconds = time.monotonic() - t0
 
     data_start = rfm["first_event_date"].min() if rfm.height else None
     full = _fit_row("full", purchase, data_start, day, None)  # type: ignore[arg-type]
@@ -485,6 +489,7 @@ def run(ctx: StageContext) -> int:
     if jump:
         ctx.log.warning(f"clv {day}: parameters jumped {jump}")
 
+    holdout_started = time.monotonic()
     holdout_days = (day - calibration_end).days
     calibration = rfm_as_of(con, calibration_end)
     buckets = None
@@ -504,6 +509,7 @@ def run(ctx: StageContext) -> int:
         buckets = result.buckets.with_columns(
             calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
         )
+    holdout_seconds = time.monotonic() - holdout_started
     full["validation_status"] = cal["validation_status"]
     runs = _fit_runs_frame([full, cal])
     _register_and_write(con, "clv_fit_runs_frame", runs, "clv/clv_fit_runs", day)
@@ -518,8 +524,11 @@ def run(ctx: StageContext) -> int:
         {
             "clv_deliveries_aggregated": aggregated,
             "clv_customers": rows,
+            "clv_aggregate_seconds": round(aggregate_seconds, 3),
             "clv_rfm_seconds": round(rfm_seconds, 3),
             "clv_fit_seconds": round(fit_seconds, 3),
+            "clv_score_seconds": round(score_seconds, 3),
+            "clv_holdout_seconds": round(holdout_seconds, 3),
             **{f"clv_{k}": round(v, 6) for k, v in purchase.params.items()},
             "clv_holdout": cal["validation_status"],
             "clv_holdout_rmse": cal.get("holdout_rmse"),
