@@ -259,6 +259,78 @@ def test_aggregate_is_incremental_and_follows_resends(
     assert update_event_aggregate(warehouse, narrow, DAY) == (DAY - START).days + 1
 
 
+def test_first_delivery_marks_follow_late_postings_load_order_and_resends(cfg: Config) -> None:
+    """Distinct event days come from is_first_delivery: one marked row per customer and day,
+    the earliest delivery's, however late postings and deliveries arrive."""
+    from pipeline.stages.clv import read_rfm, update_event_aggregate
+
+    d1, d2, d3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+
+    def txn(cid: str, day: date, delivered: date, amount: str, n: int) -> dict[str, object]:
+        row = _txn(cid, day, "POS", "D", amount, n)
+        row["business_date"] = delivered
+        return row
+
+    con = connect(cfg)
+    # A: 10.00 on d1 on time, late postings for d1 in d2 (20.00) and d3 (40.00), 5.00 on d3.
+    # B: 7.00 for d1 posted late in d3 only, 3.00 on d2.
+    insert_txns(
+        con,
+        [
+            txn("A", d1, d1, "10.00", 1),
+            txn("A", d1, d2, "20.00", 2),
+            txn("A", d1, d3, "40.00", 3),
+            txn("A", d3, d3, "5.00", 4),
+            txn("B", d2, d2, "3.00", 5),
+            txn("B", d1, d3, "7.00", 6),
+        ],
+    )
+
+    def marks() -> list[tuple[str, date, date]]:
+        return con.sql(
+            "select customer_id, event_date, business_date from agg_customer_event_day "
+            "where is_first_delivery order by all"
+        ).fetchall()
+
+    # d2 and d3 are loaded first, d1 afterwards (out of order)
+    deliver(con, d2, d3, datetime(2026, 3, 4, 6, 0))
+    assert update_event_aggregate(con, cfg.clv, d3) == 2
+    assert marks() == [("A", d1, d2), ("A", d3, d3), ("B", d1, d3), ("B", d2, d2)]
+    deliver(con, d1, d1, datetime(2026, 3, 5, 6, 0))
+    assert update_event_aggregate(con, cfg.clv, d3) == 1
+    assert marks() == [("A", d1, d1), ("A", d3, d3), ("B", d1, d3), ("B", d2, d2)]
+
+    rfm = {r["customer_id"]: r for r in read_rfm(con, cfg.clv, d3, d3).to_dicts()}
+    # A: days d1, d3; the first day's 70.00 (three deliveries) is not a repeat amount
+    assert (rfm["A"]["frequency"], rfm["A"]["recency_days"]) == (1, 2)
+    assert rfm["A"]["repeat_amount_avg"] == pytest.approx(5.0)
+    assert (rfm["B"]["first_event_date"], rfm["B"]["frequency"]) == (d1, 1)
+    assert rfm["B"]["repeat_amount_avg"] == pytest.approx(3.0)
+    # as of d2 only the deliveries up to d2 count: A has one day (twice delivered), B one
+    as_of_d2 = {r["customer_id"]: r for r in read_rfm(con, cfg.clv, d2, d2).to_dicts()}
+    assert {c: (r["first_event_date"], r["frequency"]) for c, r in as_of_d2.items()} == {
+        "A": (d1, 0),
+        "B": (d2, 0),
+    }
+
+    # d1 is re-sent without A's transaction: d2's late posting becomes A's first for d1
+    con.execute("delete from stg_transactions where business_date = ? and customer_id = 'A'", [d1])
+    con.execute(
+        "update file_ledger set received_at = timestamp '2026-03-06 06:00', "
+        "outcome = 'replaced' where business_date = ?",
+        [d1],
+    )
+    assert update_event_aggregate(con, cfg.clv, d3) == 1
+    expected = [("A", d1, d2), ("A", d3, d3), ("B", d1, d3), ("B", d2, d2)]
+    assert marks() == expected
+    # the same marks as a rebuild from scratch
+    con.execute("drop table agg_customer_event_day")
+    con.execute("drop table agg_customer_event_day_dates")
+    assert update_event_aggregate(con, cfg.clv, d3) == 3
+    assert marks() == expected
+    con.close()
+
+
 def test_parameter_jump_is_flagged(
     cfg: Config, warehouse: duckdb.DuckDBPyConnection, caplog: pytest.LogCaptureFixture
 ) -> None:
