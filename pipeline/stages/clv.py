@@ -162,7 +162,8 @@ def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: d
     if not row or not row[0]:
         con.execute("drop table _late_days")
         return 0
-    # $low bounds the scan of the other deliveries' rows (the table is in delivery order)
+    # $low bounds the scan of the other deliveries' rows: their event_date is at least $low,
+    # so is their business_date (never before the event), and the table is in delivery order
     con.execute(
         """
         update agg_customer_event_day as a
@@ -172,11 +173,11 @@ def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: d
             from agg_customer_event_day as p
             semi join _late_days as d
                 on p.customer_id = d.customer_id and p.event_date = d.event_date
-            where p.event_date between $low and $last
+            where p.event_date between $low and $last and p.business_date >= $low
             group by p.customer_id, p.event_date
         ) as f
         where a.customer_id = f.customer_id and a.event_date = f.event_date
-            and a.event_date between $low and $last
+            and a.event_date between $low and $last and a.business_date >= $low
             and a.is_first_delivery is distinct from (a.business_date = f.first_delivery)
         """,
         {"low": row[1], "last": last},
