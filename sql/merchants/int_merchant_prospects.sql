@@ -18,6 +18,14 @@ outside as (
         and coalesce(counterparty_bank, '') <> $bank_code
 ),
 
+-- Counterparties whose flows reach the minimum: only those get names, banks and lists.
+prospects as (
+    select counterparty_key
+    from outside
+    group by counterparty_key
+    having sum(amount) >= $prospect_min_amount
+),
+
 final as (
     select
         counterparty_key,
@@ -38,8 +46,8 @@ final as (
         count(distinct customer_id) as merchant_count,
         list(distinct customer_id order by customer_id) as merchant_customer_ids
     from outside
+    semi join prospects as p on p.counterparty_key = outside.counterparty_key
     group by counterparty_key
-    having sum(amount) >= $prospect_min_amount
 )
 
 select * from final
