@@ -116,18 +116,24 @@ card_lists as (
             select customer_id, list(mcc_category) as cats, list(amount) as cat_amounts,
                    list(txn_count) as cat_counts
             from (
-                select customer_id, mcc_category, sum(spend_amount) as amount,
-                       cast(sum(txn_count) as bigint) as txn_count
+                -- closed months + month to date, one row each per customer and category
+                select coalesce(c.customer_id, m.customer_id) as customer_id,
+                       coalesce(c.mcc_category, m.mcc_category) as mcc_category,
+                       cast(coalesce(c.spend_amount, 0) + coalesce(m.spend_amount, 0)
+                            as decimal(38, 2)) as amount,
+                       coalesce(c.txn_count, 0) + coalesce(m.txn_count, 0) as txn_count
                 from (
                     select customer_id, mcc_category, spend_amount, txn_count
                     from agg_customer_card_spend_parts
                     where window_month = $month_start and part = 'closed'
-                    union all
+                ) c
+                full outer join (
                     select customer_id, mcc_category, spend_amount, txn_count
                     from agg_customer_card_spend_parts_current
                     where window_month = $month_start and as_of_date = $business_date
-                ) p
-                group by customer_id, mcc_category
+                ) m
+                  on m.customer_id = c.customer_id
+                 and m.mcc_category is not distinct from c.mcc_category
             ) s
             group by customer_id
         ) l
