@@ -19,7 +19,7 @@
 -- is not the customer; suppliers are the payees of transfers out.
 with
 customers as (
-    select customer_id, name, occupation, business_license, home_branch_id, rm_id, open_date
+    select customer_id, occupation, business_license, home_branch_id, rm_id
     from hist_customers
     where valid_from <= $business_date and valid_to > $business_date and status <> 'C'
 ),
