@@ -30,6 +30,7 @@ from pipeline.config.clv import ClvConfig
 from pipeline.errors import DataContractError
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
+from pipeline.warehouse import transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -435,7 +436,24 @@ def _unscored(rfm: pl.DataFrame) -> pl.DataFrame:
 
 
 def run(ctx: StageContext) -> int:
-    """Lifetime value: BG/NBD and Gamma-Gamma fitted, scored and validated for the date."""
+    """Lifetime value: BG/NBD and Gamma-Gamma fitted, scored and validated for the date.
+
+    Two transactions: the event aggregate's maintenance is committed first (it stands on its
+    own: the aggregate and its bookkeeping change together), then the scores, fits and
+    validation in a second, so a failure there leaves the stage's outputs as they were. One
+    transaction for both made DuckDB scan the aggregate with the night's uncommitted changes,
+    which at 1M customers doubled the RFM pass.
+    """
+    started = time.monotonic()
+    with transaction(ctx.con):
+        aggregated = update_event_aggregate(ctx.con, ctx.cfg.clv, ctx.business_date)
+    ctx.facts["clv_deliveries_aggregated"] = aggregated
+    ctx.facts["clv_aggregate_seconds"] = round(time.monotonic() - started, 3)
+    with transaction(ctx.con):
+        return _fit_score_validate(ctx)
+
+
+def _fit_score_validate(ctx: StageContext) -> int:
     import polars as pl
 
     from models.clv import (
@@ -449,10 +467,7 @@ def run(ctx: StageContext) -> int:
     cfg: ClvConfig = ctx.cfg.clv
     day = ctx.business_date
     con = ctx.con
-    started = time.monotonic()
     calibration_end = months_before(day, cfg.holdout_months)
-    aggregated = update_event_aggregate(con, cfg, day)
-    aggregate_seconds = time.monotonic() - started
     t0 = time.monotonic()
     rfm = read_rfm_with_contribution(con, cfg, day, calibration_end)
     rfm_seconds = time.monotonic() - t0
@@ -523,9 +538,7 @@ def run(ctx: StageContext) -> int:
 
     ctx.facts.update(
         {
-            "clv_deliveries_aggregated": aggregated,
             "clv_customers": rows,
-            "clv_aggregate_seconds": round(aggregate_seconds, 3),
             "clv_rfm_seconds": round(rfm_seconds, 3),
             "clv_fit_seconds": round(fit_seconds, 3),
             "clv_score_seconds": round(score_seconds, 3),
@@ -589,4 +602,5 @@ STAGE = Stage(
         "clv_holdout_buckets",
     ),
     config_sections=("clv",),
+    transactional=False,
 )
