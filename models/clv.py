@@ -432,7 +432,7 @@ def _require_finite(frame: pl.DataFrame, columns: list[str]) -> None:
         bad = frame.filter(~pl.col(col).is_finite() | pl.col(col).is_null()).height
         if bad:
             raise ClvFitError(
-                f"{bad} customers got a NaN or infinite {col}; nothing was written. "
+                f"{bad} customers got a NaN or infinite {col}; no scores were written. "
                 "Check the fitted parameters in clv_fit_runs and raise clv.penalizer"
             )
 
