@@ -15,7 +15,12 @@ import duckdb
 from pipeline.errors import CheckFailed, StageFailed
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
-from pipeline.stages.features import load_reference_tables, refresh_window_parts, window_of
+from pipeline.stages.features import (
+    drop_current_parts,
+    load_reference_tables,
+    refresh_window_parts,
+    window_of,
+)
 
 
 def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> int:
@@ -81,6 +86,8 @@ def run(ctx: StageContext) -> int:
     )
     rows = run_sql(ctx.con, "contribution/int_customer_contribution", params)
     ctx.facts["reconciliation_rows"] = check_reconciliation(ctx.con, params)
+    # the portfolio's month to date (a few hundred rows) stays for a re-check of the date
+    drop_current_parts(ctx.con, ("agg_customer_contribution_parts",))
     summary = ctx.con.execute(
         "select sum(contribution_amount), avg((contribution_amount < 0)::int) "
         "from int_customer_contribution where business_date = ?",

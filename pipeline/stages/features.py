@@ -426,6 +426,13 @@ def refresh_window_parts(
     return done
 
 
+def drop_current_parts(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
+    """Free the month-to-date temp tables once the window is built (later stages of the
+    same connection need the memory)."""
+    for table in tables:
+        con.execute(f"drop table if exists {table}_current")
+
+
 def run(ctx: StageContext) -> int:
     """Update the monthly aggregates and build the customer view for the date."""
     cfg = ctx.cfg
@@ -441,6 +448,7 @@ def run(ctx: StageContext) -> int:
     for table in ("agg_customer_feature_parts", "agg_customer_card_spend_parts"):
         ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, features_hash))
     rows = run_sql(ctx.con, "features/int_customer_features", params)
+    drop_current_parts(ctx.con, ("agg_customer_feature_parts", "agg_customer_card_spend_parts"))
     ctx.facts["customers"] = rows
     return rows
 
