@@ -10,6 +10,7 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.ingest import ingest_date
+from pipeline.ingest.discover import discover, load_threads
 from pipeline.warehouse import connect
 from tests.conftest import DAY, deliver_day
 from tests.landing import acct_line, txn_line, write_feed
@@ -100,12 +101,24 @@ def test_a_file_resent_after_it_was_read_ahead_loads_as_resent(cfg: Config) -> N
 
 def test_the_warehouse_thread_setting_is_restored(cfg: Config) -> None:
     deliver_day(cfg.paths.landing_dir, txn={"NET": [txn_line("N1")]})
-    assert cfg.ingest.threads == 1
+    assert cfg.ingest.one_thread_below_mb > 0  # a tiny date loads on one thread
     con = connect(cfg)
     con.execute("set threads = 3")
     ingest_date(con, cfg, DAY, LOG)
     assert con.execute("select current_setting('threads')").fetchone() == (3,)
     con.close()
+
+
+def test_a_small_date_loads_on_one_thread_and_a_large_one_on_the_warehouse_setting(
+    cfg: Config,
+) -> None:
+    deliver_day(cfg.paths.landing_dir, txn={"NET": [txn_line("N1")]})
+    delivered, _ = discover(cfg.paths.landing_dir, cfg.ingest, DAY)
+    assert delivered
+    assert load_threads(cfg.ingest, delivered) == 1
+    size_mb = sum(d.data_path.stat().st_size for d in delivered) / 2**20
+    smaller = cfg.ingest.model_copy(update={"one_thread_below_mb": size_mb * 0.99})
+    assert load_threads(smaller, delivered) is None
 
 
 def test_a_txn_id_of_another_channel_on_an_earlier_date_is_no_duplicate(cfg: Config) -> None:

@@ -57,13 +57,13 @@ class IngestConfig(_Frozen):
     """A file with more bad rows than this is rejected whole."""
     max_bad_row_fraction: float = Field(default=0.01, ge=0, le=1)
     """A file whose share of bad rows exceeds this is rejected whole."""
-    threads: int | None = Field(default=1, ge=1)
-    """DuckDB threads while a date loads, its commit included (the warehouse's setting is
-    restored after); None leaves it. A date's ~30k transactions (60k customers) are too few
-    to split: on the shared 2-core machine one thread took ~25% less CPU and less wall time
-    than two, and the next date's files are read and validated on the other core meanwhile
-    (by a worker DuckDB with as many threads). With a million customers, whose daily
-    snapshots are millions of rows, set None."""
+    one_thread_below_mb: float = Field(default=64, ge=0)
+    """A date whose delivered files total less than this many MB loads on one DuckDB thread
+    (the warehouse's setting is restored after); a larger date uses the warehouse's threads.
+    A date of ~30k transactions (60k customers, ~4 MB) is too small to split: on the 2-core
+    machine one thread took ~25% less CPU and less wall time than two, and the next date's
+    files are read and validated on the other core meanwhile. A million customers deliver
+    hundreds of MB a date, which all cores load faster. 0 never limits the threads."""
 
     @field_validator("feeds")
     @classmethod

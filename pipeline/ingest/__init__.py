@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import Config
-from pipeline.ingest.discover import Missing, discover
+from pipeline.ingest.discover import Missing, discover, load_threads
 from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
 from pipeline.ingest.readahead import start_reading
 from pipeline.ingest.reader import ReadFile
@@ -74,7 +74,7 @@ def ingest_date(
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
     reading = start_reading(cfg, delivered)
-    with duckdb_threads(con, cfg.ingest.threads), transaction(con):
+    with duckdb_threads(con, load_threads(cfg.ingest, delivered)), transaction(con):
         seen = previous_entries(con, business_date)
         read = reading.result()
         for f in read.files:

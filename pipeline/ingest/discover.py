@@ -45,6 +45,13 @@ class Missing:
     reason: str
 
 
+def load_threads(settings: IngestConfig, deliveries: list[Delivery]) -> int | None:
+    """DuckDB threads to load these files with: one for a small date
+    (``ingest.one_thread_below_mb``), else None (the warehouse's setting)."""
+    size = sum(d.data_path.stat().st_size for d in deliveries if d.data_path.exists())
+    return 1 if size < settings.one_thread_below_mb * 2**20 else None
+
+
 def date_folder(landing_dir: Path, business_date: date) -> Path:
     return landing_dir / business_date.strftime("%Y%m%d")
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.ingest.contract import FEEDS, TXN
-from pipeline.ingest.discover import Delivery, discover
+from pipeline.ingest.discover import Delivery, discover, load_threads
 from pipeline.ingest.reader import ReadFile, file_sha256, read_file, tagged
 from pipeline.ingest.validate import validate
 
@@ -87,11 +87,17 @@ def _read_next(cfg: Config, day: date) -> tuple[Stamp, Future[DateRead]] | None:
 
 
 def _worker_duckdb(threads: int | None) -> duckdb.DuckDBPyConnection:
+    """The worker's own in-memory DuckDB, on ``threads`` threads (None: all cores)."""
     con: duckdb.DuckDBPyConnection | None = getattr(_WORKER, "con", None)
     if con is None:
         con = duckdb.connect(":memory:")
-        con.execute(f"set threads = {int(threads or 1)}")
-        _WORKER.con = con
+        row = con.execute("select current_setting('threads')").fetchone()
+        _WORKER.con, _WORKER.cores = con, int(row[0]) if row else 1
+        _WORKER.threads = _WORKER.cores
+    wanted = threads or _WORKER.cores
+    if wanted != _WORKER.threads:
+        con.execute(f"set threads = {int(wanted)}")
+        _WORKER.threads = wanted
     return con
 
 
@@ -99,7 +105,7 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
     """Read each delivered file (:func:`pipeline.ingest.reader.read_file`) and validate its
     rows: each snapshot file alone, the transaction files together."""
     files = [read_file(cfg.ingest, d) for d in deliveries]
-    con = _worker_duckdb(cfg.ingest.threads)
+    con = _worker_duckdb(load_threads(cfg.ingest, deliveries))
     validated: dict[str, pa.Table] = {}
     fields, misshapen = [], []
     txn = [f for f in files if f.delivery.feed == "TXN"]
