@@ -15,8 +15,9 @@ The bench writes to the warehouse: point it at your own copy, never at a shared 
 Goal: features + contribution on a normal night under 60 seconds. Wall time depends on what
 else runs on the machine, so the CPU seconds of this process (DuckDB's threads included) are
 printed too: CPU seconds / cores is the wall time on an otherwise idle machine, at best.
-Measured 2026-11-29 (shared 2-core machine, memory limit 6GB): a normal night 54-71 s wall
-(median 60 s), 82-86 s CPU; see docs/tables.md (contribution, Speed) for where it goes.
+Measured 2026-11-29 (shared 2-core machine, memory limit 6GB, ``--repeats 2``): a normal
+night 47.8 s wall, 83 s CPU; the first night 439 s wall, 628 s CPU. See docs/tables.md
+(contribution, Speed) for where the time goes.
 
 Usage::
 
