@@ -4,7 +4,7 @@ Builds the warehouse with :func:`bench.warehouse_1m.build_bench_warehouse` unles
 exists (work on a copy of ``var/bench/warehouse_1m.duckdb``: this writes to it), then:
 
 1. the event aggregate's one-time backfill of a year of deliveries (timed once);
-2. ``--repeat`` times, the clv stage's own ``run`` for the last date, as ``cvp clv`` runs
+2. ``--repeats`` times, the clv stage's own ``run`` for the last date, as ``cvp clv`` runs
    it, with the last delivery re-aggregated each time as the nightly increment. The stage
    reports its steps: aggregate maintenance, RFM (both cut-offs in one pass, contribution
    per event, into polars), the fits (BG/NBD and Gamma-Gamma on unique rows with weights),
@@ -27,7 +27,7 @@ scaled linearly to the full population (every step is linear in customers), as p
 Usage (heavy: take the bench lock)::
 
     cp var/bench/warehouse_1m.duckdb var/bench/clv_1m.duckdb && chmod u+w var/bench/clv_1m.duckdb
-    flock /work/bench.lock python -m bench.bench_clv var/bench/clv_1m.duckdb --repeat 3
+    flock /work/bench.lock python -m bench.bench_clv var/bench/clv_1m.duckdb --repeats 3
 """
 
 from __future__ import annotations
@@ -224,11 +224,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 27))
     parser.add_argument("--by-hand-customers", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory-limit", default="6GB")
     args = parser.parse_args()
     r = bench_clv(
-        args.path, args.customers, args.days, args.end, args.by_hand_customers, args.repeat,
+        args.path, args.customers, args.days, args.end, args.by_hand_customers, args.repeats,
         args.memory_limit,
     )  # fmt: skip
     if "build_seconds" in r:
