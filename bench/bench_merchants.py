@@ -68,8 +68,11 @@ def bench_merchants(
         if cfg.warehouse.threads:
             con.execute(f"set threads = {int(cfg.warehouse.threads)}")
         con.execute(f"drop table if exists {INFLOW_AGGREGATE}")
-        con.execute("create table if not exists agg_refresh_log (table_name varchar)")
-        con.execute("delete from agg_refresh_log where table_name = ?", [INFLOW_AGGREGATE])
+        logged = con.execute(
+            "select count(*) from duckdb_tables() where table_name = 'agg_refresh_log'"
+        ).fetchone()
+        if logged and logged[0]:
+            con.execute("delete from agg_refresh_log where table_name = ?", [INFLOW_AGGREGATE])
 
         def night() -> tuple[float, float, int, dict[str, object]]:
             ctx = StageContext(
