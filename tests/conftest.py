@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline.config import Config, load_config
+from pipeline.stages.base import Stage, StageContext, run_stage
+from pipeline.warehouse import RunLedger
 from tests.landing import acct_line, cust_line, txn_line, write_feed
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 27)
+
+
+def run_stage_for(
+    con: duckdb.DuckDBPyConnection, cfg: Config, stage: Stage, day: date = DAY
+) -> StageContext:
+    """Run ``stage`` alone for ``day`` as the runner does (ledger row, transaction); return
+    its context, whose ``facts`` hold what the stage reported."""
+    ctx = StageContext(
+        con=con,
+        cfg=cfg,
+        business_date=day,
+        ledger=RunLedger(con, "test"),
+        log=logging.getLogger("test"),
+    )
+    run_stage(ctx, stage)
+    return ctx
 
 
 @pytest.fixture

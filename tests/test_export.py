@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -16,9 +15,9 @@ import pytest
 from pipeline.config import Config
 from pipeline.errors import ExportBlocked
 from pipeline.export import mask_mobile, sha256_file, verify_export
-from pipeline.stages.base import StageContext, run_stage
 from pipeline.stages.export import STAGE as EXPORT
-from pipeline.warehouse import RunLedger, connect
+from pipeline.warehouse import connect
+from tests.conftest import run_stage_for
 from tests.test_tiers_stage import DAY, build_upstream, population, run_tiers, small_config
 
 ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
@@ -36,14 +35,7 @@ FILES = [
 
 
 def run_export(cfg: Config, con: duckdb.DuckDBPyConnection, day: date = DAY) -> None:
-    ctx = StageContext(
-        con=con,
-        cfg=cfg,
-        business_date=day,
-        ledger=RunLedger(con, "test"),
-        log=logging.getLogger("test"),
-    )
-    run_stage(ctx, EXPORT)
+    run_stage_for(con, cfg, EXPORT, day)
 
 
 def prepared(cfg: Config) -> tuple[Config, duckdb.DuckDBPyConnection]:

@@ -7,7 +7,6 @@ in the comment beside it.
 
 from __future__ import annotations
 
-import logging
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +16,9 @@ import pytest
 
 from pipeline.config import Config, load_config
 from pipeline.config.merchants import MerchantsConfig
-from pipeline.stages.base import StageContext, run_stage
 from pipeline.stages.merchants import STAGE
-from pipeline.warehouse import RunLedger, migrate
+from pipeline.warehouse import migrate
+from tests.conftest import run_stage_for
 from tests.merchant_cases import BANK, Rows, days
 
 START = date(2026, 6, 15)
@@ -47,14 +46,7 @@ def run_merchants(rows: Rows, cfg: Config, day: date = END) -> duckdb.DuckDBPyCo
     con = duckdb.connect()
     migrate(con)
     rows.load(con)
-    ctx = StageContext(
-        con=con,
-        cfg=cfg,
-        business_date=day,
-        ledger=RunLedger(con, "test"),
-        log=logging.getLogger("test"),
-    )
-    run_stage(ctx, STAGE)
+    run_stage_for(con, cfg, STAGE, day)
     return con
 
 
@@ -292,14 +284,7 @@ def test_rerun_replaces_the_dates_rows() -> None:
     add_market_merchant(r, "M1")
     cfg = make_config()
     con = run_merchants(r, cfg)
-    ctx = StageContext(
-        con=con,
-        cfg=cfg,
-        business_date=END,
-        ledger=RunLedger(con, "t"),
-        log=logging.getLogger("test"),
-    )
-    run_stage(ctx, STAGE)
+    run_stage_for(con, cfg, STAGE, END)
     for table in ("int_merchant_signals", "int_merchants", "int_merchant_scorecard"):
         assert one(con, f"select count(*) as n from {table}")["n"] == 1
 

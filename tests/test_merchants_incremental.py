@@ -9,15 +9,14 @@ at least 7,671.23 of inflow in the window to be a candidate.
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 
 import duckdb
 
 from pipeline.config import Config
-from pipeline.stages.base import StageContext, run_stage
 from pipeline.stages.merchants import INFLOW_AGGREGATE, STAGE
-from pipeline.warehouse import RunLedger, migrate
+from pipeline.warehouse import migrate
+from tests.conftest import run_stage_for
 from tests.merchant_cases import Rows
 from tests.test_merchants import END, add_market_merchant, base_rows, make_config, one
 
@@ -25,15 +24,7 @@ TABLES = ("int_merchant_signals", "int_merchant_counterparties", "int_merchants"
 
 
 def run_night(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> dict[str, object]:
-    ctx = StageContext(
-        con=con,
-        cfg=cfg,
-        business_date=day,
-        ledger=RunLedger(con, "test"),
-        log=logging.getLogger("test"),
-    )
-    run_stage(ctx, STAGE)
-    return ctx.facts
+    return run_stage_for(con, cfg, STAGE, day).facts
 
 
 def loaded(rows: Rows) -> duckdb.DuckDBPyConnection:

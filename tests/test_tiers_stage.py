@@ -6,7 +6,6 @@ customers; the export tests reuse it.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,9 +16,10 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.errors import CheckFailed
-from pipeline.stages.base import StageContext, run_stage
+from pipeline.stages.base import StageContext
 from pipeline.stages.tiers import STAGE, add_months
-from pipeline.warehouse import RunLedger, connect
+from pipeline.warehouse import connect
+from tests.conftest import run_stage_for
 
 DAY = date(2026, 11, 27)
 
@@ -237,15 +237,7 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
 
 
 def run_tiers(cfg: Config, con: duckdb.DuckDBPyConnection, day: date) -> StageContext:
-    ctx = StageContext(
-        con=con,
-        cfg=cfg,
-        business_date=day,
-        ledger=RunLedger(con, "test"),
-        log=logging.getLogger("test"),
-    )
-    run_stage(ctx, STAGE)
-    return ctx
+    return run_stage_for(con, cfg, STAGE, day)
 
 
 def small_config(cfg: Config) -> Config:
