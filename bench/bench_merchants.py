@@ -52,7 +52,7 @@ def bench_merchants(
     from pipeline.config import load_config
     from pipeline.stages.base import StageContext, run_stage
     from pipeline.stages.merchants import INFLOW_AGGREGATE, STAGE
-    from pipeline.warehouse import RunLedger, migrate
+    from pipeline.warehouse import RunLedger, migrate, table_exists
 
     build_seconds = None
     if not path.exists():
@@ -68,10 +68,7 @@ def bench_merchants(
         if cfg.warehouse.threads:
             con.execute(f"set threads = {int(cfg.warehouse.threads)}")
         con.execute(f"drop table if exists {INFLOW_AGGREGATE}")
-        logged = con.execute(
-            "select count(*) from duckdb_tables() where table_name = 'agg_refresh_log'"
-        ).fetchone()
-        if logged and logged[0]:
+        if table_exists(con, "agg_refresh_log"):
             con.execute("delete from agg_refresh_log where table_name = ?", [INFLOW_AGGREGATE])
 
         def night() -> tuple[float, float, int, dict[str, object]]:

@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from pipeline.errors import SqlError
-from pipeline.warehouse import SQL_DIR
+from pipeline.warehouse import SQL_DIR, table_exists
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _HEADER = re.compile(r"^--\s*(table|grain|inputs|params|materialize):\s*(.*)$")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
@@ -97,19 +101,37 @@ def sql_path(name: str) -> Path:
     return SQL_DIR / f"{name}.sql"
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
+def replace_partition(
+    con: duckdb.DuckDBPyConnection, table: str, rows: str, business_date: date
+) -> None:
+    """Replace ``table``'s rows of ``business_date`` with the relation ``rows`` (a temp table or
+    a registered frame). A missing table is created; a column new in ``rows`` is added to the
+    table (null for older dates)."""
+    if not table_exists(con, table):
+        con.execute(f"create table {table} as select * from {rows} limit 0")
+    else:
+        have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+        for name, kind, *_ in con.execute(f"describe {rows}").fetchall():
+            if name not in have:
+                con.execute(f'alter table {table} add column "{name}" {kind}')
+    con.execute(f"delete from {table} where business_date = $d", {"d": business_date})
+    con.execute(f"insert into {table} by name select * from {rows}")
 
 
-def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """A column added to a partitioned table's SQL is added to the table (null for old dates)."""
-    have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
-    for name, kind, *_ in con.execute("describe _new_rows").fetchall():
-        if name not in have:
-            con.execute(f'alter table {table} add column "{name}" {kind}')
+def write_partition(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, business_date: date
+) -> int:
+    """Replace ``table``'s rows of ``business_date`` with a polars ``frame`` (its
+    ``business_date`` column set to the date), as :func:`run_sql` does for a SQL file."""
+    import polars as pl
+
+    frame = frame.with_columns(business_date=pl.lit(business_date, dtype=pl.Date))
+    con.register("_frame_rows", frame.to_arrow())
+    try:
+        replace_partition(con, table, "_frame_rows", business_date)
+    finally:
+        con.unregister("_frame_rows")
+    return frame.height
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> int:
@@ -131,15 +153,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -
             row = con.execute(f"select count(*) from {model.table}").fetchone()
             return int(row[0]) if row else 0
         con.execute(f"create or replace temp table _new_rows as {model.body}", args)
-        if not _table_exists(con, model.table):
-            con.execute(f"create table {model.table} as select * from _new_rows limit 0")
-        else:
-            _add_new_columns(con, model.table)
-        con.execute(
-            f"delete from {model.table} where business_date = $business_date",
-            {"business_date": params["business_date"]},
-        )
-        con.execute(f"insert into {model.table} by name select * from _new_rows")
+        replace_partition(con, model.table, "_new_rows", params["business_date"])
         row = con.execute("select count(*) from _new_rows").fetchone()
         con.execute("drop table _new_rows")
         return int(row[0]) if row else 0

@@ -72,6 +72,14 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     con.execute((SQL_DIR / "warehouse" / "schema.sql").read_text(encoding="utf-8"))
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the warehouse (or this connection's temp schema) has a table ``table``."""
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = $t", {"t": table}
+    ).fetchone()
+    return bool(row and row[0])
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: commit when the block ends normally, roll back on any error."""

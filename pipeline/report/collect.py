@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from pipeline.warehouse import table_exists
+
 WRITTEN_BY = {
     "int_customer_tiers": "tiers",
     "int_customer_features": "features",
@@ -77,13 +79,6 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> li
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_name = $t", {"t": table}
-    ).fetchone()
-    return bool(found and found[0])
 
 
 def stage_succeeded(con: duckdb.DuckDBPyConnection, stage: str, day: date) -> bool:

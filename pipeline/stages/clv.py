@@ -30,7 +30,7 @@ from pipeline.config.clv import ClvConfig
 from pipeline.errors import DataContractError
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
-from pipeline.warehouse import transaction
+from pipeline.warehouse import table_exists, transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -61,13 +61,6 @@ def events_fingerprint(cfg: ClvConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     return column in {r[0] for r in con.execute(f"describe {table}").fetchall()}
 
@@ -82,7 +75,7 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
     aggregated.
     """
     fingerprint = events_fingerprint(cfg)
-    if _table_exists(con, "agg_customer_event_day") and not _has_column(
+    if table_exists(con, "agg_customer_event_day") and not _has_column(
         con, "agg_customer_event_day", "is_first_delivery"
     ):
         # an aggregate of an older layout is rebuilt whole (DuckDB cannot update a column
@@ -91,7 +84,7 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
         con.execute("drop table if exists agg_customer_event_day_dates")
     done = (
         "left join agg_customer_event_day_dates as t on t.business_date = l.business_date"
-        if _table_exists(con, "agg_customer_event_day_dates")
+        if table_exists(con, "agg_customer_event_day_dates")
         else "left join (select null::date as business_date, null::varchar as "
         "events_fingerprint, null::timestamp as source_received_at) as t on false"
     )
@@ -132,7 +125,7 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
     for run_days in runs:
         params["first_date"], params["business_date"] = run_days[0], run_days[-1]
         for table in ("agg_customer_event_day", "agg_customer_event_day_dates"):
-            if _table_exists(con, table):
+            if table_exists(con, table):
                 con.execute(
                     f"delete from {table} where business_date between $first and $last",
                     {"first": run_days[0], "last": run_days[-1]},
@@ -192,7 +185,7 @@ def build_rfm(
 ) -> None:
     """Build ``int_customer_rfm`` as of ``calibration_end`` and as of ``business_date``, in one
     pass over the event aggregate (the holdout fit needs the first, scoring the second)."""
-    if not _table_exists(con, "agg_customer_event_day"):
+    if not table_exists(con, "agg_customer_event_day"):
         raise DataContractError(
             "no events aggregated yet (agg_customer_event_day missing): ingest TXN deliveries "
             "first (`cvp ingest --date D`)"
@@ -236,7 +229,7 @@ def read_rfm_with_contribution(
     ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit;
     read them with :func:`rfm_as_of`) from the same pass.
     """
-    if not _table_exists(con, "int_customer_contribution"):
+    if not table_exists(con, "int_customer_contribution"):
         raise DataContractError(
             "table int_customer_contribution missing: run the contribution stage first "
             f"(`cvp contribution --date {business_date}`)"
@@ -347,7 +340,7 @@ def parameter_jumps(
     Returns a description of every parameter whose relative change exceeds ``threshold``,
     or None when none does (or there is no earlier run).
     """
-    if not _table_exists(con, "clv_fit_runs"):
+    if not table_exists(con, "clv_fit_runs"):
         return None
     prev = con.execute(
         "select business_date, r, alpha, a, b, gg_p, gg_q, gg_gamma from clv_fit_runs "
@@ -533,7 +526,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
         _register_and_write(
             con, "clv_holdout_buckets_frame", buckets, "clv/clv_holdout_buckets", day
         )
-    elif _table_exists(con, "clv_holdout_buckets"):
+    elif table_exists(con, "clv_holdout_buckets"):
         con.execute("delete from clv_holdout_buckets where business_date = ?", [day])
 
     ctx.facts.update(

@@ -29,6 +29,7 @@ from pipeline.config.economics import (
 )
 from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
+from pipeline.warehouse import table_exists
 
 AGGREGATES = {
     "agg_account_balance_month": ("ACCT",),
@@ -181,20 +182,13 @@ def aggregate_config_hash(cfg: Config, table: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _create_or_conform(
     con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, params: dict[str, Any]
 ) -> None:
     """Create ``table`` with the columns of ``rows_sql``, or give an existing table the column
     types of the SQL file when they changed (e.g. stored narrow, for speed)."""
     cols = [(r[0], r[1]) for r in con.execute(f"describe {rows_sql}", params).fetchall()]
-    if not _table_exists(con, table):
+    if not table_exists(con, table):
         con.execute(f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in cols) + ")")
         return
     have = {r[0]: r[1] for r in con.execute(f"describe {table}").fetchall()}
@@ -270,13 +264,23 @@ def stale_months(
     return [r[0] for r in rows]
 
 
-def _log_refresh(
+def create_refresh_log(con: duckdb.DuckDBPyConnection) -> None:
+    """``agg_refresh_log``: when each month of a monthly aggregate was last computed, as of
+    which date and under which config (read by :func:`stale_months`)."""
+    con.execute(
+        "create table if not exists agg_refresh_log (table_name varchar, month_start date, "
+        "as_of_date date, refreshed_at timestamp, config_hash varchar)"
+    )
+
+
+def log_refresh(
     con: duckdb.DuckDBPyConnection,
     table: str,
     months: list[date],
     as_of: date | None,
     config_hash: str,
 ) -> None:
+    """Record ``months`` of ``table`` as computed now, as of ``as_of`` (None: each month's end)."""
     for m in months:
         con.execute(
             "insert into agg_refresh_log values (?, ?, ?, now(), ?)",
@@ -288,10 +292,7 @@ def refresh_aggregates(
     con: duckdb.DuckDBPyConnection, cfg: Config, window: Window
 ) -> dict[str, object]:
     """Bring the monthly aggregates of the date's window up to date; return what was done."""
-    con.execute(
-        "create table if not exists agg_refresh_log (table_name varchar, month_start date, "
-        "as_of_date date, refreshed_at timestamp, config_hash varchar)"
-    )
+    create_refresh_log(con)
     closed: list[date] = []
     m = window.window_start
     while m < window.month_start:
@@ -302,7 +303,7 @@ def refresh_aggregates(
         chash = aggregate_config_hash(cfg, table)
         stale = (
             stale_months(con, table, feeds, closed, chash)
-            if _table_exists(con, table)
+            if table_exists(con, table)
             else list(closed)
         )
         if stale:
@@ -316,7 +317,7 @@ def refresh_aggregates(
                 month_end(last),
                 "month_start between $month_from and $month_to",
             )
-            _log_refresh(con, table, span, None, chash)
+            log_refresh(con, table, span, None, chash)
         # the date's own month: one partial row set, as of the business date
         cur, cur_end = window.month_start, month_end(window.month_start)
         rows = _replace_months(
@@ -334,7 +335,7 @@ def refresh_aggregates(
             [cur],
         )
         if window.business_date == cur_end:
-            _log_refresh(con, table, [cur], cur_end, chash)
+            log_refresh(con, table, [cur], cur_end, chash)
         done[f"{table}_months_refreshed"] = len(stale)
         done[f"{table}_current_rows"] = rows
     return done
@@ -381,7 +382,7 @@ def _write_part(
     )
     if part == "current":
         con.execute(f"create or replace temp table {table}_current as {tagged}", args)
-        if _table_exists(con, table):  # month-to-date rows stored by earlier versions
+        if table_exists(con, table):  # month-to-date rows stored by earlier versions
             con.execute(f"delete from {table} where part = 'current'")
         row = con.execute(f"select count(*) from {table}_current").fetchone()
         return int(row[0]) if row else 0
@@ -418,7 +419,7 @@ def refresh_window_parts(
         marker = date.fromordinal(window.month_start.toordinal() - 1)
         closed = {**base, "month_from": window.window_start, "month_to": marker.replace(day=1)}
         done[f"{table}_closed_rows"] = _write_part(con, table, closed, window, "closed", marker)
-        _log_refresh(con, table, [window.month_start], marker, config_hash)
+        log_refresh(con, table, [window.month_start], marker, config_hash)
     current = {**base, "month_from": window.month_start, "month_to": window.month_start}
     done[f"{table}_current_rows"] = _write_part(
         con, table, current, window, "current", window.business_date

@@ -13,13 +13,19 @@ networkx), the merchants table and the prospects at other banks (SQL). See
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipeline.sqlfiles import load_sql, run_sql, sql_path
+from pipeline.sqlfiles import load_sql, run_sql, sql_path, write_partition
 from pipeline.stages.base import Stage, StageContext
-from pipeline.stages.features import add_months, month_end, stale_months
+from pipeline.stages.features import (
+    add_months,
+    create_refresh_log,
+    log_refresh,
+    month_end,
+    stale_months,
+)
+from pipeline.warehouse import table_exists
 
 INFLOW_AGGREGATE = "agg_merchant_inflow_month"
 INFLOW_FEEDS = ("TXN",)
@@ -27,31 +33,6 @@ INFLOW_FEEDS = ("TXN",)
 INFLOW_VERSION = "1"
 """Stands for the aggregate's definition in ``agg_refresh_log.config_hash``: change it when
 ``sql/merchants/agg_merchant_inflow_month.sql`` changes, and every stored month is recomputed."""
-
-if TYPE_CHECKING:
-    import polars as pl
-
-
-def write_partition(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, business_date: date
-) -> int:
-    """Replace the rows of ``business_date`` in ``table`` with ``frame`` (created if missing)."""
-    arrow = frame.to_arrow()
-    con.register("_partition_rows", arrow)
-    try:
-        con.execute(f"create table if not exists {table} as select * from _partition_rows limit 0")
-        con.execute(f"delete from {table} where business_date = $d", {"d": business_date})
-        con.execute(f"insert into {table} by name select * from _partition_rows")
-    finally:
-        con.unregister("_partition_rows")
-    return frame.height
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def refresh_inflow_months(
@@ -62,17 +43,14 @@ def refresh_inflow_months(
     The months are those of the deliveries that can hold a window transaction: from the
     window's first day to the month before the business date's. Returns how many were stale.
     """
-    con.execute(
-        "create table if not exists agg_refresh_log (table_name varchar, month_start date, "
-        "as_of_date date, refreshed_at timestamp, config_hash varchar)"
-    )
+    create_refresh_log(con)
     first = (business_date - timedelta(days=window_days - 1)).replace(day=1)
     current = business_date.replace(day=1)
     closed: list[date] = []
     while first < current:
         closed.append(first)
         first = add_months(first, 1)
-    exists = _table_exists(con, INFLOW_AGGREGATE)
+    exists = table_exists(con, INFLOW_AGGREGATE)
     stale = (
         stale_months(con, INFLOW_AGGREGATE, INFLOW_FEEDS, closed, INFLOW_VERSION)
         if exists
@@ -92,10 +70,7 @@ def refresh_inflow_months(
     con.execute(f"insert into {INFLOW_AGGREGATE} by name select * from _inflow_months")
     con.execute("drop table _inflow_months")
     span = [m for m in closed if stale[0] <= m <= stale[-1]]
-    con.executemany(
-        "insert into agg_refresh_log values (?, ?, ?, now(), ?)",
-        [[INFLOW_AGGREGATE, m, month_end(m), INFLOW_VERSION] for m in span],
-    )
+    log_refresh(con, INFLOW_AGGREGATE, span, None, INFLOW_VERSION)
     return len(stale)
 
 

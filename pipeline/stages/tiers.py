@@ -75,22 +75,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists {table} ({columns})")
 
 
-def write_partition(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, business_date: date
-) -> int:
-    """Replace ``table``'s rows of ``business_date`` with ``frame`` (columns matched by name)."""
-    import polars as pl
-
-    frame = frame.with_columns(business_date=pl.lit(business_date, dtype=pl.Date))
-    con.register("_tiers_frame", frame.to_arrow())
-    try:
-        con.execute(f"delete from {table} where business_date = ?", [business_date])
-        con.execute(f"insert into {table} by name select * from _tiers_frame")
-    finally:
-        con.unregister("_tiers_frame")
-    return frame.height
-
-
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` later (earlier when negative), clipped to the month's end."""
     import calendar
@@ -122,7 +106,7 @@ def run(ctx: StageContext) -> int:
         select_channel_migration,
         tier_changes,
     )
-    from pipeline.sqlfiles import run_sql
+    from pipeline.sqlfiles import run_sql, write_partition
 
     con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
     rules, lists = cfg.tiers, cfg.lists

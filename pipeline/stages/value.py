@@ -7,43 +7,10 @@ and writes one partition per business date of each output table.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
-import duckdb
-
 from pipeline.errors import StageFailed
+from pipeline.sqlfiles import write_partition
 from pipeline.stages.base import Stage, StageContext
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def write_partition(
-    con: duckdb.DuckDBPyConnection, table: str, frame: Any, business_date: date
-) -> int:
-    """Replace ``table``'s rows of ``business_date`` with ``frame`` (a polars frame)."""
-    import polars as pl
-
-    frame = frame.with_columns(pl.lit(business_date).alias("business_date"))
-    con.register("_value_frame", frame.to_arrow())
-    try:
-        if not _table_exists(con, table):
-            con.execute(f"create table {table} as select * from _value_frame limit 0")
-        else:  # a column added by a newer version of the model: add it, older rows get null
-            have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
-            for name, kind, *_ in con.execute("describe _value_frame").fetchall():
-                if name not in have:
-                    con.execute(f'alter table {table} add column "{name}" {kind}')
-        con.execute(f"delete from {table} where business_date = ?", [business_date])
-        con.execute(f"insert into {table} by name select * from _value_frame")
-    finally:
-        con.unregister("_value_frame")
-    return frame.height
+from pipeline.warehouse import table_exists
 
 
 def run(ctx: StageContext) -> int:
@@ -66,7 +33,7 @@ def run(ctx: StageContext) -> int:
             f"`cvp contribution --date {day}` first"
         )
     has_clv = False
-    if _table_exists(con, "int_customer_clv"):
+    if table_exists(con, "int_customer_clv"):
         clv = con.execute(
             "select customer_id, clv_amount from int_customer_clv where business_date = ?",
             [day],
@@ -87,7 +54,7 @@ def run(ctx: StageContext) -> int:
     previous = pl.DataFrame(
         schema={"customer_id": pl.Utf8, "in_top_band": pl.Boolean, "band_since": pl.Date}
     )
-    if _table_exists(con, "int_golden_customers"):
+    if table_exists(con, "int_golden_customers"):
         previous = con.execute(
             "select customer_id, in_top_band, band_since from int_golden_customers "
             "where business_date = (select max(business_date) from int_golden_customers "
