@@ -36,20 +36,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipeline.stages.contribution import STAGE as CONTRIBUTION
+from pipeline.stages.features import STAGE as FEATURES
+
 GOAL_SECONDS = 60.0
-DERIVED = (
-    "agg_account_balance_month",
-    "agg_customer_txn_month",
-    "agg_refresh_log",
-    "agg_customer_feature_parts",
-    "agg_customer_card_spend_parts",
-    "agg_customer_contribution_parts",
-    "agg_portfolio_contribution_parts",
-    "int_customer_features",
-    "int_customer_product_contribution",
-    "int_customer_contribution",
-    "chk_contribution_reconciliation",
-)
+DERIVED = FEATURES.writes + CONTRIBUTION.writes
 """Tables the two stages derive: dropped first, so the first night starts from nothing."""
 DEFAULT_PATH = Path("var/bench/warehouse_1m.duckdb")
 
