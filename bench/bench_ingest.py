@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Config, load_config
-from pipeline.ingest import ingest_date
+from pipeline.ingest import ingest_dates
 from pipeline.warehouse import RunLedger, connect
 
 ROOT = Path("var/bench")
@@ -108,23 +108,22 @@ def cron_ingest(cfg: Config, dates: list[date]) -> tuple[float, float, FileSecon
     wall, cpu = time.perf_counter(), time.process_time()
     con = connect(cfg)
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
-    ledger = RunLedger(con, cfg.fingerprint())
-    for day in dates:  # as pipeline.cli.ingest does it
-        ledger.start("ingest", day)
-        result = ingest_date(con, cfg, day, log)
-        status = "failed" if result.incomplete else "succeeded"
-        ledger.finish("ingest", day, status, rows=result.rows_loaded)
+    ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)  # as pipeline.cli
     con.close()
     log.removeHandler(files)
     return time.perf_counter() - wall, time.process_time() - cpu, files
 
 
-def _config(landing: Path, work: Path, name: str) -> Config:
-    return load_config(
+def _config(landing: Path, work: Path, name: str, commit_every_rows: int | None) -> Config:
+    cfg = load_config(
         Path("configs/default.yaml"),
         {"landing_dir": landing, "warehouse": work / f"{name}.duckdb", "export_dir": work / "x"},
         environ={},
     )
+    if commit_every_rows is None:
+        return cfg
+    ingest = cfg.ingest.model_copy(update={"commit_every_rows": commit_every_rows})
+    return cfg.model_copy(update={"ingest": ingest})
 
 
 def main(
@@ -132,9 +131,11 @@ def main(
     days: int = 365,
     limit_days: int | None = None,
     snapshot_days: int = 30,
+    commit_every_rows: int | None = None,
 ) -> dict[str, float]:
     """Ingest the zone's transactions for its first ``limit_days`` dates (all when None) beside
-    the ceiling; then all feeds for the first ``snapshot_days`` dates (0: skip)."""
+    the ceiling; then all feeds for the first ``snapshot_days`` dates (0: skip).
+    ``commit_every_rows`` overrides the configuration's (group commit of a range)."""
     landing = landing_zone(customers, days)
     work = Path(tempfile.mkdtemp(prefix="cvp-bench-ingest-", dir=ROOT))
     dates = [START + timedelta(days=i) for i in range(limit_days or days)]
@@ -155,7 +156,7 @@ def main(
     txn_bytes = sum(f.stat().st_size for f in txn_files)
 
     ceilings = [ceiling(utf8_files, work / "ceiling.duckdb")]
-    cfg = _config(txn_only, work, "txn")
+    cfg = _config(txn_only, work, "txn", commit_every_rows)
     wall, cpu, files = cron_ingest(cfg, dates)
     ceilings.append(ceiling(utf8_files, work / "ceiling.duckdb"))
     txn_rows = (
@@ -196,7 +197,7 @@ def main(
     )
     if snapshot_days:
         snap_dates = dates[:snapshot_days]
-        wall, cpu, files = cron_ingest(_config(landing, work, "all"), snap_dates)
+        wall, cpu, files = cron_ingest(_config(landing, work, "all", commit_every_rows), snap_dates)
         snap_s = sum(s for feed, s in files.seconds.items() if feed != "TXN")
         snap_rows = sum(n for feed, n in files.rows.items() if feed != "TXN")
         all_rows = sum(files.rows.values())
@@ -219,5 +220,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--snapshot-days", type=int, default=30, help="all feeds for the first N dates (0: skip)"
     )
+    parser.add_argument(
+        "--commit-every-rows", type=int, default=None, help="override ingest.commit_every_rows"
+    )
     args = parser.parse_args()
-    main(args.customers, args.days, args.limit_days, args.snapshot_days)
+    main(args.customers, args.days, args.limit_days, args.snapshot_days, args.commit_every_rows)

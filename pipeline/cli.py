@@ -131,28 +131,15 @@ def ingest(
 
     Example: cvp ingest --date 2026-11-27
     """
-    from pipeline.ingest import ingest_date
+    from pipeline.ingest import ingest_dates
     from pipeline.warehouse import RunLedger, connect
 
     cfg = load(config, landing_dir, warehouse)
     log = setup_logging(log_format)
     dates = business_dates(date_, from_, to)
     con = connect(cfg)
-    ledger = RunLedger(con, cfg.fingerprint())
-    problems: list[str] = []
-    for day in dates:
-        ledger.start("ingest", day)
-        try:
-            result = ingest_date(con, cfg, day, log)
-        except Exception as exc:
-            ledger.finish("ingest", day, "failed", message=str(exc).splitlines()[0][:500])
-            raise
-        incomplete = result.incomplete
-        ledger.finish(
-            "ingest", day, "failed" if incomplete else "succeeded", rows=result.rows_loaded,
-            message="delivery incomplete: " + "; ".join(incomplete) if incomplete else None,
-        )  # fmt: skip
-        problems += [f"{day}: {p}" for p in incomplete]
+    results = ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)
+    problems = [f"{r.business_date}: {p}" for r in results for p in r.incomplete]
     con.close()
     if problems:
         raise DeliveryIncomplete(

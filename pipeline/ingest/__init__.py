@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,7 +18,7 @@ from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, pre
 from pipeline.ingest.readahead import start_reading
 from pipeline.ingest.reader import ReadFile
 from pipeline.ingest.transactions import load_transactions
-from pipeline.warehouse import transaction
+from pipeline.warehouse import RunLedger, transaction
 
 
 @contextmanager
@@ -57,11 +57,16 @@ class DateIngest:
 
 
 def ingest_date(
-    con: duckdb.DuckDBPyConnection, cfg: Config, business_date: date, log: logging.Logger
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    business_date: date,
+    log: logging.Logger,
+    own_transaction: bool = True,
 ) -> DateIngest:
     """Load every delivered file of ``business_date`` in feed order; report what is missing.
 
-    The date is one transaction: a failure or a kill part-way leaves the warehouse as it was
+    The date is one transaction (with ``own_transaction`` False, part of the caller's): a
+    failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
     run are recognised by checksum and skipped). The files are read (hashed, decoded, split)
     and their rows validated in a worker thread, the next date's while this one loads
@@ -74,7 +79,8 @@ def ingest_date(
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
     reading = start_reading(cfg, delivered)
-    with duckdb_threads(con, load_threads(cfg.ingest, delivered)), transaction(con):
+    atomic: AbstractContextManager[object] = transaction(con) if own_transaction else nullcontext()
+    with duckdb_threads(con, load_threads(cfg.ingest, delivered)), atomic:
         seen = previous_entries(con, business_date)
         read = reading.result()
         for f in read.files:
@@ -92,6 +98,104 @@ def ingest_date(
                 _log(log, outcome, business_date, seconds)
             result.files += outcomes
     return result
+
+
+def ingest_dates(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    dates: list[date],
+    ledger: RunLedger,
+    log: logging.Logger,
+) -> list[DateIngest]:
+    """Ingest ``dates`` in order, each recorded in the run ledger (``cvp ingest --from --to``).
+
+    Consecutive dates share a transaction until ``ingest.commit_every_rows`` rows are loaded
+    (group commit). An error rolls the open group back; its dates up to the failing one are
+    then done again one transaction each, as a one-date run does them: the dates before are
+    kept, the failing date's error is recorded and raised. A delivery found incomplete is no
+    error: the date's outcome is recorded and the range goes on.
+    """
+    results: list[DateIngest] = []
+    budget = cfg.ingest.commit_every_rows
+    while len(results) < len(dates):
+        first, started, pending = len(results), time.monotonic(), 0
+        trying: date | None = None
+        con.execute("begin transaction")
+        try:
+            for day in dates[first:]:
+                if len(results) > first and pending >= budget:
+                    break
+                trying = day
+                results.append(_ingest_recorded(con, cfg, day, ledger, log, grouped=True))
+                trying, pending = None, pending + results[-1].rows_loaded
+            con.execute("commit")
+        except Exception as exc:
+            _rollback(con)
+            redo = dates[first : len(results) + (trying is not None)]
+            del results[first:]
+            if trying is not None and redo == [trying]:  # alone: nothing before it to keep
+                ledger.start("ingest", trying)
+                ledger.finish("ingest", trying, "failed", message=_first_line(exc))
+                raise
+            where = str(trying) if trying else f"commit of {redo[0]} to {redo[-1]}"
+            log.warning(
+                f"{where}: {_first_line(exc)}; rolled back from {redo[0]}, "
+                "redone one date at a time",
+                extra={"stage": "ingest", "business_date": redo[-1]},
+            )
+            for day in redo:  # the failing date raises again, or passes if it was transient
+                results.append(_ingest_recorded(con, cfg, day, ledger, log, grouped=False))
+            continue
+        except BaseException:
+            _rollback(con)
+            raise
+        if len(results) - first > 1:
+            log.info(
+                f"committed {len(results) - first} dates, {dates[first]} to "
+                f"{dates[len(results) - 1]}",
+                extra={
+                    "stage": "ingest",
+                    "business_date": dates[len(results) - 1],
+                    "rows": pending,
+                    "seconds": round(time.monotonic() - started, 3),
+                },
+            )
+    return results
+
+
+def _ingest_recorded(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    day: date,
+    ledger: RunLedger,
+    log: logging.Logger,
+    grouped: bool,
+) -> DateIngest:
+    """One date with its run ledger row; ``grouped``: inside the caller's transaction, which
+    an error rolls back with the ledger row."""
+    ledger.start("ingest", day)
+    try:
+        result = ingest_date(con, cfg, day, log, own_transaction=not grouped)
+    except Exception as exc:
+        if not grouped:
+            ledger.finish("ingest", day, "failed", message=_first_line(exc))
+        raise
+    incomplete = result.incomplete
+    ledger.finish(
+        "ingest", day, "failed" if incomplete else "succeeded", rows=result.rows_loaded,
+        message="delivery incomplete: " + "; ".join(incomplete) if incomplete else None,
+    )  # fmt: skip
+    return result
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if the failure left one (a failed commit does not)."""
+    with suppress(duckdb.TransactionException):
+        con.execute("rollback")
 
 
 def _load_logged(
