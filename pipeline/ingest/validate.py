@@ -24,6 +24,13 @@ _PATTERNS = {
 }
 
 
+BATCH_ROWS = 122_880
+"""Rows per batch of the validated table: DuckDB's row group. The warehouse scans an Arrow
+table one batch per thread, so the default one-million-row batches loaded a million
+customers' date (~550k rows) on one thread: 1.15 s, against 0.65 s in 122,880-row batches
+on two (``bench_ingest --customers 1000000 --days 22``)."""
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -171,7 +178,7 @@ def validate(
     con.register("raw_fields", raw_fields)
     con.register("misshapen", misshapen)
     try:
-        return con.execute(sql, params).to_arrow_table()
+        return con.execute(sql, params).to_arrow_table(batch_size=BATCH_ROWS)
     finally:
         con.unregister("raw_fields")
         con.unregister("misshapen")
