@@ -197,8 +197,8 @@ def test_txn_id_already_loaded_on_another_date_is_quarantined(cfg: Config) -> No
         txn={"NET": [txn_line("N1", day="20261128"), txn_line("N2", day="20261128")]},
     )
     ingest(cfg, later)
-    assert query(cfg, "select reason from quarantine") == [
-        ("txn_id: already loaded for business date 20261127",)
+    assert query(cfg, "select line_number, raw_line, reason from quarantine") == [
+        (1, txn_line("N1", day="20261128"), "txn_id: already loaded for business date 20261127")
     ]
     assert query(cfg, "select txn_id, business_date from transactions order by 1") == [
         ("N1", DAY),

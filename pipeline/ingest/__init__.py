@@ -91,8 +91,7 @@ def ingest_date(
         txn = [f for f in read.files if f.delivery.feed == "TXN"]
         if txn:
             started = time.monotonic()
-            validated = read.validated.get("TXN")
-            outcomes = load_transactions(con, cfg, business_date, txn, validated, seen)
+            outcomes = load_transactions(con, cfg, business_date, txn, read.transactions, seen)
             seconds = (time.monotonic() - started) / len(txn)
             for outcome in outcomes:
                 _log(log, outcome, business_date, seconds)

@@ -25,10 +25,10 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import Config
-from pipeline.ingest.contract import FEEDS, TXN
+from pipeline.ingest.contract import FEEDS
 from pipeline.ingest.discover import Delivery, discover, load_threads
 from pipeline.ingest.reader import ReadFile, file_sha256, read_file, tagged
-from pipeline.ingest.validate import validate
+from pipeline.ingest.validate import CheckedTransactions, check_transactions, validate
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,10 @@ class DateRead:
     files: list[ReadFile]
     """Every delivered file of the date, in load order."""
     validated: dict[str, pa.Table]
-    """Validated rows (:func:`pipeline.ingest.validate.validation_sql`) by snapshot file name,
-    and under ``TXN`` those of every readable transaction file, ``file_id`` being the file's
-    position among the date's transaction files."""
+    """Validated rows (:func:`pipeline.ingest.validate.validation_sql`) by snapshot file name."""
+    transactions: CheckedTransactions | None
+    """Every readable transaction file's rows, checked, ``file_id`` being the file's position
+    among the date's transaction files (None: no such file)."""
 
 
 READ_AHEAD_DATES = 2
@@ -144,12 +145,12 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
         if f.raw is not None:
             fields.append(tagged(f.raw.fields, i, f.delivery.channel or ""))
             misshapen.append(tagged(f.raw.misshapen, i))
+    checked = None
     if fields:
-        validated["TXN"] = validate(
+        checked = check_transactions(
             con,
-            TXN,
             pa.concat_tables(fields),
             pa.concat_tables(misshapen),
             txn[0].delivery.business_date,
         )
-    return DateRead(files, validated)
+    return DateRead(files, validated, checked)

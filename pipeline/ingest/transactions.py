@@ -1,23 +1,25 @@
-"""Load a business date's transaction files (one per channel) together, in one pass.
+"""Load a date's transaction files (one per channel) together, in one pass.
 
 The files are read apart (each keeps its own line numbers, control check and strictness), but
-validated by one query over all of them, checked against earlier dates' txn_ids once
+checked by one query over all of them, checked against earlier dates' txn_ids once
 (:mod:`pipeline.ingest.txn_ids`), and
 written with one delete, one insert, one quarantine write and one ledger write: per-file fixed
 costs (statement planning, the probe of the history) dominated when each ~6k-row file was
 loaded on its own. Outcomes are exactly those of loading the files one by one.
 
-The files arrive read (hashed, decoded, split) and their rows validated, all files in one
-query, by :mod:`pipeline.ingest.readahead`.
+The files arrive read (hashed, decoded, split) and checked, all files in one query, by
+:mod:`pipeline.ingest.readahead`: the raw fields of every line, the bad lines with their
+reasons, and each file's totals. The good rows are typed from the raw fields by the insert.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 
 import duckdb
-import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.ingest.contract import TXN
@@ -30,19 +32,29 @@ from pipeline.ingest.load import (
     reject,
     to_cents,
     too_many_bad,
-    validated_rows,
 )
 from pipeline.ingest.reader import ReadFile
 from pipeline.ingest.txn_ids import flag_seen_elsewhere, record_ranges
+from pipeline.ingest.validate import CheckedTransactions, typed_columns_sql
 
 
-def _file_counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, Decimal, int]]:
-    """Per file: rows, control-column total (2 places), bad rows."""
-    rows = con.execute(
-        "select file_id, count(*), coalesce(sum(control_value), 0), "
-        "count(*) filter (reason <> '') from validated group by file_id"
-    ).fetchall()
-    return {int(f): (int(n), to_cents(s), int(b)) for f, n, s, b in rows}
+@contextmanager
+def checked_rows(con: duckdb.DuckDBPyConnection, checked: CheckedTransactions) -> Iterator[None]:
+    """The checked files as the relations ``raw_fields`` and ``bad`` in the block; the block may
+    turn ``bad`` into a temporary table to add to it."""
+    con.register("raw_fields", checked.raw_fields)
+    con.register("bad", checked.bad)
+    try:
+        yield
+    finally:
+        con.unregister("raw_fields")
+        con.unregister("bad")
+        con.execute("drop table if exists bad")
+
+
+def _bad_counts(con: duckdb.DuckDBPyConnection) -> dict[int, int]:
+    rows = con.execute("select file_id, count(*) from bad group by file_id").fetchall()
+    return {int(f): int(n) for f, n in rows}
 
 
 def load_transactions(
@@ -50,12 +62,12 @@ def load_transactions(
     cfg: Config,
     business_date: date,
     files: list[ReadFile],
-    validated: pa.Table | None,
+    checked: CheckedTransactions | None,
     seen: dict[str, Previous],
 ) -> list[FileOutcome]:
     """Check and load a date's transaction files, inside the caller's transaction.
 
-    ``validated`` holds the validated rows of every parsed file (``file_id`` its position in
+    ``checked`` holds the checked rows of every parsed file (``file_id`` its position in
     ``files``); ``seen`` holds the file ledger's latest entry per file name of the date. Returns one
     outcome per file, in the order given; a rejected file changes nothing but the ledger
     (and quarantine).
@@ -80,9 +92,9 @@ def load_transactions(
         else:
             parts.append(i)
     if parts:
-        assert validated is not None
-        with validated_rows(con, validated):
-            _check_and_write(con, cfg, business_date, files, parts, outcomes, ledger, seen)
+        assert checked is not None
+        with checked_rows(con, checked):
+            _check_and_write(con, cfg, business_date, files, parts, checked, outcomes, ledger, seen)
     if ledger:
         con.executemany(
             "insert into file_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -97,13 +109,14 @@ def _check_and_write(
     business_date: date,
     files: list[ReadFile],
     parts: list[int],
+    checked: CheckedTransactions,
     outcomes: dict[int, FileOutcome],
     ledger: list[tuple[ReadFile, FileOutcome]],
     seen: dict[str, Previous],
 ) -> None:
     """Control totals, the txn_id probe, strictness, then the writes, for the files ``parts``
     (positions in ``files``) that were parsed and are not unchanged."""
-    counts = _file_counts(con)
+    counts = {i: (t.rows, to_cents(t.control_total), t.bad) for i, t in checked.totals.items()}
     control_ok = []
     for i in parts:
         f = files[i]
@@ -116,26 +129,30 @@ def _check_and_write(
         else:
             control_ok.append(i)
     channels = [files[i].delivery.channel or "" for i in range(len(files))]
-    if control_ok and flag_seen_elsewhere(con, business_date, channels):
-        counts = _file_counts(con)
+    flagged = bool(control_ok) and flag_seen_elsewhere(con, business_date, channels, checked.totals)
+    if flagged:
+        bad = _bad_counts(con)
+        counts = {i: (n, total, bad.get(i, 0)) for i, (n, total, _) in counts.items()}
     for i in control_ok:
         f, previous = files[i], seen.get(files[i].delivery.file_name, NOT_SEEN)
-        count, _, bad = counts.get(i, (0, Decimal("0.00"), 0))
+        count, _, bad_rows = counts.get(i, (0, Decimal("0.00"), 0))
         name = f.delivery.file_name
-        problem = too_many_bad(cfg, count, bad)
+        problem = too_many_bad(cfg, count, bad_rows)
         if problem:
-            outcomes[i] = FileOutcome(name, "TXN", "rejected", 0, bad, problem)
+            outcomes[i] = FileOutcome(name, "TXN", "rejected", 0, bad_rows, problem)
         else:
             outcome = "replaced" if previous.ever_loaded else "loaded"
-            outcomes[i] = FileOutcome(name, "TXN", outcome, count - bad, bad)
+            outcomes[i] = FileOutcome(name, "TXN", outcome, count - bad_rows, bad_rows)
         ledger.append((f, outcomes[i]))
-    _write(con, business_date, files, control_ok, outcomes, seen)
+    _write(con, business_date, files, checked, flagged, control_ok, outcomes, seen)
 
 
 def _write(
     con: duckdb.DuckDBPyConnection,
     business_date: date,
     files: list[ReadFile],
+    checked: CheckedTransactions,
+    flagged: bool,
     control_ok: list[int],
     outcomes: dict[int, FileOutcome],
     seen: dict[str, Previous],
@@ -152,12 +169,15 @@ def _write(
         cols = ", ".join(TXN.column_names)
         con.execute(
             f"insert into stg_transactions ({cols}, business_date, line_number) "
-            f"select {cols}, $d, line_number from validated "
-            f"where reason = '' and list_contains($files, file_id)",
+            f"select {typed_columns_sql(TXN)}, $d, r.line_number from raw_fields r "
+            "anti join bad b on r.file_id = b.file_id and r.line_number = b.line_number "
+            "where list_contains($files, r.file_id)",
             {"d": business_date, "files": accepted},
         )
-        channels = [f.delivery.channel or "" for f in files]
-        record_ranges(con, business_date, channels, accepted)
+        loaded = _loaded_ranges(con, checked, flagged, accepted)
+        record_ranges(
+            con, business_date, {files[i].delivery.channel or "": loaded[i] for i in accepted}
+        )
     resent = [
         files[i].delivery.file_name
         for i in control_ok
@@ -171,8 +191,8 @@ def _write(
     if any(outcomes[i].rows_quarantined for i in control_ok):
         con.execute(
             "insert into quarantine select list_extract($names, file_id + 1), 'TXN', $d, "
-            "line_number, line, reason, $now from validated "
-            "where reason <> '' and list_contains($files, file_id) order by file_id, line_number",
+            "line_number, line, reason, $now from bad "
+            "where list_contains($files, file_id) order by file_id, line_number",
             {
                 "names": [f.delivery.file_name for f in files],
                 "d": business_date,
@@ -180,3 +200,25 @@ def _write(
                 "files": control_ok,
             },
         )
+
+
+def _loaded_ranges(
+    con: duckdb.DuckDBPyConnection,
+    checked: CheckedTransactions,
+    flagged: bool,
+    accepted: list[int],
+) -> dict[int, tuple[str, str] | None]:
+    """The smallest and largest txn_id each accepted file loaded: from the check, or, when
+    the probe of other dates flagged lines since, from the rows left."""
+    if not flagged:
+        return {
+            i: totals.good_txn_ids if (totals := checked.totals.get(i)) else None for i in accepted
+        }
+    rows = con.execute(
+        "select r.file_id, min(r.r_txn_id), max(r.r_txn_id) from raw_fields r "
+        "anti join bad b on r.file_id = b.file_id and r.line_number = b.line_number "
+        "where list_contains($files, r.file_id) group by r.file_id",
+        {"files": accepted},
+    ).fetchall()
+    found = {int(f): (lo, hi) for f, lo, hi in rows}
+    return {i: found.get(i) for i in accepted}

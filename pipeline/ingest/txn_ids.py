@@ -17,6 +17,9 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
+from pipeline.ingest.contract import TXN
+from pipeline.ingest.validate import FileTotals, raw_line_sql
+
 RANGES = "ingest_txn_id_ranges"
 
 
@@ -38,51 +41,55 @@ def ensure_ranges(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def flag_seen_elsewhere(
-    con: duckdb.DuckDBPyConnection, business_date: date, channels: list[str]
+    con: duckdb.DuckDBPyConnection,
+    business_date: date,
+    channels: list[str],
+    totals: dict[int, FileTotals],
 ) -> bool:
-    """Flag rows of ``validated`` whose txn_id was loaded in its channel on another date.
+    """Flag the lines of ``raw_fields`` whose txn_id was loaded in its channel on another date.
 
-    ``channels[i]`` is the channel of file ``i``. Returns whether any row was flagged (usually
-    none, so the update is rarely needed); ``validated`` is then a temporary table.
+    ``channels[i]`` is the channel of file ``i``, ``totals[i]`` its figures (the range of its
+    txn_ids). A flagged line is added to ``bad`` (then a temporary table) with the reason, or
+    has the reason added to those it already has there. Returns whether any line was flagged
+    (usually none).
     """
     ensure_ranges(con)
-    params = {"channels": channels, "business_date": business_date}
+    new = [(channels[i], *t.txn_ids) for i, t in totals.items() if t.txn_ids is not None]
+    if not new:
+        return False
+    chans, lows, highs = (list(c) for c in zip(*new, strict=True))
     candidates = con.execute(
         f"""
         select list(distinct r.business_date)
         from (
-            select list_extract($channels, file_id + 1) as channel,
-                   min(txn_id) as min_txn_id, max(txn_id) as max_txn_id
-            from validated where txn_id is not null group by file_id
+            select unnest($chans) as channel, unnest($lows) as min_txn_id,
+                unnest($highs) as max_txn_id
         ) n
         join {RANGES} r
           on r.channel = n.channel and r.min_txn_id <= n.max_txn_id
          and n.min_txn_id <= r.max_txn_id
         where r.business_date <> $business_date
         """,
-        params,
+        {"chans": chans, "lows": lows, "highs": highs, "business_date": business_date},
     ).fetchone()
     dates = candidates[0] if candidates and candidates[0] else []
     if not dates:
         return False
+    params = {"channels": channels, "business_date": business_date, "dates": dates}
     seen = con.execute(
         """
-        select v.file_id, v.txn_id, strftime(min(s.business_date), '%Y%m%d') as seen_date
-        from validated v
+        select v.file_id, v.r_txn_id, strftime(min(s.business_date), '%Y%m%d')
+        from raw_fields v
         join stg_transactions s
-          on s.txn_id = v.txn_id and s.channel = list_extract($channels, v.file_id + 1)
+          on s.txn_id = v.r_txn_id and s.channel = list_extract($channels, v.file_id + 1)
         where s.business_date <> $business_date and list_contains($dates, s.business_date)
-        group by v.file_id, v.txn_id
+        group by v.file_id, v.r_txn_id
         """,
-        params | {"dates": dates},
+        params,
     ).fetchall()
     if not seen:
         return False
     file_ids, txn_ids, seen_dates = zip(*seen, strict=True)
-    con.register("validated_read", con.table("validated").to_arrow_table())
-    con.unregister("validated")
-    con.execute("create temp table validated as select * from validated_read")
-    con.unregister("validated_read")
     con.register(
         "seen_elsewhere",
         pa.table(
@@ -94,37 +101,43 @@ def flag_seen_elsewhere(
         ),
     )
     try:
-        con.execute(
+        flagged = con.execute(
+            f"""
+            select coalesce(b.file_id, f.file_id) as file_id,
+                coalesce(b.line_number, f.line_number) as line_number,
+                coalesce(b.line, f.line) as line,
+                concat_ws('; ', b.reason, f.why) as reason
+            from bad b
+            full join (
+                select r.file_id, r.line_number, {raw_line_sql(TXN)} as line,
+                    'txn_id: already loaded for business date ' || s.seen_date as why
+                from raw_fields r
+                join seen_elsewhere s on r.file_id = s.file_id and r.r_txn_id = s.txn_id
+            ) f on b.file_id = f.file_id and b.line_number = f.line_number
+            order by 1, 2
             """
-            update validated v
-            set reason = concat_ws('; ', nullif(v.reason, ''),
-                                   'txn_id: already loaded for business date ' || s.seen_date)
-            from seen_elsewhere s where v.file_id = s.file_id and v.txn_id = s.txn_id
-            """
-        )
+        ).to_arrow_table()
     finally:
         con.unregister("seen_elsewhere")
+    con.unregister("bad")
+    con.register("bad_flagged", flagged)
+    con.execute("create temp table bad as select * from bad_flagged")
+    con.unregister("bad_flagged")
     return True
 
 
 def record_ranges(
-    con: duckdb.DuckDBPyConnection, business_date: date, channels: list[str], files: list[int]
+    con: duckdb.DuckDBPyConnection,
+    business_date: date,
+    ranges: dict[str, tuple[str, str] | None],
 ) -> None:
-    """After the rows of ``validated``'s files ``files`` replaced their channels' rows for the
-    date, replace those channels' ranges (``channels[i]`` is the channel of file ``i``)."""
+    """After the date's rows of the channels ``ranges`` names were replaced, replace those
+    channels' ranges: the smallest and largest txn_id loaded (None: none loaded)."""
     ensure_ranges(con)
-    loaded = [channels[i] for i in files]
     con.execute(
         f"delete from {RANGES} where business_date = $d and list_contains($loaded, channel)",
-        {"d": business_date, "loaded": loaded},
+        {"d": business_date, "loaded": list(ranges)},
     )
-    con.execute(
-        f"""
-        insert into {RANGES}
-        select list_extract($channels, file_id + 1), $d, min(txn_id), max(txn_id)
-        from validated
-        where reason = '' and list_contains($files, file_id)
-        group by file_id
-        """,
-        {"channels": channels, "d": business_date, "files": files},
-    )
+    rows = [(ch, business_date, lo_hi[0], lo_hi[1]) for ch, lo_hi in ranges.items() if lo_hi]
+    if rows:
+        con.executemany(f"insert into {RANGES} values (?, ?, ?, ?)", rows)

@@ -8,12 +8,14 @@ otherwise every problem found, ``; ``-separated, each naming its field.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
 
-from pipeline.ingest.contract import Column, Feed
+from pipeline.ingest.contract import TXN, Column, Feed
 
 _PATTERNS = {
     "date": r"[0-9]{8}",
@@ -88,6 +90,16 @@ def _checks(col: Column, raw: str, typed: str) -> list[str]:
     return out
 
 
+def typed_columns_sql(feed: Feed) -> str:
+    """The feed's columns typed from ``raw_fields``' ``r_<name>`` strings, as validated."""
+    return ", ".join(f"{_typed(c, f'r_{c.name}')} as {c.name}" for c in feed.columns)
+
+
+def raw_line_sql(feed: Feed) -> str:
+    """A ``raw_fields`` row as its line of the file (fields joined by ``|``)."""
+    return " || '|' || ".join(f"coalesce(r_{n}, '')" for n in feed.column_names)
+
+
 def validation_sql(feed: Feed, n_file_columns: int) -> str:
     """The SELECT that validates ``raw_fields`` and ``misshapen`` for ``feed``.
 
@@ -107,7 +119,7 @@ def validation_sql(feed: Feed, n_file_columns: int) -> str:
     """
     by_name = {c.name: c for c in feed.columns}
     names = feed.column_names
-    typed_cols = ",\n        ".join(f"{_typed(by_name[n], f'r_{n}')} as {n}" for n in names)
+    typed_cols = typed_columns_sql(feed)
     checks: list[str] = []
     for name in names:
         checks += _checks(by_name[name], f"r_{name}", name)
@@ -127,7 +139,7 @@ def validation_sql(feed: Feed, n_file_columns: int) -> str:
         else "0::decimal(38,6)"
     )
     reasons = ",\n            ".join(checks)
-    raw_line = " || '|' || ".join(f"coalesce(r_{n}, '')" for n in names)
+    raw_line = raw_line_sql(feed)
     all_null = " and ".join(f"r_{n} is null" for n in names)
     column_list = ", ".join(names)
     extra = "file_channel, " if "file_channel" in reasons else ""
@@ -182,3 +194,79 @@ def validate(
     finally:
         con.unregister("raw_fields")
         con.unregister("misshapen")
+
+
+@dataclass(frozen=True)
+class FileTotals:
+    """One transaction file's figures from its checked rows."""
+
+    rows: int
+    control_total: Decimal
+    """Sum of the control column over every row, bad ones included."""
+    bad: int
+    txn_ids: tuple[str, str] | None
+    """Smallest and largest ``txn_id`` of every row (None: none), for the probe of other dates."""
+    good_txn_ids: tuple[str, str] | None
+    """The same over the good rows: the range the file loads."""
+
+
+@dataclass(frozen=True)
+class CheckedTransactions:
+    """A date's transaction files, checked: the rows to load are ``raw_fields`` less ``bad``."""
+
+    raw_fields: pa.Table
+    """``file_id``, ``line_number``, ``r_<name>`` strings and ``file_channel`` of every line
+    with the right number of fields (as :func:`validation_sql` reads them)."""
+    bad: pa.Table
+    """``file_id, line_number, line, reason`` of every bad line, in file and line order."""
+    totals: dict[int, FileTotals]
+    """By ``file_id``; a file without lines has none."""
+
+
+def check_transactions(
+    con: duckdb.DuckDBPyConnection,
+    raw_fields: pa.Table,
+    misshapen: pa.Table,
+    business_date: date,
+) -> CheckedTransactions:
+    """Validate a date's transaction files (:func:`validation_sql`) on ``con`` (any DuckDB),
+    keeping only the verdict: the bad lines and each file's totals. The good rows are typed
+    again where they are inserted (:func:`typed_columns_sql`), which costs less than
+    carrying every typed row over as Arrow (~0.4 s of a million customers' date, on one
+    thread)."""
+    n_columns = sum(1 for c in raw_fields.column_names if c.startswith("r_"))
+    con.register("raw_fields", raw_fields)
+    con.register("misshapen", misshapen)
+    try:
+        con.execute(
+            "create or replace temp table verdict as select file_id, line_number, line, reason, "
+            f"control_value, txn_id from ({validation_sql(TXN, n_columns)})",
+            {"business_date": business_date},
+        )
+        bad = con.execute(
+            "select file_id, line_number, line, reason from verdict where reason <> '' "
+            "order by file_id, line_number"
+        ).to_arrow_table()
+        rows = con.execute(
+            """
+            select file_id, count(*), coalesce(sum(control_value), 0),
+                count(*) filter (reason <> ''), min(txn_id), max(txn_id),
+                min(txn_id) filter (reason = ''), max(txn_id) filter (reason = '')
+            from verdict group by file_id
+            """
+        ).fetchall()
+    finally:
+        con.unregister("raw_fields")
+        con.unregister("misshapen")
+        con.execute("drop table if exists verdict")
+    totals = {
+        int(f): FileTotals(
+            int(n),
+            Decimal(str(total)),
+            int(b),
+            (lo, hi) if lo is not None else None,
+            (good_lo, good_hi) if good_lo is not None else None,
+        )
+        for f, n, total, b, lo, hi, good_lo, good_hi in rows
+    }
+    return CheckedTransactions(raw_fields, bad, totals)
