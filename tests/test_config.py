@@ -57,3 +57,15 @@ def test_config_fingerprint_changes_with_a_rate_but_not_with_paths() -> None:
     assert a.fingerprint() == b.fingerprint()
     c = a.model_copy(update={"bank_code": "999"})
     assert c.fingerprint() != a.fingerprint()
+
+
+def test_a_speed_setting_changes_no_inputs_token_but_a_rule_does() -> None:
+    a = load_config(DEFAULT, environ={})
+
+    def with_ingest(**update: object) -> str:
+        ingest = a.ingest.model_copy(update=update)
+        return a.model_copy(update={"ingest": ingest}).section_fingerprint("ingest", "bank_code")
+
+    before = a.section_fingerprint("ingest", "bank_code")
+    assert with_ingest(commit_every_rows=0, one_thread_below_mb=0) == before
+    assert with_ingest(max_bad_rows=5) != before

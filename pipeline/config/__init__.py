@@ -22,7 +22,7 @@ from pipeline.config.clv import ClvConfig
 from pipeline.config.economics import EconomicsConfig
 from pipeline.config.export import ExportConfig
 from pipeline.config.features import FeaturesConfig
-from pipeline.config.ingest import IngestConfig
+from pipeline.config.ingest import TUNING, IngestConfig
 from pipeline.config.lists import ListsConfig
 from pipeline.config.merchants import MerchantsConfig
 from pipeline.config.tiers import TiersConfig
@@ -89,10 +89,23 @@ class Config(_Frozen):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def section_fingerprint(self, *sections: str) -> str:
-        """A hash of the named sections only, for stages that depend on part of the config."""
-        payload = {s: self.model_dump(mode="json", include={s}) for s in sections}
+        """A hash of the named sections only, for stages that depend on part of the config;
+        settings marked ``TUNING`` (how fast, never what) are left out, so that changing one
+        re-runs nothing."""
+        payload = {
+            s: self.model_dump(mode="json", include={s}, exclude={s: _tuning(getattr(self, s))})
+            for s in sections
+        }
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _tuning(section: object) -> set[str]:
+    """The fields of a config section marked ``TUNING``."""
+    if not isinstance(section, BaseModel):
+        return set()
+    fields = type(section).model_fields
+    return {name for name, f in fields.items() if f.json_schema_extra == TUNING}
 
 
 def load_config(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import JsonDict
 
 CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
 
@@ -40,6 +41,11 @@ class FeedConfig(_Frozen):
     """The file's column order when it differs from the spec; names are the spec's."""
 
 
+TUNING: JsonDict = {"tuning": True}
+"""Marks a setting that changes how fast a stage runs, never its results: it is left out of the
+inputs tokens (:meth:`pipeline.config.Config.section_fingerprint`)."""
+
+
 class IngestConfig(_Frozen):
     format: FileFormat = FileFormat()
     feeds: dict[str, FeedConfig] = Field(
@@ -57,7 +63,7 @@ class IngestConfig(_Frozen):
     """A file with more bad rows than this is rejected whole."""
     max_bad_row_fraction: float = Field(default=0.01, ge=0, le=1)
     """A file whose share of bad rows exceeds this is rejected whole."""
-    one_thread_below_mb: float = Field(default=32, ge=0)
+    one_thread_below_mb: float = Field(default=32, ge=0, json_schema_extra=TUNING)
     """A date whose delivered files total less than this many MB loads on one DuckDB thread
     (the warehouse's setting is restored after); a larger date uses the warehouse's threads.
     A date of ~30k transactions (60k customers, ~4 MB) is too small to split: on the 2-core
@@ -65,7 +71,7 @@ class IngestConfig(_Frozen):
     files are read and validated on the other core meanwhile. A million customers' ~490k
     transactions (~62 MB, more with the snapshots) loaded 7% faster on two threads than on
     one (``bench_ingest --customers 1000000 --days 22``). 0 never limits the threads."""
-    commit_every_rows: int = Field(default=1_000_000, ge=0)
+    commit_every_rows: int = Field(default=1_000_000, ge=0, json_schema_extra=TUNING)
     """A range (``cvp ingest --from D1 --to D2``) keeps consecutive dates in one transaction
     until this many rows are loaded, then commits: a commit costs about as much as loading a
     small date (WAL, checkpoint), and one per ~30k-row date made it most of the load time.
