@@ -28,7 +28,12 @@ from pipeline.config import Config
 from pipeline.ingest.contract import FEEDS
 from pipeline.ingest.discover import Delivery, discover, load_threads
 from pipeline.ingest.reader import ReadFile, file_sha256, read_file, tagged
-from pipeline.ingest.validate import CheckedTransactions, check_transactions, validate
+from pipeline.ingest.validate import (
+    BATCH_ROWS,
+    CheckedTransactions,
+    check_transactions,
+    validate,
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,15 @@ def _read_ahead(cfg: Config, day: date) -> None:
         _ahead[day] = (stamp, _AHEAD_POOL.submit(read_date, cfg, delivered))
 
 
+def in_row_groups(table: pa.Table) -> pa.Table:
+    """``table`` in batches of :data:`BATCH_ROWS` rows. The warehouse inserts an Arrow table
+    batch by batch on its threads, and a batch under a row group is written, then merged and
+    written again at the next checkpoint: pyarrow's ~23k-row batches cost a million
+    customers' date 0.58 s of checkpoint on one thread, against 0.01 s (and 0.14 s more
+    insert on two) in whole row groups. The copy into one chunk takes ~0.05 s."""
+    return pa.Table.from_batches(table.combine_chunks().to_batches(BATCH_ROWS), table.schema)
+
+
 def _worker_duckdb(threads: int | None) -> duckdb.DuckDBPyConnection:
     """The worker's own in-memory DuckDB, on ``threads`` threads (None: all cores)."""
     con: duckdb.DuckDBPyConnection | None = getattr(_WORKER, "con", None)
@@ -149,7 +163,7 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
     if fields:
         checked = check_transactions(
             con,
-            pa.concat_tables(fields),
+            in_row_groups(pa.concat_tables(fields)),
             pa.concat_tables(misshapen),
             txn[0].delivery.business_date,
         )
