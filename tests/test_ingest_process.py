@@ -63,6 +63,19 @@ def big_delivery(tmp_path: Path, rows_per_channel: int) -> dict[str, tuple[int, 
     return out
 
 
+def killed_after(args: list[str], env: dict[str, str], seconds: float) -> bool:
+    """Start `cvp *args`, SIGKILL it after ``seconds``; whether it was still running then."""
+    proc = subprocess.Popen(
+        [*CVP, *args], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(seconds)
+    running = proc.poll() is None
+    if running:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return running
+
+
 def warehouse_is_consistent(db: Path) -> list[str]:
     """Every loaded file's rows are there in full; nothing is there without a ledger row."""
     con = duckdb.connect(str(db), read_only=True)
@@ -103,15 +116,8 @@ def test_a_load_killed_part_way_then_rerun_gives_exactly_the_control_totals(
     db = tmp_path / "cvp.duckdb"
     kills = 0
     for fraction in (0.5, 0.7, 0.85, 0.95):
-        proc = subprocess.Popen(
-            [*CVP, "ingest", "--date", "2026-11-27", "--log-format", "json"],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        time.sleep(whole * fraction)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
+        args = ["ingest", "--date", "2026-11-27", "--log-format", "json"]
+        kills += killed_after(args, env, whole * fraction)
         if db.exists():
             assert warehouse_is_consistent(db) == []
     assert kills > 0, "every load finished before its kill"

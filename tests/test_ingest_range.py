@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import signal
-import subprocess
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,7 +20,7 @@ from pipeline.ingest import ingest_dates
 from pipeline.warehouse import RunLedger, connect
 from tests.conftest import REPO
 from tests.landing import write_feed
-from tests.test_ingest_process import CVP, cvp_env, run_cvp
+from tests.test_ingest_process import cvp_env, killed_after, run_cvp
 
 LOG = logging.getLogger("test")
 SAMPLES = REPO / "data_samples" / "landing"
@@ -185,15 +183,7 @@ def test_a_range_killed_part_way_then_rerun_gives_exactly_the_control_totals(
     )
     kills = 0
     for fraction in (0.4, 0.6, 0.8, 0.95):
-        proc = subprocess.Popen(
-            [*CVP, *args], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        time.sleep(whole * fraction)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
+        kills += killed_after(args, env, whole * fraction)
         if db.exists():
             assert count_rows(db, consistent) == [(0,)]
     assert kills > 0, "every load finished before its kill"
