@@ -20,9 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.config import Config, load_config
+from pipeline.dates import shift_months
 from pipeline.errors import DataContractError
 from pipeline.runner import run_stages
-from pipeline.stages.clv import months_before
 from pipeline.warehouse import connect
 
 START = date(2026, 1, 1)
@@ -205,7 +205,7 @@ def test_stage_scores_every_customer_and_validates(
     assert runs["fit_role"].to_list() == ["calibration", "full"]
     cal = runs.row(0, named=True)
     assert cal["validation_status"] == "validated"
-    cal_end = months_before(DAY, 3)
+    cal_end = shift_months(DAY, -3)
     assert cal["calibration_end"] == cal_end == date(2026, 4, 30)
     # actual holdout events, counted from the simulation: event days after the calibration
     # end of customers first seen by it

@@ -15,9 +15,10 @@ import duckdb
 import pytest
 
 from pipeline.config import Config
+from pipeline.dates import shift_months
 from pipeline.errors import CheckFailed
 from pipeline.stages.base import StageContext
-from pipeline.stages.tiers import STAGE, add_months
+from pipeline.stages.tiers import STAGE
 from pipeline.warehouse import connect
 from tests.conftest import run_stage_for
 
@@ -345,7 +346,7 @@ def test_rerun_replaces_and_next_month_keeps_hysteresis(
     run_tiers(cfg, con, DAY)  # a re-run replaces the date's rows
     assert con.execute("select count(*) from int_customer_tiers").fetchone() == (11,)
     assert con.execute("select count(*) from tier_history").fetchone() == (11,)
-    nxt = add_months(DAY, 1)
+    nxt = shift_months(DAY, 1)
     people = population()
     people[0].contribution, people[0].aum = 100, 100  # C01 falls to mass: held as private
     people[11].contribution = 1_500  # C12 mass -> gold at once

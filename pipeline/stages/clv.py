@@ -14,7 +14,6 @@ Steps for a business date D:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipeline.config.clv import ClvConfig
+from pipeline.dates import shift_months
 from pipeline.errors import DataContractError
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
@@ -39,14 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PURCHASE_PARAMS = ("r", "alpha", "a", "b")
 SPEND_PARAMS = {"p": "gg_p", "q": "gg_q", "v": "gg_gamma"}
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier, clamped to the month's last day."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 AGGREGATE_LAYOUT = 2
@@ -460,7 +452,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
     cfg: ClvConfig = ctx.cfg.clv
     day = ctx.business_date
     con = ctx.con
-    calibration_end = months_before(day, cfg.holdout_months)
+    calibration_end = shift_months(day, -cfg.holdout_months)
     t0 = time.monotonic()
     rfm = read_rfm_with_contribution(con, cfg, day, calibration_end)
     rfm_seconds = time.monotonic() - t0

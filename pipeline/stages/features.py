@@ -27,6 +27,7 @@ from pipeline.config.economics import (
     PRODUCTS,
     TXN_CODES,
 )
+from pipeline.dates import first_of_month, month_end
 from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.warehouse import table_exists
@@ -56,25 +57,14 @@ class Window:
         }
 
 
-def add_months(day: date, months: int) -> date:
-    """The first of the month ``months`` after (or before) ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(month_start: date) -> date:
-    nxt = add_months(month_start, 1)
-    return date.fromordinal(nxt.toordinal() - 1)
-
-
 def window_of(cfg: Config, business_date: date) -> Window:
     """The date's month to date plus the ``window_months - 1`` whole months before it."""
     month = business_date.replace(day=1)
     return Window(
         business_date=business_date,
         month_start=month,
-        window_start=add_months(month, -(cfg.features.window_months - 1)),
-        recent_start=add_months(month, -(cfg.features.trend_recent_months - 1)),
+        window_start=first_of_month(month, -(cfg.features.window_months - 1)),
+        recent_start=first_of_month(month, -(cfg.features.trend_recent_months - 1)),
     )
 
 
@@ -297,7 +287,7 @@ def refresh_aggregates(
     m = window.window_start
     while m < window.month_start:
         closed.append(m)
-        m = add_months(m, 1)
+        m = first_of_month(m, 1)
     done: dict[str, object] = {}
     for table, feeds in AGGREGATES.items():
         chash = aggregate_config_hash(cfg, table)

@@ -16,15 +16,10 @@ from datetime import date, timedelta
 
 import duckdb
 
+from pipeline.dates import first_of_month, month_end
 from pipeline.sqlfiles import load_sql, run_sql, sql_path, write_partition
 from pipeline.stages.base import Stage, StageContext
-from pipeline.stages.features import (
-    add_months,
-    create_refresh_log,
-    log_refresh,
-    month_end,
-    stale_months,
-)
+from pipeline.stages.features import create_refresh_log, log_refresh, stale_months
 from pipeline.warehouse import table_exists
 
 INFLOW_AGGREGATE = "agg_merchant_inflow_month"
@@ -49,7 +44,7 @@ def refresh_inflow_months(
     closed: list[date] = []
     while first < current:
         closed.append(first)
-        first = add_months(first, 1)
+        first = first_of_month(first, 1)
     exists = table_exists(con, INFLOW_AGGREGATE)
     stale = (
         stale_months(con, INFLOW_AGGREGATE, INFLOW_FEEDS, closed, INFLOW_VERSION)

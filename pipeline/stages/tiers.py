@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from pipeline.dates import shift_months
 from pipeline.errors import CheckFailed
 from pipeline.stages.base import Stage, StageContext
 
@@ -75,15 +76,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists {table} ({columns})")
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (earlier when negative), clipped to the month's end."""
-    import calendar
-
-    index = day.year * 12 + day.month - 1 + months
-    year, month = index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def _previous_state(con: duckdb.DuckDBPyConnection, business_date: date) -> pl.DataFrame:
     return con.execute(
         "select customer_id, tier, below_since, best_rank_below from int_customer_tiers "
@@ -111,7 +103,7 @@ def run(ctx: StageContext) -> int:
     con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
     rules, lists = cfg.tiers, cfg.lists
     month_start = day.replace(day=1)
-    window_start = add_months(month_start, -(rules.migration.window_months - 1))
+    window_start = shift_months(month_start, -(rules.migration.window_months - 1))
     unit_cost = cfg.economics.unit_cost_amount
     params: dict[str, Any] = {
         "business_date": day,
@@ -119,7 +111,7 @@ def run(ctx: StageContext) -> int:
         "window_start": window_start,
         "online_codes": rules.migration.online_capable_codes,
         "counter_unit_cost": unit_cost["CTR"],
-        "compare_date": add_months(day, -1),
+        "compare_date": shift_months(day, -1),
         "tier_names": rules.tier_names,
         "protected_min_age": rules.migration.protected_min_age,
     }
