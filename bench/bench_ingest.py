@@ -6,11 +6,11 @@ What is measured, in one process and one run:
   table, then the connection closed (its checkpoint, as the ingest's close); run before and
   after the ingest, the median is quoted;
 - cvp's ingest of the same transaction files the way ``cvp ingest --from D1 --to D2`` runs it
-  (the cron path): date by date, each date one transaction with its commit, run ledger rows,
-  decode GB18030, split, type, validate every row, check control totals, de-duplicate txn_id
-  across all days, load. It runs on a copy of the zone holding only the transaction files
-  (symbolic links), so the figure is transaction ingest alone (the missing snapshot feeds make
-  each date "incomplete", which costs nothing);
+  (the backfill path): date by date, committed in groups (``ingest.commit_every_rows``), run
+  ledger rows, decode GB18030, split, type, validate every row, check control totals,
+  de-duplicate txn_id across all days, load. It runs on a copy of the zone holding only the
+  transaction files (symbolic links), so the figure is transaction ingest alone (the missing
+  snapshot feeds make each date "incomplete", which costs nothing);
 - apart: the whole zone, all feeds (CUST/ACCT/BRCH snapshots into type-2 history, then the
   transactions), for the first ``--snapshot-days`` dates, with the snapshot files' share.
 Wall and process CPU seconds (CPU includes DuckDB's and the reader's threads) are printed.

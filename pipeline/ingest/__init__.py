@@ -69,7 +69,7 @@ def ingest_date(
     failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
     run are recognised by checksum and skipped). The files are read (hashed, decoded, split)
-    and their rows validated in a worker thread, the next date's while this one loads
+    and their rows validated in a worker thread, the next dates' while this one loads
     (:mod:`pipeline.ingest.readahead`); here snapshots load file by file, then the transaction
     files together (:mod:`pipeline.ingest.transactions`).
     """

@@ -1,10 +1,10 @@
-"""Read and validate a date's files in a worker thread, the next date's while this one loads.
+"""Read and validate a date's files in a worker thread, the next dates' while this one loads.
 
 Reading (hashing, decoding GB18030, splitting) and validating the rows against the spec need
 no table of the warehouse, so they run on the other core, in the worker's own in-memory DuckDB,
 while the warehouse's connection applies and commits the previous date. What is left to the
-warehouse is what needs it: control totals and strictness (from the validated rows), the
-txn_id probe of earlier dates, and the writes.
+warehouse is what needs it: control totals and strictness (from the figures the check
+returns), the txn_id probe of earlier dates, and the writes.
 
 ``cvp ingest --from D1 --to D2`` calls :func:`pipeline.ingest.ingest_date` date by date; each
 call also starts reading the next :data:`READ_AHEAD_DATES` calendar dates' delivered files, and
@@ -29,9 +29,9 @@ from pipeline.ingest.contract import FEEDS
 from pipeline.ingest.discover import Delivery, discover, load_threads
 from pipeline.ingest.reader import ReadFile, file_sha256, read_file, tagged
 from pipeline.ingest.validate import (
-    BATCH_ROWS,
     CheckedTransactions,
     check_transactions,
+    in_row_groups,
     validate,
 )
 
@@ -110,16 +110,6 @@ def _read_ahead(cfg: Config, day: date) -> None:
         _ahead.pop(day)[1].cancel()
     if delivered:
         _ahead[day] = (stamp, _AHEAD_POOL.submit(read_date, cfg, delivered))
-
-
-def in_row_groups(table: pa.Table) -> pa.Table:
-    """``table`` in batches of :data:`BATCH_ROWS` rows. The warehouse inserts an Arrow table
-    batch by batch on its threads, and a batch under a row group is written, then merged and
-    written again at the next checkpoint: pyarrow's ~23k-row batches cost a million
-    customers' date 0.58 s of checkpoint on one thread, against 0.01 s (and 0.14 s more
-    insert on two) in whole row groups. The copy into one chunk takes 0.01 s for such a date
-    (0.27 s the first time, when pyarrow's memory pool is still empty)."""
-    return pa.Table.from_batches(table.combine_chunks().to_batches(BATCH_ROWS), table.schema)
 
 
 def _worker_duckdb(threads: int | None) -> duckdb.DuckDBPyConnection:

@@ -28,9 +28,17 @@ _PATTERNS = {
 
 BATCH_ROWS = 122_880
 """Rows per batch of the Arrow tables the warehouse inserts from (a snapshot file's validated
-rows; the transaction files' fields, :func:`pipeline.ingest.readahead.in_row_groups`):
-DuckDB's row group. The warehouse scans an Arrow table one batch per thread, and a batch under
-a row group is written twice (again when merged at the checkpoint)."""
+rows; the transaction files' fields, :func:`in_row_groups`): DuckDB's row group."""
+
+
+def in_row_groups(table: pa.Table) -> pa.Table:
+    """``table`` in batches of :data:`BATCH_ROWS` rows. The warehouse inserts an Arrow table
+    batch by batch on its threads, and a batch under a row group is written, then merged and
+    written again at the next checkpoint: pyarrow's ~23k-row batches cost a million
+    customers' date 0.58 s of checkpoint on one thread, against 0.01 s (and 0.14 s more
+    insert on two) in whole row groups. The copy into one chunk takes 0.01 s for such a date
+    (0.27 s the first time, when pyarrow's memory pool is still empty)."""
+    return pa.Table.from_batches(table.combine_chunks().to_batches(BATCH_ROWS), table.schema)
 
 
 def _quote(text: str) -> str:
