@@ -1,32 +1,68 @@
-"""Contribution of hand-made customers, computed by hand from configs/default.yaml's rates.
+"""Contribution of hand-made customers, worked out by hand from configs/default.yaml's rates.
 
-Business date 2026-11-10; the window is 2025-12-01 .. 2026-11-10 (ACT/365). Hand computation
-(rates from configs/default.yaml, economics):
+Business date D = 2026-11-30: the window is 2025-12-01 .. 2026-11-30, 365 days, and the
+account snapshots are loaded from 2025-12-01, so history_days = 365 and a year's figure is the
+window's (annualised × 365 / 365). ACT/365: amount = balance-days × rate% / 36,500.
+FTP: DDA = 0.5 × 2.10 (24M) + 0.5 × 1.45 (O/N) = 1.775; TDA 12M 1.95, 60M 2.50; PLN 36M 2.30;
+MTG 360M 2.90; PLN without maturity and cards: flat 2.60. Reserve: 6.2% × (FTP − 1.62).
+Capital: risk weight × balance-days × 10.5% × 10% = RW% × bd × 1.05 / 3,650,000.
 
-C1  A1 DDA 10,000.00 at 0.20% from 2026-10-25: 17 days -> balance-days 170,000
-        deposit NII = (1.80 - 0.20) x 170,000 / 36,500 = 7.452055
-        upkeep      = 12 x 17 / 365                     = 0.558904
-    L1 PLN 50,000.00 at 4.35% from 2026-11-01, 35 days past due from 2026-11-06:
-        10 days -> balance-days 500,000
-        loan NII    = (4.35 - 2.60) x 500,000 / 36,500   = 23.972603
-        risk cost   = PD 25% (30-59 dpd) x LGD 60% x 500,000 / 365 / 100 = 205.479452
-        upkeep      = 120 x 10 / 365                     = 3.287671
-    K1 CCD balance 0 from 2026-11-01: upkeep 60 x 10 / 365 = 1.643836
-    POS on the debit card (A1): 5,000.00 -> 0.35% = 17.50, capped at 13.00; 1,000.00 -> 3.50
-    POS on the credit card (K1): 1,000.00 -> 0.45% = 4.50          interchange = 21.00
-    CTR DEP (15.00), CTR TRO with fee 2.00 (12.00), NET TRO x2 (0.30 each), ATM QRY (0.50),
-    POS x3 (0.20 each), NET TRO in October (0.30)                  service cost = 29.00
-    revenue = 7.452055 + 23.972603 + 2.00 + 21.00 = 54.424658
-    cost    = 29.00 + 0.558904 + 3.287671 + 1.643836 + 205.479452 = 239.969863
-    contribution = -185.545205
+C1  A1 DDA 10,000.00 at 0.20% from 2026-11-01: 30 days, balance-days 300,000
+        deposit NII = 1.575 × 300,000 / 36,500                  = 12.945205
+        reserve     = 6.2 × 0.155 × 300,000 / 3,650,000          = 0.078986
+        upkeep      = 12 × 30 / 365                              = 0.986301
+    A2 DDA closed (status C, balance 0) from 2026-11-01: no upkeep
+    L1 PLN 50,000.00 at 4.35%, opened 2025-11-01, maturing 2028-11-01 (36 months: FTP 2.30):
+        11-01..11-05 performing (5 days), 11-06..11-19 35 dpd: watch (14 days),
+        11-20..11-30 95 dpd, status D: default (11 days)
+        loan NII    = (4.35 × 950,000 − 2.30 × 1,500,000) / 36,500 = 18.698630   (no accrual in default)
+        expected loss = 60% × (1% × 250,000 + 43.75% × 700,000) / 365 = 507.534247
+                      (watch: lifetime PD over 2 years left, 1 − 0.75² = 43.75%)
+        provision   = 60% × 50,000 on entering default           = 30,000.00 (once, not annualised)
+        upkeep      = 120 × 30 / 365                             = 9.863014
+        capital     = (75 × 950,000 + 100 × 550,000) × 1.05 / 3,650,000 = 36.318493
+    K1 CCD 18.25%, 3,000.00 from 2026-10-01, 500.00 from 11-15; the 10-31 statement (3,000)
+        repaid in full on 11-15 (LRP from A1): a transactor, no interest
+        loan NII    = −2.60 × 143,000 / 36,500                   = −10.186301
+        expected loss = 75% × 1% × 143,000 / 365                 = 2.938356
+        upkeep      = 60 × 61 / 365                              = 10.027397
+        capital     = 75 × 143,000 × 1.05 / 3,650,000            = 3.085274
+    Transactions: POS 5,000 on A1 (0.35% = 17.50, capped 13.00), POS 1,000 on K1 (0.45% = 4.50),
+        CTR TRO with fee 2.00, FEE charge 2.00 (NET: revenue, no service cost), NET LRP to K1
+        fee 4.00, interchange 17.50, service 0.20 + 0.20 + 12.00 + 0 + 0.30 = 12.70
+    revenue = 12.945205 + 18.698630 − 10.186301 + 4.00 + 17.50         = 42.957534
+    cost    = 12.70 + (0.986301 + 9.863014 + 10.027397) + 0.078986
+              + (507.534247 + 30,000 + 2.938356)                          = 30,544.128301
+    contribution = −30,501.170767; capital 39.403767; economic profit −30,540.574534
 
-C2  W1 WMP 200,000.00 from 2026-11-01: 10 days -> commission 0.50 x 2,000,000 / 36,500
-        = 27.397260; upkeep 15 x 10 / 365 = 0.410959
-    T1 TDA 100,000.00 at 2.50% (above the 2.30% FTP): deposit NII = -0.20 x 1,000,000 / 36,500
-        = -5.479452; upkeep 10 x 10 / 365 = 0.273973
-    Not counted: a transaction delivered on 2026-11-11 (after the date) and the balance
-    version from 2026-11-11.
-    contribution = 27.397260 - 5.479452 - 0.410959 - 0.273973 = 21.232876
+C2  T1 TDA 100,000.00 at 1.50%, 12 months (FTP 1.95), T2 TDA 100,000.00 at 1.50%, 60 months
+        (FTP 2.50), both from 2026-11-01 (3,000,000 balance-days each):
+        deposit NII = (0.45 + 1.00) × 3,000,000 / 36,500          = 119.178082
+        reserve     = 6.2 × (0.33 + 0.88) × 3,000,000 / 3,650,000   = 6.166027
+        upkeep      = 10 × 60 / 365                              = 1.643836
+    K2 CCD 18.25%, 2,000.00 from 2026-10-01; 200.00 repaid of the 10-31 statement: revolves in
+        November (61 days, 122,000 balance-days; November's 60,000 earn interest)
+        loan NII    = (18.25 × 60,000 − 2.60 × 122,000) / 36,500  = 21.309589
+        expected loss = 75% × 1% × 122,000 / 365                 = 2.506849
+        upkeep 60 × 61 / 365 = 10.027397; capital 75 × 122,000 × 1.05 / 3,650,000 = 2.632192
+        a 100.00 annual-fee FEE charge on K2: fee revenue 100.00, no service cost
+    W1 WMP 200,000.00 from 2026-11-01: commission 0.50 × 6,000,000 / 36,500 = 82.191781;
+        upkeep 15 × 30 / 365 = 1.232877
+    service: the NET LRP credit on K2, 0.30. Not counted: a transaction delivered 2026-12-01.
+    revenue = 119.178082 + 21.309589 + 82.191781 + 100.00               = 322.679452
+    cost    = 0.30 + (1.643836 + 10.027397 + 1.232877) + 6.166027 + 2.506849 = 21.876986
+    contribution = 300.802466; economic profit = 300.802466 − 2.632192 = 298.170274
+
+C3  M1 MTG 100,000.00 at 3.50% (opened 2020-01-01, 30 years: FTP 2.90) from 2026-10-01,
+        in default (100 dpd, status D) 10-10 .. 11-09, cured from 11-10:
+        provision +25% × 100,000 on 10-10, released on 11-10: 0 over the window
+        (25,000.00 on 2026-10-31); loan NII = (3.50 × 3,000,000 − 2.90 × 6,100,000) / 36,500
+        = −196.986301 (interest on the 30 performing days only); expected loss
+        25% × 1% × 3,000,000 / 365 = 20.547945
+    P3 PLN 20,000.00 in default since 2025-06-01 (no maturity: flat FTP 2.60): charged nothing
+        for the loss this year (it was provisioned when it defaulted), funding cost only:
+        loan NII = −2.60 × 7,300,000 / 36,500 = −520.00; capital 100 × 7,300,000 × 1.05 /
+        3,650,000 = 210.00
 """
 
 from __future__ import annotations
@@ -46,8 +82,10 @@ from pipeline.stages import contribution, features
 from pipeline.stages.base import StageContext, run_stage
 from pipeline.warehouse import FAR_FUTURE, RunLedger, migrate
 
-D = date(2026, 11, 10)
+D = date(2026, 11, 30)
 FAR = FAR_FUTURE
+NOV = date(2026, 11, 1)
+OCT = date(2026, 10, 1)
 
 
 def add_customer(con: duckdb.DuckDBPyConnection, cid: str, branch: str = "B001") -> None:
@@ -72,12 +110,29 @@ def add_version(
     valid_to: date = FAR,
     dpd: int | None = None,
     branch: str = "B001",
+    *,
+    status: str = "A",
+    opened: date = date(2020, 1, 1),
+    maturity: date | None = None,
 ) -> None:
     con.execute(
-        "insert into hist_accounts (account_id, customer_id, product_code, open_date, balance, "
-        "interest_rate, currency, branch_id, status, days_past_due, row_hash, valid_from, "
-        "valid_to) values (?, ?, ?, date '2020-01-01', ?, ?, 'CNY', ?, 'A', ?, 0, ?, ?)",
-        [aid, cid, product, Decimal(balance), Decimal(rate), branch, dpd, valid_from, valid_to],
+        "insert into hist_accounts (account_id, customer_id, product_code, open_date, "
+        "maturity_date, balance, interest_rate, currency, branch_id, status, days_past_due, "
+        "row_hash, valid_from, valid_to) values (?, ?, ?, ?, ?, ?, ?, 'CNY', ?, ?, ?, 0, ?, ?)",
+        [
+            aid,
+            cid,
+            product,
+            opened,
+            maturity,
+            Decimal(balance),
+            Decimal(rate),
+            branch,
+            status,
+            dpd,
+            valid_from,
+            valid_to,
+        ],
     )
 
 
@@ -96,13 +151,15 @@ def add_txn(
     fee: str = "0.00",
     delivered: date | None = None,
     direction: str | None = None,
+    counterparty: str | None = None,
 ) -> None:
     n = next(_N)
     direction = direction or {"DEP": "C", "TRI": "C", "QRY": "N"}.get(code, "D")
     con.execute(
         "insert into stg_transactions (txn_id, txn_date, txn_time, customer_id, account_id, "
         "channel, txn_code, direction, amount, currency, fee, mcc, branch_id, business_date, "
-        "line_number) values (?, ?, time '10:00:00', ?, ?, ?, ?, ?, ?, 'CNY', ?, ?, 'B001', ?, ?)",
+        "line_number, counterparty_account) values "
+        "(?, ?, time '10:00:00', ?, ?, ?, ?, ?, ?, 'CNY', ?, ?, 'B001', ?, ?, ?)",
         [
             f"T{n}",
             day,
@@ -116,6 +173,7 @@ def add_txn(
             "5411" if code == "POS" else None,
             delivered or day,
             n,
+            counterparty,
         ],
     )
 
@@ -143,28 +201,85 @@ def run(con: duckdb.DuckDBPyConnection, cfg: Config, *names: str, day: date = D)
 
 def build_scenario(con: duckdb.DuckDBPyConnection) -> None:
     migrate(con)
-    add_customer(con, "C1")
-    add_customer(con, "C2")
-    add_version(con, "A1", "C1", "DDA", "10000.00", "0.20", date(2026, 10, 25))
-    add_version(con, "L1", "C1", "PLN", "50000.00", "4.35", date(2026, 11, 1), date(2026, 11, 6), 0)
-    add_version(con, "L1", "C1", "PLN", "50000.00", "4.35", date(2026, 11, 6), FAR, 35)
-    add_version(con, "K1", "C1", "CCD", "0.00", "18.25", date(2026, 11, 1))
-    add_version(con, "W1", "C2", "WMP", "200000.00", "0", date(2026, 11, 1))
-    add_version(con, "T1", "C2", "TDA", "100000.00", "2.50", date(2026, 11, 1), date(2026, 11, 11))
-    add_version(con, "T1", "C2", "TDA", "900000.00", "2.50", date(2026, 11, 11))  # after D
+    for cid in ("C1", "C2", "C3"):
+        add_customer(con, cid)
+    add_version(con, "A1", "C1", "DDA", "10000.00", "0.20", NOV)
+    add_version(con, "A2", "C1", "DDA", "0.00", "0.20", NOV, status="C")
+    loan = {"opened": date(2025, 11, 1), "maturity": date(2028, 11, 1)}
+    add_version(con, "L1", "C1", "PLN", "50000.00", "4.35", NOV, date(2026, 11, 6), 0, **loan)
+    add_version(
+        con,
+        "L1",
+        "C1",
+        "PLN",
+        "50000.00",
+        "4.35",
+        date(2026, 11, 6),
+        date(2026, 11, 20),
+        35,
+        **loan,
+    )
+    add_version(
+        con, "L1", "C1", "PLN", "50000.00", "4.35", date(2026, 11, 20), FAR, 95, status="D", **loan
+    )
+    add_version(con, "K1", "C1", "CCD", "3000.00", "18.25", OCT, date(2026, 11, 15), 0)
+    add_version(con, "K1", "C1", "CCD", "500.00", "18.25", date(2026, 11, 15), FAR, 0)
+    add_version(
+        con,
+        "T1",
+        "C2",
+        "TDA",
+        "100000.00",
+        "1.50",
+        NOV,
+        date(2026, 12, 1),
+        opened=NOV,
+        maturity=date(2027, 11, 1),
+    )
+    add_version(
+        con,
+        "T1",
+        "C2",
+        "TDA",
+        "900000.00",
+        "1.50",
+        date(2026, 12, 1),
+        opened=NOV,
+        maturity=date(2027, 11, 1),
+    )  # after D
+    add_version(
+        con, "T2", "C2", "TDA", "100000.00", "1.50", NOV, opened=NOV, maturity=date(2031, 11, 1)
+    )
+    add_version(con, "K2", "C2", "CCD", "2000.00", "18.25", OCT, FAR, 0)
+    add_version(con, "W1", "C2", "WMP", "200000.00", "0", NOV)
+    mtg = {"opened": date(2020, 1, 1), "maturity": date(2050, 1, 1)}
+    add_version(con, "M1", "C3", "MTG", "100000.00", "3.50", OCT, date(2026, 10, 10), 0, **mtg)
+    add_version(
+        con,
+        "M1",
+        "C3",
+        "MTG",
+        "100000.00",
+        "3.50",
+        date(2026, 10, 10),
+        date(2026, 11, 10),
+        100,
+        status="D",
+        **mtg,
+    )
+    add_version(con, "M1", "C3", "MTG", "100000.00", "3.50", date(2026, 11, 10), FAR, 0, **mtg)
+    add_version(con, "P3", "C3", "PLN", "20000.00", "6.00", date(2025, 6, 1), FAR, 200, status="D")
     nov = date(2026, 11, 3)
     add_txn(con, "C1", "A1", "POS", "POS", "5000.00", nov)
-    add_txn(con, "C1", "A1", "POS", "POS", "1000.00", nov)
     add_txn(con, "C1", "K1", "POS", "POS", "1000.00", nov)
-    add_txn(con, "C1", "A1", "CTR", "DEP", "300.00", nov)
     add_txn(con, "C1", "A1", "CTR", "TRO", "300.00", nov, fee="2.00")
-    add_txn(con, "C1", "A1", "NET", "TRO", "10.00", nov)
-    add_txn(con, "C1", "A1", "NET", "TRO", "20.00", date(2026, 11, 10))
-    add_txn(con, "C1", "A1", "ATM", "QRY", "0.00", nov)
-    add_txn(con, "C1", "A1", "NET", "TRO", "50.00", date(2026, 10, 28))
-    # delivered after the business date: not part of the 2026-11-10 result
-    add_txn(con, "C2", "W1", "CTR", "TRO", "99.00", date(2026, 11, 9), delivered=date(2026, 11, 11))
-    mark_loaded(con, date(2026, 10, 25), date(2026, 11, 11))
+    add_txn(con, "C1", "A1", "NET", "FEE", "2.00", nov)
+    add_txn(con, "C1", "A1", "NET", "LRP", "3000.00", date(2026, 11, 15), counterparty="K1")
+    add_txn(con, "C2", "K2", "NET", "LRP", "200.00", date(2026, 11, 10), direction="C")
+    add_txn(con, "C2", "K2", "NET", "FEE", "100.00", date(2026, 11, 5))
+    # delivered after the business date: not part of the 2026-11-30 result
+    add_txn(con, "C2", "W1", "CTR", "TRO", "99.00", date(2026, 11, 30), delivered=date(2026, 12, 1))
+    mark_loaded(con, date(2025, 12, 1), date(2026, 12, 1))
 
 
 @pytest.fixture
@@ -188,71 +303,149 @@ def contribution_of(con: duckdb.DuckDBPyConnection, cid: str, day: date = D) -> 
 def test_hand_computed_components(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     run(con, cfg, "features", "contribution")
     c1 = contribution_of(con, "C1")
-    assert c1["window_start"] == date(2025, 12, 1)
-    assert c1["deposit_nii_amount"] == Decimal("7.452055")
-    assert c1["loan_nii_amount"] == Decimal("23.972603")
-    assert c1["commission_amount"] == Decimal("0")
-    assert c1["fee_amount"] == Decimal("2.00")
-    assert c1["interchange_amount"] == Decimal("21.00")
-    assert c1["service_cost_amount"] == Decimal("29.00")
-    assert c1["upkeep_cost_amount"] == Decimal("0.558904") + Decimal("3.287671") + Decimal(
-        "1.643836"
+    assert (c1["window_start"], c1["history_days"]) == (date(2025, 12, 1), 365)
+    assert c1["deposit_nii_amount"] == Decimal("12.945205")
+    assert c1["loan_nii_amount"] == Decimal("18.698630") - Decimal("10.186301")
+    assert c1["commission_amount"] == 0
+    assert c1["fee_amount"] == Decimal("4.00")
+    assert c1["interchange_amount"] == Decimal("17.50")
+    assert c1["service_cost_amount"] == Decimal("12.70")
+    assert c1["upkeep_cost_amount"] == Decimal("0.986301") + Decimal("9.863014") + Decimal(
+        "10.027397"
     )
-    assert c1["risk_cost_amount"] == Decimal("205.479452")
-    assert c1["revenue_amount"] == Decimal("54.424658")
-    assert c1["cost_amount"] == Decimal("239.969863")
-    assert c1["contribution_amount"] == Decimal("-185.545205")
+    assert c1["reserve_cost_amount"] == Decimal("0.078986")
+    assert c1["default_provision_amount"] == Decimal("30000")
+    assert c1["risk_cost_amount"] == Decimal("507.534247") + Decimal("30000") + Decimal("2.938356")
+    assert c1["revenue_amount"] == Decimal("42.957534")
+    assert c1["cost_amount"] == Decimal("30544.128301")
+    assert c1["contribution_amount"] == Decimal("-30501.170767")
+    assert c1["capital_charge_amount"] == Decimal("36.318493") + Decimal("3.085274")
+    assert c1["economic_profit_amount"] == Decimal("-30540.574534")
     assert c1["home_branch_id"] == "B001" and c1["rm_id"] == "RM1"
 
     c2 = contribution_of(con, "C2")
-    assert c2["commission_amount"] == Decimal("27.397260")
-    assert c2["deposit_nii_amount"] == Decimal("-5.479452")
-    assert c2["service_cost_amount"] == 0  # the 2026-11-11 delivery is not seen on 2026-11-10
-    assert c2["contribution_amount"] == Decimal("21.232876")
+    assert c2["deposit_nii_amount"] == Decimal("119.178082")
+    assert c2["reserve_cost_amount"] == Decimal("6.166027")
+    assert c2["loan_nii_amount"] == Decimal("21.309589")
+    assert c2["commission_amount"] == Decimal("82.191781")
+    assert c2["fee_amount"] == Decimal("100.00")
+    assert c2["service_cost_amount"] == Decimal("0.30")  # the 12-01 delivery is not seen
+    assert c2["contribution_amount"] == Decimal("300.802466")
+    assert c2["economic_profit_amount"] == Decimal("298.170274")
 
 
-def test_features_of_hand_made_customer(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
-    run(con, cfg, "features")
-    row = con.execute(
-        "select window_days, adb_dda_amount, adb_pln_amount, ctr_txn_count, net_txn_count, "
-        "pos_amount, products_held, max_days_past_due, age_band, tenure_months, "
-        "top_mcc_category, card_spend_by_category from int_customer_features "
-        "where customer_id = 'C1'"
-    ).fetchone()
-    # 2025-12-01 .. 2026-11-10 is 345 days; DDA 170,000 balance-days / 345 = 492.75
-    assert row == (
-        345,
-        Decimal("492.75"),
-        Decimal("1449.28"),
-        2,
-        3,
-        Decimal("7000.00"),
-        2,
-        35,
-        "45-54",
-        142,
-        "groceries",
-        {"groceries": Decimal("7000.00")},  # all three purchases carry MCC 5411
+def product_row(con: duckdb.DuckDBPyConnection, cid: str, product: str) -> dict[str, Decimal]:
+    cur = con.execute(
+        "select * from int_customer_product_contribution where customer_id = ? "
+        "and product_code = ? and business_date = ?",
+        [cid, product, D],
     )
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    return dict(zip(names, row, strict=True))
 
 
-def test_reconciliation_catches_a_planted_error(
+def test_time_deposits_priced_at_their_term(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+    """Same customer rate, longer term: a wider margin on the matched-maturity curve."""
+    run(con, cfg, "features", "contribution")
+    # T1 alone: (1.95 − 1.50) × 3,000,000 / 36,500; the 60-month T2 adds 1.00 × 3,000,000 / 36,500
+    c = duckdb.connect(":memory:")
+    migrate(c)
+    add_customer(c, "C2")
+    add_version(
+        c, "T1", "C2", "TDA", "100000.00", "1.50", NOV, opened=NOV, maturity=date(2027, 11, 1)
+    )
+    mark_loaded(c, date(2025, 12, 1), D)
+    run(c, cfg, "features", "contribution")
+    assert contribution_of(c, "C2")["deposit_nii_amount"] == Decimal("36.986301")
+    assert product_row(con, "C2", "TDA")["deposit_nii_amount"] == Decimal("119.178082")
+
+
+def test_default_is_provisioned_once_and_released_on_cure(
+    con: duckdb.DuckDBPyConnection, cfg: Config
+) -> None:
+    run(con, cfg, "features", "contribution", day=date(2026, 10, 31))
+    assert contribution_of(con, "C3", date(2026, 10, 31))["default_provision_amount"] == Decimal(
+        "25000"
+    )
+    run(con, cfg, "features", "contribution")
+    c3 = contribution_of(con, "C3")
+    assert c3["default_provision_amount"] == 0  # provisioned 10-10, released 11-10
+    assert c3["risk_cost_amount"] == Decimal("20.547945")
+    assert c3["loan_nii_amount"] == Decimal("-196.986301") - Decimal("520.00")
+    assert c3["capital_charge_amount"] == Decimal("115.068493") + Decimal("210.00")
+    assert product_row(con, "C3", "PLN")["risk_cost_amount"] == 0  # the old default: no charge
+
+
+def test_history_shorter_than_a_year_is_annualised(cfg: Config) -> None:
+    """A DDA of 10,000.00 at 0.20% held for the 30 days the warehouse holds: (1.775 − 0.20)
+    × 300,000 / 36,500 over 30 days = 12.945205, × 365 / 30 = 157.50 a year; a counter
+    transfer (12.00) in those 30 days is 146.00 a year."""
+    c = duckdb.connect(":memory:")
+    migrate(c)
+    add_customer(c, "N1")
+    add_version(c, "N1A", "N1", "DDA", "10000.00", "0.20", NOV)
+    add_txn(c, "N1", "N1A", "CTR", "TRO", "50.00", date(2026, 11, 20))
+    mark_loaded(c, NOV, D)
+    run(c, cfg, "features", "contribution")
+    row = contribution_of(c, "N1")
+    assert row["history_days"] == 30
+    assert row["deposit_nii_amount"] == Decimal("157.500000")
+    assert row["service_cost_amount"] == Decimal("146.000000")
+
+
+def test_steady_book_does_not_drop_on_the_first_of_the_month(cfg: Config) -> None:
+    """Constant balances and a transfer every day since 2025-09-01: the yearly figure of
+    2026-11-01 (a window of 336 days) is that of 2026-10-31 (365 days) within 0.5%."""
+    c = duckdb.connect(":memory:")
+    migrate(c)
+    start = date(2025, 9, 1)
+    add_customer(c, "S1")
+    add_version(c, "S1A", "S1", "DDA", "50000.00", "0.20", start)
+    add_version(
+        c, "S1L", "S1", "PLN", "30000.00", "4.35", start, opened=start, maturity=date(2028, 9, 1)
+    )
+    day = start
+    while day <= NOV:
+        add_txn(c, "S1", "S1A", "NET", "TRO", "100.00", day)
+        day += timedelta(days=1)
+    mark_loaded(c, start, NOV)
+    totals = []
+    for d in (date(2026, 10, 31), NOV):
+        run(c, cfg, "features", "contribution", day=d)
+        totals.append(contribution_of(c, "S1", d)["contribution_amount"])
+    assert totals[1] != 0
+    assert abs(totals[1] - totals[0]) / abs(totals[0]) < Decimal("0.005")
+
+
+def test_reconciliation_against_the_source_passes_and_catches_wrong_rules(
     con: duckdb.DuckDBPyConnection, cfg: Config
 ) -> None:
     run(con, cfg, "features", "contribution")
-    ok = con.execute("select bool_and(is_ok), count(*) from chk_contribution_reconciliation")
-    # 8 components for each of 5 (branch, product) cells and for the whole ('*', '*')
-    assert ok.fetchone() == (True, 6 * 8)
-    con.execute(
-        "update int_customer_product_contribution set fee_amount = fee_amount + 0.01 "
-        "where customer_id = 'C1' and product_code = 'DDA'"
+    ok = con.execute(
+        "select bool_and(is_ok), count(*) filter (where branch_id = '*') "
+        "from chk_contribution_reconciliation"
     )
-    load = features.load_reference_tables
-    load(con, cfg)
-    window = features.window_of(cfg, D)
-    params = {**window.params(), "day_count_days": 365, "tolerance_per_row": Decimal("0.000001")}
-    with pytest.raises(StageFailed, match="branch B001, product DDA, component fee"):
-        contribution.check_reconciliation(con, params)
+    assert ok.fetchone() == (True, 8)
+    # the fee revenue found in the extracts: 2.00 fee + 2.00 FEE + 100.00 FEE
+    fee = con.execute(
+        "select source_amount from chk_contribution_reconciliation "
+        "where branch_id = '*' and component = 'fee'"
+    ).fetchone()
+    assert fee == (Decimal("104.00"),)
+
+    # a wrong rule upstream: interest accrued on days in default
+    con.execute(
+        "update agg_account_balance_month set accrual_rate_balance_days = rate_balance_days"
+    )
+    with pytest.raises(StageFailed, match="component loan_nii"):
+        run(con, cfg, "contribution")
+    # another: FEE charges not counted as revenue
+    run(con, cfg, "features", "contribution")
+    con.execute("update agg_customer_txn_month set amount = 0 where txn_code = 'FEE'")
+    with pytest.raises(StageFailed, match="component fee"):
+        run(con, cfg, "contribution")
 
 
 def test_closed_months_are_not_recomputed_without_new_deliveries(
@@ -270,16 +463,20 @@ def test_closed_months_are_not_recomputed_without_new_deliveries(
     mark_loaded(con, date(2026, 10, 30), date(2026, 10, 30))
     run(con, cfg, "features", "contribution")
     assert len(con.execute(log).fetchall()) == 2
-    assert contribution_of(con, "C1")["service_cost_amount"] == Decimal("44.00")
+    assert contribution_of(con, "C1")["service_cost_amount"] == Decimal("27.70")  # + 15.00
 
 
 def test_backfill_sees_only_what_that_night_saw(
     con: duckdb.DuckDBPyConnection, cfg: Config
 ) -> None:
-    run(con, cfg, "features", "contribution", day=date(2026, 11, 11))
-    assert contribution_of(con, "C2", date(2026, 11, 11))["service_cost_amount"] == Decimal("12")
+    # 2026-12-01: window 2026-01-01 .. 12-01, 335 days; the 12.00 counter transfer delivered
+    # that day is 12 × 365 / 335 = 13.074627 a year (with the 0.30 LRP: 0.30 × 365 / 335)
+    run(con, cfg, "features", "contribution", day=date(2026, 12, 1))
+    assert contribution_of(con, "C2", date(2026, 12, 1))["service_cost_amount"] == Decimal(
+        "13.074627"
+    ) + Decimal("0.326866")
     run(con, cfg, "features", "contribution", day=D)
-    assert contribution_of(con, "C2")["contribution_amount"] == Decimal("21.232876")
+    assert contribution_of(con, "C2")["contribution_amount"] == Decimal("300.802466")
 
 
 def _pair(cfg: Config, *customers: tuple[int, int, str]) -> list[Decimal]:

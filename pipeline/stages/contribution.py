@@ -1,21 +1,26 @@
 """The contribution stage: profit contribution per customer, and the check that it adds up.
 
 Builds ``int_customer_product_contribution`` (customer × account branch × product),
-``int_customer_contribution`` (one row per customer) and ``chk_contribution_reconciliation``
-(each component summed over customers against the portfolio-level figure, per branch and
-product). A difference beyond rounding fails the stage, naming branch, product and component.
+``int_customer_contribution`` (one row per customer, a yearly figure with economic profit
+beside it) and ``chk_contribution_reconciliation`` (each component summed over customers
+against the same component recomputed from the loaded accounts and transactions, per branch
+and product). A difference beyond rounding fails the stage, naming branch, product and
+component. The rules are in docs/contribution.md.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import duckdb
 
+from pipeline.config import Config
 from pipeline.errors import CheckFailed, StageFailed
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import (
+    aggregate_params,
     drop_current_parts,
     load_reference_tables,
     refresh_window_parts,
@@ -33,18 +38,18 @@ def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any])
     """
     rows = run_sql(con, "checks/chk_contribution_reconciliation", params)
     bad = con.execute(
-        "select branch_id, product_code, component, customer_sum_amount, portfolio_amount "
+        "select branch_id, product_code, component, customer_sum_amount, source_amount "
         "from chk_contribution_reconciliation where business_date = ? and not is_ok "
         "order by abs(difference_amount) desc",
         [params["business_date"]],
     ).fetchall()
     if bad:
-        branch, product, component, summed, portfolio = bad[0]
+        branch, product, component, summed, source = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise CheckFailed(
             f"contribution does not reconcile for branch {branch}, product {product}, "
-            f"component {component}: customers sum to {summed}, portfolio gives {portfolio}"
-            f"{more}; see chk_contribution_reconciliation"
+            f"component {component}: customers sum to {summed}, the loaded accounts and "
+            f"transactions give {source}{more}; see chk_contribution_reconciliation"
         )
     return rows
 
@@ -63,15 +68,46 @@ def _has_current_aggregates(con: duckdb.DuckDBPyConnection, params: dict[str, An
     return any(r[0] for r in row)
 
 
+def history_days(con: duckdb.DuckDBPyConnection, window_start: date, business_date: date) -> int:
+    """Days of the window the warehouse holds: from the first account snapshot loaded (or the
+    window's start, if later) to the business date. Flows are annualised over these days."""
+    row = con.execute(
+        "select min(business_date) from file_ledger where feed = 'ACCT' "
+        "and outcome in ('loaded', 'replaced') and business_date <= ?",
+        [business_date],
+    ).fetchone()
+    first = row[0] if row and row[0] is not None else window_start
+    return (business_date - max(window_start, first)).days + 1
+
+
+def contribution_params(
+    con: duckdb.DuckDBPyConnection, cfg: Config, business_date: date
+) -> dict[str, Any]:
+    """Every parameter the contribution SQL files take for a business date."""
+    eco = cfg.economics
+    window = window_of(cfg, business_date)
+    return {
+        **window.params(),
+        "day_count_days": eco.day_count_days,
+        "annual_days": eco.annual_days,
+        "history_days": history_days(con, window.window_start, business_date),
+        "tolerance_per_row": eco.reconciliation_tolerance_per_row,
+        "reserve_ratio_percent": eco.reserve_requirement.ratio_percent,
+        "reserve_rate_percent": eco.reserve_requirement.remuneration_rate_percent,
+        "default_risk_weight_percent": eco.capital.default_risk_weight_percent,
+        "capital_cost_percent": eco.capital.capital_ratio_percent
+        * eco.capital.hurdle_rate_percent
+        / 100,
+        **aggregate_params(cfg, "agg_account_balance_month"),
+        **aggregate_params(cfg, "agg_card_cycle_month"),
+    }
+
+
 def run(ctx: StageContext) -> int:
-    """Profit contribution per customer over the trailing window, reconciled to the portfolio."""
+    """Profit contribution per customer over the trailing window, reconciled to the source."""
     cfg = ctx.cfg
     window = window_of(cfg, ctx.business_date)
-    params: dict[str, Any] = {
-        **window.params(),
-        "day_count_days": cfg.economics.day_count_days,
-        "tolerance_per_row": cfg.economics.reconciliation_tolerance_per_row,
-    }
+    params = contribution_params(ctx.con, cfg, ctx.business_date)
     if not _has_current_aggregates(ctx.con, params):
         raise StageFailed(
             f"no monthly aggregates as of {ctx.business_date}: run "
@@ -79,14 +115,17 @@ def run(ctx: StageContext) -> int:
         )
     load_reference_tables(ctx.con, cfg)
     economics_hash = cfg.section_fingerprint("economics")
-    for table in ("agg_customer_contribution_parts", "agg_portfolio_contribution_parts"):
-        ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, economics_hash))
+    ctx.facts.update(
+        refresh_window_parts(
+            ctx.con, "agg_customer_contribution_parts", window, params, economics_hash
+        )
+    )
+    ctx.facts["history_days"] = params["history_days"]
     ctx.facts["product_rows"] = run_sql(
         ctx.con, "contribution/int_customer_product_contribution", params
     )
     rows = run_sql(ctx.con, "contribution/int_customer_contribution", params)
     ctx.facts["reconciliation_rows"] = check_reconciliation(ctx.con, params)
-    # the portfolio's month to date (a few hundred rows) stays for a re-check of the date
     drop_current_parts(ctx.con, ("agg_customer_contribution_parts",))
     summary = ctx.con.execute(
         "select sum(contribution_amount), avg((contribution_amount < 0)::int) "
@@ -103,10 +142,17 @@ STAGE = Stage(
     name="contribution",
     run=run,
     needs=("features",),
-    reads=("agg_account_balance_month", "agg_customer_txn_month", "hist_customers"),
+    reads=(
+        "agg_account_balance_month",
+        "agg_customer_txn_month",
+        "agg_card_cycle_month",
+        "hist_customers",
+        "hist_accounts",
+        "stg_transactions",
+        "file_ledger",
+    ),
     writes=(
         "agg_customer_contribution_parts",
-        "agg_portfolio_contribution_parts",
         "int_customer_product_contribution",
         "int_customer_contribution",
         "chk_contribution_reconciliation",

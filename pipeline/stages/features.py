@@ -24,8 +24,13 @@ from pipeline.config.economics import (
     DEPOSIT_PRODUCTS,
     INVESTMENT_PRODUCTS,
     LENDING_PRODUCTS,
+    MAX_TERM_MONTHS,
     PRODUCTS,
+    TERM_PRICED_PRODUCTS,
     TXN_CODES,
+    curve_rate,
+    lifetime_pd,
+    product_ftp_rate,
 )
 from pipeline.dates import first_of_month, month_end
 from pipeline.sqlfiles import load_sql, run_sql, sql_path
@@ -35,6 +40,7 @@ from pipeline.warehouse import table_exists
 AGGREGATES = {
     "agg_account_balance_month": ("ACCT",),
     "agg_customer_txn_month": ("TXN", "ACCT"),
+    "agg_card_cycle_month": ("TXN", "ACCT"),
 }
 """Each monthly aggregate and the feeds whose deliveries make one of its months stale."""
 
@@ -83,22 +89,34 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         "create or replace temp table ref_product_rates (product_code varchar, "
         "product_group varchar, ftp_rate_percent decimal(12,6), "
         "commission_rate_percent decimal(12,6), upkeep_amount_per_year decimal(18,6), "
-        "lgd_percent decimal(12,6))"
+        "lgd_percent decimal(12,6), risk_weight_percent decimal(12,6), "
+        "has_term_ftp boolean)"
     )
     con.executemany(
-        "insert into ref_product_rates values (?, ?, ?, ?, ?, ?)",
+        "insert into ref_product_rates values (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 p,
                 group(p),
-                eco.ftp_rate_percent.get(p),
+                product_ftp_rate(eco, p),
                 eco.commission_rate_percent.get(p),
                 eco.upkeep_amount_per_year.get(p),
                 eco.lgd_percent.get(p),
+                eco.capital.risk_weight_percent.get(p),
+                eco.ftp_curve is not None and p in TERM_PRICED_PRODUCTS,
             ]
             for p in PRODUCTS
         ],
     )
+    con.execute(
+        "create or replace temp table ref_ftp_by_term (term_months integer, "
+        "ftp_rate_percent decimal(12,6))"
+    )
+    if eco.ftp_curve is not None:
+        con.executemany(
+            "insert into ref_ftp_by_term values (?, ?)",
+            [[m, curve_rate(eco.ftp_curve, m)] for m in range(MAX_TERM_MONTHS + 1)],
+        )
     con.execute(
         "create or replace temp table ref_interchange (product_code varchar, "
         "rate_percent decimal(12,6), cap_amount decimal(18,2))"
@@ -113,7 +131,13 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     con.executemany(
         "insert into ref_channel_costs values (?, ?, ?)",
         [
-            [ch, code, eco.unit_cost_override_amount.get(ch, {}).get(code, cost)]
+            [
+                ch,
+                code,
+                0
+                if code in eco.system_txn_codes
+                else eco.unit_cost_override_amount.get(ch, {}).get(code, cost),
+            ]
             for ch, cost in eco.unit_cost_amount.items()
             for code in TXN_CODES
         ],
@@ -132,6 +156,18 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                 b.pd_percent,
             ]
             for i, b in enumerate(buckets)
+        ],
+    )
+    con.execute(
+        "create or replace temp table ref_lifetime_pd (min_days_past_due integer, "
+        "years integer, pd_percent decimal(12,6))"
+    )
+    con.executemany(
+        "insert into ref_lifetime_pd values (?, ?, ?)",
+        [
+            [b.min_days_past_due, years, lifetime_pd(b.pd_percent, years)]
+            for b in buckets
+            for years in range(1, 41)
         ],
     )
     con.execute(
@@ -158,10 +194,33 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     )
 
 
+def aggregate_params(cfg: Config, table: str) -> dict[str, Any]:
+    """The config values an aggregate's SQL takes besides its months."""
+    eco = cfg.economics
+    if table == "agg_account_balance_month":
+        return {
+            "watch_dpd": eco.credit.watch_days_past_due,
+            "default_dpd": eco.credit.default_days_past_due,
+            "default_statuses": eco.credit.default_statuses,
+            "years_without_maturity": eco.credit.lifetime_years_without_maturity,
+        }
+    if table == "agg_card_cycle_month":
+        return {"grace_days": eco.cards.grace_days}
+    return {}
+
+
 def aggregate_config_hash(cfg: Config, table: str) -> str:
     """The config an aggregate's stored months depend on: a change recomputes them."""
-    if table == "agg_customer_txn_month":
+    if table == "agg_account_balance_month":
         payload: Any = {
+            **aggregate_params(cfg, table),
+            "pd": [b.model_dump(mode="json") for b in cfg.economics.pd_buckets],
+            "lending": list(LENDING_PRODUCTS),
+        }
+    elif table == "agg_card_cycle_month":
+        payload = aggregate_params(cfg, table)
+    elif table == "agg_customer_txn_month":
+        payload = {
             "interchange": {
                 k: v.model_dump(mode="json") for k, v in cfg.economics.interchange.items()
             },
@@ -182,6 +241,13 @@ def _create_or_conform(
         con.execute(f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in cols) + ")")
         return
     have = {r[0]: r[1] for r in con.execute(f"describe {table}").fetchall()}
+    if set(have) != {n for n, _ in cols}:
+        # written by another version of the SQL: rebuilt whole (its refreshes forgotten)
+        con.execute(f"drop table {table}")
+        if table_exists(con, "agg_refresh_log"):
+            con.execute("delete from agg_refresh_log where table_name = ?", [table])
+        con.execute(f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in cols) + ")")
+        return
     for name, kind in cols:
         if name in have and have[name] != kind:
             con.execute(f'alter table {table} alter column "{name}" type {kind}')
@@ -202,10 +268,11 @@ def _replace_months(
     month_to: date,
     as_of: date,
     delete_where: str,
+    extra: dict[str, Any],
 ) -> int:
     """Recompute ``table`` for a range of months and swap those rows in."""
     model = load_sql(sql_path(f"features/{table}"))
-    params = {"month_from": month_from, "month_to": month_to, "as_of": as_of}
+    params = {"month_from": month_from, "month_to": month_to, "as_of": as_of, **extra}
     _create_or_conform(con, table, model.body, params)
     con.execute(
         f"delete from {table} where {delete_where}",
@@ -306,6 +373,7 @@ def refresh_aggregates(
                 last,
                 month_end(last),
                 "month_start between $month_from and $month_to",
+                aggregate_params(cfg, table),
             )
             log_refresh(con, table, span, None, chash)
         # the date's own month: one partial row set, as of the business date
@@ -318,6 +386,7 @@ def refresh_aggregates(
             window.business_date,
             "month_start = $month_from and (as_of_date = $as_of or as_of_date "
             "<> last_day(month_start))",
+            aggregate_params(cfg, table),
         )
         # partial row sets of earlier months are superseded by their closed months
         con.execute(
@@ -388,7 +457,6 @@ _PART_SQL = {
     "agg_customer_feature_parts": "features",
     "agg_customer_card_spend_parts": "features",
     "agg_customer_contribution_parts": "contribution",
-    "agg_portfolio_contribution_parts": "contribution",
 }
 """Window-part tables and the SQL folder of each."""
 
@@ -452,6 +520,7 @@ STAGE = Stage(
     writes=(
         "agg_account_balance_month",
         "agg_customer_txn_month",
+        "agg_card_cycle_month",
         "agg_refresh_log",
         "agg_customer_feature_parts",
         "agg_customer_card_spend_parts",

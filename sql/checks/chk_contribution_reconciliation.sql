@@ -1,82 +1,248 @@
 -- table:  chk_contribution_reconciliation
 -- grain:  business_date, branch_id, product_code, component
--- inputs: int_customer_product_contribution, int_customer_contribution, agg_portfolio_contribution_parts, agg_portfolio_contribution_parts_current, ref_product_rates
--- params: business_date, month_start, day_count_days, tolerance_per_row
+-- inputs: int_customer_product_contribution, int_customer_contribution, hist_accounts, stg_transactions, ref_product_rates, ref_ftp_by_term, ref_channel_costs, ref_interchange
+-- params: business_date, window_start, day_count_days, annual_days, history_days, tolerance_per_row, default_dpd, default_statuses, grace_days
 -- materialize: partition
--- The parts sum to the whole. Per account branch and product, each contribution component
--- summed over customers (int_customer_product_contribution) against the same component
--- computed directly at portfolio level: balance-days, rate-days, counts and interchange summed
--- over the branch's accounts first (agg_portfolio_contribution_parts, straight from the
--- monthly aggregates), rated once. Rows with branch_id '*' and product_code '*' compare the
--- customer table (int_customer_contribution) with the portfolio total. Customer amounts are
--- rounded to 6 decimals, so n summed rows may differ by n × tolerance_per_row; a larger
--- difference is a failure (is_ok false) and fails the contribution stage.
+-- Contribution reconciled against the source, not against itself: per account branch and
+-- product, interest (deposit and loan margin), commission, upkeep, default provisions, fees,
+-- interchange and service cost recomputed here straight from the loaded account versions
+-- (hist_accounts) and transactions (stg_transactions) of the window as of the business date,
+-- without the monthly aggregates or window parts the customer figures are built from, and
+-- compared with the sum over customers (int_customer_product_contribution). Rows with branch
+-- '*' and product '*' compare int_customer_contribution's total with the source total; the
+-- fee row there is the fee revenue found in the extracts. The rules are restated here on
+-- purpose (non-accrual in default, cards accruing only when the previous statement was not
+-- repaid by its due date, upkeep on open days, FEE amounts as fees): a rule changed in one
+-- place only makes the check fail. An account's branch and product in a month are those of
+-- its latest version as of the month's end (the business date in its own month), as in the
+-- customer figures. Customer amounts are rounded to 6 decimals, so n summed rows may differ by
+-- n × tolerance_per_row; a larger difference fails the contribution stage.
 with
-totals as (
+months as (
+    select cast(m as date) as month_start,
+           least(last_day(cast(m as date)), cast($business_date as date)) as as_of
+    from range(cast($window_start as timestamp), cast($business_date as timestamp)
+               + interval 1 day, interval 1 month) t(m)
+),
+day_spans as (
+    -- every (account version, month) overlap: the days the version was valid in the month
+    select h.*, m.month_start, m.as_of,
+           greatest(h.valid_from, m.month_start) as day_from,
+           least(h.valid_to, m.as_of + 1) as day_to
+    from hist_accounts h
+    join months m on h.valid_from <= m.as_of and h.valid_to > m.month_start
+),
+owner_month as (
+    select account_id, month_start,
+           arg_max(branch_id, valid_from) as branch_id,
+           arg_max(product_code, valid_from) as product_code
+    from day_spans
+    group by account_id, month_start
+),
+cycle_months as (
+    -- the window's months and the one before (an open cycle is judged like the one before)
+    select cast(m as date) as month_start
+    from range(cast($window_start as timestamp) - interval 1 month,
+               cast($business_date as timestamp) + interval 1 day, interval 1 month) t(m)
+),
+statement_balance as (
+    -- a card's balance on the last day of the month before: its statement
+    select m.month_start, h.account_id, h.balance
+    from cycle_months m
+    join hist_accounts h
+      on h.product_code = 'CCD'
+     and h.valid_from <= m.month_start - 1 and h.valid_to > m.month_start - 1
+     and h.valid_from <= cast($business_date as date)
+),
+card_repaid as (
+    select s.account_id, s.month_start, s.balance,
+           coalesce(sum(t.amount), 0) as repaid
+    from statement_balance s
+    left join stg_transactions t
+      on t.business_date <= cast($business_date as date)
+     and t.txn_date between s.month_start and s.month_start - 1 + $grace_days
+     and ((t.txn_code = 'LRP' and t.direction = 'D' and t.counterparty_account = s.account_id)
+          or (t.direction = 'C' and t.account_id = s.account_id))
+    group by all
+),
+card_months as (
+    -- revolving in a month: last month's statement not repaid by its due date (while the due
+    -- date is still ahead, as the month before)
+    select account_id, month_start,
+           case when month_start - 1 + $grace_days <= cast($business_date as date)
+                     or repaid >= balance
+                then balance > 0 and repaid < balance
+                else coalesce(lag(balance > 0 and repaid < balance)
+                                  over (partition by account_id order by month_start), false)
+           end as revolves
+    from card_repaid
+),
+rated as (
+    select o.branch_id, o.product_code, r.product_group,
+           d.balance * datediff('day', d.day_from, d.day_to) as balance_days,
+           coalesce(f.ftp_rate_percent, r.ftp_rate_percent) as ftp,
+           coalesce(d.interest_rate, 0) as rate,
+           (coalesce(d.days_past_due, 0) >= $default_dpd
+            or list_contains($default_statuses, d.status)) as in_default,
+           d.product_code <> 'CCD' or coalesce(c.revolves, false) as may_accrue,
+           case when d.status = 'C' then 0
+                else greatest(0, datediff('day',
+                        greatest(d.day_from, coalesce(d.open_date, d.day_from)),
+                        least(d.day_to, coalesce(d.close_date, d.day_to)))) end as open_days,
+           r.commission_rate_percent, r.upkeep_amount_per_year
+    from day_spans d
+    join owner_month o on o.account_id = d.account_id and o.month_start = d.month_start
+    left join ref_product_rates r on r.product_code = d.product_code
+    left join ref_ftp_by_term f
+      on r.has_term_ftp and d.maturity_date is not null and d.open_date is not null
+     and f.term_months = least(600, cast(round(datediff('day', d.open_date, d.maturity_date)
+                                              * 12 / 365) as integer))
+    left join card_months c on c.account_id = d.account_id and c.month_start = d.month_start
+    where d.day_to > d.day_from
+),
+balance_source as (
     select branch_id, product_code,
-           sum(balance_days) as balance_days,
-           sum(rate_balance_days) as rate_balance_days,
-           sum(account_days) as account_days,
-           sum(pd_balance_days) as pd_balance_days,
-           sum(fee_amount) as fee_amount,
-           sum(interchange_amount) as interchange_amount,
-           sum(service_cost_amount) as service_cost_amount
-    from (
-        select * from agg_portfolio_contribution_parts
-        where window_month = $month_start and part = 'closed'
-        union all by name
-        select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
-        from agg_portfolio_contribution_parts_current
-        where window_month = $month_start and as_of_date = $business_date
-    ) p
+           sum(case when product_group = 'deposit' then (ftp - rate) * balance_days else 0 end)
+               as deposit_nii,
+           sum(case when product_group = 'lending'
+                    then (case when in_default or not may_accrue then 0 else rate end - ftp)
+                         * balance_days else 0 end) as loan_nii,
+           sum(case when product_group = 'investment'
+                    then commission_rate_percent * balance_days else 0 end) as commission,
+           sum(coalesce(upkeep_amount_per_year, 0) * open_days) as upkeep
+    from rated
     group by branch_id, product_code
 ),
-portfolio_wide as (
-    select t.branch_id, t.product_code,
-           case when r.product_group = 'deposit'
-                then (r.ftp_rate_percent * t.balance_days - t.rate_balance_days)
-                     / (100 * $day_count_days) else 0 end as deposit_nii_amount,
-           case when r.product_group = 'lending'
-                then (t.rate_balance_days - r.ftp_rate_percent * t.balance_days)
-                     / (100 * $day_count_days) else 0 end as loan_nii_amount,
-           case when r.product_group = 'investment'
-                then r.commission_rate_percent * t.balance_days / (100 * $day_count_days)
-                else 0 end as commission_amount,
-           t.fee_amount,
-           t.interchange_amount,
-           t.service_cost_amount,
-           coalesce(r.upkeep_amount_per_year, 0) * t.account_days / $day_count_days
-               as upkeep_cost_amount,
-           case when r.product_group = 'lending'
-                then r.lgd_percent * t.pd_balance_days / (100 * 100 * $day_count_days)
-                else 0 end as risk_cost_amount
-    from totals t
-    left join ref_product_rates r on r.product_code = t.product_code
+defaulted as (
+    -- exposure in default at each version of a loan or card, and the change from the version
+    -- before; a defaulted account that closes uses its provision (no release)
+    select h.account_id, h.valid_from, h.status,
+           case when coalesce(h.days_past_due, 0) >= $default_dpd
+                     or list_contains($default_statuses, h.status) then h.balance else 0 end
+               as exposure,
+           lag(case when coalesce(h.days_past_due, 0) >= $default_dpd
+                         or list_contains($default_statuses, h.status) then h.balance else 0 end)
+               over (partition by h.account_id order by h.valid_from) as exposure_before
+    from hist_accounts h
+    join ref_product_rates r on r.product_code = h.product_code and r.product_group = 'lending'
+    where h.valid_from <= cast($business_date as date)
 ),
-portfolio as (
-    unpivot portfolio_wide
-    on deposit_nii_amount, loan_nii_amount, commission_amount, fee_amount,
-       interchange_amount, service_cost_amount, upkeep_cost_amount, risk_cost_amount
-    into name component value portfolio_amount
+provision_source as (
+    select o.branch_id, o.product_code,
+           sum(r.lgd_percent * (d.exposure - coalesce(d.exposure_before, 0))) as provision
+    from defaulted d
+    join months m
+      on d.valid_from between m.month_start and m.as_of
+    join owner_month o on o.account_id = d.account_id and o.month_start = m.month_start
+    left join ref_product_rates r on r.product_code = o.product_code
+    where not (d.status = 'C' and coalesce(d.exposure_before, 0) > 0)
+    group by o.branch_id, o.product_code
+),
+latest_version as (
+    -- each account's latest version as of each month's end (the business date in its month)
+    select h.account_id, m.month_start, h.product_code, h.branch_id
+    from (select account_id, product_code, branch_id, valid_from,
+                 lead(valid_from) over (partition by account_id order by valid_from) as next_from
+          from hist_accounts
+          where valid_from <= cast($business_date as date)) h
+    join months m on h.valid_from <= m.as_of and (h.next_from is null or h.next_from > m.as_of)
+),
+txn_rows as (
+    select account_id, channel, txn_code, direction, amount, fee,
+           cast(date_trunc('month', business_date) as date) as month_start
+    from stg_transactions
+    where business_date between cast($window_start as date) and cast($business_date as date)
+),
+txn_by_account as (
+    select account_id, month_start, channel, txn_code,
+           count(*) as txns,
+           sum(case when txn_code = 'FEE' and direction = 'C' then -amount
+                    when txn_code = 'FEE' then amount
+                    else coalesce(fee, 0) end) as fee
+    from txn_rows
+    group by all
+),
+pos_by_account as (
+    -- interchange per purchase for each card product, kept for the account's own below
+    select x.account_id, x.month_start, i.product_code,
+           sum(case when i.cap_amount is not null
+                         and x.amount * i.rate_percent * 0.01 > i.cap_amount
+                    then i.cap_amount else x.amount * i.rate_percent * 0.01 end) as interchange
+    from txn_rows x
+    cross join ref_interchange i
+    where x.txn_code = 'POS' and x.direction = 'D'
+    group by all
+),
+txn_source as (
+    select a.branch_id, coalesce(a.product_code, 'NONE') as product_code,
+           sum(x.fee) as fee,
+           sum(x.txns * coalesce(c.unit_cost_amount, 0)) as service_cost,
+           0 as interchange
+    from txn_by_account x
+    left join latest_version a on a.account_id = x.account_id and a.month_start = x.month_start
+    left join ref_channel_costs c on c.channel = x.channel and c.txn_code = x.txn_code
+    group by all
+    union all by name
+    select a.branch_id, a.product_code, 0 as fee, 0 as service_cost,
+           sum(p.interchange) as interchange
+    from pos_by_account p
+    join latest_version a
+      on a.account_id = p.account_id and a.month_start = p.month_start
+     and a.product_code = p.product_code
+    group by all
+),
+txn_totals as (
+    select branch_id, product_code, sum(fee) as fee, sum(interchange) as interchange,
+           sum(service_cost) as service_cost
+    from txn_source
+    group by all
+),
+source_wide as (
+    select coalesce(b.branch_id, t.branch_id, p.branch_id) as branch_id,
+           coalesce(b.product_code, t.product_code, p.product_code) as product_code,
+           coalesce(b.deposit_nii, 0) * $annual_days
+               / (100 * $day_count_days * $history_days) as deposit_nii_amount,
+           coalesce(b.loan_nii, 0) * $annual_days
+               / (100 * $day_count_days * $history_days) as loan_nii_amount,
+           coalesce(b.commission, 0) * $annual_days
+               / (100 * $day_count_days * $history_days) as commission_amount,
+           coalesce(b.upkeep, 0) * $annual_days
+               / ($day_count_days * $history_days) as upkeep_cost_amount,
+           coalesce(p.provision, 0) / 100 as default_provision_amount,
+           coalesce(t.fee, 0) * $annual_days / $history_days as fee_amount,
+           coalesce(t.interchange, 0) * $annual_days / $history_days as interchange_amount,
+           coalesce(t.service_cost, 0) * $annual_days / $history_days as service_cost_amount
+    from balance_source b
+    full outer join txn_totals t
+      on t.branch_id is not distinct from b.branch_id and t.product_code = b.product_code
+    full outer join provision_source p
+      on p.branch_id is not distinct from coalesce(b.branch_id, t.branch_id)
+     and p.product_code = coalesce(b.product_code, t.product_code)
+),
+source as (
+    unpivot source_wide
+    on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
+       default_provision_amount, fee_amount, interchange_amount, service_cost_amount
+    into name component value source_amount
 ),
 customer_sums_wide as (
     select branch_id, product_code, count(*) as summed_rows,
            sum(deposit_nii_amount) as deposit_nii_amount,
            sum(loan_nii_amount) as loan_nii_amount,
            sum(commission_amount) as commission_amount,
+           sum(upkeep_cost_amount) as upkeep_cost_amount,
+           sum(default_provision_amount) as default_provision_amount,
            sum(fee_amount) as fee_amount,
            sum(interchange_amount) as interchange_amount,
-           sum(service_cost_amount) as service_cost_amount,
-           sum(upkeep_cost_amount) as upkeep_cost_amount,
-           sum(risk_cost_amount) as risk_cost_amount
+           sum(service_cost_amount) as service_cost_amount
     from int_customer_product_contribution
     where business_date = $business_date
     group by branch_id, product_code
 ),
 customer_sums as (
     unpivot customer_sums_wide
-    on deposit_nii_amount, loan_nii_amount, commission_amount, fee_amount,
-       interchange_amount, service_cost_amount, upkeep_cost_amount, risk_cost_amount
+    on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
+       default_provision_amount, fee_amount, interchange_amount, service_cost_amount
     into name component value customer_sum_amount
 ),
 by_cell as (
@@ -85,10 +251,9 @@ by_cell as (
            coalesce(s.component, p.component) as component,
            coalesce(s.summed_rows, 0) as summed_rows,
            cast(coalesce(s.customer_sum_amount, 0) as decimal(38, 6)) as customer_sum_amount,
-           cast(round(coalesce(p.portfolio_amount, 0), 6) as decimal(38, 6))
-               as portfolio_amount
+           cast(round(coalesce(p.source_amount, 0), 6) as decimal(38, 6)) as source_amount
     from customer_sums s
-    full outer join portfolio p
+    full outer join source p
       on p.branch_id is not distinct from s.branch_id
      and p.product_code = s.product_code
      and p.component = s.component
@@ -99,16 +264,16 @@ whole_customers as (
                sum(deposit_nii_amount) as deposit_nii_amount,
                sum(loan_nii_amount) as loan_nii_amount,
                sum(commission_amount) as commission_amount,
+               sum(upkeep_cost_amount) as upkeep_cost_amount,
+               sum(default_provision_amount) as default_provision_amount,
                sum(fee_amount) as fee_amount,
                sum(interchange_amount) as interchange_amount,
-               sum(service_cost_amount) as service_cost_amount,
-               sum(upkeep_cost_amount) as upkeep_cost_amount,
-               sum(risk_cost_amount) as risk_cost_amount
+               sum(service_cost_amount) as service_cost_amount
         from int_customer_contribution
         where business_date = $business_date
     )
-    on deposit_nii_amount, loan_nii_amount, commission_amount, fee_amount,
-       interchange_amount, service_cost_amount, upkeep_cost_amount, risk_cost_amount
+    on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
+       default_provision_amount, fee_amount, interchange_amount, service_cost_amount
     into name component value customer_sum_amount
 ),
 whole as (
@@ -116,17 +281,17 @@ whole as (
            (select sum(summed_rows) from customer_sums_wide) as summed_rows,
            cast(coalesce(w.customer_sum_amount, 0) as decimal(38, 6)) as customer_sum_amount,
            cast(round(coalesce(
-               (select sum(p.portfolio_amount) from portfolio p where p.component = w.component),
-               0), 6) as decimal(38, 6)) as portfolio_amount
+               (select sum(p.source_amount) from source p where p.component = w.component),
+               0), 6) as decimal(38, 6)) as source_amount
     from whole_customers w
 ),
 final as (
     select cast($business_date as date) as business_date,
            branch_id, product_code, replace(component, '_amount', '') as component,
-           summed_rows, customer_sum_amount, portfolio_amount,
-           customer_sum_amount - portfolio_amount as difference_amount,
+           summed_rows, customer_sum_amount, source_amount,
+           customer_sum_amount - source_amount as difference_amount,
            cast((summed_rows + 1) * $tolerance_per_row as decimal(38, 6)) as tolerance_amount,
-           abs(customer_sum_amount - portfolio_amount)
+           abs(customer_sum_amount - source_amount)
                <= (summed_rows + 1) * $tolerance_per_row as is_ok
     from (select * from by_cell union all select * from whole)
 )

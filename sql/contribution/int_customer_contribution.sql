@@ -1,12 +1,14 @@
 -- table:  int_customer_contribution
 -- grain:  customer_id, business_date
 -- inputs: int_customer_product_contribution, hist_customers
--- params: business_date, window_start
+-- params: business_date, window_start, history_days
 -- materialize: partition
--- Profit contribution (利润贡献度) per customer over the trailing window: the sum over the
--- customer's branches and products of int_customer_product_contribution, one column per
--- component (CNY), revenue − cost = contribution. Every customer valid at the business date
--- has a row (zeros when nothing happened); customers known only from accounts are kept too.
+-- Profit contribution (利润贡献度) per customer, a yearly figure from the trailing window: the
+-- sum over the customer's branches and products of int_customer_product_contribution, one
+-- column per component (CNY a year), revenue − cost = contribution, and economic profit =
+-- contribution − capital charge. history_days: the days of the window the warehouse holds,
+-- from which flows are annualised (docs/contribution.md). Every customer valid at the business
+-- date has a row (zeros when nothing happened); customers known only from accounts are kept.
 with
 customers as (
     select customer_id, home_branch_id, rm_id
@@ -23,6 +25,9 @@ parts as (
            sum(service_cost_amount) as service_cost_amount,
            sum(upkeep_cost_amount) as upkeep_cost_amount,
            sum(risk_cost_amount) as risk_cost_amount,
+           sum(reserve_cost_amount) as reserve_cost_amount,
+           sum(default_provision_amount) as default_provision_amount,
+           sum(capital_charge_amount) as capital_charge_amount,
            count(distinct product_code) filter (where product_code <> 'NONE') as products_used
     from int_customer_product_contribution
     where business_date = $business_date
@@ -33,6 +38,7 @@ final as (
            cast($business_date as date) as business_date,
            cast($window_start as date) as window_start,
            cast($business_date as date) as window_end,
+           cast($history_days as integer) as history_days,
            c.home_branch_id,
            c.rm_id,
            cast(coalesce(p.deposit_nii_amount, 0) as decimal(38, 6)) as deposit_nii_amount,
@@ -42,7 +48,11 @@ final as (
            cast(coalesce(p.interchange_amount, 0) as decimal(38, 6)) as interchange_amount,
            cast(coalesce(p.service_cost_amount, 0) as decimal(38, 6)) as service_cost_amount,
            cast(coalesce(p.upkeep_cost_amount, 0) as decimal(38, 6)) as upkeep_cost_amount,
+           cast(coalesce(p.reserve_cost_amount, 0) as decimal(38, 6)) as reserve_cost_amount,
            cast(coalesce(p.risk_cost_amount, 0) as decimal(38, 6)) as risk_cost_amount,
+           cast(coalesce(p.default_provision_amount, 0) as decimal(38, 6))
+               as default_provision_amount,
+           cast(coalesce(p.capital_charge_amount, 0) as decimal(38, 6)) as capital_charge_amount,
            coalesce(p.products_used, 0) as products_used
     from customers c
     full outer join parts p on p.customer_id = c.customer_id
@@ -51,7 +61,11 @@ totals as (
     select *,
            deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
                + interchange_amount as revenue_amount,
-           service_cost_amount + upkeep_cost_amount + risk_cost_amount as cost_amount
+           service_cost_amount + upkeep_cost_amount + reserve_cost_amount + risk_cost_amount
+               as cost_amount
     from final
 )
-select *, revenue_amount - cost_amount as contribution_amount from totals
+select *,
+       revenue_amount - cost_amount as contribution_amount,
+       revenue_amount - cost_amount - capital_charge_amount as economic_profit_amount
+from totals

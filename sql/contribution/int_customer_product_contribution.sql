@@ -1,20 +1,25 @@
 -- table:  int_customer_product_contribution
 -- grain:  customer_id, business_date, branch_id, product_code
 -- inputs: agg_customer_contribution_parts, agg_customer_contribution_parts_current
--- params: business_date, month_start, day_count_days
+-- params: business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent
 -- materialize: partition
--- Profit contribution per customer, account branch and product over the trailing window, one
--- column per component, CNY rounded to 6 decimals (configs: economics): the window's parts in
--- agg_customer_contribution_parts (closed months + month to date) added, then divided by the
--- day count. Time-based amounts use ACT/365: amount = balance-days × rate% / 100 / 365.
---   deposit_nii   = (FTP% − customer rate%) × balance-days                 DDA, TDA
---   loan_nii      = (customer rate% − FTP%) × balance-days                 CCD, PLN, MTG, BLN
---   commission    = commission% × balance-days                             WMP, FND, INS
---   fee           = the fee column of the transactions
+-- Profit contribution per customer, account branch and product, as a yearly figure, one column
+-- per component, CNY rounded to 6 decimals (configs: economics; docs/contribution.md): the
+-- window's parts in agg_customer_contribution_parts (closed months + month to date) added,
+-- priced with the ACT/365 day count and annualised: flows × annual_days / history_days, where
+-- history_days is the part of the window the warehouse holds (pipeline/stages/contribution.py).
+-- Default provisions are events, counted once in the window they fall in, not annualised.
+--   deposit_nii   = (FTP% − customer rate%) × balance-days                  DDA, TDA
+--   loan_nii      = customer rate% × accruing balance-days − FTP% × balance-days   lending
+--   commission    = commission% × balance-days                              WMP, FND, INS
+--   fee           = fee column of the transactions + FEE charges' amounts
 --   interchange   = per POS purchase least(amount × rate%, cap), summed
---   service_cost  = transactions × unit cost by channel and txn_code
---   upkeep_cost   = upkeep per account-year × account-days held / day_count_days
---   risk_cost     = PD% (worst days past due of the month) × LGD% × balance-days, lending only
+--   service_cost  = transactions × unit cost by channel and txn_code (FEE: none)
+--   upkeep_cost   = upkeep per account-year × open days / day_count_days
+--   reserve_cost  = RRR% × (FTP% − reserve rate%) × balance-days            DDA, TDA
+--   risk_cost     = LGD% × PD% × balance-days (expected loss, stages 1-2) + default_provision
+--   default_provision = LGD% × change in defaulted exposure in the window (stage 3, once)
+--   capital_charge = risk weight% × balance-days × capital ratio% × hurdle rate%   lending
 -- Transactions are attributed to the branch and product of the account they were posted on.
 -- Amounts are stored as DECIMAL(18, 6) (up to 10^12 CNY per customer and product): DuckDB
 -- reads DECIMAL(38, x) back some 20 times slower, and this table has ~3 rows per customer.
@@ -24,7 +29,7 @@ closed as (
     where window_month = $month_start and part = 'closed'
 ),
 current_month as (
-    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    select *  -- the month to date: a temp table of this run (pipeline/stages/contribution.py)
     from agg_customer_contribution_parts_current
     where window_month = $month_start and as_of_date = $business_date
 ),
@@ -36,9 +41,13 @@ joined as (
            coalesce(c.product_code, m.product_code) as product_code,
            coalesce(c.deposit_nii_num, 0) + coalesce(m.deposit_nii_num, 0) as deposit_nii_num,
            coalesce(c.loan_nii_num, 0) + coalesce(m.loan_nii_num, 0) as loan_nii_num,
+           coalesce(c.reserve_num, 0) + coalesce(m.reserve_num, 0) as reserve_num,
            coalesce(c.commission_num, 0) + coalesce(m.commission_num, 0) as commission_num,
            coalesce(c.upkeep_num, 0) + coalesce(m.upkeep_num, 0) as upkeep_num,
-           coalesce(c.risk_num, 0) + coalesce(m.risk_num, 0) as risk_num,
+           coalesce(c.expected_loss_num, 0) + coalesce(m.expected_loss_num, 0)
+               as expected_loss_num,
+           coalesce(c.provision_num, 0) + coalesce(m.provision_num, 0) as provision_num,
+           coalesce(c.capital_num, 0) + coalesce(m.capital_num, 0) as capital_num,
            coalesce(c.fee_amount, 0) + coalesce(m.fee_amount, 0) as fee_amount,
            coalesce(c.interchange_num, 0) + coalesce(m.interchange_num, 0) as interchange_num,
            coalesce(c.service_cost_num, 0) + coalesce(m.service_cost_num, 0) as service_cost_num
@@ -49,21 +58,35 @@ joined as (
      and m.product_code is not distinct from c.product_code
 ),
 amounts as (
+    -- rate numerators carry one percent (÷ 100) per rate; × annual_days / history_days
+    -- turns the window's amount into a year's
     select customer_id, branch_id, product_code,
-           cast(round(coalesce(deposit_nii_num, 0) / (100 * $day_count_days), 6)
+           cast(round(deposit_nii_num * $annual_days
+                      / (100 * $day_count_days * $history_days), 6)
                 as decimal(18, 6)) as deposit_nii_amount,
-           cast(round(coalesce(loan_nii_num, 0) / (100 * $day_count_days), 6)
+           cast(round(loan_nii_num * $annual_days / (100 * $day_count_days * $history_days), 6)
                 as decimal(18, 6)) as loan_nii_amount,
-           cast(round(coalesce(commission_num, 0) / (100 * $day_count_days), 6)
+           cast(round(commission_num * $annual_days
+                      / (100 * $day_count_days * $history_days), 6)
                 as decimal(18, 6)) as commission_amount,
-           cast(coalesce(fee_amount, 0) as decimal(18, 6)) as fee_amount,
-           cast(round(coalesce(interchange_num, 0), 6) as decimal(18, 6)) as interchange_amount,
-           cast(round(coalesce(service_cost_num, 0), 6) as decimal(18, 6))
+           cast(round(fee_amount * $annual_days / $history_days, 6) as decimal(18, 6))
+               as fee_amount,
+           cast(round(interchange_num * $annual_days / $history_days, 6) as decimal(18, 6))
+               as interchange_amount,
+           cast(round(service_cost_num * $annual_days / $history_days, 6) as decimal(18, 6))
                as service_cost_amount,
-           cast(round(coalesce(upkeep_num, 0) / $day_count_days, 6) as decimal(18, 6))
-               as upkeep_cost_amount,
-           cast(round(coalesce(risk_num, 0) / (100 * 100 * $day_count_days), 6)
-                as decimal(18, 6)) as risk_cost_amount
+           cast(round(upkeep_num * $annual_days / ($day_count_days * $history_days), 6)
+                as decimal(18, 6)) as upkeep_cost_amount,
+           cast(round(reserve_num * $annual_days
+                      / (100 * 100 * $day_count_days * $history_days), 6)
+                as decimal(18, 6)) as reserve_cost_amount,
+           cast(round(expected_loss_num * $annual_days
+                      / (100 * 100 * $day_count_days * $history_days), 6)
+                as decimal(18, 6)) as expected_loss_amount,
+           cast(round(provision_num / 100, 6) as decimal(18, 6)) as default_provision_amount,
+           cast(round(capital_num * $capital_cost_percent * $annual_days
+                      / (100 * 100 * $day_count_days * $history_days), 6)
+                as decimal(18, 6)) as capital_charge_amount
     from joined
 ),
 final as (
@@ -71,14 +94,23 @@ final as (
            cast($business_date as date) as business_date,
            branch_id, product_code,
            deposit_nii_amount, loan_nii_amount, commission_amount, fee_amount,
-           interchange_amount, service_cost_amount, upkeep_cost_amount, risk_cost_amount,
+           interchange_amount, service_cost_amount, upkeep_cost_amount, reserve_cost_amount,
+           cast(expected_loss_amount + default_provision_amount as decimal(18, 6))
+               as risk_cost_amount,
+           default_provision_amount,
            cast(deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
                 + interchange_amount as decimal(18, 6)) as revenue_amount,
-           cast(service_cost_amount + upkeep_cost_amount + risk_cost_amount as decimal(18, 6))
+           cast(service_cost_amount + upkeep_cost_amount + reserve_cost_amount
+                + expected_loss_amount + default_provision_amount as decimal(18, 6))
                as cost_amount,
            cast(deposit_nii_amount + loan_nii_amount + commission_amount + fee_amount
                 + interchange_amount - service_cost_amount - upkeep_cost_amount
-                - risk_cost_amount as decimal(18, 6)) as contribution_amount
+                - reserve_cost_amount - expected_loss_amount - default_provision_amount
+                as decimal(18, 6)) as contribution_amount,
+           capital_charge_amount
     from amounts
 )
-select * from final
+select *,
+       cast(contribution_amount - capital_charge_amount as decimal(18, 6))
+           as economic_profit_amount
+from final
