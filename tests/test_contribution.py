@@ -15,7 +15,8 @@ C1  A1 DDA 10,000.00 at 0.20% from 2026-11-01: 30 days, balance-days 300,000
     L1 PLN 50,000.00 at 4.35%, opened 2025-11-01, maturing 2028-11-01 (36 months: FTP 2.30):
         11-01..11-05 performing (5 days), 11-06..11-19 35 dpd: watch (14 days),
         11-20..11-30 95 dpd, status D: default (11 days)
-        loan NII    = (4.35 × 950,000 − 2.30 × 1,500,000) / 36,500 = 18.698630   (no accrual in default)
+        loan NII    = (4.35 × 950,000 − 2.30 × 1,500,000) / 36,500 = 18.698630
+                      (no interest accrues on the days in default)
         expected loss = 60% × (1% × 250,000 + 43.75% × 700,000) / 365 = 507.534247
                       (watch: lifetime PD over 2 years left, 1 − 0.75² = 43.75%)
         provision   = 60% × 50,000 on entering default           = 30,000.00 (once, not annualised)

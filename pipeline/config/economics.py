@@ -8,6 +8,7 @@ and every other time-based amount use the ACT/365 day count: amount = balance-da
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -249,7 +250,7 @@ def curve_rate(curve: list[FtpPoint], tenor_months: int) -> Decimal:
     """
     if tenor_months <= curve[0].tenor_months:
         return curve[0].rate_percent.quantize(_SIX)
-    for lo, hi in zip(curve, curve[1:], strict=False):
+    for lo, hi in itertools.pairwise(curve):
         if tenor_months <= hi.tenor_months:
             share = Decimal(tenor_months - lo.tenor_months) / (hi.tenor_months - lo.tenor_months)
             return (lo.rate_percent + (hi.rate_percent - lo.rate_percent) * share).quantize(_SIX)
