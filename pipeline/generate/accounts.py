@@ -2,6 +2,16 @@
 
 Balances are integer cents throughout. Loans and cards carry outstanding principal; deposits
 and investments carry held value.
+
+Arrears: an account stops paying on its ``miss_day`` (days past due is 1 that day and grows by
+one a day) until its ``cure_day``, when one repayment clears the arrears. A share of loans and
+cards is already in arrears on the first business date (the legacy bad book, ``miss_day`` < 0);
+a share of performing ones stops paying inside the window, and about a third of those cure,
+some while still in watch (30-89 days past due), some after default (90+).
+
+Cards: the statement date is the month's last day; a card repays the statement balance on its
+``repay_dom`` (1-20) of the next month, in full when its holder transacts that cycle, the
+minimum (10% or 100 CNY, whichever is more) when the holder revolves.
 """
 
 from __future__ import annotations
@@ -28,6 +38,12 @@ _ID_PREFIX = {
 }
 # Term in months -> customer rate (percent) for time deposits.
 TDA_TERMS: dict[int, float] = {3: 1.10, 6: 1.30, 12: 1.50, 24: 1.60, 36: 1.90, 60: 2.00}
+NEVER = 10**9
+# Share of performing accounts, per product, that stop paying inside the window.
+ARREARS_SHARE: dict[str, float] = {"CCD": 0.03, "PLN": 0.03, "BLN": 0.03, "MTG": 0.01}
+CURE_SHARE = 1 / 3
+CARD_SWITCH_SHARE = 0.1
+CARD_FEE_SHARE = 0.5
 
 
 @dataclass
@@ -46,18 +62,44 @@ class Accounts:
     rate: np.ndarray
     balance: np.ndarray
     close_day: np.ndarray
-    delinquent: np.ndarray
-    dpd0: np.ndarray
+    term_months: np.ndarray
+    legacy_arrears: np.ndarray
+    miss_day: np.ndarray
+    cure_day: np.ndarray
     monthly_payment: np.ndarray
     repay_dom: np.ndarray
     revolver: np.ndarray
+    switch_from: np.ndarray
+    switch_to: np.ndarray
+    card_fee: np.ndarray
+    open_month_day: np.ndarray
     maturity_day: np.ndarray
     rollover_of: np.ndarray
+    # Card cycles: the last statement (its day, -1 before the first one inside the window, and
+    # balances), repayments since it, and the cycles counted so far (for the ground truth).
+    statement_day: int
+    statement_cents: np.ndarray
+    cycle_paid_cents: np.ndarray
+    cycle_count: np.ndarray
+    revolved_count: np.ndarray
 
     @property
     def is_credit(self) -> np.ndarray:
         """True for loans and cards (balance is owed by the customer)."""
         return np.isin(self.product, CREDIT_PRODUCTS)
+
+    def in_arrears(self, day: int) -> np.ndarray:
+        """True where the account is past due on ``day`` (it pays nothing; balance frozen)."""
+        return (self.miss_day <= day) & (day < self.cure_day)
+
+    def days_past_due(self, day: int) -> np.ndarray:
+        """Days past due at the end of ``day`` (0 when not in arrears)."""
+        return np.where(self.in_arrears(day), day - self.miss_day + 1, 0)
+
+    def revolves(self, cards: np.ndarray, month: int) -> np.ndarray:
+        """Whether each card's holder revolves the statement of window month ``month``."""
+        switched = (self.switch_from[cards] <= month) & (month < self.switch_to[cards])
+        return self.revolver[cards] ^ switched
 
 
 @dataclass(frozen=True)
@@ -88,7 +130,12 @@ def _remaining(
 
 
 def build_accounts(
-    rng: np.random.Generator, cust: Customers, branches: Branches, start: np.datetime64, days: int
+    rng: np.random.Generator,
+    cust: Customers,
+    branches: Branches,
+    start: np.datetime64,
+    days: int,
+    credit_rng: np.random.Generator,
 ) -> tuple[Accounts, Holdings]:
     """Give every customer a demand deposit and draw the other products they hold.
 
@@ -104,6 +151,9 @@ def build_accounts(
         First business date.
     days
         Window length; time deposits maturing in it roll over, some loans are drawn in it.
+    credit_rng
+        Random generator for arrears, cures and card habits (its own stream, so that drawing
+        them leaves the rest of the world as it was).
 
     Returns
     -------
@@ -287,7 +337,45 @@ def build_accounts(
         )
         frame = pl.concat([frame, rows_roll])
     frame = frame.with_row_index("seq").sort(["cust", "seq"])
-    return _finish(rng, frame, cust, branches, start)
+    return _finish(rng, frame, cust, branches, start, days, credit_rng)
+
+
+def _plan_arrears(
+    rng: np.random.Generator,
+    product: np.ndarray,
+    open_day: np.ndarray,
+    maturity_day: np.ndarray,
+    balance: np.ndarray,
+    legacy: np.ndarray,
+    days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Miss and cure days of performing accounts that fall into arrears inside the window.
+
+    Candidates were open before the window, owe something and do not mature soon after it. The
+    count per product is exact (ARREARS_SHARE of its candidates). A third of them cure: half
+    after 35-85 days past due (still in watch), half after 100-200 (after default), on a day
+    inside the window when it is long enough. The others miss early enough to reach default.
+    """
+    m = len(product)
+    miss = np.full(m, NEVER, dtype=np.int64)
+    cure = np.full(m, NEVER, dtype=np.int64)
+    ok = ~legacy & (open_day < 0) & (balance > 0) & (maturity_day > days + 60)
+    chosen = [np.zeros(0, np.int64)]
+    for code, share in ARREARS_SHARE.items():
+        pool = np.flatnonzero(ok & (product == code))
+        chosen.append(rng.choice(pool, round(share * len(pool)), replace=False))
+    picked = np.sort(np.concatenate(chosen))
+    order = rng.permutation(picked)
+    n_cure = round(CURE_SHARE * len(order))
+    curers, stayers = order[:n_cure], order[n_cure:]
+    in_watch = np.arange(n_cure) % 2 == 0
+    length = np.where(in_watch, rng.integers(35, 86, n_cure), rng.integers(100, 201, n_cure))
+    latest = np.maximum(days - length - 1, 1)
+    miss[curers] = (rng.random(n_cure) * latest).astype(np.int64)
+    cure[curers] = miss[curers] + length
+    horizon = days - 100 if days > 130 else days
+    miss[stayers] = rng.integers(0, max(horizon, 1), len(stayers))
+    return miss, cure
 
 
 def _finish(
@@ -296,6 +384,8 @@ def _finish(
     cust: Customers,
     branches: Branches,
     start: np.datetime64,
+    days: int,
+    credit_rng: np.random.Generator,
 ) -> tuple[Accounts, Holdings]:
     m = len(frame)
     seq = frame["seq"].to_numpy()
@@ -331,26 +421,52 @@ def _finish(
     branch = np.where(elsewhere, staffed[rng.integers(0, len(staffed), m)], home)
     prefixes = np.array([_ID_PREFIX[str(p)] for p in product])
     account_id = np.char.add(prefixes, np.char.zfill(np.arange(1, m + 1).astype(str), 10))
+    open_ymd = np.char.replace(open_date.astype(str), "-", "")
+    balance = frame["balance"].to_numpy().copy()
+    # The legacy bad book stopped paying dpd0 - 1 days before the first business date.
+    miss_day, cure_day = _plan_arrears(
+        credit_rng, product, open_day, maturity_day, balance, delinquent, days
+    )
+    miss_day = np.where(delinquent, 1 - dpd0, miss_day)
+    is_card = product == "CCD"
+    months = int(days / 30.4) + 2
+    switcher = is_card & (credit_rng.random(m) < CARD_SWITCH_SHARE)
+    switch_from = np.where(switcher, credit_rng.integers(0, max(months - 2, 1), m), -1)
+    switch_to = np.where(switcher, switch_from + credit_rng.integers(2, 5, m), -1)
+    card_fee = is_card & (credit_rng.random(m) < CARD_FEE_SHARE)
+    # Cards repay on day 1-20 of the month after the statement, inside the 25-day grace.
+    repay_dom = np.where(is_card, np.abs(open_day) % 20 + 1, np.abs(open_day) % 28 + 1)
     accounts = Accounts(
         n=m,
         account_id=account_id,
         cust=owner,
         product=product,
         open_day=open_day,
-        open_date=np.char.replace(open_date.astype(str), "-", ""),
+        open_date=open_ymd,
         maturity_date=maturity_str,
         branch=branch,
         limit_cents=frame["limit"].to_numpy(),
         rate=rate,
-        balance=frame["balance"].to_numpy().copy(),
-        close_day=np.full(m, 10**9, dtype=np.int64),
-        delinquent=delinquent,
-        dpd0=dpd0,
+        balance=balance,
+        close_day=np.full(m, NEVER, dtype=np.int64),
+        term_months=np.where(is_card, 0, term),
+        legacy_arrears=delinquent,
+        miss_day=miss_day,
+        cure_day=cure_day,
         monthly_payment=frame["payment"].to_numpy(),
-        repay_dom=(np.abs(open_day) % 28 + 1).astype(np.int64),
-        revolver=(product == "CCD") & (term == 1),
+        repay_dom=repay_dom.astype(np.int64),
+        revolver=is_card & (term == 1),
+        switch_from=switch_from,
+        switch_to=switch_to,
+        card_fee=card_fee,
+        open_month_day=open_ymd.astype(np.int64) % 10000,
         maturity_day=maturity_day,
         rollover_of=rollover_of,
+        statement_day=-1,
+        statement_cents=balance.copy(),
+        cycle_paid_cents=np.zeros(m, dtype=np.int64),
+        cycle_count=np.zeros(m, dtype=np.int64),
+        revolved_count=np.zeros(m, dtype=np.int64),
     )
     n = cust.n
     dda = np.full(n, -1, dtype=np.int64)

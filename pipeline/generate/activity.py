@@ -89,9 +89,16 @@ def counter_fee(w: World, channel: np.ndarray, cp: np.ndarray, amount: np.ndarra
     return np.where(charged, np.clip(amount // 200, 200, 5000), 0)
 
 
-def ordinary_events(rng: np.random.Generator, w: World, active: np.ndarray) -> list[Batch]:
-    """Spending, cash, transfers, bill payments and enquiries of every active customer."""
+def ordinary_events(
+    rng: np.random.Generator, w: World, day: int, active: np.ndarray
+) -> list[Batch]:
+    """Spending, cash, transfers, bill payments and enquiries of every active customer.
+
+    Card holders pay by card at the till most of the time, unless the card is in arrears (it is
+    blocked: they pay from the demand deposit).
+    """
     c = w.cust
+    blocked = w.acct.in_arrears(day) | (w.acct.cure_day == day)
     band = age_band(c.age)
     scale = c.activity * np.where(c.persona == P["merchant"], 0.5, 1.0)
     out: list[Batch] = []
@@ -109,6 +116,7 @@ def ordinary_events(rng: np.random.Generator, w: World, active: np.ndarray) -> l
             amount = _lognormal_cents(rng, _MCC_MEDIAN[k], 0.7, n)
             card = w.hold.ccd[who]
             use_card = (card >= 0) & (rng.random(n) < 0.6)
+            use_card &= ~blocked[np.maximum(card, 0)]
             acct = np.where(use_card, card, acct)
             shop_rows = np.empty(n, dtype=np.int64)
             for j, pool in enumerate(w.shops):

@@ -1,5 +1,6 @@
 """Write a landing zone: one folder per business date with every feed and its control file,
-and the ground truth beside it."""
+and the ground truth beside it: ``<out>.truth.parquet`` (one row per customer) and
+``<out>.accounts_truth.parquet`` (one row per account; columns of both in ``truth``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from pipeline.generate import activity, ledger, schedule, trade, writer
 from pipeline.generate.ledger import CH, CHANNELS
-from pipeline.generate.truth import truth_frame
+from pipeline.generate.truth import accounts_truth_frame, truth_frame
 from pipeline.generate.world import World, build_world
 
 # Time-of-day windows per channel, seconds after midnight.
@@ -32,6 +33,7 @@ class GenerationSummary:
 
     landing_dir: Path
     truth_path: Path
+    accounts_truth_path: Path
     first_date: date
     last_date: date
     customers: int
@@ -45,6 +47,11 @@ class GenerationSummary:
 def truth_path_for(out: Path) -> Path:
     """The ground-truth file sits beside the landing zone: ``<out>.truth.parquet``."""
     return out.with_name(out.name + ".truth.parquet")
+
+
+def accounts_truth_path_for(out: Path) -> Path:
+    """The account ground truth sits beside it: ``<out>.accounts_truth.parquet``."""
+    return out.with_name(out.name + ".accounts_truth.parquet")
 
 
 def _active(w: World, day: int) -> np.ndarray:
@@ -78,7 +85,7 @@ def simulate_day(w: World, day: int, seed: int) -> tuple[ledger.Batch, np.ndarra
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2, day]))
     active = _active(w, day)
     chunks = [
-        *activity.ordinary_events(rng, w, active),
+        *activity.ordinary_events(rng, w, day, active),
         *schedule.income_events(w, day, active),
         *schedule.credit_events(rng, w, day, active),
         *schedule.product_events(rng, w, day, active),
@@ -96,7 +103,10 @@ def simulate_day(w: World, day: int, seed: int) -> tuple[ledger.Batch, np.ndarra
     ledger.apply(batch, keep, w.acct.balance, is_credit)
     schedule.revalue(rng, w)
     kept = batch.take(np.flatnonzero(keep))
+    schedule.close_card_cycles(w, day, kept)
     late = np.where(rng.random(len(kept)) < 0.016, rng.choice([1, 1, 1, 2], len(kept)), 0)
+    # Direct debits and their top-ups post on the day they are made.
+    late = np.where(kept.forced, 0, late)
     return kept, late, _times(rng, kept.channel)
 
 
@@ -151,6 +161,7 @@ def generate_landing_zone(
     summary = GenerationSummary(
         landing_dir=out,
         truth_path=truth_path_for(out),
+        accounts_truth_path=accounts_truth_path_for(out),
         first_date=start,
         last_date=start + timedelta(days=days - 1),
         customers=customers,
@@ -192,10 +203,13 @@ def generate_landing_zone(
             summary.rows_per_feed["BRCH"] += rows
         summary.files_written += 2 * len(written)
         summary.bytes_written += sum(f.bytes for f in written)
-    truth = truth_frame(w)
     summary.truth_path.parent.mkdir(parents=True, exist_ok=True)
-    truth.write_parquet(summary.truth_path)
-    summary.bytes_written += summary.truth_path.stat().st_size
-    summary.files_written += 1
+    for frame, path in (
+        (truth_frame(w), summary.truth_path),
+        (accounts_truth_frame(w), summary.accounts_truth_path),
+    ):
+        frame.write_parquet(path)
+        summary.bytes_written += path.stat().st_size
+        summary.files_written += 1
     summary.seconds = time.perf_counter() - began
     return summary

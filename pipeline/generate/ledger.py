@@ -2,7 +2,8 @@
 
 Rows are gathered in chunks, the counterparty side of transfers between our own customers is
 mirrored, rows that would overdraw a deposit or exceed a card limit are dropped (with their
-mirror), and the survivors move the balances.
+mirror), and the survivors move the balances. Forced rows (scheduled repayments, and the top-ups
+that fund them) are never dropped: their debits are funded before the day is settled.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Batch:
     acct2: np.ndarray
     delta2: np.ndarray
     system: np.ndarray
+    forced: np.ndarray
     pair: np.ndarray
 
     def __len__(self) -> int:
@@ -89,8 +91,13 @@ def chunk(
     acct2: np.ndarray | None = None,
     delta2: np.ndarray | None = None,
     system: bool = False,
+    forced: bool = False,
 ) -> Batch:
-    """Build rows, filling optional columns with their 'none' value (-1 or 0)."""
+    """Build rows, filling optional columns with their 'none' value (-1 or 0).
+
+    ``system`` rows are kept even when their customer is inactive today; ``forced`` rows (also
+    system rows) are never dropped by ``settle``, so whoever makes them funds their debits.
+    """
     n = len(cust)
 
     def col(value: np.ndarray | int | None, default: int) -> np.ndarray:
@@ -118,7 +125,8 @@ def chunk(
         terminal=col(terminal, -1),
         acct2=col(acct2, -1),
         delta2=col(delta2, 0),
-        system=np.full(n, system, dtype=bool),
+        system=np.full(n, system or forced, dtype=bool),
+        forced=np.full(n, forced, dtype=bool),
         pair=np.full(n, -1, dtype=np.int64),
     )
 
@@ -131,7 +139,8 @@ def concat(batches: list[Batch]) -> Batch:
         parts = [getattr(b, f.name) for b in batches]
         if f.name == "pair":
             parts = [np.where(p >= 0, p + o, -1) for p, o in zip(parts, offsets, strict=False)]
-        out[f.name] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=bool if f.name in ("system", "forced") else np.int64)
+        out[f.name] = np.concatenate(parts) if parts else empty
     return Batch(**out)
 
 
@@ -163,6 +172,7 @@ def add_mirrors(batch: Batch, acct_cust: np.ndarray) -> Batch:
     mirror.mcc = np.full(len(src), -1, dtype=np.int64)
     mirror.branch = np.full(len(src), -1, dtype=np.int64)
     mirror.terminal = np.full(len(src), -1, dtype=np.int64)
+    mirror.forced = np.zeros(len(src), dtype=bool)
     out = concat([batch, mirror])
     out.pair[src] = len(batch) + np.arange(len(src))
     out.pair[len(batch) + np.arange(len(src))] = src
@@ -201,9 +211,9 @@ def settle(
     Returns
     -------
     np.ndarray
-        Final keep mask.
+        Final keep mask; forced rows are always in it (they must be funded, or this raises).
     """
-    keep = keep.copy()
+    keep = keep | batch.forced
     delta = main_delta(batch, is_credit)
     has_pair = batch.pair >= 0
     n = len(balance)
@@ -225,8 +235,8 @@ def settle(
         debit2 = (batch.acct2 >= 0) & np.where(
             is_credit[np.maximum(batch.acct2, 0)], batch.delta2 > 0, batch.delta2 < 0
         )
-        keep &= ~(bad[batch.acct] & debit)
-        keep &= ~(bad[np.maximum(batch.acct2, 0)] & debit2)
+        keep &= ~(bad[batch.acct] & debit) | batch.forced
+        keep &= ~(bad[np.maximum(batch.acct2, 0)] & debit2) | batch.forced
     raise RuntimeError("balances did not settle")  # pragma: no cover
 
 

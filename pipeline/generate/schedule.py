@@ -1,6 +1,6 @@
-"""Scheduled activity: income on pay day, loan and card repayments, deposits maturing, product
-subscriptions and redemptions, fees, new customers' first deposit, decoys' planned transfers and
-customers leaving.
+"""Scheduled activity: income on pay day, loan and card repayments (and arrears cleared),
+deposits maturing, product subscriptions and redemptions, fees, new customers' first deposit,
+decoys' planned transfers and customers leaving; at the end of the day, the card cycles.
 """
 
 from __future__ import annotations
@@ -8,8 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.generate.activity import age_band, pick_channel
-from pipeline.generate.ledger import CH, Batch, chunk
+from pipeline.generate.ledger import CH, CODE, CODES, DIRECTION, Batch, chunk
 from pipeline.generate.world import World
+
+CARD_FEE_CENTS = 10000
+_SIGN_C = np.array([DIRECTION[c] == "C" for c in CODES])
 
 
 def day_of_month(w: World, day: int) -> tuple[int, bool]:
@@ -41,14 +44,28 @@ def income_events(w: World, day: int, active: np.ndarray) -> list[Batch]:
     return [chunk(who, w.hold.dda[who], CH["NET"], "TRI", amount[who], cp=payer[who])]
 
 
+def month_index(w: World, day: int) -> int:
+    """Calendar months from the first business date's month to ``day``'s month."""
+    month = (w.start + np.timedelta64(day, "D")).astype("datetime64[M]")
+    return int((month - w.start.astype("datetime64[M]")).astype(int))
+
+
 def credit_events(rng: np.random.Generator, w: World, day: int, active: np.ndarray) -> list[Batch]:
-    """Loan instalments and card repayments from the demand deposit; new loans drawn."""
+    """Loan instalments and card repayments, arrears cleared on cure days, new loans drawn.
+
+    Repayments are direct debits from the demand deposit: they happen whether or not the
+    customer is active today, every one carries the loan or card as its counterparty, and when
+    the deposit cannot carry them the customer tops it up the same day from their account at
+    another bank (a TRI; the self-employed, who have no salary here, mostly). An account in
+    arrears pays nothing until its cure day.
+    """
     a = w.acct
     dom, last = day_of_month(w, day)
     out: list[Batch] = []
     is_loan = np.isin(a.product, ["PLN", "MTG", "BLN"])
-    live = (a.open_day < day) & (a.close_day > day) & active[a.cust] & ~a.delinquent
-    due = np.flatnonzero(is_loan & live & (a.balance > 0) & _due(a.repay_dom, dom, last))
+    is_open = (a.open_day < day) & (a.close_day > day)
+    performing = is_open & ~a.in_arrears(day) & (a.cure_day != day)
+    due = np.flatnonzero(is_loan & performing & (a.balance > 0) & _due(a.repay_dom, dom, last))
     if len(due):
         interest = np.round(a.balance[due] * a.rate[due] / 1200).astype(np.int64)
         pay = np.minimum(a.monthly_payment[due], a.balance[due] + interest)
@@ -67,22 +84,39 @@ def credit_events(rng: np.random.Generator, w: World, day: int, active: np.ndarr
                 delta2=-(pay - interest),
                 branch=branch,
                 terminal=np.where(branch >= 0, 1, -1),
+                forced=True,
             )
         )
     cards = np.flatnonzero(
-        (a.product == "CCD") & live & (a.balance > 0) & _due(a.repay_dom, dom, last)
+        (a.product == "CCD")
+        & performing
+        & (a.repay_dom == dom)
+        & (a.statement_cents > 0)
+        & (a.balance > 0)
     )
     if len(cards):
-        interest = np.where(a.revolver[cards], np.round(a.balance[cards] * 0.1825 / 12), 0)
-        a.balance[cards] += interest.astype(np.int64)
-        full = a.balance[cards]
-        pay = np.where(a.revolver[cards], np.maximum(np.minimum(full, 10000), full // 10), full)
+        statement = a.statement_cents[cards]
+        minimum = np.minimum(statement, np.maximum(statement // 10, 10000))
+        pay = np.where(a.revolves(cards, month_index(w, day) - 1), minimum, statement)
+        pay = np.minimum(pay, a.balance[cards])
         owner = a.cust[cards]
         out.append(
             chunk(
-                owner, w.hold.dda[owner], CH["NET"], "LRP", pay, cp=cards, acct2=cards, delta2=-pay
+                owner,
+                w.hold.dda[owner],
+                CH["NET"],
+                "LRP",
+                pay,
+                cp=cards,
+                acct2=cards,
+                delta2=-pay,
+                forced=True,
             )
         )
+    cured = np.flatnonzero(is_open & (a.cure_day == day))
+    if len(cured):
+        out.append(_clear_arrears(w, day, cured))
+    out.extend(_top_ups(w, out))
     new = np.flatnonzero(is_loan & (a.open_day == day) & (a.rollover_of < 0))
     if len(new):
         owner = a.cust[new]
@@ -104,6 +138,91 @@ def credit_events(rng: np.random.Generator, w: World, day: int, active: np.ndarr
             )
         )
     return out
+
+
+def _clear_arrears(w: World, day: int, cured: np.ndarray) -> Batch:
+    """At the counter, the missed instalments (a card's missed minimum payments) are paid.
+
+    The balance was frozen while in arrears, so a loan's catch-up pays each missed month's
+    interest on it and the rest reduces principal; on a card the whole payment does.
+    """
+    a = w.acct
+    missed = np.maximum(1, np.round((day - a.miss_day[cured]) / 30.4)).astype(np.int64)
+    balance = a.balance[cured]
+    card = a.product[cured] == "CCD"
+    interest = np.where(card, 0, np.round(balance * a.rate[cured] / 1200)).astype(np.int64)
+    instalment = np.where(
+        card, np.minimum(balance, np.maximum(balance // 10, 10000)), a.monthly_payment[cured]
+    )
+    pay = np.minimum(missed * instalment, balance + missed * interest)
+    principal = np.clip(pay - missed * interest, 0, balance)
+    owner = a.cust[cured]
+    return chunk(
+        owner,
+        w.hold.dda[owner],
+        CH["CTR"],
+        "LRP",
+        pay,
+        cp=cured,
+        acct2=cured,
+        delta2=-principal,
+        branch=w.cust.home_branch[owner],
+        terminal=np.ones(len(cured), np.int64),
+        forced=True,
+    )
+
+
+def _top_ups(w: World, forced: list[Batch]) -> list[Batch]:
+    """The customer moves in, from their account elsewhere, what today's repayments lack."""
+    if not forced:
+        return []
+    a = w.acct
+    acct = np.concatenate([b.acct for b in forced])
+    amount = np.concatenate([b.amount for b in forced])
+    need = np.rint(np.bincount(acct, weights=amount, minlength=a.n)).astype(np.int64)
+    short = np.flatnonzero(need > np.maximum(a.balance, 0))
+    if len(short) == 0:
+        return []
+    owner = a.cust[short]
+    gap = need[short] - np.maximum(a.balance[short], 0)
+    return [chunk(owner, short, CH["NET"], "TRI", gap, cp=w.exit_account[owner], forced=True)]
+
+
+def close_card_cycles(w: World, day: int, kept: Batch) -> None:
+    """End of the day on the cards (after the day's rows have moved the balances).
+
+    Repayments to a card (LRP rows naming it, credits on it) count towards the open cycle up to
+    the 25th. On the 25th, the due date of the statement taken on the previous month's last
+    day, the cycle is judged: a card revolved it when its repayments fall short of the statement
+    balance, and then a month's interest at its rate on that balance is posted to it, unless it
+    is in arrears (frozen, non-accrual). On the month's last day the statement is taken.
+    """
+    a = w.acct
+    dom, last = day_of_month(w, day)
+    if dom <= 25:
+        repaid = (kept.code == CODE["LRP"]) & (kept.acct2 >= 0)
+        card = a.product[kept.acct] == "CCD"
+        credit = card & (_SIGN_C[kept.code])
+        paid = np.bincount(kept.acct2[repaid], weights=kept.amount[repaid], minlength=a.n)
+        paid += np.bincount(kept.acct[credit], weights=kept.amount[credit], minlength=a.n)
+        a.cycle_paid_cents += np.rint(paid).astype(np.int64)
+    if dom == 25 and a.statement_day >= 0:
+        judged = np.flatnonzero(
+            (a.product == "CCD")
+            & (a.statement_cents > 0)
+            & (a.open_day <= a.statement_day)
+            & (a.close_day > day)
+        )
+        revolved = a.cycle_paid_cents[judged] < a.statement_cents[judged]
+        a.cycle_count[judged] += 1
+        a.revolved_count[judged] += revolved
+        earning = judged[revolved & ~a.in_arrears(day)[judged]]
+        interest = np.round(a.statement_cents[earning] * a.rate[earning] / 1200)
+        a.balance[earning] += interest.astype(np.int64)
+    if last:
+        a.statement_day = day
+        a.statement_cents = a.balance.copy()
+        a.cycle_paid_cents[:] = 0
 
 
 def product_events(rng: np.random.Generator, w: World, day: int, active: np.ndarray) -> list[Batch]:
@@ -193,12 +312,31 @@ def revalue(rng: np.random.Generator, w: World) -> None:
 
 
 def fee_events(w: World, day: int, active: np.ndarray) -> list[Batch]:
-    """SMS alert service fee (2.00 CNY) on the first of the month."""
+    """SMS alert service fee (2.00 CNY) on the demand deposit on the first of the month; annual
+    card fee (100 CNY) on the card itself on its opening anniversary, for the cards that carry
+    one and are not in arrears. The amount is the fee: the rows' fee column stays 0."""
     dom, _ = day_of_month(w, day)
-    if dom != 1:
-        return []
-    who = np.flatnonzero(active & w.sms)
-    return [chunk(who, w.hold.dda[who], CH["NET"], "FEE", np.full(len(who), 200))]
+    out: list[Batch] = []
+    if dom == 1:
+        who = np.flatnonzero(active & w.sms)
+        out.append(chunk(who, w.hold.dda[who], CH["NET"], "FEE", np.full(len(who), 200)))
+    a = w.acct
+    today = (w.start + np.timedelta64(day, "D")).astype(object)
+    anniversary = a.open_month_day == today.month * 100 + today.day
+    if (today.month, today.day) == (2, 28) and today.year % 4 != 0:
+        anniversary |= a.open_month_day == 229
+    cards = np.flatnonzero(
+        a.card_fee
+        & anniversary
+        & (a.open_day < day)
+        & (a.close_day > day)
+        & ~a.in_arrears(day)
+        & (a.cure_day != day)
+    )
+    if len(cards):
+        fee = np.full(len(cards), CARD_FEE_CENTS)
+        out.append(chunk(a.cust[cards], cards, CH["NET"], "FEE", fee, system=True))
+    return out
 
 
 def arrival_events(w: World, day: int) -> list[Batch]:

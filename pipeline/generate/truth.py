@@ -1,14 +1,63 @@
-"""Ground truth: one row per customer with what the generator made them, for judging later
-stages (merchant detection, decoys, lifecycles, growth)."""
+"""Ground truth: what the generator made of each customer and each account, for judging later
+stages (merchant detection, decoys, lifecycles, growth, credit staging, card interest).
+
+Customer truth (``<out>.truth.parquet``, one row per customer_id): customer_id; persona;
+is_merchant and the merchant's trade (merchant_turnover_amount, merchant_sales_amount,
+merchant_cash_share, merchant_trading_days_per_week, merchant_buyer_count,
+merchant_supplier_count, market_cluster_id), is_declared, is_merchant_buyer,
+is_merchant_supplier; is_decoy, decoy_event_date; lifecycle, lifecycle_date, is_growing,
+graduation_date, has_graduated_in_window, is_new_in_window; open_date, monthly_income_amount,
+initial_wealth_amount, age, home_branch_id; has_defaulted_account (one of the customer's
+accounts has a default_date in the account truth).
+
+Account truth (``<out>.accounts_truth.parquet``, one row per account_id, every account that
+appears in ACCT during the window):
+
+account_id, customer_id, product_code, open_date, maturity_date
+    As in ACCT (maturity_date null where ACCT leaves it empty).
+original_term_months
+    Contractual term of TDA and loans (PLN, MTG, BLN); null otherwise.
+closed_date
+    First business date the account shows status C (balance 0); null if open at the end.
+card_behaviour
+    CCD: the holder's habit, ``transactor`` (repays each statement balance in full) or
+    ``revolver`` (repays the minimum, 10% or 100 CNY whichever is more); a card that switches
+    habit for 2-4 months shows the habit of its other months. Null for other products.
+statement_cycle_count
+    CCD: statement cycles judged inside the window: statement on a month's last day inside the
+    window, positive statement balance (ACCT balance that day), due date (statement + 25 days)
+    also inside it. Null for other products.
+revolved_cycle_share
+    CCD: share of those cycles whose repayments (LRP rows naming the card, from the day after
+    the statement to the due date) fell short of the statement balance, cycles in arrears
+    included; null when no cycle was judged.
+watch_date
+    First business date with days_past_due >= 30; null if never inside the window.
+default_date
+    First business date with days_past_due >= 90 (status D); the first business date for
+    accounts already in default then; null if never.
+cure_date
+    Business date the arrears were cleared: an LRP from the demand deposit names the account,
+    days_past_due is 0 and status A again from that date. Null if none.
+is_legacy_default
+    Already in arrears on the first business date (the bank's legacy bad book; never cures).
+
+An account in arrears is frozen: no instalment, repayment, purchase, interest or fee moves its
+balance until its cure date (or the end, if it does not cure).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
+from pipeline.generate.accounts import NEVER
 from pipeline.generate.population import DECOYS, LIFECYCLES, PERSONAS, P
 from pipeline.generate.trade import trading_days_per_year
 from pipeline.generate.world import World
+
+WATCH_DAYS_PAST_DUE = 30
+DEFAULT_DAYS_PAST_DUE = 90
 
 
 def _dates(w: World, day: np.ndarray, valid: np.ndarray) -> pl.Series:
@@ -16,8 +65,67 @@ def _dates(w: World, day: np.ndarray, valid: np.ndarray) -> pl.Series:
     return pl.Series(values).cast(pl.Date).set(pl.Series(~valid), None)
 
 
+def _first_day_past_due(w: World, threshold: int) -> np.ndarray:
+    """First window day an account is ``threshold`` or more days past due (NEVER if none)."""
+    a = w.acct
+    day = np.maximum(a.miss_day + threshold - 1, 0)
+    reached = (a.miss_day < NEVER) & (day < a.cure_day) & (day < w.days) & (day < a.close_day)
+    return np.where(reached, day, NEVER)
+
+
+def accounts_truth_frame(w: World) -> pl.DataFrame:
+    """The account ground truth (columns in the module docstring).
+
+    Parameters
+    ----------
+    w
+        The world after the simulation (card cycles counted, accounts closed).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per account that appeared in ACCT, sorted by account_id.
+    """
+    a = w.acct
+    shown = a.open_day < w.days
+    is_card = a.product == "CCD"
+    has_term = np.isin(a.product, ["TDA", "PLN", "MTG", "BLN"])
+    watch = _first_day_past_due(w, WATCH_DAYS_PAST_DUE)
+    default = _first_day_past_due(w, DEFAULT_DAYS_PAST_DUE)
+    cycles = a.cycle_count
+    share = np.where(cycles > 0, a.revolved_count / np.maximum(cycles, 1), np.nan)
+    # A switcher keeps its usual habit in most months (switches last 2-4 of the window's).
+    behaviour = np.where(a.revolver, "revolver", "transactor")
+    maturity = np.where(a.maturity_date == "", "19700101", a.maturity_date)
+    frame = pl.DataFrame(
+        {
+            "account_id": a.account_id,
+            "customer_id": w.cust.customer_id[a.cust],
+            "product_code": a.product,
+            "open_date": pl.Series(a.open_date).str.to_date("%Y%m%d"),
+            "maturity_date": pl.Series(maturity)
+            .str.to_date("%Y%m%d")
+            .set(pl.Series(a.maturity_date == ""), None),
+            "original_term_months": pl.Series(a.term_months)
+            .cast(pl.Int32)
+            .set(pl.Series(~has_term), None),
+            "closed_date": _dates(w, a.close_day, a.close_day < w.days),
+            "card_behaviour": pl.Series(behaviour).set(pl.Series(~is_card), None),
+            "statement_cycle_count": pl.Series(cycles)
+            .cast(pl.Int32)
+            .set(pl.Series(~is_card), None),
+            "revolved_cycle_share": pl.Series(np.round(share, 4)).fill_nan(None),
+            "watch_date": _dates(w, watch, watch < NEVER),
+            "default_date": _dates(w, default, default < NEVER),
+            "cure_date": _dates(w, a.cure_day, a.cure_day < w.days),
+            "is_legacy_default": a.legacy_arrears,
+        }
+    )
+    return frame.filter(pl.Series(shown)).sort("account_id")
+
+
 def truth_frame(w: World) -> pl.DataFrame:
-    """The ground-truth table (see the module docstring for its purpose).
+    """The customer ground-truth table (columns in the module docstring).
 
     Parameters
     ----------
@@ -64,6 +172,8 @@ def truth_frame(w: World) -> pl.DataFrame:
     lifecycle = np.array(LIFECYCLES)[c.lifecycle]
     graduated = (c.graduation_day > -(10**6)) & (c.occupation != "STU")
     growing = c.lifecycle == 1
+    defaulted = np.zeros(n, dtype=bool)
+    defaulted[w.acct.cust[_first_day_past_due(w, DEFAULT_DAYS_PAST_DUE) < NEVER]] = True
     return (
         pl.DataFrame(
             {
@@ -94,6 +204,7 @@ def truth_frame(w: World) -> pl.DataFrame:
                 "initial_wealth_amount": np.round(c.wealth, 2),
                 "age": c.age.astype(np.int32),
                 "home_branch_id": w.branches.ids[c.home_branch],
+                "has_defaulted_account": defaulted,
             }
         )
         .with_columns(

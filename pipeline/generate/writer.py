@@ -16,6 +16,8 @@ from pipeline.generate.ledger import CHANNELS, CODES, DIRECTION, Batch
 from pipeline.generate.world import World
 
 ENCODING = "gb18030"
+# Days past due from which an account shows status D (delinquent): the default threshold.
+DEFAULT_DAYS_PAST_DUE = 90
 
 
 @dataclass(frozen=True)
@@ -172,19 +174,23 @@ class AccountFormatter:
                 "open_day": a.open_day,
                 "credit": a.is_credit,
                 "frozen": w.cust.status[owner] == "F",
-                "delinquent": a.delinquent,
-                "dpd0": a.dpd0,
             }
         )
 
     def snapshot(self, day: int) -> tuple[bytes, int, int]:
-        """ACCT content, row count and balance total (cents) at the end of ``day``."""
+        """ACCT content, row count and balance total (cents) at the end of ``day``.
+
+        Status is C once closed, F for a frozen customer's accounts, D from 90 days past due,
+        A otherwise (an account 1-89 days past due is still A, with its days past due).
+        """
         a = self._w.acct
         balance = np.maximum(a.balance, 0)
         closed = pl.col("close_day") <= day
         frame = (
             self._static.with_columns(
-                close_day=pl.Series(a.close_day), balance_cents=pl.Series(balance)
+                close_day=pl.Series(a.close_day),
+                balance_cents=pl.Series(balance),
+                days_past_due=pl.Series(a.days_past_due(day)),
             )
             .filter(pl.col("open_day") <= day)
             .with_columns(
@@ -196,11 +202,11 @@ class AccountFormatter:
                 .then(pl.lit("C"))
                 .when(pl.col("frozen"))
                 .then(pl.lit("F"))
-                .when(pl.col("delinquent"))
+                .when(pl.col("days_past_due") >= DEFAULT_DAYS_PAST_DUE)
                 .then(pl.lit("D"))
                 .otherwise(pl.lit("A")),
-                dpd=pl.when(pl.col("delinquent") & ~closed)
-                .then((pl.col("dpd0") + day).cast(pl.String))
+                dpd=pl.when(pl.col("credit") & ~closed)
+                .then(pl.col("days_past_due").cast(pl.String))
                 .when(pl.col("credit"))
                 .then(pl.lit("0"))
                 .otherwise(pl.lit("")),
