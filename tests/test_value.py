@@ -167,16 +167,17 @@ def test_value_stage_on_hand_made_customers(cfg: Config) -> None:
     build_scenario(con)
     run(con, cfg, "features", "contribution")
     ctx = StageContext(con, cfg, D, RunLedger(con, "t"), logging.getLogger("t"))
-    assert run_stage(ctx, value.STAGE) == 2
+    assert run_stage(ctx, value.STAGE) == 3
     scores = con.execute(
         "select customer_id, value_score, score_note from int_customer_value_score "
         "order by customer_id"
     ).fetchall()
-    assert [s[0] for s in scores] == ["C1", "C2"]
+    assert [s[0] for s in scores] == ["C1", "C2", "C3"]
     assert "clv dropped" in scores[0][2]  # no int_customer_clv table
     top = con.execute(
         "select customers, top_1pct_share, golden_customers from rpt_contribution_concentration"
     ).fetchone()
-    # total = -185.545205 + 21.232876; the top 1% (1 customer, C2) has 21.232876 of it
-    assert top is not None and top[0] == 2 and top[2] == 0
-    assert top[1] == pytest.approx(21.232876 / (21.232876 - 185.545205))
+    # the top 1% (1 customer, C2: 300.802466, tests/test_contribution.py) over the total
+    total = con.execute("select sum(contribution_amount) from int_customer_contribution")
+    assert top is not None and top[0] == 3 and top[2] == 0
+    assert top[1] == pytest.approx(300.802466 / float(total.fetchone()[0]))  # type: ignore[index]
