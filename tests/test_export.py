@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -87,6 +88,66 @@ def test_export_writes_every_file_with_manifest(cfg: Config) -> None:
     calls = pq.read_table(folder / "call_list.parquet").column("customer_id").to_pylist()
     assert "C08" not in calls  # no marketing consent
     con.close()
+
+
+def test_economic_profit_is_exported_beside_contribution(cfg: Config) -> None:
+    cfg, con = prepared(cfg)
+    run_export(cfg, con)
+    # What the files must hold, from int_customer_contribution (rounded to the cent) and the
+    # customers' active status, computed here rather than read from the tiers tables.
+    expected = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select c.customer_id, round(c.contribution_amount, 2), "
+            "round(c.contribution_amount, 2) - round(c.capital_charge_amount, 2), "
+            "round(c.capital_charge_amount, 2), c.history_days, f.home_branch_id, f.rm_id "
+            "from int_customer_contribution c join int_customer_features f "
+            "on f.customer_id = c.customer_id and f.business_date = c.business_date "
+            "where c.business_date = ? and f.status = 'A'",
+            [DAY],
+        ).fetchall()
+    }
+    con.close()
+    folder = cfg.paths.export_dir / "20261127"
+    cv = pq.read_table(folder / "customer_value.parquet").to_pylist()
+    assert {
+        r["customer_id"]: (
+            r["contribution_amount"],
+            r["economic_profit_amount"],
+            r["capital_charge_amount"],
+            r["history_days"],
+        )
+        for r in cv
+    } == {k: v[:4] for k, v in expected.items()}
+    assert any(r["capital_charge_amount"] for r in cv)  # the test looks at non-zero charges
+    for r in cv:
+        assert r["economic_profit_amount"] == r["contribution_amount"] - r["capital_charge_amount"]
+
+    def sums(index: int) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+        out: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+        for v in expected.values():
+            a, b, c = out.get(v[index], (Decimal(0), Decimal(0), Decimal(0)))
+            out[v[index]] = (a + v[0], b + v[1], c + v[2])
+        return out
+
+    branches: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+    for r in pq.read_table(folder / "branch_summary.parquet").to_pylist():
+        a, b, c = branches.get(r["branch_id"], (Decimal(0), Decimal(0), Decimal(0)))
+        branches[r["branch_id"]] = (
+            a + r["contribution_amount"],
+            b + r["economic_profit_amount"],
+            c + r["capital_charge_amount"],
+        )
+    assert branches == sums(4)
+    rms = {
+        r["rm_id"]: (
+            r["book_contribution_amount"],
+            r["book_economic_profit_amount"],
+            r["book_capital_charge_amount"],
+        )
+        for r in pq.read_table(folder / "rm_scorecard.parquet").to_pylist()
+    }
+    assert rms == sums(5)
 
 
 def test_no_personal_data_in_any_string_column(cfg: Config) -> None:

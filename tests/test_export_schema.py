@@ -83,8 +83,20 @@ def test_customer_value_has_the_issue_columns() -> None:
         "rm_id",
         "home_branch_id",
         "mobile_masked",
+        "economic_profit_amount",
+        "capital_charge_amount",
+        "history_days",
     }
     assert required <= {c for c, _ in documented_schemas()["customer_value"]}
+    # issue #12: economic profit beside contribution, summed for branches and managers
+    assert {"contribution_amount", "economic_profit_amount", "capital_charge_amount"} <= {
+        c for c, _ in documented_schemas()["branch_summary"]
+    }
+    assert {
+        "book_contribution_amount",
+        "book_economic_profit_amount",
+        "book_capital_charge_amount",
+    } <= {c for c, _ in documented_schemas()["rm_scorecard"]}
     merchants = {c for c, _ in documented_schemas()["merchants"]}
     assert {
         "customer_id",
@@ -93,3 +105,22 @@ def test_customer_value_has_the_issue_columns() -> None:
         "is_declared",
         "reasons",
     } <= merchants
+
+
+def documented_versions() -> list[str]:
+    """The versions of the ``## Schema versions`` table, oldest first."""
+    text = DOC.read_text(encoding="utf-8").split("## Schema versions", 1)[1]
+    return re.findall(r"^\| (\d+\.\d+) \|", text, re.M)
+
+
+def test_configured_schema_version_is_the_latest_documented() -> None:
+    from pipeline.config import load_config
+    from tests.conftest import REPO
+
+    versions = documented_versions()
+    assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))))
+    cfg = load_config(REPO / "configs" / "default.yaml", environ={})
+    assert cfg.export.schema_version == versions[-1], (
+        "configs/default.yaml export.schema_version differs from the latest version in "
+        "docs/exports.md"
+    )

@@ -50,7 +50,6 @@ def test_only_closed_parts_are_stored_and_sums_are_narrow(cfg: Config) -> None:
         "agg_customer_feature_parts",
         "agg_customer_card_spend_parts",
         "agg_customer_contribution_parts",
-        "agg_portfolio_contribution_parts",
     ):
         parts = con.execute(f"select distinct part from {table}").fetchall()
         assert parts == [("closed",)], table

@@ -36,28 +36,40 @@ DAY = date(2026, 11, 27)
 CHROMIUM = Path("/usr/bin/chromium")
 
 HAND_MADE = """
+-- capital charge: C1 100, C2 50, the others none; economic profit = contribution − charge
 create table int_customer_tiers as
 select * from (values
-    ('C1', date '2026-11-27', 'gold', 3, 600.00, 50000.00, 900.00, true,  false, false, 0.00),
-    ('C2', date '2026-11-27', 'gold', 3, 300.00, 20000.00, 300.00, false, true,  false, 0.00),
-    ('C3', date '2026-11-27', 'mass', 4, 100.00, 3000.00,  100.00, false, false, true,  4.00),
-    ('C4', date '2026-11-27', 'mass', 4,  50.00, 1000.00,  -20.00, false, false, false, 8.00),
-    ('C5', date '2026-11-27', 'mass', 4, -50.00, 500.00,   null,   false, false, false, 6.00),
-    ('C1', date '2026-11-26', 'mass', 4, 999.00, 1.00,     1.00,   false, false, false, 0.00)
-) t(customer_id, business_date, tier, tier_rank, contribution_amount, aum_amount, clv_amount,
-    is_golden, is_merchant, is_potential, counter_cost_amount);
+    ('C1', date '2026-11-27', 'gold', 3, 600.00, 500.00, 50000.00, 900.00, true,  false, false,
+     0.00),
+    ('C2', date '2026-11-27', 'gold', 3, 300.00, 250.00, 20000.00, 300.00, false, true,  false,
+     0.00),
+    ('C3', date '2026-11-27', 'mass', 4, 100.00, 100.00, 3000.00,  100.00, false, false, true,
+     4.00),
+    ('C4', date '2026-11-27', 'mass', 4,  50.00,  50.00, 1000.00,  -20.00, false, false, false,
+     8.00),
+    ('C5', date '2026-11-27', 'mass', 4, -50.00, -50.00, 500.00,   null,   false, false, false,
+     6.00),
+    ('C1', date '2026-11-26', 'mass', 4, 999.00, 999.00, 1.00,     1.00,   false, false, false,
+     0.00)
+) t(customer_id, business_date, tier, tier_rank, contribution_amount, economic_profit_amount,
+    aum_amount, clv_amount, is_golden, is_merchant, is_potential, counter_cost_amount);
 
--- every customer: deposit margin = contribution + 10, cost to serve 10
+-- every customer: deposit margin = contribution + 10, cost to serve 8, reserve cost 2; a year
+-- from 362 days of history; capital charge as in the tiers
 create table int_customer_contribution as
 select customer_id, business_date, date '2025-12-01' as window_start,
-       business_date as window_end,
+       business_date as window_end, 362 as history_days,
        (c + 10)::decimal(38,6) as deposit_nii_amount, 0::decimal(38,6) as loan_nii_amount,
        0::decimal(38,6) as commission_amount, 0::decimal(38,6) as fee_amount,
-       0::decimal(38,6) as interchange_amount, 10::decimal(38,6) as service_cost_amount,
-       0::decimal(38,6) as upkeep_cost_amount, 0::decimal(38,6) as risk_cost_amount,
+       0::decimal(38,6) as interchange_amount, 8::decimal(38,6) as service_cost_amount,
+       0::decimal(38,6) as upkeep_cost_amount, 2::decimal(38,6) as reserve_cost_amount,
+       0::decimal(38,6) as risk_cost_amount, 0::decimal(38,6) as default_provision_amount,
+       k::decimal(38,6) as capital_charge_amount,
        (c + 10)::decimal(38,6) as revenue_amount, 10::decimal(38,6) as cost_amount,
-       c::decimal(38,6) as contribution_amount
-from (values ('C1', 600), ('C2', 300), ('C3', 100), ('C4', 50), ('C5', -50)) v(customer_id, c),
+       c::decimal(38,6) as contribution_amount,
+       (c - k)::decimal(38,6) as economic_profit_amount
+from (values ('C1', 600, 100), ('C2', 300, 50), ('C3', 100, 0), ('C4', 50, 0), ('C5', -50, 0))
+         v(customer_id, c, k),
      (select date '2026-11-27' as business_date);
 
 create table int_customer_clv as
@@ -127,24 +139,29 @@ select * from (values
 
 create table int_rm_scorecard as
 select * from (values
-    ('RM2', date '2026-11-27', date '2026-10-31', 2, 'mass=2', 50.00, 80.00, 1500.00, -100.00,
-     -10.00, 0, 1, 0, 0, 0),
-    ('RM1', date '2026-11-27', date '2026-10-31', 3, 'gold=2;mass=1', 1000.00, 1300.00,
-     73000.00, 500.00, 40.00, 1, 0, 1, 1, 1)
+    ('RM2', date '2026-11-27', date '2026-10-31', 2, 'mass=2', 50.00, 50.00, 0.00, 80.00,
+     1500.00, -100.00, -10.00, 0, 1, 0, 0, 0),
+    ('RM1', date '2026-11-27', date '2026-10-31', 3, 'gold=2;mass=1', 1000.00, 850.00, 150.00,
+     1300.00, 73000.00, 500.00, 40.00, 1, 0, 1, 1, 1)
 ) t(rm_id, business_date, compare_date, customers, customers_by_tier,
-    book_contribution_amount, book_clv_amount, book_aum_amount, value_created_amount,
-    clv_change_amount, upgrades, downgrades, golden_customers, merchants,
-    potential_customers);
+    book_contribution_amount, book_economic_profit_amount, book_capital_charge_amount,
+    book_clv_amount, book_aum_amount, value_created_amount, clv_change_amount, upgrades,
+    downgrades, golden_customers, merchants, potential_customers);
 
 create table int_branch_summary as
 select * from (values
-    ('BR1', 'gold', date '2026-11-27', 3, 1, 600.00, 50000.00, 900.00, 0.00, 0, 0.00, 0, 1, 0),
-    ('BR1', 'mass', date '2026-11-27', 4, 2, 150.00, 4000.00, 80.00, 12.00, 1, 30.00, 0, 0, 1),
-    ('BR2', 'gold', date '2026-11-27', 3, 1, 300.00, 20000.00, 300.00, 0.00, 0, 0.00, 1, 0, 0),
-    ('BR2', 'mass', date '2026-11-27', 4, 1, -50.00, 500.00, 0.00, 6.00, 1, 20.00, 0, 0, 0)
-) t(branch_id, tier, business_date, tier_rank, customers, contribution_amount, aum_amount,
-    clv_amount, counter_cost_amount, migration_candidates, migration_saving_amount, merchants,
-    golden_customers, potential_customers);
+    ('BR1', 'gold', date '2026-11-27', 3, 1, 600.00, 500.00, 100.00, 50000.00, 900.00, 0.00, 0,
+     0.00, 0, 1, 0),
+    ('BR1', 'mass', date '2026-11-27', 4, 2, 150.00, 150.00, 0.00, 4000.00, 80.00, 12.00, 1,
+     30.00, 0, 0, 1),
+    ('BR2', 'gold', date '2026-11-27', 3, 1, 300.00, 250.00, 50.00, 20000.00, 300.00, 0.00, 0,
+     0.00, 1, 0, 0),
+    ('BR2', 'mass', date '2026-11-27', 4, 1, -50.00, -50.00, 0.00, 500.00, 0.00, 6.00, 1, 20.00,
+     0, 0, 0)
+) t(branch_id, tier, business_date, tier_rank, customers, contribution_amount,
+    economic_profit_amount, capital_charge_amount, aum_amount, clv_amount, counter_cost_amount,
+    migration_candidates, migration_saving_amount, merchants, golden_customers,
+    potential_customers);
 
 insert into hist_branches (branch_id, name, market_area, row_hash, valid_from, valid_to)
 values ('BR1', 'Market Street', 'Y', 1, date '2020-01-01', date '9999-12-31');
@@ -171,7 +188,7 @@ create table chk_contribution_reconciliation as
 select * from (values
     (date '2026-11-27', '*', '*', 'fee', 1.00, 1.00, 0.00, 0.01, true),
     (date '2026-11-27', 'BR1', 'DDA', 'deposit_nii', 5.00, 5.50, -0.50, 0.01, false)
-) t(business_date, branch_id, product_code, component, customer_sum_amount, portfolio_amount,
+) t(business_date, branch_id, product_code, component, customer_sum_amount, source_amount,
     difference_amount, tolerance_amount, is_ok);
 
 insert into run_ledger (run_id, stage, business_date, status, started_at, ended_at, rows)
@@ -284,11 +301,20 @@ def test_page_is_self_contained(html: str) -> None:
 
 def test_tier_table_counts_customers_and_contribution(html: str) -> None:
     rows = parse(html).tables["tbl-tiers"]
-    # gold: C1 + C2, 600 + 300 of 1000; mass: C3-C5, 100 + 50 - 50; 2026-11-26 rows ignored
-    assert rows[0][:5] == ["gold", "2", "40.0%", "900", "90.0%"]
-    assert rows[1][:5] == ["mass", "3", "60.0%", "100", "10.0%"]
-    assert rows[0][6:] == ["1", "1", "0"]  # golden, merchants, potential
-    assert "Customers per tier: gold 2; mass 3." in caption(html, "fig-tiers")
+    # gold: C1 + C2, 600 + 300 of 1000; mass: C3-C5, 100 + 50 - 50; 2026-11-26 rows ignored;
+    # economic profit: gold 500 + 250, mass 100 + 50 - 50
+    assert rows[0][:6] == ["gold", "2", "40.0%", "900", "90.0%", "750"]
+    assert rows[1][:6] == ["mass", "3", "60.0%", "100", "10.0%", "100"]
+    assert rows[0][7:] == ["1", "1", "0"]  # golden, merchants, potential
+    text = caption(html, "fig-tiers")
+    assert "total contribution CNY 1 k a year, economic profit CNY 850." in text
+    assert "Customers per tier: gold 2; mass 3." in text
+
+
+def test_overview_shows_economic_profit_beside_contribution(html: str) -> None:
+    kpis = re.findall(r'<div class="v">([^<]*)</div><div class="k">([^<]*)</div>', html)
+    assert ("CNY 1 k", "profit contribution a year") in kpis
+    assert ("CNY 850", "economic profit a year (after capital)") in kpis
 
 
 def test_concentration_caption_has_the_top_20_percent_share(html: str) -> None:
@@ -302,9 +328,11 @@ def test_concentration_caption_has_the_top_20_percent_share(html: str) -> None:
 
 def test_components_caption_sums_revenue_and_cost(html: str) -> None:
     text = caption(html, "fig-components")
-    # revenue = Σ (c + 10) = 1050; cost = 5 × 10 = 50
-    assert "Revenue CNY 1.05 k minus cost CNY 50 gives contribution CNY 1 k" in text
-    assert "over 2025-12-01 to 2026-11-27, over all 5 customers" in text
+    # revenue = Σ (c + 10) = 1050; cost = 5 × (8 + 2) = 50; capital charge 100 + 50
+    assert "Revenue CNY 1.05 k minus cost CNY 50 gives contribution CNY 1 k a year" in text
+    assert "from 2025-12-01 to 2026-11-27, 362 days annualised" in text
+    assert "less the capital charge CNY 150, economic profit CNY 850, over all 5 customers" in text
+    assert "largest cost: cost to serve 80%, reserve cost 20%" in text
 
 
 def test_lifetime_value_and_calibration_captions(html: str) -> None:
@@ -345,15 +373,19 @@ def test_rm_leaderboard_and_branch_table(html: str) -> None:
     tables = parse(html).tables
     rms = tables["tbl-rm-leaderboard"]
     assert [r[0] for r in rms] == ["RM1", "RM2"]  # by value created, 500 before -100
-    assert rms[0][4] == "500" and rms[1][4] == "−100"
+    assert rms[0][3:6] == ["1,000", "850", "500"]  # contribution, economic profit, created
+    assert rms[1][5] == "−100"
     text = caption(html, "fig-rm-leaderboard")
     assert "2 managers; the 2 who created the most value" in text
     assert "now minus on 2026-10-31" in text and "RM1 leads with CNY 500." in text
     branches = tables["tbl-branches"]
-    # BR1: 600 + 150 = 750 with 3 customers; BR2: 300 - 50 = 250
-    assert branches[0][:5] == ["BR1", "Market Street", "Y", "3", "750"]
-    assert branches[1][:5] == ["BR2", "—", "—", "2", "250"]
-    assert "BR1 contributes most: CNY 750 (75%)" in caption(html, "fig-branches")
+    # BR1: 600 + 150 = 750 with 3 customers, economic profit 500 + 150; BR2: 300 - 50 = 250,
+    # economic profit 250 - 50
+    assert branches[0][:6] == ["BR1", "Market Street", "Y", "3", "750", "650"]
+    assert branches[1][:6] == ["BR2", "—", "—", "2", "250", "200"]
+    text = caption(html, "fig-branches")
+    assert "2 branches, contribution CNY 1 k a year, economic profit CNY 850." in text
+    assert "BR1 contributes most: CNY 750 (75%)" in text
 
 
 def test_data_quality_counts_latest_receipts_and_reasons(html: str) -> None:
@@ -364,6 +396,13 @@ def test_data_quality_counts_latest_receipts_and_reasons(html: str) -> None:
     text = caption(html, "fig-dq-quarantine")
     assert "bad amount (TXN) 2; missing customer_id (CUST) 1" in text
     assert "1 disagree" in html
+    text = re.sub(r"<[^>]+>", "", html.split("<h3>Reconciliation</h3>")[1].split("</p>")[0])
+    assert "2 checks of the customer figures summed against the same components recomputed " in text
+    assert "from the loaded accounts and transactions" in text and "portfolio" not in text
+    # the whole bank's rows ('*', '*'): customers' sum beside the source's figure
+    assert parse(html).tables["tbl-dq-reconciliation"] == [
+        ["fee", "1.00", "1.00", "0.000000", "yes"]
+    ]
     assert parse(html).tables["tbl-dq-runs"][0][:3] == ["tiers", "succeeded", "5"]
 
 
@@ -569,3 +608,30 @@ def test_report_on_the_sample_landing_zone(cfg: Config, tmp_path: Path) -> None:
     assert [(r[0], int(r[1].replace(",", ""))) for r in rows] == expected
     for fig_id in FIGURE_IDS:
         assert f'<figure id="{fig_id}"' in html
+
+
+def test_a_warehouse_before_economic_profit_still_reports(cfg: Config) -> None:
+    """Tables written before the economic-profit columns: the report shows "—" for them."""
+    cfg.paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(cfg.paths.warehouse))
+    migrate(con)
+    con.execute(HAND_MADE)
+    for table, column in (
+        ("int_customer_tiers", "economic_profit_amount"),
+        ("int_customer_contribution", "economic_profit_amount"),
+        ("int_customer_contribution", "capital_charge_amount"),
+        ("int_customer_contribution", "reserve_cost_amount"),
+        ("int_customer_contribution", "history_days"),
+        ("int_rm_scorecard", "book_economic_profit_amount"),
+        ("int_branch_summary", "economic_profit_amount"),
+        ("int_branch_summary", "capital_charge_amount"),
+    ):
+        con.execute(f"alter table {table} drop column {column}")
+    con.close()
+    html = build_report_html(cfg, DAY)
+    assert "not available" not in html
+    assert "contribution CNY 1 k a year, from 2025-12-01 to 2026-11-27 annualised, over" in (
+        caption(html, "fig-components")
+    )
+    assert parse(html).tables["tbl-branches"][0][4:6] == ["750", "—"]
+    assert "economic profit" not in caption(html, "fig-branches")

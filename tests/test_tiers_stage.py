@@ -23,12 +23,15 @@ from pipeline.warehouse import connect
 from tests.conftest import run_stage_for
 
 DAY = date(2026, 11, 27)
+HISTORY_DAYS = 200
+"""history_days of the hand-made contribution rows (a warehouse holding part of the window)."""
 
 
 @dataclass
 class Cust:
     customer_id: str
     contribution: float = 0.0
+    capital_charge: float = 0.0
     aum: float = 0.0
     clv: float = 0.0
     p_alive: float = 0.9
@@ -117,12 +120,17 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "customer_id": c.customer_id,
                 "business_date": day,
                 "contribution_amount": Decimal(str(c.contribution)),
+                "capital_charge_amount": Decimal(str(c.capital_charge)),
+                "economic_profit_amount": Decimal(str(c.contribution))
+                - Decimal(str(c.capital_charge)),
                 "service_cost_amount": Decimal("1"),
+                "history_days": HISTORY_DAYS,
             }
             for c in customers
         ],
         "customer_id varchar, business_date date, contribution_amount decimal(38,6), "
-        "service_cost_amount decimal(38,6)",
+        "capital_charge_amount decimal(38,6), economic_profit_amount decimal(38,6), "
+        "service_cost_amount decimal(38,6), history_days integer",
     )
     _load(
         con,
@@ -256,18 +264,26 @@ def small_config(cfg: Config) -> Config:
 def population() -> list[Cust]:
     wmp = ["DDA", "WMP"]
     return [
-        Cust("C01", contribution=70_000, aum=7_000_000, products=["DDA", "TDA", "WMP"]),
+        Cust(
+            "C01",
+            contribution=70_000.004,
+            capital_charge=2_500.126,
+            aum=7_000_000,
+            products=["DDA", "TDA", "WMP"],
+        ),
         Cust("C02", contribution=1_200, products=wmp, pos_amount=900),
         Cust("C03", contribution=10, counter_txns=6),  # migration candidate
         Cust("C04", contribution=10, counter_txns=6, age=70),  # elderly: protected
         Cust("C05", contribution=10, counter_txns=6, age=21, occupation="STU"),  # potential
         Cust("C06", contribution=10, counter_txns=6, trend=2.0),  # growing: protected
-        Cust("C07", contribution=50, merchant_turnover=4_000_000, rm="RM2"),  # merchant: platinum
+        Cust(  # merchant: platinum
+            "C07", contribution=50, capital_charge=180.5, merchant_turnover=4_000_000, rm="RM2"
+        ),
         Cust("C08", contribution=10, consent="N", counter_txns=6),  # no consent
-        Cust("C09", contribution=10, status="C"),  # closed: no tier
-        Cust("C10", contribution=6_000, golden=True, products=["DDA", "TDA"]),
+        Cust("C09", contribution=10, capital_charge=99, status="C"),  # closed: no tier
+        Cust("C10", contribution=6_000, golden=True, branch="B002", products=["DDA", "TDA"]),
         Cust("C11", contribution=2_000, products=wmp, pos_amount=800),
-        Cust("C12", contribution=100, products=["DDA", "TDA"]),
+        Cust("C12", contribution=100, capital_charge=0.004, branch="B002", products=["DDA", "TDA"]),
     ]
 
 
@@ -391,3 +407,69 @@ def test_failed_check_fails_the_stage(cfg: Config, warehouse: duckdb.DuckDBPyCon
     assert warehouse.execute(
         "select count(*) from information_schema.tables where table_name = 'int_customer_tiers'"
     ).fetchone() == (0,)
+
+
+def test_economic_profit_beside_contribution_sums_to_the_customers(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    cfg = small_config(cfg)
+    con = warehouse
+    build_upstream(con, DAY, population())
+    run_tiers(cfg, con, DAY)
+    # Per customer: each amount rounded to the cent, economic profit = contribution − capital
+    # charge of the rounded amounts; history_days carried. C01: 70000.004 − 2500.126.
+    c01 = con.execute(
+        "select contribution_amount, capital_charge_amount, economic_profit_amount, "
+        "history_days from int_customer_tiers where customer_id = 'C01'"
+    ).fetchone()
+    assert c01 == (Decimal("70000.00"), Decimal("2500.13"), Decimal("67499.87"), HISTORY_DAYS)
+    # The branch and manager sums against sums over int_customer_contribution written here:
+    # active customers (status A in the features) by home branch and by manager, C09 left out.
+    expected_sql = """
+        select f.{key}, sum(round(c.contribution_amount, 2)),
+               sum(round(c.contribution_amount, 2) - round(c.capital_charge_amount, 2)),
+               sum(round(c.capital_charge_amount, 2))
+        from int_customer_contribution c
+        join int_customer_features f
+          on f.customer_id = c.customer_id and f.business_date = c.business_date
+        where c.business_date = ? and f.status = 'A' and f.{key} <> ''
+        group by all order by 1
+    """
+    branches = con.execute(expected_sql.format(key="home_branch_id"), [DAY]).fetchall()
+    assert len(branches) == 2
+    summary = con.execute(
+        "select branch_id, sum(contribution_amount), sum(economic_profit_amount), "
+        "sum(capital_charge_amount) from int_branch_summary where business_date = ? "
+        "group by branch_id order by 1",
+        [DAY],
+    ).fetchall()
+    assert summary == branches
+    rms = con.execute(expected_sql.format(key="rm_id"), [DAY]).fetchall()
+    assert [r[0] for r in rms] == ["RM1", "RM2"]
+    scorecard = con.execute(
+        "select rm_id, book_contribution_amount, book_economic_profit_amount, "
+        "book_capital_charge_amount from int_rm_scorecard where business_date = ? order by 1",
+        [DAY],
+    ).fetchall()
+    assert scorecard == rms
+    # RM2's book is C07 alone: 50 − 180.50.
+    assert rms[1][2] == Decimal("-130.50")
+
+
+def test_an_older_tiers_table_gains_the_new_columns(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    cfg = small_config(cfg)
+    con = warehouse
+    build_upstream(con, DAY, population())
+    run_tiers(cfg, con, DAY)
+    # A warehouse written before economic profit: the columns dropped, as if never there.
+    for column in ("economic_profit_amount", "capital_charge_amount", "history_days"):
+        con.execute(f"alter table int_customer_tiers drop column {column}")
+    run_tiers(cfg, con, DAY)
+    row = con.execute(
+        "select sum(economic_profit_amount), min(history_days) from int_customer_tiers"
+    ).fetchone()
+    # active contribution 70000 + 1200 + 5 × 10 + 50 + 6000 + 2000 + 100 = 79400, less the
+    # capital charges 2500.13 + 180.50 + 0.00 (C09's 99 is a closed customer's)
+    assert row == (Decimal("76719.37"), HISTORY_DAYS)

@@ -43,9 +43,12 @@ COMPONENTS = (
     ("interchange_amount", "Card interchange", 1),
     ("service_cost_amount", "Cost to serve", -1),
     ("upkeep_cost_amount", "Account upkeep", -1),
+    ("reserve_cost_amount", "Reserve cost", -1),
     ("risk_cost_amount", "Risk cost", -1),
 )
-"""Contribution components of ``int_customer_contribution``: column, label, sign in the total."""
+"""Contribution components of ``int_customer_contribution``: column, label, sign in the total.
+Risk cost includes the default provisions; the capital charge is not a component (economic
+profit = contribution − capital charge)."""
 
 CHANNELS = (
     ("ctr", "Counter"),
@@ -112,13 +115,28 @@ def _f(value: Any) -> float:
     return 0.0 if value is None else float(value)
 
 
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The column names of ``table``."""
+    return {r[0] for r in con.execute(f"describe {table}").fetchall()}
+
+
+def sum_or_null(present: set[str], column: str, alias: str | None = None, cast: str = "") -> str:
+    """``sum(column)`` as ``alias``, or a null when the table predates the column (a warehouse
+    not yet run with the economic-profit columns): the figure shows "—" rather than failing."""
+    expr = f"sum({column}){cast}" if column in present else "null"
+    return f"{expr} as {alias or column}"
+
+
 def collect_overview(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     require(con, "int_customer_tiers", day)
+    have = columns(con, "int_customer_tiers")
     (row,) = rows(
         con,
-        """
+        f"""
         select count(*) as customers,
                sum(contribution_amount) as contribution_amount,
+               {sum_or_null(have, "economic_profit_amount")},
+               {sum_or_null(have, "capital_charge_amount")},
                sum(aum_amount) as aum_amount,
                sum(clv_amount) as clv_amount,
                count(*) filter (where is_golden) as golden_customers,
@@ -132,13 +150,15 @@ def collect_overview(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any
 
 
 def collect_tiers(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    """Customers and contribution per tier, best tier first."""
+    """Customers, contribution and economic profit per tier, best tier first."""
     require(con, "int_customer_tiers", day)
+    have = columns(con, "int_customer_tiers")
     tiers = rows(
         con,
-        """
+        f"""
         select tier, min(tier_rank) as tier_rank, count(*) as customers,
                sum(contribution_amount) as contribution_amount,
+               {sum_or_null(have, "economic_profit_amount")},
                sum(aum_amount) as aum_amount,
                count(*) filter (where is_golden) as golden_customers,
                count(*) filter (where is_merchant) as merchants,
@@ -155,10 +175,14 @@ def collect_tiers(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
         t["contribution_share"] = (
             _f(t["contribution_amount"]) / total_contribution if total_contribution else 0.0
         )
+    profits = [t["economic_profit_amount"] for t in tiers]
     return {
         "tiers": tiers,
         "customers": total_customers,
         "contribution_amount": total_contribution,
+        "economic_profit_amount": (
+            None if any(p is None for p in profits) else sum(_f(p) for p in profits)
+        ),
     }
 
 
@@ -230,34 +254,42 @@ def collect_concentration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str
 
 
 def collect_components(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    """Each contribution component summed over the date's customers (cost as a positive sum)."""
+    """Each contribution component summed over the date's customers (cost as a positive sum),
+    and the capital charge that takes contribution to economic profit."""
     require(con, "int_customer_contribution", day)
-    sums = ", ".join(f"sum({c})::double as {c}" for c, _, _ in COMPONENTS)
+    have = columns(con, "int_customer_contribution")
+    present = [c for c in COMPONENTS if c[0] in have]
+    sums = ", ".join(f"sum({c})::double as {c}" for c, _, _ in present)
+    extra = ", ".join(
+        sum_or_null(have, c, cast="::double")
+        for c in ("capital_charge_amount", "economic_profit_amount")
+    )
+    history = "min(history_days)" if "history_days" in have else "null"
     (row,) = rows(
         con,
         f"select count(*) as customers, {sums}, sum(revenue_amount)::double as revenue_amount, "
         "sum(cost_amount)::double as cost_amount, "
-        "sum(contribution_amount)::double as contribution_amount "
+        f"sum(contribution_amount)::double as contribution_amount, {extra}, "
+        f"{history} as history_days, min(window_start) as window_start, "
+        "max(window_end) as window_end "
         "from int_customer_contribution where business_date = $d",
         {"d": day},
     )
     parts = [
         {"column": c, "label": label, "sign": sign, "amount": _f(row[c])}
-        for c, label, sign in COMPONENTS
+        for c, label, sign in present
     ]
-    window = con.execute(
-        "select min(window_start), max(window_end) from int_customer_contribution "
-        "where business_date = $d",
-        {"d": day},
-    ).fetchone()
     return {
         "parts": parts,
         "revenue_amount": _f(row["revenue_amount"]),
         "cost_amount": _f(row["cost_amount"]),
         "contribution_amount": _f(row["contribution_amount"]),
+        "capital_charge_amount": row["capital_charge_amount"],
+        "economic_profit_amount": row["economic_profit_amount"],
+        "history_days": row["history_days"],
         "customers": int(row["customers"]),
-        "window_start": window[0] if window else None,
-        "window_end": window[1] if window else None,
+        "window_start": row["window_start"],
+        "window_end": row["window_end"],
     }
 
 
@@ -463,11 +495,17 @@ def collect_migration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, An
 def collect_rms(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     """Relationship managers ranked by value created over the period."""
     require(con, "int_rm_scorecard", day)
+    profit = (
+        "book_economic_profit_amount::double"
+        if "book_economic_profit_amount" in columns(con, "int_rm_scorecard")
+        else "null"
+    )
     rms = rows(
         con,
         "select rm_id, compare_date, customers, replace(customers_by_tier, ';', '; ') "
         "as customers_by_tier, "
         "book_contribution_amount::double as book_contribution_amount, "
+        f"{profit} as book_economic_profit_amount, "
         "book_clv_amount::double as book_clv_amount, book_aum_amount::double as book_aum_amount, "
         "value_created_amount::double as value_created_amount, "
         "clv_change_amount::double as clv_change_amount, upgrades, downgrades, "
@@ -482,6 +520,7 @@ def collect_rms(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
 def collect_branches(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
     """Per branch (all tiers): customers, value, cost and mix; plus contribution per tier."""
     require(con, "int_branch_summary", day)
+    have = {f"s.{c}" for c in columns(con, "int_branch_summary")}
     name_join = ""
     name_col = "null::varchar as branch_name, null::varchar as market_area"
     if table_exists(con, "hist_branches"):
@@ -494,6 +533,8 @@ def collect_branches(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any
         con,
         f"select s.branch_id, {name_col}, sum(s.customers) as customers, "
         "sum(s.contribution_amount)::double as contribution_amount, "
+        f"{sum_or_null(have, 's.economic_profit_amount', 'economic_profit_amount', '::double')}, "
+        f"{sum_or_null(have, 's.capital_charge_amount', 'capital_charge_amount', '::double')}, "
         "sum(s.aum_amount)::double as aum_amount, sum(s.clv_amount)::double as clv_amount, "
         "sum(s.counter_cost_amount)::double as counter_cost_amount, "
         "sum(s.migration_saving_amount)::double as migration_saving_amount, "
@@ -559,7 +600,11 @@ def collect_quality(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]
             {"d": day},
         )
     reconciliation: dict[str, Any] | None = None
-    if table_exists(con, "chk_contribution_reconciliation"):
+    # source_amount: the component recomputed from the loaded accounts and transactions (a
+    # check table of an older warehouse compared with the monthly aggregates: not shown)
+    if table_exists(con, "chk_contribution_reconciliation") and "source_amount" in columns(
+        con, "chk_contribution_reconciliation"
+    ):
         found = rows(
             con,
             "select count(*) as checks, count(*) filter (where not is_ok) as failed, "
@@ -570,10 +615,10 @@ def collect_quality(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]
         )
         if found and found[0]["checks"]:
             reconciliation = found[0]
-            reconciliation["portfolio"] = rows(
+            reconciliation["whole"] = rows(
                 con,
                 "select component, customer_sum_amount::double as customer_sum_amount, "
-                "portfolio_amount::double as portfolio_amount, "
+                "source_amount::double as source_amount, "
                 "difference_amount::double as difference_amount, is_ok "
                 "from chk_contribution_reconciliation where business_date = $d "
                 "and branch_id = '*' and product_code = '*' order by component",

@@ -183,7 +183,8 @@ def plot_lorenz(data: dict[str, Any]) -> str:
 
 @_styled
 def plot_components(data: dict[str, Any]) -> str:
-    """Waterfall from revenue components, down through costs, to the net contribution."""
+    """Waterfall from revenue components, down through costs, to the net contribution; then,
+    when the capital charge is known, down by it to the economic profit."""
     fig, ax = _new(3.6)
     labels, bottoms, heights, colours = [], [], [], []
     level = 0.0
@@ -199,6 +200,14 @@ def plot_components(data: dict[str, Any]) -> str:
     bottoms.append(min(0.0, net))
     heights.append(abs(net))
     colours.append(BLUE if net >= 0 else RED)
+    totals = [(len(labels) - 1, net)]
+    capital, profit = data.get("capital_charge_amount"), data.get("economic_profit_amount")
+    if capital is not None and profit is not None:
+        labels += ["Capital charge", "Economic profit"]
+        bottoms += [min(net, net - capital), min(0.0, profit)]
+        heights += [abs(capital), abs(profit)]
+        colours += [RED, BLUE if profit >= 0 else RED]
+        totals.append((len(labels) - 1, profit))
     xs = range(len(labels))
     ax.bar(xs, heights, bottom=bottoms, color=colours, width=0.65)
     for x, part in zip(xs, data["parts"], strict=False):
@@ -213,16 +222,28 @@ def plot_components(data: dict[str, Any]) -> str:
             fontsize=8,
             color=INK,
         )
-    ax.text(
-        len(labels) - 1,
-        bottoms[-1] + heights[-1],
-        cny_short(net, unit=False),
-        ha="center",
-        va="bottom",
-        fontsize=8.5,
-        color=INK,
-        weight="bold",
-    )
+    if len(totals) > 1:
+        x = totals[0][0] + 1
+        ax.text(
+            x,
+            bottoms[x] + heights[x],
+            f"−{cny_short(capital, unit=False)}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=INK,
+        )
+    for x, amount in totals:
+        ax.text(
+            x,
+            bottoms[x] + heights[x],
+            cny_short(amount, unit=False),
+            ha="center",
+            va="bottom",
+            fontsize=8.5,
+            color=INK,
+            weight="bold",
+        )
     ax.axhline(0, color=MUTED, lw=0.8)
     top = max(b + h for b, h in zip(bottoms, heights, strict=True))
     low = min([*bottoms, 0.0])
@@ -230,7 +251,7 @@ def plot_components(data: dict[str, Any]) -> str:
     ax.set_xticks(list(xs), labels, rotation=20, ha="right")
     ax.grid(axis="x", visible=False)
     _money_axis(ax.yaxis)
-    ax.set_ylabel("CNY over the window")
+    ax.set_ylabel("CNY a year")
     return to_svg(fig, "svg-components")
 
 

@@ -132,7 +132,8 @@ def _overview(s: Sections) -> str:
         return f'<p class="missing">{escape(str(o))}</p>'
     kpis = [
         _kpi(count(o["customers"]), "active customers with a tier"),
-        _kpi(cny_short(o["contribution_amount"]), "profit contribution, trailing window"),
+        _kpi(cny_short(o["contribution_amount"]), "profit contribution a year"),
+        _kpi(cny_short(o["economic_profit_amount"]), "economic profit a year (after capital)"),
         _kpi(cny_short(o["aum_amount"]), "assets under management (average)"),
         _kpi(cny_short(o["clv_amount"]), "lifetime value of the book"),
         _kpi(count(o["golden_customers"]), "golden customers"),
@@ -161,7 +162,8 @@ def _tiers(s: Sections) -> str:
     counts = "; ".join(f"{escape(str(x['tier']))} {count(x['customers'])}" for x in tiers)
     caption = (
         f"{count(t['customers'])} customers, total contribution "
-        f"{cny_short(t['contribution_amount'])}. Customers per tier: {counts}. "
+        f"{cny_short(t['contribution_amount'])} a year, economic profit "
+        f"{cny_short(t['economic_profit_amount'])}. Customers per tier: {counts}. "
         + " ".join(lead_bits)
     )
     table = _table(
@@ -172,6 +174,7 @@ def _tiers(s: Sections) -> str:
             ("share", "customer_share", lambda v: pct(v, 1)),
             ("contribution, CNY", "contribution_amount", cny),
             ("share", "contribution_share", lambda v: pct(v, 1)),
+            ("economic profit, CNY", "economic_profit_amount", cny),
             ("AUM, CNY", "aum_amount", cny),
             ("golden", "golden_customers", count),
             ("merchants", "merchants", count),
@@ -218,10 +221,17 @@ def _components(s: Sections) -> str:
     cost_total = c["cost_amount"] or 0.0
     window = ""
     if c["window_start"] and c["window_end"]:
-        window = f" over {c['window_start']} to {c['window_end']}"
+        days = f", {count(c['history_days'])} days" if c["history_days"] is not None else ""
+        window = f" a year, from {c['window_start']} to {c['window_end']}{days} annualised"
+    capital = ""
+    if c["economic_profit_amount"] is not None:
+        capital = (
+            f"; less the capital charge {cny_short(c['capital_charge_amount'])}, economic profit "
+            f"<b>{cny_short(c['economic_profit_amount'])}</b>"
+        )
     caption = (
         f"Revenue {cny_short(rev_total)} minus cost {cny_short(cost_total)} gives contribution "
-        f"<b>{cny_short(c['contribution_amount'])}</b>{window}, over all "
+        f"<b>{cny_short(c['contribution_amount'])}</b>{window}{capital}, over all "
         f"{count(c['customers'])} customers with a contribution (inactive ones too, unlike the "
         "tiers). Largest revenue: "
         + ", ".join(
@@ -444,6 +454,7 @@ def _rms(s: Sections) -> str:
             ("customers", "customers", count),
             ("by tier", "customers_by_tier", None),
             ("book contribution, CNY", "book_contribution_amount", cny),
+            ("book economic profit, CNY", "book_economic_profit_amount", cny),
             ("value created, CNY", "value_created_amount", cny),
             ("CLV change, CNY", "clv_change_amount", cny),
             ("upgrades", "upgrades", count),
@@ -471,7 +482,13 @@ def _branches(s: Sections) -> str:
         if top
         else ""
     )
-    caption = f"{count(len(rows))} branches, contribution {cny_short(total)}.{lead}"
+    profits = [x["economic_profit_amount"] for x in rows]
+    profit = (
+        ""
+        if any(v is None for v in profits)
+        else f", economic profit {cny_short(sum(float(v) for v in profits))}"
+    )
+    caption = f"{count(len(rows))} branches, contribution {cny_short(total)} a year{profit}.{lead}"
     table = _table(
         "tbl-branches",
         [
@@ -480,6 +497,7 @@ def _branches(s: Sections) -> str:
             ("market area", "market_area", None),
             ("customers", "customers", count),
             ("contribution, CNY", "contribution_amount", cny),
+            ("economic profit, CNY", "economic_profit_amount", cny),
             ("AUM, CNY", "aum_amount", cny),
             ("CLV, CNY", "clv_amount", cny),
             ("counter cost, CNY", "counter_cost_amount", cny),
@@ -561,20 +579,22 @@ def _quality(s: Sections, day: date) -> str:
             else f'<b class="bad">{count(rec["failed"])} disagree</b>'
         )
         out.append(
-            f"<h3>Reconciliation</h3><p>{count(rec['checks'])} checks of the customer sums "
-            f"against the portfolio totals per branch, product and component: {verdict}; "
+            f"<h3>Reconciliation</h3><p>{count(rec['checks'])} checks of the customer figures "
+            "summed against the same components recomputed from the loaded accounts and "
+            f"transactions, per branch, product and component: {verdict}; "
             f"largest difference CNY {num(rec['max_difference_amount'], 6)} (tolerance up to "
-            f"{num(rec['tolerance_amount'], 6)}).</p>"
+            f"{num(rec['tolerance_amount'], 6)}). Below, the whole bank's total of each "
+            "component.</p>"
             + _table(
                 "tbl-dq-reconciliation",
                 [
                     ("component", "component", None),
                     ("sum over customers, CNY", "customer_sum_amount", lambda v: num(v, 2)),
-                    ("portfolio, CNY", "portfolio_amount", lambda v: num(v, 2)),
+                    ("accounts and transactions, CNY", "source_amount", lambda v: num(v, 2)),
                     ("difference, CNY", "difference_amount", lambda v: num(v, 6)),
                     ("ok", "is_ok", lambda v: "yes" if v else "NO"),
                 ],
-                rec["portfolio"],
+                rec["whole"],
             )
         )
     if q["runs"]:
@@ -615,8 +635,10 @@ def render_html(
         _section(
             "value",
             "Who creates value",
-            "Profit contribution (revenue minus the cost to serve and the risk) over the "
-            "trailing window, by tier, how concentrated it is, and where it comes from.",
+            "Profit contribution a year (revenue minus the cost to serve, the reserve cost and "
+            "the risk, from the trailing window) and economic profit beside it (contribution "
+            "minus the charge for the capital lending ties up), by tier, how concentrated "
+            "contribution is, and where it comes from.",
             _tiers(sections) + _lorenz(sections) + _components(sections),
         ),
         _section(

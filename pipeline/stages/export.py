@@ -45,7 +45,10 @@ QUERIES: dict[str, str] = {
                x.propensity_score::double as next_best_score,
                t.rm_id::varchar as rm_id,
                t.home_branch_id::varchar as home_branch_id,
-               ({_MOBILE})::varchar as mobile_masked
+               ({_MOBILE})::varchar as mobile_masked,
+               t.economic_profit_amount::decimal(18, 2) as economic_profit_amount,
+               t.capital_charge_amount::decimal(18, 2) as capital_charge_amount,
+               t.history_days::integer as history_days
         from int_customer_tiers as t
         left join int_cross_sell as x
           on x.customer_id = t.customer_id and x.business_date = t.business_date
@@ -145,7 +148,9 @@ QUERIES: dict[str, str] = {
                downgrades::bigint as downgrades,
                golden_customers::bigint as golden_customers,
                merchants::bigint as merchants,
-               potential_customers::bigint as potential_customers
+               potential_customers::bigint as potential_customers,
+               book_economic_profit_amount::decimal(18, 2) as book_economic_profit_amount,
+               book_capital_charge_amount::decimal(18, 2) as book_capital_charge_amount
         from int_rm_scorecard
         where business_date = $business_date
         order by rm_id
@@ -164,13 +169,16 @@ QUERIES: dict[str, str] = {
                migration_saving_amount::decimal(18, 2) as migration_saving_amount,
                merchants::bigint as merchants,
                golden_customers::bigint as golden_customers,
-               potential_customers::bigint as potential_customers
+               potential_customers::bigint as potential_customers,
+               economic_profit_amount::decimal(18, 2) as economic_profit_amount,
+               capital_charge_amount::decimal(18, 2) as capital_charge_amount
         from int_branch_summary
         where business_date = $business_date
         order by branch_id, tier_rank
     """,
 }
-"""One query per exported file; every column cast to its documented type."""
+"""One query per exported file; every column cast to its documented type. A column added to a
+file goes at its end (docs/exports.md: a minor schema version)."""
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -38,8 +38,10 @@ TABLES: dict[str, str] = {
         below_since date, best_rank_below integer,
         is_merchant boolean, is_golden boolean, is_potential boolean, is_growing boolean,
         potential_reasons varchar,
-        contribution_amount decimal(18, 2), aum_amount decimal(18, 2), clv_amount decimal(18, 2),
-        p_alive double, life_stage varchar, value_score double, turnover_amount decimal(18, 2),
+        contribution_amount decimal(18, 2), economic_profit_amount decimal(18, 2),
+        capital_charge_amount decimal(18, 2), history_days integer,
+        aum_amount decimal(18, 2), clv_amount decimal(18, 2), p_alive double,
+        life_stage varchar, value_score double, turnover_amount decimal(18, 2),
         counter_cost_amount decimal(18, 2), home_branch_id varchar, rm_id varchar, age integer
     """,
     "tier_history": """
@@ -71,9 +73,17 @@ rest on them)."""
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the Python-written tables if they are missing."""
+    """Create the Python-written tables if they are missing, and add the columns a table of an
+    older warehouse lacks (null for the dates written before): the stage writes only the
+    columns the table has."""
     for table, columns in TABLES.items():
         con.execute(f"create table if not exists {table} ({columns})")
+        con.execute(f"create or replace temp table _declared ({columns})")
+        have = set(_columns(con, table))
+        for name, kind, *_ in con.execute("describe _declared").fetchall():
+            if name not in have:
+                con.execute(f'alter table {table} add column "{name}" {kind}')
+        con.execute("drop table _declared")
 
 
 def _previous_state(con: duckdb.DuckDBPyConnection, business_date: date) -> pl.DataFrame:

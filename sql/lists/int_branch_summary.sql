@@ -3,8 +3,9 @@
 -- inputs: int_customer_tiers, int_channel_migration
 -- params: business_date
 -- materialize: partition
--- The branch network view: per home branch and tier, the customers, their contribution
--- (trailing window), assets and lifetime value, what their counter work costs, how many could
+-- The branch network view: per home branch and tier, the customers, their yearly
+-- contribution and, beside it, their economic profit (contribution − capital charge) and
+-- capital charge, assets and lifetime value, what their counter work costs, how many could
 -- move to e-channels and the yearly saving, and the merchants, golden and potential customers
 -- among them. One row per branch and tier present, so the columns stay the same whatever the
 -- ladder; a branch's totals are the sum of its rows.
@@ -29,6 +30,8 @@ final as (
         any_value(t.tier_rank) as tier_rank,
         count(*) as customers,
         cast(sum(t.contribution_amount) as decimal(18, 2)) as contribution_amount,
+        cast(sum(t.economic_profit_amount) as decimal(18, 2)) as economic_profit_amount,
+        cast(sum(t.capital_charge_amount) as decimal(18, 2)) as capital_charge_amount,
         cast(sum(t.aum_amount) as decimal(18, 2)) as aum_amount,
         cast(sum(t.clv_amount) as decimal(18, 2)) as clv_amount,
         cast(sum(t.counter_cost_amount) as decimal(18, 2)) as counter_cost_amount,

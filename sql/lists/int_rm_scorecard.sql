@@ -4,8 +4,9 @@
 -- params: business_date, compare_date, tier_names
 -- materialize: partition
 -- The relationship-manager scorecard, the basis for pay by value created: per manager, the
--- customers of the book and their tiers, the book's contribution (trailing window), lifetime
--- value and assets, and the value created since the comparison date: the latest date with
+-- customers of the book and their tiers, the book's yearly contribution and, beside it, its
+-- economic profit (contribution − capital charge) and capital charge, lifetime value and
+-- assets, and the value created since the comparison date: the latest date with
 -- tiers at or before compare_date (the business date one month earlier). Value created is,
 -- over the customers in the book today, contribution now minus contribution then (a customer
 -- new to the bank counts from zero), so moving a customer between books moves its history
@@ -63,6 +64,8 @@ final as (
         count(*) as customers,
         any_value(m.customers_by_tier) as customers_by_tier,
         cast(sum(b.contribution_amount) as decimal(18, 2)) as book_contribution_amount,
+        cast(sum(b.economic_profit_amount) as decimal(18, 2)) as book_economic_profit_amount,
+        cast(sum(b.capital_charge_amount) as decimal(18, 2)) as book_capital_charge_amount,
         cast(sum(b.clv_amount) as decimal(18, 2)) as book_clv_amount,
         cast(sum(b.aum_amount) as decimal(18, 2)) as book_aum_amount,
         cast(sum(coalesce(v.contribution_amount, 0)) as decimal(18, 2))

@@ -4,10 +4,14 @@
 -- params: business_date, window_start, month_start, online_codes, counter_unit_cost
 -- materialize: partition
 -- Everything the tiers and lists need about each active customer (status A at the business
--- date), one row each: contribution over the trailing window, assets, lifetime value, value
--- score and golden flag, merchant evidence, the facts that decide potential (age, occupation,
--- education, the 3-vs-earlier-months amount trend, life stage) and counter use. A customer
--- missing from an upstream table gets zeros / no flag (e.g. no lifetime value yet).
+-- date), one row each: yearly contribution and economic profit (int_customer_contribution),
+-- assets, lifetime value, value score and golden flag, merchant evidence, the facts that
+-- decide potential (age, occupation, education, the 3-vs-earlier-months amount trend, life
+-- stage) and counter use. A customer missing from an upstream table gets zeros / no flag
+-- (e.g. no lifetime value yet); history_days stays null without a contribution row.
+-- Amounts are rounded to the cent, and economic_profit_amount is the rounded contribution
+-- minus the rounded capital charge, so that contribution − capital charge = economic profit
+-- holds exactly in every list and sum built from here (within a cent of the warehouse's).
 -- counter_online_capable_txns: counter (CTR) transactions of the online-capable codes
 -- (configs: tiers.migration.online_capable_codes) in the migration window: the closed months
 -- from window_start (as of their month end) plus the month to date (as of the business date).
@@ -23,7 +27,8 @@ features as (
 ),
 
 contribution as (
-    select customer_id, contribution_amount, service_cost_amount
+    select customer_id, contribution_amount, capital_charge_amount, service_cost_amount,
+           history_days
     from int_customer_contribution
     where business_date = $business_date
 ),
@@ -76,6 +81,11 @@ final as (
         f.education,
         f.tenure_months,
         cast(coalesce(c.contribution_amount, 0) as decimal(18, 2)) as contribution_amount,
+        cast(cast(coalesce(c.contribution_amount, 0) as decimal(18, 2))
+             - cast(coalesce(c.capital_charge_amount, 0) as decimal(18, 2)) as decimal(18, 2))
+            as economic_profit_amount,
+        cast(coalesce(c.capital_charge_amount, 0) as decimal(18, 2)) as capital_charge_amount,
+        cast(c.history_days as integer) as history_days,
         cast(coalesce(c.service_cost_amount, 0) as decimal(18, 2)) as service_cost_amount,
         cast(coalesce(f.aum_amount, 0) as decimal(18, 2)) as aum_amount,
         cast(coalesce(l.clv_amount, 0) as decimal(18, 2)) as clv_amount,
