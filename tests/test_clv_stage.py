@@ -104,11 +104,15 @@ def deliver(con: duckdb.DuckDBPyConnection, first: date, last: date, at: datetim
 
 
 def contribution(con: duckdb.DuckDBPyConnection, day: date, amounts: dict[str, str]) -> None:
+    """Contribution rows as the contribution stage writes them: with history_days 365 the
+    yearly figure is the window's amount itself; a 1,000.00 default provision, which the
+    lifetime-value models must leave out, is in each."""
     con.execute(
         """
         create table if not exists int_customer_contribution (
             customer_id varchar, business_date date, window_start date, window_end date,
-            contribution_amount decimal(18, 2))
+            history_days integer, contribution_amount decimal(18, 2),
+            default_provision_amount decimal(18, 2))
         """
     )
     frame = pl.DataFrame(
@@ -116,8 +120,8 @@ def contribution(con: duckdb.DuckDBPyConnection, day: date, amounts: dict[str, s
     )
     con.register("contrib", frame.to_arrow())
     con.execute(
-        "insert into int_customer_contribution select customer_id, $day, $start, $day, "
-        "contribution_amount::decimal(18, 2) from contrib",
+        "insert into int_customer_contribution select customer_id, $day, $start, $day, 365, "
+        "contribution_amount::decimal(18, 2) - 1000, 1000 from contrib",
         {"day": day, "start": day - timedelta(days=89)},
     )
     con.unregister("contrib")

@@ -215,8 +215,11 @@ def read_rfm_with_contribution(
     cfg: ClvConfig,
     business_date: date,
     calibration_end: date | None = None,
+    *,
+    annual_days: int,
 ) -> pl.DataFrame:
-    """The RFM summary as of the business date, with contribution per event as monetary value.
+    """The RFM summary as of the business date, with contribution per event as monetary value
+    (``annual_days``: economics.annual_days, to take the window's amount from the yearly one).
 
     ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit;
     read them with :func:`rfm_as_of`) from the same pass.
@@ -227,7 +230,11 @@ def read_rfm_with_contribution(
             f"(`cvp contribution --date {business_date}`)"
         )
     build_rfm(con, cfg, business_date, calibration_end or business_date)
-    run_sql(con, "clv/int_customer_event_contribution", {"business_date": business_date})
+    run_sql(
+        con,
+        "clv/int_customer_event_contribution",
+        {"business_date": business_date, "annual_days": annual_days},
+    )
     return con.execute(
         """
         select r.*, c.contribution_per_event::double as monetary_value
@@ -454,7 +461,9 @@ def _fit_score_validate(ctx: StageContext) -> int:
     con = ctx.con
     calibration_end = shift_months(day, -cfg.holdout_months)
     t0 = time.monotonic()
-    rfm = read_rfm_with_contribution(con, cfg, day, calibration_end)
+    rfm = read_rfm_with_contribution(
+        con, cfg, day, calibration_end, annual_days=ctx.cfg.economics.annual_days
+    )
     rfm_seconds = time.monotonic() - t0
 
     t0 = time.monotonic()

@@ -1,12 +1,16 @@
 -- table:  int_customer_event_contribution
 -- grain:  customer_id, business_date
 -- inputs: int_customer_contribution, agg_customer_event_day
--- params: business_date
+-- params: business_date, annual_days
 -- materialize: partition
--- Contribution per event: each customer's profit contribution over the contribution stage's
--- trailing window, divided by the event days in that window (window_start .. window_end, both
--- inclusive). A customer with contribution but no event in the window has it all on one
--- event (divisor at least 1). This is the monetary value of the lifetime-value models.
+-- Contribution per event: each customer's recurring profit contribution over the days of the
+-- contribution stage's trailing window the warehouse holds, divided by the event days in that
+-- window (window_start .. window_end, both inclusive). Recurring: int_customer_contribution
+-- is a yearly figure (flows × annual_days / history_days, docs/contribution.md), so the
+-- window's flows are contribution × history_days / annual_days; default provisions are
+-- one-off events and are left out, or the models would project a past default's loss forward
+-- again. A customer with contribution but no event in the window has it all on one event
+-- (divisor at least 1). This is the monetary value of the lifetime-value models.
 -- Distinct event days are the rows marked is_first_delivery (see agg_customer_event_day).
 with
 contribution as (
@@ -14,7 +18,8 @@ contribution as (
         customer_id,
         window_start,
         window_end,
-        contribution_amount
+        (contribution_amount + default_provision_amount) * history_days / $annual_days
+            as contribution_amount
     from int_customer_contribution
     where business_date = $business_date
 ),
