@@ -22,7 +22,8 @@ class TierLevel(_Frozen):
     name: str = Field(min_length=1, max_length=20)
     """The tier's name as exported (``private``, ``diamond`` …)."""
     min_contribution_amount: Decimal | None = Field(default=None, ge=0)
-    """A trailing-window contribution at or above this qualifies; empty means not used."""
+    """A yearly contribution (docs/contribution.md) at or above this qualifies; empty means
+    not used."""
     min_aum_amount: Decimal | None = Field(default=None, ge=0)
     """Assets under management at or above this qualify; empty means not used."""
     min_clv_amount: Decimal | None = Field(default=None, ge=0)
@@ -61,7 +62,7 @@ class PotentialRules(_Frozen):
 
 class MigrationRules(_Frozen):
     max_contribution_amount: Decimal = Field(default=Decimal(200))
-    """Only customers whose trailing contribution is at or below this are invited."""
+    """Only customers whose yearly contribution is at or below this are invited."""
     min_counter_txns: int = Field(default=3, ge=1)
     """And who made at least this many online-capable counter transactions in the window."""
     online_capable_codes: list[str] = Field(
