@@ -330,7 +330,7 @@ def test_components_caption_sums_revenue_and_cost(html: str) -> None:
     text = caption(html, "fig-components")
     # revenue = Σ (c + 10) = 1050; cost = 5 × (8 + 2) = 50; capital charge 100 + 50
     assert "Revenue CNY 1.05 k minus cost CNY 50 gives contribution CNY 1 k a year" in text
-    assert "from 2025-12-01 to 2026-11-27, 362 days annualised" in text
+    assert "(window 2025-12-01 to 2026-11-27, of which the warehouse holds 362 days," in text
     assert "less the capital charge CNY 150, economic profit CNY 850, over all 5 customers" in text
     assert "largest cost: cost to serve 80%, reserve cost 20%" in text
 
@@ -630,7 +630,7 @@ def test_a_warehouse_before_economic_profit_still_reports(cfg: Config) -> None:
     con.close()
     html = build_report_html(cfg, DAY)
     assert "not available" not in html
-    assert "contribution CNY 1 k a year, from 2025-12-01 to 2026-11-27 annualised, over" in (
+    assert "contribution CNY 1 k a year (window 2025-12-01 to 2026-11-27, annualised), over" in (
         caption(html, "fig-components")
     )
     assert parse(html).tables["tbl-branches"][0][4:6] == ["750", "—"]

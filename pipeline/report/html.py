@@ -221,8 +221,12 @@ def _components(s: Sections) -> str:
     cost_total = c["cost_amount"] or 0.0
     window = ""
     if c["window_start"] and c["window_end"]:
-        days = f", {count(c['history_days'])} days" if c["history_days"] is not None else ""
-        window = f" a year, from {c['window_start']} to {c['window_end']}{days} annualised"
+        held = (
+            f", of which the warehouse holds {plural(c['history_days'], 'day')}"
+            if c["history_days"] is not None
+            else ""
+        )
+        window = f" a year (window {c['window_start']} to {c['window_end']}{held}, annualised)"
     capital = ""
     if c["economic_profit_amount"] is not None:
         capital = (
