@@ -1,8 +1,10 @@
 """The synthetic landing zone honours the extract spec and carries the behaviour later stages
-are judged on (merchants, decoys, channel habits, balances that follow transactions)."""
+are judged on (merchants, decoys, channel habits, balances that follow transactions, arrears,
+cures and card cycles), and its ground truth says what the files show."""
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
@@ -11,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.generate import generate_landing_zone, truth_path_for
+from pipeline.generate import accounts_truth_path_for, generate_landing_zone, truth_path_for
 from pipeline.generate.identity import id_check_char
 from pipeline.generate.ledger import DIRECTION
 
@@ -278,3 +280,372 @@ def test_empty_channel_file_still_delivered(tmp_path: Path) -> None:
     assert set(counts) == set(CHANNELS)
     # 60 customers for one day leave at least one quiet channel, still delivered with count 0.
     assert min(counts.values()) == 0
+
+
+# A longer zone for credit behaviour: 240 days hold seven card cycles, defaults and cures.
+CREDIT_START = date(2026, 1, 1)
+CREDIT_DAYS = 240
+CREDIT_LAST = CREDIT_START + timedelta(days=CREDIT_DAYS - 1)
+CREDIT_PRODUCTS = ["CCD", "PLN", "MTG", "BLN"]
+
+
+def _load(paths: list[Path], columns: list[str]) -> pl.DataFrame:
+    """Spec files as strings (empty field = null), with their business date."""
+    frames = []
+    for path in paths:
+        text = path.read_bytes().decode("gb18030")
+        if text:
+            frame = pl.read_csv(
+                io.StringIO(text), separator="|", has_header=False, new_columns=columns,
+                infer_schema=False, quote_char=None,
+            )  # fmt: skip
+            day = date.fromisoformat(path.parent.name)
+            frames.append(frame.with_columns(business_date=pl.lit(day)))
+    return pl.concat(frames)
+
+
+def _cents(column: str) -> pl.Expr:
+    return pl.col(column).str.replace(".", "", literal=True).cast(pl.Int64)
+
+
+@pytest.fixture(scope="module")
+def credit_zone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("credit") / "landing"
+    generate_landing_zone(out, 900, CREDIT_START, CREDIT_DAYS, seed=3)
+    return out
+
+
+@pytest.fixture(scope="module")
+def credit_acct(credit_zone: Path) -> pl.DataFrame:
+    return _load(sorted(credit_zone.glob("*/ACCT_*.dat")), ACCT_COLUMNS).with_columns(
+        cents=_cents("balance"), dpd=pl.col("days_past_due").cast(pl.Int64)
+    )
+
+
+@pytest.fixture(scope="module")
+def credit_txn(credit_zone: Path) -> pl.DataFrame:
+    return _load(sorted(credit_zone.glob("*/TXN_*.dat")), TXN_COLUMNS).with_columns(
+        cents=_cents("amount")
+    )
+
+
+@pytest.fixture(scope="module")
+def acct_truth(credit_zone: Path) -> pl.DataFrame:
+    return pl.read_parquet(accounts_truth_path_for(credit_zone))
+
+
+@pytest.fixture(scope="module")
+def cycles(credit_acct: pl.DataFrame, credit_txn: pl.DataFrame) -> pl.DataFrame:
+    """Card statement cycles by the contribution model's rule, recomputed from the files.
+
+    Statement on a month's last day (balance at its end), due 25 days later, both inside the
+    zone, positive balance; repayments: LRP rows naming the card, or credits on the card.
+    """
+    statements = credit_acct.filter(
+        (pl.col("product_code") == "CCD")
+        & (pl.col("business_date").dt.month_end() == pl.col("business_date"))
+        & (pl.col("business_date") + timedelta(days=25) <= CREDIT_LAST)
+        & (pl.col("cents") > 0)
+    ).select("account_id", statement_date="business_date", statement_cents="cents")
+    repaid = pl.concat([
+        credit_txn.filter(pl.col("txn_code") == "LRP").select(
+            "business_date", "cents", card="counterparty_account"
+        ),
+        credit_txn.filter(pl.col("direction") == "C").select(
+            "business_date", "cents", card="account_id"
+        ),
+    ])  # fmt: skip
+    window = (pl.col("business_date") > pl.col("statement_date")) & (
+        pl.col("business_date") <= pl.col("statement_date") + timedelta(days=25)
+    )
+    return (
+        statements.join(repaid, left_on="account_id", right_on="card", how="left")
+        .group_by("account_id", "statement_date", "statement_cents")
+        .agg(
+            paid=pl.when(window).then(pl.col("cents")).otherwise(0).sum(),
+            payments=pl.when(window).then(pl.col("cents")).drop_nulls(),
+        )
+        .with_columns(revolved=pl.col("paid") < pl.col("statement_cents"))
+    )
+
+
+def test_account_truth_matches_the_files(
+    credit_zone: Path, credit_acct: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    assert (
+        accounts_truth_path_for(credit_zone)
+        == credit_zone.parent / "landing.accounts_truth.parquet"
+    )
+    assert acct_truth["account_id"].is_unique().all()
+    seen = credit_acct.group_by("account_id").agg(
+        pl.col("customer_id", "product_code", "open_date", "maturity_date").last(),
+        closed=pl.col("business_date").filter(pl.col("status") == "C").min(),
+        close_text=pl.col("close_date").drop_nulls().first(),
+        last_seen=pl.col("business_date").max(),
+    )
+    joined = acct_truth.join(seen, on="account_id", suffix="_file")
+    assert joined.height == acct_truth.height == seen.height
+    for column in ("customer_id", "product_code"):
+        assert (joined[column] == joined[f"{column}_file"]).all()
+    assert (joined["open_date"].dt.strftime("%Y%m%d") == joined["open_date_file"]).all()
+    maturity = joined["maturity_date"].dt.strftime("%Y%m%d")
+    assert (maturity.fill_null("") == joined["maturity_date_file"].fill_null("")).all()
+    assert joined["closed_date"].equals(joined["closed"], check_names=False)
+    closed = joined.filter(pl.col("closed_date").is_not_null())
+    assert closed.height >= 20 and (closed["last_seen"] == CREDIT_LAST).all()
+    assert (closed["closed_date"].dt.strftime("%Y%m%d") == closed["close_text"]).all()
+    closed_rows = credit_acct.filter(pl.col("status") == "C")
+    assert closed_rows.height > 0 and (closed_rows["cents"] == 0).all()
+    term = acct_truth.filter(pl.col("product_code").is_in(["TDA", "PLN", "MTG", "BLN"]))
+    assert term["original_term_months"].is_not_null().all()
+    other = acct_truth.filter(~pl.col("product_code").is_in(["TDA", "PLN", "MTG", "BLN"]))
+    assert other["original_term_months"].is_null().all()
+    tda_terms = set(acct_truth.filter(pl.col("product_code") == "TDA")["original_term_months"])
+    assert tda_terms == {3, 6, 12, 24, 36, 60}
+    cards = acct_truth.filter(pl.col("product_code") == "CCD")
+    assert set(cards["card_behaviour"]) == {"transactor", "revolver"}
+    assert other.filter(pl.col("product_code") != "CCD")["card_behaviour"].is_null().all()
+    assert (credit_acct.filter(pl.col("product_code") == "CCD")["interest_rate"] == "18.25").all()
+
+
+def test_customer_truth_flags_defaulted_accounts(
+    credit_zone: Path, acct_truth: pl.DataFrame
+) -> None:
+    customers = pl.read_parquet(truth_path_for(credit_zone))
+    expected = set(acct_truth.filter(pl.col("default_date").is_not_null())["customer_id"])
+    assert len(expected) >= 8
+    assert set(customers.filter(pl.col("has_defaulted_account"))["customer_id"]) == expected
+
+
+def test_status_is_delinquent_from_90_days_past_due(credit_acct: pl.DataFrame) -> None:
+    credit = credit_acct.filter(
+        pl.col("product_code").is_in(CREDIT_PRODUCTS) & pl.col("status").is_in(["A", "D"])
+    )
+    assert credit["dpd"].is_not_null().all()
+    assert ((credit["status"] == "D") == (credit["dpd"] >= 90)).all()
+    watch = credit.filter((pl.col("dpd") >= 30) & (pl.col("dpd") < 90))
+    assert watch["account_id"].n_unique() >= 8 and (watch["status"] == "A").all()
+    assert credit.filter(pl.col("status") == "D")["account_id"].n_unique() >= 8
+    assert credit_acct.filter(~pl.col("product_code").is_in(CREDIT_PRODUCTS))["dpd"].is_null().all()
+
+
+def test_defaulted_accounts_stay_past_due_and_frozen_until_cured(
+    credit_acct: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    defaulted = acct_truth.filter(pl.col("default_date").is_not_null())
+    entering = defaulted.filter(~pl.col("is_legacy_default"))
+    assert entering.height >= 4 and (entering["default_date"] > CREDIT_START).all()
+    legacy = defaulted.filter(pl.col("is_legacy_default"))
+    assert legacy.height >= 4 and (legacy["default_date"] == CREDIT_START).any()
+    assert (defaulted["watch_date"] <= defaulted["default_date"]).all()
+    rows = credit_acct.join(
+        defaulted.select("account_id", "watch_date", "default_date", "cure_date"), on="account_id"
+    )
+    until_cure = pl.col("cure_date").is_null() | (pl.col("business_date") < pl.col("cure_date"))
+    in_default = rows.filter((pl.col("business_date") >= pl.col("default_date")) & until_cure)
+    assert (in_default["dpd"] >= 90).all() and (in_default["status"] == "D").all()
+    before = rows.filter(pl.col("business_date") < pl.col("default_date"))
+    assert (before["dpd"] < 90).all() and (before["status"] == "A").all()
+    on_day = rows.filter(pl.col("business_date") == pl.col("default_date"))
+    assert on_day.height == defaulted.height
+    assert (on_day.filter(pl.col("default_date") > CREDIT_START)["dpd"] == 90).all()
+    watched = rows.filter(pl.col("business_date") == pl.col("watch_date"))
+    assert (watched.filter(pl.col("watch_date") > CREDIT_START)["dpd"] == 30).all()
+    # From watch to cure (or the end): one more day past due each day, and nothing moves.
+    arrears = rows.filter((pl.col("business_date") >= pl.col("watch_date")) & until_cure)
+    per = arrears.group_by("account_id").agg(
+        days=pl.len(),
+        dpd_span=pl.col("dpd").max() - pl.col("dpd").min(),
+        balances=pl.col("cents").n_unique(),
+        balance=pl.col("cents").first(),
+    )
+    assert (per["dpd_span"] == per["days"] - 1).all()
+    assert (per["balances"] == 1).all() and (per["balance"] > 0).all()
+
+
+def test_cured_accounts_repay_their_arrears_and_perform_again(
+    credit_acct: pl.DataFrame, credit_txn: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    cured = acct_truth.filter(pl.col("cure_date").is_not_null())
+    assert cured.filter(pl.col("default_date").is_not_null()).height >= 1
+    assert (
+        cured.filter(pl.col("default_date").is_null() & pl.col("watch_date").is_not_null()).height
+        >= 1
+    )
+    rows = credit_acct.join(cured.select("account_id", "cure_date"), on="account_id")
+    after = rows.filter(pl.col("business_date") >= pl.col("cure_date"))
+    assert (after["dpd"] == 0).all() and (after["status"] == "A").all()
+    eve = rows.filter(pl.col("business_date") == pl.col("cure_date") - timedelta(days=1))
+    assert eve.height == cured.height and (eve["dpd"] >= 30).all()
+    dda = credit_acct.filter(pl.col("product_code") == "DDA").select("account_id").unique()
+    repaid = credit_txn.filter(pl.col("txn_code") == "LRP").join(
+        cured.select("customer_id", "cure_date", card="account_id"),
+        left_on=["counterparty_account", "business_date"],
+        right_on=["card", "cure_date"],
+        suffix="_owner",
+    )
+    assert repaid.height == cured.height
+    assert (repaid["customer_id"] == repaid["customer_id_owner"]).all()
+    assert (repaid["direction"] == "D").all() and (
+        repaid["txn_date"] == repaid["business_date"].dt.strftime("%Y%m%d")
+    ).all()
+    assert repaid["account_id"].is_in(dda["account_id"].implode()).all()
+    day = rows.filter(pl.col("business_date") == pl.col("cure_date")).join(
+        eve.select("account_id", eve_cents="cents"), on="account_id"
+    )
+    assert (day["cents"] < day["eve_cents"]).all()
+    # Regular repayments resume after the cure day.
+    later = (
+        credit_txn.filter(pl.col("txn_code") == "LRP")
+        .join(
+            cured.select(card="account_id", cure="cure_date"),
+            left_on="counterparty_account",
+            right_on="card",
+        )
+        .filter(pl.col("business_date") > pl.col("cure"))
+    )
+    resumed = set(later["counterparty_account"])
+    due_again = cured.filter(pl.col("cure_date") <= CREDIT_LAST - timedelta(days=40))
+    assert due_again.height >= 1 and set(due_again["account_id"]) <= resumed
+
+
+def test_card_cycles_in_the_files_match_the_truth(
+    cycles: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    cards = acct_truth.filter(pl.col("product_code") == "CCD")
+    counted = cycles.group_by("account_id").agg(n=pl.len(), revolved=pl.col("revolved").sum())
+    joined = cards.join(counted, on="account_id", how="left").with_columns(pl.col("n").fill_null(0))
+    assert (joined["statement_cycle_count"] == joined["n"]).all()
+    judged = joined.filter(pl.col("n") > 0)
+    assert (
+        judged.height > 150
+        and joined.filter(pl.col("n") == 0)["revolved_cycle_share"].is_null().all()
+    )
+    share = judged["revolved"] / judged["n"]
+    assert ((share - judged["revolved_cycle_share"]).abs() < 1e-3).all()
+    switched = judged.filter(
+        pl.col("watch_date").is_null() & ~pl.col("revolved_cycle_share").is_in([0.0, 1.0])
+    )
+    assert switched.height >= 3
+
+
+def test_transactors_repay_each_statement_in_full_and_revolvers_the_minimum(
+    cycles: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    performing = acct_truth.filter(
+        (pl.col("product_code") == "CCD")
+        & pl.col("watch_date").is_null()
+        & ~pl.col("is_legacy_default")
+    )
+    habit = cycles.join(
+        performing.select("account_id", "card_behaviour", "revolved_cycle_share"), on="account_id"
+    )
+    transactors = habit.filter(
+        (pl.col("card_behaviour") == "transactor") & (pl.col("revolved_cycle_share") == 0)
+    )
+    assert transactors["account_id"].n_unique() >= 80
+    assert (transactors["payments"].list.len() == 1).all()
+    assert (transactors["paid"] == transactors["statement_cents"]).all()
+    revolvers = habit.filter(
+        (pl.col("card_behaviour") == "revolver") & (pl.col("revolved_cycle_share") == 1)
+    )
+    assert revolvers["account_id"].n_unique() >= 30
+    minimum = pl.min_horizontal(
+        pl.col("statement_cents"), pl.max_horizontal(pl.col("statement_cents") // 10, 10000)
+    )
+    assert (revolvers["payments"].list.len() == 1).all()
+    assert (revolvers.select(ok=pl.col("paid") == minimum)["ok"]).all()
+    assert (revolvers["paid"] < revolvers["statement_cents"]).all()
+
+
+def test_card_balances_follow_purchases_fees_repayments_and_interest(
+    credit_acct: pl.DataFrame,
+    credit_txn: pl.DataFrame,
+    cycles: pl.DataFrame,
+    acct_truth: pl.DataFrame,
+) -> None:
+    cards = credit_acct.filter(pl.col("product_code") == "CCD").sort("account_id", "business_date")
+    cards = cards.with_columns(
+        moved=pl.col("cents") - pl.col("cents").shift(1).over("account_id"),
+        rate=pl.col("interest_rate").cast(pl.Float64),
+    ).filter(pl.col("business_date") > CREDIT_START)
+    spent = (
+        credit_txn.filter(pl.col("txn_code").is_in(["POS", "FEE"]))
+        .group_by("account_id", "business_date")
+        .agg(spent=pl.col("cents").sum())
+    )
+    repaid = (
+        credit_txn.filter(pl.col("txn_code") == "LRP")
+        .group_by("counterparty_account", "business_date")
+        .agg(repaid=pl.col("cents").sum())
+    )
+    due = cycles.select(
+        "account_id", "statement_cents", "revolved",
+        business_date=pl.col("statement_date") + timedelta(days=25),
+    )  # fmt: skip
+    rows = (
+        cards.join(spent, on=["account_id", "business_date"], how="left")
+        .join(
+            repaid,
+            left_on=["account_id", "business_date"],
+            right_on=["counterparty_account", "business_date"],
+            how="left",
+        )
+        .join(due, on=["account_id", "business_date"], how="left")
+        .with_columns(
+            interest=pl.col("moved") - pl.col("spent").fill_null(0) + pl.col("repaid").fill_null(0),
+            expected=pl.when(pl.col("revolved") & (pl.col("dpd") == 0))
+            .then((pl.col("statement_cents") * pl.col("rate") / 1200).round(0))
+            .otherwise(0),
+        )
+    )
+    assert (
+        credit_txn.filter(pl.col("txn_code") == "POS")["account_id"]
+        .is_in(cards["account_id"].implode())
+        .sum()
+        > 1000
+    )
+    assert ((rows["interest"] - rows["expected"]).abs() <= 1).all()
+    assert rows.filter(pl.col("expected") > 0).height >= 100
+    defaulted = acct_truth.filter(
+        pl.col("watch_date").is_not_null() & (pl.col("product_code") == "CCD")
+    )
+    assert defaulted.height >= 3
+
+
+def test_card_repayments_fall_inside_the_grace_period(
+    credit_txn: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    cards = acct_truth.filter(pl.col("product_code") == "CCD").select("account_id", "cure_date")
+    repaid = credit_txn.filter(pl.col("txn_code") == "LRP").join(
+        cards, left_on="counterparty_account", right_on="account_id"
+    )
+    assert repaid.height > 500
+    regular = repaid.filter(
+        pl.col("cure_date").is_null() | (pl.col("business_date") != pl.col("cure_date"))
+    )
+    assert regular["business_date"].dt.day().max() <= 20
+    assert (regular["channel"] == "NET").all() and (
+        regular["txn_date"] == regular["business_date"].dt.strftime("%Y%m%d")
+    ).all()
+
+
+def test_fees_are_charged_as_amounts_on_deposits_and_cards(
+    credit_txn: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    fees = credit_txn.filter(pl.col("txn_code") == "FEE").join(
+        acct_truth.select("account_id", "product_code", "open_date"), on="account_id"
+    )
+    assert (fees["fee"] == "0.00").all() and (fees["direction"] == "D").all()
+    sms = fees.filter(pl.col("product_code") == "DDA")
+    assert sms.height > 500 and (sms["amount"] == "2.00").all()
+    assert (sms["business_date"].dt.day() == 1).all()
+    annual = fees.filter(pl.col("product_code") == "CCD")
+    assert set(fees["product_code"]) == {"DDA", "CCD"}
+    assert (annual["amount"] == "100.00").all() and annual["account_id"].is_unique().all()
+    assert (
+        annual["business_date"].dt.strftime("%m%d") == annual["open_date"].dt.strftime("%m%d")
+    ).all()
+    cards = acct_truth.filter((pl.col("product_code") == "CCD") & pl.col("watch_date").is_null())
+    # About half the cards carry a fee; in 240 days about two thirds of anniversaries pass.
+    assert 0.2 * cards.height < annual.height < 0.5 * cards.height
