@@ -260,6 +260,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     def snapshot(out: Path, seed: int) -> dict[str, bytes]:
         generate_landing_zone(out, 120, START, 2, seed=seed)
         files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.dat*"))}
+        for truth in (truth_path_for(out), accounts_truth_path_for(out)):
+            files[truth.name] = pl.read_parquet(truth).write_csv().encode()
         return files
 
     first = snapshot(tmp_path / "a" / "landing", 11)
