@@ -382,11 +382,14 @@ def test_default_is_provisioned_once_and_released_on_cure(
 def test_history_shorter_than_a_year_is_annualised(cfg: Config) -> None:
     """A DDA of 10,000.00 at 0.20% held for the 30 days the warehouse holds: (1.775 − 0.20)
     × 300,000 / 36,500 over 30 days = 12.945205, × 365 / 30 = 157.50 a year; a counter
-    transfer (12.00) in those 30 days is 146.00 a year."""
+    transfer (12.00) in those 30 days is 146.00 a year. A PLN of 10,000.00 already in default
+    in the first snapshot is the opening book (provisioned before cvp): no provision, its
+    funding −2.60 × 300,000 / 36,500 × 365 / 30 = −260.00 a year."""
     c = duckdb.connect(":memory:")
     migrate(c)
     add_customer(c, "N1")
     add_version(c, "N1A", "N1", "DDA", "10000.00", "0.20", NOV)
+    add_version(c, "N1L", "N1", "PLN", "10000.00", "6.00", NOV, FAR, 120, status="D")
     add_txn(c, "N1", "N1A", "CTR", "TRO", "50.00", date(2026, 11, 20))
     mark_loaded(c, NOV, D)
     run(c, cfg, "features", "contribution")
@@ -394,6 +397,8 @@ def test_history_shorter_than_a_year_is_annualised(cfg: Config) -> None:
     assert row["history_days"] == 30
     assert row["deposit_nii_amount"] == Decimal("157.500000")
     assert row["service_cost_amount"] == Decimal("146.000000")
+    assert row["loan_nii_amount"] == Decimal("-260.000000")
+    assert row["default_provision_amount"] == 0
 
 
 def test_steady_book_does_not_drop_on_the_first_of_the_month(cfg: Config) -> None:
@@ -428,7 +433,7 @@ def test_reconciliation_against_the_source_passes_and_catches_wrong_rules(
         "select bool_and(is_ok), count(*) filter (where branch_id = '*') "
         "from chk_contribution_reconciliation"
     )
-    assert ok.fetchone() == (True, 8)
+    assert ok.fetchone() == (True, 11)
     # the fee revenue found in the extracts: 2.00 fee + 2.00 FEE + 100.00 FEE
     fee = con.execute(
         "select source_amount from chk_contribution_reconciliation "

@@ -1,18 +1,19 @@
 -- table:  chk_contribution_reconciliation
 -- grain:  business_date, branch_id, product_code, component
--- inputs: int_customer_product_contribution, int_customer_contribution, hist_accounts, stg_transactions, ref_product_rates, ref_ftp_by_term, ref_channel_costs, ref_interchange
--- params: business_date, window_start, day_count_days, annual_days, history_days, tolerance_per_row, default_dpd, default_statuses, grace_days
+-- inputs: int_customer_product_contribution, int_customer_contribution, hist_accounts, stg_transactions, ref_product_rates, ref_ftp_by_term, ref_channel_costs, ref_interchange, ref_pd_buckets, ref_lifetime_pd
+-- params: business_date, window_start, day_count_days, annual_days, history_days, tolerance_per_row, watch_dpd, default_dpd, default_statuses, years_without_maturity, grace_days, reserve_ratio_percent, reserve_rate_percent, default_risk_weight_percent, capital_cost_percent
 -- materialize: partition
 -- Contribution reconciled against the source, not against itself: per account branch and
--- product, interest (deposit and loan margin), commission, upkeep, default provisions, fees,
--- interchange and service cost recomputed here straight from the loaded account versions
+-- product, interest (deposit and loan margin), commission, upkeep, reserve cost, risk cost
+-- (expected loss and default provisions), capital charge, fees, interchange and service cost
+-- recomputed here straight from the loaded account versions
 -- (hist_accounts) and transactions (stg_transactions) of the window as of the business date,
 -- without the monthly aggregates or window parts the customer figures are built from, and
 -- compared with the sum over customers (int_customer_product_contribution). Rows with branch
 -- '*' and product '*' compare int_customer_contribution's total with the source total; the
 -- fee row there is the fee revenue found in the extracts. The rules are restated here on
--- purpose (non-accrual in default, cards accruing only when the previous statement was not
--- repaid by its due date, upkeep on open days, FEE amounts as fees): a rule changed in one
+-- purpose (credit stages, non-accrual in default, cards accruing only when the previous
+-- statement was not repaid by its due date, upkeep on open days, FEE amounts as fees): a rule changed in one
 -- place only makes the check fail. An account's branch and product in a month are those of
 -- its latest version as of the month's end (the business date in its own month), as in the
 -- customer figures. Customer amounts are rounded to 6 decimals, so n summed rows may differ by
@@ -84,12 +85,15 @@ rated as (
            coalesce(d.interest_rate, 0) as rate,
            (coalesce(d.days_past_due, 0) >= $default_dpd
             or list_contains($default_statuses, d.status)) as in_default,
+           coalesce(d.days_past_due, 0) >= $watch_dpd as past_watch,
+           pb.pd_percent as pd_12m, lp.pd_percent as pd_lifetime,
            d.product_code <> 'CCD' or coalesce(c.revolves, false) as may_accrue,
            case when d.status = 'C' then 0
                 else greatest(0, datediff('day',
                         greatest(d.day_from, coalesce(d.open_date, d.day_from)),
                         least(d.day_to, coalesce(d.close_date, d.day_to)))) end as open_days,
-           r.commission_rate_percent, r.upkeep_amount_per_year
+           r.commission_rate_percent, r.upkeep_amount_per_year, r.lgd_percent,
+           r.risk_weight_percent
     from day_spans d
     join owner_month o on o.account_id = d.account_id and o.month_start = d.month_start
     left join ref_product_rates r on r.product_code = d.product_code
@@ -98,6 +102,15 @@ rated as (
      and f.term_months = least(600, cast(round(datediff('day', d.open_date, d.maturity_date)
                                               * 12 / 365) as integer))
     left join card_months c on c.account_id = d.account_id and c.month_start = d.month_start
+    left join ref_pd_buckets pb
+      on coalesce(d.days_past_due, 0) between pb.min_days_past_due
+         and coalesce(pb.max_days_past_due, 2147483647)
+    left join ref_lifetime_pd lp
+      on lp.min_days_past_due = pb.min_days_past_due
+     and lp.years = case when d.maturity_date is null then $years_without_maturity
+                         else least(40, greatest(1, cast(ceil(
+                             datediff('day', d.day_from, d.maturity_date) / 365) as integer)))
+                    end
     where d.day_to > d.day_from
 ),
 balance_source as (
@@ -109,22 +122,33 @@ balance_source as (
                          * balance_days else 0 end) as loan_nii,
            sum(case when product_group = 'investment'
                     then commission_rate_percent * balance_days else 0 end) as commission,
-           sum(coalesce(upkeep_amount_per_year, 0) * open_days) as upkeep
+           sum(coalesce(upkeep_amount_per_year, 0) * open_days) as upkeep,
+           sum(case when product_group = 'deposit'
+                    then $reserve_ratio_percent * (ftp - $reserve_rate_percent) * balance_days
+                    else 0 end) as reserve,
+           sum(case when product_group <> 'lending' or in_default then 0
+                    when past_watch then lgd_percent * pd_lifetime * balance_days
+                    else lgd_percent * pd_12m * balance_days end) as expected_loss,
+           sum(case when product_group <> 'lending' then 0
+                    when in_default then $default_risk_weight_percent * balance_days
+                    else risk_weight_percent * balance_days end) as capital
     from rated
     group by branch_id, product_code
 ),
 defaulted as (
     -- exposure in default at each version of a loan or card, and the change from the version
-    -- before; a defaulted account that closes uses its provision (no release)
-    select h.account_id, h.valid_from, h.status,
-           case when coalesce(h.days_past_due, 0) >= $default_dpd
-                     or list_contains($default_statuses, h.status) then h.balance else 0 end
-               as exposure,
-           lag(case when coalesce(h.days_past_due, 0) >= $default_dpd
-                         or list_contains($default_statuses, h.status) then h.balance else 0 end)
-               over (partition by h.account_id order by h.valid_from) as exposure_before
+    -- before; a defaulted account that closes uses its provision (no release); an account in
+    -- default in the warehouse's first snapshot was provisioned before (the opening book)
+    select h.account_id, h.valid_from, h.status, e.exposure,
+           coalesce(lag(e.exposure) over (partition by h.account_id order by h.valid_from),
+                    case when h.valid_from = (select min(valid_from) from hist_accounts)
+                         then e.exposure else 0 end) as exposure_before
     from hist_accounts h
     join ref_product_rates r on r.product_code = h.product_code and r.product_group = 'lending'
+    cross join lateral (
+        select case when coalesce(h.days_past_due, 0) >= $default_dpd
+                         or list_contains($default_statuses, h.status)
+                    then h.balance else 0 end as exposure) e
     where h.valid_from <= cast($business_date as date)
 ),
 provision_source as (
@@ -209,6 +233,13 @@ source_wide as (
            coalesce(b.upkeep, 0) * $annual_days
                / ($day_count_days * $history_days) as upkeep_cost_amount,
            coalesce(p.provision, 0) / 100 as default_provision_amount,
+           coalesce(b.reserve, 0) * $annual_days
+               / (100 * 100 * $day_count_days * $history_days) as reserve_cost_amount,
+           coalesce(b.expected_loss, 0) * $annual_days
+               / (100 * 100 * $day_count_days * $history_days)
+               + coalesce(p.provision, 0) / 100 as risk_cost_amount,
+           coalesce(b.capital, 0) * $capital_cost_percent * $annual_days
+               / (100 * 100 * $day_count_days * $history_days) as capital_charge_amount,
            coalesce(t.fee, 0) * $annual_days / $history_days as fee_amount,
            coalesce(t.interchange, 0) * $annual_days / $history_days as interchange_amount,
            coalesce(t.service_cost, 0) * $annual_days / $history_days as service_cost_amount
@@ -222,7 +253,8 @@ source_wide as (
 source as (
     unpivot source_wide
     on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
-       default_provision_amount, fee_amount, interchange_amount, service_cost_amount
+       reserve_cost_amount, risk_cost_amount, default_provision_amount, capital_charge_amount,
+       fee_amount, interchange_amount, service_cost_amount
     into name component value source_amount
 ),
 customer_sums_wide as (
@@ -231,7 +263,10 @@ customer_sums_wide as (
            sum(loan_nii_amount) as loan_nii_amount,
            sum(commission_amount) as commission_amount,
            sum(upkeep_cost_amount) as upkeep_cost_amount,
+           sum(reserve_cost_amount) as reserve_cost_amount,
+           sum(risk_cost_amount) as risk_cost_amount,
            sum(default_provision_amount) as default_provision_amount,
+           sum(capital_charge_amount) as capital_charge_amount,
            sum(fee_amount) as fee_amount,
            sum(interchange_amount) as interchange_amount,
            sum(service_cost_amount) as service_cost_amount
@@ -242,7 +277,8 @@ customer_sums_wide as (
 customer_sums as (
     unpivot customer_sums_wide
     on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
-       default_provision_amount, fee_amount, interchange_amount, service_cost_amount
+       reserve_cost_amount, risk_cost_amount, default_provision_amount, capital_charge_amount,
+       fee_amount, interchange_amount, service_cost_amount
     into name component value customer_sum_amount
 ),
 by_cell as (
@@ -265,7 +301,10 @@ whole_customers as (
                sum(loan_nii_amount) as loan_nii_amount,
                sum(commission_amount) as commission_amount,
                sum(upkeep_cost_amount) as upkeep_cost_amount,
+               sum(reserve_cost_amount) as reserve_cost_amount,
+               sum(risk_cost_amount) as risk_cost_amount,
                sum(default_provision_amount) as default_provision_amount,
+               sum(capital_charge_amount) as capital_charge_amount,
                sum(fee_amount) as fee_amount,
                sum(interchange_amount) as interchange_amount,
                sum(service_cost_amount) as service_cost_amount
@@ -273,7 +312,8 @@ whole_customers as (
         where business_date = $business_date
     )
     on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
-       default_provision_amount, fee_amount, interchange_amount, service_cost_amount
+       reserve_cost_amount, risk_cost_amount, default_provision_amount, capital_charge_amount,
+       fee_amount, interchange_amount, service_cost_amount
     into name component value customer_sum_amount
 ),
 whole as (

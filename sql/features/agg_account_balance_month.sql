@@ -18,7 +18,8 @@
 -- provisioned once instead: default_exposure_change is the change in defaulted exposure at the
 -- versions starting in the month (+balance on entering default, −balance on curing, the balance
 -- change while in default; 0 when a defaulted account closes: the provision is used by the
--- write-off). open_days counts the days the account was open (status not C, on or after
+-- write-off). Accounts already in default in the first snapshot the warehouse holds are the
+-- opening book: provisioned before cvp, so their first version moves nothing. open_days counts the days the account was open (status not C, on or after
 -- open_date, before close_date): upkeep is charged on those only.
 -- Incremental: pipeline/stages/features.py runs this for a range of months and replaces those
 -- months only (delete + insert). A closed month (as_of_date = its last day) is recomputed only
@@ -54,12 +55,15 @@ staged as (
 ),
 movements as (
     -- provisions are booked when a version starts: the change of defaulted exposure from the
-    -- account's previous version
+    -- account's previous version (none before the first snapshot: the opening book)
     select *,
            case when credit_stage = 'default' then coalesce(balance, 0) else 0 end
                - coalesce(lag(case when credit_stage = 'default' then coalesce(balance, 0)
                                    else 0 end)
-                              over (partition by account_id order by valid_from), 0)
+                              over (partition by account_id order by valid_from),
+                          case when valid_from = (select min(valid_from) from hist_accounts)
+                                    and credit_stage = 'default'
+                               then coalesce(balance, 0) else 0 end)
                as exposure_change,
            lag(credit_stage) over (partition by account_id order by valid_from) as previous_stage
     from staged
