@@ -475,14 +475,33 @@ def test_closed_months_are_not_recomputed_without_new_deliveries(
 def test_backfill_sees_only_what_that_night_saw(
     con: duckdb.DuckDBPyConnection, cfg: Config
 ) -> None:
-    # 2026-12-01: window 2026-01-01 .. 12-01, 335 days; the 12.00 counter transfer delivered
-    # that day is 12 × 365 / 335 = 13.074627 a year (with the 0.30 LRP: 0.30 × 365 / 335)
+    # 2026-12-01: the rolling year 2025-12-02 .. 2026-12-01 (the window 2026-01-01 .. 12-01,
+    # 335 days, and 30 of December 2025's 31 days); C2's costs to serve in it: the NET LRP
+    # (0.30) and the counter transfer delivered that day (12.00)
     run(con, cfg, "features", "contribution", day=date(2026, 12, 1))
-    assert contribution_of(con, "C2", date(2026, 12, 1))["service_cost_amount"] == Decimal(
-        "13.074627"
-    ) + Decimal("0.326866")
+    row = contribution_of(con, "C2", date(2026, 12, 1))
+    assert (row["window_start"], row["history_days"]) == (date(2025, 12, 2), 365)
+    assert row["service_cost_amount"] == Decimal("12.30")
     run(con, cfg, "features", "contribution", day=D)
     assert contribution_of(con, "C2")["contribution_amount"] == Decimal("300.802466")
+
+
+def test_rolling_year_takes_the_oldest_month_pro_rata(cfg: Config) -> None:
+    """History since 2025-09-01: on 2026-11-01 the year is 2025-11-02 .. 2026-11-01, the
+    window (2025-12-01 .. 2026-11-01, 336 days) and 29 of November 2025's 30 days. A counter
+    transfer (12.00) on 2025-11-10 counts 29/30 of it: 11.60; one on 2025-10-20 (outside)
+    nothing; one on 2026-06-15 in full: 23.60 a year."""
+    c = duckdb.connect(":memory:")
+    migrate(c)
+    add_customer(c, "R1")
+    add_version(c, "R1A", "R1", "DDA", "0.00", "0.20", date(2025, 9, 1))
+    for day in (date(2025, 10, 20), date(2025, 11, 10), date(2026, 6, 15)):
+        add_txn(c, "R1", "R1A", "CTR", "TRO", "10.00", day)
+    mark_loaded(c, date(2025, 9, 1), NOV)
+    run(c, cfg, "features", "contribution", day=NOV)
+    row = contribution_of(c, "R1", NOV)
+    assert (row["window_start"], row["history_days"]) == (date(2025, 11, 2), 365)
+    assert row["service_cost_amount"] == Decimal("23.60")
 
 
 def _pair(cfg: Config, *customers: tuple[int, int, str]) -> list[Decimal]:

@@ -10,7 +10,8 @@ component. The rules are in docs/contribution.md.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -20,6 +21,7 @@ from pipeline.errors import CheckFailed, StageFailed
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import (
+    Window,
     aggregate_params,
     drop_current_parts,
     load_reference_tables,
@@ -68,16 +70,37 @@ def _has_current_aggregates(con: duckdb.DuckDBPyConnection, params: dict[str, An
     return any(r[0] for r in row)
 
 
-def history_days(con: duckdb.DuckDBPyConnection, window_start: date, business_date: date) -> int:
-    """Days of the window the warehouse holds: from the first account snapshot loaded (or the
-    window's start, if later) to the business date. Flows are annualised over these days."""
+@dataclass(frozen=True)
+class RollingYear:
+    """The days a night's contribution covers: the last ``annual_days`` up to the business
+    date, or all the warehouse holds when that is less. The window's closed months and month
+    to date are taken whole; of the month before them (``oldest_days`` of its
+    ``oldest_month_days``) the share that falls in the rolling year, pro rata."""
+
+    history_days: int
+    oldest_days: int
+    oldest_month_days: int
+
+    def start(self, business_date: date) -> date:
+        return business_date - timedelta(days=self.history_days - 1)
+
+
+def rolling_year(con: duckdb.DuckDBPyConnection, window: Window, annual_days: int) -> RollingYear:
+    """The rolling year of the window's business date (see :class:`RollingYear`): history
+    starts at the first account snapshot loaded (``file_ledger``, feed ACCT)."""
+    day = window.business_date
     row = con.execute(
         "select min(business_date) from file_ledger where feed = 'ACCT' "
         "and outcome in ('loaded', 'replaced') and business_date <= ?",
-        [business_date],
+        [day],
     ).fetchone()
-    first = row[0] if row and row[0] is not None else window_start
-    return (business_date - max(window_start, first)).days + 1
+    first = row[0] if row and row[0] is not None else window.oldest_month
+    oldest_month_days = (window.window_start - window.oldest_month).days
+    window_days = (day - window.window_start).days + 1
+    if first > window.oldest_month:  # less than the oldest month's worth of history
+        return RollingYear((day - max(window.window_start, first)).days + 1, 0, oldest_month_days)
+    oldest_days = min(oldest_month_days, max(0, annual_days - window_days))
+    return RollingYear(window_days + oldest_days, oldest_days, oldest_month_days)
 
 
 def contribution_params(
@@ -86,11 +109,16 @@ def contribution_params(
     """Every parameter the contribution SQL files take for a business date."""
     eco = cfg.economics
     window = window_of(cfg, business_date)
+    year = rolling_year(con, window, eco.annual_days)
     return {
         **window.params(),
+        "oldest_month": window.oldest_month,
+        "oldest_days": year.oldest_days,
+        "oldest_month_days": year.oldest_month_days,
+        "history_days": year.history_days,
+        "contribution_start": year.start(business_date),
         "day_count_days": eco.day_count_days,
         "annual_days": eco.annual_days,
-        "history_days": history_days(con, window.window_start, business_date),
         "tolerance_per_row": eco.reconciliation_tolerance_per_row,
         "reserve_ratio_percent": eco.reserve_requirement.ratio_percent,
         "reserve_rate_percent": eco.reserve_requirement.remuneration_rate_percent,
@@ -117,7 +145,12 @@ def run(ctx: StageContext) -> int:
     economics_hash = cfg.section_fingerprint("economics")
     ctx.facts.update(
         refresh_window_parts(
-            ctx.con, "agg_customer_contribution_parts", window, params, economics_hash
+            ctx.con,
+            "agg_customer_contribution_parts",
+            window,
+            params,
+            economics_hash,
+            stored_parts=("closed", "oldest"),
         )
     )
     ctx.facts["history_days"] = params["history_days"]

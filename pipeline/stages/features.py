@@ -47,12 +47,18 @@ AGGREGATES = {
 
 @dataclass(frozen=True)
 class Window:
-    """The trailing window of a business date, in calendar months."""
+    """The trailing window of a business date, in calendar months, and the month before it
+    (``oldest_month``: the contribution's rolling year takes the part of it that falls in the
+    last 365 days, docs/contribution.md)."""
 
     business_date: date
     month_start: date
     window_start: date
     recent_start: date
+
+    @property
+    def oldest_month(self) -> date:
+        return first_of_month(self.window_start, -1)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -351,7 +357,7 @@ def refresh_aggregates(
     """Bring the monthly aggregates of the date's window up to date; return what was done."""
     create_refresh_log(con)
     closed: list[date] = []
-    m = window.window_start
+    m = window.oldest_month
     while m < window.month_start:
         closed.append(m)
         m = first_of_month(m, 1)
@@ -400,12 +406,13 @@ def refresh_aggregates(
     return done
 
 
-def _closed_part_is_current(
-    con: duckdb.DuckDBPyConnection, table: str, window: Window, config_hash: str
+def _part_is_current(
+    con: duckdb.DuckDBPyConnection, table: str, window: Window, config_hash: str, part: str
 ) -> bool:
-    """True when the closed part of the window was written after every closed month it sums
-    was last refreshed, under the same config."""
-    marker = date.fromordinal(window.month_start.toordinal() - 1)
+    """True when a stored part of the window (``closed``: its closed months; ``oldest``: the
+    month before them) was written after every month it sums was last refreshed, under the
+    same config."""
+    first, last, marker = _part_months(window, part)
     row = con.execute(
         "select max(refreshed_at) from agg_refresh_log where table_name = ? "
         "and month_start = ? and as_of_date = ? and config_hash = ?",
@@ -415,11 +422,19 @@ def _closed_part_is_current(
         return False
     latest = con.execute(
         "select max(refreshed_at) from agg_refresh_log where table_name in ? "
-        "and month_start >= ? and month_start < ? "
+        "and month_start >= ? and month_start <= ? "
         "and as_of_date = last_day(month_start)",
-        [list(AGGREGATES), window.window_start, window.month_start],
+        [list(AGGREGATES), first, last],
     ).fetchone()
     return latest is None or latest[0] is None or row[0] >= latest[0]
+
+
+def _part_months(window: Window, part: str) -> tuple[date, date, date]:
+    """First and last month a stored part sums, and the date its refresh is logged as of."""
+    if part == "oldest":
+        return window.oldest_month, window.oldest_month, month_end(window.oldest_month)
+    marker = date.fromordinal(window.month_start.toordinal() - 1)
+    return window.window_start, marker.replace(day=1), marker
 
 
 def _write_part(
@@ -447,8 +462,7 @@ def _write_part(
         return int(row[0]) if row else 0
     _create_or_conform(con, table, tagged, args)
     con.execute(
-        f"delete from {table} where window_month = ? and part = 'closed'",
-        [window.month_start],
+        f"delete from {table} where window_month = ? and part = ?", [window.month_start, part]
     )
     return _insert(con, table, tagged, args)
 
@@ -467,16 +481,19 @@ def refresh_window_parts(
     window: Window,
     params: dict[str, Any],
     config_hash: str,
+    stored_parts: tuple[str, ...] = ("closed",),
 ) -> dict[str, object]:
-    """Write the window's parts of ``table``: the closed months (only when stale) and the
-    month to date (every night, temp table ``<table>_current``). A window is then the sum of
-    its two parts."""
+    """Write the window's parts of ``table``: the stored ones (``closed``: the closed months;
+    ``oldest``: the month before them), each only when stale, and the month to date (every
+    night, temp table ``<table>_current``). A window is then the sum of its parts."""
     base = {**params, "month_start": window.month_start, "business_date": window.business_date}
     done: dict[str, object] = {}
-    if not _closed_part_is_current(con, table, window, config_hash):
-        marker = date.fromordinal(window.month_start.toordinal() - 1)
-        closed = {**base, "month_from": window.window_start, "month_to": marker.replace(day=1)}
-        done[f"{table}_closed_rows"] = _write_part(con, table, closed, window, "closed", marker)
+    for part in stored_parts:
+        if _part_is_current(con, table, window, config_hash, part):
+            continue
+        first, last, marker = _part_months(window, part)
+        months = {**base, "month_from": first, "month_to": last}
+        done[f"{table}_{part}_rows"] = _write_part(con, table, months, window, part, marker)
         log_refresh(con, table, [window.month_start], marker, config_hash)
     current = {**base, "month_from": window.month_start, "month_to": window.month_start}
     done[f"{table}_current_rows"] = _write_part(

@@ -1,7 +1,7 @@
 -- table:  chk_contribution_reconciliation
 -- grain:  business_date, branch_id, product_code, component
 -- inputs: int_customer_product_contribution, int_customer_contribution, hist_accounts, stg_transactions, ref_product_rates, ref_ftp_by_term, ref_channel_costs, ref_interchange, ref_pd_buckets, ref_lifetime_pd
--- params: business_date, window_start, day_count_days, annual_days, history_days, tolerance_per_row, watch_dpd, default_dpd, default_statuses, years_without_maturity, grace_days, reserve_ratio_percent, reserve_rate_percent, default_risk_weight_percent, capital_cost_percent
+-- params: business_date, oldest_month, oldest_days, oldest_month_days, day_count_days, annual_days, history_days, tolerance_per_row, watch_dpd, default_dpd, default_statuses, years_without_maturity, grace_days, reserve_ratio_percent, reserve_rate_percent, default_risk_weight_percent, capital_cost_percent
 -- materialize: partition
 -- Contribution reconciled against the source, not against itself: per account branch and
 -- product, interest (deposit and loan margin), commission, upkeep, reserve cost, risk cost
@@ -13,21 +13,26 @@
 -- '*' and product '*' compare int_customer_contribution's total with the source total; the
 -- fee row there is the fee revenue found in the extracts. The rules are restated here on
 -- purpose (credit stages, non-accrual in default, cards accruing only when the previous
--- statement was not repaid by its due date, upkeep on open days, FEE amounts as fees): a rule changed in one
--- place only makes the check fail. An account's branch and product in a month are those of
+-- statement was not repaid by its due date, upkeep on open days, FEE amounts as fees): a rule
+-- changed in one place only makes the check fail. The rolling year is the window's months
+-- whole and the month before them pro rata (weight oldest_days / oldest_month_days), as in
+-- int_customer_product_contribution. An account's branch and product in a month are those of
 -- its latest version as of the month's end (the business date in its own month), as in the
 -- customer figures. Customer amounts are rounded to 6 decimals, so n summed rows may differ by
 -- n × tolerance_per_row; a larger difference fails the contribution stage.
 with
 months as (
+    -- weight: the month's days in the rolling year, in oldest_month_days-ths
     select cast(m as date) as month_start,
-           least(last_day(cast(m as date)), cast($business_date as date)) as as_of
-    from range(cast($window_start as timestamp), cast($business_date as timestamp)
+           least(last_day(cast(m as date)), cast($business_date as date)) as as_of,
+           case when cast(m as date) = cast($oldest_month as date) then $oldest_days
+                else $oldest_month_days end as weight
+    from range(cast($oldest_month as timestamp), cast($business_date as timestamp)
                + interval 1 day, interval 1 month) t(m)
 ),
 day_spans as (
     -- every (account version, month) overlap: the days the version was valid in the month
-    select h.*, m.month_start, m.as_of,
+    select h.*, m.month_start, m.as_of, m.weight,
            greatest(h.valid_from, m.month_start) as day_from,
            least(h.valid_to, m.as_of + 1) as day_to
     from hist_accounts h
@@ -43,7 +48,7 @@ owner_month as (
 cycle_months as (
     -- the window's months and the one before (an open cycle is judged like the one before)
     select cast(m as date) as month_start
-    from range(cast($window_start as timestamp) - interval 1 month,
+    from range(cast($oldest_month as timestamp) - interval 1 month,
                cast($business_date as timestamp) + interval 1 day, interval 1 month) t(m)
 ),
 statement_balance as (
@@ -80,7 +85,7 @@ card_months as (
 ),
 rated as (
     select o.branch_id, o.product_code, r.product_group,
-           d.balance * datediff('day', d.day_from, d.day_to) as balance_days,
+           d.balance * datediff('day', d.day_from, d.day_to) * d.weight as balance_days,
            coalesce(f.ftp_rate_percent, r.ftp_rate_percent) as ftp,
            coalesce(d.interest_rate, 0) as rate,
            (coalesce(d.days_past_due, 0) >= $default_dpd
@@ -91,7 +96,8 @@ rated as (
            case when d.status = 'C' then 0
                 else greatest(0, datediff('day',
                         greatest(d.day_from, coalesce(d.open_date, d.day_from)),
-                        least(d.day_to, coalesce(d.close_date, d.day_to)))) end as open_days,
+                        least(d.day_to, coalesce(d.close_date, d.day_to)))) * d.weight
+           end as open_days,
            r.commission_rate_percent, r.upkeep_amount_per_year, r.lgd_percent,
            r.risk_weight_percent
     from day_spans d
@@ -153,7 +159,8 @@ defaulted as (
 ),
 provision_source as (
     select o.branch_id, o.product_code,
-           sum(r.lgd_percent * (d.exposure - coalesce(d.exposure_before, 0))) as provision
+           sum(r.lgd_percent * (d.exposure - coalesce(d.exposure_before, 0)) * m.weight)
+               as provision
     from defaulted d
     join months m
       on d.valid_from between m.month_start and m.as_of
@@ -175,7 +182,7 @@ txn_rows as (
     select account_id, channel, txn_code, direction, amount, fee,
            cast(date_trunc('month', business_date) as date) as month_start
     from stg_transactions
-    where business_date between cast($window_start as date) and cast($business_date as date)
+    where business_date between cast($oldest_month as date) and cast($business_date as date)
 ),
 txn_by_account as (
     select account_id, month_start, channel, txn_code,
@@ -199,17 +206,19 @@ pos_by_account as (
 ),
 txn_source as (
     select a.branch_id, coalesce(a.product_code, 'NONE') as product_code,
-           sum(x.fee) as fee,
-           sum(x.txns * coalesce(c.unit_cost_amount, 0)) as service_cost,
+           sum(x.fee * m.weight) as fee,
+           sum(x.txns * coalesce(c.unit_cost_amount, 0) * m.weight) as service_cost,
            0 as interchange
     from txn_by_account x
+    join months m on m.month_start = x.month_start
     left join latest_version a on a.account_id = x.account_id and a.month_start = x.month_start
     left join ref_channel_costs c on c.channel = x.channel and c.txn_code = x.txn_code
     group by all
     union all by name
     select a.branch_id, a.product_code, 0 as fee, 0 as service_cost,
-           sum(p.interchange) as interchange
+           sum(p.interchange * m.weight) as interchange
     from pos_by_account p
+    join months m on m.month_start = p.month_start
     join latest_version a
       on a.account_id = p.account_id and a.month_start = p.month_start
      and a.product_code = p.product_code
@@ -225,24 +234,26 @@ source_wide as (
     select coalesce(b.branch_id, t.branch_id, p.branch_id) as branch_id,
            coalesce(b.product_code, t.product_code, p.product_code) as product_code,
            coalesce(b.deposit_nii, 0) * $annual_days
-               / (100 * $day_count_days * $history_days) as deposit_nii_amount,
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days) as deposit_nii_amount,
            coalesce(b.loan_nii, 0) * $annual_days
-               / (100 * $day_count_days * $history_days) as loan_nii_amount,
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days) as loan_nii_amount,
            coalesce(b.commission, 0) * $annual_days
-               / (100 * $day_count_days * $history_days) as commission_amount,
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days) as commission_amount,
            coalesce(b.upkeep, 0) * $annual_days
-               / ($day_count_days * $history_days) as upkeep_cost_amount,
-           coalesce(p.provision, 0) / 100 as default_provision_amount,
+               / ($day_count_days::bigint * $history_days * $oldest_month_days) as upkeep_cost_amount,
+           coalesce(p.provision, 0) / (100 * $oldest_month_days) as default_provision_amount,
            coalesce(b.reserve, 0) * $annual_days
-               / (100 * 100 * $day_count_days * $history_days) as reserve_cost_amount,
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days) as reserve_cost_amount,
            coalesce(b.expected_loss, 0) * $annual_days
-               / (100 * 100 * $day_count_days * $history_days)
-               + coalesce(p.provision, 0) / 100 as risk_cost_amount,
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
+               + coalesce(p.provision, 0) / (100 * $oldest_month_days) as risk_cost_amount,
            coalesce(b.capital, 0) * $capital_cost_percent * $annual_days
-               / (100 * 100 * $day_count_days * $history_days) as capital_charge_amount,
-           coalesce(t.fee, 0) * $annual_days / $history_days as fee_amount,
-           coalesce(t.interchange, 0) * $annual_days / $history_days as interchange_amount,
-           coalesce(t.service_cost, 0) * $annual_days / $history_days as service_cost_amount
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days) as capital_charge_amount,
+           coalesce(t.fee, 0) * $annual_days / ($history_days * $oldest_month_days) as fee_amount,
+           coalesce(t.interchange, 0) * $annual_days
+               / ($history_days * $oldest_month_days) as interchange_amount,
+           coalesce(t.service_cost, 0) * $annual_days
+               / ($history_days * $oldest_month_days) as service_cost_amount
     from balance_source b
     full outer join txn_totals t
       on t.branch_id is not distinct from b.branch_id and t.product_code = b.product_code

@@ -1,13 +1,14 @@
 -- table:  int_customer_contribution
 -- grain:  customer_id, business_date
 -- inputs: int_customer_product_contribution, hist_customers
--- params: business_date, window_start, history_days
+-- params: business_date, contribution_start, history_days
 -- materialize: partition
 -- Profit contribution (利润贡献度) per customer, a yearly figure from the trailing window: the
 -- sum over the customer's branches and products of int_customer_product_contribution, one
 -- column per component (CNY a year), revenue − cost = contribution, and economic profit =
--- contribution − capital charge. history_days: the days of the window the warehouse holds,
--- from which flows are annualised (docs/contribution.md). Every customer valid at the business
+-- contribution − capital charge. window_start .. window_end: the rolling year the figure covers
+-- (the last 365 days, or the history the warehouse holds when shorter), history_days its
+-- length; flows are annualised over it (docs/contribution.md). Every customer valid at the business
 -- date has a row (zeros when nothing happened); customers known only from accounts are kept.
 with
 customers as (
@@ -36,7 +37,7 @@ parts as (
 final as (
     select coalesce(c.customer_id, p.customer_id) as customer_id,
            cast($business_date as date) as business_date,
-           cast($window_start as date) as window_start,
+           cast($contribution_start as date) as window_start,
            cast($business_date as date) as window_end,
            cast($history_days as integer) as history_days,
            c.home_branch_id,

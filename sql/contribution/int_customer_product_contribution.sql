@@ -1,14 +1,16 @@
 -- table:  int_customer_product_contribution
 -- grain:  customer_id, business_date, branch_id, product_code
 -- inputs: agg_customer_contribution_parts, agg_customer_contribution_parts_current
--- params: business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent
+-- params: business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent, oldest_days, oldest_month_days
 -- materialize: partition
 -- Profit contribution per customer, account branch and product, as a yearly figure, one column
 -- per component, CNY rounded to 6 decimals (configs: economics; docs/contribution.md): the
--- window's parts in agg_customer_contribution_parts (closed months + month to date) added,
--- priced with the ACT/365 day count and annualised: flows × annual_days / history_days, where
--- history_days is the part of the window the warehouse holds (pipeline/stages/contribution.py).
--- Default provisions are events, counted once in the window they fall in, not annualised.
+-- rolling year's parts in agg_customer_contribution_parts added (the window's closed months
+-- and month to date whole, the month before them pro rata: oldest_days of its
+-- oldest_month_days fall in the last 365 days), priced with the ACT/365 day count and
+-- annualised: flows × annual_days / history_days, where history_days is the days of the
+-- rolling year the warehouse holds (365 once it holds a year; pipeline/stages/contribution.py).
+-- Default provisions are events, counted once in the year they fall in, not annualised.
 --   deposit_nii   = (FTP% − customer rate%) × balance-days                  DDA, TDA
 --   loan_nii      = customer rate% × accruing balance-days − FTP% × balance-days   lending
 --   commission    = commission% × balance-days                              WMP, FND, INS
@@ -33,59 +35,85 @@ current_month as (
     from agg_customer_contribution_parts_current
     where window_month = $month_start and as_of_date = $business_date
 ),
+oldest as (
+    select * from agg_customer_contribution_parts
+    where window_month = $month_start and part = 'oldest'
+),
 joined as (
-    -- the window = closed months + month to date, one row each per customer, branch and
-    -- product: a join adds them (cheaper than a group-by over both)
-    select coalesce(c.customer_id, m.customer_id) as customer_id,
-           coalesce(c.branch_id, m.branch_id) as branch_id,
-           coalesce(c.product_code, m.product_code) as product_code,
-           coalesce(c.deposit_nii_num, 0) + coalesce(m.deposit_nii_num, 0) as deposit_nii_num,
-           coalesce(c.loan_nii_num, 0) + coalesce(m.loan_nii_num, 0) as loan_nii_num,
-           coalesce(c.reserve_num, 0) + coalesce(m.reserve_num, 0) as reserve_num,
-           coalesce(c.commission_num, 0) + coalesce(m.commission_num, 0) as commission_num,
-           coalesce(c.upkeep_num, 0) + coalesce(m.upkeep_num, 0) as upkeep_num,
-           coalesce(c.expected_loss_num, 0) + coalesce(m.expected_loss_num, 0)
-               as expected_loss_num,
-           coalesce(c.provision_num, 0) + coalesce(m.provision_num, 0) as provision_num,
-           coalesce(c.capital_num, 0) + coalesce(m.capital_num, 0) as capital_num,
-           coalesce(c.fee_amount, 0) + coalesce(m.fee_amount, 0) as fee_amount,
-           coalesce(c.interchange_num, 0) + coalesce(m.interchange_num, 0) as interchange_num,
-           coalesce(c.service_cost_num, 0) + coalesce(m.service_cost_num, 0) as service_cost_num
+    -- the year = closed months + month to date + the oldest month pro rata, one row each per
+    -- customer, branch and product: joins add them (cheaper than a group-by over all three).
+    -- Every numerator is scaled by oldest_month_days here and divided by it below, so the
+    -- oldest month's share stays exact.
+    select coalesce(c.customer_id, m.customer_id, o.customer_id) as customer_id,
+           coalesce(c.branch_id, m.branch_id, o.branch_id) as branch_id,
+           coalesce(c.product_code, m.product_code, o.product_code) as product_code,
+           (coalesce(c.deposit_nii_num, 0) + coalesce(m.deposit_nii_num, 0)) * $oldest_month_days
+               + coalesce(o.deposit_nii_num, 0) * $oldest_days as deposit_nii_num,
+           (coalesce(c.loan_nii_num, 0) + coalesce(m.loan_nii_num, 0)) * $oldest_month_days
+               + coalesce(o.loan_nii_num, 0) * $oldest_days as loan_nii_num,
+           (coalesce(c.reserve_num, 0) + coalesce(m.reserve_num, 0)) * $oldest_month_days
+               + coalesce(o.reserve_num, 0) * $oldest_days as reserve_num,
+           (coalesce(c.commission_num, 0) + coalesce(m.commission_num, 0)) * $oldest_month_days
+               + coalesce(o.commission_num, 0) * $oldest_days as commission_num,
+           (coalesce(c.upkeep_num, 0) + coalesce(m.upkeep_num, 0)) * $oldest_month_days
+               + coalesce(o.upkeep_num, 0) * $oldest_days as upkeep_num,
+           (coalesce(c.expected_loss_num, 0) + coalesce(m.expected_loss_num, 0)) * $oldest_month_days
+               + coalesce(o.expected_loss_num, 0) * $oldest_days as expected_loss_num,
+           (coalesce(c.provision_num, 0) + coalesce(m.provision_num, 0)) * $oldest_month_days
+               + coalesce(o.provision_num, 0) * $oldest_days as provision_num,
+           (coalesce(c.capital_num, 0) + coalesce(m.capital_num, 0)) * $oldest_month_days
+               + coalesce(o.capital_num, 0) * $oldest_days as capital_num,
+           (coalesce(c.fee_amount, 0) + coalesce(m.fee_amount, 0)) * $oldest_month_days
+               + coalesce(o.fee_amount, 0) * $oldest_days as fee_amount,
+           (coalesce(c.interchange_num, 0) + coalesce(m.interchange_num, 0)) * $oldest_month_days
+               + coalesce(o.interchange_num, 0) * $oldest_days as interchange_num,
+           (coalesce(c.service_cost_num, 0) + coalesce(m.service_cost_num, 0)) * $oldest_month_days
+               + coalesce(o.service_cost_num, 0) * $oldest_days as service_cost_num
     from closed c
     full outer join current_month m
       on m.customer_id = c.customer_id
      and m.branch_id is not distinct from c.branch_id
      and m.product_code is not distinct from c.product_code
+    full outer join oldest o
+      on o.customer_id = coalesce(c.customer_id, m.customer_id)
+     and o.branch_id is not distinct from coalesce(c.branch_id, m.branch_id)
+     and o.product_code is not distinct from coalesce(c.product_code, m.product_code)
 ),
 amounts as (
-    -- rate numerators carry one percent (÷ 100) per rate; × annual_days / history_days
-    -- turns the window's amount into a year's
+    -- rate numerators carry one percent (÷ 100) per rate; × annual_days / history_days turns
+    -- the rolling year's amount into a year's; ÷ oldest_month_days undoes the scaling above
     select customer_id, branch_id, product_code,
            cast(round(deposit_nii_num * $annual_days
-                      / (100 * $day_count_days * $history_days), 6)
+                      / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as deposit_nii_amount,
-           cast(round(loan_nii_num * $annual_days / (100 * $day_count_days * $history_days), 6)
+           cast(round(loan_nii_num * $annual_days
+                      / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as loan_nii_amount,
            cast(round(commission_num * $annual_days
-                      / (100 * $day_count_days * $history_days), 6)
+                      / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as commission_amount,
-           cast(round(fee_amount * $annual_days / $history_days, 6) as decimal(18, 6))
-               as fee_amount,
-           cast(round(interchange_num * $annual_days / $history_days, 6) as decimal(18, 6))
-               as interchange_amount,
-           cast(round(service_cost_num * $annual_days / $history_days, 6) as decimal(18, 6))
-               as service_cost_amount,
-           cast(round(upkeep_num * $annual_days / ($day_count_days * $history_days), 6)
+           cast(round(fee_amount * $annual_days
+                      / ($history_days * $oldest_month_days), 6)
+                as decimal(18, 6)) as fee_amount,
+           cast(round(interchange_num * $annual_days
+                      / ($history_days * $oldest_month_days), 6)
+                as decimal(18, 6)) as interchange_amount,
+           cast(round(service_cost_num * $annual_days
+                      / ($history_days * $oldest_month_days), 6)
+                as decimal(18, 6)) as service_cost_amount,
+           cast(round(upkeep_num * $annual_days
+                      / ($day_count_days::bigint * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as upkeep_cost_amount,
            cast(round(reserve_num * $annual_days
-                      / (100 * 100 * $day_count_days * $history_days), 6)
+                      / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as reserve_cost_amount,
            cast(round(expected_loss_num * $annual_days
-                      / (100 * 100 * $day_count_days * $history_days), 6)
+                      / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as expected_loss_amount,
-           cast(round(provision_num / 100, 6) as decimal(18, 6)) as default_provision_amount,
+           cast(round(provision_num / (100 * $oldest_month_days), 6) as decimal(18, 6))
+               as default_provision_amount,
            cast(round(capital_num * $capital_cost_percent * $annual_days
-                      / (100 * 100 * $day_count_days * $history_days), 6)
+                      / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as capital_charge_amount
     from joined
 ),
