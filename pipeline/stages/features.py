@@ -119,9 +119,9 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         "ftp_rate_percent decimal(12,6))"
     )
     if eco.ftp_curve is not None:
-        con.executemany(
-            "insert into ref_ftp_by_term values (?, ?)",
-            [[m, curve_rate(eco.ftp_curve, m)] for m in range(MAX_TERM_MONTHS + 1)],
+        terms = list(range(MAX_TERM_MONTHS + 1))
+        _insert_columns(
+            con, "ref_ftp_by_term", [terms, [curve_rate(eco.ftp_curve, m) for m in terms]]
         )
     con.execute(
         "create or replace temp table ref_interchange (product_code varchar, "
@@ -168,12 +168,14 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         "create or replace temp table ref_lifetime_pd (min_days_past_due integer, "
         "years integer, pd_percent decimal(12,6))"
     )
-    con.executemany(
-        "insert into ref_lifetime_pd values (?, ?, ?)",
+    pairs = [(b, years) for b in buckets for years in range(1, 41)]
+    _insert_columns(
+        con,
+        "ref_lifetime_pd",
         [
-            [b.min_days_past_due, years, lifetime_pd(b.pd_percent, years)]
-            for b in buckets
-            for years in range(1, 41)
+            [b.min_days_past_due for b, _ in pairs],
+            [years for _, years in pairs],
+            [lifetime_pd(b.pd_percent, years) for b, years in pairs],
         ],
     )
     con.execute(
@@ -197,6 +199,15 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             ]
             for lo, hi in itertools.pairwise(bounds)
         ],
+    )
+
+
+def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[list[Any]]) -> None:
+    """Insert rows given column by column in one statement (executemany binds row by row)."""
+    names = [f"c{i}" for i in range(len(columns))]
+    con.execute(
+        f"insert into {table} select " + ", ".join(f"unnest(${n})" for n in names),
+        dict(zip(names, columns, strict=True)),
     )
 
 
