@@ -363,6 +363,26 @@ def test_time_deposits_priced_at_their_term(con: duckdb.DuckDBPyConnection, cfg:
     assert product_row(con, "C2", "TDA")["deposit_nii_amount"] == Decimal("119.178082")
 
 
+def test_without_a_curve_every_account_takes_the_flat_rate(cfg: Config) -> None:
+    """ftp_curve: null: T1 (12 months) and the DDA at the flat TDA 2.30 and DDA 1.80:
+    (2.30 − 1.50) × 3,000,000 / 36,500 = 65.753425; (1.80 − 0.20) × 300,000 / 36,500 =
+    13.150685."""
+    flat = cfg.model_copy(
+        update={"economics": cfg.economics.model_copy(update={"ftp_curve": None})}
+    )
+    c = duckdb.connect(":memory:")
+    migrate(c)
+    add_customer(c, "F1")
+    add_version(
+        c, "F1T", "F1", "TDA", "100000.00", "1.50", NOV, opened=NOV, maturity=date(2027, 11, 1)
+    )
+    add_version(c, "F1A", "F1", "DDA", "10000.00", "0.20", NOV)
+    mark_loaded(c, date(2025, 12, 1), D)
+    run(c, flat, "features", "contribution")
+    assert product_row(c, "F1", "TDA")["deposit_nii_amount"] == Decimal("65.753425")
+    assert product_row(c, "F1", "DDA")["deposit_nii_amount"] == Decimal("13.150685")
+
+
 def test_default_is_provisioned_once_and_released_on_cure(
     con: duckdb.DuckDBPyConnection, cfg: Config
 ) -> None:
