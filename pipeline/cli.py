@@ -201,7 +201,7 @@ def generate(
         f"wrote {summary.landing_dir} ({summary.first_date} to {summary.last_date}, "
         f"{summary.customers} customers, {summary.txn_rows} transactions, "
         f"{summary.bytes_written / 1e6:.1f} MB in {summary.seconds:.1f} s); "
-        f"ground truth {summary.truth_path}"
+        f"ground truth {summary.truth_path} and {summary.accounts_truth_path}"
     )
 
 

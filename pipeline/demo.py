@@ -79,7 +79,8 @@ def main() -> int:
     cvp("report", "--date", END.isoformat())
     print(
         f"\ndemo done in {time.monotonic() - started:.0f} s\n"
-        f"  landing zone : {root / 'landing'} (ground truth {root / 'landing.truth.parquet'})\n"
+        f"  landing zone : {root / 'landing'} (ground truth {root / 'landing.truth.parquet'}, "
+        f"{root / 'landing.accounts_truth.parquet'})\n"
         f"  warehouse    : {root / 'cvp.duckdb'}  (try: duckdb {root / 'cvp.duckdb'})\n"
         f"  exports      : {root / 'exports' / END.strftime('%Y%m%d')}/\n"
         f"  report       : {root / 'exports' / ('report_' + END.strftime('%Y%m%d') + '.html')}"
