@@ -60,15 +60,26 @@ statement_balance as (
      and h.valid_from <= m.month_start - 1 and h.valid_to > m.month_start - 1
      and h.valid_from <= cast($business_date as date)
 ),
+card_payments as (
+    -- repayments to cards: LRP transactions naming the card, credits posted on the card
+    select case when t.direction = 'C' then t.account_id else t.counterparty_account end
+               as account_id,
+           t.txn_date, t.amount
+    from stg_transactions t
+    where t.business_date <= cast($business_date as date)
+      and t.txn_date >= cast($oldest_month as date) - interval 1 month
+      and ((t.txn_code = 'LRP' and t.direction = 'D'
+            and t.counterparty_account in (select account_id from statement_balance))
+           or (t.direction = 'C'
+               and t.account_id in (select account_id from statement_balance)))
+),
 card_repaid as (
     select s.account_id, s.month_start, s.balance,
-           coalesce(sum(t.amount), 0) as repaid
+           coalesce(sum(p.amount), 0) as repaid
     from statement_balance s
-    left join stg_transactions t
-      on t.business_date <= cast($business_date as date)
-     and t.txn_date between s.month_start and s.month_start - 1 + $grace_days
-     and ((t.txn_code = 'LRP' and t.direction = 'D' and t.counterparty_account = s.account_id)
-          or (t.direction = 'C' and t.account_id = s.account_id))
+    left join card_payments p
+      on p.account_id = s.account_id
+     and p.txn_date between s.month_start and s.month_start - 1 + $grace_days
     group by all
 ),
 card_months as (
