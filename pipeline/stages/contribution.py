@@ -25,6 +25,7 @@ from pipeline.stages.features import (
     aggregate_params,
     drop_current_parts,
     load_reference_tables,
+    refresh_monthly,
     refresh_window_parts,
     window_of,
 )
@@ -154,6 +155,16 @@ def run(ctx: StageContext) -> int:
         )
     )
     ctx.facts["history_days"] = params["history_days"]
+    ctx.facts.update(
+        refresh_monthly(
+            ctx.con,
+            "checks/agg_source_contribution_month",
+            ("ACCT", "TXN"),
+            window,
+            economics_hash,
+            params,
+        )
+    )
     ctx.facts["product_rows"] = run_sql(
         ctx.con, "contribution/int_customer_product_contribution", params
     )
@@ -186,6 +197,7 @@ STAGE = Stage(
     ),
     writes=(
         "agg_customer_contribution_parts",
+        "agg_source_contribution_month",
         "int_customer_product_contribution",
         "int_customer_contribution",
         "chk_contribution_reconciliation",

@@ -280,16 +280,19 @@ def _insert(
 
 def _replace_months(
     con: duckdb.DuckDBPyConnection,
-    table: str,
+    sql_name: str,
     month_from: date,
     month_to: date,
     as_of: date,
     delete_where: str,
     extra: dict[str, Any],
 ) -> int:
-    """Recompute ``table`` for a range of months and swap those rows in."""
-    model = load_sql(sql_path(f"features/{table}"))
-    params = {"month_from": month_from, "month_to": month_to, "as_of": as_of, **extra}
+    """Recompute the table of ``sql_name`` (``<folder>/<table>``) for a range of months and
+    swap those rows in."""
+    table = sql_name.rsplit("/", 1)[-1]
+    model = load_sql(sql_path(sql_name))
+    given = {**extra, "month_from": month_from, "month_to": month_to, "as_of": as_of}
+    params = {k: given[k] for k in model.params}
     _create_or_conform(con, table, model.body, params)
     con.execute(
         f"delete from {table} where {delete_where}",
@@ -366,55 +369,78 @@ def refresh_aggregates(
     con: duckdb.DuckDBPyConnection, cfg: Config, window: Window
 ) -> dict[str, object]:
     """Bring the monthly aggregates of the date's window up to date; return what was done."""
+    done: dict[str, object] = {}
+    for table, feeds in AGGREGATES.items():
+        done.update(
+            refresh_monthly(
+                con,
+                f"features/{table}",
+                feeds,
+                window,
+                aggregate_config_hash(cfg, table),
+                aggregate_params(cfg, table),
+            )
+        )
+    return done
+
+
+def refresh_monthly(
+    con: duckdb.DuckDBPyConnection,
+    sql_name: str,
+    feeds: tuple[str, ...],
+    window: Window,
+    config_hash: str,
+    params: dict[str, Any],
+) -> dict[str, object]:
+    """Bring a monthly table (``sql_name``: ``<folder>/<table>``, grain month_start,
+    as_of_date, …) up to date for the date's window and the month before it: closed months
+    never computed, computed under another config, or with a delivery of one of ``feeds``
+    loaded since, in one pass; then the business date's own month as one partial row set."""
+    table = sql_name.rsplit("/", 1)[-1]
     create_refresh_log(con)
     closed: list[date] = []
     m = window.oldest_month
     while m < window.month_start:
         closed.append(m)
         m = first_of_month(m, 1)
-    done: dict[str, object] = {}
-    for table, feeds in AGGREGATES.items():
-        chash = aggregate_config_hash(cfg, table)
-        stale = (
-            stale_months(con, table, feeds, closed, chash)
-            if table_exists(con, table)
-            else list(closed)
-        )
-        if stale:
-            first, last = stale[0], stale[-1]
-            span = [x for x in closed if first <= x <= last]
-            _replace_months(
-                con,
-                table,
-                first,
-                last,
-                month_end(last),
-                "month_start between $month_from and $month_to",
-                aggregate_params(cfg, table),
-            )
-            log_refresh(con, table, span, None, chash)
-        # the date's own month: one partial row set, as of the business date
-        cur, cur_end = window.month_start, month_end(window.month_start)
-        rows = _replace_months(
+    stale = (
+        stale_months(con, table, feeds, closed, config_hash)
+        if table_exists(con, table)
+        else list(closed)
+    )
+    if stale:
+        first, last = stale[0], stale[-1]
+        span = [x for x in closed if first <= x <= last]
+        _replace_months(
             con,
-            table,
-            cur,
-            cur,
-            window.business_date,
-            "month_start = $month_from and (as_of_date = $as_of or as_of_date "
-            "<> last_day(month_start))",
-            aggregate_params(cfg, table),
+            sql_name,
+            first,
+            last,
+            month_end(last),
+            "month_start between $month_from and $month_to",
+            params,
         )
-        # partial row sets of earlier months are superseded by their closed months
-        con.execute(
-            f"delete from {table} where month_start < ? and as_of_date <> last_day(month_start)",
-            [cur],
-        )
-        if window.business_date == cur_end:
-            log_refresh(con, table, [cur], cur_end, chash)
-        done[f"{table}_months_refreshed"] = len(stale)
-        done[f"{table}_current_rows"] = rows
-    return done
+        log_refresh(con, table, span, None, config_hash)
+    # the date's own month: one partial row set, as of the business date
+    cur, cur_end = window.month_start, month_end(window.month_start)
+    rows = _replace_months(
+        con,
+        sql_name,
+        cur,
+        cur,
+        window.business_date,
+        "month_start = $month_from and (as_of_date = $as_of or as_of_date "
+        "<> last_day(month_start))",
+        params,
+    )
+    # partial row sets of earlier months are superseded by their closed months
+    con.execute(
+        f"delete from {table} where month_start < ? and as_of_date <> last_day(month_start)",
+        [cur],
+    )
+    if window.business_date == cur_end:
+        log_refresh(con, table, [cur], cur_end, config_hash)
+    return {f"{table}_months_refreshed": len(stale), f"{table}_current_rows": rows}
 
 
 def _part_is_current(
