@@ -158,7 +158,7 @@ def run(ctx: StageContext) -> int:
     ctx.facts.update(
         refresh_monthly(
             ctx.con,
-            "checks/agg_source_contribution_month",
+            "contribution/agg_source_contribution_month",
             ("ACCT", "TXN"),
             window,
             economics_hash,
