@@ -16,6 +16,7 @@ import pytest
 from pipeline.generate import accounts_truth_path_for, generate_landing_zone, truth_path_for
 from pipeline.generate.identity import id_check_char
 from pipeline.generate.ledger import DIRECTION
+from pipeline.generate.world import build_world
 
 TXN_COLUMNS = [
     "txn_id", "txn_date", "txn_time", "customer_id", "account_id", "channel", "txn_code",
@@ -429,6 +430,16 @@ def test_status_is_delinquent_from_90_days_past_due(credit_acct: pl.DataFrame) -
     assert watch["account_id"].n_unique() >= 8 and (watch["status"] == "A").all()
     assert credit.filter(pl.col("status") == "D")["account_id"].n_unique() >= 8
     assert credit_acct.filter(~pl.col("product_code").is_in(CREDIT_PRODUCTS))["dpd"].is_null().all()
+
+
+def test_the_legacy_bad_book_holds_only_accounts_open_on_the_first_date() -> None:
+    """A loan drawn inside the history cannot be months past due the day it opens. The world
+    alone (no days simulated) of 20,000 customers over 425 days draws ~380 new loans and
+    cards; before the fix ~14 of them were born in arrears."""
+    accounts = build_world(20_000, date(2025, 9, 29), 425, 42, "102").acct
+    opened_later = accounts.is_credit & (accounts.open_day > 0)
+    assert opened_later.sum() > 300
+    assert not (opened_later & accounts.legacy_arrears).any()
 
 
 def test_defaulted_accounts_stay_past_due_and_frozen_until_cured(

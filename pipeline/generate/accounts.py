@@ -411,7 +411,9 @@ def _finish(
     rate = np.where(product == "DDA", 0.20, rate)
     credit = np.isin(product, ["PLN", "MTG", "BLN", "CCD"])
     u = rng.random(m)
-    delinquent = credit & (u < np.where(product == "MTG", 0.01, 0.04))
+    # the legacy bad book: accounts already open on the first business date (a loan drawn
+    # later cannot be months past due the day it opens)
+    delinquent = credit & (open_day <= 0) & (u < np.where(product == "MTG", 0.01, 0.04))
     dpd0 = np.where(
         delinquent, rng.choice([31, 45, 61, 75, 91, 120, 180], m), np.where(credit, 0, -1)
     )
