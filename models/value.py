@@ -22,8 +22,6 @@ SCORE_INPUTS = {
 }
 """The column behind each part of the value score."""
 
-DAYS_PER_MONTH = 365.25 / 12
-
 
 def _require(frame: pl.DataFrame, columns: list[str], what: str) -> None:
     for col in columns:
@@ -110,80 +108,82 @@ def score_value(
 
 def identify_golden(
     customers: pl.DataFrame,
-    previous: pl.DataFrame,
+    monthly: pl.DataFrame,
     rules: GoldenRules,
-    business_date: date,
+    months: list[date],
 ) -> pl.DataFrame:
-    """Apply the golden-customer rules, with reason codes for and against.
+    """Apply the golden-customer rules (黄金客户甄别), with reason codes for and against.
+
+    A customer is golden when their contribution was in the top band (percentile rank among
+    that month's customers at least ``min_contribution_percentile``, and above
+    ``min_contribution_amount``) in at least ``min_months_in_band`` of the closed ``months``,
+    and no account is delinquent at the date. The months come from the warehouse's monthly
+    history, so a warehouse loaded with a year of history finds them on its first night.
 
     Parameters
     ----------
     customers
-        One row per customer_id with contribution_amount and max_days_past_due.
-    previous
-        The latest earlier result per customer: customer_id, in_top_band, band_since
-        (empty on the first run).
+        One row per customer_id with contribution_amount (the yearly figure at the date) and
+        max_days_past_due.
+    monthly
+        customer_id, month_start, contribution_amount: each closed month's contribution.
     rules
         configs: value.golden.
-    business_date
-        The date scored.
+    months
+        The closed months looked at (``rules.band_months`` of them, latest last).
 
     Returns
     -------
     pl.DataFrame
-        customer_id, contribution_percentile, in_top_band, band_since, months_in_band,
-        is_golden, reason_codes (``;``-separated: TOP_BAND, HELD_<n>M, NO_DELINQUENCY when
-        golden; NOT_TOP_BAND, HELD_ONLY_<n>M, DELINQUENT_<d>DPD otherwise).
+        customer_id, contribution_amount, contribution_percentile (of the yearly figure),
+        months_in_band, band_months, is_golden, reason_codes (``;``-separated:
+        TOP_BAND_<n>OF<m>M and NO_DELINQUENCY when golden; BAND_ONLY_<n>OF<m>M,
+        DELINQUENT_<d>DPD otherwise).
+
+    Examples
+    --------
+    >>> from decimal import Decimal
+    >>> from pipeline.config.value import GoldenRules
+    >>> rules = GoldenRules(min_contribution_percentile=0.5, band_months=2, min_months_in_band=2)
+    >>> months = [date(2026, 9, 1), date(2026, 10, 1)]
+    >>> monthly = pl.DataFrame({"customer_id": ["a", "b", "a", "b"],
+    ...     "month_start": [months[0], months[0], months[1], months[1]],
+    ...     "contribution_amount": [9.0, 1.0, 8.0, 2.0]})
+    >>> customers = pl.DataFrame({"customer_id": ["a", "b"],
+    ...     "contribution_amount": [100.0, 30.0], "max_days_past_due": [0, 0]})
+    >>> identify_golden(customers, monthly, rules, months)["reason_codes"].to_list()
+    ['TOP_BAND_2OF2M;NO_DELINQUENCY', 'BAND_ONLY_0OF2M;NO_DELINQUENCY']
     """
     _require(customers, ["customer_id", "contribution_amount", "max_days_past_due"], "customers")
-    _require(previous, ["customer_id", "in_top_band", "band_since"], "previous results")
-    scored = customers.with_columns(
-        percentile_rank(pl.col("contribution_amount").cast(pl.Float64)).alias(
-            "contribution_percentile"
-        )
-    ).with_columns(
+    _require(monthly, ["customer_id", "month_start", "contribution_amount"], "monthly history")
+    wanted = monthly.filter(pl.col("month_start").cast(pl.Date).is_in(months))
+    amount = pl.col("contribution_amount").cast(pl.Float64)
+    in_band = wanted.with_columns(
         (
-            (pl.col("contribution_percentile") >= rules.min_contribution_percentile)
-            & (
-                pl.col("contribution_amount").cast(pl.Float64)
-                > float(rules.min_contribution_amount)
+            (percentile_rank(amount).over("month_start") >= rules.min_contribution_percentile)
+            & (amount > float(rules.min_contribution_amount))
+        ).alias("_in_band")
+    )
+    counts = in_band.group_by("customer_id").agg(
+        pl.col("_in_band").sum().cast(pl.Int64).alias("months_in_band")
+    )
+    out = (
+        customers.with_columns(
+            percentile_rank(pl.col("contribution_amount").cast(pl.Float64)).alias(
+                "contribution_percentile"
             )
-        ).alias("in_top_band")
-    )
-    prev = previous.select(
-        "customer_id",
-        pl.col("in_top_band").alias("_prev_band"),
-        pl.col("band_since").cast(pl.Date).alias("_prev_since"),
-    )
-    out = scored.join(prev, on="customer_id", how="left").with_columns(
-        pl.when(~pl.col("in_top_band"))
-        .then(pl.lit(None, pl.Date))
-        .when(pl.col("_prev_band").fill_null(False))
-        .then(pl.col("_prev_since"))
-        .otherwise(pl.lit(business_date))
-        .alias("band_since")
-    )
-    out = out.with_columns(
-        pl.when(pl.col("band_since").is_null())
-        .then(0.0)
-        .otherwise((pl.lit(business_date) - pl.col("band_since")).dt.total_days() / DAYS_PER_MONTH)
-        .round(2)
-        .alias("months_in_band")
+        )
+        .join(counts, on="customer_id", how="left")
+        .with_columns(
+            pl.col("months_in_band").fill_null(0), pl.lit(len(months)).alias("band_months")
+        )
     )
     held = pl.col("months_in_band") >= rules.min_months_in_band
     clean = pl.col("max_days_past_due").fill_null(0) <= rules.max_days_past_due
-    out = out.with_columns((pl.col("in_top_band") & held & clean).alias("is_golden"))
-    months = pl.col("months_in_band").floor().cast(pl.Int64).cast(pl.Utf8)
+    band = pl.col("months_in_band").cast(pl.Utf8) + pl.lit(f"OF{len(months)}M")
     reasons = pl.concat_str(
         [
-            pl.when(pl.col("in_top_band"))
-            .then(pl.lit("TOP_BAND"))
-            .otherwise(pl.lit("NOT_TOP_BAND")),
-            pl.when(~pl.col("in_top_band"))
-            .then(pl.lit(None, pl.Utf8))
-            .when(held)
-            .then(pl.lit("HELD_") + months + pl.lit("M"))
-            .otherwise(pl.lit("HELD_ONLY_") + months + pl.lit("M")),
+            pl.when(held).then(pl.lit("TOP_BAND_") + band).otherwise(pl.lit("BAND_ONLY_") + band),
             pl.when(clean)
             .then(pl.lit("NO_DELINQUENCY"))
             .otherwise(
@@ -191,15 +191,13 @@ def identify_golden(
             ),
         ],
         separator=";",
-        ignore_nulls=True,
     ).alias("reason_codes")
-    return out.with_columns(reasons).select(
+    return out.with_columns((held & clean).alias("is_golden"), reasons).select(
         "customer_id",
         "contribution_amount",
         "contribution_percentile",
-        "in_top_band",
-        "band_since",
         "months_in_band",
+        "band_months",
         "is_golden",
         "reason_codes",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import polars as pl
@@ -15,8 +16,15 @@ from pipeline.config import Config
 from pipeline.config.value import GoldenRules
 from pipeline.stages import value
 from pipeline.stages.base import StageContext, run_stage
-from pipeline.warehouse import RunLedger
-from tests.test_contribution import D, build_scenario, run
+from pipeline.warehouse import RunLedger, migrate
+from tests.test_contribution import (
+    D,
+    add_customer,
+    add_version,
+    build_scenario,
+    mark_loaded,
+    run,
+)
 
 WEIGHTS = {"contribution": 0.5, "assets": 0.25, "clv": 0.25}
 
@@ -61,7 +69,21 @@ def test_value_score_without_clv_renormalises_and_says_so() -> None:
 
 
 def test_golden_needs_band_months_and_no_delinquency() -> None:
-    rules = GoldenRules(min_contribution_percentile=0.5, min_months_in_band=3, max_days_past_due=0)
+    """Four customers over three months, top band = percentile ≥ 0.5 and positive: with 4
+    customers the percentiles are 0, 1/3, 2/3, 1, so the top two are in the band."""
+    rules = GoldenRules(
+        min_contribution_percentile=0.5, band_months=3, min_months_in_band=2, max_days_past_due=0
+    )
+    months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+    monthly = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"] * 3,
+            "month_start": [m for m in months for _ in range(4)],
+            # a: top in all three; b: in band in August only; c: twice, but 30 dpd now;
+            # d: top in October with a negative month before (ranked, but not positive)
+            "contribution_amount": [9.0, 8.0, 1.0, -5.0, 9.0, 1.0, 8.0, -6.0, 9.0, 1.0, 8.0, 10.0],
+        }
+    )
     customers = pl.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d"],
@@ -69,26 +91,56 @@ def test_golden_needs_band_months_and_no_delinquency() -> None:
             "max_days_past_due": [0, 0, 30, 0],
         }
     )
-    previous = pl.DataFrame(
-        {
-            "customer_id": ["a", "b"],
-            "in_top_band": [True, False],
-            "band_since": [date(2026, 7, 1), None],
-        },
-        schema_overrides={"band_since": pl.Date},
-    )
-    out = identify_golden(customers, previous, rules, date(2026, 11, 1)).sort("customer_id")
-    # percentiles 1, 2/3, 1/3, 0: a, b in band; a since 2026-07-01 = 123 days = 4.04 months
-    assert out["in_top_band"].to_list() == [True, True, False, False]
-    assert out["months_in_band"].to_list() == [4.04, 0.0, 0.0, 0.0]
-    assert out["band_since"].to_list() == [date(2026, 7, 1), date(2026, 11, 1), None, None]
+    out = identify_golden(customers, monthly, rules, months).sort("customer_id")
+    # August: a, b in band; September: a, c; October: d (10.0), a (9.0)
+    assert out["months_in_band"].to_list() == [3, 1, 1, 1]
     assert out["is_golden"].to_list() == [True, False, False, False]
     assert out["reason_codes"].to_list() == [
-        "TOP_BAND;HELD_4M;NO_DELINQUENCY",
-        "TOP_BAND;HELD_ONLY_0M;NO_DELINQUENCY",
-        "NOT_TOP_BAND;DELINQUENT_30DPD",
-        "NOT_TOP_BAND;NO_DELINQUENCY",
+        "TOP_BAND_3OF3M;NO_DELINQUENCY",
+        "BAND_ONLY_1OF3M;NO_DELINQUENCY",
+        "BAND_ONLY_1OF3M;DELINQUENT_30DPD",
+        "BAND_ONLY_1OF3M;NO_DELINQUENCY",
     ]
+
+
+def test_golden_found_on_the_first_night_of_a_warehouse_with_history(cfg: Config) -> None:
+    """Ten customers with demand deposits since 2026-03-01, one contribution each month: the
+    margin (1.775 − 0.20)% on their balance less upkeep and reserve cost. The top band of ten is
+    one customer (percentile (rank − 1) / 9 ≥ 0.9). G9 holds the most from May to September,
+    G8 in October (of the 6 closed months before November): G9 is in the band 5 of 6 months,
+    golden on the very first run; G8 1 of 6, not golden."""
+    con = duckdb.connect(":memory:")
+    migrate(con)
+    start = date(2026, 3, 1)
+    for i in range(10):
+        cid = f"G{i}"
+        add_customer(con, cid)
+        add_version(con, f"{cid}A", cid, "DDA", f"{(i + 1) * 10000}.00", "0.20", start)
+    # G8 jumps to 1,000,000 on 2026-10-01
+    con.execute("update hist_accounts set valid_to = date '2026-10-01' where account_id = 'G8A'")
+    add_version(con, "G8A2", "G8", "DDA", "1000000.00", "0.20", date(2026, 10, 1))
+    mark_loaded(con, start, D)
+    run(con, cfg, "features", "contribution")
+    ctx = StageContext(con, cfg, D, RunLedger(con, "t"), logging.getLogger("t"))
+    run_stage(ctx, value.STAGE)
+    golden = dict(
+        con.execute(
+            "select customer_id, reason_codes from int_golden_customers where is_golden"
+        ).fetchall()
+    )
+    assert golden == {"G9": "TOP_BAND_5OF6M;NO_DELINQUENCY"}
+    g8 = con.execute(
+        "select months_in_band from int_golden_customers where customer_id = 'G8'"
+    ).fetchone()
+    assert g8 == (1,)
+    october = con.execute(
+        "select contribution_amount from agg_customer_contribution_month "
+        "where customer_id = 'G9' and month_start = date '2026-10-01'"
+    ).fetchone()
+    # October alone, not annualised: 100,000 × 31 days = 3,100,000 balance-days;
+    # margin 1.575 × 3,100,000 / 36,500 = 133.767123, upkeep 12 × 31 / 365 = 1.019178,
+    # reserve 6.2 × (1.775 − 1.62) × 3,100,000 / 3,650,000 = 0.816192
+    assert october == (Decimal("133.767123") - Decimal("1.019178") - Decimal("0.816192"),)
 
 
 def test_concentration_shares_and_gini() -> None:

@@ -17,16 +17,20 @@ from typing import Any
 import duckdb
 
 from pipeline.config import Config
+from pipeline.dates import month_end
 from pipeline.errors import CheckFailed, StageFailed
-from pipeline.sqlfiles import run_sql
+from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import (
     Window,
     aggregate_params,
+    create_refresh_log,
     drop_current_parts,
     load_reference_tables,
+    log_refresh,
     refresh_monthly,
     refresh_window_parts,
+    stale_months,
     window_of,
 )
 
@@ -118,6 +122,7 @@ def contribution_params(
         "oldest_month_days": year.oldest_month_days,
         "history_days": year.history_days,
         "contribution_start": year.start(business_date),
+        "with_stored_parts": True,
         "day_count_days": eco.day_count_days,
         "annual_days": eco.annual_days,
         "tolerance_per_row": eco.reconciliation_tolerance_per_row,
@@ -180,6 +185,51 @@ def run(ctx: StageContext) -> int:
         ctx.facts["contribution_total"] = str(summary[0])
         ctx.facts["negative_share"] = summary[1]
     return rows
+
+
+def refresh_monthly_contribution(
+    con: duckdb.DuckDBPyConnection, cfg: Config, months: list[date]
+) -> int:
+    """Keep ``agg_customer_contribution_month`` (customer_id, month_start: the contribution of
+    one closed month, not annualised) for ``months``: a month is computed when missing, under
+    another economics config, or when deliveries for it arrived since (the golden-customer
+    rule ranks customers month by month from it). Returns the months computed."""
+    load_reference_tables(con, cfg)
+    con.execute(
+        "create table if not exists agg_customer_contribution_month (customer_id varchar, "
+        "month_start date, contribution_amount decimal(18, 6))"
+    )
+    create_refresh_log(con)
+    economics_hash = cfg.section_fingerprint("economics")
+    stale = stale_months(
+        con, "agg_customer_contribution_month", ("ACCT", "TXN"), months, economics_hash
+    )
+    pricing = load_sql(sql_path("contribution/int_customer_product_contribution"))
+    for month in stale:
+        last = month_end(month)
+        params = {
+            **contribution_params(con, cfg, last),
+            "month_from": month,
+            "month_to": month,
+            # the month alone, not annualised
+            "history_days": last.day,
+            "annual_days": last.day,
+            "oldest_days": 0,
+            "oldest_month_days": 1,
+            "with_stored_parts": False,
+        }
+        refresh_window_parts(
+            con, "agg_customer_contribution_parts", window_of(cfg, last), params, "", ()
+        )
+        con.execute("delete from agg_customer_contribution_month where month_start = ?", [month])
+        con.execute(
+            "insert into agg_customer_contribution_month select customer_id, "
+            f"date '{month}', sum(contribution_amount) from ({pricing.body}) group by all",
+            {k: params[k] for k in pricing.params},
+        )
+        log_refresh(con, "agg_customer_contribution_month", [month], None, economics_hash)
+    drop_current_parts(con, ("agg_customer_contribution_parts",))
+    return len(stale)
 
 
 STAGE = Stage(

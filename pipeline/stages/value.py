@@ -7,9 +7,11 @@ and writes one partition per business date of each output table.
 
 from __future__ import annotations
 
+from pipeline.dates import first_of_month
 from pipeline.errors import StageFailed
 from pipeline.sqlfiles import write_partition
 from pipeline.stages.base import Stage, StageContext
+from pipeline.stages.contribution import refresh_monthly_contribution
 from pipeline.warehouse import table_exists
 
 
@@ -51,21 +53,18 @@ def run(ctx: StageContext) -> int:
     )
     rows = write_partition(con, "int_customer_value_score", scores, day)
 
-    previous = pl.DataFrame(
-        schema={"customer_id": pl.Utf8, "in_top_band": pl.Boolean, "band_since": pl.Date}
-    )
-    if table_exists(con, "int_golden_customers"):
-        previous = con.execute(
-            "select customer_id, in_top_band, band_since from int_golden_customers "
-            "where business_date = (select max(business_date) from int_golden_customers "
-            "where business_date < ?)",
-            [day],
-        ).pl()
+    months = [first_of_month(day, -k) for k in range(cfg.value.golden.band_months, 0, -1)]
+    ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, cfg, months)
+    monthly = con.execute(
+        "select customer_id, month_start, contribution_amount "
+        "from agg_customer_contribution_month where month_start in ?",
+        [months],
+    ).pl()
     golden = identify_golden(
         features.select("customer_id", "contribution_amount", "max_days_past_due"),
-        previous,
+        monthly,
         cfg.value.golden,
-        day,
+        months,
     )
     write_partition(con, "int_golden_customers", golden, day)
 
@@ -102,13 +101,22 @@ STAGE = Stage(
     name="value",
     run=run,
     needs=("contribution",),
-    reads=("int_customer_features", "int_customer_contribution", "int_customer_clv"),
+    reads=(
+        "int_customer_features",
+        "int_customer_contribution",
+        "int_customer_clv",
+        "agg_account_balance_month",
+        "agg_customer_txn_month",
+        "agg_card_cycle_month",
+        "file_ledger",
+    ),
     writes=(
+        "agg_customer_contribution_month",
         "int_customer_value_score",
         "int_golden_customers",
         "int_customer_segments",
         "int_segment_profiles",
         "rpt_contribution_concentration",
     ),
-    config_sections=("value",),
+    config_sections=("value", "economics"),
 )

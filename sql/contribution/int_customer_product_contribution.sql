@@ -1,7 +1,7 @@
 -- table:  int_customer_product_contribution
 -- grain:  customer_id, business_date, branch_id, product_code
 -- inputs: agg_customer_contribution_parts, agg_customer_contribution_parts_current
--- params: business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent, oldest_days, oldest_month_days
+-- params: business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent, oldest_days, oldest_month_days, with_stored_parts
 -- materialize: partition
 -- Profit contribution per customer, account branch and product, as a yearly figure, one column
 -- per component, CNY rounded to 6 decimals (configs: economics; docs/contribution.md): the
@@ -11,6 +11,8 @@
 -- annualised: flows × annual_days / history_days, where history_days is the days of the
 -- rolling year the warehouse holds (365 once it holds a year; pipeline/stages/contribution.py).
 -- Default provisions are events, counted once in the year they fall in, not annualised.
+-- with_stored_parts false prices the temp table's part alone (one closed month's contribution
+-- for the golden-customer rule: pipeline/stages/contribution.py, monthly_contribution).
 --   deposit_nii   = (FTP% − customer rate%) × balance-days                  DDA, TDA
 --   loan_nii      = customer rate% × accruing balance-days − FTP% × balance-days   lending
 --   commission    = commission% × balance-days                              WMP, FND, INS
@@ -28,7 +30,7 @@
 with
 closed as (
     select * from agg_customer_contribution_parts
-    where window_month = $month_start and part = 'closed'
+    where window_month = $month_start and part = 'closed' and $with_stored_parts
 ),
 current_month as (
     select *  -- the month to date: a temp table of this run (pipeline/stages/contribution.py)
@@ -37,7 +39,7 @@ current_month as (
 ),
 oldest as (
     select * from agg_customer_contribution_parts
-    where window_month = $month_start and part = 'oldest'
+    where window_month = $month_start and part = 'oldest' and $with_stored_parts
 ),
 joined as (
     -- the year = closed months + month to date + the oldest month pro rata, one row each per
