@@ -13,9 +13,19 @@ Reason codes
     A merchant promoted to at least that tier by turnover (and lifetime value).
 ``FLOOR_<TIER>``
     No threshold met: the last tier of the ladder.
+``RECENT_AUM_<TIER>``
+    The month-to-date average daily balance of assets meets that tier's assets threshold while
+    the 12-month average does not (the fast path of upgrades).
 ``INITIAL``, ``UPGRADE``, ``DOWNGRADE_AFTER_<N>M``, ``HELD_PENDING_DOWNGRADE``
     Hysteresis: first tier, an upgrade (at once), a downgrade after N months below, or a tier
     kept while the customer has been below it for less than the configured months.
+``CREDIT_HOLD``
+    A loan or card account in default at the date: held at the last tier of the ladder.
+``CREDIT_WATCH``
+    A loan or card account on the watch list (30+ days past due, not in default): not upgraded.
+``UPGRADE_ON_ASSETS_NEGATIVE_CONTRIBUTION``
+    Upgraded (or first tiered) above the floor on assets or lifetime value while the yearly
+    contribution is negative.
 """
 
 from __future__ import annotations
@@ -59,7 +69,11 @@ def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
     ----------
     customers
         One row per customer_id with ``contribution_amount``, ``aum_amount``, ``clv_amount``,
-        ``is_merchant`` and ``turnover_amount`` (nulls count as zero / not a merchant).
+        ``is_merchant`` and ``turnover_amount`` (nulls count as zero / not a merchant), and
+        optionally ``recent_aum_amount``: the month-to-date average daily balance of assets,
+        which meets the assets thresholds as well as the 12-month ``aum_amount`` does. A new
+        deposit lifts the raw tier at once (hysteresis upgrades at once); a drop lowers it only
+        when both averages are below, and hysteresis then waits its months.
     rules
         The tiers section of the configuration.
 
@@ -95,6 +109,8 @@ def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
         "AUM": ("aum_amount", "min_aum_amount"),
         "CLV": ("clv_amount", "min_clv_amount"),
     }
+    if "recent_aum_amount" in customers.columns:
+        measures["RECENT_AUM"] = ("recent_aum_amount", "min_aum_amount")
     # Best tier met on each measure: the lowest rank whose threshold the amount reaches.
     rank_by: dict[str, pl.Expr] = {}
     for code, (col, attr) in measures.items():
@@ -124,10 +140,15 @@ def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
     out = out.with_columns(
         raw_tier=pl.col("raw_tier_rank").replace_strict(tier_of, return_dtype=pl.String)
     )
+
+    def decided(code: str) -> pl.Expr:
+        hit = pl.col(f"_rank_{code}") == pl.col("raw_tier_rank")
+        if code == "RECENT_AUM":  # named only when the 12-month average does not reach it
+            hit = hit & (pl.col("_rank_AUM") != pl.col("raw_tier_rank")).fill_null(True)
+        return hit
+
     reason_exprs = [
-        pl.when(pl.col(f"_rank_{code}") == pl.col("raw_tier_rank")).then(
-            pl.lit(f"{code}_") + pl.col("raw_tier").str.to_uppercase()
-        )
+        pl.when(decided(code)).then(pl.lit(f"{code}_") + pl.col("raw_tier").str.to_uppercase())
         for code in rank_by
     ]
     out = out.with_columns(raw_tier_reasons=_join_codes(reason_exprs)).with_columns(
@@ -326,6 +347,139 @@ def apply_hysteresis(
     return df.drop(["_prev_rank", "_prev_below_since", "_prev_best_below"])
 
 
+CREDIT_COLUMNS = ["has_default_account", "has_watch_account"]
+"""The credit flags at the business date (economics.credit staging of loans and cards)."""
+
+
+def apply_credit_gate(tiers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
+    """Hold defaulters at the floor, stop upgrades on the watch list, flag upgrades on assets
+    of a customer whose contribution is negative.
+
+    - ``has_default_account`` (a loan or card 90+ days past due or in a default status): the
+      tier is the last of the ladder at once, whatever the hysteresis (``CREDIT_HOLD``); a
+      customer whose previous tier was higher shows ``tier_change = 'downgrade'``. The
+      hysteresis clock is cleared: once cured, the customer goes up at once like any upgrade.
+    - ``has_watch_account`` (30+ days past due, not in default): the tier is at most the
+      previous tier (the floor when there is none: a first tier is an upgrade from nothing);
+      a blocked upgrade shows ``tier_change = 'same'`` (``'initial'`` on a first tier). Every
+      watch-list customer carries ``CREDIT_WATCH``; downgrades go on as hysteresis decides.
+    - a negative ``contribution_amount`` on an upgrade or first tier above the floor not
+      decided by merchant turnover: the tier stands (wealth tiers are defined on assets) and
+      ``UPGRADE_ON_ASSETS_NEGATIVE_CONTRIBUTION`` makes it visible.
+
+    Parameters
+    ----------
+    tiers
+        Output of :func:`apply_hysteresis` with ``has_default_account``, ``has_watch_account``
+        and ``contribution_amount``.
+    rules
+        The tiers section (the ladder).
+
+    Returns
+    -------
+    pl.DataFrame
+        tiers with ``tier``, ``tier_rank``, ``tier_change``, ``tier_reasons``, ``below_since``
+        and ``best_rank_below`` after the gate.
+
+    Examples
+    --------
+    >>> from pipeline.config.tiers import TiersConfig
+    >>> df = pl.DataFrame({"customer_id": ["C1"], "contribution_amount": [900.0],
+    ...     "aum_amount": [2_000_000.0], "clv_amount": [0.0], "is_merchant": [False],
+    ...     "turnover_amount": [0.0], "has_default_account": [True],
+    ...     "has_watch_account": [False]})
+    >>> rules = TiersConfig()
+    >>> prev = pl.DataFrame(schema={"customer_id": pl.String, "tier": pl.String,
+    ...     "below_since": pl.Date, "best_rank_below": pl.Int32})
+    >>> t = apply_hysteresis(prev, assign_tiers(df, rules), date(2026, 11, 27), rules)
+    >>> apply_credit_gate(t, rules).select("tier", "tier_reasons").row(0)
+    ('mass', 'AUM_DIAMOND;CREDIT_HOLD')
+    """
+    require_columns(
+        tiers,
+        [
+            "customer_id",
+            "tier_rank",
+            "tier_change",
+            "tier_reasons",
+            "previous_tier",
+            "raw_tier_rank",
+            "raw_tier_reasons",
+            "contribution_amount",
+            *CREDIT_COLUMNS,
+        ],
+        "apply_credit_gate",
+    )
+    floor = len(rules.ladder) - 1
+    rank_of = {name: i for i, name in enumerate(rules.tier_names)}
+    tier_of = dict(enumerate(rules.tier_names))
+    prev_rank = pl.col("previous_tier").replace_strict(rank_of, default=None, return_dtype=pl.Int32)
+    default = pl.col("has_default_account").fill_null(False)
+    watch = ~default & pl.col("has_watch_account").fill_null(False)
+    cap = pl.coalesce(prev_rank, pl.lit(floor, dtype=pl.Int32))
+    blocked = watch & (pl.col("tier_rank") < cap)
+    first = pl.col("previous_tier").is_null() | prev_rank.is_null()
+    negative = (
+        ~default
+        & ~blocked
+        & (_amount("contribution_amount") < 0)
+        & pl.col("tier_change").is_in(["upgrade", "initial"])
+        & (pl.col("tier_rank") < floor)
+        & ~pl.col("raw_tier_reasons").str.contains("MERCHANT_TURNOVER_")
+    )
+    df = tiers.with_columns(
+        _default=default, _blocked=blocked, _watch=watch, _first=first, _negative=negative
+    )
+    new_rank = (
+        pl.when(pl.col("_default"))
+        .then(pl.lit(floor, dtype=pl.Int32))
+        .when(pl.col("_blocked"))
+        .then(cap)
+        .otherwise(pl.col("tier_rank"))
+        .cast(pl.Int32)
+    )
+    new_change = (
+        pl.when(pl.col("_default") & pl.col("_first"))
+        .then(pl.lit("initial"))
+        .when(pl.col("_default") & (prev_rank < floor))
+        .then(pl.lit("downgrade"))
+        .when(pl.col("_default"))
+        .then(pl.lit("same"))
+        .when(pl.col("_blocked") & pl.col("_first"))
+        .then(pl.lit("initial"))
+        .when(pl.col("_blocked"))
+        .then(pl.lit("same"))
+        .otherwise(pl.col("tier_change"))
+    )
+    gated = pl.col("_default") | pl.col("_blocked")
+    reasons = (
+        pl.when(pl.col("_default"))
+        .then(pl.col("raw_tier_reasons") + pl.lit(f"{SEP}CREDIT_HOLD"))
+        .when(pl.col("_blocked"))
+        .then(pl.col("raw_tier_reasons") + pl.lit(f"{SEP}CREDIT_WATCH"))
+        .when(pl.col("_watch"))
+        .then(pl.col("tier_reasons") + pl.lit(f"{SEP}CREDIT_WATCH"))
+        .when(pl.col("_negative"))
+        .then(pl.col("tier_reasons") + pl.lit(f"{SEP}UPGRADE_ON_ASSETS_NEGATIVE_CONTRIBUTION"))
+        .otherwise(pl.col("tier_reasons"))
+    )
+    # A gated customer's raw tier is at or above the gated tier (a blocked upgrade, or a
+    # defaulter held at the floor): no downgrade clock runs.
+    df = df.with_columns(
+        tier_rank=new_rank,
+        tier_change=new_change,
+        tier_reasons=reasons,
+        below_since=pl.when(gated)
+        .then(pl.lit(None, dtype=pl.Date))
+        .otherwise(pl.col("below_since")),
+        best_rank_below=pl.when(gated)
+        .then(pl.lit(None, dtype=pl.Int32))
+        .otherwise(pl.col("best_rank_below"))
+        .cast(pl.Int32),
+    ).with_columns(tier=pl.col("tier_rank").replace_strict(tier_of, return_dtype=pl.String))
+    return df.drop(["_default", "_blocked", "_watch", "_first", "_negative"])
+
+
 def tier_changes(tiers: pl.DataFrame, business_date: date) -> pl.DataFrame:
     """The rows of tier history for one date: every initial tier, upgrade and downgrade.
 
@@ -357,38 +511,97 @@ def tier_changes(tiers: pl.DataFrame, business_date: date) -> pl.DataFrame:
     )
 
 
+def migration_protection(
+    customers: pl.DataFrame, rules: MigrationRules, merchant_score_cutoff: float
+) -> pl.DataFrame:
+    """Why a customer must never be invited to leave the counter, if they must not.
+
+    Codes: ``MERCHANT`` a detected merchant; ``MERCHANT_LIKE`` a merchant scorecard score at
+    or above the cutoff (``merchants.score_cutoff``) even under the turnover floor (a small
+    business the bank should court, not send away); ``POTENTIAL`` and ``GROWING`` (see
+    :func:`flag_potential`); ``ELDERLY`` aged ``protected_min_age`` or more; ``AGE_UNKNOWN``
+    (we cannot show they are not elderly).
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with ``age``, ``is_potential``, ``is_growing``,
+        ``is_merchant`` and ``merchant_score`` (null: not scored).
+    rules
+        ``tiers.migration`` of the configuration.
+    merchant_score_cutoff
+        ``merchants.score_cutoff``.
+
+    Returns
+    -------
+    pl.DataFrame
+        customers plus ``migration_protection`` (codes joined by ``;``, empty when none).
+    """
+    require_columns(
+        customers,
+        ["customer_id", "age", "is_potential", "is_growing", "is_merchant", "merchant_score"],
+        "migration_protection",
+    )
+    return customers.with_columns(
+        migration_protection=_join_codes(
+            [
+                pl.when(pl.col("is_merchant").fill_null(False)).then(pl.lit("MERCHANT")),
+                pl.when(
+                    (pl.col("merchant_score").cast(pl.Float64) >= merchant_score_cutoff).fill_null(
+                        False
+                    )
+                ).then(pl.lit("MERCHANT_LIKE")),
+                pl.when(pl.col("is_potential").fill_null(True)).then(pl.lit("POTENTIAL")),
+                pl.when(pl.col("is_growing").fill_null(True)).then(pl.lit("GROWING")),
+                pl.when(pl.col("age") >= rules.protected_min_age).then(pl.lit("ELDERLY")),
+                pl.when(pl.col("age").is_null()).then(pl.lit("AGE_UNKNOWN")),
+            ]
+        )
+    )
+
+
 def select_channel_migration(
     customers: pl.DataFrame,
     rules: MigrationRules,
-    counter_cost: Decimal,
-    online_cost: Decimal,
     window_days: int,
+    merchant_score_cutoff: float,
 ) -> pl.DataFrame:
-    """Low-contribution customers whose counter work could be done online, with the saving.
+    """Low-contribution customers whose counter work could be done online, saving money net.
 
-    Only customers of the ``eligible_tiers`` (the low-value end of the ladder) are invited. The
-    protected are never selected: potential customers, customers whose value is growing,
-    detected merchants, and customers of ``protected_min_age`` or older. A customer with an
-    unknown age is treated as protected (we cannot show they are not elderly).
+    Only customers of the ``eligible_tiers`` (the low-value end of the ladder) are invited, and
+    never the protected (:func:`migration_protection`). The yearly saving is honest:
+
+    - cost saving: each migratable counter transaction's counter unit cost minus the online
+      unit cost of the same code (the contribution model's costs, ``ref_channel_costs``);
+    - fees forgone: the fees paid on those counter transactions minus what they would pay
+      online (``online_fee_amount``; online transfers are free): revenue the bank loses;
+    - net saving = cost saving − fees forgone. Interest, commission and interchange do not
+      depend on the channel, so no other revenue is at risk. A candidate must save more than
+      ``min_net_saving_amount`` net.
+
+    Window amounts are scaled to a year by ``365 / window_days``; each yearly amount is rounded
+    to the cent and the net is the difference of the rounded parts (so it adds up in exports).
 
     Parameters
     ----------
     customers
         One row per customer_id with ``tier`` (effective), ``contribution_amount``,
-        ``counter_online_capable_txns`` (counter transactions of online-capable codes in the
-        window), ``age``, ``is_potential``, ``is_growing`` and ``is_merchant``.
+        ``counter_online_capable_txns``, ``counter_cost_saving_amount``,
+        ``counter_fee_amount``, ``online_fee_amount`` (window sums), ``age``,
+        ``is_potential``, ``is_growing``, ``is_merchant`` and ``merchant_score``.
     rules
         ``tiers.migration`` of the configuration.
-    counter_cost, online_cost
-        Cost to the bank of one counter and one online transaction (economics section).
     window_days
         Days of the window the transactions were counted over (to scale them to a year).
+    merchant_score_cutoff
+        ``merchants.score_cutoff``: customers scoring at least this are protected.
 
     Returns
     -------
     pl.DataFrame
         The candidates only: ``customer_id``, ``counter_online_capable_txns``,
-        ``yearly_migratable_txns``, ``yearly_saving_amount`` (Decimal(18,2)) and
+        ``yearly_migratable_txns``, ``yearly_cost_saving_amount``,
+        ``yearly_fee_forgone_amount``, ``yearly_saving_amount`` (net; Decimal(18,2)) and
         ``migration_reasons``.
     """
     require_columns(
@@ -398,28 +611,36 @@ def select_channel_migration(
             "tier",
             "contribution_amount",
             "counter_online_capable_txns",
-            "age",
-            "is_potential",
-            "is_growing",
-            "is_merchant",
+            "counter_cost_saving_amount",
+            "counter_fee_amount",
+            "online_fee_amount",
         ],
         "select_channel_migration",
     )
-    protected = (
-        pl.col("is_potential").fill_null(True)
-        | pl.col("is_growing").fill_null(True)
-        | pl.col("is_merchant").fill_null(False)
-        | pl.col("age").is_null()
-        | (pl.col("age") >= rules.protected_min_age)
-    )
+    if "migration_protection" not in customers.columns:
+        customers = migration_protection(customers, rules, merchant_score_cutoff)
     per_year = 365.0 / window_days
-    unit_saving = float(counter_cost - online_cost)
+
+    def yearly(expr: pl.Expr) -> pl.Expr:
+        return (expr * per_year).round(2).cast(pl.Decimal(18, 2))
+
+    priced = customers.with_columns(
+        yearly_cost_saving_amount=yearly(_amount("counter_cost_saving_amount")),
+        yearly_fee_forgone_amount=yearly(
+            _amount("counter_fee_amount") - _amount("online_fee_amount")
+        ),
+    ).with_columns(
+        yearly_saving_amount=(
+            pl.col("yearly_cost_saving_amount") - pl.col("yearly_fee_forgone_amount")
+        ).cast(pl.Decimal(18, 2))
+    )
     return (
-        customers.filter(
-            ~protected
+        priced.filter(
+            (pl.col("migration_protection") == "")
             & pl.col("tier").is_in(rules.eligible_tiers)
             & (_amount("contribution_amount") <= float(rules.max_contribution_amount))
             & (pl.col("counter_online_capable_txns").fill_null(0) >= rules.min_counter_txns)
+            & (pl.col("yearly_saving_amount") > rules.min_net_saving_amount)
         )
         .select(
             pl.col("customer_id"),
@@ -427,11 +648,10 @@ def select_channel_migration(
             (pl.col("counter_online_capable_txns") * per_year)
             .round(1)
             .alias("yearly_migratable_txns"),
-            (pl.col("counter_online_capable_txns") * per_year * unit_saving)
-            .round(2)
-            .cast(pl.Decimal(18, 2))
-            .alias("yearly_saving_amount"),
-            pl.lit(f"LOW_CONTRIBUTION;COUNTER_TXNS_{rules.window_months}M").alias(
+            "yearly_cost_saving_amount",
+            "yearly_fee_forgone_amount",
+            "yearly_saving_amount",
+            pl.lit(f"LOW_CONTRIBUTION;COUNTER_TXNS_{rules.window_months}M;NET_SAVING").alias(
                 "migration_reasons"
             ),
         )
@@ -450,15 +670,17 @@ def build_call_list(
     today; ``MERCHANT_SERVICES`` a merchant who has not declared the business;
     ``CROSS_SELL`` a next-best product scored at least ``min_cross_sell_score``;
     ``POTENTIAL_NURTURE`` a potential customer; ``CHANNEL_MIGRATION`` a migration candidate.
-    Within a reason, higher lifetime value first.
+    Within a reason, higher lifetime value first. A customer with a loan or card in default
+    (``has_default_account``) gets no call for any of these marketing reasons: collections
+    are the collections team's, on their own list, not the marketing call centre's.
 
     Parameters
     ----------
     customers
         One row per active customer_id with ``marketing_consent``, ``tier_rank``,
         ``tier_change``, ``p_alive``, ``clv_amount``, ``is_merchant``, ``is_declared``,
-        ``is_potential``, ``is_migration_candidate``, ``next_best_product`` and
-        ``next_best_score``.
+        ``is_potential``, ``is_migration_candidate``, ``next_best_product``,
+        ``next_best_score`` and ``has_default_account``.
     settings
         ``lists.call_list`` of the configuration.
     tier_count
@@ -485,6 +707,7 @@ def build_call_list(
             "is_migration_candidate",
             "next_best_product",
             "next_best_score",
+            "has_default_account",
         ],
         "build_call_list",
     )
@@ -521,7 +744,9 @@ def build_call_list(
         detail = pl.when(cond).then(details[code]).otherwise(detail)
         priority = pl.when(cond).then(pl.lit(i, dtype=pl.Int32)).otherwise(priority)
     calls = (
-        customers.filter(pl.col("marketing_consent") == "Y")
+        customers.filter(
+            (pl.col("marketing_consent") == "Y") & ~pl.col("has_default_account").fill_null(True)
+        )
         .with_columns(reason_code=reason, reason_detail=detail, _priority=priority)
         .filter(pl.col("reason_code").is_not_null())
         .with_columns(

@@ -11,10 +11,12 @@ import pytest
 
 from models.tiers import (
     STATE_COLUMNS,
+    apply_credit_gate,
     apply_hysteresis,
     assign_tiers,
     build_call_list,
     flag_potential,
+    migration_protection,
     select_channel_migration,
     tier_changes,
 )
@@ -215,9 +217,14 @@ def test_protected_never_in_migration_list() -> None:
     )
     frame = pl.concat(
         [pot.select(extra.columns).cast(extra.schema), extra]  # type: ignore[arg-type]
+    ).with_columns(
+        merchant_score=pl.lit(None, dtype=pl.Float64),
+        counter_cost_saving_amount=pl.col("counter_online_capable_txns") * 11.50,
+        counter_fee_amount=pl.lit(0.0),
+        online_fee_amount=pl.lit(0.0),
     )
     out = select_channel_migration(
-        frame, MigrationRules(), Decimal("12.00"), Decimal("0.50"), window_days=90
+        frame, MigrationRules(), window_days=90, merchant_score_cutoff=60.0
     )
     # S, G potential; T, L growing; OLD 60 (the elderly from 60); NOAGE unknown age; MER a
     # merchant; GOLD not in the eligible tiers; RICH above 200 contribution; FEW 2 < 3 counter
@@ -245,6 +252,7 @@ def test_call_list_only_consenting_and_by_priority() -> None:
             "is_migration_candidate": [False, False, False, False, False, False],
             "next_best_product": [None, None, "WMP", None, None, None],
             "next_best_score": [None, None, 0.9, None, None, None],
+            "has_default_account": [False] * 6,
         }
     )
     out = build_call_list(df, CallListConfig(), tier_count=5)
@@ -266,3 +274,194 @@ def test_call_list_only_consenting_and_by_priority() -> None:
 def test_missing_column_named_in_domain_words() -> None:
     with pytest.raises(ValueError, match="required column aum_amount missing"):
         assign_tiers(pl.DataFrame({"customer_id": ["C1"], "contribution_amount": [1.0]}), RULES)
+
+
+EMPTY_STATE = pl.DataFrame(
+    schema={
+        "customer_id": pl.String,
+        "tier": pl.String,
+        "below_since": pl.Date,
+        "best_rank_below": pl.Int32,
+    }
+)
+
+
+def _gate(frame: pl.DataFrame, previous: pl.DataFrame, day: date) -> pl.DataFrame:
+    return apply_credit_gate(
+        apply_hysteresis(previous, assign_tiers(frame, RULES), day, RULES), RULES
+    ).sort("customer_id")
+
+
+def test_defaulter_with_2m_deposits_held_at_the_floor_and_never_called() -> None:
+    day = date(2026, 11, 27)
+    # DEF: 2,000,000 of assets (diamond from 1M) and a loan in default; was diamond yesterday.
+    # NEW: the same on a first night. OK: the same assets, no default: diamond.
+    frame = _customers(
+        customer_id=["DEF", "NEW", "OK"],
+        aum_amount=[2_000_000.0] * 3,
+        contribution_amount=[900.0] * 3,
+        has_default_account=[True, True, False],
+        has_watch_account=[False, True, False],
+    )
+    prev = pl.DataFrame(
+        {"customer_id": ["DEF", "OK"], "tier": ["diamond", "gold"]},
+        schema_overrides={"customer_id": pl.String, "tier": pl.String},
+    ).with_columns(below_since=pl.lit(None, dtype=pl.Date), best_rank_below=pl.lit(None, pl.Int32))
+    out = _gate(frame, prev, day)
+    assert out["tier"].to_list() == ["mass", "mass", "diamond"]
+    assert out["tier_change"].to_list() == ["downgrade", "initial", "upgrade"]
+    assert out["tier_reasons"].to_list() == [
+        "AUM_DIAMOND;CREDIT_HOLD",
+        "AUM_DIAMOND;CREDIT_HOLD",
+        "AUM_DIAMOND;UPGRADE",
+    ]
+    assert out["raw_tier"].to_list() == ["diamond"] * 3  # what they would qualify for
+    assert out["below_since"].null_count() == 3
+    # On the call list the defaulters would qualify for every marketing reason (held top tier
+    # with a low p_alive, upgrade, merchant, cross-sell, potential, migration): none is given.
+    calls = pl.DataFrame(
+        {
+            "customer_id": ["DEF", "NEW", "OK"],
+            "marketing_consent": ["Y"] * 3,
+            "tier_rank": [0, 0, 1],
+            "tier_change": ["held", "upgrade", "upgrade"],
+            "p_alive": [0.1, 0.1, 0.9],
+            "clv_amount": [9.0, 9.0, 1.0],
+            "is_merchant": [True] * 3,
+            "is_declared": [False] * 3,
+            "is_potential": [True] * 3,
+            "is_migration_candidate": [True] * 3,
+            "next_best_product": ["WMP"] * 3,
+            "next_best_score": [0.9] * 3,
+            "has_default_account": [True, True, False],
+        }
+    )
+    out_calls = build_call_list(calls, CallListConfig(), tier_count=5)
+    assert out_calls["customer_id"].to_list() == ["OK"]
+    assert out_calls["reason_code"].to_list() == ["TIER_UPGRADE"]
+
+
+def test_watch_list_customer_is_not_upgraded_but_can_go_down() -> None:
+    day = date(2026, 11, 27)
+    # UP: gold yesterday, 400,000 of assets today (platinum from 300,000): stays gold.
+    # DOWN: gold yesterday, nothing today: below gold, held by hysteresis as usual.
+    # FIRST: 400,000 on a first night: a first tier is an upgrade from nothing: the floor.
+    frame = _customers(
+        customer_id=["DOWN", "FIRST", "UP"],
+        aum_amount=[0.0, 400_000.0, 400_000.0],
+        has_default_account=[False] * 3,
+        has_watch_account=[True] * 3,
+    )
+    prev = pl.DataFrame(
+        {"customer_id": ["DOWN", "UP"], "tier": ["gold", "gold"]},
+    ).with_columns(below_since=pl.lit(None, dtype=pl.Date), best_rank_below=pl.lit(None, pl.Int32))
+    out = _gate(frame, prev, day)
+    assert out["tier"].to_list() == ["gold", "mass", "gold"]
+    assert out["tier_change"].to_list() == ["held", "initial", "same"]
+    assert out["tier_reasons"].to_list() == [
+        "FLOOR_MASS;HELD_PENDING_DOWNGRADE;CREDIT_WATCH",
+        "AUM_PLATINUM;CREDIT_WATCH",
+        "AUM_PLATINUM;CREDIT_WATCH",
+    ]
+    assert out["below_since"].to_list() == [day, None, None]
+
+
+def test_negative_contribution_upgrade_on_assets_is_visible() -> None:
+    # NEG: 60,000 of assets (gold from 50,000) and -50 contribution: gold, flagged.
+    # POS: the same with +50: gold, no flag. MER: negative but promoted by turnover: no flag.
+    frame = _customers(
+        customer_id=["MER", "NEG", "POS"],
+        aum_amount=[0.0, 60_000.0, 60_000.0],
+        contribution_amount=[-50.0, -50.0, 50.0],
+        is_merchant=[True, False, False],
+        turnover_amount=[1_500_000.0, 0.0, 0.0],
+        has_default_account=[False] * 3,
+        has_watch_account=[False] * 3,
+    )
+    out = _gate(frame, EMPTY_STATE, date(2026, 11, 27))
+    assert out["tier"].to_list() == ["gold", "gold", "gold"]
+    assert out["tier_reasons"].to_list() == [
+        "MERCHANT_TURNOVER_GOLD;INITIAL",
+        "AUM_GOLD;INITIAL;UPGRADE_ON_ASSETS_NEGATIVE_CONTRIBUTION",
+        "AUM_GOLD;INITIAL",
+    ]
+
+
+def test_new_deposit_upgrades_at_once_a_drop_waits_the_hysteresis_months() -> None:
+    # 12-month average assets (aum) and the month-to-date average daily balance (recent):
+    #   01-31 10k / 10k        mass initial
+    #   02-28 20k / 2M         a 2M deposit this month: diamond at once (RECENT_AUM_DIAMOND)
+    #   03-31 180k / 2M        diamond, same (the 12-month average lags, the recent does not)
+    #   04-30 200k / 0         withdrawn: raw gold (200k >= 50k) from 04-30: held ...
+    #   05-31, 06-30           ... held (04-30 + 3 months = 07-30)
+    #   07-31 170k / 0         07-30 <= 07-31: down to gold, the best raw tier while below.
+    days = [
+        date(2026, m, d) for m, d in [(1, 31), (2, 28), (3, 31), (4, 30), (5, 31), (6, 30), (7, 31)]
+    ]
+    aum = [10e3, 20e3, 180e3, 200e3, 190e3, 180e3, 170e3]
+    recent = [10e3, 2e6, 2e6, 0.0, 0.0, 0.0, 0.0]
+    state = EMPTY_STATE
+    seen = []
+    for day, a, r in zip(days, aum, recent, strict=True):
+        frame = _customers(
+            aum_amount=[a],
+            recent_aum_amount=[r],
+            has_default_account=[False],
+            has_watch_account=[False],
+        )
+        out = _gate(frame, state, day)
+        seen.append((out["tier"][0], out["tier_change"][0], out["raw_tier_reasons"][0]))
+        state = out.select(STATE_COLUMNS)
+    assert seen == [
+        ("mass", "initial", "FLOOR_MASS"),
+        ("diamond", "upgrade", "RECENT_AUM_DIAMOND"),
+        ("diamond", "same", "RECENT_AUM_DIAMOND"),
+        ("diamond", "held", "AUM_GOLD"),
+        ("diamond", "held", "AUM_GOLD"),
+        ("diamond", "held", "AUM_GOLD"),
+        ("gold", "downgrade", "AUM_GOLD"),
+    ]
+
+
+def test_migration_saving_is_net_of_fees_and_merchant_like_protected() -> None:
+    # Every customer: 9 online-capable counter transfers (TRO) in a 90-day window, counter
+    # 12.00 - online 0.30 = 11.70 saved each: 105.30 in the window, x 365/90 = 427.05 a year.
+    # FEES: paid 15 a transfer at the counter (135; free online): 547.50 forgone, net -120.45:
+    #       dropped. PART: 5 a transfer (45): 182.50 forgone, net 244.55. ONLFEE: 45 at the
+    #       counter, 2 online (18): 27 -> 109.50 forgone, net 317.55.
+    # MERLIKE: scorecard 75 >= cutoff 60, not detected (under the turnover floor): protected.
+    # LOW: 59.9 < 60: a candidate, net 427.05.
+    ids = ["FEES", "LOW", "MERLIKE", "ONLFEE", "PART"]
+    frame = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "tier": ["mass"] * 5,
+            "contribution_amount": [10.0] * 5,
+            "counter_online_capable_txns": [9] * 5,
+            "counter_cost_saving_amount": [105.30] * 5,
+            "counter_fee_amount": [135.0, 0.0, 0.0, 45.0, 45.0],
+            "online_fee_amount": [0.0, 0.0, 0.0, 18.0, 0.0],
+            "age": [40] * 5,
+            "is_potential": [False] * 5,
+            "is_growing": [False] * 5,
+            "is_merchant": [False] * 5,
+            "merchant_score": [None, 59.9, 75.0, None, None],
+        }
+    )
+    protection = migration_protection(frame, MigrationRules(), 60.0)
+    assert protection["migration_protection"].to_list() == ["", "", "MERCHANT_LIKE", "", ""]
+    out = select_channel_migration(
+        frame, MigrationRules(), window_days=90, merchant_score_cutoff=60.0
+    )
+    assert out["customer_id"].to_list() == ["LOW", "ONLFEE", "PART"]
+    assert out["yearly_cost_saving_amount"].to_list() == [Decimal("427.05")] * 3
+    assert out["yearly_fee_forgone_amount"].to_list() == [
+        Decimal("0.00"),
+        Decimal("109.50"),
+        Decimal("182.50"),
+    ]
+    assert out["yearly_saving_amount"].to_list() == [
+        Decimal("427.05"),
+        Decimal("317.55"),
+        Decimal("244.55"),
+    ]

@@ -52,6 +52,15 @@ class Cust:
     mobile: str = "13812341234"
     id_number: str = "11010119800101001X"
     pos_amount: float = 0.0
+    recent_aum: float | None = None
+    """Month-to-date average daily balance of assets; None: the same as ``aum``."""
+    days_past_due: int | None = None
+    """A personal loan (PLN) this many days past due; None: no loan."""
+    loan_status: str = "A"
+    counter_fee: float = 0.0
+    """Fees paid on the counter transactions (all TRO)."""
+    merchant_score: float | None = None
+    """Merchant scorecard score of a customer not detected as a merchant."""
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], ddl: str) -> None:
@@ -207,12 +216,46 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "channel": "CTR",
                 "txn_code": "TRO",
                 "txn_count": c.counter_txns,
+                "fee_amount": Decimal(str(c.counter_fee)),
             }
             for c in customers
             if c.counter_txns
         ],
         "customer_id varchar, month_start date, as_of_date date, channel varchar, "
-        "txn_code varchar, txn_count bigint",
+        "txn_code varchar, txn_count bigint, fee_amount decimal(18,2)",
+    )
+    _load(
+        con,
+        "agg_account_balance_month",
+        [
+            {
+                "account_id": f"{c.customer_id}-DDA",
+                "customer_id": c.customer_id,
+                "product_code": "DDA",
+                "month_start": day.replace(day=1),
+                "as_of_date": day,
+                "balance_days": Decimal(str(c.aum if c.recent_aum is None else c.recent_aum))
+                * day.day,
+            }
+            for c in customers
+        ],
+        "account_id varchar, customer_id varchar, product_code varchar, month_start date, "
+        "as_of_date date, balance_days decimal(18,2)",
+    )
+    _load(
+        con,
+        "int_merchant_scorecard",
+        [
+            {
+                "customer_id": c.customer_id,
+                "business_date": day,
+                "merchant_score": 80.0 if c.merchant_turnover is not None else c.merchant_score,
+                "is_merchant": c.merchant_turnover is not None,
+            }
+            for c in customers
+            if c.merchant_turnover is not None or c.merchant_score is not None
+        ],
+        "customer_id varchar, business_date date, merchant_score double, is_merchant boolean",
     )
     con.execute("delete from hist_customers where valid_from = ?", [day])
     con.execute("delete from hist_accounts where valid_from = ?", [day])
@@ -242,6 +285,13 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "status, row_hash, valid_from, valid_to) values (?, ?, ?, 100, 'A', 1, ?, "
                 "date '9999-12-31')",
                 [f"{c.customer_id}-{p}", c.customer_id, p, day],
+            )
+        if c.days_past_due is not None:
+            con.execute(
+                "insert into hist_accounts (account_id, customer_id, product_code, balance, "
+                "status, days_past_due, row_hash, valid_from, valid_to) "
+                "values (?, ?, 'PLN', 5000, ?, ?, 1, ?, date '9999-12-31')",
+                [f"{c.customer_id}-PLN", c.customer_id, c.loan_status, c.days_past_due, day],
             )
 
 
@@ -473,3 +523,80 @@ def test_an_older_tiers_table_gains_the_new_columns(
     # active contribution 70000 + 1200 + 5 × 10 + 50 + 6000 + 2000 + 100 = 79400, less the
     # capital charges 2500.13 + 180.50 + 0.00 (C09's 99 is a closed customer's)
     assert row == (Decimal("76719.37"), HISTORY_DAYS)
+
+
+DEFAULTERS_QUERY = """
+    select count(*) filter (where t.has_default_account and t.tier_rank < $floor)
+               as defaulters_above_floor,
+           count(*) filter (where t.has_default_account and l.customer_id is not null)
+               as defaulters_called
+    from int_customer_tiers as t
+    left join int_call_list as l
+      on l.customer_id = t.customer_id and l.business_date = t.business_date
+    where t.business_date = $d
+"""
+"""The gate's proof on any warehouse: both counts are 0 (docs/exports.md)."""
+
+
+def test_credit_gate_and_honest_migration_in_the_stage(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    cfg = small_config(cfg)
+    con = warehouse
+    people = [
+        # a student with 2,000,000 of deposits and a personal loan 120 days past due
+        Cust("D1", aum=2_000_000, contribution=900, age=21, occupation="STU", days_past_due=120),
+        # status D (delinquent) whatever the days past due, an undeclared merchant
+        Cust("D2", aum=400_000, days_past_due=0, loan_status="D", merchant_turnover=4_000_000),
+        # 45 days past due: watch list; 400,000 would be platinum
+        Cust("W1", aum=400_000, days_past_due=45),
+        # 29 days past due: performing; platinum
+        Cust("P1", aum=400_000, days_past_due=29),
+        # scorecard 75 >= merchants.score_cutoff 60, not detected: protected
+        Cust("M1", contribution=10, counter_txns=6, merchant_score=75),
+        # 6 counter transfers with 15 of fees each: the fees exceed the saving
+        Cust("F1", contribution=10, counter_txns=6, counter_fee=90),
+        # 6 counter transfers with 2 of fees each: still saves
+        Cust("F2", contribution=10, counter_txns=6, counter_fee=12),
+        # 12-month average 10,000 but 2,000,000 this month: diamond on the recent balance
+        Cust("R1", aum=10_000, recent_aum=2_000_000),
+    ]
+    build_upstream(con, DAY, people)
+    ctx = run_tiers(cfg, con, DAY)
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select customer_id, tier, tier_reasons, has_default_account, has_watch_account, "
+            "migration_protection from int_customer_tiers where business_date = ?",
+            [DAY],
+        ).fetchall()
+    }
+    assert rows["D1"] == ("mass", "AUM_DIAMOND;CREDIT_HOLD", True, False, "POTENTIAL")
+    assert rows["D2"][:4] == (
+        "mass",
+        "AUM_PLATINUM;MERCHANT_TURNOVER_PLATINUM;CREDIT_HOLD",
+        True,
+        False,
+    )
+    assert rows["W1"][:4] == ("mass", "AUM_PLATINUM;CREDIT_WATCH", False, True)
+    assert rows["P1"][:4] == ("platinum", "AUM_PLATINUM;INITIAL", False, False)
+    assert rows["R1"][:2] == ("diamond", "RECENT_AUM_DIAMOND;INITIAL")
+    assert rows["M1"][4] == "MERCHANT_LIKE"
+    calls = dict(
+        con.execute(
+            "select customer_id, reason_code from int_call_list where business_date = ?", [DAY]
+        ).fetchall()
+    )
+    # D1 would be POTENTIAL_NURTURE, D2 MERCHANT_SERVICES: neither is called.
+    assert "D1" not in calls and "D2" not in calls
+    assert con.execute(DEFAULTERS_QUERY, {"floor": 4, "d": DAY}).fetchone() == (0, 0)
+    mig = con.execute(
+        "select customer_id, yearly_cost_saving_amount, yearly_fee_forgone_amount, "
+        "yearly_saving_amount from int_channel_migration where business_date = ?",
+        [DAY],
+    ).fetchall()
+    # 88 days from 2026-09-01 to 11-27; a counter transfer costs 12.00, online 0.30 (TRO has
+    # no override): 6 x 11.70 = 70.20 x 365/88 = 291.17 a year. F2: 12 of fees x 365/88 =
+    # 49.77 forgone, net 241.40. F1: 90 x 365/88 = 373.30 forgone > 291.17: dropped.
+    assert mig == [("F2", Decimal("291.17"), Decimal("49.77"), Decimal("241.40"))]
+    assert ctx.facts["credit_hold"] == 2 and ctx.facts["credit_watch"] == 1

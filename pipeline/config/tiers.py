@@ -78,7 +78,15 @@ class MigrationRules(_Frozen):
     eligible_tiers: list[str] = Field(default_factory=lambda: ["mass"])
     """Only customers whose effective tier is one of these are invited (ladder names);
     detected merchants are never invited, whatever their tier."""
-    # Unit costs are the economics section's unit_cost_amount (CTR and NET): one source of truth.
+    online_fee_amount: dict[str, Decimal] = Field(default_factory=dict)
+    """The fee one online (NET) transaction of a code would cost the customer, CNY; a code not
+    listed is free online (e.g. online transfers). The counter fees the customer paid on the
+    migratable transactions, less these, are fees the bank would no longer earn."""
+    min_net_saving_amount: Decimal = Field(default=Decimal(0), ge=0)
+    """A candidate must save the bank more than this a year, net of the fees forgone."""
+    # Unit costs are the contribution model's (economics.unit_cost_amount and
+    # unit_cost_override_amount, by channel and code, ref_channel_costs): one source of truth.
+    # Merchant-like customers (merchants.score_cutoff on the scorecard) are protected too.
 
 
 class TiersConfig(_Frozen):

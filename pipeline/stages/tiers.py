@@ -40,9 +40,12 @@ TABLES: dict[str, str] = {
         potential_reasons varchar,
         contribution_amount decimal(18, 2), economic_profit_amount decimal(18, 2),
         capital_charge_amount decimal(18, 2), history_days integer,
-        aum_amount decimal(18, 2), clv_amount decimal(18, 2), p_alive double,
+        aum_amount decimal(18, 2), recent_aum_amount decimal(18, 2),
+        clv_amount decimal(18, 2), p_alive double,
         life_stage varchar, value_score double, turnover_amount decimal(18, 2),
-        counter_cost_amount decimal(18, 2), home_branch_id varchar, rm_id varchar, age integer
+        counter_cost_amount decimal(18, 2), home_branch_id varchar, rm_id varchar, age integer,
+        has_default_account boolean, has_watch_account boolean, max_days_past_due integer,
+        merchant_score double, migration_protection varchar
     """,
     "tier_history": """
         customer_id varchar not null, business_date date not null, change_type varchar not null,
@@ -61,7 +64,8 @@ TABLES: dict[str, str] = {
         customer_id varchar not null, business_date date not null,
         counter_online_capable_txns bigint, yearly_migratable_txns double,
         yearly_saving_amount decimal(18, 2), migration_reasons varchar,
-        contribution_amount decimal(18, 2), home_branch_id varchar, tier varchar
+        contribution_amount decimal(18, 2), home_branch_id varchar, tier varchar,
+        yearly_cost_saving_amount decimal(18, 2), yearly_fee_forgone_amount decimal(18, 2)
     """,
     "int_call_list": """
         business_date date not null, call_rank integer not null, customer_id varchar not null,
@@ -101,20 +105,24 @@ def run(ctx: StageContext) -> int:
 
     from models.cross_sell import recommend_products
     from models.tiers import (
+        apply_credit_gate,
         apply_hysteresis,
         assign_tiers,
         build_call_list,
         flag_potential,
+        migration_protection,
         select_channel_migration,
         tier_changes,
     )
     from pipeline.sqlfiles import run_sql, write_partition
+    from pipeline.stages.features import load_reference_tables
 
     con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
     rules, lists = cfg.tiers, cfg.lists
     month_start = day.replace(day=1)
     window_start = shift_months(month_start, -(rules.migration.window_months - 1))
     unit_cost = cfg.economics.unit_cost_amount
+    credit = cfg.economics.credit
     params: dict[str, Any] = {
         "business_date": day,
         "month_start": month_start,
@@ -124,14 +132,30 @@ def run(ctx: StageContext) -> int:
         "compare_date": shift_months(day, -1),
         "tier_names": rules.tier_names,
         "protected_min_age": rules.migration.protected_min_age,
+        "watch_dpd": credit.watch_days_past_due,
+        "default_dpd": credit.default_days_past_due,
+        "default_statuses": credit.default_statuses,
     }
     ensure_tables(con)
+    load_reference_tables(con, cfg)  # ref_channel_costs: the contribution model's unit costs
+    con.execute(
+        "create or replace temp table ref_online_fees (txn_code varchar, fee_amount decimal(18, 2))"
+    )
+    fees = rules.migration.online_fee_amount
+    if fees:
+        con.executemany(
+            "insert into ref_online_fees values (?, ?)", [list(r) for r in fees.items()]
+        )
     run_sql(con, "tiers/int_tier_inputs", params)
     run_sql(con, "lists/int_cross_sell_inputs", params)
     inputs = con.execute("select * from int_tier_inputs where business_date = ?", [day]).pl()
 
     customers = assign_tiers(flag_potential(inputs, rules.potential), rules)
-    tiers = apply_hysteresis(_previous_state(con, day), customers, day, rules)
+    tiers = apply_credit_gate(
+        apply_hysteresis(_previous_state(con, day), customers, day, rules), rules
+    )
+    cutoff = cfg.merchants.score_cutoff
+    tiers = migration_protection(tiers, rules.migration, cutoff)
     keep = [c for c in _columns(con, "int_customer_tiers") if c != "business_date"]
     write_partition(con, "int_customer_tiers", tiers.select(keep), day)
     history = tier_changes(tiers, day).drop("business_date")
@@ -146,9 +170,7 @@ def run(ctx: StageContext) -> int:
     write_partition(con, "int_cross_sell_evaluation", xs.evaluation, day)
 
     window_days = (day - window_start).days + 1
-    migration = select_channel_migration(
-        tiers, rules.migration, unit_cost["CTR"], unit_cost["NET"], window_days
-    ).join(
+    migration = select_channel_migration(tiers, rules.migration, window_days, cutoff).join(
         tiers.select("customer_id", "contribution_amount", "home_branch_id", "tier"),
         on="customer_id",
     )
@@ -181,6 +203,10 @@ def run(ctx: StageContext) -> int:
             "downgrades": int((tiers["tier_change"] == "downgrade").sum()),
             "potential": int(tiers["is_potential"].sum()),
             "migration_candidates": migration.height,
+            "migration_net_saving": float(migration["yearly_saving_amount"].sum() or 0),
+            "migration_fees_forgone": float(migration["yearly_fee_forgone_amount"].sum() or 0),
+            "credit_hold": int(tiers["has_default_account"].sum()),
+            "credit_watch": int(tiers["has_watch_account"].sum()),
             "calls": calls.height,
             "cross_sell_auc": {
                 r["product_code"]: r["auc"] for r in xs.evaluation.iter_rows(named=True)
@@ -212,6 +238,8 @@ STAGE = Stage(
         "int_customer_value_score",
         "int_golden_customers",
         "agg_customer_txn_month",
+        "agg_account_balance_month",
+        "int_merchant_scorecard",
         "hist_accounts",
     ),
     writes=(
@@ -227,5 +255,5 @@ STAGE = Stage(
         "int_branch_summary",
         "tiers_consistency",
     ),
-    config_sections=("tiers", "lists", "economics"),
+    config_sections=("tiers", "lists", "economics", "merchants"),
 )
