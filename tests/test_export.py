@@ -256,3 +256,25 @@ def test_export_without_tiers_for_the_date_fails(cfg: Config) -> None:
         run_export(cfg, con, date(2026, 11, 26))
     assert not (cfg.paths.export_dir / "20261126").exists()
     con.close()
+
+
+def test_exported_defaulter_is_at_the_floor_and_not_called(cfg: Config) -> None:
+    from tests.test_tiers_stage import Cust
+
+    cfg = small_config(cfg)
+    con = connect(cfg)
+    # D1: 2,000,000 of deposits, a potential customer (student), a loan 120 days past due.
+    people = [
+        *population(),
+        Cust("D1", aum=2_000_000, age=21, occupation="STU", days_past_due=120),
+    ]
+    build_upstream(con, DAY, people)
+    run_tiers(cfg, con, DAY)
+    run_export(cfg, con)
+    folder = cfg.paths.export_dir / "20261127"
+    value = pq.read_table(folder / "customer_value.parquet").to_pylist()
+    d1 = next(r for r in value if r["customer_id"] == "D1")
+    assert (d1["tier"], d1["tier_reasons"]) == ("mass", "AUM_DIAMOND;CREDIT_HOLD")
+    called = pq.read_table(folder / "call_list.parquet").column("customer_id").to_pylist()
+    assert "D1" not in called and called  # the others are still called
+    con.close()
