@@ -385,7 +385,7 @@ def test_tiers_stage_end_to_end(cfg: Config, warehouse: duckdb.DuckDBPyConnectio
     assert "C08" not in calls and "C09" not in calls
     assert "C07" in calls  # undeclared merchant
     checks = con.execute("select check_name, is_ok from tiers_consistency").fetchall()
-    assert len(checks) == 4 and all(ok for _, ok in checks)
+    assert len(checks) == 5 and all(ok for _, ok in checks)
     rm = dict(con.execute("select rm_id, customers from int_rm_scorecard").fetchall())
     assert rm == {"RM1": 10, "RM2": 1}
     branch = con.execute(
@@ -600,3 +600,17 @@ def test_credit_gate_and_honest_migration_in_the_stage(
     # 49.77 forgone, net 241.40. F1: 90 x 365/88 = 373.30 forgone > 291.17: dropped.
     assert mig == [("F2", Decimal("291.17"), Decimal("49.77"), Decimal("241.40"))]
     assert ctx.facts["credit_hold"] == 2 and ctx.facts["credit_watch"] == 1
+
+
+def test_a_broken_credit_gate_fails_the_stage(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiers check guards the gate: with the gate's rule removed (a regression in
+    models.tiers), a defaulter with 2,000,000 of deposits would be diamond; the stage fails
+    and nothing is exported."""
+    import models.tiers
+
+    monkeypatch.setattr(models.tiers, "apply_credit_gate", lambda tiers, rules: tiers)
+    build_upstream(warehouse, DAY, [Cust("D1", aum=2_000_000, days_past_due=120)])
+    with pytest.raises(CheckFailed, match="defaulters_at_lowest_tier_and_not_called"):
+        run_tiers(small_config(cfg), warehouse, DAY)

@@ -6,8 +6,9 @@
 -- The checks that guard the tiers export, one row each, is_ok false on failure (the tiers
 -- stage then fails and the export is refused): every active customer has exactly one tier,
 -- every tier is on the ladder, nobody protected is on the migration list (potential, growing
--- or elderly customers, merchants, or of unknown age), and the call list holds only active customers who
--- consented to marketing contact.
+-- or elderly customers, merchants, or of unknown age), the call list holds only active
+-- customers who consented to marketing contact, and the credit gate holds: a customer with an
+-- account in default is at the lowest tier and on no call list.
 with
 tiers as (
     select * from int_customer_tiers where business_date = $business_date
@@ -51,6 +52,17 @@ consent as (
       and (i.customer_id is null or coalesce(i.marketing_consent, 'N') <> 'Y')
 ),
 
+credit_gate as (
+    select 'defaulters_at_lowest_tier_and_not_called' as check_name, count(*) as failing_rows
+    from inputs as i
+    join tiers as t on t.customer_id = i.customer_id
+    where i.has_default_account
+      and (t.tier <> $tier_names[len($tier_names)]
+           or exists (select 1 from int_call_list as c
+                      where c.business_date = $business_date
+                        and c.customer_id = i.customer_id))
+),
+
 final as (
     select cast($business_date as date) as business_date, check_name,
            cast(failing_rows as bigint) as failing_rows, failing_rows = 0 as is_ok
@@ -59,6 +71,7 @@ final as (
         union all select * from known_tier
         union all select * from protected
         union all select * from consent
+        union all select * from credit_gate
     )
 )
 
