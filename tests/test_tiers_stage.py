@@ -134,12 +134,13 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 - Decimal(str(c.capital_charge)),
                 "service_cost_amount": Decimal("1"),
                 "history_days": HISTORY_DAYS,
+                "home_branch_id": c.branch,
             }
             for c in customers
         ],
         "customer_id varchar, business_date date, contribution_amount decimal(38,6), "
         "capital_charge_amount decimal(38,6), economic_profit_amount decimal(38,6), "
-        "service_cost_amount decimal(38,6), history_days integer",
+        "service_cost_amount decimal(38,6), history_days integer, home_branch_id varchar",
     )
     _load(
         con,
@@ -385,13 +386,15 @@ def test_tiers_stage_end_to_end(cfg: Config, warehouse: duckdb.DuckDBPyConnectio
     assert "C08" not in calls and "C09" not in calls
     assert "C07" in calls  # undeclared merchant
     checks = con.execute("select check_name, is_ok from tiers_consistency").fetchall()
-    assert len(checks) == 5 and all(ok for _, ok in checks)
+    assert len(checks) == 6 and all(ok for _, ok in checks)
     rm = dict(con.execute("select rm_id, customers from int_rm_scorecard").fetchall())
     assert rm == {"RM1": 10, "RM2": 1}
     branch = con.execute(
-        "select sum(customers), sum(migration_candidates) from int_branch_summary"
+        "select sum(customers) filter (where tier <> 'not_tiered'), "
+        "sum(customers) filter (where tier = 'not_tiered'), sum(migration_candidates) "
+        "from int_branch_summary"
     ).fetchone()
-    assert branch == (11, 2)
+    assert branch == (11, 1, 2)  # C09 (closed) is the branch's reconciling row
     ev = con.execute("select product_code, status from int_cross_sell_evaluation").fetchall()
     assert sorted(ev) == [("TDA", "fitted"), ("WMP", "fitted")]
     held = con.execute(
@@ -485,7 +488,11 @@ def test_economic_profit_beside_contribution_sums_to_the_customers(
         where c.business_date = ? and f.status = 'A' and f.{key} <> ''
         group by all order by 1
     """
-    branches = con.execute(expected_sql.format(key="home_branch_id"), [DAY]).fetchall()
+    # the branch summary holds every customer with a contribution (the others in a
+    # 'not_tiered' row of their branch), so it adds up to int_customer_contribution
+    branches = con.execute(
+        expected_sql.format(key="home_branch_id").replace("and f.status = 'A' ", ""), [DAY]
+    ).fetchall()
     assert len(branches) == 2
     summary = con.execute(
         "select branch_id, sum(contribution_amount), sum(economic_profit_amount), "
@@ -614,3 +621,25 @@ def test_a_broken_credit_gate_fails_the_stage(
     build_upstream(warehouse, DAY, [Cust("D1", aum=2_000_000, days_past_due=120)])
     with pytest.raises(CheckFailed, match="defaulters_at_lowest_tier_and_not_called"):
         run_tiers(small_config(cfg), warehouse, DAY)
+
+
+def test_a_branch_summary_short_of_contribution_fails_the_check(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    """The summary must add up to int_customer_contribution: drop the reconciling row of the
+    closed customer C09 and the check reports it."""
+    from pipeline.sqlfiles import run_sql
+
+    build_upstream(warehouse, DAY, population())
+    run_tiers(small_config(cfg), warehouse, DAY)
+    warehouse.execute("delete from int_branch_summary where tier = 'not_tiered'")
+    params = {
+        "business_date": DAY,
+        "tier_names": cfg.tiers.tier_names,
+        "protected_min_age": cfg.tiers.migration.protected_min_age,
+    }
+    run_sql(warehouse, "checks/tiers_consistency", params)
+    failing = warehouse.execute(
+        "select check_name from tiers_consistency where business_date = ? and not is_ok", [DAY]
+    ).fetchall()
+    assert failing == [("branch_summary_equals_contribution",)]

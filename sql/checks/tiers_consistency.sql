@@ -1,14 +1,15 @@
 -- table:  tiers_consistency
 -- grain:  business_date, check_name
--- inputs: int_tier_inputs, int_customer_tiers, int_channel_migration, int_call_list
+-- inputs: int_tier_inputs, int_customer_tiers, int_channel_migration, int_call_list, int_branch_summary, int_customer_contribution
 -- params: business_date, tier_names, protected_min_age
 -- materialize: partition
 -- The checks that guard the tiers export, one row each, is_ok false on failure (the tiers
 -- stage then fails and the export is refused): every active customer has exactly one tier,
 -- every tier is on the ladder, nobody protected is on the migration list (potential, growing
 -- or elderly customers, merchants, or of unknown age), the call list holds only active
--- customers who consented to marketing contact, and the credit gate holds: a customer with an
--- account in default is at the lowest tier and on no call list.
+-- customers who consented to marketing contact, the credit gate holds (a customer with an
+-- account in default is at the lowest tier and on no call list), and the branch summary adds
+-- up to the customers' contribution (each customer rounded to the cent: n × 0.005 at most).
 with
 tiers as (
     select * from int_customer_tiers where business_date = $business_date
@@ -63,6 +64,17 @@ credit_gate as (
                         and c.customer_id = i.customer_id))
 ),
 
+branch_total as (
+    select 'branch_summary_equals_contribution' as check_name,
+           case when abs(coalesce((select sum(contribution_amount) from int_branch_summary
+                                   where business_date = $business_date), 0)
+                         - coalesce(sum(c.contribution_amount), 0))
+                     <= (count(*) + 1) * 0.005
+                then 0 else 1 end as failing_rows
+    from int_customer_contribution as c
+    where c.business_date = $business_date
+),
+
 final as (
     select cast($business_date as date) as business_date, check_name,
            cast(failing_rows as bigint) as failing_rows, failing_rows = 0 as is_ok
@@ -72,6 +84,7 @@ final as (
         union all select * from protected
         union all select * from consent
         union all select * from credit_gate
+        union all select * from branch_total
     )
 )
 
