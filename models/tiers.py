@@ -383,7 +383,6 @@ def apply_credit_gate(tiers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
 
     Examples
     --------
-    >>> from pipeline.config.tiers import TiersConfig
     >>> df = pl.DataFrame({"customer_id": ["C1"], "contribution_amount": [900.0],
     ...     "aum_amount": [2_000_000.0], "clv_amount": [0.0], "is_merchant": [False],
     ...     "turnover_amount": [0.0], "has_default_account": [True],

@@ -143,7 +143,6 @@ def identify_golden(
     Examples
     --------
     >>> from decimal import Decimal
-    >>> from pipeline.config.value import GoldenRules
     >>> rules = GoldenRules(min_contribution_percentile=0.5, band_months=2, min_months_in_band=2)
     >>> months = [date(2026, 9, 1), date(2026, 10, 1)]
     >>> monthly = pl.DataFrame({"customer_id": ["a", "b", "a", "b"],

@@ -232,7 +232,6 @@ def aggregate_config_hash(cfg: Config, table: str) -> str:
         payload: Any = {
             **aggregate_params(cfg, table),
             "pd": [b.model_dump(mode="json") for b in cfg.economics.pd_buckets],
-            "lending": list(LENDING_PRODUCTS),
         }
     elif table == "agg_card_cycle_month":
         payload = aggregate_params(cfg, table)

@@ -171,6 +171,9 @@ defaulted as (
                          or list_contains($default_statuses, h.status)
                     then h.balance else 0 end as exposure) e
     where h.valid_from <= cast($as_of as date)
+      -- a version starting in the months and the one before it (ending on or after
+      -- month_from): older history moves no provision in these months
+      and h.valid_to >= cast($month_from as date)
 ),
 provision_source as (
     select m.month_start, o.branch_id, o.product_code,
