@@ -311,6 +311,7 @@ def test_hand_computed_components(con: duckdb.DuckDBPyConnection, cfg: Config) -
     assert c1["fee_amount"] == Decimal("4.00")
     assert c1["interchange_amount"] == Decimal("17.50")
     assert c1["service_cost_amount"] == Decimal("12.70")
+    assert c1["counter_cost_amount"] == Decimal("12.00")  # of it, the counter TRO (CTR)
     assert c1["upkeep_cost_amount"] == Decimal("0.986301") + Decimal("9.863014") + Decimal(
         "10.027397"
     )

@@ -140,13 +140,17 @@ select * from (values
 create table int_rm_scorecard as
 select * from (values
     ('RM2', date '2026-11-27', date '2026-10-31', 2, 'mass=2', 50.00, 50.00, 0.00, 80.00,
-     1500.00, -100.00, -10.00, 0, 1, 0, 0, 0),
+     1500.00, -100.00, -10.00, 0, 1, 0, 0, 0, date '2026-09-01', date '2026-10-01', -100.00,
+     0.00, 0.00, 30.00, 0, 0, 2),
     ('RM1', date '2026-11-27', date '2026-10-31', 3, 'gold=2;mass=1', 1000.00, 850.00, 150.00,
-     1300.00, 73000.00, 500.00, 40.00, 1, 0, 1, 1, 1)
+     1300.00, 73000.00, 500.00, 40.00, 1, 0, 1, 1, 1, date '2026-09-01', date '2026-10-01',
+     300.00, 400.00, -200.00, 120.00, 2, 1, 1)
 ) t(rm_id, business_date, compare_date, customers, customers_by_tier,
     book_contribution_amount, book_economic_profit_amount, book_capital_charge_amount,
     book_clv_amount, book_aum_amount, value_created_amount, clv_change_amount, upgrades,
-    downgrades, golden_customers, merchants, potential_customers);
+    downgrades, golden_customers, merchants, potential_customers, period_start_month,
+    period_end_month, value_volume_amount, value_new_amount, value_lost_amount,
+    rate_effect_amount, new_customers, lost_customers, value_created_rank);
 
 create table int_branch_summary as
 select * from (values
@@ -366,7 +370,7 @@ def test_channel_mix_and_migration(html: str) -> None:
     text = caption(html, "fig-migration")
     assert "2 low-contribution customers could move 8 counter transactions a year online" in text
     assert "saving an estimated CNY 50 a year" in text
-    assert "counter work costs CNY 18 over the window" in text  # 4 + 8 + 6
+    assert "counter work costs CNY 18 a year" in text  # 4 + 8 + 6
 
 
 def test_rm_leaderboard_and_branch_table(html: str) -> None:
@@ -375,9 +379,13 @@ def test_rm_leaderboard_and_branch_table(html: str) -> None:
     assert [r[0] for r in rms] == ["RM1", "RM2"]  # by value created, 500 before -100
     assert rms[0][3:6] == ["1,000", "850", "500"]  # contribution, economic profit, created
     assert rms[1][5] == "−100"
+    # the parts: volume 300 + new 400 − lost 200 = 500, rate effect 120 apart; 2 new, 1 left
+    assert rms[0][6:11] == ["300", "400", "−200", "120", "2 / 1"]
     text = caption(html, "fig-rm-leaderboard")
     assert "2 managers; the 2 who created the most value" in text
-    assert "now minus on 2026-10-31" in text and "RM1 leads with CNY 500." in text
+    assert "the 12 months to 2026-10 against the 12 months to 2026-09" in text
+    assert "RM1 leads with CNY 500." in text
+    assert "changed it by CNY 150 in all: a treasury effect, not in value created" in text
     branches = tables["tbl-branches"]
     # BR1: 600 + 150 = 750 with 3 customers, economic profit 500 + 150; BR2: 300 - 50 = 250,
     # economic profit 250 - 50

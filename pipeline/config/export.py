@@ -19,7 +19,7 @@ EXPORT_FILES = (
 class ExportConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: str = Field(default="1.1", pattern=r"^\d+\.\d+$")
+    schema_version: str = Field(default="1.2", pattern=r"^\d+\.\d+$")
     """Version of the file schemas in docs/exports.md; raise the major on a breaking change."""
     files: list[str] = Field(default_factory=lambda: list(EXPORT_FILES))
     """Files to write, without ``.parquet``; the names documented in docs/exports.md."""

@@ -85,6 +85,15 @@ class CallListConfig(_Frozen):
         return self
 
 
+class RmScorecardConfig(_Frozen):
+    """Relationship-manager value created (docs/exports.md, rm_scorecard): the change in the
+    book's contribution over the 12 closed months ending the last closed month against the 12
+    ending ``period_months`` earlier, both at today's rates and costs."""
+
+    period_months: int = Field(default=1, ge=1, le=12)
+
+
 class ListsConfig(_Frozen):
     cross_sell: CrossSellConfig = CrossSellConfig()
     call_list: CallListConfig = CallListConfig()
+    rm_scorecard: RmScorecardConfig = RmScorecardConfig()

@@ -493,28 +493,33 @@ def collect_migration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, An
 
 
 def collect_rms(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    """Relationship managers ranked by value created over the period."""
+    """Relationship managers ranked by value created over the period, with its parts (volume,
+    new, lost) and the rate effect kept apart; null columns when the warehouse predates them."""
     require(con, "int_rm_scorecard", day)
-    profit = (
-        "book_economic_profit_amount::double"
-        if "book_economic_profit_amount" in columns(con, "int_rm_scorecard")
-        else "null"
-    )
+    have = set(columns(con, "int_rm_scorecard"))
+
+    def col(name: str, cast: str = "::double") -> str:
+        return f"{name}{cast} as {name}" if name in have else f"null as {name}"
+
     rms = rows(
         con,
         "select rm_id, compare_date, customers, replace(customers_by_tier, ';', '; ') "
         "as customers_by_tier, "
         "book_contribution_amount::double as book_contribution_amount, "
-        f"{profit} as book_economic_profit_amount, "
+        f"{col('book_economic_profit_amount')}, "
         "book_clv_amount::double as book_clv_amount, book_aum_amount::double as book_aum_amount, "
         "value_created_amount::double as value_created_amount, "
+        f"{col('value_volume_amount')}, {col('value_new_amount')}, {col('value_lost_amount')}, "
+        f"{col('rate_effect_amount')}, {col('new_customers', '')}, {col('lost_customers', '')}, "
+        f"{col('period_start_month', '')}, {col('period_end_month', '')}, "
         "clv_change_amount::double as clv_change_amount, upgrades, downgrades, "
         "golden_customers, merchants, potential_customers "
         "from int_rm_scorecard where business_date = $d "
         "order by value_created_amount desc nulls last, rm_id",
         {"d": day},
     )
-    return {"rms": rms[:TOP_RMS], "count": len(rms)}
+    rate_effect = sum(float(r["rate_effect_amount"] or 0) for r in rms)
+    return {"rms": rms[:TOP_RMS], "count": len(rms), "rate_effect_amount": rate_effect}
 
 
 def collect_branches(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:

@@ -457,20 +457,36 @@ def plot_migration(data: dict[str, Any]) -> str:
 
 @_styled
 def plot_rms(data: dict[str, Any]) -> str:
-    """Value created per relationship manager (top of the leaderboard)."""
+    """Value created per relationship manager (top of the leaderboard): volume, new and lost
+    stacked, the total as a tick."""
     rms = data["rms"]
     fig, ax = _new(max(2.2, 0.28 * len(rms) + 1.0))
     if not rms:
         _empty(ax, "no relationship managers")
         return to_svg(fig, "svg-rms")
-    values = [float(r["value_created_amount"] or 0) for r in rms]
-    ax.barh(range(len(rms)), values, color=[GREEN if v >= 0 else RED for v in values])
-    ax.set_yticks(range(len(rms)), [f"{r['rm_id']} ({int(r['customers'])})" for r in rms])
+    rows = range(len(rms))
+    parts = (
+        ("value_volume_amount", BLUE, "volume"),
+        ("value_new_amount", GREEN, "new"),
+        ("value_lost_amount", RED, "lost"),
+    )
+    pos = [0.0] * len(rms)
+    neg = [0.0] * len(rms)
+    for key, color, label in parts:
+        vals = [float(r.get(key) or 0) for r in rms]
+        starts = [p if v >= 0 else n for v, p, n in zip(vals, pos, neg, strict=True)]
+        ax.barh(rows, vals, left=starts, color=color, label=label, height=0.7)
+        pos = [p + max(v, 0) for p, v in zip(pos, vals, strict=True)]
+        neg = [n + min(v, 0) for n, v in zip(neg, vals, strict=True)]
+    totals = [float(r["value_created_amount"] or 0) for r in rms]
+    ax.scatter(totals, rows, marker="|", s=160, color=INK, zorder=3, label="value created")
+    ax.set_yticks(rows, [f"{r['rm_id']} ({int(r['customers'])})" for r in rms])
     ax.invert_yaxis()
     ax.axvline(0, color=MUTED, lw=0.8)
     ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right", fontsize=7, frameon=False, ncol=4)
     _money_axis(ax.xaxis)
-    ax.set_xlabel("value created over the period, CNY (manager, customers in book)")
+    ax.set_xlabel("value created over the period at today's rates, CNY (manager, customers)")
     return to_svg(fig, "svg-rms")
 
 

@@ -408,8 +408,7 @@ def _channels(s: Sections) -> str:
     else:
         sm = m["summary"]
         counter = (
-            f" All customers' counter work costs {cny_short(m['counter_cost_amount'])} over "
-            "the window."
+            f" All customers' counter work costs {cny_short(m['counter_cost_amount'])} a year."
             if m["counter_cost_amount"] is not None
             else ""
         )
@@ -435,21 +434,29 @@ def _rms(s: Sections) -> str:
     if isinstance(r, SectionMissing):
         return _missing_figure("fig-rm-leaderboard", title, r)
     rms = r["rms"]
-    compare = rms[0]["compare_date"] if rms else None
-    basis = (
-        f"contribution of today's book now minus on {compare}; customers new to the bank "
-        "count from zero"
-        if compare
-        else "no earlier tiers to compare with, so value created is the book's contribution"
-    )
+    first = rms[0] if rms else {}
+    if first.get("period_end_month"):
+        basis = (
+            f"the book's contribution over the 12 months to {first['period_end_month']:%Y-%m} "
+            f"against the 12 months to {first['period_start_month']:%Y-%m}, both at today's "
+            "rates and costs: volume (customers in the book at both ends) + new customers − "
+            "leavers' full year"
+        )
+        rate = (
+            f" Restating the start year at today's rates changed it by "
+            f"{cny_short(r['rate_effect_amount'])} in all: a treasury effect, not in value created."
+        )
+    else:
+        basis = "not measurable yet: the history does not cover the start of the period"
+        rate = ""
     lead = (
-        f" {escape(str(rms[0]['rm_id']))} leads with {cny_short(rms[0]['value_created_amount'])}."
-        if rms
+        f" {escape(str(first['rm_id']))} leads with {cny_short(first['value_created_amount'])}."
+        if first.get("value_created_amount") is not None
         else ""
     )
     caption = (
         f"{plural(r['count'], 'manager')}; the {len(rms)} who created the most value "
-        f"({basis}).{lead} In brackets: customers in the book."
+        f"({basis}).{lead}{rate} In brackets: customers in the book."
     )
     table = _table(
         "tbl-rm-leaderboard",
@@ -460,13 +467,18 @@ def _rms(s: Sections) -> str:
             ("book contribution, CNY", "book_contribution_amount", cny),
             ("book economic profit, CNY", "book_economic_profit_amount", cny),
             ("value created, CNY", "value_created_amount", cny),
+            ("of it volume, CNY", "value_volume_amount", cny),
+            ("new, CNY", "value_new_amount", cny),
+            ("lost, CNY", "value_lost_amount", cny),
+            ("rate effect (apart), CNY", "rate_effect_amount", cny),
+            ("new / left", "new_left", None),
             ("CLV change, CNY", "clv_change_amount", cny),
             ("upgrades", "upgrades", count),
             ("downgrades", "downgrades", count),
             ("golden", "golden_customers", count),
             ("merchants", "merchants", count),
         ],
-        rms,
+        [{**m, "new_left": f"{m['new_customers'] or 0} / {m['lost_customers'] or 0}"} for m in rms],
     )
     return _figure("fig-rm-leaderboard", title, figures.plot_rms(r), caption) + table
 

@@ -28,6 +28,7 @@ from pipeline.stages.features import (
     drop_current_parts,
     load_reference_tables,
     log_refresh,
+    refresh_closed_aggregates,
     refresh_monthly,
     refresh_window_parts,
     stale_months,
@@ -195,6 +196,7 @@ def refresh_monthly_contribution(
     another economics config, or when deliveries for it arrived since (the golden-customer
     rule ranks customers month by month from it). Returns the months computed."""
     load_reference_tables(con, cfg)
+    refresh_closed_aggregates(con, cfg, months)
     con.execute(
         "create table if not exists agg_customer_contribution_month (customer_id varchar, "
         "month_start date, contribution_amount decimal(18, 6))"

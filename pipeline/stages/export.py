@@ -48,7 +48,10 @@ QUERIES: dict[str, str] = {
                ({_MOBILE})::varchar as mobile_masked,
                t.economic_profit_amount::decimal(18, 2) as economic_profit_amount,
                t.capital_charge_amount::decimal(18, 2) as capital_charge_amount,
-               t.history_days::integer as history_days
+               t.history_days::integer as history_days,
+               t.has_default_account::boolean as has_default_account,
+               t.has_watch_account::boolean as has_watch_account,
+               t.recent_aum_amount::decimal(18, 2) as recent_aum_amount
         from int_customer_tiers as t
         left join int_cross_sell as x
           on x.customer_id = t.customer_id and x.business_date = t.business_date
@@ -108,7 +111,9 @@ QUERIES: dict[str, str] = {
                counter_online_capable_txns::bigint as counter_online_capable_txns,
                yearly_migratable_txns::double as yearly_migratable_txns,
                yearly_saving_amount::decimal(18, 2) as yearly_saving_amount,
-               migration_reasons::varchar as migration_reasons
+               migration_reasons::varchar as migration_reasons,
+               yearly_cost_saving_amount::decimal(18, 2) as yearly_cost_saving_amount,
+               yearly_fee_forgone_amount::decimal(18, 2) as yearly_fee_forgone_amount
         from int_channel_migration
         where business_date = $business_date
         order by yearly_saving_amount desc, customer_id
@@ -150,7 +155,16 @@ QUERIES: dict[str, str] = {
                merchants::bigint as merchants,
                potential_customers::bigint as potential_customers,
                book_economic_profit_amount::decimal(18, 2) as book_economic_profit_amount,
-               book_capital_charge_amount::decimal(18, 2) as book_capital_charge_amount
+               book_capital_charge_amount::decimal(18, 2) as book_capital_charge_amount,
+               period_start_month::date as period_start_month,
+               period_end_month::date as period_end_month,
+               value_volume_amount::decimal(18, 2) as value_volume_amount,
+               value_new_amount::decimal(18, 2) as value_new_amount,
+               value_lost_amount::decimal(18, 2) as value_lost_amount,
+               rate_effect_amount::decimal(18, 2) as rate_effect_amount,
+               new_customers::bigint as new_customers,
+               lost_customers::bigint as lost_customers,
+               value_created_rank::integer as value_created_rank
         from int_rm_scorecard
         where business_date = $business_date
         order by rm_id

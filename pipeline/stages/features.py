@@ -383,6 +383,60 @@ def refresh_aggregates(
     return done
 
 
+def refresh_closed_months(
+    con: duckdb.DuckDBPyConnection,
+    sql_name: str,
+    feeds: tuple[str, ...],
+    months: list[date],
+    config_hash: str,
+    params: dict[str, Any],
+) -> list[date]:
+    """Recompute the stale ones of closed ``months`` (consecutive, oldest first) of a monthly
+    table, from the first stale to the last in one pass; return the stale months."""
+    table = sql_name.rsplit("/", 1)[-1]
+    create_refresh_log(con)
+    stale = (
+        stale_months(con, table, feeds, months, config_hash)
+        if table_exists(con, table)
+        else list(months)
+    )
+    if stale:
+        first, last = stale[0], stale[-1]
+        span = [x for x in months if first <= x <= last]
+        _replace_months(
+            con,
+            sql_name,
+            first,
+            last,
+            month_end(last),
+            "month_start between $month_from and $month_to",
+            params,
+        )
+        log_refresh(con, table, span, None, config_hash)
+    return stale
+
+
+def refresh_closed_aggregates(
+    con: duckdb.DuckDBPyConnection, cfg: Config, months: list[date]
+) -> int:
+    """Bring the monthly aggregates of closed ``months`` up to date, also outside the date's
+    window (the RM scorecard's start year reaches a month further back). Returns how many
+    (table, month) pairs were recomputed."""
+    return sum(
+        len(
+            refresh_closed_months(
+                con,
+                f"features/{table}",
+                feeds,
+                months,
+                aggregate_config_hash(cfg, table),
+                aggregate_params(cfg, table),
+            )
+        )
+        for table, feeds in AGGREGATES.items()
+    )
+
+
 def refresh_monthly(
     con: duckdb.DuckDBPyConnection,
     sql_name: str,
@@ -396,30 +450,12 @@ def refresh_monthly(
     never computed, computed under another config, or with a delivery of one of ``feeds``
     loaded since, in one pass; then the business date's own month as one partial row set."""
     table = sql_name.rsplit("/", 1)[-1]
-    create_refresh_log(con)
     closed: list[date] = []
     m = window.oldest_month
     while m < window.month_start:
         closed.append(m)
         m = first_of_month(m, 1)
-    stale = (
-        stale_months(con, table, feeds, closed, config_hash)
-        if table_exists(con, table)
-        else list(closed)
-    )
-    if stale:
-        first, last = stale[0], stale[-1]
-        span = [x for x in closed if first <= x <= last]
-        _replace_months(
-            con,
-            sql_name,
-            first,
-            last,
-            month_end(last),
-            "month_start between $month_from and $month_to",
-            params,
-        )
-        log_refresh(con, table, span, None, config_hash)
+    stale = refresh_closed_months(con, sql_name, feeds, closed, config_hash, params)
     # the date's own month: one partial row set, as of the business date
     cur, cur_end = window.month_start, month_end(window.month_start)
     rows = _replace_months(
@@ -484,12 +520,7 @@ def _write_part(
     """Compute one part of ``table``'s window. The closed part is stored in ``table``; the
     month to date only lives in the temp table ``<table>_current`` for this run (it is summed
     into the window the same night and recomputed the next), which saves writing it."""
-    model = load_sql(sql_path(f"{_PART_SQL[table]}/{table}"))
-    args = {k: params[k] for k in model.params}
-    tagged = (
-        f"select date '{window.month_start}' as window_month, '{part}' as part, "
-        f"date '{as_of}' as as_of_date, * from ({model.body})"
-    )
+    tagged, args = _tagged_part(table, params, window, part, as_of)
     if part == "current":
         con.execute(f"create or replace temp table {table}_current as {tagged}", args)
         if table_exists(con, table):  # month-to-date rows stored by earlier versions
@@ -501,6 +532,18 @@ def _write_part(
         f"delete from {table} where window_month = ? and part = ?", [window.month_start, part]
     )
     return _insert(con, table, tagged, args)
+
+
+def _tagged_part(
+    table: str, params: dict[str, Any], window: Window, part: str, as_of: date
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of one part of ``table``'s window, its rows tagged with the part, and its args."""
+    model = load_sql(sql_path(f"{_PART_SQL[table]}/{table}"))
+    tagged = (
+        f"select date '{window.month_start}' as window_month, '{part}' as part, "
+        f"date '{as_of}' as as_of_date, * from ({model.body})"
+    )
+    return tagged, {k: params[k] for k in model.params}
 
 
 _PART_SQL = {
@@ -524,6 +567,11 @@ def refresh_window_parts(
     night, temp table ``<table>_current``). A window is then the sum of its parts."""
     base = {**params, "month_start": window.month_start, "business_date": window.business_date}
     done: dict[str, object] = {}
+    if stored_parts and table_exists(con, table):
+        # stored parts written by another version of the SQL are forgotten, not read
+        probe = {**base, "month_from": window.month_start, "month_to": window.month_start}
+        tagged, args = _tagged_part(table, probe, window, stored_parts[0], window.business_date)
+        _create_or_conform(con, table, tagged, args)
     for part in stored_parts:
         if _part_is_current(con, table, window, config_hash, part):
             continue

@@ -9,7 +9,8 @@ Tables written (all keyed by business_date; a re-run replaces the date's rows):
 - ``tier_history``: every initial tier, upgrade and downgrade, with its reasons, across dates;
 - ``int_cross_sell`` and ``int_cross_sell_evaluation``: top products per customer, and AUC and
   top-decile lift per product on held-out customers;
-- ``int_channel_migration``, ``int_call_list``, ``int_rm_scorecard`` (SQL),
+- ``int_channel_migration``, ``int_call_list``, ``int_rm_value_created`` (SQL: value created
+  per customer at today's rates, ``pipeline/stages/rm_value.py``), ``int_rm_scorecard`` (SQL),
   ``int_branch_summary`` (SQL), and the check table ``tiers_consistency`` (SQL).
 
 Hysteresis reads the latest earlier date's ``int_customer_tiers``: run dates in order. Re-running
@@ -116,19 +117,18 @@ def run(ctx: StageContext) -> int:
     )
     from pipeline.sqlfiles import run_sql, write_partition
     from pipeline.stages.features import load_reference_tables
+    from pipeline.stages.rm_value import prepare_rm_value
 
     con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
     rules, lists = cfg.tiers, cfg.lists
     month_start = day.replace(day=1)
     window_start = shift_months(month_start, -(rules.migration.window_months - 1))
-    unit_cost = cfg.economics.unit_cost_amount
     credit = cfg.economics.credit
     params: dict[str, Any] = {
         "business_date": day,
         "month_start": month_start,
         "window_start": window_start,
         "online_codes": rules.migration.online_capable_codes,
-        "counter_unit_cost": unit_cost["CTR"],
         "compare_date": shift_months(day, -1),
         "tier_names": rules.tier_names,
         "protected_min_age": rules.migration.protected_min_age,
@@ -187,6 +187,9 @@ def run(ctx: StageContext) -> int:
     calls = build_call_list(candidates, lists.call_list, len(rules.ladder))
     write_partition(con, "int_call_list", calls, day)
 
+    rm_params, rm_facts = prepare_rm_value(con, cfg, day)
+    ctx.facts.update(rm_facts)
+    run_sql(con, "lists/int_rm_value_created", {**params, **rm_params})
     run_sql(con, "lists/int_rm_scorecard", params)
     run_sql(con, "lists/int_branch_summary", params)
     run_sql(con, "checks/tiers_consistency", params)
@@ -241,6 +244,9 @@ STAGE = Stage(
         "agg_account_balance_month",
         "int_merchant_scorecard",
         "hist_accounts",
+        "hist_customers",
+        "agg_card_cycle_month",
+        "file_ledger",
     ),
     writes=(
         "int_tier_inputs",
@@ -251,6 +257,9 @@ STAGE = Stage(
         "int_cross_sell_evaluation",
         "int_channel_migration",
         "int_call_list",
+        "agg_customer_contribution_month",
+        "hist_published_contribution_month",
+        "int_rm_value_created",
         "int_rm_scorecard",
         "int_branch_summary",
         "tiers_consistency",

@@ -19,6 +19,7 @@
 --   provision_num   = LGD% × change in defaulted exposure (once, when it happens)
 --   capital_num     = risk weight% × balance-days (the default risk weight on days in default)
 --   fee_amount      = the fee column, and a FEE charge's amount; interchange_num, service_cost_num
+--   counter_cost_num = the part of service_cost_num spent at the branch counter (channel CTR)
 -- FTP% is the account's: the curve point of its original term (ref_ftp_by_term) for products
 -- priced by term, else the product's rate (ref_product_rates; demand deposits: core/volatile).
 -- Columns that fit are stored as DECIMAL(18, x): DuckDB reads DECIMAL(38, x) back some 20
@@ -99,7 +100,10 @@ txn_parts as (
                 as decimal(18, 2)) as fee_amount,
            cast(sum(t.interchange_amount) as decimal(18, 8)) as interchange_num,
            cast(sum(t.txn_count * coalesce(c.unit_cost_amount, 0)) as decimal(18, 6))
-               as service_cost_num
+               as service_cost_num,
+           cast(sum(case when t.channel = 'CTR'
+                         then t.txn_count * coalesce(c.unit_cost_amount, 0) else 0 end)
+                as decimal(18, 6)) as counter_cost_num
     from txns t
     left join ref_channel_costs c on c.channel = t.channel and c.txn_code = t.txn_code
     group by t.customer_id, t.branch_id, t.product_code
@@ -110,7 +114,7 @@ joined as (
            coalesce(b.product_code, t.product_code) as product_code,
            b.deposit_nii_num, b.loan_nii_num, b.reserve_num, b.commission_num, b.upkeep_num,
            b.expected_loss_num, b.provision_num, b.capital_num,
-           t.fee_amount, t.interchange_num, t.service_cost_num
+           t.fee_amount, t.interchange_num, t.service_cost_num, t.counter_cost_num
     from balance_parts b
     full outer join txn_parts t
       on t.customer_id = b.customer_id

@@ -6,7 +6,8 @@
 -- Profit contribution (利润贡献度) per customer, a yearly figure from the trailing window: the
 -- sum over the customer's branches and products of int_customer_product_contribution, one
 -- column per component (CNY a year), revenue − cost = contribution, and economic profit =
--- contribution − capital charge. window_start .. window_end: the rolling year the figure covers
+-- contribution − capital charge. counter_cost_amount is the branch-counter part of
+-- service_cost_amount (a memo: the branch summary's counter cost). window_start .. window_end: the rolling year the figure covers
 -- (the last 365 days, or the history the warehouse holds when shorter), history_days its
 -- length; flows are annualised over it (docs/contribution.md). Every customer valid at the business
 -- date has a row (zeros when nothing happened); customers known only from accounts are kept.
@@ -29,6 +30,7 @@ parts as (
            sum(reserve_cost_amount) as reserve_cost_amount,
            sum(default_provision_amount) as default_provision_amount,
            sum(capital_charge_amount) as capital_charge_amount,
+           sum(counter_cost_amount) as counter_cost_amount,
            count(distinct product_code) filter (where product_code <> 'NONE') as products_used
     from int_customer_product_contribution
     where business_date = $business_date
@@ -54,7 +56,8 @@ final as (
            cast(coalesce(p.default_provision_amount, 0) as decimal(38, 6))
                as default_provision_amount,
            cast(coalesce(p.capital_charge_amount, 0) as decimal(38, 6)) as capital_charge_amount,
-           coalesce(p.products_used, 0) as products_used
+           coalesce(p.products_used, 0) as products_used,
+           cast(coalesce(p.counter_cost_amount, 0) as decimal(38, 6)) as counter_cost_amount
     from customers c
     full outer join parts p on p.customer_id = c.customer_id
 ),

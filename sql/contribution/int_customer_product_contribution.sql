@@ -19,6 +19,7 @@
 --   fee           = fee column of the transactions + FEE charges' amounts
 --   interchange   = per POS purchase least(amount × rate%, cap), summed
 --   service_cost  = transactions × unit cost by channel and txn_code (FEE: none)
+--   counter_cost  = the branch-counter (CTR) part of service_cost, a memo column
 --   upkeep_cost   = upkeep per account-year × open days / day_count_days
 --   reserve_cost  = RRR% × (FTP% − reserve rate%) × balance-days            DDA, TDA
 --   risk_cost     = LGD% × PD% × balance-days (expected loss, stages 1-2) + default_provision
@@ -70,7 +71,9 @@ joined as (
            (coalesce(c.interchange_num, 0) + coalesce(m.interchange_num, 0)) * $oldest_month_days
                + coalesce(o.interchange_num, 0) * $oldest_days as interchange_num,
            (coalesce(c.service_cost_num, 0) + coalesce(m.service_cost_num, 0)) * $oldest_month_days
-               + coalesce(o.service_cost_num, 0) * $oldest_days as service_cost_num
+               + coalesce(o.service_cost_num, 0) * $oldest_days as service_cost_num,
+           (coalesce(c.counter_cost_num, 0) + coalesce(m.counter_cost_num, 0)) * $oldest_month_days
+               + coalesce(o.counter_cost_num, 0) * $oldest_days as counter_cost_num
     from closed c
     full outer join current_month m
       on m.customer_id = c.customer_id
@@ -103,6 +106,9 @@ amounts as (
            cast(round(service_cost_num * $annual_days
                       / ($history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as service_cost_amount,
+           cast(round(counter_cost_num * $annual_days
+                      / ($history_days * $oldest_month_days), 6)
+                as decimal(18, 6)) as counter_cost_amount,
            cast(round(upkeep_num * $annual_days
                       / ($day_count_days::bigint * $history_days * $oldest_month_days), 6)
                 as decimal(18, 6)) as upkeep_cost_amount,
@@ -137,7 +143,8 @@ final as (
                 + interchange_amount - service_cost_amount - upkeep_cost_amount
                 - reserve_cost_amount - expected_loss_amount - default_provision_amount
                 as decimal(18, 6)) as contribution_amount,
-           capital_charge_amount
+           capital_charge_amount,
+           counter_cost_amount
     from amounts
 )
 select *,

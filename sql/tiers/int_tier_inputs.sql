@@ -1,7 +1,7 @@
 -- table:  int_tier_inputs
 -- grain:  customer_id, business_date
 -- inputs: int_customer_features, int_customer_contribution, int_customer_clv, int_merchants, int_merchant_scorecard, int_customer_value_score, int_golden_customers, agg_customer_txn_month, agg_account_balance_month, hist_accounts, ref_product_rates, ref_channel_costs, ref_online_fees
--- params: business_date, window_start, month_start, online_codes, counter_unit_cost, watch_dpd, default_dpd, default_statuses
+-- params: business_date, window_start, month_start, online_codes, watch_dpd, default_dpd, default_statuses
 -- materialize: partition
 -- Everything the tiers and lists need about each active customer (status A at the business
 -- date), one row each: yearly contribution and economic profit (int_customer_contribution),
@@ -15,8 +15,8 @@
 -- counter_online_capable_txns: counter (CTR) transactions of the online-capable codes
 -- (configs: tiers.migration.online_capable_codes) in the migration window: the closed months
 -- from window_start (as of their month end) plus the month to date (as of the business date).
--- counter_cost_amount: counter transactions over the features window at the economics
--- section's counter unit cost (economics.unit_cost_amount.CTR).
+-- counter_cost_amount: the yearly cost of the customer's counter (CTR) transactions, from the
+-- contribution model (int_customer_contribution: per-code unit costs, the same rolling year).
 -- Migration money over the same window (the model scales it to a year):
 -- counter_cost_saving_amount = Σ count × (counter unit cost − online unit cost) of the same
 -- code (ref_channel_costs: the contribution model's per-channel, per-code costs);
@@ -40,7 +40,7 @@ features as (
 
 contribution as (
     select customer_id, contribution_amount, capital_charge_amount, service_cost_amount,
-           history_days
+           counter_cost_amount, history_days
     from int_customer_contribution
     where business_date = $business_date
 ),
@@ -162,8 +162,7 @@ final as (
         f.amount_trend_ratio as inflow_trend,
         f.active_months,
         cast(coalesce(f.ctr_txn_count, 0) as bigint) as counter_txns,
-        cast(coalesce(f.ctr_txn_count, 0) * $counter_unit_cost as decimal(18, 2))
-            as counter_cost_amount,
+        cast(coalesce(c.counter_cost_amount, 0) as decimal(18, 2)) as counter_cost_amount,
         cast(coalesce(k.counter_online_capable_txns, 0) as bigint) as counter_online_capable_txns,
         cast(coalesce(k.counter_cost_saving_amount, 0) as decimal(18, 2))
             as counter_cost_saving_amount,
