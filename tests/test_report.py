@@ -161,7 +161,10 @@ select * from (values
     ('BR2', 'gold', date '2026-11-27', 3, 1, 300.00, 250.00, 50.00, 20000.00, 300.00, 0.00, 0,
      0.00, 1, 0, 0),
     ('BR2', 'mass', date '2026-11-27', 4, 1, -50.00, -50.00, 0.00, 500.00, 0.00, 6.00, 1, 20.00,
-     0, 0, 0)
+     0, 0, 0),
+    -- the reconciling row of closed and frozen customers: no tier, no rank
+    ('BR2', 'not_tiered', date '2026-11-27', null, 1, 10.00, 10.00, 0.00, null, null, null, 0,
+     0.00, 0, 0, 0)
 ) t(branch_id, tier, business_date, tier_rank, customers, contribution_amount,
     economic_profit_amount, capital_charge_amount, aum_amount, clv_amount, counter_cost_amount,
     migration_candidates, migration_saving_amount, merchants, golden_customers,
@@ -387,13 +390,13 @@ def test_rm_leaderboard_and_branch_table(html: str) -> None:
     assert "RM1 leads with CNY 500." in text
     assert "changed it by CNY 150 in all: a treasury effect, not in value created" in text
     branches = tables["tbl-branches"]
-    # BR1: 600 + 150 = 750 with 3 customers, economic profit 500 + 150; BR2: 300 - 50 = 250,
-    # economic profit 250 - 50
+    # BR1: 600 + 150 = 750 with 3 customers, economic profit 500 + 150; BR2: 300 - 50 + 10
+    # = 260, economic profit 250 - 50 + 10
     assert branches[0][:6] == ["BR1", "Market Street", "Y", "3", "750", "650"]
-    assert branches[1][:6] == ["BR2", "—", "—", "2", "250", "200"]
+    assert branches[1][:6] == ["BR2", "—", "—", "3", "260", "210"]  # + the not_tiered row
     text = caption(html, "fig-branches")
-    assert "2 branches, contribution CNY 1 k a year, economic profit CNY 850." in text
-    assert "BR1 contributes most: CNY 750 (75%)" in text
+    assert "2 branches, contribution CNY 1.01 k a year, economic profit CNY 860." in text
+    assert "BR1 contributes most: CNY 750 (74%)" in text  # of 1,010
 
 
 def test_data_quality_counts_latest_receipts_and_reasons(html: str) -> None:

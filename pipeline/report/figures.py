@@ -498,7 +498,9 @@ def plot_branches(data: dict[str, Any]) -> str:
     fig, ax = _new(max(2.4, 0.26 * len(order) + 1.3))
     tiers: dict[str, int] = {}
     for r in data["by_tier"]:
-        tiers.setdefault(r["tier"], int(r["tier_rank"]))
+        # the 'not_tiered' reconciling row (closed and frozen customers) has no rank: last
+        rank = r["tier_rank"]
+        tiers.setdefault(r["tier"], int(rank) if rank is not None else len(tiers) + 100)
     pos = [0.0] * len(order)
     neg = [0.0] * len(order)
     index = {b: i for i, b in enumerate(order)}

@@ -5,7 +5,8 @@
 -- materialize: partition
 -- The branch network view: per home branch and tier, the customers, their yearly
 -- contribution and, beside it, their economic profit (contribution − capital charge) and
--- capital charge, assets and lifetime value, what their counter work costs, how many could
+-- capital charge, assets and lifetime value, what their counter work costs a year (the
+-- contribution model's counter part of service cost), how many could
 -- move to e-channels and the yearly saving, and the merchants, golden and potential customers
 -- among them. One row per branch and tier present, so the columns stay the same whatever the
 -- ladder; a branch's totals are the sum of its rows. Customers with a contribution but no
@@ -59,6 +60,7 @@ not_tiered as (
         cast(sum(round(c.contribution_amount, 2) - round(c.capital_charge_amount, 2))
              as decimal(18, 2)) as economic_profit_amount,
         cast(sum(round(c.capital_charge_amount, 2)) as decimal(18, 2)) as capital_charge_amount,
+        cast(sum(round(c.counter_cost_amount, 2)) as decimal(18, 2)) as counter_cost_amount,
         0 as migration_candidates,
         cast(0 as decimal(18, 2)) as migration_saving_amount,
         0 as merchants,
