@@ -204,10 +204,24 @@ def test_truth_sits_beside_the_landing_zone(zone: Path, truth: pl.DataFrame) -> 
     assert {"stable", "growing", "dormant", "churned"} <= set(truth["lifecycle"])
 
 
-def test_merchant_turnover_in_files_matches_truth(txns: pl.DataFrame, truth: pl.DataFrame) -> None:
+def test_merchant_turnover_in_files_matches_truth(
+    zone: Path, txns: pl.DataFrame, truth: pl.DataFrame
+) -> None:
     merchants = truth.filter(pl.col("is_merchant"))
+    # top-ups from the merchant's own account elsewhere (funding a loan instalment the deposit
+    # cannot carry) are not sales: the counterparty is the customer under their own name
+    names = (
+        _frame(sorted(zone.glob("*/CUST_*.dat")), CUST_COLUMNS)
+        .select("customer_id", own_name="name")
+        .unique("customer_id")
+    )
     inflow = (
         txns.filter(pl.col("txn_code").is_in(["TRI", "DEP"]))
+        .join(names, on="customer_id", how="left")
+        .filter(
+            pl.col("counterparty_name").is_null()
+            | (pl.col("counterparty_name") != pl.col("own_name"))
+        )
         .group_by("customer_id")
         .agg(
             yearly=pl.col("amount").cast(pl.Float64).sum() * 365 / DAYS,
@@ -662,3 +676,53 @@ def test_fees_are_charged_as_amounts_on_deposits_and_cards(
     cards = acct_truth.filter((pl.col("product_code") == "CCD") & pl.col("watch_date").is_null())
     # About half the cards carry a fee; in 240 days about two thirds of anniversaries pass.
     assert 0.2 * cards.height < annual.height < 0.5 * cards.height
+
+
+def test_takeup_is_recorded_with_its_date_and_driven_by_the_trait(
+    credit_zone: Path, credit_acct: pl.DataFrame, credit_txn: pl.DataFrame, acct_truth: pl.DataFrame
+) -> None:
+    truth = pl.read_parquet(truth_path_for(credit_zone))
+    taken = acct_truth.filter(pl.col("takeup_trait").is_not_null())
+    assert set(taken["product_code"]) == {"TDA", "WMP", "FND", "INS", "CCD", "PLN"}
+    assert (taken["open_date"] > CREDIT_START).all()
+    # the account first appears in ACCT on its take-up date
+    first = credit_acct.group_by("account_id").agg(seen=pl.col("business_date").min())
+    joined = taken.join(first, on="account_id")
+    assert joined.height == taken.height and (joined["seen"] == joined["open_date"]).all()
+    # deposits and investments are funded by a PRB from the demand deposit that day
+    funded = taken.filter(pl.col("product_code").is_in(["TDA", "WMP", "FND", "INS"])).join(
+        credit_txn.filter(pl.col("txn_code") == "PRB").select(
+            "counterparty_account", "business_date"
+        ),
+        left_on=["account_id", "open_date"],
+        right_on=["counterparty_account", "business_date"],
+    )
+    deposits = taken.filter(pl.col("product_code").is_in(["TDA", "WMP", "FND", "INS"]))
+    assert funded.height >= 0.8 * deposits.height
+    # the trait drives it: customers high on "spending" take up cards far more often
+    cards = taken.filter(pl.col("product_code") == "CCD")["customer_id"]
+    high = truth.filter(pl.col("trait_spending") > 1)
+    low = truth.filter(pl.col("trait_spending") < -1)
+    rate_high = high["customer_id"].is_in(cards.implode()).mean()
+    rate_low = low["customer_id"].is_in(cards.implode()).mean()
+    assert rate_high > 3 * rate_low  # type: ignore[operator]
+
+
+def test_churners_drain_before_they_leave(credit_zone: Path, credit_acct: pl.DataFrame) -> None:
+    truth = pl.read_parquet(truth_path_for(credit_zone)).filter(
+        pl.col("attrition_start_date").is_not_null()
+        & (pl.col("lifecycle_date") < CREDIT_LAST)
+        & (pl.col("attrition_start_date") > CREDIT_START)
+    )
+    assert truth.height >= 5
+    assert (truth["attrition_start_date"] < truth["lifecycle_date"]).all()
+    dda = credit_acct.filter(pl.col("product_code") == "DDA").join(
+        truth.select("customer_id", "attrition_start_date", "lifecycle_date"), on="customer_id"
+    )
+    at_start = dda.filter(pl.col("business_date") == pl.col("attrition_start_date"))
+    before_leaving = dda.filter(
+        pl.col("business_date") == pl.col("lifecycle_date") - timedelta(days=1)
+    )
+    both = at_start.join(before_leaving, on="account_id", suffix="_end")
+    drained = (both["cents_end"] < both["cents"] * 0.8).mean()
+    assert drained > 0.7  # type: ignore[operator]

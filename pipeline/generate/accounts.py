@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.generate.population import Branches, Customers, P
+from pipeline.generate.takeup import TRAIT_OF_PRODUCT, T, plan_takeups, trait_multiplier
 
 PRODUCTS: tuple[str, ...] = ("DDA", "TDA", "WMP", "FND", "INS", "CCD", "PLN", "MTG", "BLN")
 CREDIT_PRODUCTS: tuple[str, ...] = ("CCD", "PLN", "MTG", "BLN")
@@ -82,6 +83,9 @@ class Accounts:
     cycle_paid_cents: np.ndarray
     cycle_count: np.ndarray
     revolved_count: np.ndarray
+    # The latent trait (takeup.TRAITS index) that drove a take-up inside the window; -1 for
+    # accounts held on the first date and rollovers.
+    takeup_trait: np.ndarray
 
     @property
     def is_credit(self) -> np.ndarray:
@@ -136,8 +140,10 @@ def build_accounts(
     start: np.datetime64,
     days: int,
     credit_rng: np.random.Generator,
+    takeup_rng: np.random.Generator | None = None,
 ) -> tuple[Accounts, Holdings]:
-    """Give every customer a demand deposit and draw the other products they hold.
+    """Give every customer a demand deposit, the other products they hold on the first date
+    (likelier with the matching latent trait) and the products they take up in the window.
 
     Parameters
     ----------
@@ -154,6 +160,8 @@ def build_accounts(
     credit_rng
         Random generator for arrears, cures and card habits (its own stream, so that drawing
         them leaves the rest of the world as it was).
+    takeup_rng
+        Random generator for take-up (``takeup.plan_takeups``); None: a fresh stream.
 
     Returns
     -------
@@ -184,12 +192,16 @@ def build_accounts(
             "limit": extra.get("limit", np.zeros(m, np.int64)).astype(np.int64),
             "payment": extra.get("payment", np.zeros(m, np.int64)).astype(np.int64),
             "rollover_of": extra.get("rollover_of", np.full(m, -1)).astype(np.int64),
+            "takeup": extra.get("takeup", np.full(m, -1)).astype(np.int64),
         }
         rows.append(pl.DataFrame(data))
 
     everyone = np.arange(n)
     dda_bal = (w * rng.uniform(0.08, 0.3, n) * 100).astype(np.int64)
     dda_bal = np.where(merchant, (w * rng.uniform(0.05, 0.15, n) * 100).astype(np.int64), dda_bal)
+    # savers and investors keep more on deposit
+    lean = cust.traits[:, T["saving"]] + cust.traits[:, T["investing"]]
+    dda_bal = (dda_bal * np.exp(0.25 * lean - 0.0625)).astype(np.int64)
     dda_bal = np.where(existing, dda_bal, 0)
     dda_open = cust.open_day.copy()
     add(everyone, "DDA", dda_bal, open_day=dda_open)
@@ -204,8 +216,11 @@ def build_accounts(
     eligible = existing & ~churner & (cust.lifecycle != 4)
     u = rng.random((7, n))
 
+    def lean_to(product: str) -> np.ndarray:
+        return trait_multiplier(cust.traits, TRAIT_OF_PRODUCT[product], 0.6)
+
     p_tda = 0.12 + 0.25 * (age >= 50) + 0.2 * (w > 1e5)
-    tda = np.flatnonzero(eligible & (u[0] < p_tda) & (occ != "STU"))
+    tda = np.flatnonzero(eligible & (u[0] < p_tda * lean_to("TDA")) & (occ != "STU"))
     terms = np.array(list(TDA_TERMS))[rng.integers(0, len(TDA_TERMS), len(tda))]
     term_days = (terms * 30.4).astype(np.int64)
     tda_open = -(rng.random(len(tda)) * term_days).astype(np.int64) - 1
@@ -219,7 +234,7 @@ def build_accounts(
     )
 
     p_wmp = 0.04 + 0.1 * (w > 5e4) + 0.25 * (w > 2e5)
-    wmp = np.flatnonzero(eligible & (u[1] < p_wmp) & (w > 3e4))
+    wmp = np.flatnonzero(eligible & (u[1] < p_wmp * lean_to("WMP")) & (w > 3e4))
     add(
         wmp,
         "WMP",
@@ -227,10 +242,10 @@ def build_accounts(
         rate=np.round(rng.uniform(2.4, 3.6, len(wmp)), 2),
     )
     p_fnd = 0.03 + 0.12 * (w > 1e5) * (age < 60)
-    fnd = np.flatnonzero(eligible & (u[2] < p_fnd) & (w > 1e4))
+    fnd = np.flatnonzero(eligible & (u[2] < p_fnd * lean_to("FND")) & (w > 1e4))
     add(fnd, "FND", (w[fnd] * rng.uniform(0.05, 0.2, len(fnd)) * 100).astype(np.int64))
     p_ins = 0.04 + 0.06 * (w > 1e5)
-    ins = np.flatnonzero(eligible & (u[3] < p_ins) & (age >= 25))
+    ins = np.flatnonzero(eligible & (u[3] < p_ins * lean_to("INS")) & (age >= 25))
     add(
         ins,
         "INS",
@@ -239,7 +254,7 @@ def build_accounts(
     )
 
     p_ccd = np.where(working & (age >= 22) & (age <= 60), 0.35, 0.08)
-    ccd = np.flatnonzero(eligible & (u[4] < p_ccd) & (age >= 20))
+    ccd = np.flatnonzero(eligible & (u[4] < p_ccd * lean_to("CCD")) & (age >= 20))
     limit = _round_to((np.clip(w[ccd] * 0.15, 3000, 100000) * 100).astype(np.int64), 1000)
     revolver = rng.random(len(ccd)) < 0.3
     used = np.where(revolver, rng.uniform(0.3, 0.8, len(ccd)), rng.uniform(0, 0.2, len(ccd)))
@@ -259,6 +274,7 @@ def build_accounts(
         months: np.ndarray,
         rate: np.ndarray,
         open_day: np.ndarray | None = None,
+        takeup: np.ndarray | None = None,
     ) -> None:
         principal = principal_cny * 100
         r = rate / 1200
@@ -277,9 +293,12 @@ def build_accounts(
             term_months=months,
             rate=rate,
             payment=np.round(payment).astype(np.int64),
+            takeup=np.full(len(owner), -1) if takeup is None else takeup,
         )
 
-    pln = np.flatnonzero(eligible & (u[5] < 0.06) & working & (age >= 23) & (age <= 55))
+    pln = np.flatnonzero(
+        eligible & (u[5] < 0.06 * lean_to("PLN")) & working & (age >= 23) & (age <= 55)
+    )
     loans(
         pln,
         "PLN",
@@ -305,27 +324,75 @@ def build_accounts(
         rng.choice([12, 24, 36], len(bln)),
         np.round(rng.uniform(3.85, 6.5, len(bln)), 2),
     )
-    # New consumer loans drawn during the window (LDR on the opening day).
-    months_in_window = max(days, 1) / 30
-    new_pln = np.flatnonzero(
-        eligible & working & (age <= 55) & (rng.random(n) < 0.003 * months_in_window)
+    # Take-up inside the window (pipeline/generate/takeup.py): non-holders who qualify.
+    held = {
+        p: np.isin(everyone, o)
+        for p, o in (("TDA", tda), ("WMP", wmp), ("FND", fnd), ("INS", ins), ("CCD", ccd))
+    }
+    held["PLN"] = np.isin(everyone, pln)
+    ordinary = (cust.persona < P["merchant"]) & (cust.lifecycle != 4)
+    qualifies = {
+        "TDA": occ != "STU",
+        "WMP": w > 3e4,
+        "FND": w > 1e4,
+        "INS": age >= 25,
+        "CCD": (age >= 20) & (age <= 65),
+        "PLN": working & (age >= 23) & (age <= 55),
+    }
+    plans = plan_takeups(
+        takeup_rng if takeup_rng is not None else np.random.default_rng(0),
+        cust,
+        cust.traits,
+        {p: ordinary & ~held[p] & qualifies[p] for p in qualifies},
+        days,
     )
-    new_pln = np.setdiff1d(new_pln, pln)
-    loans(
-        new_pln,
-        "PLN",
-        np.round(rng.uniform(2e4, 2e5, len(new_pln)), -3),
-        rng.choice([12, 24, 36], len(new_pln)),
-        np.round(rng.uniform(3.6, 6.5, len(new_pln)), 2),
-        open_day=rng.integers(0, max(days, 1), len(new_pln)),
-    )
+    for product, (who, day) in plans.items():
+        k = len(who)
+        trait = np.full(k, T[TRAIT_OF_PRODUCT[product]])
+        zero = np.zeros(k, np.int64)
+        if product == "TDA":
+            terms = np.array(list(TDA_TERMS))[rng.integers(0, len(TDA_TERMS), k)]
+            rates = np.array([TDA_TERMS[int(t)] for t in terms]) if k else np.zeros(0)
+            add(who, "TDA", zero, open_day=day, term_months=terms, rate=rates, takeup=trait)
+        elif product in ("WMP", "INS"):
+            lo, hi = (2.4, 3.6) if product == "WMP" else (2.0, 2.5)
+            rates = np.round(rng.uniform(lo, hi, k), 2)
+            add(who, product, zero, open_day=day, rate=rates, takeup=trait)
+        elif product == "FND":
+            add(who, "FND", zero, open_day=day, takeup=trait)
+        elif product == "CCD":
+            limit = _round_to((np.clip(w[who] * 0.15, 3000, 100000) * 100).astype(np.int64), 1000)
+            revolver = rng.random(k) < 0.3
+            add(
+                who,
+                "CCD",
+                zero,
+                open_day=day,
+                limit=limit,
+                rate=np.full(k, 18.25),
+                term_months=revolver.astype(np.int64),
+                takeup=trait,
+            )
+        else:
+            loans(
+                who,
+                "PLN",
+                np.round(rng.uniform(2e4, 2e5, k), -3),
+                rng.choice([12, 24, 36], k),
+                np.round(rng.uniform(3.6, 6.5, k), 2),
+                open_day=day,
+                takeup=trait,
+            )
 
     frame = pl.concat(rows)
     # Time deposits maturing in the window roll over (60%) into a new deposit that day.
     is_tda = (frame["product"] == "TDA").to_numpy()
     t_open = frame["open_day"].to_numpy()
     t_mat = t_open + (frame["term_months"].to_numpy() * 30.4).astype(np.int64)
-    roll = np.flatnonzero(is_tda & (t_mat >= 0) & (t_mat < days) & (rng.random(len(frame)) < 0.6))
+    held_first = (frame["takeup"] < 0).to_numpy()
+    roll = np.flatnonzero(
+        is_tda & held_first & (t_mat >= 0) & (t_mat < days) & (rng.random(len(frame)) < 0.6)
+    )
     if len(roll):
         old = frame[roll]
         years = old["term_months"].to_numpy() / 12
@@ -348,6 +415,7 @@ def _plan_arrears(
     balance: np.ndarray,
     legacy: np.ndarray,
     days: int,
+    revolver: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Miss and cure days of performing accounts that fall into arrears inside the window.
 
@@ -360,10 +428,14 @@ def _plan_arrears(
     miss = np.full(m, NEVER, dtype=np.int64)
     cure = np.full(m, NEVER, dtype=np.int64)
     ok = ~legacy & (open_day < 0) & (balance > 0) & (maturity_day > days + 60)
+    # a transactor can repay the card to zero before the missed payment: revolvers miss (the
+    # count is still the share of all candidate cards)
+    owes = ok if revolver is None else ok & ((product != "CCD") | revolver)
     chosen = [np.zeros(0, np.int64)]
     for code, share in ARREARS_SHARE.items():
-        pool = np.flatnonzero(ok & (product == code))
-        chosen.append(rng.choice(pool, round(share * len(pool)), replace=False))
+        pool = np.flatnonzero(owes & (product == code))
+        count = min(round(share * int((ok & (product == code)).sum())), len(pool))
+        chosen.append(rng.choice(pool, count, replace=False))
     picked = np.sort(np.concatenate(chosen))
     order = rng.permutation(picked)
     n_cure = round(CURE_SHARE * len(order))
@@ -427,7 +499,14 @@ def _finish(
     balance = frame["balance"].to_numpy().copy()
     # The legacy bad book stopped paying dpd0 - 1 days before the first business date.
     miss_day, cure_day = _plan_arrears(
-        credit_rng, product, open_day, maturity_day, balance, delinquent, days
+        credit_rng,
+        product,
+        open_day,
+        maturity_day,
+        balance,
+        delinquent,
+        days,
+        revolver=(product == "CCD") & (term == 1),
     )
     miss_day = np.where(delinquent, 1 - dpd0, miss_day)
     is_card = product == "CCD"
@@ -469,6 +548,7 @@ def _finish(
         cycle_paid_cents=np.zeros(m, dtype=np.int64),
         cycle_count=np.zeros(m, dtype=np.int64),
         revolved_count=np.zeros(m, dtype=np.int64),
+        takeup_trait=frame["takeup"].to_numpy(),
     )
     n = cust.n
     dda = np.full(n, -1, dtype=np.int64)

@@ -12,6 +12,7 @@ import numpy as np
 from pipeline.generate import vocab
 from pipeline.generate.ledger import CH, Batch, chunk
 from pipeline.generate.population import P
+from pipeline.generate.takeup import INTENT_DAYS, T
 from pipeline.generate.world import World
 
 _CHANNEL_HABITS: dict[str, np.ndarray] = {
@@ -32,6 +33,16 @@ _RATES: dict[str, np.ndarray] = {
     "TRI": np.array([0.012, 0.01, 0.008, 0.006]),
     "PAY": np.array([0.01, 0.014, 0.014, 0.012]),
     "QRY": np.array([0.008, 0.01, 0.014, 0.02]),
+}
+# How the latent traits (pipeline/generate/takeup.py) show in behaviour: rate x exp(weight *
+# trait - weight^2 / 2) per kind of event, so the population's mean rate is unchanged.
+_TRAIT_WEIGHTS: dict[str, dict[str, float]] = {
+    "POS": {"spending": 0.5},
+    "PAY": {"protection": 0.4, "borrowing": 0.3},
+    "DEP": {"saving": 0.4},
+    "WDL": {"saving": -0.3, "borrowing": 0.2},
+    "TRO": {"borrowing": 0.3},
+    "QRY": {"investing": 0.5},
 }
 _MCC = np.array([int(m[0]) for m in vocab.MCCS])
 _MCC_P = np.array([m[1] for m in vocab.MCCS]) / sum(m[1] for m in vocab.MCCS)
@@ -101,9 +112,21 @@ def ordinary_events(
     blocked = w.acct.in_arrears(day) | (w.acct.cure_day == day)
     band = age_band(c.age)
     scale = c.activity * np.where(c.persona == P["merchant"], 0.5, 1.0)
+    # a churner fades from their drain day to a fifth of their activity on leaving
+    draining = (c.drain_day >= 0) & (day >= c.drain_day) & (day < c.lifecycle_day)
+    span = np.maximum(c.lifecycle_day - c.drain_day, 1)
+    scale = np.where(draining, scale * (1 - 0.8 * (day - c.drain_day) / span), scale)
+    a = w.acct
+    soon = (a.takeup_trait >= 0) & (a.open_day > day) & (a.open_day <= day + INTENT_DAYS)
+    intent = np.zeros(c.n, dtype=bool)
+    intent[a.cust[soon]] = True
     out: list[Batch] = []
     for kind, rates in _RATES.items():
         lam = rates[band] * scale * active
+        for trait, weight in _TRAIT_WEIGHTS.get(kind, {}).items():
+            lam = lam * np.exp(weight * c.traits[:, T[trait]] - weight**2 / 2)
+        if kind == "QRY":
+            lam = np.where(intent, 3 * lam, lam)  # looking the product up before taking it
         count = rng.poisson(lam)
         who = np.repeat(np.arange(c.n), count)
         n = len(who)
@@ -116,6 +139,7 @@ def ordinary_events(
             amount = _lognormal_cents(rng, _MCC_MEDIAN[k], 0.7, n)
             card = w.hold.ccd[who]
             use_card = (card >= 0) & (rng.random(n) < 0.6)
+            use_card &= a.open_day[np.maximum(card, 0)] <= day
             use_card &= ~blocked[np.maximum(card, 0)]
             acct = np.where(use_card, card, acct)
             shop_rows = np.empty(n, dtype=np.int64)

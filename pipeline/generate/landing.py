@@ -89,6 +89,7 @@ def simulate_day(w: World, day: int, seed: int) -> tuple[ledger.Batch, np.ndarra
         *schedule.income_events(w, day, active),
         *schedule.credit_events(rng, w, day, active),
         *schedule.product_events(rng, w, day, active),
+        *schedule.takeup_events(rng, w, day, active),
         *schedule.fee_events(w, day, active),
         *schedule.arrival_events(w, day),
         *schedule.planned_events(w, day),

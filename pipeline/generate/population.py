@@ -6,7 +6,7 @@ business date (negative in the past) for the simulation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -81,6 +81,10 @@ class Customers:
     lifecycle_day: np.ndarray
     graduation_day: np.ndarray
     activity: np.ndarray
+    # Latent traits (``takeup.TRAITS`` columns) and the day a churner starts draining (-1 for
+    # others): set by ``world.build_world`` from their own random stream.
+    traits: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    drain_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def n_branches(customers: int) -> int:
@@ -409,8 +413,8 @@ def build_customers(
     ordinary = ~special & (open_day < 0)
     u = rng.random(n)
     dormant = ordinary & (u < 0.04) & (days > 1)
-    churned = ordinary & (u >= 0.04) & (u < 0.055) & (days > 1)
-    frozen = ordinary & (u >= 0.055) & (u < 0.057)
+    churned = ordinary & (u >= 0.04) & (u < 0.09) & (days > 1)
+    frozen = ordinary & (u >= 0.09) & (u < 0.092)
     lifecycle[dormant] = 2
     lifecycle[churned] = 3
     lifecycle[frozen] = 4

@@ -9,6 +9,7 @@ import numpy as np
 
 from pipeline.generate.activity import age_band, pick_channel
 from pipeline.generate.ledger import CH, CODE, CODES, DIRECTION, Batch, chunk
+from pipeline.generate.takeup import DRAIN_EVERY_DAYS
 from pipeline.generate.world import World
 
 CARD_FEE_CENTS = 10000
@@ -302,6 +303,41 @@ def product_events(rng: np.random.Generator, w: World, day: int, active: np.ndar
     return out
 
 
+def takeup_events(rng: np.random.Generator, w: World, day: int, active: np.ndarray) -> list[Batch]:
+    """Products taken up today (pipeline/generate/takeup.py): the first subscription, paid
+    from the demand deposit (a share of its balance, in whole hundreds of CNY). Cards open
+    empty and loans are drawn by ``credit_events``."""
+    a = w.acct
+    new = np.flatnonzero(
+        (a.takeup_trait >= 0)
+        & (a.open_day == day)
+        & np.isin(a.product, ["TDA", "WMP", "FND", "INS"])
+    )
+    if len(new) == 0:
+        return []
+    owner = a.cust[new]
+    share = np.select([a.product[new] == "FND", a.product[new] == "INS"], [0.3, 0.2], default=0.5)
+    amount = (np.maximum(a.balance[w.hold.dda[owner]], 0) * share // 10000 * 10000).astype(np.int64)
+    ok = amount > 0
+    channel = pick_channel(rng, "PAY", age_band(w.cust.age[owner[ok]]))
+    branch = np.where(channel == CH["CTR"], w.cust.home_branch[owner[ok]], -1)
+    return [
+        chunk(
+            owner[ok],
+            w.hold.dda[owner[ok]],
+            channel,
+            "PRB",
+            amount[ok],
+            cp=new[ok],
+            acct2=new[ok],
+            delta2=amount[ok],
+            branch=branch,
+            terminal=np.where(branch >= 0, 2, -1),
+            system=True,
+        )
+    ]
+
+
 def revalue(rng: np.random.Generator, w: World) -> None:
     """Daily held value: funds move with the market, wealth products accrue their yield."""
     a = w.acct
@@ -373,11 +409,35 @@ def planned_events(w: World, day: int) -> list[Batch]:
 
 
 def leaving_events(w: World, day: int) -> list[Batch]:
-    """Customers who leave move their whole balance to their account at another bank."""
+    """Customers who leave drain first: from their drain day, every ``DRAIN_EVERY_DAYS`` days
+    a third of the demand deposit moves to their account at another bank; on the day they
+    leave, the rest, and every account closes."""
     c = w.cust
+    out: list[Batch] = []
+    draining = np.flatnonzero(
+        (c.drain_day >= 0)
+        & (day >= c.drain_day)
+        & (day < c.lifecycle_day)
+        & ((day - c.drain_day) % DRAIN_EVERY_DAYS == 0)
+    )
+    if len(draining):
+        dda = w.hold.dda[draining]
+        part = np.maximum(w.acct.balance[dda], 0) // 3 // 100 * 100
+        ok = part > 0
+        out.append(
+            chunk(
+                draining[ok],
+                dda[ok],
+                CH["NET"],
+                "TRO",
+                part[ok],
+                cp=w.exit_account[draining[ok]],
+                system=True,
+            )
+        )
     who = np.flatnonzero((c.lifecycle == 3) & (c.lifecycle_day == day))
     if len(who) == 0:
-        return []
+        return out
     owned = np.isin(w.acct.cust, who)
     w.acct.close_day[owned] = day
     c.status[who] = "C"
@@ -385,7 +445,8 @@ def leaving_events(w: World, day: int) -> list[Batch]:
     amount = w.acct.balance[dda]
     ok = amount > 0
     return [
+        *out,
         chunk(
             who[ok], dda[ok], CH["NET"], "TRO", amount[ok], cp=w.exit_account[who[ok]], system=True
-        )
+        ),
     ]

@@ -8,7 +8,10 @@ merchant_supplier_count, market_cluster_id), is_declared, is_merchant_buyer,
 is_merchant_supplier; is_decoy, decoy_event_date; lifecycle, lifecycle_date, is_growing,
 graduation_date, has_graduated_in_window, is_new_in_window; open_date, monthly_income_amount,
 initial_wealth_amount, age, home_branch_id; has_defaulted_account (one of the customer's
-accounts has a default_date in the account truth).
+accounts has a default_date in the account truth); trait_saving, trait_investing,
+trait_protection, trait_spending, trait_borrowing (the latent traits that drive behaviour and
+take-up, standard normal: ``takeup``); attrition_start_date (a churned customer's first day of
+draining, before lifecycle_date, when every account closes; null for others).
 
 Account truth (``<out>.accounts_truth.parquet``, one row per account_id, every account that
 appears in ACCT during the window):
@@ -41,6 +44,11 @@ cure_date
     days_past_due is 0 and status A again from that date. Null if none.
 is_legacy_default
     Already in arrears on the first business date (the bank's legacy bad book; never cures).
+takeup_trait
+    For an account the customer took up inside the window (its open_date is the take-up date),
+    the latent trait that drove it (``saving`` TDA, ``investing`` WMP/FND, ``protection`` INS,
+    ``spending`` CCD, ``borrowing`` PLN); null for accounts held on the first date, rollovers
+    and new customers' demand deposits.
 
 An account in arrears is frozen: no instalment, repayment, purchase, interest or fee moves its
 balance until its cure date (or the end, if it does not cure).
@@ -53,6 +61,7 @@ import polars as pl
 
 from pipeline.generate.accounts import NEVER
 from pipeline.generate.population import DECOYS, LIFECYCLES, PERSONAS, P
+from pipeline.generate.takeup import TRAITS
 from pipeline.generate.trade import trading_days_per_year
 from pipeline.generate.world import World
 
@@ -119,6 +128,9 @@ def accounts_truth_frame(w: World) -> pl.DataFrame:
             "default_date": _dates(w, default, default < NEVER),
             "cure_date": _dates(w, a.cure_day, a.cure_day < w.days),
             "is_legacy_default": a.legacy_arrears,
+            "takeup_trait": pl.Series(np.array(TRAITS)[np.maximum(a.takeup_trait, 0)]).set(
+                pl.Series(a.takeup_trait < 0), None
+            ),
         }
     )
     return frame.filter(pl.Series(shown)).sort("account_id")
@@ -205,6 +217,8 @@ def truth_frame(w: World) -> pl.DataFrame:
                 "age": c.age.astype(np.int32),
                 "home_branch_id": w.branches.ids[c.home_branch],
                 "has_defaulted_account": defaulted,
+                **{f"trait_{name}": np.round(c.traits[:, i], 4) for i, name in enumerate(TRAITS)},
+                "attrition_start_date": _dates(w, c.drain_day, c.drain_day >= 0),
             }
         )
         .with_columns(

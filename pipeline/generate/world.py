@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from pipeline.generate import identity, network, vocab
+from pipeline.generate import identity, network, takeup, vocab
 from pipeline.generate.accounts import Accounts, Holdings, build_accounts
 from pipeline.generate.network import Merchants, Registry
 from pipeline.generate.population import Branches, Customers, P, build_branches, build_customers
@@ -290,7 +290,10 @@ def build_world(customers: int, start: date, days: int, seed: int, bank_code: st
     cust = build_customers(rng, customers, start, days, branches)
     start64 = np.datetime64(start, "D")
     credit_rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
-    acct, hold = build_accounts(rng, cust, branches, start64, days, credit_rng)
+    takeup_rng = np.random.default_rng(np.random.SeedSequence([seed, 4]))
+    cust.traits = takeup.draw_traits(takeup_rng, cust)
+    cust.drain_day = takeup.drain_days(takeup_rng, cust)
+    acct, hold = build_accounts(rng, cust, branches, start64, days, credit_rng, takeup_rng)
     reg = Registry(bank_code=bank_code)
     network.own_accounts(reg, acct, cust)
     merch = network.build_merchants(rng, reg, cust, hold, branches)
