@@ -1,70 +1,226 @@
-"""Next-best product: one propensity model per product, trained on who holds it.
+"""Next product = take-up: will a customer open product P in the next h months?
 
-For each product, the customers who hold it are the positives and the others the negatives; a
-gradient-boosted classifier (scikit-learn ``HistGradientBoostingClassifier``) learns holding
-from the other features (other holdings, spending habits, channel use, occupation, age,
-balances). The score of a non-holder is the propensity of a look-alike to hold the product.
-Customers are split once (fixed seed) into training and held-out sets; every product's AUC and
-top-decile lift are measured on the held-out customers, who were never seen in training.
+One model per product (docs/cross_sell.md). A row is a customer at a cut-off (a month end) who
+does not hold P then; the label ``took_<p>`` says they opened P within ``horizon_months`` after
+it; features are strictly as of the cut-off (``sql/lists/int_cross_sell_inputs.sql``). The
+classifier (scikit-learn ``HistGradientBoostingClassifier``) is trained on past cut-offs whose
+label window has closed and calibrated on its own out-of-fold scores (folds by customer, so a
+customer's rows at several cut-offs never sit on both sides): Platt scaling (Platt 1999) or
+isotonic regression (Zadrozny & Elkan 2002). Today's customers are scored at the latest cut-off,
+whose outcome no model has seen.
 
-Leakage contract: the feature frame carries a ``holds_<PRODUCT>`` flag per modelled product and
-otherwise only features that do not reveal a modelled product (e.g. demand-deposit balance, not
-total assets including wealth products). A product's own flag is never among its features.
+Validation out of time: a second model, trained only on cut-offs whose label window ended by
+the test cut-off (the latest complete one), scores the test cut-off: AUC, top-decile lift,
+Brier score beside the Brier score of the training base rate, takers. A product with fewer
+than ``min_takers`` takers in training is not modelled; its customers get a look-alike rank
+instead (who resembles today's holders, out of fold), marked ``score_kind = 'lookalike'``,
+with no probability.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from pipeline.config.lists import CrossSellConfig
 
-
-@dataclass(frozen=True)
-class CrossSellResult:
-    recommendations: pl.DataFrame
-    """``customer_id``, ``product_rank`` (1 = best), ``product_code``, ``propensity_score``."""
-    evaluation: pl.DataFrame
-    """Per product: ``product_code``, ``status``, ``train_customers``, ``holdout_customers``,
-    ``holdout_holders``, ``base_rate``, ``auc``, ``top_decile_lift``."""
+ID_COLUMNS = ("customer_id", "cutoff_date", "label_end_date", "label_complete")
+"""Columns of the inputs that are keys, never features."""
 
 
 def holds_column(product: str) -> str:
-    """The name of the holding flag of ``product`` in the feature frame."""
+    """The holding flag of ``product`` in the inputs (``holds_tda``)."""
     return f"holds_{product.lower()}"
 
 
-def _design_matrix(frame: pl.DataFrame, exclude: set[str]) -> tuple[np.ndarray, list[str]]:
-    """Numeric and boolean columns as floats; string columns one-hot (nulls as their own level)."""
-    parts: list[np.ndarray] = []
-    names: list[str] = []
+def took_column(product: str) -> str:
+    """The take-up label of ``product`` in the inputs (``took_tda``)."""
+    return f"took_{product.lower()}"
+
+
+def require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None:
+    """Raise when a column the function needs is missing."""
+    for col in columns:
+        if col not in frame.columns:
+            raise ValueError(f"{what}: required column {col} missing")
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """The columns a model reads, fixed at fit time so scoring builds the same matrix."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def names(self) -> list[str]:
+        """Feature names in matrix order."""
+        out = list(self.numeric)
+        for col, levels in self.categorical:
+            out.extend(f"{col}={level}" for level in levels)
+        return out
+
+
+def design_spec(frame: pl.DataFrame, product: str) -> DesignSpec:
+    """Every feature column of ``frame`` except keys, labels and the product's own holding."""
+    numeric: list[str] = []
+    categorical: list[tuple[str, tuple[str, ...]]] = []
+    skip = set(ID_COLUMNS) | {holds_column(product)}
     for col in frame.columns:
-        if col in exclude:
+        if col in skip or col.startswith("took_"):
             continue
         series = frame[col]
-        if series.dtype == pl.String or series.dtype == pl.Categorical:
-            values = series.cast(pl.String).fill_null("<null>")
-            for level in sorted(values.unique().to_list()):
-                parts.append((values == level).cast(pl.Float64).to_numpy())
-                names.append(f"{col}={level}")
+        if series.dtype in (pl.String, pl.Categorical):
+            levels = series.cast(pl.String).fill_null("<null>").unique().sort().to_list()
+            categorical.append((col, tuple(levels)))
         elif series.dtype.is_numeric() or series.dtype == pl.Boolean:
-            values = series.cast(pl.Float64).fill_nan(None)
-            if values.drop_nulls().n_unique() < 2:
-                continue  # all null or constant: no information, and sklearn's binning rejects it
-            parts.append(values.to_numpy())
-            names.append(col)
+            numeric.append(col)
+    return DesignSpec(tuple(numeric), tuple(categorical))
+
+
+def design_matrix(frame: pl.DataFrame, spec: DesignSpec) -> np.ndarray:
+    """Floats in ``spec`` order; unseen categories are all-zero, nulls stay NaN."""
+    parts = [frame[c].cast(pl.Float64).to_numpy() for c in spec.numeric]
+    for col, levels in spec.categorical:
+        values = frame[col].cast(pl.String).fill_null("<null>")
+        parts.extend((values == level).cast(pl.Float64).to_numpy() for level in levels)
     if not parts:
-        return np.zeros((frame.height, 0)), names
-    return np.column_stack(parts), names
+        return np.zeros((frame.height, 0))
+    return np.column_stack(parts)
+
+
+@dataclass
+class TakeupModel:
+    """A fitted, calibrated take-up model of one product."""
+
+    product_code: str
+    spec: DesignSpec
+    classifier: Any
+    calibrator: Any
+    calibration: str
+    train_rows: int
+    train_takers: int
+    base_rate: float
+    cutoffs: list[str] = field(default_factory=list)
+
+    def predict(self, frame: pl.DataFrame, batch_rows: int = 200_000) -> np.ndarray:
+        """Calibrated P(take-up within the horizon), scored in batches of ``batch_rows``."""
+        out = np.empty(frame.height)
+        for start in range(0, frame.height, batch_rows):
+            part = frame.slice(start, batch_rows)
+            raw = self.classifier.predict_proba(design_matrix(part, self.spec))[:, 1]
+            out[start : start + part.height] = calibrate(self.calibrator, self.calibration, raw)
+        return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q)).reshape(-1, 1)
+
+
+def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str) -> Any:
+    """Platt scaling (a logistic regression on the raw score's logit) or isotonic regression."""
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1e4).fit(_logit(raw), y)
+
+
+def calibrate(calibrator: Any, method: str, raw: np.ndarray) -> np.ndarray:
+    """Apply a calibrator from :func:`fit_calibrator`."""
+    if method == "isotonic":
+        return np.asarray(calibrator.predict(raw), dtype=float)
+    return np.asarray(calibrator.predict_proba(_logit(raw))[:, 1], dtype=float)
+
+
+def customer_folds(customer_id: pl.Series, folds: int) -> np.ndarray:
+    """Fold of each row by a hash of its customer: a customer is in one fold at every cut-off."""
+    return (customer_id.hash(seed=20261127) % folds).cast(pl.Int64).to_numpy()
+
+
+def _classifier(settings: CrossSellConfig) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=settings.max_iter,
+        learning_rate=0.08,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        random_state=settings.seed,
+        early_stopping=False,
+    )
+
+
+def out_of_fold_scores(
+    rows: pl.DataFrame, product: str, settings: CrossSellConfig, spec: DesignSpec | None = None
+) -> np.ndarray:
+    """Raw classifier scores of ``rows``, each from a model fitted without its customer."""
+    require_columns(rows, ["customer_id", took_column(product)], "out_of_fold_scores")
+    spec = spec or design_spec(rows, product)
+    x = design_matrix(rows, spec)
+    y = rows[took_column(product)].cast(pl.Int8).to_numpy()
+    fold = customer_folds(rows["customer_id"], settings.calibration_folds)
+    out = np.full(rows.height, float(y.mean()) if len(y) else 0.0)
+    for k in range(settings.calibration_folds):
+        test = fold == k
+        train = ~test
+        if test.any() and 0 < y[train].sum() < train.sum():
+            model = _classifier(settings).fit(x[train], y[train])
+            out[test] = model.predict_proba(x[test])[:, 1]
+    return out
+
+
+def fit_takeup_model(rows: pl.DataFrame, product: str, settings: CrossSellConfig) -> TakeupModel:
+    """Fit and calibrate the take-up model of ``product`` on labelled rows.
+
+    Parameters
+    ----------
+    rows
+        Non-holders of ``product`` at past cut-offs whose label window has closed, with
+        ``customer_id``, ``cutoff_date``, ``took_<product>`` and the features.
+    product
+        Spec product code.
+    settings
+        ``lists.cross_sell`` of the configuration.
+
+    Returns
+    -------
+    TakeupModel
+        The classifier fitted on every row, calibrated on its out-of-fold scores.
+    """
+    require_columns(
+        rows, ["customer_id", "cutoff_date", took_column(product)], "fit_takeup_model"
+    )
+    spec = design_spec(rows, product)
+    y = rows[took_column(product)].cast(pl.Int8).to_numpy()
+    raw_oof = out_of_fold_scores(rows, product, settings, spec)
+    calibrator = fit_calibrator(raw_oof, y, settings.calibration)
+    classifier = _classifier(settings).fit(design_matrix(rows, spec), y)
+    return TakeupModel(
+        product_code=product,
+        spec=spec,
+        classifier=classifier,
+        calibrator=calibrator,
+        calibration=settings.calibration,
+        train_rows=rows.height,
+        train_takers=int(y.sum()),
+        base_rate=float(y.mean()) if len(y) else 0.0,
+        cutoffs=sorted({str(d) for d in rows["cutoff_date"].to_list()}),
+    )
 
 
 def top_decile_lift(y_true: np.ndarray, scores: np.ndarray) -> float | None:
-    """Holders' rate among the top-scored 10 % over the holders' rate among all.
+    """Takers' rate among the top-scored 10 % over the takers' rate among all.
 
     The top decile is the ``ceil(n / 10)`` best scores (ties broken by position, stable).
-    None when there are no holders.
+    None when there are no takers.
     """
     n = len(y_true)
     base = float(np.mean(y_true)) if n else 0.0
@@ -75,115 +231,138 @@ def top_decile_lift(y_true: np.ndarray, scores: np.ndarray) -> float | None:
     return float(np.mean(y_true[order])) / base
 
 
-def recommend_products(customers: pl.DataFrame, settings: CrossSellConfig) -> CrossSellResult:
-    """Fit one propensity model per product and recommend the best products not yet held.
+def takeup_metrics(y: np.ndarray, p: np.ndarray, base_rate: float) -> dict[str, float | None]:
+    """AUC, top-decile lift, Brier score, the base rate's Brier score, mean predicted, observed."""
+    from sklearn.metrics import roc_auc_score
 
-    Parameters
-    ----------
-    customers
-        One row per customer_id with ``holds_<product>`` (boolean) for every product in
-        ``settings.products`` and the features (numeric, boolean or string columns).
-    settings
-        ``lists.cross_sell`` of the configuration (products, top_k, holdout_fraction, seed,
-        min_positives, max_iter).
+    y = y.astype(float)
+    has_both = 0 < y.sum() < len(y)
+    brier = float(np.mean((p - y) ** 2)) if len(y) else None
+    brier_base = float(np.mean((base_rate - y) ** 2)) if len(y) else None
+    return {
+        "auc": float(roc_auc_score(y, p)) if has_both else None,
+        "top_decile_lift": top_decile_lift(y, p),
+        "brier_score": brier,
+        "brier_base_rate": brier_base,
+        "mean_predicted": float(np.mean(p)) if len(y) else None,
+        "observed_rate": float(np.mean(y)) if len(y) else None,
+    }
+
+
+def labelled_rows(history: pl.DataFrame, product: str) -> pl.DataFrame:
+    """Non-holders of ``product`` at cut-offs whose label window has closed."""
+    return history.filter(pl.col("label_complete") & ~pl.col(holds_column(product)))
+
+
+def evaluate_out_of_time(
+    history: pl.DataFrame, product: str, settings: CrossSellConfig
+) -> dict[str, Any]:
+    """Train on cut-offs whose outcome was known by the test cut-off; score the test cut-off.
+
+    The test cut-off is the latest whose label window has closed; training rows are those
+    whose label window ended on or before it, so nothing the test outcome depends on is seen.
 
     Returns
     -------
-    CrossSellResult
-        Recommendations (top ``top_k`` per customer among products not held, a product skipped
-        for too few holders is never recommended) and the held-out evaluation per product.
+    dict
+        ``test_cutoff_date``, ``train_cutoffs``, ``train_rows``, ``train_takers``,
+        ``test_rows``, ``takers`` (test), the metrics of :func:`takeup_metrics` and ``status``.
     """
-    flags = [holds_column(p) for p in settings.products]
-    for col in ["customer_id", *flags]:
-        if col not in customers.columns:
-            raise ValueError(f"recommend_products: required column {col} missing")
-    # Import before limiting: threadpoolctl only limits thread pools already loaded.
-    import sklearn.ensemble  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=settings.threads):
-        return _recommend(customers, settings, flags)
-
-
-def _recommend(
-    customers: pl.DataFrame, settings: CrossSellConfig, flags: list[str]
-) -> CrossSellResult:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-
-    frame = customers.sort("customer_id")
-    n = frame.height
-    rng = np.random.default_rng(settings.seed)
-    holdout = np.zeros(n, dtype=bool)
-    holdout[rng.permutation(n)[: round(n * settings.holdout_fraction)]] = True
-    ids = frame["customer_id"]
-    score_frames: list[pl.DataFrame] = []
-    evaluation: list[dict[str, object]] = []
-    for product, flag in zip(settings.products, flags, strict=True):
-        y = frame[flag].fill_null(False).cast(pl.Boolean).to_numpy().astype(int)
-        x, _ = _design_matrix(frame, exclude={"customer_id", flag})
-        y_train, y_test = y[~holdout], y[holdout]
-        row: dict[str, object] = {
-            "product_code": product,
-            "train_customers": int((~holdout).sum()),
-            "holdout_customers": int(holdout.sum()),
-            "holdout_holders": int(y_test.sum()),
-            "base_rate": float(y_test.mean()) if len(y_test) else None,
-            "auc": None,
-            "top_decile_lift": None,
-        }
-        positives, negatives = int(y_train.sum()), int(len(y_train) - y_train.sum())
-        if min(positives, negatives) < settings.min_positives or x.shape[1] == 0:
-            row["status"] = (
-                f"skipped: {positives} holders and {negatives} non-holders in training "
-                f"(need {settings.min_positives} of each)"
-            )
-            evaluation.append(row)
-            continue
-        model = HistGradientBoostingClassifier(
-            max_iter=settings.max_iter, random_state=settings.seed, early_stopping=False
-        )
-        model.fit(x[~holdout], y_train)
-        scores = model.predict_proba(x)[:, 1]
-        test_scores = scores[holdout]
-        if 0 < y_test.sum() < len(y_test):
-            row["auc"] = float(roc_auc_score(y_test, test_scores))
-        row["top_decile_lift"] = top_decile_lift(y_test, test_scores)
-        row["status"] = "fitted"
-        evaluation.append(row)
-        score_frames.append(
-            pl.DataFrame(
-                {"customer_id": ids, "product_code": product, "propensity_score": scores}
-            ).filter(pl.Series(y == 0))
-        )
-    eval_schema = {
-        "product_code": pl.String,
-        "status": pl.String,
-        "train_customers": pl.Int64,
-        "holdout_customers": pl.Int64,
-        "holdout_holders": pl.Int64,
-        "base_rate": pl.Float64,
-        "auc": pl.Float64,
-        "top_decile_lift": pl.Float64,
-    }
-    eval_frame = pl.DataFrame(evaluation, schema=eval_schema)
-    if not score_frames:
-        empty = pl.DataFrame(
-            schema={
-                "customer_id": pl.String,
-                "product_rank": pl.Int32,
-                "product_code": pl.String,
-                "propensity_score": pl.Float64,
-            }
-        )
-        return CrossSellResult(empty, eval_frame)
-    recs = (
-        pl.concat(score_frames)
-        .sort(["customer_id", "propensity_score", "product_code"], descending=[False, True, False])
-        .with_columns(
-            product_rank=pl.col("propensity_score").cum_count().over("customer_id").cast(pl.Int32)
-        )
-        .filter(pl.col("product_rank") <= settings.top_k)
-        .select("customer_id", "product_rank", "product_code", "propensity_score")
+    rows = labelled_rows(history, product)
+    out: dict[str, Any] = {"product_code": product, "test_cutoff_date": None}
+    if rows.height == 0:
+        return {**out, "status": "no complete cut-off", "train_takers": 0, "takers": 0}
+    test_cutoff = rows["cutoff_date"].max()
+    test = rows.filter(pl.col("cutoff_date") == test_cutoff)
+    train = rows.filter(pl.col("label_end_date") <= test_cutoff)
+    y_train = train[took_column(product)].sum() if train.height else 0
+    out.update(
+        test_cutoff_date=test_cutoff,
+        train_cutoffs=train["cutoff_date"].n_unique() if train.height else 0,
+        train_rows=train.height,
+        train_takers=int(y_train),
+        test_rows=test.height,
+        takers=int(test[took_column(product)].sum()),
     )
-    return CrossSellResult(recs, eval_frame)
+    if y_train < settings.min_takers:
+        return {**out, "status": f"too few takers to learn ({y_train} < {settings.min_takers})"}
+    model = fit_takeup_model(train, product, settings)
+    p = model.predict(test, settings.score_batch_rows)
+    y = test[took_column(product)].cast(pl.Int8).to_numpy()
+    return {**out, **takeup_metrics(y, p, model.base_rate), "status": "validated"}
+
+
+def lookalike_ranks(
+    current: pl.DataFrame, product: str, settings: CrossSellConfig
+) -> np.ndarray | None:
+    """How much each non-holder resembles today's holders: a percentile rank in [0, 1].
+
+    A classifier learns holding from the features at the current cut-off; every customer is
+    scored by a model fitted without them (folds by customer). The rank orders customers; it is
+    not a probability of anything. None when there are too few holders to learn from.
+    """
+    flag = holds_column(product)
+    require_columns(current, ["customer_id", flag], "lookalike_ranks")
+    y = current[flag].cast(pl.Int8).to_numpy()
+    if y.sum() < settings.min_takers or (len(y) - y.sum()) < settings.min_takers:
+        return None
+    spec = design_spec(current.drop([c for c in current.columns if c.startswith("took_")]), product)
+    x = design_matrix(current, spec)
+    fold = customer_folds(current["customer_id"], settings.calibration_folds)
+    raw = np.zeros(current.height)
+    for k in range(settings.calibration_folds):
+        test = fold == k
+        if test.any():
+            model = _classifier(settings).fit(x[~test], y[~test])
+            raw[test] = model.predict_proba(x[test])[:, 1]
+    order = raw.argsort(kind="stable").argsort(kind="stable")
+    return order / max(len(raw) - 1, 1)
+
+
+def rank_products(
+    scores: pl.DataFrame, product_value: dict[str, float], call_cost: float, top_k: int
+) -> pl.DataFrame:
+    """Each customer's best products by expected value of a call, look-alikes after.
+
+    Parameters
+    ----------
+    scores
+        ``customer_id``, ``product_code``, ``score_kind`` (``takeup`` or ``lookalike``),
+        ``propensity_score`` (calibrated P, null for look-alikes), ``lookalike_rank``.
+    product_value
+        Annual contribution of one holder of each product (CNY, the contribution model).
+    call_cost
+        Cost of one outbound call (CNY).
+    top_k
+        Products kept per customer.
+
+    Returns
+    -------
+    pl.DataFrame
+        scores plus ``expected_value_amount`` = P x product value - call cost (null for
+        look-alikes) and ``product_rank`` (1 = best), at most ``top_k`` per customer.
+    """
+    require_columns(
+        scores,
+        ["customer_id", "product_code", "score_kind", "propensity_score", "lookalike_rank"],
+        "rank_products",
+    )
+    value = pl.col("product_code").replace_strict(
+        product_value, default=None, return_dtype=pl.Float64
+    )
+    return (
+        scores.with_columns(
+            expected_value_amount=pl.when(pl.col("score_kind") == "takeup").then(
+                pl.col("propensity_score") * value - call_cost
+            ),
+            _kind=(pl.col("score_kind") != "takeup").cast(pl.Int8),
+        )
+        .sort(
+            ["customer_id", "_kind", "expected_value_amount", "lookalike_rank", "product_code"],
+            descending=[False, False, True, True, False],
+            nulls_last=True,
+        )
+        .with_columns(product_rank=pl.int_range(1, pl.len() + 1).over("customer_id").cast(pl.Int32))
+        .filter(pl.col("product_rank") <= top_k)
+        .drop("_kind")
+    )

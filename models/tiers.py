@@ -667,9 +667,11 @@ def build_call_list(
     ``RETENTION`` a customer of the top ``retention_tiers`` tiers who is slipping (probability
     alive below ``retention_max_p_alive`` or a downgrade pending); ``TIER_UPGRADE`` upgraded
     today; ``MERCHANT_SERVICES`` a merchant who has not declared the business;
-    ``CROSS_SELL`` a next-best product scored at least ``min_cross_sell_score``;
+    ``CROSS_SELL`` a next-best product whose call is worth more than it costs
+    (``next_best_value``: P(take-up) x the product's annual contribution - the call's cost,
+    positive; a look-alike rank has no value and is never a reason to call);
     ``POTENTIAL_NURTURE`` a potential customer; ``CHANNEL_MIGRATION`` a migration candidate.
-    Within a reason, higher lifetime value first. A customer with a loan or card in default
+    Within a reason, higher lifetime value first; within CROSS_SELL, higher expected value. A customer with a loan or card in default
     (``has_default_account``) gets no call for any of these marketing reasons: collections
     are the collections team's, on their own list, not the marketing call centre's.
 
@@ -679,7 +681,7 @@ def build_call_list(
         One row per active customer_id with ``marketing_consent``, ``tier_rank``,
         ``tier_change``, ``p_alive``, ``clv_amount``, ``is_merchant``, ``is_declared``,
         ``is_potential``, ``is_migration_candidate``, ``next_best_product``,
-        ``next_best_score`` and ``has_default_account``.
+        ``next_best_value`` and ``has_default_account``.
     settings
         ``lists.call_list`` of the configuration.
     tier_count
@@ -705,7 +707,7 @@ def build_call_list(
             "is_potential",
             "is_migration_candidate",
             "next_best_product",
-            "next_best_score",
+            "next_best_value",
             "has_default_account",
         ],
         "build_call_list",
@@ -720,9 +722,7 @@ def build_call_list(
         "TIER_UPGRADE": pl.col("tier_change") == "upgrade",
         "MERCHANT_SERVICES": pl.col("is_merchant").fill_null(False)
         & ~pl.col("is_declared").fill_null(True),
-        "CROSS_SELL": (
-            pl.col("next_best_score").cast(pl.Float64) >= settings.min_cross_sell_score
-        ).fill_null(False),
+        "CROSS_SELL": (pl.col("next_best_value").cast(pl.Float64) > 0).fill_null(False),
         "POTENTIAL_NURTURE": pl.col("is_potential").fill_null(False),
         "CHANNEL_MIGRATION": pl.col("is_migration_candidate").fill_null(False),
     }
@@ -752,7 +752,9 @@ def build_call_list(
             script_code=pl.col("reason_code").replace_strict(
                 settings.script_codes, return_dtype=pl.String
             ),
-            _clv=_amount("clv_amount"),
+            _clv=pl.when(pl.col("reason_code") == "CROSS_SELL")
+            .then(pl.col("next_best_value").cast(pl.Float64))
+            .otherwise(_amount("clv_amount")),
         )
         .sort(["_priority", "_clv", "customer_id"], descending=[False, True, False])
         .head(settings.size)

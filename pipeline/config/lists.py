@@ -6,6 +6,8 @@ the defaults are placeholders the call centre replaces with its catalogue number
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PRODUCTS = ("DDA", "TDA", "WMP", "FND", "INS", "CCD", "PLN", "MTG", "BLN")
@@ -25,20 +27,32 @@ class _Frozen(BaseModel):
 
 class CrossSellConfig(_Frozen):
     products: list[str] = Field(default_factory=lambda: ["TDA", "WMP", "FND", "INS", "CCD", "PLN"])
-    """Products to recommend; one propensity model each (spec product codes)."""
+    """Products to recommend; one take-up model each (spec product codes)."""
     top_k: int = Field(default=3, ge=1, le=9)
     """Recommendations kept per customer, best first, products already held excluded."""
-    holdout_fraction: float = Field(default=0.3, gt=0, lt=1)
-    """Share of customers held out of training, on which AUC and top-decile lift are measured."""
+    horizon_months: int = Field(default=3, ge=1, le=12)
+    """The label: the customer opened the product within this many months after the cut-off."""
+    window_months: int = Field(default=3, ge=1, le=12)
+    """Activity features cover this many closed months ending at the cut-off."""
+    history_months: int = Field(default=12, ge=2, le=36)
+    """Cut-offs (month ends) of at most this many months back are used for training."""
+    min_takers: int = Field(default=30, ge=2)
+    """A product with fewer takers than this in training is not modelled: look-alike rank."""
+    calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
+    """Platt scaling (sigmoid; steady with few takers) or isotonic regression."""
+    calibration_folds: int = Field(default=3, ge=2, le=10)
+    """Folds by customer for the out-of-fold scores the calibration is fitted on."""
+    training_sample_customers: int = Field(default=50_000, ge=100)
+    """Training uses at most about this many customers (a fixed hash sample): a model is fitted
+    once a month, on a sample, not on every customer every night."""
+    score_batch_rows: int = Field(default=200_000, ge=1000)
+    """Customers scored per batch (bounds memory at a million customers)."""
     seed: int = 20261127
-    """Random seed of the split and of the model, so a re-run gives the same scores."""
-    min_positives: int = Field(default=20, ge=2)
-    """A product with fewer holders than this (or fewer non-holders) is not modelled."""
-    max_iter: int = Field(default=100, ge=10)
+    """Random seed of the models, so a re-run gives the same scores."""
+    max_iter: int = Field(default=60, ge=10)
     """Boosting iterations of each product's model (HistGradientBoostingClassifier)."""
     threads: int | None = Field(default=1, ge=1)
-    """OpenMP threads for fitting; 1 avoids fighting DuckDB for the cores (small data fits in
-    well under a second single-threaded); empty means all cores."""
+    """OpenMP threads for fitting; 1 avoids fighting DuckDB for the cores; empty means all."""
 
     @field_validator("products")
     @classmethod
@@ -67,8 +81,9 @@ class CallListConfig(_Frozen):
         }
     )
     """The call-centre script for each reason."""
-    min_cross_sell_score: float = Field(default=0.5, ge=0, le=1)
-    """A next-best product is a reason to call only with at least this propensity."""
+    call_cost_amount: float = Field(default=15.0, ge=0)
+    """Cost of one outbound call (CNY): a next-best product is a reason to call when
+    P(take-up) x the product's annual contribution exceeds it."""
     retention_max_p_alive: float = Field(default=0.5, ge=0, le=1)
     """A customer of the top tiers with probability alive below this is a retention call."""
     retention_tiers: int = Field(default=3, ge=1)

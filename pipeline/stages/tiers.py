@@ -54,12 +54,17 @@ TABLES: dict[str, str] = {
     """,
     "int_cross_sell": """
         customer_id varchar not null, business_date date not null, product_rank integer not null,
-        product_code varchar not null, propensity_score double not null
+        product_code varchar not null, propensity_score double, score_kind varchar,
+        lookalike_rank double, expected_value_amount double, model_version varchar,
+        cutoff_date date
     """,
     "int_cross_sell_evaluation": """
         business_date date not null, product_code varchar not null, status varchar not null,
-        train_customers bigint, holdout_customers bigint, holdout_holders bigint,
-        base_rate double, auc double, top_decile_lift double
+        score_kind varchar, model_version varchar, fitted_on_date date, cutoff_date date,
+        test_cutoff_date date, train_cutoffs integer, train_rows bigint, train_takers bigint,
+        test_rows bigint, takers bigint, auc double, top_decile_lift double,
+        brier_score double, brier_base_rate double, mean_predicted double,
+        observed_rate double, product_value_amount double, scored_customers bigint
     """,
     "int_channel_migration": """
         customer_id varchar not null, business_date date not null,
@@ -89,6 +94,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
             if name not in have:
                 con.execute(f'alter table {table} add column "{name}" {kind}')
         con.execute("drop table _declared")
+    # a look-alike rank carries no probability (docs/cross_sell.md): older warehouses declared
+    # propensity_score not null
+    con.execute("alter table int_cross_sell alter column propensity_score drop not null")
 
 
 def _previous_state(con: duckdb.DuckDBPyConnection, business_date: date) -> pl.DataFrame:
@@ -104,7 +112,7 @@ def run(ctx: StageContext) -> int:
     """Tiers with hysteresis, next-best products, migration and call lists, scorecards."""
     import polars as pl
 
-    from models.cross_sell import recommend_products
+    from pipeline.stages.cross_sell import run_cross_sell
     from models.tiers import (
         apply_credit_gate,
         apply_hysteresis,
@@ -147,7 +155,6 @@ def run(ctx: StageContext) -> int:
             "insert into ref_online_fees values (?, ?)", [list(r) for r in fees.items()]
         )
     run_sql(con, "tiers/int_tier_inputs", params)
-    run_sql(con, "lists/int_cross_sell_inputs", params)
     inputs = con.execute("select * from int_tier_inputs where business_date = ?", [day]).pl()
 
     customers = assign_tiers(flag_potential(inputs, rules.potential), rules)
@@ -161,13 +168,11 @@ def run(ctx: StageContext) -> int:
     history = tier_changes(tiers, day).drop("business_date")
     write_partition(con, "tier_history", history, day)
 
-    xs_inputs = con.execute(
-        "select * exclude (business_date) from int_cross_sell_inputs where business_date = ?",
-        [day],
-    ).pl()
-    xs = recommend_products(xs_inputs, lists.cross_sell)
-    write_partition(con, "int_cross_sell", xs.recommendations, day)
-    write_partition(con, "int_cross_sell_evaluation", xs.evaluation, day)
+    xs = run_cross_sell(con, cfg, day)
+    keep_xs = [c for c in _columns(con, "int_cross_sell") if c != "business_date"]
+    write_partition(con, "int_cross_sell", xs.recommendations.select(keep_xs), day)
+    keep_ev = [c for c in _columns(con, "int_cross_sell_evaluation") if c != "business_date"]
+    write_partition(con, "int_cross_sell_evaluation", xs.evaluation.select(keep_ev), day)
 
     window_days = (day - window_start).days + 1
     migration = select_channel_migration(tiers, rules.migration, window_days, cutoff).join(
@@ -180,6 +185,7 @@ def run(ctx: StageContext) -> int:
         "customer_id",
         pl.col("product_code").alias("next_best_product"),
         pl.col("propensity_score").alias("next_best_score"),
+        pl.col("expected_value_amount").alias("next_best_value"),
     )
     candidates = tiers.join(best, on="customer_id", how="left").with_columns(
         is_migration_candidate=pl.col("customer_id").is_in(migration["customer_id"].implode()),
@@ -211,9 +217,7 @@ def run(ctx: StageContext) -> int:
             "credit_hold": int(tiers["has_default_account"].sum()),
             "credit_watch": int(tiers["has_watch_account"].sum()),
             "calls": calls.height,
-            "cross_sell_auc": {
-                r["product_code"]: r["auc"] for r in xs.evaluation.iter_rows(named=True)
-            },
+            **xs.facts,
         }
     )
     if failed:
@@ -247,6 +251,7 @@ STAGE = Stage(
         "hist_customers",
         "agg_card_cycle_month",
         "file_ledger",
+        "int_customer_product_contribution",
     ),
     writes=(
         "int_tier_inputs",
@@ -255,6 +260,8 @@ STAGE = Stage(
         "tier_history",
         "int_cross_sell",
         "int_cross_sell_evaluation",
+        "cross_sell_models",
+        "cross_sell_model_runs",
         "int_channel_migration",
         "int_call_list",
         "agg_customer_contribution_month",

@@ -1,0 +1,353 @@
+"""Next product = take-up, inside the tiers stage (docs/cross_sell.md).
+
+Fitted on a schedule, scored every night:
+
+- the cut-offs are month ends; the *current* cut-off is the last month end on or before the
+  business date; a cut-off is *complete* when its label window (``horizon_months``) has ended;
+- the models' version is a hash of the configuration and the latest complete cut-off, so a
+  model is fitted once a month (when a new cut-off completes) or when the configuration
+  changes, on a fixed sample of customers (``training_sample_customers``), and stored in
+  ``cross_sell_models`` (pickled, with its out-of-time validation in ``cross_sell_model_runs``);
+- every night the stored models score the customers at the current cut-off, in batches, and
+  the business date's non-holders get their best products by expected value.
+
+Tables: ``int_cross_sell_inputs`` (SQL, scratch), ``cross_sell_models``,
+``cross_sell_model_runs``, and the tiers stage's ``int_cross_sell`` and
+``int_cross_sell_evaluation`` (one row per product and night).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pipeline.dates import shift_months
+from pipeline.sqlfiles import run_sql
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+    from pipeline.config import Config
+
+MODEL_LAYOUT = 1
+"""Version of the model code and features, part of the model version."""
+
+TABLES: dict[str, str] = {
+    "cross_sell_models": """
+        model_version varchar not null, product_code varchar not null,
+        fitted_on_date date not null, score_kind varchar not null, status varchar not null,
+        train_cutoffs varchar, train_rows bigint, train_takers bigint, base_rate double,
+        model blob
+    """,
+    "cross_sell_model_runs": """
+        model_version varchar not null, product_code varchar not null,
+        fitted_on_date date not null, status varchar not null, test_cutoff_date date,
+        train_cutoffs integer, train_rows bigint, train_takers bigint, test_rows bigint,
+        takers bigint, auc double, top_decile_lift double, brier_score double,
+        brier_base_rate double, mean_predicted double, observed_rate double
+    """,
+}
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the model tables if missing."""
+    for table, columns in TABLES.items():
+        con.execute(f"create table if not exists {table} ({columns})")
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return shift_months(day.replace(day=1), 1) - timedelta(days=1)
+
+
+def current_cutoff(day: date) -> date:
+    """The last month end on or before ``day``."""
+    return day if month_end(day) == day else day.replace(day=1) - timedelta(days=1)
+
+
+def cutoffs(first_month: date, day: date, window: int, history: int) -> list[date]:
+    """Month ends with a full feature window, of the last ``history`` months up to ``day``."""
+    first = month_end(shift_months(first_month.replace(day=1), window - 1))
+    earliest = month_end(shift_months(current_cutoff(day).replace(day=1), -history))
+    out: list[date] = []
+    c = current_cutoff(day)
+    while c >= max(first, earliest):
+        out.append(c)
+        c = c.replace(day=1) - timedelta(days=1)
+    return sorted(out)
+
+
+def label_end(cutoff: date, horizon: int) -> date:
+    """The last day of the label window of ``cutoff``."""
+    return month_end(shift_months(cutoff.replace(day=1), horizon))
+
+
+@dataclass(frozen=True)
+class CrossSellOutput:
+    recommendations: pl.DataFrame
+    evaluation: pl.DataFrame
+    facts: dict[str, Any]
+
+
+def _build_inputs(
+    con: duckdb.DuckDBPyConnection, cfg: Config, day: date, dates: list[date], permille: int
+) -> pl.DataFrame:
+    import polars as pl
+
+    xs = cfg.lists.cross_sell
+    con.execute("create or replace temp table cross_sell_cutoffs (cutoff_date date)")
+    con.executemany("insert into cross_sell_cutoffs values (?)", [[d] for d in dates])
+    run_sql(
+        con,
+        "lists/int_cross_sell_inputs",
+        {
+            "business_date": day,
+            "window_months": xs.window_months,
+            "horizon_months": xs.horizon_months,
+            "sample_permille": permille,
+        },
+    )
+    frame = con.execute("select * from int_cross_sell_inputs order by customer_id, cutoff_date").pl()
+    return frame.with_columns(pl.col("cutoff_date", "label_end_date").cast(pl.Date))
+
+
+def model_version(cfg: Config, latest_complete: date | None) -> str:
+    """Hash of the cross-sell configuration, the latest complete cut-off and the code layout."""
+    text = json.dumps(
+        {
+            "config": cfg.lists.cross_sell.model_dump(mode="json"),
+            "latest_complete": str(latest_complete),
+            "layout": MODEL_LAYOUT,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _fit_and_store(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    day: date,
+    version: str,
+    complete: list[date],
+) -> None:
+    from models.cross_sell import evaluate_out_of_time, fit_takeup_model, labelled_rows
+
+    xs = cfg.lists.cross_sell
+    customers = con.execute(
+        "select count(distinct customer_id) from hist_customers where valid_from <= ?", [day]
+    ).fetchone()
+    n = int(customers[0]) if customers else 0
+    permille = min(1000, math.ceil(1000 * xs.training_sample_customers / max(n, 1)))
+    history = _build_inputs(con, cfg, day, complete, permille) if complete else None
+    con.execute("delete from cross_sell_models where model_version = ?", [version])
+    con.execute("delete from cross_sell_model_runs where model_version = ?", [version])
+    for product in xs.products:
+        if history is None or history.height == 0:
+            run: dict[str, Any] = {"status": "no complete cut-off", "train_takers": 0}
+        else:
+            run = evaluate_out_of_time(history, product, xs)
+        rows = labelled_rows(history, product) if history is not None else None
+        takers = int(rows[f"took_{product.lower()}"].sum()) if rows is not None else 0
+        blob = None
+        if rows is not None and takers >= xs.min_takers:
+            model = fit_takeup_model(rows, product, xs)
+            blob = pickle.dumps(model)
+            kind, status = "takeup", "fitted"
+            meta = [",".join(model.cutoffs), model.train_rows, model.train_takers, model.base_rate]
+        else:
+            kind = "lookalike"
+            status = f"look-alike: too few takers to learn ({takers} < {xs.min_takers})"
+            meta = [None, rows.height if rows is not None else 0, takers, None]
+        con.execute(
+            "insert into cross_sell_models values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [version, product, day, kind, status, *meta, blob],
+        )
+        con.execute(
+            "insert into cross_sell_model_runs values "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                version,
+                product,
+                day,
+                run.get("status"),
+                run.get("test_cutoff_date"),
+                run.get("train_cutoffs"),
+                run.get("train_rows"),
+                run.get("train_takers"),
+                run.get("test_rows"),
+                run.get("takers"),
+                run.get("auc"),
+                run.get("top_decile_lift"),
+                run.get("brier_score"),
+                run.get("brier_base_rate"),
+                run.get("mean_predicted"),
+                run.get("observed_rate"),
+            ],
+        )
+
+
+def product_values(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
+    """Mean annual contribution of a holder of each product (CNY), from the contribution model
+    as of the latest date on or before ``day``."""
+    rows = con.execute(
+        """
+        with per_customer as (
+            select customer_id, product_code, sum(contribution_amount) as amount
+            from int_customer_product_contribution
+            where business_date = (select max(business_date)
+                                   from int_customer_product_contribution
+                                   where business_date <= $d)
+            group by all
+        )
+        select product_code, avg(amount)::double from per_customer group by all
+        """,
+        {"d": day},
+    ).fetchall()
+    return {str(p): float(v) for p, v in rows if v is not None}
+
+
+def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> CrossSellOutput:
+    """Fit when due, score the current cut-off, rank today's non-holders' products."""
+    import polars as pl
+
+    # Import before limiting: threadpoolctl only limits thread pools already loaded.
+    import sklearn.ensemble  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    from models.cross_sell import holds_column, lookalike_ranks, rank_products
+
+    xs = cfg.lists.cross_sell
+    ensure_tables(con)
+    first = con.execute("select min(month_start) from agg_customer_txn_month").fetchone()
+    first_month = first[0] if first and first[0] else day.replace(day=1)
+    all_cutoffs = cutoffs(first_month, day, xs.window_months, xs.history_months)
+    complete = [c for c in all_cutoffs if label_end(c, xs.horizon_months) <= day]
+    latest = complete[-1] if complete else None
+    version = model_version(cfg, latest)
+    facts: dict[str, Any] = {"cross_sell_model_version": version}
+    with threadpool_limits(limits=xs.threads):
+        stored = con.execute(
+            "select count(*) from cross_sell_models where model_version = ?", [version]
+        ).fetchone()
+        if not stored or stored[0] < len(xs.products):
+            _fit_and_store(con, cfg, day, version, complete)
+            facts["cross_sell_fitted"] = True
+        models = {
+            r[0]: (r[1], r[2], r[3], r[4])
+            for r in con.execute(
+                "select product_code, score_kind, status, fitted_on_date, model "
+                "from cross_sell_models where model_version = ?",
+                [version],
+            ).fetchall()
+        }
+        now = current_cutoff(day)
+        current = _build_inputs(con, cfg, day, [now], 1000)
+        held_today = con.execute(
+            """
+            select customer_id, product_code from hist_accounts
+            where valid_from <= $d and valid_to > $d and status <> 'C'
+              and (close_date is null or close_date > $d)
+            group by all
+            """,
+            {"d": day},
+        ).pl()
+        active = con.execute(
+            "select customer_id from hist_customers "
+            "where valid_from <= $d and valid_to > $d and status = 'A'",
+            {"d": day},
+        ).pl()
+        frames: list[pl.DataFrame] = []
+        for product in xs.products:
+            kind, _status, _fitted, blob = models[product]
+            if kind == "takeup" and blob is not None:
+                model = pickle.loads(blob)  # noqa: S301 - written by this stage
+                rows = current.filter(~pl.col(holds_column(product)))
+                p = model.predict(rows, xs.score_batch_rows)
+                scored = rows.select("customer_id").with_columns(
+                    propensity_score=pl.Series(p, dtype=pl.Float64),
+                    lookalike_rank=pl.lit(None, dtype=pl.Float64),
+                )
+            else:
+                ranks = lookalike_ranks(current, product, xs)
+                if ranks is None:
+                    continue
+                scored = (
+                    current.select("customer_id", holds_column(product))
+                    .with_columns(
+                        lookalike_rank=pl.Series(ranks, dtype=pl.Float64),
+                        propensity_score=pl.lit(None, dtype=pl.Float64),
+                    )
+                    .filter(~pl.col(holds_column(product)))
+                    .drop(holds_column(product))
+                )
+            frames.append(
+                scored.with_columns(
+                    product_code=pl.lit(product), score_kind=pl.lit(kind)
+                ).select(
+                    "customer_id", "product_code", "score_kind", "propensity_score",
+                    "lookalike_rank",
+                )  # fmt: skip
+            )
+    values = product_values(con, day)
+    columns = {
+        "customer_id": pl.String,
+        "product_code": pl.String,
+        "score_kind": pl.String,
+        "propensity_score": pl.Float64,
+        "lookalike_rank": pl.Float64,
+    }
+    scores = pl.concat(frames) if frames else pl.DataFrame(schema=columns)
+    scores = scores.join(active, on="customer_id", how="semi").join(
+        held_today, on=["customer_id", "product_code"], how="anti"
+    )
+    recs = rank_products(scores, values, cfg.lists.call_list.call_cost_amount, xs.top_k).select(
+        "customer_id",
+        "product_rank",
+        "product_code",
+        "propensity_score",
+        "score_kind",
+        "lookalike_rank",
+        "expected_value_amount",
+        pl.lit(version).alias("model_version"),
+        pl.lit(now).cast(pl.Date).alias("cutoff_date"),
+    )
+    runs = con.execute(
+        "select r.*, m.score_kind from cross_sell_model_runs r join cross_sell_models m "
+        "using (model_version, product_code) where model_version = ?",
+        [version],
+    ).pl()
+    scored_counts = scores.group_by("product_code").len("scored_customers")
+    evaluation = (
+        runs.join(scored_counts, on="product_code", how="left")
+        .with_columns(
+            status=pl.when(pl.col("score_kind") == "lookalike")
+            .then(pl.lit("look-alike (no probability): ") + pl.col("status"))
+            .otherwise(pl.col("status")),
+            product_value_amount=pl.col("product_code").replace_strict(
+                values, default=None, return_dtype=pl.Float64
+            ),
+            scored_customers=pl.col("scored_customers").fill_null(0).cast(pl.Int64),
+            cutoff_date=pl.lit(now).cast(pl.Date),
+        )
+        .drop("fitted_on_date")
+        .join(
+            pl.DataFrame(
+                {
+                    "product_code": list(models),
+                    "fitted_on_date": [models[p][2] for p in models],
+                }
+            ),
+            on="product_code",
+        )
+    )
+    facts["cross_sell_auc"] = {
+        r["product_code"]: r["auc"] for r in evaluation.iter_rows(named=True)
+    }
+    return CrossSellOutput(recs, evaluation, facts)
