@@ -4,10 +4,11 @@ One model per product (docs/cross_sell.md). A row is a customer at a cut-off (a 
 does not hold P then; the label ``took_<p>`` says they opened P within ``horizon_months`` after
 it; features are strictly as of the cut-off (``sql/lists/int_cross_sell_inputs.sql``). The
 classifier (scikit-learn ``HistGradientBoostingClassifier``) is trained on past cut-offs whose
-label window has closed and calibrated on its own out-of-fold scores (folds by customer, so a
-customer's rows at several cut-offs never sit on both sides): Platt scaling (Platt 1999) or
-isotonic regression (Zadrozny & Elkan 2002). Today's customers are scored at the latest cut-off,
-whose outcome no model has seen.
+label window has closed, one per fold of customers (a customer's rows at several cut-offs sit in
+one fold), and each is calibrated on the fold it did not see: Platt scaling (Platt 1999) or
+isotonic regression (Zadrozny & Elkan 2002); the probability is the mean of the calibrated
+fold models (as scikit-learn's ``CalibratedClassifierCV(ensemble=True)``, with customer
+folds). Today's customers are scored at the latest cut-off, whose outcome no model has seen.
 
 Validation out of time: a second model, trained only on cut-offs whose label window ended by
 the test cut-off (the latest complete one), scores the test cut-off: AUC, top-decile lift,
@@ -98,8 +99,8 @@ class TakeupModel:
 
     product_code: str
     spec: DesignSpec
-    classifier: Any
-    calibrator: Any
+    classifiers: list[Any]
+    calibrators: list[Any]
     calibration: str
     train_rows: int
     train_takers: int
@@ -111,8 +112,12 @@ class TakeupModel:
         out = np.empty(frame.height)
         for start in range(0, frame.height, batch_rows):
             part = frame.slice(start, batch_rows)
-            raw = self.classifier.predict_proba(design_matrix(part, self.spec))[:, 1]
-            out[start : start + part.height] = calibrate(self.calibrator, self.calibration, raw)
+            x = design_matrix(part, self.spec)
+            p = [
+                calibrate(cal, self.calibration, clf.predict_proba(x)[:, 1])
+                for clf, cal in zip(self.classifiers, self.calibrators, strict=True)
+            ]
+            out[start : start + part.height] = np.mean(p, axis=0)
         return out
 
 
@@ -158,25 +163,6 @@ def _classifier(settings: CrossSellConfig) -> Any:
     )
 
 
-def out_of_fold_scores(
-    rows: pl.DataFrame, product: str, settings: CrossSellConfig, spec: DesignSpec | None = None
-) -> np.ndarray:
-    """Raw classifier scores of ``rows``, each from a model fitted without its customer."""
-    require_columns(rows, ["customer_id", took_column(product)], "out_of_fold_scores")
-    spec = spec or design_spec(rows, product)
-    x = design_matrix(rows, spec)
-    y = rows[took_column(product)].cast(pl.Int8).to_numpy()
-    fold = customer_folds(rows["customer_id"], settings.calibration_folds)
-    out = np.full(rows.height, float(y.mean()) if len(y) else 0.0)
-    for k in range(settings.calibration_folds):
-        test = fold == k
-        train = ~test
-        if test.any() and 0 < y[train].sum() < train.sum():
-            model = _classifier(settings).fit(x[train], y[train])
-            out[test] = model.predict_proba(x[test])[:, 1]
-    return out
-
-
 def fit_takeup_model(rows: pl.DataFrame, product: str, settings: CrossSellConfig) -> TakeupModel:
     """Fit and calibrate the take-up model of ``product`` on labelled rows.
 
@@ -193,21 +179,30 @@ def fit_takeup_model(rows: pl.DataFrame, product: str, settings: CrossSellConfig
     Returns
     -------
     TakeupModel
-        The classifier fitted on every row, calibrated on its out-of-fold scores.
+        One classifier per customer fold, each fitted without its fold and calibrated on it.
     """
-    require_columns(
-        rows, ["customer_id", "cutoff_date", took_column(product)], "fit_takeup_model"
-    )
+    require_columns(rows, ["customer_id", "cutoff_date", took_column(product)], "fit_takeup_model")
     spec = design_spec(rows, product)
+    x = design_matrix(rows, spec)
     y = rows[took_column(product)].cast(pl.Int8).to_numpy()
-    raw_oof = out_of_fold_scores(rows, product, settings, spec)
-    calibrator = fit_calibrator(raw_oof, y, settings.calibration)
-    classifier = _classifier(settings).fit(design_matrix(rows, spec), y)
+    fold = customer_folds(rows["customer_id"], settings.calibration_folds)
+    classifiers: list[Any] = []
+    calibrators: list[Any] = []
+    for k in range(settings.calibration_folds):
+        held, train = fold == k, fold != k
+        if not (0 < y[train].sum() < train.sum() and y[held].sum() > 0):
+            continue
+        clf = _classifier(settings).fit(x[train], y[train])
+        classifiers.append(clf)
+        raw = clf.predict_proba(x[held])[:, 1]
+        calibrators.append(fit_calibrator(raw, y[held], settings.calibration))
+    if not classifiers:
+        raise ValueError(f"fit_takeup_model: {product} has too few takers in some fold")
     return TakeupModel(
         product_code=product,
         spec=spec,
-        classifier=classifier,
-        calibrator=calibrator,
+        classifiers=classifiers,
+        calibrators=calibrators,
         calibration=settings.calibration,
         train_rows=rows.height,
         train_takers=int(y.sum()),
@@ -299,12 +294,14 @@ def lookalike_ranks(
 
     A classifier learns holding from the features at the current cut-off; every customer is
     scored by a model fitted without them (folds by customer). The rank orders customers; it is
-    not a probability of anything. None when there are too few holders to learn from.
+    not a probability of anything. None when there are too few holders (or fewer than 200
+    customers) to learn from.
     """
     flag = holds_column(product)
     require_columns(current, ["customer_id", flag], "lookalike_ranks")
     y = current[flag].cast(pl.Int8).to_numpy()
-    if y.sum() < settings.min_takers or (len(y) - y.sum()) < settings.min_takers:
+    few = y.sum() < settings.min_takers or (len(y) - y.sum()) < settings.min_takers
+    if few or len(y) < 200:
         return None
     spec = design_spec(current.drop([c for c in current.columns if c.startswith("took_")]), product)
     x = design_matrix(current, spec)

@@ -671,9 +671,10 @@ def build_call_list(
     (``next_best_value``: P(take-up) x the product's annual contribution - the call's cost,
     positive; a look-alike rank has no value and is never a reason to call);
     ``POTENTIAL_NURTURE`` a potential customer; ``CHANNEL_MIGRATION`` a migration candidate.
-    Within a reason, higher lifetime value first; within CROSS_SELL, higher expected value. A customer with a loan or card in default
-    (``has_default_account``) gets no call for any of these marketing reasons: collections
-    are the collections team's, on their own list, not the marketing call centre's.
+    Within a reason, higher lifetime value first; within CROSS_SELL, higher expected value.
+    A customer with a loan or card in default (``has_default_account``) gets no call for any
+    of these marketing reasons: collections are the collections team's, on their own list,
+    not the marketing call centre's.
 
     Parameters
     ----------

@@ -1,88 +1,262 @@
-"""models/cross_sell.py on synthetic look-alike data with a known signal."""
+"""Next product = take-up (models/cross_sell.py, sql/lists/int_cross_sell_inputs.sql): the
+rules pinned on small data: no leakage through the features, labels out of time, training only
+on what was known by the test cut-off, calibration on data the classifier did not see, no
+probability for a look-alike."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
-from models.cross_sell import recommend_products, top_decile_lift
+from models.cross_sell import (
+    evaluate_out_of_time,
+    fit_takeup_model,
+    rank_products,
+    takeup_metrics,
+    top_decile_lift,
+)
 from pipeline.config.lists import CrossSellConfig
+from pipeline.sqlfiles import run_sql
+from pipeline.stages.cross_sell import current_cutoff, cutoffs, label_end
+
+CUTOFF = date(2026, 6, 30)
+BUSINESS = date(2026, 11, 27)
 
 
 def test_top_decile_lift_by_hand() -> None:
-    # 20 customers, 4 holders (base rate 0.2); top decile = 2 best scores: one holder -> 0.5.
+    # 20 customers, 4 takers (base rate 0.2); top decile = 2 best scores: one taker -> 0.5.
     y = np.array([1, 0] + [1, 1, 1] + [0] * 15)
     s = np.array([0.9, 0.8] + [0.1] * 3 + [0.0] * 15)
     assert top_decile_lift(y, s) == pytest.approx(0.5 / 0.2)
     assert top_decile_lift(np.zeros(5, dtype=int), np.zeros(5)) is None
 
 
-def _population(n: int = 1200, seed: int = 7) -> pl.DataFrame:
+def test_brier_against_the_base_rate_by_hand() -> None:
+    y = np.array([1, 0, 0, 0])
+    m = takeup_metrics(y, np.array([0.5, 0.5, 0.0, 0.0]), base_rate=0.25)
+    assert m["brier_score"] == pytest.approx((0.25 + 0.25) / 4)
+    assert m["brier_base_rate"] == pytest.approx((0.75**2 + 3 * 0.25**2) / 4)
+    assert m["auc"] == pytest.approx(0.5 * (1 + 2 / 3))  # 1 beats 2 zeros, ties 1 of 3
+
+
+def test_cutoffs_are_month_ends_with_a_full_window() -> None:
+    assert current_cutoff(date(2026, 11, 27)) == date(2026, 10, 31)
+    assert current_cutoff(date(2026, 10, 31)) == date(2026, 10, 31)
+    assert label_end(date(2026, 6, 30), 3) == date(2026, 9, 30)
+    got = cutoffs(date(2026, 1, 1), date(2026, 6, 15), window=3, history=12)
+    assert got == [date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31)]
+
+
+# ---- the SQL: features as of the cut-off, labels after it --------------------------------
+
+
+@pytest.fixture
+def wh() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        "create table hist_customers (customer_id varchar, birth_date date, occupation varchar, "
+        "education varchar, open_date date, status varchar, valid_from date, valid_to date)"
+    )
+    con.execute(
+        "create table hist_accounts (account_id varchar, customer_id varchar, "
+        "product_code varchar, open_date date, close_date date, status varchar, "
+        "valid_from date, valid_to date)"
+    )
+    con.execute(
+        "create table agg_customer_txn_month (customer_id varchar, month_start date, "
+        "as_of_date date, channel varchar, txn_code varchar, txn_count bigint, "
+        "amount decimal(18, 2))"
+    )
+    con.execute(
+        "create table agg_account_balance_month (account_id varchar, customer_id varchar, "
+        "product_code varchar, month_start date, as_of_date date, balance_days decimal(18, 2))"
+    )
+    for cid in ("A", "B", "C"):
+        con.execute(
+            "insert into hist_customers values (?, date '1980-05-01', 'EMP', 'BA', "
+            "date '2020-01-01', 'A', date '2025-01-01', date '9999-12-31')",
+            [cid],
+        )
+        con.execute(
+            "insert into hist_accounts values (?, ?, 'DDA', date '2020-01-01', null, 'A', "
+            "date '2025-01-01', date '9999-12-31')",
+            [f"{cid}-DDA", cid],
+        )
+    # A takes up WMP inside the horizon, B after it, C held WMP before the cut-off.
+    for acct, cid, product, opened in [
+        ("A-WMP", "A", "WMP", date(2026, 8, 10)),
+        ("B-WMP", "B", "WMP", date(2026, 10, 5)),
+        ("C-WMP", "C", "WMP", date(2026, 2, 1)),
+    ]:
+        con.execute(
+            "insert into hist_accounts values (?, ?, ?, ?, null, 'A', ?, date '9999-12-31')",
+            [acct, cid, product, opened, opened],
+        )
+    for month in (date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)):
+        last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        for cid in ("A", "B", "C"):
+            con.execute(
+                "insert into agg_customer_txn_month values (?, ?, ?, 'POS', 'POS', 5, 500)",
+                [cid, month, last],
+            )
+            con.execute(
+                "insert into agg_customer_txn_month values (?, ?, ?, 'NET', 'QRY', 2, 0)",
+                [cid, month, last],
+            )
+            con.execute(
+                "insert into agg_account_balance_month values (?, ?, 'DDA', ?, ?, 30000)",
+                [f"{cid}-DDA", cid, month, last],
+            )
+    return con
+
+
+def _inputs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    con.execute("create or replace temp table cross_sell_cutoffs (cutoff_date date)")
+    con.execute("insert into cross_sell_cutoffs values (?)", [CUTOFF])
+    params = {
+        "business_date": BUSINESS,
+        "window_months": 3,
+        "horizon_months": 3,
+        "sample_permille": 1000,
+    }
+    run_sql(con, "lists/int_cross_sell_inputs", params)
+    return con.execute("select * from int_cross_sell_inputs order by customer_id").pl()
+
+
+def test_labels_are_take_up_after_the_cut_off(wh: duckdb.DuckDBPyConnection) -> None:
+    got = _inputs(wh)
+    assert got["took_wmp"].to_list() == [True, False, False]  # B: after the horizon
+    assert got["holds_wmp"].to_list() == [False, False, True]  # C held it: not a taker
+    assert got["label_complete"].all() and (got["label_end_date"] == date(2026, 9, 30)).all()
+    assert got["pos_txn_count"].to_list() == [15, 15, 15]
+    assert got["dda_balance_amount"][0] == pytest.approx(90000 / 91)
+
+
+def test_no_feature_moves_with_product_loan_or_later_transactions(
+    wh: duckdb.DuckDBPyConnection,
+) -> None:
+    before = _inputs(wh)
+    # product and loan transactions inside the window: the take-up itself, a loan drawn and
+    # repaid, a redemption, a fee ...
+    for code, channel in [("PRB", "NET"), ("PRR", "CTR"), ("LDR", "NET"), ("LRP", "ATM")]:
+        wh.execute(
+            "insert into agg_customer_txn_month values "
+            "('A', date '2026-06-01', date '2026-06-30', ?, ?, 7, 90000)",
+            [channel, code],
+        )
+    wh.execute(
+        "insert into agg_customer_txn_month values "
+        "('A', date '2026-06-01', date '2026-06-30', 'NET', 'FEE', 1, 2)"
+    )
+    # ... and anything after the cut-off: the next months, a partial month, balances
+    for month, as_of in [
+        (date(2026, 7, 1), date(2026, 7, 31)),
+        (date(2026, 8, 1), date(2026, 8, 14)),
+    ]:
+        wh.execute(
+            "insert into agg_customer_txn_month values ('A', ?, ?, 'POS', 'POS', 99, 9999)",
+            [month, as_of],
+        )
+        wh.execute(
+            "insert into agg_account_balance_month values ('A-DDA', 'A', 'DDA', ?, ?, 1e9)",
+            [month, as_of],
+        )
+    after = _inputs(wh)
+    assert after.equals(before)
+
+
+# ---- the model: out of time, calibrated out of fold --------------------------------------
+
+
+def _history(n: int = 800, cut: list[date] | None = None, seed: int = 3) -> pl.DataFrame:
+    """Customers at monthly cut-offs; takers are the high spenders (P = sigmoid(2x - 3))."""
     rng = np.random.default_rng(seed)
-    pos_spend = rng.gamma(2.0, 1000.0, n)
-    age = rng.integers(20, 70, n)
-    occupation = rng.choice(["EMP", "STU", "RET"], n)
-    # WMP holders: high card spenders; CCD holders: the young; INS: nobody (too few to model).
-    holds_wmp = pos_spend + rng.normal(0, 500, n) > 3000
-    holds_ccd = (age < 40) ^ (rng.random(n) < 0.1)
-    holds_ins = np.zeros(n, dtype=bool)
-    holds_ins[:3] = True
-    return pl.DataFrame(
+    cut = cut or [date(2026, m, 28) for m in range(1, 9)]
+    frames = []
+    for c in cut:
+        x = rng.normal(0, 1, n)
+        p = 1 / (1 + np.exp(-(2 * x - 3)))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "customer_id": [f"C{i:05d}" for i in range(n)],
+                    "cutoff_date": [c] * n,
+                    "label_end_date": [date(c.year, c.month + 3, 28) if c.month <= 9 else c] * n,
+                    "label_complete": [True] * n,
+                    "holds_wmp": [False] * n,
+                    "took_wmp": rng.random(n) < p,
+                    "spend": x,
+                    "noise": rng.normal(0, 1, n),
+                    "occupation": rng.choice(["EMP", "RET"], n),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+SETTINGS = CrossSellConfig(products=["WMP"], max_iter=30, min_takers=20)
+
+
+def test_calibrated_probabilities_match_observed_rates() -> None:
+    train = _history()
+    model = fit_takeup_model(train, "WMP", SETTINGS)
+    fresh = _history(n=6000, cut=[date(2026, 9, 28)], seed=11)
+    p = model.predict(fresh)
+    truth = 1 / (1 + np.exp(-(2 * fresh["spend"].to_numpy() - 3)))
+    y = fresh["took_wmp"].to_numpy()
+    assert abs(p.mean() - y.mean()) < 0.02
+    order = np.argsort(p)
+    for part in np.array_split(order, 5):  # reliability by quintile of P
+        assert abs(p[part].mean() - truth[part].mean()) < 0.05
+
+
+def test_out_of_fold_calibration_does_not_trust_a_memorising_classifier() -> None:
+    # labels are pure noise; a unique id-like feature lets a boosted tree memorise its training
+    # rows. Calibrated on rows it did not see, the probabilities stay at the base rate.
+    data = _history(n=1000).with_columns(
+        took_wmp=pl.Series(np.random.default_rng(5).random(8000) < 0.1),
+        spend=pl.Series(np.random.default_rng(6).normal(0, 1, 8000)),
+    )
+    model = fit_takeup_model(data, "WMP", SETTINGS)
+    p = model.predict(data)
+    assert p.max() < 0.25 and abs(p.mean() - 0.1) < 0.02
+
+
+def test_out_of_time_trains_only_on_outcomes_known_by_the_test_cut_off() -> None:
+    history = _history()
+    run = evaluate_out_of_time(history, "WMP", SETTINGS)
+    test_cut = date(2026, 8, 28)
+    assert run["test_cutoff_date"] == test_cut
+    # label windows ending by the test cut-off: cut-offs 2026-01..05 (ending 04..08-28)
+    assert run["train_cutoffs"] == 5 and run["train_rows"] == 5 * 800
+    assert run["test_rows"] == 800 and run["status"] == "validated"
+    assert run["auc"] > 0.8 and run["top_decile_lift"] > 3
+    assert run["brier_score"] < run["brier_base_rate"]
+
+
+def test_too_few_takers_is_said_and_never_a_probability() -> None:
+    history = _history().with_columns(took_wmp=pl.lit(False))
+    run = evaluate_out_of_time(history, "WMP", SETTINGS)
+    assert run["status"].startswith("too few takers")
+    scores = pl.DataFrame(
         {
-            "customer_id": [f"C{i:05d}" for i in range(n)],
-            "pos_spend_amount": pos_spend,
-            "age": age,
-            "occupation": occupation,
-            "holds_wmp": holds_wmp,
-            "holds_ccd": holds_ccd,
-            "holds_ins": holds_ins,
-        }
+            "customer_id": ["A", "A", "B"],
+            "product_code": ["WMP", "CCD", "WMP"],
+            "score_kind": ["lookalike", "takeup", "lookalike"],
+            "propensity_score": [None, 0.2, None],
+            "lookalike_rank": [0.99, None, 0.5],
+        },
+        schema_overrides={"propensity_score": pl.Float64, "lookalike_rank": pl.Float64},
     )
-
-
-SETTINGS = CrossSellConfig(products=["WMP", "CCD", "INS"], top_k=2, max_iter=30)
-
-
-def test_propensity_learns_signal_and_is_evaluated_on_holdout() -> None:
-    result = recommend_products(_population(), SETTINGS)
-    ev = {r["product_code"]: r for r in result.evaluation.iter_rows(named=True)}
-    assert ev["WMP"]["status"] == "fitted" and ev["CCD"]["status"] == "fitted"
-    assert ev["WMP"]["holdout_customers"] == 360  # 30 % of 1200
-    assert ev["WMP"]["train_customers"] == 840
-    assert ev["WMP"]["auc"] > 0.85
-    assert ev["CCD"]["auc"] > 0.8
-    assert ev["WMP"]["top_decile_lift"] > 1.5
-    assert ev["INS"]["status"].startswith("skipped")
-    assert ev["INS"]["auc"] is None
-
-
-def test_recommendations_exclude_held_products_and_rank_by_score() -> None:
-    pop = _population()
-    recs = recommend_products(pop, SETTINGS).recommendations
-    held = pop.unpivot(
-        index="customer_id", on=["holds_wmp", "holds_ccd"], variable_name="flag"
-    ).filter(pl.col("value"))
-    held = held.with_columns(product_code=pl.col("flag").str.slice(6).str.to_uppercase())
-    clash = recs.join(held, on=["customer_id", "product_code"], how="inner")
-    assert clash.height == 0
-    assert "INS" not in recs["product_code"].to_list()  # not modelled, never recommended
-    assert recs.group_by("customer_id").len()["len"].max() <= 2
-    firsts = recs.filter(pl.col("product_rank") == 1).join(
-        recs.filter(pl.col("product_rank") == 2), on="customer_id", suffix="_2"
-    )
-    assert (firsts["propensity_score"] >= firsts["propensity_score_2"]).all()
-
-
-def test_fixed_seed_gives_identical_scores() -> None:
-    a = recommend_products(_population(), SETTINGS)
-    b = recommend_products(_population().reverse(), SETTINGS)  # row order does not matter
-    assert a.recommendations.equals(b.recommendations)
-    assert a.evaluation.equals(b.evaluation)
-
-
-def test_empty_and_constant_features_are_ignored() -> None:
-    # A feature with no values yet (e.g. a trend before there is history) must not break fitting.
-    pop = _population().with_columns(trend=pl.lit(None, dtype=pl.Float64), constant=pl.lit(1.0))
-    result = recommend_products(pop, SETTINGS)
-    assert result.evaluation.filter(pl.col("product_code") == "WMP")["status"][0] == "fitted"
+    ranked = rank_products(scores, {"WMP": 1000.0, "CCD": 100.0}, call_cost=15.0, top_k=3)
+    a = ranked.filter(pl.col("customer_id") == "A")
+    # the take-up product comes first (0.2 x 100 - 15 = 5 CNY); the look-alike after, no value
+    assert a["product_code"].to_list() == ["CCD", "WMP"]
+    assert a["expected_value_amount"][0] == pytest.approx(5.0)
+    look = ranked.filter(pl.col("score_kind") == "lookalike")
+    assert look["propensity_score"].is_null().all()
+    assert look["expected_value_amount"].is_null().all()

@@ -251,7 +251,7 @@ def test_call_list_only_consenting_and_by_priority() -> None:
             "is_potential": [False, False, False, True, True, False],
             "is_migration_candidate": [False, False, False, False, False, False],
             "next_best_product": [None, None, "WMP", None, None, None],
-            "next_best_score": [None, None, 0.9, None, None, None],
+            "next_best_value": [None, None, 25.0, None, None, None],
             "has_default_account": [False] * 6,
         }
     )
@@ -332,7 +332,7 @@ def test_defaulter_with_2m_deposits_held_at_the_floor_and_never_called() -> None
             "is_potential": [True] * 3,
             "is_migration_candidate": [True] * 3,
             "next_best_product": ["WMP"] * 3,
-            "next_best_score": [0.9] * 3,
+            "next_best_value": [25.0] * 3,
             "has_default_account": [True, True, False],
         }
     )
@@ -465,3 +465,30 @@ def test_migration_saving_is_net_of_fees_and_merchant_like_protected() -> None:
         Decimal("317.55"),
         Decimal("244.55"),
     ]
+
+
+def test_cross_sell_calls_go_by_expected_value_and_only_when_worth_the_call() -> None:
+    # next_best_value = P(take-up) x product contribution - call cost: a call worth less than
+    # it costs is no reason to call; among the rest the most valuable call comes first, whatever
+    # the lifetime value; a look-alike rank (no value) is never a reason.
+    n = 4
+    df = pl.DataFrame(
+        {
+            "customer_id": ["LOW", "HIGH", "NEG", "LOOK"],
+            "marketing_consent": ["Y"] * n,
+            "tier_rank": [4] * n,
+            "tier_change": ["same"] * n,
+            "p_alive": [0.9] * n,
+            "clv_amount": [900.0, 1.0, 5000.0, 5000.0],
+            "is_merchant": [False] * n,
+            "is_declared": [False] * n,
+            "is_potential": [False] * n,
+            "is_migration_candidate": [False] * n,
+            "next_best_product": ["TDA", "WMP", "INS", "CCD"],
+            "next_best_value": [3.0, 40.0, -2.0, None],
+            "has_default_account": [False] * n,
+        }
+    )
+    out = build_call_list(df, CallListConfig(), tier_count=5)
+    assert out["customer_id"].to_list() == ["HIGH", "LOW"]
+    assert set(out["reason_code"]) == {"CROSS_SELL"}

@@ -219,13 +219,14 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "channel": "CTR",
                 "txn_code": "TRO",
                 "txn_count": c.counter_txns,
+                "amount": Decimal(100),
                 "fee_amount": Decimal(str(c.counter_fee)),
             }
             for c in customers
             if c.counter_txns
         ],
         "customer_id varchar, month_start date, as_of_date date, channel varchar, "
-        "txn_code varchar, txn_count bigint, fee_amount decimal(18,2)",
+        "txn_code varchar, txn_count bigint, amount decimal(18,2), fee_amount decimal(18,2)",
     )
     _load(
         con,
@@ -307,7 +308,7 @@ def small_config(cfg: Config) -> Config:
     lists = cfg.lists.model_copy(
         update={
             "cross_sell": cfg.lists.cross_sell.model_copy(
-                update={"min_positives": 2, "max_iter": 10, "products": ["TDA", "WMP"]}
+                update={"min_takers": 2, "max_iter": 10, "products": ["TDA", "WMP"]}
             )
         }
     )
@@ -397,8 +398,15 @@ def test_tiers_stage_end_to_end(cfg: Config, warehouse: duckdb.DuckDBPyConnectio
         "from int_branch_summary"
     ).fetchone()
     assert branch == (11, 1, 2)  # C09 (closed) is the branch's reconciling row
-    ev = con.execute("select product_code, status from int_cross_sell_evaluation").fetchall()
-    assert sorted(ev) == [("TDA", "fitted"), ("WMP", "fitted")]
+    # one night, no history: no cut-off whose take-up window has closed, so no probability
+    ev = con.execute(
+        "select product_code, score_kind, status from int_cross_sell_evaluation"
+    ).fetchall()
+    assert sorted(p for p, _, _ in ev) == ["TDA", "WMP"]
+    assert all(k == "lookalike" and s.startswith("look-alike") for _, k, s in ev)
+    assert con.execute(
+        "select count(*) from int_cross_sell where propensity_score is not null"
+    ).fetchone() == (0,)
     held = con.execute(
         "select count(*) from int_cross_sell x join hist_accounts a on a.customer_id = "
         "x.customer_id and a.product_code = x.product_code"

@@ -40,9 +40,9 @@ class CrossSellConfig(_Frozen):
     """A product with fewer takers than this in training is not modelled: look-alike rank."""
     calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
     """Platt scaling (sigmoid; steady with few takers) or isotonic regression."""
-    calibration_folds: int = Field(default=3, ge=2, le=10)
+    calibration_folds: int = Field(default=2, ge=2, le=10)
     """Folds by customer for the out-of-fold scores the calibration is fitted on."""
-    training_sample_customers: int = Field(default=50_000, ge=100)
+    training_sample_customers: int = Field(default=20_000, ge=100)
     """Training uses at most about this many customers (a fixed hash sample): a model is fitted
     once a month, on a sample, not on every customer every night."""
     score_batch_rows: int = Field(default=200_000, ge=1000)

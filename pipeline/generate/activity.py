@@ -37,12 +37,12 @@ _RATES: dict[str, np.ndarray] = {
 # How the latent traits (pipeline/generate/takeup.py) show in behaviour: rate x exp(weight *
 # trait - weight^2 / 2) per kind of event, so the population's mean rate is unchanged.
 _TRAIT_WEIGHTS: dict[str, dict[str, float]] = {
-    "POS": {"spending": 0.5},
-    "PAY": {"protection": 0.4, "borrowing": 0.3},
-    "DEP": {"saving": 0.4},
-    "WDL": {"saving": -0.3, "borrowing": 0.2},
-    "TRO": {"borrowing": 0.3},
-    "QRY": {"investing": 0.5},
+    "POS": {"spending": 0.7},
+    "PAY": {"protection": 0.6, "borrowing": 0.4},
+    "DEP": {"saving": 0.6},
+    "WDL": {"saving": -0.4, "borrowing": 0.3},
+    "TRO": {"borrowing": 0.5},
+    "QRY": {"investing": 0.7},
 }
 _MCC = np.array([int(m[0]) for m in vocab.MCCS])
 _MCC_P = np.array([m[1] for m in vocab.MCCS]) / sum(m[1] for m in vocab.MCCS)

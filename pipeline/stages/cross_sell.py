@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
 from pipeline.sqlfiles import run_sql
+from pipeline.warehouse import table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -113,7 +114,9 @@ def _build_inputs(
             "sample_permille": permille,
         },
     )
-    frame = con.execute("select * from int_cross_sell_inputs order by customer_id, cutoff_date").pl()
+    frame = con.execute(
+        "select * from int_cross_sell_inputs order by customer_id, cutoff_date"
+    ).pl()
     return frame.with_columns(pl.col("cutoff_date", "label_end_date").cast(pl.Date))
 
 
@@ -195,7 +198,10 @@ def _fit_and_store(
 
 def product_values(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
     """Mean annual contribution of a holder of each product (CNY), from the contribution model
-    as of the latest date on or before ``day``."""
+    as of the latest date on or before ``day``; none without the contribution model's table
+    (then no call is worth its cost)."""
+    if not table_exists(con, "int_customer_product_contribution"):
+        return {}
     rows = con.execute(
         """
         with per_customer as (
@@ -267,7 +273,7 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
         for product in xs.products:
             kind, _status, _fitted, blob = models[product]
             if kind == "takeup" and blob is not None:
-                model = pickle.loads(blob)  # noqa: S301 - written by this stage
+                model = pickle.loads(blob)
                 rows = current.filter(~pl.col(holds_column(product)))
                 p = model.predict(rows, xs.score_batch_rows)
                 scored = rows.select("customer_id").with_columns(
@@ -288,12 +294,13 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
                     .drop(holds_column(product))
                 )
             frames.append(
-                scored.with_columns(
-                    product_code=pl.lit(product), score_kind=pl.lit(kind)
-                ).select(
-                    "customer_id", "product_code", "score_kind", "propensity_score",
+                scored.with_columns(product_code=pl.lit(product), score_kind=pl.lit(kind)).select(
+                    "customer_id",
+                    "product_code",
+                    "score_kind",
+                    "propensity_score",
                     "lookalike_rank",
-                )  # fmt: skip
+                )
             )
     values = product_values(con, day)
     columns = {

@@ -112,7 +112,6 @@ def run(ctx: StageContext) -> int:
     """Tiers with hysteresis, next-best products, migration and call lists, scorecards."""
     import polars as pl
 
-    from pipeline.stages.cross_sell import run_cross_sell
     from models.tiers import (
         apply_credit_gate,
         apply_hysteresis,
@@ -124,6 +123,7 @@ def run(ctx: StageContext) -> int:
         tier_changes,
     )
     from pipeline.sqlfiles import run_sql, write_partition
+    from pipeline.stages.cross_sell import run_cross_sell
     from pipeline.stages.features import load_reference_tables
     from pipeline.stages.rm_value import prepare_rm_value
 
