@@ -284,8 +284,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     other = snapshot(tmp_path / "c" / "landing", 12)
     assert first == again
     assert first.keys() == other.keys()
-    data = [k for k in first if k.endswith(".dat")]
-    assert all(first[k] != other[k] for k in data)
+    # (an empty file, e.g. a day without phone-banking rows, is the same under any seed)
+    data = [k for k in first if k.endswith(".dat") and (first[k] or other[k])]
+    assert data and all(first[k] != other[k] for k in data)
 
 
 def test_empty_channel_file_still_delivered(tmp_path: Path) -> None:
