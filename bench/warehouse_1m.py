@@ -14,10 +14,12 @@ What it holds (defaults: 1,000,000 customers, 365 days ending 2026-11-27):
   then time deposits, wealth products, funds, insurance, credit cards and loans; balances in
   four quarterly versions, some loans and cards past due.
 - ``stg_transactions``: about 0.2 transactions per customer per day across the five channels
-  (NET, POS, ATM, CTR, TEL) with a realistic code, direction and MCC mix, counterparties on
-  transfers (a share of them our own customers); plus about 1.5% merchant-like customers who
-  receive many small TRI inflows from many distinct payers and pay a few suppliers round
-  amounts.
+  (NET, POS, ATM, CTR, TEL), each customer at its own rate (log-uniform over a 20-fold range)
+  and 30% of them stopping at a random day of the year, so lifetime-value models see the
+  heterogeneity and dropout they exist for; a realistic code, direction and MCC mix,
+  counterparties on transfers (a share of them our own customers); plus about 1.5%
+  merchant-like customers who receive many small TRI inflows from many distinct payers and pay
+  a few suppliers round amounts.
 - ``stg_transactions`` is stored in business-date order, as nightly ingest leaves it.
 - ``file_ledger``: one ``loaded`` row per feed (and channel) and date, and a succeeded
   ``ingest`` row per date in ``run_ledger``, so later stages see the dates as ingested.
@@ -53,6 +55,201 @@ create or replace temp macro prod(c, j) as case
     end;
 create or replace temp macro aid(c, j) as 'A' || lpad(cast(c as varchar), 9, '0') || '-' || j;
 """
+
+
+DROPOUT_SHARE = 0.3
+"""Share of customers who stop transacting at a uniform day of the year (BG/NBD's dropout)."""
+KEEP_SHARE = 0.2696
+"""Share of the uniform draws kept by the per-customer thinning: E[20^U / 20] = 19 / (20 ln 20)
+= 0.317 times the share of the year customers are active (0.7 + 0.3 × 0.5 = 0.85), so the
+kept rows average 0.2 transactions per customer per day."""
+
+EVERYDAY_SQL = """
+        insert into {table}
+        with drawn as (
+            select i,
+                   1 + cast(hash(i, $seed, 'c') % $customers as bigint) as c,
+                   $day_from + cast(hash(i, $seed, 'd') % $day_count as integer) as d,
+                   u(i, $seed) as uc, u(i, 'code') as ux, u(i, 'amt') as ua
+            from range($id_from, $id_from
+                       + cast($customers * $day_count * 0.2 / $keep_share as bigint)) t(i)
+        ),
+        base as (
+            -- each customer's own rate (log-uniform over 1..20, thinning the uniform draws) and,
+            -- for some, a last active day: what BG/NBD models (heterogeneous Poisson + dropout)
+            select *
+            from drawn
+            where u(i, 'keep') < pow(20, u(c, 'rate')) / 20
+              and d < case when u(c, 'drop') < $dropout_share
+                           then cast(u(c, 'drop_day') * $days as integer) else $days + 36500 end
+        ),
+        chan as (
+            select *,
+                   case when uc < 0.45 then 'NET' when uc < 0.70 then 'POS'
+                        when uc < 0.82 then 'ATM' when uc < 0.92 then 'CTR' else 'TEL' end
+                       as channel
+            from base
+        ),
+        coded as (
+            select *,
+                   case channel
+                       when 'POS' then 'POS'
+                       when 'NET' then case when ux < 0.35 then 'TRO' when ux < 0.60 then 'PAY'
+                                            when ux < 0.80 then 'TRI' when ux < 0.88 then 'PRB'
+                                            when ux < 0.94 then 'PRR' else 'LRP' end
+                       when 'ATM' then case when ux < 0.60 then 'WDL' when ux < 0.75 then 'DEP'
+                                            when ux < 0.90 then 'QRY' else 'TRO' end
+                       when 'CTR' then case when ux < 0.30 then 'DEP' when ux < 0.55 then 'WDL'
+                                            when ux < 0.70 then 'TRO' when ux < 0.78 then 'PRB'
+                                            when ux < 0.85 then 'PAY' when ux < 0.92 then 'TRI'
+                                            else 'QRY' end
+                       else case when ux < 0.50 then 'QRY' when ux < 0.80 then 'PAY'
+                                 else 'TRO' end
+                   end as txn_code
+            from chan
+        ),
+        final as (
+            select case when channel = 'POS' then 'P' else 'T' end || i as txn_id,
+                   $start + d as txn_date,
+                   make_time(cast(8 + hash(i, 'h') % 14 as bigint),
+                             cast(hash(i, 'm') % 60 as bigint), 0.0) as txn_time,
+                   cid(c) as customer_id,
+                   case when channel = 'POS' and prod(c, 1) = 'CCD' and n_acc(c) > 1
+                        then aid(c, 1) else aid(c, 0) end as account_id,
+                   channel, txn_code,
+                   case when txn_code in ('DEP', 'TRI', 'PRR', 'LDR') then 'C'
+                        when txn_code = 'QRY' then 'N' else 'D' end as direction,
+                   cast(case when txn_code = 'QRY' then 0
+                             when txn_code = 'POS' then round(5 * pow(400, ua), 2)
+                             when txn_code in ('PRB', 'PRR') then round(1000 * pow(100, ua), -2)
+                             else round(20 * pow(1000, ua), 2) end as decimal(18, 2)) as amount,
+                   'CNY' as currency,
+                   cast(case when channel = 'CTR' and txn_code = 'TRO' then 2.00
+                             when channel = 'ATM' and txn_code = 'WDL' and ua > 0.9 then 2.00
+                             else 0.00 end as decimal(18, 2)) as fee,
+                   case when txn_code in ('TRI', 'TRO', 'PAY')
+                        then '6222' || lpad(cast(hash(i, 'cp') % 100000000 as varchar), 12, '0')
+                   end as counterparty_account,
+                   case when txn_code in ('TRI', 'TRO', 'PAY')
+                        then '对手' || (hash(i, 'cp') % 100000) end as counterparty_name,
+                   case when txn_code in ('TRI', 'TRO') then
+                            case when hash(i, 'cb') % 10 < 4 then '102' else '103' end
+                        when txn_code = 'PAY' then '105' end as counterparty_bank,
+                   case when txn_code in ('TRI', 'TRO') and hash(i, 'cb') % 10 < 4
+                        then cid(1 + hash(i, 'cp') % $customers) end as counterparty_customer_id,
+                   case when channel = 'POS' then
+                       ['5411', '5812', '5541', '5311', '5732', '4111', '5912', '7011', '5999',
+                        '8062', '5411', '5812'][1 + cast(hash(i, 'mcc') % 12 as integer)]
+                   end as mcc,
+                   case when channel in ('CTR', 'ATM')
+                        then 'B' || lpad(cast(1 + hash(c, $seed, 'hb') % 200 as varchar), 4, '0')
+                   end as branch_id,
+                   case when channel in ('ATM', 'POS') then 'TM' || (hash(i, 'tm') % 50000)
+                   end as terminal_id,
+                   $start + d + case when hash(i, 'late') % 200 = 0
+                                          and d < $day_from + $day_count - 1
+                                     then 1 else 0 end as business_date,
+                   i as line_number
+            from coded
+        )
+        select * from final
+"""
+"""Everyday transactions of ``$day_count`` days from day ``$day_from`` of the history: about 0.2
+per customer per day, at each customer's own rate, until the customer's last active day."""
+
+MERCHANT_INFLOW_SQL = """
+        insert into {table}
+        with base as (
+            select i,
+                   $merchant_every * (1 + cast(hash(i, $seed, 'mm')
+                       % ($customers // $merchant_every) as bigint)) as c,
+                   $day_from + cast(hash(i, $seed, 'md') % $day_count as integer) as d,
+                   hash(i, $seed, 'payer') % 200000 as payer
+            from range($id_from, $id_from
+                       + cast($customers // $merchant_every * $day_count * 3 as bigint)) t(i)
+        ),
+        final as (
+            select 'M' || i as txn_id, $start + d as txn_date,
+                   make_time(cast(7 + hash(i, 'h') % 12 as bigint),
+                             cast(hash(i, 'm') % 60 as bigint), 0.0) as txn_time,
+                   cid(c) as customer_id, aid(c, 0) as account_id,
+                   case when hash(i, 'ch') % 4 = 0 then 'CTR' else 'NET' end as channel,
+                   'TRI' as txn_code, 'C' as direction,
+                   cast(round(50 * pow(100, u(i, 'amt')), 2) as decimal(18, 2)) as amount,
+                   'CNY' as currency, cast(0 as decimal(18, 2)) as fee,
+                   '6217' || lpad(cast(payer as varchar), 12, '0') as counterparty_account,
+                   '买家' || payer as counterparty_name,
+                   case when payer % 3 = 0 then '102' else '104' end as counterparty_bank,
+                   case when payer % 3 = 0 then cid(1 + payer * 5 % $customers)
+                   end as counterparty_customer_id,
+                   cast(null as varchar) as mcc,
+                   cast(null as varchar) as branch_id, cast(null as varchar) as terminal_id,
+                   $start + d as business_date, i as line_number
+            from base
+        )
+        select * from final
+"""
+"""Merchant-like customers: ~3 small TRI inflows a day from many distinct payers."""
+
+SUPPLIER_SQL = """
+        insert into {table}
+        with base as (
+            select i,
+                   $merchant_every * (1 + cast(hash(i, $seed, 'sm')
+                       % ($customers // $merchant_every) as bigint)) as c,
+                   $day_from + cast(hash(i, $seed, 'sd') % $day_count as integer) as d
+            from range($id_from, $id_from
+                       + cast($customers // $merchant_every * $day_count * 0.3 as bigint)) t(i)
+        ),
+        final as (
+            select 'S' || i as txn_id, $start + d as txn_date, time '15:00:00' as txn_time,
+                   cid(c) as customer_id, aid(c, 0) as account_id, 'NET' as channel,
+                   'TRO' as txn_code, 'D' as direction,
+                   cast(1000 * (1 + hash(i, 'amt') % 50) as decimal(18, 2)) as amount,
+                   'CNY' as currency, cast(0 as decimal(18, 2)) as fee,
+                   '6228' || lpad(cast(c * 3 + hash(i, 'sup') % 3 as varchar), 12, '0')
+                       as counterparty_account,
+                   '供应商' || (c * 3 + hash(i, 'sup') % 3) as counterparty_name,
+                   '105' as counterparty_bank, cast(null as varchar) as counterparty_customer_id,
+                   cast(null as varchar) as mcc, cast(null as varchar) as branch_id,
+                   cast(null as varchar) as terminal_id,
+                   $start + d as business_date, i as line_number
+            from base
+        )
+        select * from final
+"""
+"""... and merchants pay a few suppliers round amounts, about twice a week."""
+
+
+def insert_transactions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    params: dict[str, object],
+    day_from: int,
+    day_count: int,
+    id_from: int,
+) -> None:
+    """Append the transactions of days ``day_from`` .. ``day_from + day_count - 1`` of the
+    history (0 = the first date) to ``table``, ids from ``id_from`` (beyond the ids already
+    used when extending a warehouse by a day)."""
+    p = {
+        **params,
+        "day_from": day_from,
+        "day_count": day_count,
+        "id_from": id_from,
+        "keep_share": KEEP_SHARE,
+        "dropout_share": DROPOUT_SHARE,
+    }
+    for sql in (EVERYDAY_SQL, MERCHANT_INFLOW_SQL, SUPPLIER_SQL):
+        _con_exec(con, sql.format(table=table), p)
+
+
+def load_macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
+    """The generator's temp macros (pseudo-random values, ids, products) for ``seed``."""
+    for stmt in _MACROS.split(";"):
+        if stmt.strip():
+            # macros cannot take prepared parameters: inline the seed
+            con.execute(stmt.replace("$seed", str(int(seed))))
 
 
 def _con_exec(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
@@ -103,10 +300,7 @@ def build_bench_warehouse(
         "far": date(9999, 12, 31),
         "merchant_every": MERCHANT_EVERY,
     }
-    for stmt in _MACROS.split(";"):
-        if stmt.strip():
-            # macros cannot take prepared parameters: inline the seed
-            con.execute(stmt.replace("$seed", str(int(seed))))
+    load_macros(con, seed)
 
     _con_exec(
         con,
@@ -216,157 +410,7 @@ def build_bench_warehouse(
         """,
         p,
     )
-    # Everyday transactions: about 0.2 per customer per day.
-    _con_exec(
-        con,
-        """
-        insert into stg_transactions
-        with base as (
-            select i,
-                   1 + cast(hash(i, $seed, 'c') % $customers as bigint) as c,
-                   cast(hash(i, $seed, 'd') % $days as integer) as d,
-                   u(i, $seed) as uc, u(i, 'code') as ux, u(i, 'amt') as ua
-            from range(0, cast($customers * $days * 0.2 as bigint)) t(i)
-        ),
-        chan as (
-            select *,
-                   case when uc < 0.45 then 'NET' when uc < 0.70 then 'POS'
-                        when uc < 0.82 then 'ATM' when uc < 0.92 then 'CTR' else 'TEL' end
-                       as channel
-            from base
-        ),
-        coded as (
-            select *,
-                   case channel
-                       when 'POS' then 'POS'
-                       when 'NET' then case when ux < 0.35 then 'TRO' when ux < 0.60 then 'PAY'
-                                            when ux < 0.80 then 'TRI' when ux < 0.88 then 'PRB'
-                                            when ux < 0.94 then 'PRR' else 'LRP' end
-                       when 'ATM' then case when ux < 0.60 then 'WDL' when ux < 0.75 then 'DEP'
-                                            when ux < 0.90 then 'QRY' else 'TRO' end
-                       when 'CTR' then case when ux < 0.30 then 'DEP' when ux < 0.55 then 'WDL'
-                                            when ux < 0.70 then 'TRO' when ux < 0.78 then 'PRB'
-                                            when ux < 0.85 then 'PAY' when ux < 0.92 then 'TRI'
-                                            else 'QRY' end
-                       else case when ux < 0.50 then 'QRY' when ux < 0.80 then 'PAY'
-                                 else 'TRO' end
-                   end as txn_code
-            from chan
-        ),
-        final as (
-            select case when channel = 'POS' then 'P' else 'T' end || i as txn_id,
-                   $start + d as txn_date,
-                   make_time(cast(8 + hash(i, 'h') % 14 as bigint),
-                             cast(hash(i, 'm') % 60 as bigint), 0.0) as txn_time,
-                   cid(c) as customer_id,
-                   case when channel = 'POS' and prod(c, 1) = 'CCD' and n_acc(c) > 1
-                        then aid(c, 1) else aid(c, 0) end as account_id,
-                   channel, txn_code,
-                   case when txn_code in ('DEP', 'TRI', 'PRR', 'LDR') then 'C'
-                        when txn_code = 'QRY' then 'N' else 'D' end as direction,
-                   cast(case when txn_code = 'QRY' then 0
-                             when txn_code = 'POS' then round(5 * pow(400, ua), 2)
-                             when txn_code in ('PRB', 'PRR') then round(1000 * pow(100, ua), -2)
-                             else round(20 * pow(1000, ua), 2) end as decimal(18, 2)) as amount,
-                   'CNY' as currency,
-                   cast(case when channel = 'CTR' and txn_code = 'TRO' then 2.00
-                             when channel = 'ATM' and txn_code = 'WDL' and ua > 0.9 then 2.00
-                             else 0.00 end as decimal(18, 2)) as fee,
-                   case when txn_code in ('TRI', 'TRO', 'PAY')
-                        then '6222' || lpad(cast(hash(i, 'cp') % 100000000 as varchar), 12, '0')
-                   end as counterparty_account,
-                   case when txn_code in ('TRI', 'TRO', 'PAY')
-                        then '对手' || (hash(i, 'cp') % 100000) end as counterparty_name,
-                   case when txn_code in ('TRI', 'TRO') then
-                            case when hash(i, 'cb') % 10 < 4 then '102' else '103' end
-                        when txn_code = 'PAY' then '105' end as counterparty_bank,
-                   case when txn_code in ('TRI', 'TRO') and hash(i, 'cb') % 10 < 4
-                        then cid(1 + hash(i, 'cp') % $customers) end as counterparty_customer_id,
-                   case when channel = 'POS' then
-                       ['5411', '5812', '5541', '5311', '5732', '4111', '5912', '7011', '5999',
-                        '8062', '5411', '5812'][1 + cast(hash(i, 'mcc') % 12 as integer)]
-                   end as mcc,
-                   case when channel in ('CTR', 'ATM')
-                        then 'B' || lpad(cast(1 + hash(c, $seed, 'hb') % 200 as varchar), 4, '0')
-                   end as branch_id,
-                   case when channel in ('ATM', 'POS') then 'TM' || (hash(i, 'tm') % 50000)
-                   end as terminal_id,
-                   $start + d + case when hash(i, 'late') % 200 = 0 and d < $days - 1
-                                     then 1 else 0 end as business_date,
-                   i as line_number
-            from coded
-        )
-        select * from final
-        """,
-        p,
-    )
-    # Merchant-like customers: ~3 small TRI inflows a day from many distinct payers.
-    _con_exec(
-        con,
-        """
-        insert into stg_transactions
-        with base as (
-            select i,
-                   $merchant_every * (1 + cast(hash(i, $seed, 'mm')
-                       % ($customers // $merchant_every) as bigint)) as c,
-                   cast(hash(i, $seed, 'md') % $days as integer) as d,
-                   hash(i, $seed, 'payer') % 200000 as payer
-            from range(0, cast($customers // $merchant_every * $days * 3 as bigint)) t(i)
-        ),
-        final as (
-            select 'M' || i as txn_id, $start + d as txn_date,
-                   make_time(cast(7 + hash(i, 'h') % 12 as bigint),
-                             cast(hash(i, 'm') % 60 as bigint), 0.0) as txn_time,
-                   cid(c) as customer_id, aid(c, 0) as account_id,
-                   case when hash(i, 'ch') % 4 = 0 then 'CTR' else 'NET' end as channel,
-                   'TRI' as txn_code, 'C' as direction,
-                   cast(round(50 * pow(100, u(i, 'amt')), 2) as decimal(18, 2)) as amount,
-                   'CNY' as currency, cast(0 as decimal(18, 2)) as fee,
-                   '6217' || lpad(cast(payer as varchar), 12, '0') as counterparty_account,
-                   '买家' || payer as counterparty_name,
-                   case when payer % 3 = 0 then '102' else '104' end as counterparty_bank,
-                   case when payer % 3 = 0 then cid(1 + payer * 5 % $customers)
-                   end as counterparty_customer_id,
-                   cast(null as varchar) as mcc,
-                   cast(null as varchar) as branch_id, cast(null as varchar) as terminal_id,
-                   $start + d as business_date, i as line_number
-            from base
-        )
-        select * from final
-        """,
-        p,
-    )
-    # ...and pay a few suppliers round amounts, about twice a week.
-    _con_exec(
-        con,
-        """
-        insert into stg_transactions
-        with base as (
-            select i,
-                   $merchant_every * (1 + cast(hash(i, $seed, 'sm')
-                       % ($customers // $merchant_every) as bigint)) as c,
-                   cast(hash(i, $seed, 'sd') % $days as integer) as d
-            from range(0, cast($customers // $merchant_every * $days * 0.3 as bigint)) t(i)
-        ),
-        final as (
-            select 'S' || i as txn_id, $start + d as txn_date, time '15:00:00' as txn_time,
-                   cid(c) as customer_id, aid(c, 0) as account_id, 'NET' as channel,
-                   'TRO' as txn_code, 'D' as direction,
-                   cast(1000 * (1 + hash(i, 'amt') % 50) as decimal(18, 2)) as amount,
-                   'CNY' as currency, cast(0 as decimal(18, 2)) as fee,
-                   '6228' || lpad(cast(c * 3 + hash(i, 'sup') % 3 as varchar), 12, '0')
-                       as counterparty_account,
-                   '供应商' || (c * 3 + hash(i, 'sup') % 3) as counterparty_name,
-                   '105' as counterparty_bank, cast(null as varchar) as counterparty_customer_id,
-                   cast(null as varchar) as mcc, cast(null as varchar) as branch_id,
-                   cast(null as varchar) as terminal_id,
-                   $start + d as business_date, i as line_number
-            from base
-        )
-        select * from final
-        """,
-        p,
-    )
+    insert_transactions(con, "stg_transactions", p, 0, days, 0)
     _con_exec(
         con,
         """

@@ -1,6 +1,7 @@
 """Logging: readable lines on a terminal, JSON lines otherwise (for cron and log shippers).
 
-Every record may carry ``stage``, ``business_date``, ``rows`` and ``seconds`` as extras;
+Every record may carry ``stage``, ``business_date``, ``rows``, ``seconds`` (and a stage's
+``cpu_seconds`` and ``peak_rss_mb``) as extras;
 the formatters print whichever are present. Set up once, by the CLI, never at import time.
 """
 
@@ -11,7 +12,17 @@ import logging
 import sys
 from datetime import datetime
 
-FIELDS = ("stage", "business_date", "feed", "file", "rows", "seconds", "outcome")
+FIELDS = (
+    "stage",
+    "business_date",
+    "feed",
+    "file",
+    "rows",
+    "seconds",
+    "cpu_seconds",
+    "peak_rss_mb",
+    "outcome",
+)
 LOGGER = "cvp"
 
 

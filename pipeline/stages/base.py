@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class Stage:
     """False for a stage that manages its own transactions (ingest commits file by file)."""
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) -> int:
     """Run one stage for ``ctx.business_date``, recording it in the run ledger.
 
@@ -60,7 +66,7 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
         Wrapping any error, after the ledger records the failure.
     """
     ctx.ledger.start(stage.name, ctx.business_date, inputs_token)
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     try:
         if os.environ.get(INJECT_FAILURE) == stage.name:
             raise StageFailed(f"failure injected by {INJECT_FAILURE} (tests only)")
@@ -86,6 +92,10 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
             "business_date": ctx.business_date,
             "rows": rows,
             "seconds": seconds,
+            # CPU of this process only (DuckDB's threads included); the peak resident memory
+            # of the process so far, so the stage where it jumps is the one that needed it
+            "cpu_seconds": round(time.process_time() - cpu_started, 3),
+            "peak_rss_mb": peak_rss_mb(),
         },
     )
     return rows

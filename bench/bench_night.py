@@ -1,0 +1,247 @@
+"""Benchmark: a whole night, as cron runs it, at 250k, 1M and 2M customers.
+
+For each size: a bench warehouse with a year of history (:mod:`bench.warehouse_1m`, built once
+under ``var/bench/night_<customers>.duckdb``) on which the nightly run of its last date has
+already run, so the night measured is an ordinary one (the closed months, golden months and
+tier history exist); and the next date's landing folder (:mod:`bench.night_extracts`). Each
+repeat copies the warehouse and runs ``cvp run --date <next date>`` (ingest to export) as a
+separate process under ``/usr/bin/time -v``. Per stage: wall and CPU seconds and the peak
+resident memory of the process by the end of the stage, from the run's JSON log; for the night:
+wall, CPU (user + system) and peak RSS from ``time``. Medians over the repeats.
+
+Targets at 1M customers on the 2-core machine (issue #16): ≤ 90 s wall, ≤ 4 GB peak RSS.
+The machine is shared: compare sizes within one run, and read CPU beside wall.
+
+Usage::
+
+    python -m bench.bench_night [--sizes 250000,1000000,2000000] [--repeats 3]
+        [--memory-limit 3GB] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench"
+END = date(2026, 11, 27)
+STAGES = ("ingest", "features", "contribution", "merchants", "clv", "value", "tiers", "export")
+GOAL_SECONDS, GOAL_RSS_MB = 90.0, 4096.0
+
+
+def _cvp(args: list[str], env: dict[str, str], timing: Path | None = None) -> tuple[int, str]:
+    cmd = [str(ROOT / ".venv" / "bin" / "cvp"), *args, "--log-format", "json"]
+    if timing:
+        cmd = ["/usr/bin/time", "-v", "-o", str(timing), *cmd]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    return done.returncode, done.stderr
+
+
+def _env(warehouse: Path, landing: Path, exports: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CVP_WAREHOUSE": str(warehouse),
+        "CVP_LANDING_DIR": str(landing),
+        "CVP_EXPORT_DIR": str(exports),
+    }
+
+
+def write_config(memory_limit: str | None, threads: int | None) -> Path:
+    """The default configuration with the DuckDB limits of the bench."""
+    cfg = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text(encoding="utf-8"))
+    cfg.setdefault("warehouse", {})
+    cfg["warehouse"]["memory_limit"] = memory_limit
+    cfg["warehouse"]["threads"] = threads
+    path = BENCH_DIR / "night_config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def prepare(customers: int, config: Path) -> tuple[Path, Path]:
+    """The size's warehouse, after its last date's night, and the next date's landing zone:
+    built once (minutes to an hour), then reused."""
+    from bench.night_extracts import write_next_day
+    from bench.warehouse_1m import build_bench_warehouse
+
+    base = BENCH_DIR / f"night_{customers}.duckdb"
+    landing = BENCH_DIR / f"night_{customers}_landing"
+    if base.exists() and landing.exists():
+        return base, landing
+    work = base.with_suffix(".building.duckdb")
+    started = time.monotonic()
+    print(f"building {base.name}: {customers:,} customers, a year", flush=True)
+    build_bench_warehouse(work, customers=customers, end=END)
+    print(f"  history written in {time.monotonic() - started:.0f} s; its last night...", flush=True)
+    code, err = _cvp(
+        ["run", "--date", END.isoformat(), "--config", str(config),
+         "--stages", "features,contribution,merchants,clv,value,tiers"],
+        _env(work, landing, BENCH_DIR / f"night_{customers}_exports"),
+    )  # fmt: skip
+    if code != 0:
+        raise RuntimeError(f"first night of {work} failed ({code}): {err[-2000:]}")
+    shutil.rmtree(landing, ignore_errors=True)
+    write_next_day(work, landing)
+    work.rename(base)
+    print(f"  ready in {time.monotonic() - started:.0f} s", flush=True)
+    return base, landing
+
+
+def _time_v(path: Path) -> dict[str, float]:
+    text = path.read_text()
+
+    def field(label: str) -> str:
+        found = re.search(rf"{re.escape(label)}: (.+)", text)
+        return found.group(1).strip() if found else "0"
+
+    wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+    parts = [float(x) for x in wall.split(":")]
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    return {
+        "wall_seconds": seconds,
+        "cpu_seconds": float(field("User time (seconds)")) + float(field("System time (seconds)")),
+        "peak_rss_mb": float(field("Maximum resident set size (kbytes)")) / 1024,
+    }
+
+
+def one_night(customers: int, base: Path, landing: Path, config: Path) -> dict[str, Any]:
+    """Copy the warehouse and run the next date's night on the copy."""
+    run_path = BENCH_DIR / f"night_{customers}_run.duckdb"
+    exports = BENCH_DIR / f"night_{customers}_exports"
+    shutil.rmtree(exports, ignore_errors=True)
+    shutil.copyfile(base, run_path)
+    day = sorted(p.name for p in landing.iterdir())[-1]
+    day_iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    timing = BENCH_DIR / f"night_{customers}.time"
+    code, err = _cvp(
+        ["run", "--date", day_iso, "--config", str(config)],
+        _env(run_path, landing, exports),
+        timing,
+    )
+    if code != 0:
+        raise RuntimeError(f"night {day_iso} on {run_path} failed ({code}): {err[-2000:]}")
+    stages: dict[str, dict[str, float]] = {}
+    for line in err.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("msg", "").endswith(" done") and rec.get("stage") in STAGES:
+            stages[rec["stage"]] = {
+                "wall_seconds": rec["seconds"],
+                "cpu_seconds": rec.get("cpu_seconds", 0.0),
+                "peak_rss_mb": rec.get("peak_rss_mb", 0.0),
+            }
+    run_path.unlink()
+    return {"stages": stages, "night": _time_v(timing)}
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def bench_night(
+    sizes: list[int], repeats: int = 3, memory_limit: str | None = "3GB", threads: int | None = 2
+) -> dict[int, dict[str, Any]]:
+    """Time ``repeats`` nights at each size; print and return the medians."""
+    config = write_config(memory_limit, threads)
+    results: dict[int, dict[str, Any]] = {}
+    for customers in sizes:
+        base, landing = prepare(customers, config)
+        nights = []
+        for i in range(repeats):
+            nights.append(one_night(customers, base, landing, config))
+            n = nights[-1]["night"]
+            print(
+                f"{customers:>9,} customers, night {i + 1}/{repeats}: "
+                f"{n['wall_seconds']:.1f} s wall, {n['cpu_seconds']:.1f} s CPU, "
+                f"peak {n['peak_rss_mb']:,.0f} MB",
+                flush=True,
+            )
+        summary: dict[str, Any] = {"stages": {}, "night": {}}
+        for stage in STAGES:
+            runs = [n["stages"][stage] for n in nights if stage in n["stages"]]
+            if runs:
+                summary["stages"][stage] = {
+                    k: _median(runs, k) for k in ("wall_seconds", "cpu_seconds", "peak_rss_mb")
+                }
+        summary["night"] = {
+            k: _median([n["night"] for n in nights], k)
+            for k in ("wall_seconds", "cpu_seconds", "peak_rss_mb")
+        }
+        results[customers] = summary
+    print_table(results, repeats, memory_limit, threads)
+    out = BENCH_DIR / "night_results.json"
+    out.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))
+    return results
+
+
+def print_table(
+    results: dict[int, dict[str, Any]], repeats: int, memory_limit: str | None, threads: int | None
+) -> None:
+    sizes = sorted(results)
+    print(
+        f"\nWhole night, median of {repeats} (memory_limit {memory_limit}, threads {threads}); "
+        "wall s / CPU s / peak RSS MB by the end of the stage:\n"
+    )
+    print("| stage | " + " | ".join(f"{s:,} customers" for s in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for stage in (*STAGES, "night"):
+        cells = []
+        for s in sizes:
+            r = results[s]["night"] if stage == "night" else results[s]["stages"].get(stage)
+            cells.append(
+                f"{r['wall_seconds']:.1f} / {r['cpu_seconds']:.1f} / {r['peak_rss_mb']:,.0f}"
+                if r
+                else "—"
+            )
+        label = "**night**" if stage == "night" else stage
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if len(sizes) > 1:
+        first = results[sizes[0]]["night"]
+        for s in sizes[1:]:
+            r = results[s]["night"]
+            scale = s / sizes[0]
+            print(
+                f"\n{s:,} vs {sizes[0]:,} customers (×{scale:g}): wall ×"
+                f"{r['wall_seconds'] / first['wall_seconds']:.2f}, CPU ×"
+                f"{r['cpu_seconds'] / first['cpu_seconds']:.2f}, peak RSS ×"
+                f"{r['peak_rss_mb'] / first['peak_rss_mb']:.2f}"
+            )
+    if 1_000_000 in results:
+        r = results[1_000_000]["night"]
+        ok = r["wall_seconds"] <= GOAL_SECONDS and r["peak_rss_mb"] <= GOAL_RSS_MB
+        print(
+            f"\n1M night: {r['wall_seconds']:.0f} s, {r['peak_rss_mb']:,.0f} MB against the "
+            f"targets {GOAL_SECONDS:.0f} s and {GOAL_RSS_MB:,.0f} MB: "
+            + ("met" if ok else "not met")
+        )
+
+
+def main(sizes: str = "250000,1000000,2000000", repeats: int = 3) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=sizes)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--memory-limit", default="3GB")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
+    bench_night(
+        [int(x) for x in args.sizes.split(",")], args.repeats, args.memory_limit, args.threads
+    )
+
+
+if __name__ == "__main__":
+    main()
