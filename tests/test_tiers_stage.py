@@ -534,7 +534,14 @@ def test_an_older_tiers_table_gains_the_new_columns(
     # A warehouse written before economic profit: the columns dropped, as if never there.
     for column in ("economic_profit_amount", "capital_charge_amount", "history_days"):
         con.execute(f"alter table int_customer_tiers drop column {column}")
+    # ... and by a version that wrote a column this one no longer computes
+    con.execute("alter table int_cross_sell_evaluation add column train_customers bigint")
     run_tiers(cfg, con, DAY)
+    assert con.execute(
+        "select count(*), count(train_customers) from int_cross_sell_evaluation "
+        "where business_date = ?",
+        [DAY],
+    ).fetchone() == (2, 0)
     row = con.execute(
         "select sum(economic_profit_amount), min(history_days) from int_customer_tiers"
     ).fetchone()

@@ -163,16 +163,20 @@ def run(ctx: StageContext) -> int:
     )
     cutoff = cfg.merchants.score_cutoff
     tiers = migration_protection(tiers, rules.migration, cutoff)
-    keep = [c for c in _columns(con, "int_customer_tiers") if c != "business_date"]
-    write_partition(con, "int_customer_tiers", tiers.select(keep), day)
+    write_partition(con, "int_customer_tiers", _conformed(con, "int_customer_tiers", tiers), day)
     history = tier_changes(tiers, day).drop("business_date")
     write_partition(con, "tier_history", history, day)
 
     xs = run_cross_sell(con, cfg, day)
-    keep_xs = [c for c in _columns(con, "int_cross_sell") if c != "business_date"]
-    write_partition(con, "int_cross_sell", xs.recommendations.select(keep_xs), day)
-    keep_ev = [c for c in _columns(con, "int_cross_sell_evaluation") if c != "business_date"]
-    write_partition(con, "int_cross_sell_evaluation", xs.evaluation.select(keep_ev), day)
+    write_partition(
+        con, "int_cross_sell", _conformed(con, "int_cross_sell", xs.recommendations), day
+    )
+    write_partition(
+        con,
+        "int_cross_sell_evaluation",
+        _conformed(con, "int_cross_sell_evaluation", xs.evaluation),
+        day,
+    )
 
     window_days = (day - window_start).days + 1
     migration = select_channel_migration(tiers, rules.migration, window_days, cutoff).join(
@@ -227,6 +231,14 @@ def run(ctx: StageContext) -> int:
             + "; see table tiers_consistency"
         )
     return tiers.height
+
+
+def _conformed(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame's columns the table has: a column the frame computes but an older table
+    lacks was added by :func:`ensure_tables`; a column an older version wrote and this one no
+    longer computes stays null for the new date."""
+    have = set(_columns(con, table)) - {"business_date"}
+    return frame.select([c for c in frame.columns if c in have])
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
