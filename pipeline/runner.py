@@ -81,14 +81,53 @@ class Tokens:
         return self._memo[key]
 
 
+def stale_needs(
+    con: duckdb.DuckDBPyConnection, tokens: Tokens, stage: Stage, day: date, planned: set[str]
+) -> list[tuple[str, str]]:
+    """The stages ``stage`` needs for ``day`` whose outputs for the date are not what the
+    current config and deliveries give (and are not planned to run first), each with why.
+
+    A need is current when its latest run for the date succeeded with the inputs token it
+    would have now: same config sections, same code, same deliveries up to the date, and
+    its own needs current in turn. "It last succeeded" is not enough: a run under a what-if
+    config, or before a late delivery, succeeded too."""
+    out = []
+    for need in stage.needs:
+        if need in planned:
+            continue
+        latest = _latest(con, need, day)
+        if need == "ingest":  # its token is only known after it ran: the files it loaded
+            if latest is None or latest[0] != "succeeded":
+                out.append((need, "not loaded" if latest is None else f"last run {latest[0]}"))
+            continue
+        if latest is None:
+            out.append((need, "never run for the date"))
+        elif latest[0] != "succeeded":
+            out.append((need, f"last run {latest[0]}"))
+        elif latest[1] != tokens.of(BY_NAME[need], day):
+            out.append((need, "built with another configuration or before later deliveries"))
+    return out
+
+
 def check_needs(
-    con: duckdb.DuckDBPyConnection, stage: Stage, business_date: date, planned: set[str]
+    con: duckdb.DuckDBPyConnection, tokens: Tokens, stage: Stage, day: date, planned: set[str]
 ) -> None:
-    missing = [n for n in stage.needs if n not in planned and not succeeded(con, n, business_date)]
-    if missing:
+    """Refuse to run ``stage`` for ``day`` on outputs that are not current (see
+    :func:`stale_needs`).
+
+    Raises
+    ------
+    StageFailed
+        Naming each stale need, why, and the command that brings them up to date.
+    """
+    stale = stale_needs(con, tokens, stage, day, planned)
+    if stale:
+        names = ", ".join(n for n, _ in stale)
+        why = "; ".join(f"{n}: {w}" for n, w in stale)
         raise StageFailed(
-            f"stage {stage.name} for {business_date} needs {', '.join(missing)} first: "
-            f"run `cvp {missing[0]} --date {business_date}` (or `cvp run`)"
+            f"stage {stage.name} for {day} needs {names} first ({why}): "
+            f"run `cvp run --date {day}` (or `cvp run --date {day} --stages {names},"
+            f"{stage.name}`)"
         )
 
 
@@ -160,7 +199,7 @@ def run_stages(
         rerun: set[str] = set()
         for j, name in enumerate(names):
             stage = BY_NAME[name]
-            check_needs(con, stage, day, planned)
+            check_needs(con, tokens, stage, day, planned)
             step = decide(con, tokens, stage, day, force or bool(rerun & set(stage.needs)))
             if progress:
                 done = i * len(names) + j

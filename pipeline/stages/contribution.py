@@ -18,14 +18,16 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.dates import month_end
-from pipeline.errors import CheckFailed, StageFailed
+from pipeline.errors import CheckFailed
 from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import (
+    AGGREGATES,
     Window,
     aggregate_params,
     create_refresh_log,
     drop_current_parts,
+    ensure_aggregates,
     load_reference_tables,
     log_refresh,
     refresh_closed_aggregates,
@@ -60,20 +62,6 @@ def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any])
             f"transactions give {source}{more}; see chk_contribution_reconciliation"
         )
     return rows
-
-
-def _has_current_aggregates(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> bool:
-    try:
-        row = con.execute(
-            "select count(*) from agg_account_balance_month "
-            "where month_start = $month_start and as_of_date = $business_date "
-            "union all select count(*) from agg_customer_txn_month "
-            "where month_start = $month_start and as_of_date = $business_date",
-            {k: params[k] for k in ("business_date", "month_start")},
-        ).fetchall()
-    except duckdb.CatalogException:
-        return False
-    return any(r[0] for r in row)
 
 
 @dataclass(frozen=True)
@@ -143,12 +131,8 @@ def run(ctx: StageContext) -> int:
     cfg = ctx.cfg
     window = window_of(cfg, ctx.business_date)
     params = contribution_params(ctx.con, cfg, ctx.business_date)
-    if not _has_current_aggregates(ctx.con, params):
-        raise StageFailed(
-            f"no monthly aggregates as of {ctx.business_date}: run "
-            f"`cvp features --date {ctx.business_date}` first"
-        )
-    load_reference_tables(ctx.con, cfg)
+    # the month to date as of this date (a later date of the month may have replaced it)
+    ctx.facts.update(ensure_aggregates(ctx.con, cfg, ctx.business_date))
     economics_hash = cfg.section_fingerprint("economics")
     ctx.facts.update(
         refresh_window_parts(
@@ -204,7 +188,12 @@ def refresh_monthly_contribution(
     create_refresh_log(con)
     economics_hash = cfg.section_fingerprint("economics")
     stale = stale_months(
-        con, "agg_customer_contribution_month", ("ACCT", "TXN"), months, economics_hash
+        con,
+        "agg_customer_contribution_month",
+        ("ACCT", "TXN"),
+        months,
+        economics_hash,
+        inputs=tuple(AGGREGATES),
     )
     pricing = load_sql(sql_path("contribution/int_customer_product_contribution"))
     for month in stale:

@@ -306,9 +306,14 @@ def stale_months(
     feeds: tuple[str, ...],
     months: list[date],
     config_hash: str,
+    inputs: tuple[str, ...] = (),
 ) -> list[date]:
-    """Closed months never refreshed, refreshed under another config, or with a delivery of
-    one of ``feeds`` for a date in the month loaded after the refresh."""
+    """Closed months never refreshed, whose latest refresh was under another config, with a
+    delivery of one of ``feeds`` for a date in the month loaded after the refresh, or (a table
+    computed from other monthly tables) with a month of one of ``inputs`` refreshed after it.
+
+    Only the latest refresh of a month counts: the table holds what that refresh wrote, so a
+    refresh under this config that an other config's refresh overwrote since is no use."""
     if not months:
         return []
     rows = con.execute(
@@ -325,7 +330,7 @@ def stale_months(
         select w.month_start
         from wanted w left join last_refresh r using (month_start)
         where r.refreshed_at is null
-           or r.config_hash <> $config_hash
+           or r.config_hash is distinct from $config_hash
            or exists (
                select 1 from file_ledger f
                where f.feed in (select unnest($feeds::varchar[]))
@@ -333,11 +338,59 @@ def stale_months(
                  and f.business_date between w.month_start
                      and last_day(w.month_start)
                  and f.received_at > r.refreshed_at)
+           or exists (
+               select 1 from agg_refresh_log i
+               where i.table_name in (select unnest($inputs::varchar[]))
+                 and i.month_start = w.month_start
+                 and i.as_of_date = last_day(i.month_start)
+                 and i.refreshed_at > r.refreshed_at)
         order by 1
         """,
-        {"months": months, "table": table, "config_hash": config_hash, "feeds": list(feeds)},
+        {
+            "months": months,
+            "table": table,
+            "config_hash": config_hash,
+            "feeds": list(feeds),
+            "inputs": list(inputs),
+        },
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def month_to_date_is_current(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    feeds: tuple[str, ...],
+    month: date,
+    as_of: date,
+    config_hash: str,
+) -> bool:
+    """Whether ``table`` holds ``month``'s rows as of ``as_of`` (a date inside the month, its
+    last day included) as this config computes them: the latest refresh logged for the month
+    and date was under ``config_hash``, and no delivery of ``feeds`` for a date of the month
+    up to ``as_of`` was loaded since. Deliveries after ``as_of`` do not matter: the rows as
+    of a date see only what was loaded for that date and before."""
+    row = con.execute(
+        """
+        select arg_max(config_hash, refreshed_at), max(refreshed_at)
+        from agg_refresh_log
+        where table_name = $table and month_start = $month and as_of_date = $as_of
+        """,
+        {"table": table, "month": month, "as_of": as_of},
+    ).fetchone()
+    if not row or row[1] is None or row[0] != config_hash:
+        return False
+    later = con.execute(
+        """
+        select count(*) from file_ledger
+        where feed in (select unnest($feeds::varchar[]))
+          and outcome in ('loaded', 'replaced')
+          and business_date between $month and $as_of
+          and received_at > $refreshed_at
+        """,
+        {"feeds": list(feeds), "month": month, "as_of": as_of, "refreshed_at": row[1]},
+    ).fetchone()
+    return not (later and later[0])
 
 
 def create_refresh_log(con: duckdb.DuckDBPyConnection) -> None:
@@ -365,9 +418,10 @@ def log_refresh(
 
 
 def refresh_aggregates(
-    con: duckdb.DuckDBPyConnection, cfg: Config, window: Window
+    con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, recompute_current: bool = True
 ) -> dict[str, object]:
-    """Bring the monthly aggregates of the date's window up to date; return what was done."""
+    """Bring the monthly aggregates of the date's window up to date; return what was done.
+    ``recompute_current`` False keeps the month to date when it is already as of the date."""
     done: dict[str, object] = {}
     for table, feeds in AGGREGATES.items():
         done.update(
@@ -378,6 +432,7 @@ def refresh_aggregates(
                 window,
                 aggregate_config_hash(cfg, table),
                 aggregate_params(cfg, table),
+                recompute_current,
             )
         )
     return done
@@ -437,6 +492,34 @@ def refresh_closed_aggregates(
     )
 
 
+def ensure_aggregates(
+    con: duckdb.DuckDBPyConnection, cfg: Config, business_date: date, when_missing: bool = False
+) -> dict[str, object]:
+    """Make the monthly aggregates hold what ``business_date`` reads, as this config computes
+    them: for a stage run alone for any loaded date, in any order. Nothing is recomputed when
+    they already do (the nightly run: the features stage just refreshed them).
+
+    ``when_missing``: only when the month to date as of the date is not there at all (another
+    date of the month replaced it), for a stage whose needs already prove the rest current."""
+    load_reference_tables(con, cfg)
+    if when_missing and _has_month_to_date(con, business_date):
+        return {}
+    return refresh_aggregates(con, cfg, window_of(cfg, business_date), recompute_current=False)
+
+
+def _has_month_to_date(con: duckdb.DuckDBPyConnection, business_date: date) -> bool:
+    for table in AGGREGATES:
+        if not table_exists(con, table):
+            return False
+        row = con.execute(
+            f"select count(*) from {table} where month_start = ? and as_of_date = ?",
+            [business_date.replace(day=1), business_date],
+        ).fetchone()
+        if row and row[0]:
+            return True
+    return False
+
+
 def refresh_monthly(
     con: duckdb.DuckDBPyConnection,
     sql_name: str,
@@ -444,11 +527,14 @@ def refresh_monthly(
     window: Window,
     config_hash: str,
     params: dict[str, Any],
+    recompute_current: bool = True,
 ) -> dict[str, object]:
     """Bring a monthly table (``sql_name``: ``<folder>/<table>``, grain month_start,
     as_of_date, …) up to date for the date's window and the month before it: closed months
-    never computed, computed under another config, or with a delivery of one of ``feeds``
-    loaded since, in one pass; then the business date's own month as one partial row set."""
+    never computed, whose latest refresh was under another config, or with a delivery of one
+    of ``feeds`` loaded since, in one pass; then the business date's own month as one partial
+    row set (logged as of the date), recomputed by the stage that owns the table
+    (``recompute_current``) or when it is not as of the date under this config."""
     table = sql_name.rsplit("/", 1)[-1]
     closed: list[date] = []
     m = window.oldest_month
@@ -456,41 +542,61 @@ def refresh_monthly(
         closed.append(m)
         m = first_of_month(m, 1)
     stale = refresh_closed_months(con, sql_name, feeds, closed, config_hash, params)
-    # the date's own month: one partial row set, as of the business date
-    cur, cur_end = window.month_start, month_end(window.month_start)
-    rows = _replace_months(
-        con,
-        sql_name,
-        cur,
-        cur,
-        window.business_date,
-        "month_start = $month_from and (as_of_date = $as_of or as_of_date "
-        "<> last_day(month_start))",
-        params,
-    )
+    # the date's own month: one partial row set, as of the business date, kept until another
+    # date of the month needs its own (each consumer asks for the date it runs for)
+    cur, day = window.month_start, window.business_date
+    rows: int | None = None
+    if recompute_current or not (
+        table_exists(con, table)
+        and month_to_date_is_current(con, table, feeds, cur, day, config_hash)
+    ):
+        rows = _replace_months(
+            con,
+            sql_name,
+            cur,
+            cur,
+            day,
+            "month_start = $month_from and (as_of_date = $as_of or as_of_date "
+            "<> last_day(month_start))",
+            params,
+        )
+        # the log says what the table holds: the month's other partial row set is gone
+        con.execute(
+            "delete from agg_refresh_log where table_name = ? and month_start = ? "
+            "and as_of_date <> last_day(month_start)",
+            [table, cur],
+        )
+        log_refresh(con, table, [cur], day, config_hash)
     # partial row sets of earlier months are superseded by their closed months
     con.execute(
         f"delete from {table} where month_start < ? and as_of_date <> last_day(month_start)",
         [cur],
     )
-    if window.business_date == cur_end:
-        log_refresh(con, table, [cur], cur_end, config_hash)
-    return {f"{table}_months_refreshed": len(stale), f"{table}_current_rows": rows}
+    con.execute(
+        "delete from agg_refresh_log where table_name = ? and month_start < ? "
+        "and as_of_date <> last_day(month_start)",
+        [table, cur],
+    )
+    return {
+        f"{table}_months_refreshed": len(stale),
+        f"{table}_current_rows": "kept" if rows is None else rows,
+    }
 
 
 def _part_is_current(
     con: duckdb.DuckDBPyConnection, table: str, window: Window, config_hash: str, part: str
 ) -> bool:
-    """True when a stored part of the window (``closed``: its closed months; ``oldest``: the
-    month before them) was written after every month it sums was last refreshed, under the
-    same config."""
+    """True when the stored part of the window (``closed``: its closed months; ``oldest``: the
+    month before them) is what this config computes now: its latest write was under
+    ``config_hash`` (a write under another config since replaced it, whatever an earlier write
+    under this one did) and came after every month it sums was last refreshed."""
     first, last, marker = _part_months(window, part)
     row = con.execute(
-        "select max(refreshed_at) from agg_refresh_log where table_name = ? "
-        "and month_start = ? and as_of_date = ? and config_hash = ?",
-        [table, window.month_start, marker, config_hash],
+        "select arg_max(config_hash, refreshed_at), max(refreshed_at) from agg_refresh_log "
+        "where table_name = ? and month_start = ? and as_of_date = ?",
+        [table, window.month_start, marker],
     ).fetchone()
-    if not row or row[0] is None:
+    if not row or row[1] is None or row[0] != config_hash:
         return False
     latest = con.execute(
         "select max(refreshed_at) from agg_refresh_log where table_name in ? "
@@ -498,7 +604,7 @@ def _part_is_current(
         "and as_of_date = last_day(month_start)",
         [list(AGGREGATES), first, last],
     ).fetchone()
-    return latest is None or latest[0] is None or row[0] >= latest[0]
+    return latest is None or latest[0] is None or row[1] >= latest[0]
 
 
 def _part_months(window: Window, part: str) -> tuple[date, date, date]:

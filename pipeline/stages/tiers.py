@@ -124,7 +124,7 @@ def run(ctx: StageContext) -> int:
     )
     from pipeline.sqlfiles import run_sql, write_partition
     from pipeline.stages.cross_sell import run_cross_sell
-    from pipeline.stages.features import load_reference_tables
+    from pipeline.stages.features import ensure_aggregates
     from pipeline.stages.rm_value import prepare_rm_value
 
     con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
@@ -145,7 +145,9 @@ def run(ctx: StageContext) -> int:
         "default_statuses": credit.default_statuses,
     }
     ensure_tables(con)
-    load_reference_tables(con, cfg)  # ref_channel_costs: the contribution model's unit costs
+    # ref_channel_costs (the contribution model's unit costs), and the month to date as of
+    # this date (int_tier_inputs reads it; a later date of the month may have replaced it)
+    ensure_aggregates(con, cfg, day, when_missing=True)
     con.execute(
         "create or replace temp table ref_online_fees (txn_code varchar, fee_amount decimal(18, 2))"
     )

@@ -100,7 +100,7 @@ def run(ctx: StageContext) -> int:
 STAGE = Stage(
     name="value",
     run=run,
-    needs=("contribution",),
+    needs=("contribution", "clv"),  # lifetime values are read when clv wrote them
     reads=(
         "int_customer_features",
         "int_customer_contribution",
