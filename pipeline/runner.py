@@ -84,29 +84,51 @@ class Tokens:
 def stale_needs(
     con: duckdb.DuckDBPyConnection, tokens: Tokens, stage: Stage, day: date, planned: set[str]
 ) -> list[tuple[str, str]]:
-    """The stages ``stage`` needs for ``day`` whose outputs for the date are not what the
-    current config and deliveries give (and are not planned to run first), each with why.
+    """The stages ``stage`` reads through for ``day`` (its needs, theirs, ...) whose outputs
+    for the date are not what the current config and deliveries give, and which are not
+    planned to run first, each with why.
 
     A need is current when its latest run for the date succeeded with the inputs token it
-    would have now: same config sections, same code, same deliveries up to the date, and
-    its own needs current in turn. "It last succeeded" is not enough: a run under a what-if
-    config, or before a late delivery, succeeded too."""
-    out = []
-    for need in stage.needs:
-        if need in planned:
+    would have now (same config sections, same code, same deliveries up to the date), and the
+    needs it read are current in turn: "it last succeeded" is not enough (a run under a
+    what-if config, or before a late delivery, succeeded too), nor is a matching token alone
+    (a value built under this config still sits on a contribution rebuilt since under
+    another). A run recorded without a token was made outside the runner (by hand, or a
+    stage's own test) and is taken as it is, with what it read."""
+    out: dict[str, str] = {}
+    todo, seen = list(stage.needs), set()
+    while todo:
+        need = todo.pop(0)
+        if need in seen or need in planned:
             continue
+        seen.add(need)
         latest = _latest(con, need, day)
         if need == "ingest":  # its token is only known after it ran: the files it loaded
             if latest is None or latest[0] != "succeeded":
-                out.append((need, "not loaded" if latest is None else f"last run {latest[0]}"))
+                out[need] = "not loaded" if latest is None else f"last run {latest[0]}"
             continue
         if latest is None:
-            out.append((need, "never run for the date"))
+            out[need] = "never run for the date"
         elif latest[0] != "succeeded":
-            out.append((need, f"last run {latest[0]}"))
-        elif latest[1] != tokens.of(BY_NAME[need], day):
-            out.append((need, "built with another configuration or before later deliveries"))
-    return out
+            out[need] = f"last run {latest[0]}"
+        elif latest[1] and latest[1] != tokens.of(BY_NAME[need], day):
+            out[need] = "built with another configuration or before later deliveries"
+        elif latest[1]:
+            todo.extend(BY_NAME[need].needs)
+    return [(n, out[n]) for n in ORDER if n in out]
+
+
+def _rerun(stage: Stage, first_stale: str) -> list[str]:
+    """The stages to run again for ``stage``: from the first stale one on, those it reads
+    through, and itself."""
+    upstream, todo = set(), list(stage.needs)
+    while todo:
+        name = todo.pop()
+        if name not in upstream:
+            upstream.add(name)
+            todo.extend(BY_NAME[name].needs)
+    start = ORDER.index(first_stale)
+    return [n for n in ORDER[start:] if n in upstream or n == stage.name]
 
 
 def check_needs(
@@ -126,8 +148,8 @@ def check_needs(
         why = "; ".join(f"{n}: {w}" for n, w in stale)
         raise StageFailed(
             f"stage {stage.name} for {day} needs {names} first ({why}): "
-            f"run `cvp run --date {day}` (or `cvp run --date {day} --stages {names},"
-            f"{stage.name}`)"
+            f"run `cvp run --date {day}` (or `cvp run --date {day} --stages "
+            f"{','.join(_rerun(stage, stale[0][0]))}`)"
         )
 
 

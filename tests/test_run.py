@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,10 +93,44 @@ def test_a_changed_score_weight_reruns_value_and_after_only(
 def test_a_subset_without_its_dependencies_says_which_are_missing(warehouse: Path) -> None:
     code, output = invoke(warehouse, "run", "--date", "2026-11-24", "--stages", "tiers,export")
     assert code == 1
-    assert "stage tiers for 2026-11-24 needs value, merchants, clv first" in output
+    assert (
+        "stage tiers for 2026-11-24 needs merchants, clv, value first "
+        "(merchants: never run for the date" in output
+    )
 
 
 def test_unknown_stage_names_are_refused(warehouse: Path) -> None:
     code, output = invoke(warehouse, "run", "--date", DAY, "--stages", "tiers,expert")
     assert code == 1
     assert "--stages: unknown expert" in output
+
+
+def test_a_subset_refuses_needs_built_under_another_config(warehouse: Path, tmp_path: Path) -> None:
+    """Issue 14, item 2: `--stages tiers,export` ran tiers on a contribution last built under
+    another config. Each need must be current for the date and this config, not merely done."""
+    shutil.copy(warehouse / "cvp.duckdb", tmp_path / "cvp.duckdb")
+    changed = tmp_path / "dearer_counter.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text()
+    changed.write_text(text.replace("    CTR: 12.00", "    CTR: 14.00", 1))
+    code, output = invoke(tmp_path, "contribution", "--date", DAY, config=changed)
+    assert code == 1  # features was built under the default config: refused, says what to run
+    assert "needs features first" in output and "--stages features,contribution" in output
+    code, output = invoke(
+        tmp_path, "run", "--date", DAY, "--stages", "features,contribution", config=changed
+    )
+    assert code == 0, output
+    code, output = invoke(tmp_path, "run", "--date", DAY, "--stages", "tiers,export")
+    assert code == 1
+    # value's own token is the default's, but it reads a contribution built since under
+    # the changed config: the check goes all the way up
+    needs = f"stage tiers for {DAY} needs contribution first (contribution: built with another "
+    assert needs in output
+    assert "--stages contribution,merchants,clv,value,tiers`" in output
+    # under the changed config, what reads contribution is stale instead
+    code, output = invoke(tmp_path, "run", "--date", DAY, "--stages", "tiers", config=changed)
+    assert code == 1 and "needs clv, value first" in output
+    # the nightly run brings everything current, then a subset runs
+    code, output = invoke(tmp_path, "run", "--date", DAY, config=changed)
+    assert code == 0, output
+    code, output = invoke(tmp_path, "run", "--date", DAY, "--stages", "tiers", config=changed)
+    assert code == 0, output
