@@ -156,12 +156,6 @@ def test_an_ftp_change_moves_the_rate_effect_not_the_ranks(
     assert [after[r]["value_created_rank"] for r in ("RM1", "RM2")] == [1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14, item 1: a third run under the first config takes the stored window parts "
-    "of the second config as current (contribution does not reconcile); drop this marker "
-    "when that is fixed",
-)
 def test_back_to_the_published_config_nothing_is_restated(
     con: duckdb.DuckDBPyConnection, cfg: Config
 ) -> None:
