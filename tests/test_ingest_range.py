@@ -16,7 +16,8 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.errors import ExtractError
-from pipeline.ingest import ingest_dates
+from pipeline.ingest import ingest_dates, readahead
+from pipeline.ingest.discover import Delivery
 from pipeline.warehouse import RunLedger, connect
 from tests.conftest import REPO
 from tests.landing import write_feed
@@ -105,13 +106,21 @@ def test_a_range_committed_in_groups_equals_one_commit_per_date(
 
 
 def test_a_failing_date_keeps_the_dates_before_it_and_is_recorded(
-    samples: Config, tmp_path: Path
+    samples: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken = samples.paths.landing_dir / "20261125" / "TXN_NET_20261125.dat"
-    good = broken.read_bytes()
-    broken.write_bytes(good + b"\xff\xfe\n")  # not GB18030: the date cannot be read
+    # A file that cannot be decoded is only rejected (exit 3, test_hostile_landing): the
+    # date fails here as on an I/O error while its files are read.
+    failing = {DATES[2]}
+    real_read = readahead.read_date
+
+    def read_date(cfg: Config, deliveries: list[Delivery]) -> readahead.DateRead:
+        if deliveries and deliveries[0].business_date in failing:
+            raise ExtractError("TXN_NET_20261125.dat: Input/output error")
+        return real_read(cfg, deliveries)
+
+    monkeypatch.setattr(readahead, "read_date", read_date)
     grouped = with_commit_every(samples, 10**9, tmp_path / "grouped.duckdb")
-    with pytest.raises(ExtractError, match=r"TXN_NET_20261125\.dat: not valid gb18030"):
+    with pytest.raises(ExtractError, match=r"TXN_NET_20261125\.dat: Input/output error"):
         ingest_range(grouped, DATES)
     db = grouped.paths.warehouse
     runs = count_rows(db, "select business_date, status from run_ledger order by business_date")
@@ -126,7 +135,7 @@ def test_a_failing_date_keeps_the_dates_before_it_and_is_recorded(
         ingest_range(by_date, DATES)
     assert differences(db, by_date.paths.warehouse) == dict.fromkeys(TABLES, 0)
 
-    broken.write_bytes(good)
+    failing.clear()
     ingest_range(grouped, DATES)  # the next run completes the range
     clean = with_commit_every(samples, 0, tmp_path / "clean.duckdb")
     ingest_range(clean, DATES)

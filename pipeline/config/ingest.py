@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import string
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
@@ -19,6 +23,10 @@ class FileFormat(_Frozen):
     """Field separator; the spec's ``|`` never occurs inside a field."""
     header: bool = False
     """True when the first line of every data file names the columns (it is skipped)."""
+    bom: Literal["reject", "strip"] = "reject"
+    """A data file that starts with a byte-order mark: ``reject`` it (the spec has none), or
+    ``strip`` a mark of the configured encoding (a mark of another encoding is always
+    rejected: the file is in the wrong encoding)."""
 
     @field_validator("encoding")
     @classmethod
@@ -32,13 +40,74 @@ class FileFormat(_Frozen):
         return value
 
 
+PLACEHOLDERS = ("date", "channel")
+
+
+def check_pattern(pattern: str) -> str:
+    """``pattern`` if it is a plain file name with only ``{date}`` and ``{channel}`` in it.
+
+    The name is built by replacing those two (never ``str.format``: a pattern must not look
+    up attributes or items), and must name a file directly in the date folder.
+    """
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise ValueError(f"pattern {pattern!r}: {exc}") from None
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in PLACEHOLDERS or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "") + (
+                f":{spec}" if spec else ""
+            ) + "}"
+            raise ValueError(
+                f"pattern {pattern!r}: unknown placeholder {shown}; "
+                "only {date} (YYYYMMDD) and {channel} are known"
+            )
+    bare = pattern.replace("{date}", "").replace("{channel}", "")
+    if "{" in bare or "}" in bare:
+        raise ValueError(f"pattern {pattern!r}: a brace outside {{date}} or {{channel}}")
+    if "/" in pattern or "\\" in pattern or "\0" in pattern or pattern.startswith("."):
+        raise ValueError(
+            f"pattern {pattern!r}: must be a file name directly in the date folder "
+            "(no path separator, no leading dot)"
+        )
+    if "{date}" not in pattern:
+        raise ValueError(f"pattern {pattern!r}: must contain {{date}}")
+    return pattern
+
+
+def file_name(pattern: str, stamp: str, channel: str | None = None) -> str:
+    """The data file name of ``pattern`` for a date (YYYYMMDD) and channel."""
+    return pattern.replace("{date}", stamp).replace("{channel}", channel or "")
+
+
+class AmountLimits(_Frozen):
+    """Bounds on the values of a row, beyond the spec's formats: a row outside them is
+    quarantined at ingest rather than overflowing a later stage's sums."""
+
+    max_amount: Decimal = Field(default=Decimal("10000000000"), gt=0, le=Decimal("1e14"))
+    """Largest amount, fee, balance or credit limit in a row, CNY (10 billion by default; a
+    DECIMAL(18,2) holds 1e16, and the features stage sums a year of balance-days)."""
+    min_rate_percent: Decimal = Field(default=Decimal("-10"), ge=-100, le=0)
+    """Smallest ``interest_rate`` (annual percent)."""
+    max_rate_percent: Decimal = Field(default=Decimal("100"), gt=0, le=1000)
+    """Largest ``interest_rate`` (annual percent)."""
+
+
 class FeedConfig(_Frozen):
     pattern: str
-    """Data file name, with ``{date}`` for YYYYMMDD and ``{channel}`` for transaction feeds."""
+    """Data file name, with ``{date}`` for YYYYMMDD and ``{channel}`` for transaction feeds;
+    no other placeholder, no path separator. Matched exactly against the date folder."""
     required: bool = True
     """A required feed missing on a date makes the delivery incomplete (exit 3)."""
     columns: list[str] | None = None
     """The file's column order when it differs from the spec; names are the spec's."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return check_pattern(value)
 
 
 TUNING: JsonDict = {"tuning": True}
@@ -63,6 +132,18 @@ class IngestConfig(_Frozen):
     """A file with more bad rows than this is rejected whole."""
     max_bad_row_fraction: float = Field(default=0.01, ge=0, le=1)
     """A file whose share of bad rows exceeds this is rejected whole."""
+    max_line_bytes: int = Field(default=65536, ge=256, le=1 << 20)
+    """A data file with a longer line is rejected whole (the spec's longest record is a few
+    hundred bytes); bounds the memory one line can take."""
+    limits: AmountLimits = AmountLimits()
+    """Range checks on amounts, balances and rates."""
+    snapshot_max_shrink: float = Field(default=0.05, ge=0, le=1)
+    """A snapshot (CUST, ACCT, BRCH) that would close more than this share of the current
+    records (customers, accounts, branches absent from it), or is empty while records are
+    current, is held: nothing is applied, the date exits 3, until ``cvp accept --file``."""
+    unknown_customer: Literal["quarantine", "load"] = "quarantine"
+    """An account or transaction whose customer_id is not a current customer: ``quarantine``
+    it with the reason, or ``load`` it anyway (counted in ``cvp status``)."""
     one_thread_below_mb: float = Field(default=32, ge=0, json_schema_extra=TUNING)
     """A date whose delivered files total less than this many MB loads on one DuckDB thread
     (the warehouse's setting is restored after); a larger date uses the warehouse's threads.
@@ -102,6 +183,9 @@ class IngestConfig(_Frozen):
                 )
         if "{channel}" not in feeds["TXN"].pattern:
             raise ValueError("TXN pattern must contain {channel}")
+        for name in ("BRCH", "CUST", "ACCT"):
+            if "{channel}" in feeds[name].pattern:
+                raise ValueError(f"{name} pattern: {{channel}} is for transaction feeds only")
         return feeds
 
     @field_validator("channels")

@@ -186,18 +186,22 @@ def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> 
     con.execute("drop table snapshot_diff")
 
 
-def control_problem(feed: Feed, count: int, total: Decimal, control: Control) -> str | None:
+def control_problem(
+    feed: Feed, count: int, total: Decimal, control: Control, unreadable: int = 0
+) -> str | None:
     """Why a file's rows disagree with its control file (it is then rejected whole), or None.
 
     ``total`` is the control column's sum at two places: the control file carries two
     decimals, so a malformed amount (e.g. 1.234, quarantined) can only be compared so.
+    ``unreadable`` rows (too many or too few fields, an amount that is no number) have no
+    amount to add: then only the record count is checked, and those rows go to quarantine.
     """
     if count != control.record_count:
         return (
             f"{count} records but the control file says {control.record_count} "
             "(truncated or corrupt); file rejected whole"
         )
-    if total != control.amount_total:
+    if total != control.amount_total and not (unreadable and feed.amount_column):
         return (
             f"sum of {feed.amount_column} is {total:.2f} but the control file says "
             f"{control.amount_total:.2f}; file rejected whole"
@@ -246,11 +250,6 @@ def load_file(
     load together: :mod:`pipeline.ingest.transactions`.
 
     Returns the outcome; a rejected file changes nothing but the ledger (and quarantine).
-
-    Raises
-    ------
-    ExtractError
-        When the file's bytes are not valid in the configured encoding.
     """
     d, size, sha, control = f.delivery, f.size, f.sha256, f.control
     feed = FEEDS[d.feed]
@@ -264,6 +263,8 @@ def load_file(
             "unchanged" if previous.outcome != "rejected" else "rejected",
             message="identical to the file already processed (same checksum)",
         )
+    if f.refusal is not None:
+        return _reject(con, d, size, sha, control, f.refusal)
     if control is None:
         return _reject(con, d, size, sha, None, f.control_error or "control file unreadable")
     latest = _latest_snapshot(con, d.feed)
@@ -277,8 +278,6 @@ def load_file(
             f"snapshot older than the latest loaded ({latest:%Y%m%d}); "
             "snapshots load in date order",
         )
-    if f.read_error is not None:
-        raise f.read_error
     assert validated is not None
     with validated_rows(con, validated):
         return _check_and_apply(con, cfg, f, control, previous)
@@ -289,12 +288,12 @@ def _check_and_apply(
 ) -> FileOutcome:
     d, size, sha, feed = f.delivery, f.size, f.sha256, FEEDS[f.delivery.feed]
     row = con.execute(
-        "select count(*), coalesce(sum(control_value), 0), count(*) filter (reason <> '') "
-        "from validated"
+        "select count(*), coalesce(sum(control_value), 0), count(*) filter (reason <> ''), "
+        "count(*) filter (control_value is null) from validated"
     ).fetchone()
     assert row is not None
     count, bad = int(row[0]), int(row[2])
-    problem = control_problem(feed, count, to_cents(row[1]), control)
+    problem = control_problem(feed, count, to_cents(row[1]), control, int(row[3]))
     if problem:
         return _reject(con, d, size, sha, control, problem)
     problem = too_many_bad(cfg, count, bad)

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import Config
+from pipeline.errors import ExtractError
 from pipeline.ingest.contract import FEEDS
 from pipeline.ingest.discover import Delivery, discover, load_threads
 from pipeline.ingest.reader import ReadFile, file_sha256, read_file, tagged
@@ -94,9 +95,17 @@ def _take(ahead: Future[DateRead] | None, cfg: Config, deliveries: list[Delivery
             read = ahead.result()
         except Exception:  # read again below, to raise it for this date
             read = None
-        if read is not None and all(file_sha256(f.delivery) == f.sha256 for f in read.files):
+        if read is not None and _unchanged(read):
             return read
     return read_date(cfg, deliveries)
+
+
+def _unchanged(read: DateRead) -> bool:
+    """Whether every file read is still on disk with the same bytes."""
+    try:
+        return all(file_sha256(f.delivery) == f.sha256 for f in read.files)
+    except ExtractError:  # now unreadable: read afresh, which rejects it
+        return False
 
 
 def _read_ahead(cfg: Config, day: date) -> None:
@@ -145,6 +154,7 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
             tagged(f.raw.fields, 0),
             tagged(f.raw.misshapen, 0),
             d.business_date,
+            cfg.ingest.limits,
         )
     for i, f in enumerate(txn):
         if f.raw is not None:
@@ -157,5 +167,6 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
             in_row_groups(pa.concat_tables(fields)),
             pa.concat_tables(misshapen),
             txn[0].delivery.business_date,
+            cfg.ingest.limits,
         )
     return DateRead(files, validated, checked)

@@ -8,6 +8,13 @@ Every field stays a string here; typing and validation happen in SQL.
 
 Lines with the wrong number of fields are returned apart, with their line numbers, so they
 can be quarantined; the good lines keep their exact line numbers.
+
+The landing zone is untrusted input. Before parsing, a file is refused whole (the date's
+delivery is then incomplete, exit 3, and the other files load) when it starts with a
+byte-order mark (unless ``ingest.format.bom`` strips one of its own encoding), has a line
+longer than ``ingest.max_line_bytes``, is not valid in the configured encoding (the message
+gives the byte offset and line), or, configured as GB18030/GBK, is valid UTF-8 with non-ASCII
+text (it would decode as GB18030 mojibake). Blank lines at the end of a file are no records.
 """
 
 from __future__ import annotations
@@ -23,7 +30,18 @@ import pyarrow.csv as pacsv
 from pipeline.config.ingest import FileFormat, IngestConfig
 from pipeline.errors import ExtractError
 from pipeline.ingest.contract import FEEDS
-from pipeline.ingest.discover import Control, Delivery, parse_control
+from pipeline.ingest.discover import Control, Delivery, parse_control, read_regular
+
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+    (b"\x84\x31\x95\x33", "gb18030", "GB18030"),
+)
+"""Byte-order marks, longest first where one is the prefix of another."""
+_GB = {codecs.lookup(n).name for n in ("gb18030", "gbk", "gb2312")}
 
 
 @dataclass(frozen=True)
@@ -34,15 +52,95 @@ class RawFile:
     """``line_number, line, n_fields`` of lines with the wrong number of fields."""
 
 
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _strip_bom(path: Path, fmt: FileFormat, data: bytes) -> bytes:
+    """``data`` without a byte-order mark the configuration allows to strip; any other
+    mark refuses the file."""
+    for mark, codec, label in BOMS:
+        if data.startswith(mark):
+            own = codecs.lookup(codec).name == codecs.lookup(fmt.encoding).name
+            if own and fmt.bom == "strip":
+                return data[len(mark) :]
+            hint = (
+                "set ingest.format.bom: strip to accept it"
+                if own
+                else f"the file is {label}, not {fmt.encoding}: ask for a re-send"
+            )
+            raise ExtractError(f"{path.name}: starts with a {label} byte-order mark; {hint}")
+    return data
+
+
+def _long_line(data: bytes, limit: int) -> tuple[int, int] | None:
+    """(byte offset, line number) of the first line longer than ``limit`` bytes, or None.
+
+    Jumps from line end to line end at most ``limit`` bytes ahead, so a file of short lines
+    costs a few Python steps per ``limit`` bytes, never one per line."""
+    start, size = 0, len(data)
+    while size - start > limit:
+        end = data.rfind(b"\n", start, start + limit + 1)
+        if end < 0:
+            return start, _line_of(data, start)
+        start = end + 1
+    return None
+
+
+def _without_trailing_blank_lines(data: bytes) -> bytes:
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    tail = data[end:]
+    if tail.count(b"\n") <= 1:
+        return data
+    return data[:end] + b"\n"
+
+
 def _utf8(path: Path, fmt: FileFormat, data: bytes) -> pa.Buffer:
     """The file's bytes as UTF-8, decoded with the configured codec first."""
+    codec = codecs.lookup(fmt.encoding).name
     try:
-        if codecs.lookup(fmt.encoding).name == "utf-8":
+        if codec == "utf-8":
             data.decode("utf-8")  # only checks
             return pa.py_buffer(data)
+        if codec in _GB and not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass  # as expected of GB18030 text
+            else:
+                raise ExtractError(
+                    f"{path.name}: is UTF-8 text, not {fmt.encoding} (it would decode as "
+                    "mojibake); ask for a re-send in the configured encoding, or set "
+                    "ingest.format.encoding"
+                )
         return pa.py_buffer(data.decode(fmt.encoding).encode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ExtractError(f"{path}: not valid {fmt.encoding}: {exc.reason}") from None
+        raise ExtractError(
+            f"{path.name}: not valid {fmt.encoding} at byte {exc.start} "
+            f"(line {_line_of(data, exc.start)}): {exc.reason}; file rejected whole, "
+            "ask for a re-send"
+        ) from None
+
+
+def prepare(path: Path, cfg: IngestConfig, data: bytes) -> pa.Buffer:
+    """A data file's bytes, checked (byte-order mark, line length, encoding) and decoded to
+    UTF-8 without trailing blank lines.
+
+    Raises
+    ------
+    ExtractError
+        Naming the file, and the byte offset and line of the problem.
+    """
+    data = _strip_bom(path, cfg.format, data)
+    long = _long_line(data, cfg.max_line_bytes)
+    if long is not None:
+        raise ExtractError(
+            f"{path.name}: line {long[1]} (from byte {long[0]}) is longer than "
+            f"{cfg.max_line_bytes} bytes (ingest.max_line_bytes); file rejected whole"
+        )
+    return _utf8(path, cfg.format, _without_trailing_blank_lines(data))
 
 
 def _parse(
@@ -90,7 +188,7 @@ def _parse(
 
 
 def read_fields(
-    path: Path, fmt: FileFormat, names: list[str], data: bytes | None = None
+    path: Path, cfg: IngestConfig, names: list[str], data: bytes | None = None
 ) -> RawFile:
     """Decode and split ``path`` (or ``data``, its bytes when already read) into numbered raw
     fields named ``r_<name>``.
@@ -98,9 +196,10 @@ def read_fields(
     Raises
     ------
     ExtractError
-        When the bytes are not valid in the configured encoding.
+        When the bytes are refused (:func:`prepare`).
     """
-    text = _utf8(path, fmt, path.read_bytes() if data is None else data)
+    fmt = cfg.format
+    text = prepare(path, cfg, read_regular(path) if data is None else data)
     table, bad = _parse(path, text, fmt, names, threads=True)
     if bad:  # the parallel parser cannot tell line numbers: read again, serially
         table, bad = _parse(path, text, fmt, names, threads=False)
@@ -144,11 +243,8 @@ def bytes_sha256(data: bytes, control: bytes) -> str:
 
 def file_sha256(delivery: Delivery) -> str:
     """The checksum of a delivery: its data bytes, then its control file's (stripped)."""
-    digest = hashlib.sha256()
-    with delivery.data_path.open("rb") as fh:
-        while chunk := fh.read(8 << 20):
-            digest.update(chunk)
-    digest.update(delivery.control_path.read_bytes().strip())
+    digest = hashlib.sha256(read_regular(delivery.data_path))
+    digest.update(read_regular(delivery.control_path, max_bytes=4096).strip())
     return digest.hexdigest()
 
 
@@ -165,20 +261,33 @@ class ReadFile:
     """Why the control file is unusable (then the data is not parsed)."""
     raw: RawFile | None
     read_error: ExtractError | None
-    """Why the data could not be decoded; raised when the file is loaded."""
+    """Why the data was refused (not a regular file, not decodable, a line too long...):
+    the file is rejected."""
+
+    @property
+    def refusal(self) -> str | None:
+        """:attr:`read_error` without the file name it starts with (the ledger has it)."""
+        if self.read_error is None:
+            return None
+        text, prefix = str(self.read_error), self.delivery.file_name + ": "
+        return text.removeprefix(prefix)
 
 
 def read_file(cfg: IngestConfig, d: Delivery) -> ReadFile:
     """Hash, check the control file of, and decode and split one delivered file."""
-    data = d.data_path.read_bytes()  # hashed and parsed: the same bytes
-    size, sha = len(data), bytes_sha256(data, d.control_path.read_bytes())
+    try:
+        data = read_regular(d.data_path)  # hashed and parsed: the same bytes
+        control_bytes = read_regular(d.control_path, max_bytes=4096)
+    except ExtractError as exc:
+        return ReadFile(d, 0, "", None, None, None, exc)
+    size, sha = len(data), bytes_sha256(data, control_bytes)
     try:
         control = parse_control(d)
     except ExtractError as exc:
         return ReadFile(d, size, sha, None, str(exc), None, None)
     columns = cfg.feeds[d.feed].columns or list(FEEDS[d.feed].column_names)
     try:
-        raw = read_fields(d.data_path, cfg.format, columns, data)
+        raw = read_fields(d.data_path, cfg, columns, data)
     except ExtractError as exc:
         return ReadFile(d, size, sha, control, None, None, exc)
     return ReadFile(d, size, sha, control, None, raw, None)

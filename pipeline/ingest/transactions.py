@@ -84,11 +84,9 @@ def load_transactions(
                 "unchanged" if previous.outcome != "rejected" else "rejected",
                 message="identical to the file already processed (same checksum)",
             )
-        elif f.control is None:
-            outcomes[i] = reject(d, f.control_error or "control file unreadable")
+        elif f.refusal is not None or f.control is None:
+            outcomes[i] = reject(d, f.refusal or f.control_error or "control file unreadable")
             ledger.append((f, outcomes[i]))
-        elif f.read_error is not None:
-            raise f.read_error
         else:
             parts.append(i)
     if parts:
@@ -122,7 +120,9 @@ def _check_and_write(
         f = files[i]
         assert f.control is not None
         count, total, _ = counts.get(i, (0, Decimal("0.00"), 0))
-        problem = control_problem(TXN, count, total, f.control)
+        totals = checked.totals.get(i)
+        unreadable = totals.unreadable_amounts if totals else 0
+        problem = control_problem(TXN, count, total, f.control, unreadable)
         if problem:
             outcomes[i] = reject(f.delivery, problem)
             ledger.append((f, outcomes[i]))

@@ -15,6 +15,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
+from pipeline.config.ingest import AmountLimits
 from pipeline.ingest.contract import TXN, Column, Feed
 
 _PATTERNS = {
@@ -61,9 +62,20 @@ def _typed(col: Column, raw: str) -> str:
             return raw
 
 
-def _checks(col: Column, raw: str, typed: str) -> list[str]:
+def _checks(col: Column, raw: str, typed: str, limits: AmountLimits) -> list[str]:
     """SQL expressions that yield a reason string for a bad value, else NULL."""
     out = []
+    if col.kind == "amount":
+        out.append(
+            f"case when {typed} > {limits.max_amount} then "
+            f"{_quote(f'{col.name}: over {limits.max_amount} (ingest.limits.max_amount)')} end"
+        )
+    if col.kind == "rate":
+        lo, hi = limits.min_rate_percent, limits.max_rate_percent
+        out.append(
+            f"case when {typed} < {lo} or {typed} > {hi} then "
+            f"{_quote(f'{col.name}: outside {lo}..{hi} percent (ingest.limits)')} end"
+        )
     if not col.nullable:
         out.append(f"case when {raw} is null then {_quote(col.name + ': missing')} end")
     if col.kind in _PATTERNS:
@@ -108,7 +120,7 @@ def raw_line_sql(feed: Feed) -> str:
     return " || '|' || ".join(f"coalesce(r_{n}, '')" for n in feed.column_names)
 
 
-def validation_sql(feed: Feed, n_file_columns: int) -> str:
+def validation_sql(feed: Feed, n_file_columns: int, limits: AmountLimits | None = None) -> str:
     """The SELECT that validates ``raw_fields`` and ``misshapen`` for ``feed``.
 
     Parameters
@@ -117,6 +129,8 @@ def validation_sql(feed: Feed, n_file_columns: int) -> str:
         The feed's contract.
     n_file_columns
         How many fields a line of the file must have.
+    limits
+        Range checks on amounts and rates (``ingest.limits``; the defaults when None).
 
     ``raw_fields`` has ``file_id``, ``line_number`` and one string column ``r_<name>`` per
     column, in any order, and for TXN ``file_channel`` (the channel its file is named for);
@@ -130,7 +144,7 @@ def validation_sql(feed: Feed, n_file_columns: int) -> str:
     typed_cols = typed_columns_sql(feed)
     checks: list[str] = []
     for name in names:
-        checks += _checks(by_name[name], f"r_{name}", name)
+        checks += _checks(by_name[name], f"r_{name}", name, limits or AmountLimits())
     checks += [f"case when {cond} then {_quote(why)} end" for cond, why in feed.extra_checks]
     key = feed.key[0]
     checks.append(
@@ -187,13 +201,14 @@ def validate(
     raw_fields: pa.Table,
     misshapen: pa.Table,
     business_date: date,
+    limits: AmountLimits | None = None,
 ) -> pa.Table:
     """Run :func:`validation_sql` on ``con`` (any DuckDB; no table of the warehouse is read).
 
     ``raw_fields`` and ``misshapen`` are as :func:`validation_sql` describes them.
     """
     n_columns = sum(1 for c in raw_fields.column_names if c.startswith("r_"))
-    sql = validation_sql(feed, n_columns)
+    sql = validation_sql(feed, n_columns, limits)
     params = {"business_date": business_date} if "$business_date" in sql else {}
     con.register("raw_fields", raw_fields)
     con.register("misshapen", misshapen)
@@ -212,6 +227,9 @@ class FileTotals:
     control_total: Decimal
     """Sum of the control column over every row, bad ones included."""
     bad: int
+    unreadable_amounts: int
+    """Rows whose control column could not be read (a line with too many or too few fields,
+    a malformed amount): the control total cannot be checked to the cent then."""
     txn_ids: tuple[str, str] | None
     """Smallest and largest ``txn_id`` of every row (None: none), for the probe of other dates."""
     good_txn_ids: tuple[str, str] | None
@@ -236,6 +254,7 @@ def check_transactions(
     raw_fields: pa.Table,
     misshapen: pa.Table,
     business_date: date,
+    limits: AmountLimits | None = None,
 ) -> CheckedTransactions:
     """Validate a date's transaction files (:func:`validation_sql`) on ``con`` (any DuckDB),
     keeping only the verdict: the bad lines and each file's totals. The good rows are typed
@@ -248,7 +267,7 @@ def check_transactions(
     try:
         con.execute(
             "create or replace temp table verdict as select file_id, line_number, line, reason, "
-            f"control_value, txn_id from ({validation_sql(TXN, n_columns)})",
+            f"control_value, txn_id from ({validation_sql(TXN, n_columns, limits)})",
             {"business_date": business_date},
         )
         bad = con.execute(
@@ -258,7 +277,8 @@ def check_transactions(
         rows = con.execute(
             """
             select file_id, count(*), coalesce(sum(control_value), 0),
-                count(*) filter (reason <> ''), min(txn_id), max(txn_id),
+                count(*) filter (reason <> ''), count(*) filter (control_value is null),
+                min(txn_id), max(txn_id),
                 min(txn_id) filter (reason = ''), max(txn_id) filter (reason = '')
             from verdict group by file_id
             """
@@ -272,9 +292,10 @@ def check_transactions(
             int(n),
             Decimal(str(total)),
             int(b),
+            int(unreadable),
             (lo, hi) if lo is not None else None,
             (good_lo, good_hi) if good_lo is not None else None,
         )
-        for f, n, total, b, lo, hi, good_lo, good_hi in rows
+        for f, n, total, b, unreadable, lo, hi, good_lo, good_hi in rows
     }
     return CheckedTransactions(raw_fields, bad, totals)
