@@ -149,6 +149,36 @@ def ingest(
 
 @app.command()
 @handle_errors
+def accept(
+    file: Annotated[str, typer.Option("--file", help="The held data file's name.")],
+    date_: DateOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Accept a held snapshot (one that closes more records than ingest.snapshot_max_shrink
+    allows, or an empty one): that exact file (by checksum) is applied by the next ingest.
+
+    Example: cvp accept --file CUST_20261127.dat && cvp run --date 2026-11-27
+    """
+    from pipeline.ingest.guards import accept_file
+    from pipeline.warehouse import connect, transaction
+
+    cfg = load(config, None, warehouse)
+    con = connect(cfg)
+    try:
+        with transaction(con):
+            held_date, sha = accept_file(con, file, parse_date(date_) if date_ else None)
+    finally:
+        con.close()
+    typer.echo(
+        f"accepted {file} of {held_date} (sha256 {sha[:12]}…): the next "
+        f"`cvp ingest --date {held_date}` or `cvp run` applies it"
+    )
+
+
+@app.command()
+@handle_errors
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     config: ConfigOpt = None,

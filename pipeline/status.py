@@ -7,7 +7,8 @@ from typing import Any
 
 from pipeline.config import Config
 from pipeline.ingest.discover import discover
-from pipeline.warehouse import connect
+from pipeline.ingest.guards import UNKNOWN_CUSTOMER
+from pipeline.warehouse import connect, table_exists
 
 
 def _landing_dates(cfg: Config) -> list[date]:
@@ -49,6 +50,19 @@ def collect_status(cfg: Config) -> dict[str, Any]:
         from latest where rn = 1 order by business_date, started_at
         """
     ).fetchall()
+    loaded_anyway = (
+        "union all select business_date from unknown_customer_rows"
+        if table_exists(con, "unknown_customer_rows")
+        else ""  # a warehouse not yet opened for writing by this version
+    )
+    unknown = con.execute(
+        f"""
+        select business_date, count(*) from (
+            select business_date from quarantine where reason like '%{UNKNOWN_CUSTOMER}%'
+            {loaded_anyway}
+        ) group by business_date
+        """
+    ).fetchall()
     con.close()
     dates: dict[date, dict[str, Any]] = {}
 
@@ -60,6 +74,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
                 "files": {},
                 "rows_loaded": 0,
                 "rows_quarantined": 0,
+                "unknown_customer_rows": 0,
                 "rejected": [],
                 "missing": [],
                 "stages": {},
@@ -75,6 +90,10 @@ def collect_status(cfg: Config) -> dict[str, Any]:
             e["rows_quarantined"] += int(quarantined or 0)
         if outcome == "rejected":
             e["rejected"].append(f"{name}: {message}")
+        if outcome == "held":
+            e["rejected"].append(f"{name}: held: {message}")
+    for day, n in unknown:
+        entry(day)["unknown_customer_rows"] = int(n)
     for day in _landing_dates(cfg):
         e = entry(day)
         _, missing = discover(cfg.paths.landing_dir, cfg.ingest, day)
@@ -106,7 +125,13 @@ def render_status(report: dict[str, Any]) -> str:
         stages = " ".join(f"{s}:{st}" for s, st in e["stages"].items())
         lines.append(
             f"{e['business_date']}  {state:<10} {files}; rows {e['rows_loaded']}, "
-            f"quarantined {e['rows_quarantined']}" + (f"; stages {stages}" if stages else "")
+            f"quarantined {e['rows_quarantined']}"
+            + (
+                f", of unknown customers {e['unknown_customer_rows']}"
+                if e["unknown_customer_rows"]
+                else ""
+            )
+            + (f"; stages {stages}" if stages else "")
         )
         for item in e["missing"]:
             lines.append(f"    missing  {item}")

@@ -20,7 +20,7 @@ from pipeline.ingest import ingest_dates, readahead
 from pipeline.ingest.discover import Delivery
 from pipeline.warehouse import RunLedger, connect
 from tests.conftest import REPO
-from tests.landing import write_feed
+from tests.landing import acct_line, cust_line, write_feed
 from tests.test_ingest_process import cvp_env, killed_after, run_cvp
 
 LOG = logging.getLogger("test")
@@ -149,8 +149,8 @@ def big_range(landing: Path, days: list[date], rows: int) -> dict[tuple[date, st
     controls = {}
     for day in days:
         stamp = day.strftime("%Y%m%d")
-        write_feed(landing, day, f"CUST_{stamp}.dat", [], feed="CUST")
-        write_feed(landing, day, f"ACCT_{stamp}.dat", [], feed="ACCT")
+        write_feed(landing, day, f"CUST_{stamp}.dat", [cust_line("C1")], feed="CUST")
+        write_feed(landing, day, f"ACCT_{stamp}.dat", [acct_line("A1", "C1")], feed="ACCT")
         for ch, code, direction, mcc in (
             ("CTR", "DEP", "C", ""),
             ("ATM", "WDL", "D", ""),

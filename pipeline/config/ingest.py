@@ -6,7 +6,7 @@ import string
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
 CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
@@ -57,9 +57,13 @@ def check_pattern(pattern: str) -> str:
         if field is None:
             continue
         if field not in PLACEHOLDERS or spec or conversion:
-            shown = "{" + field + (f"!{conversion}" if conversion else "") + (
-                f":{spec}" if spec else ""
-            ) + "}"
+            shown = (
+                "{"
+                + field
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
             raise ValueError(
                 f"pattern {pattern!r}: unknown placeholder {shown}; "
                 "only {date} (YYYYMMDD) and {channel} are known"

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import duckdb
@@ -47,7 +47,9 @@ class DateIngest:
         """Why the delivery is incomplete: required feeds missing or rejected."""
         out = [f"{m.file_name}: {m.reason}" for m in self.missing if m.required]
         out += [
-            f"{f.file_name}: rejected: {f.message}" for f in self.files if f.outcome == "rejected"
+            f"{f.file_name}: {f.outcome}: {f.message}"
+            for f in self.files
+            if f.outcome in ("rejected", "held")
         ]
         return out
 
@@ -87,7 +89,12 @@ def ingest_date(
             if f.delivery.feed != "TXN":
                 previous = seen.get(f.delivery.file_name, NOT_SEEN)
                 validated = read.validated.get(f.delivery.file_name)
-                result.files.append(_load_logged(con, cfg, f, validated, previous, log))
+                outcome = _load_logged(con, cfg, f, validated, previous, log)
+                result.files.append(outcome)
+                if outcome.feed == "CUST" and outcome.outcome in ("loaded", "replaced"):
+                    # accounts and transactions of the date were judged against the old
+                    # customers (a late or re-sent CUST): judge them again
+                    seen = {n: replace(p, again=True) for n, p in seen.items()}
         txn = [f for f in read.files if f.delivery.feed == "TXN"]
         if txn:
             started = time.monotonic()
@@ -213,7 +220,7 @@ def _load_logged(
 
 def _log(log: logging.Logger, outcome: FileOutcome, business_date: date, seconds: float) -> None:
     """One line per file; ``seconds`` of a transaction file is its share of the date's."""
-    level = logging.ERROR if outcome.outcome == "rejected" else logging.INFO
+    level = logging.ERROR if outcome.outcome in ("rejected", "held") else logging.INFO
     text = f"{outcome.file_name}: {outcome.outcome}"
     if outcome.message:
         text += f": {outcome.message}"

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import Config
+from pipeline.ingest import guards
 from pipeline.ingest.contract import FEEDS, Feed
 from pipeline.ingest.discover import Control, Delivery
 from pipeline.ingest.reader import ReadFile
@@ -31,7 +32,8 @@ class FileOutcome:
     file_name: str
     feed: str
     outcome: str
-    """loaded, replaced, unchanged (identical file already loaded) or rejected."""
+    """loaded, replaced, unchanged (identical file already loaded), rejected or held (a
+    snapshot that shrinks too much, :mod:`pipeline.ingest.guards`)."""
     rows_loaded: int = 0
     rows_quarantined: int = 0
     message: str = ""
@@ -42,6 +44,17 @@ class Previous:
     sha256: str | None
     outcome: str | None
     ever_loaded: bool
+    again: bool = False
+    """Judge the file again even if unchanged (the date's customers changed since)."""
+
+    def unchanged(self, sha: str) -> bool:
+        """Whether a file with checksum ``sha`` was already judged for good: a rejected or
+        held file is judged again (the configuration may have changed, or the file may have
+        been accepted since)."""
+        return self.sha256 == sha and not self.again and self.outcome not in JUDGED_AGAIN
+
+
+JUDGED_AGAIN = ("rejected", "held")
 
 
 NOT_SEEN = Previous(None, None, False)
@@ -256,11 +269,11 @@ def load_file(
     assert feed.snapshot, f"{d.file_name}: transaction files load with load_transactions"
     if previous is None:
         previous = previous_entries(con, d.business_date).get(d.file_name, NOT_SEEN)
-    if previous.sha256 == sha:
+    if previous.unchanged(sha):
         return FileOutcome(
             d.file_name,
             d.feed,
-            "unchanged" if previous.outcome != "rejected" else "rejected",
+            "unchanged",
             message="identical to the file already processed (same checksum)",
         )
     if f.refusal is not None:
@@ -296,13 +309,28 @@ def _check_and_apply(
     problem = control_problem(feed, count, to_cents(row[1]), control, int(row[3]))
     if problem:
         return _reject(con, d, size, sha, control, problem)
-    problem = too_many_bad(cfg, count, bad)
+    if feed.name == "CUST":
+        problem = guards.unreadable_known_customer(con, cfg)
+    if feed.name == "ACCT" and f.raw is not None:
+        unknown = guards.flag_unknown_accounts(
+            con, cfg, feed, f.raw.fields, d.file_name, d.business_date
+        )
+        if unknown and cfg.ingest.unknown_customer == "quarantine":
+            bad += unknown
+    problem = problem or too_many_bad(cfg, count, bad)
     if problem:
         result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, problem)
     else:
+        held = guards.shrink_problem(con, cfg, feed, d.file_name, d.business_date, sha)
+        if held:
+            result = FileOutcome(d.file_name, d.feed, "held", 0, 0, held)
+            _ledger(con, d, size, sha, control, result)
+            return result
         outcome = "replaced" if previous.ever_loaded else "loaded"
         result = FileOutcome(d.file_name, d.feed, outcome, count - bad, bad)
         _apply_snapshot(con, feed, d)
+        if feed.name == "CUST":
+            guards.keep_restrictions(con, d.business_date)
     _quarantine(con, d, bad, seen=previous.sha256 is not None)
     _ledger(con, d, size, sha, control, result)
     return result

@@ -23,6 +23,7 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.ingest.contract import TXN
+from pipeline.ingest.guards import flag_unknown_transactions
 from pipeline.ingest.load import (
     NOT_SEEN,
     FileOutcome,
@@ -77,11 +78,11 @@ def load_transactions(
     parts: list[int] = []
     for i, f in enumerate(files):
         d, previous = f.delivery, seen.get(f.delivery.file_name, NOT_SEEN)
-        if previous.sha256 == f.sha256:
+        if previous.unchanged(f.sha256):
             outcomes[i] = FileOutcome(
                 d.file_name,
                 d.feed,
-                "unchanged" if previous.outcome != "rejected" else "rejected",
+                "unchanged",
                 message="identical to the file already processed (same checksum)",
             )
         elif f.refusal is not None or f.control is None:
@@ -130,6 +131,9 @@ def _check_and_write(
             control_ok.append(i)
     channels = [files[i].delivery.channel or "" for i in range(len(files))]
     flagged = bool(control_ok) and flag_seen_elsewhere(con, business_date, channels, checked.totals)
+    names = [f.delivery.file_name for f in files]
+    if control_ok and flag_unknown_transactions(con, cfg, business_date, names, control_ok):
+        flagged = True
     if flagged:
         bad = _bad_counts(con)
         counts = {i: (n, total, bad.get(i, 0)) for i, (n, total, _) in counts.items()}

@@ -12,7 +12,7 @@ create table if not exists file_ledger (
     control_amount   decimal(20,2),
     rows_loaded      bigint,
     rows_quarantined bigint,
-    outcome          varchar not null,     -- loaded, replaced, rejected
+    outcome          varchar not null,     -- loaded, replaced, rejected, held
     message          varchar,
     received_at      timestamp not null
 );
@@ -25,6 +25,26 @@ create table if not exists quarantine (
     raw_line       varchar,                -- may hold personal data: never exported
     reason         varchar not null,
     quarantined_at timestamp not null
+);
+
+-- A snapshot held by the shrink guard (ingest.snapshot_max_shrink) is applied once its exact
+-- content (sha256) is accepted here: `cvp accept --file NAME`.
+create table if not exists accepted_files (
+    file_name     varchar not null,
+    business_date date not null,
+    sha256        varchar not null,
+    accepted_at   timestamp not null,
+    accepted_by   varchar
+);
+
+-- Rows loaded although their customer_id is not a current customer
+-- (ingest.unknown_customer: load); with the default (quarantine) they are in quarantine.
+create table if not exists unknown_customer_rows (
+    file_name     varchar not null,
+    feed          varchar not null,
+    business_date date not null,
+    line_number   bigint not null,
+    customer_id   varchar not null
 );
 
 create table if not exists run_ledger (
