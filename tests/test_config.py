@@ -69,3 +69,64 @@ def test_a_speed_setting_changes_no_inputs_token_but_a_rule_does() -> None:
     before = a.section_fingerprint("ingest", "bank_code")
     assert with_ingest(commit_every_rows=0, one_thread_below_mb=0) == before
     assert with_ingest(max_bad_rows=5) != before
+
+
+def _with(tmp_path: Path, replacements: dict[str, str]) -> Path:
+    text = DEFAULT.read_text()
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    out = tmp_path / "edited.yaml"
+    out.write_text(text)
+    return out
+
+
+def test_out_of_range_rates_costs_and_limits_name_the_value(tmp_path: Path) -> None:
+    bad = _with(
+        tmp_path,
+        {
+            "memory_limit: null": 'memory_limit: "lots"',
+            "    DDA: 1.80 ": "    DDA: -1.80 ",
+            "    CTR: 12.00 ": "    CTR: -12.00 ",
+            "    DDA: 12\n": "    DDA: -12\n",
+        },
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, environ={})
+    text = str(err.value)
+    assert "warehouse.memory_limit: 'lots' is not a memory size DuckDB understands" in text
+    assert (
+        "economics.ftp_rate_percent.DDA: Input should be greater than or equal to 0 (got -1.8"
+        in text
+    )
+    assert (
+        "economics.unit_cost_amount.CTR: Input should be greater than or equal to 0 (got -12"
+        in text
+    )
+    assert (
+        "economics.upkeep_amount_per_year.DDA: Input should be greater than or equal to 0 (got -12"
+        in text
+    )
+
+
+def test_lgd_and_pd_are_at_most_100_percent(tmp_path: Path) -> None:
+    bad = _with(
+        tmp_path,
+        {"    PLN: 60 ": "    PLN: 175 ", "pd_percent: 8.0}": "pd_percent: 108.0}"},
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, environ={})
+    text = str(err.value)
+    assert "economics.lgd_percent.PLN: Input should be less than or equal to 100 (got 175" in text
+    assert "economics.pd_buckets.1.pd_percent: Input should be less than or equal to 100" in text
+
+
+def test_unknown_keys_get_a_did_you_mean(tmp_path: Path) -> None:
+    bad = _with(tmp_path, {"max_bad_rows:": "max_bad_row:", "  threads: null": "  thread: null"})
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, environ={})
+    text = str(err.value)
+    assert (
+        "ingest.max_bad_row: Extra inputs are not permitted; did you mean 'max_bad_rows'?" in text
+    )
+    assert "warehouse.thread: Extra inputs are not permitted; did you mean 'threads'?" in text

@@ -9,14 +9,16 @@ Nothing is read at import time: call :func:`load_config`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config.clv import ClvConfig
 from pipeline.config.economics import EconomicsConfig
@@ -57,6 +59,24 @@ class WarehouseConfig(_Frozen):
     """DuckDB worker threads; empty means all cores."""
     memory_limit: str | None = None
     """DuckDB memory limit, e.g. ``8GB``; empty means DuckDB's default (80% of RAM)."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _duckdb_accepts(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("set memory_limit = ?", [value])
+        except duckdb.Error:
+            raise ValueError(
+                f"{value!r} is not a memory size DuckDB understands (e.g. 8GB, 512MB)"
+            ) from None
+        finally:
+            con.close()
+        return value
 
 
 class Config(_Frozen):
@@ -154,10 +174,53 @@ def load_config(
         raise ConfigError(format_validation_error(path, exc)) from None
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The config model at ``loc`` (section, field, dict key or list index...), if any."""
+    current: Any = Config
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        else:  # a dict or list: step into its value type
+            args = [a for a in get_args(current) if a is not type(None)]
+            if not args:
+                return None
+            current = args[-1]
+        while get_origin(current) is not None and get_origin(current) not in (dict, list):
+            # Optional[...] / Annotated[...]: the model inside
+            inner = [a for a in get_args(current) if a is not type(None)]
+            current = inner[0] if inner else None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _hint(err: Any) -> str:
+    """What to add to pydantic's message: a close known name, or the value given."""
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden" and loc:
+        model = _model_at(loc[:-1])
+        if model is not None:
+            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            if close:
+                return f"; did you mean {close[0]!r}?"
+            return f"; known: {', '.join(model.model_fields)}"
+        return ""
+    value = err.get("input")
+    if isinstance(value, str | int | float | Decimal | bool) or value is None:
+        return f" (got {value!r})" if not isinstance(value, Decimal) else f" (got {value})"
+    return ""
+
+
 def format_validation_error(path: Path, exc: ValidationError) -> str:
-    """One line per mistake: ``file: section.field: message``."""
+    """One line per mistake: ``file: section.field: message``, with the offending value or,
+    for an unknown key, the closest known one."""
     lines = []
     for err in exc.errors():
         where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"{path}: {where}: {err['msg']}")
+        if err["type"] == "value_error":  # our own validators' messages name the value
+            message = str(err["msg"]).removeprefix("Value error, ")
+        else:
+            message = f"{err['msg']}{_hint(err)}"
+        lines.append(f"{path}: {where}: {message}")
     return "\n".join(lines)

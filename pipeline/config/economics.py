@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +20,14 @@ INVESTMENT_PRODUCTS = ("WMP", "FND", "INS")
 LENDING_PRODUCTS = ("CCD", "PLN", "MTG", "BLN")
 TXN_CODES = ("DEP", "WDL", "TRI", "TRO", "PAY", "POS", "FEE", "PRB", "PRR", "LDR", "LRP", "QRY")
 CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
+
+
+Rate = Annotated[Decimal, Field(ge=0, le=100)]
+"""An annual rate in percent: never negative, at most 100."""
+Amount = Annotated[Decimal, Field(ge=0)]
+"""A cost or charge in CNY: never negative."""
+Percent = Annotated[Decimal, Field(ge=0, le=100)]
+"""A share of an exposure in percent (LGD)."""
 
 
 def _d(**values: float) -> dict[str, Decimal]:
@@ -100,7 +109,7 @@ class CapitalCharge(_Frozen):
     (NFRA 商业银行资本管理办法, 2023, art. 22-23)."""
     hurdle_rate_percent: Decimal = Field(default=Decimal("10"), ge=0, le=50)
     """Cost of that capital (the shareholders' required return), annual percent."""
-    risk_weight_percent: dict[str, Decimal] = Field(
+    risk_weight_percent: dict[str, Annotated[Decimal, Field(ge=0, le=1250)]] = Field(
         default_factory=lambda: _d(CCD=75, PLN=75, MTG=30, BLN=75)
     )
     """Risk weight by lending product, percent of exposure (NFRA 2023 rules, annex 2:
@@ -113,12 +122,12 @@ class CapitalCharge(_Frozen):
 class EconomicsConfig(_Frozen):
     day_count_days: int = Field(default=365, ge=360, le=366)
     """Days in the year of the day-count convention (ACT/365 fixed: 365)."""
-    ftp_rate_percent: dict[str, Decimal] = Field(
+    ftp_rate_percent: dict[str, Rate] = Field(
         default_factory=lambda: _d(DDA=1.80, TDA=2.30, CCD=2.60, PLN=2.60, MTG=2.80, BLN=2.70)
     )
     """Funds-transfer-pricing rate by product, annual percent: what treasury pays for a
     deposit and charges for a loan."""
-    commission_rate_percent: dict[str, Decimal] = Field(
+    commission_rate_percent: dict[str, Rate] = Field(
         default_factory=lambda: _d(WMP=0.50, FND=0.80, INS=1.20)
     )
     """Commission earned on wealth products, funds and insurance, annual percent of the
@@ -131,14 +140,14 @@ class EconomicsConfig(_Frozen):
     )
     """Issuer interchange on POS purchases by the product of the card's account (DDA = debit
     card on a current account, CCD = credit card)."""
-    unit_cost_amount: dict[str, Decimal] = Field(
+    unit_cost_amount: dict[str, Amount] = Field(
         default_factory=lambda: _d(CTR=12.00, ATM=2.50, TEL=4.00, NET=0.30, POS=0.20)
     )
     """Cost to serve one transaction by channel, CNY."""
-    unit_cost_override_amount: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
+    unit_cost_override_amount: dict[str, dict[str, Amount]] = Field(default_factory=dict)
     """Cost of one transaction for a channel and txn_code where it differs from the channel's
     unit cost, CNY (e.g. a counter enquiry costs less than a counter cash deposit)."""
-    upkeep_amount_per_year: dict[str, Decimal] = Field(
+    upkeep_amount_per_year: dict[str, Amount] = Field(
         default_factory=lambda: _d(
             DDA=12, TDA=10, WMP=15, FND=15, INS=15, CCD=60, PLN=120, MTG=240, BLN=240
         )
@@ -154,7 +163,7 @@ class EconomicsConfig(_Frozen):
         ]
     )
     """Probability of default by days-past-due bucket, ascending by minimum."""
-    lgd_percent: dict[str, Decimal] = Field(
+    lgd_percent: dict[str, Percent] = Field(
         default_factory=lambda: _d(CCD=75, PLN=60, MTG=25, BLN=50)
     )
     """Loss given default by lending product, percent of exposure."""
