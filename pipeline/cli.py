@@ -96,9 +96,13 @@ def load(
     warehouse: Path | None = None,
     export: Path | None = None,
 ) -> Config:
-    return load_config(
+    from pipeline.privacy import restrict_umask
+
+    cfg = load_config(
         config, {"landing_dir": landing, "warehouse": warehouse, "export_dir": export}
     )
+    restrict_umask(cfg)  # before anything is written: warehouse, exports, report 0600/0700
+    return cfg
 
 
 @config_app.command("check")

@@ -186,3 +186,21 @@ def test_every_sql_table_is_unique_on_its_declared_grain(clean_run: Path) -> Non
     con.close()
     assert not duplicated, f"rows sharing their declared grain: {duplicated}"
     assert len(checked) >= 25, checked  # the check ran on the warehouse's tables
+
+
+def test_exports_and_warehouse_are_private(clean_run: Path) -> None:
+    """The run's child process had the test's umask (usually 022): cvp made its files 0600
+    and folders 0700 (docs/privacy.md) all the same."""
+    import stat
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(clean_run / "cvp.duckdb") == 0o600
+    assert mode(clean_run / "cvp.duckdb.refkey") == 0o600
+    folder = clean_run / "exports" / LAST.replace("-", "")
+    assert mode(clean_run / "exports") == 0o700
+    assert mode(folder) == 0o700
+    files = list(folder.iterdir())
+    assert len(files) > 5
+    assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}

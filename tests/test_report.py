@@ -116,7 +116,7 @@ select * from (values
     main_branch_id, link_count);
 
 create table int_merchant_prospects as
-select 'CP-ab12' as counterparty_key, date '2026-11-27' as business_date,
+select '6222021234567890123' as counterparty_key, date '2026-11-27' as business_date,
        '105' as counterparty_bank, 'supplier' as role, 750000.00 as amount,
        12 as txn_count, 2 as merchant_count;
 
@@ -362,7 +362,14 @@ def test_merchant_and_cluster_captions(html: str) -> None:
     text = caption(html, "fig-market-clusters")
     assert "2 clusters" in text and "4 members" in text
     assert "The largest, MC1, joins 2 merchants turning over CNY 8 M" in text
-    assert parse(html).tables["tbl-prospects"][0][:4] == ["CP-ab12", "105", "supplier", "750,000"]
+    # another bank's account, masked like a mobile: never in clear in the report
+    assert parse(html).tables["tbl-prospects"][0][:4] == [
+        "6222****0123",
+        "105",
+        "supplier",
+        "750,000",
+    ]
+    assert "6222021234567890123" not in html
 
 
 def test_channel_mix_and_migration(html: str) -> None:

@@ -79,6 +79,16 @@ class WarehouseConfig(_Frozen):
         return value
 
 
+class PrivacyConfig(_Frozen):
+    group_readable: bool = False
+    """Files cvp creates (warehouse, exports, report) are 0600 and folders 0700; true makes
+    them readable by the group too (0640 / 0750). See :mod:`pipeline.privacy`."""
+    ref_key_file: Path | None = None
+    """File holding the secret key of ``counterparty_ref`` (HMAC-SHA256); empty: the
+    environment's ``CVP_REF_KEY`` / ``CVP_REF_KEY_FILE``, else ``<warehouse>.refkey``, created
+    with a random key on first use. docs/privacy.md says how to rotate it."""
+
+
 class Config(_Frozen):
     paths: PathsConfig
     bank_code: str = Field(min_length=1, max_length=12)
@@ -101,6 +111,8 @@ class Config(_Frozen):
     """High-value individual merchants: signals, scorecard, decoy vetoes, chain, clusters."""
     clv: ClvConfig = ClvConfig()
     """Lifetime value: event definition, BG/NBD + Gamma-Gamma, horizon, validation, stages."""
+    privacy: PrivacyConfig = PrivacyConfig()
+    """File modes of what cvp writes; the key of pseudonymous counterparty references."""
 
     def fingerprint(self) -> str:
         """A short hash of everything but the paths: a change re-runs what it affects."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.errors import PipelineError
+from pipeline.privacy import modes
 
 
 def default_report_path(cfg: Config, day: date) -> Path:
@@ -72,7 +73,7 @@ def write_report(cfg: Config, day: date, out: Path | None = None) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, modes(cfg)[0])  # mkstemp's 0600, or group-readable by config
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.export import mask_counterparty
 from pipeline.warehouse import table_exists
 
 WRITTEN_BY = {
@@ -431,6 +432,8 @@ def collect_clusters(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any
             "order by amount desc, counterparty_key limit $n",
             {"d": day, "n": TOP_PROSPECTS},
         )
+        for p in prospects:  # other banks' accounts and cards, or names: never in clear
+            p["counterparty_key"] = mask_counterparty(p["counterparty_key"])
     return {
         "clusters": clusters[:TOP_CLUSTERS],
         "count": len(clusters),

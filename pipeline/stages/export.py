@@ -6,20 +6,22 @@ succeeded, or a check table (``chk_*`` or a file of ``sql/checks/``) has a row w
 ``is_ok = false`` for the date. Every file's columns and types are fixed here by explicit casts
 and documented in ``docs/exports.md`` (a test holds the two together). No names, ID numbers or
 clear mobiles leave the warehouse: the mobile is masked (``138****1234``), counterparties are
-identified by a hash of their account.
+identified by a keyed hash (HMAC) of their account (:mod:`pipeline.privacy`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import duckdb
 
 from pipeline.errors import ExportBlocked, StageFailed
 from pipeline.export import MOBILE_MASK_SQL
+from pipeline.privacy import counterparty_ref, ref_key
 from pipeline.stages.base import Stage, StageContext
-
-if TYPE_CHECKING:
-    import duckdb
 
 _MOBILE = MOBILE_MASK_SQL.format(col="c.mobile")
 
@@ -81,7 +83,7 @@ QUERIES: dict[str, str] = {
     "merchant_network": """
         select n.customer_id::varchar as customer_id,
                n.business_date::date as business_date,
-               sha256(n.counterparty_key::varchar)[:16]::varchar as counterparty_ref,
+               cvp_counterparty_ref(n.counterparty_key::varchar) as counterparty_ref,
                n.role::varchar as role,
                n.counterparty_rank::integer as counterparty_rank,
                n.amount::decimal(18, 2) as amount,
@@ -267,6 +269,23 @@ def build_manifest(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def counterparty_refs(con: duckdb.DuckDBPyConnection, key: bytes) -> Iterator[None]:
+    """The SQL function ``cvp_counterparty_ref(varchar)``: HMAC-SHA256 under ``key``
+    (:func:`pipeline.privacy.counterparty_ref`), defined inside the block only."""
+    con.create_function(
+        "cvp_counterparty_ref",
+        lambda value: counterparty_ref(key, value),
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        side_effects=False,
+    )
+    try:
+        yield
+    finally:
+        con.remove_function("cvp_counterparty_ref")
+
+
 def run(ctx: StageContext) -> int:
     """Write the date's Parquet lists, manifest and _SUCCESS atomically into the export folder."""
     from pipeline.export import publish_export
@@ -289,8 +308,9 @@ def run(ctx: StageContext) -> int:
     if not tiered or not tiered[0]:
         raise StageFailed(f"no tiers for {day}: run `cvp tiers --date {day}` first")
     tables = {}
-    for name in ctx.cfg.export.files:
-        tables[name] = con.execute(QUERIES[name], {"business_date": day}).to_arrow_table()
+    with counterparty_refs(con, ref_key(ctx.cfg)):
+        for name in ctx.cfg.export.files:
+            tables[name] = con.execute(QUERIES[name], {"business_date": day}).to_arrow_table()
     clv_fit = ctx.cfg.paths.export_dir / "clv" / f"{day:%Y%m%d}.json"
     attachments = {"clv_fit.json": clv_fit} if clv_fit.exists() else {}
     folder = publish_export(
