@@ -26,7 +26,16 @@ Equations used here (numbers refer to the papers):
 - CLV = sum_{i=1..H} E[M] * (E[Y(i tau)] - E[Y((i-1) tau)]) / (1 + d)^i, tau one month in model
   units, d the monthly discount rate: the discrete discounted sum of Fader, Hardie & Lee 2005b
   ("RFM and CLV", JMR 42(4), eq. 2 discretised by month), as in lifetimes'
-  ``customer_lifetime_value``.
+  ``customer_lifetime_value``. This is ``value_method: gamma_gamma``.
+- CLV in money (``value_method: contribution``, the default): a bank earns most contribution
+  on balances, not per event, so CLV = sum_{m=1..H} S(m) * c * / (1 + d)^m with c the
+  customer's expected monthly contribution (the contribution model's yearly figure / 12) and
+  S(m) = P(still a customer at the end of month m | x, t_x, T). In BG/NBD a customer alive at
+  T with rate lambda and dropout probability p survives each event with 1 - p, so
+  P(alive at T + t | alive at T, lambda, p) = E[(1 - p)^N(t)] = exp(-lambda p t); lambda given
+  alive is Gamma(r + x, alpha + T) (above) and p given alive after x repeat events Beta(a, b + x)
+  (FHL 2005, section 3), so S(t) = P(alive) * E_p[((alpha + T) / (alpha + T + p t))^(r + x)],
+  the expectation over p taken on 16 quantile midpoints of the Beta.
 """
 
 from __future__ import annotations
@@ -49,6 +58,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LIFE_STAGES = ("new", "growing", "mature", "declining", "dormant")
 KEY = ["frequency", "recency_days", "t_days"]
+GG_METHOD = "gamma_gamma"
+CONTRIBUTION_METHOD = "survival_x_contribution"
+OWN_VALUE_METHOD = "own_value_per_event"
+"""How a customer's CLV was valued (``clv_method``)."""
 
 
 class ClvFitError(DataContractError):
@@ -124,7 +137,9 @@ def _checked_params(fitter: Any, what: str, hint: str) -> dict[str, float]:
     return params
 
 
-def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
+def fit_purchase_model(
+    rfm: pl.DataFrame, cfg: ClvConfig, initial_params: dict[str, float] | None = None
+) -> PurchaseFit:
     """Fit BG/NBD (or MBG/NBD, ``cfg.model``) on unique (frequency, recency, T) rows.
 
     Parameters
@@ -134,6 +149,9 @@ def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
         ``t_days`` (exact day differences).
     cfg
         The ``clv`` section: model, time unit, penalizer, minimum customers and repeaters.
+    initial_params
+        Start the optimiser here (r, alpha in model units, a, b), e.g. the previous night's
+        parameters; lifetimes' default start otherwise.
 
     Returns
     -------
@@ -197,6 +215,10 @@ def fit_purchase_model(rfm: pl.DataFrame, cfg: ClvConfig) -> PurchaseFit:
                     unique["recency_days"].to_numpy() / unit,
                     unique["t_days"].to_numpy() / unit,
                     weights=unique["weight"].to_numpy(),
+                    # lifetimes optimises the logs of the parameters
+                    initial_params=None
+                    if initial_params is None
+                    else np.log([initial_params[k] for k in ("r", "alpha", "a", "b")]),
                 )
             break
         except lt.utils.ConvergenceError:
@@ -357,7 +379,11 @@ def _unique_scores(unique: pl.DataFrame, fit: PurchaseFit, cfg: ClvConfig) -> pl
 
 
 def score_customers(
-    rfm: pl.DataFrame, purchase: PurchaseFit, spend: SpendFit, cfg: ClvConfig
+    rfm: pl.DataFrame,
+    purchase: PurchaseFit,
+    spend: SpendFit,
+    cfg: ClvConfig,
+    value_method: str = "gamma_gamma",
 ) -> pl.DataFrame:
     """Score every customer: expected events, P(alive), activity, value per event, CLV, stage.
 
@@ -372,13 +398,19 @@ def score_customers(
         The fitted models.
     cfg
         The ``clv`` section: horizon, discount rate, life-stage rules.
+    value_method
+        ``gamma_gamma`` (expected events x value per event) or ``survival_x_contribution``
+        (:func:`value_in_money`; needs ``monthly_contribution``): from
+        :func:`choose_value_method`.
 
     Returns
     -------
     pl.DataFrame
         rfm plus ``expected_events`` (over the horizon), ``p_alive``, ``p_active_30d``,
         ``expected_days_to_next_event`` (median wait given alive, days),
-        ``expected_contribution_per_event``, ``clv_amount`` (float CNY) and ``life_stage``.
+        ``expected_contribution_per_event``, ``clv_amount`` (float CNY), ``clv_method`` (per
+        customer: ``gamma_gamma``, ``own_value_per_event`` or ``survival_x_contribution``)
+        and ``life_stage``.
 
     Notes
     -----
@@ -410,8 +442,17 @@ def score_customers(
     else:
         per_event = monetary
     scored = scored.with_columns(expected_contribution_per_event=per_event).with_columns(
-        clv_amount=pl.col("discounted_events") * pl.col("expected_contribution_per_event")
+        clv_amount=pl.col("discounted_events") * pl.col("expected_contribution_per_event"),
+        clv_method=pl.when(pl.lit(spend.fitted) & (monetary > 0))
+        .then(pl.lit(GG_METHOD))
+        .otherwise(pl.lit(OWN_VALUE_METHOD)),
     )
+    if value_method == CONTRIBUTION_METHOD:
+        scored = value_in_money(scored, purchase, cfg).with_columns(
+            clv_amount=pl.col("money_clv_amount"), clv_method=pl.lit(CONTRIBUTION_METHOD)
+        )
+    elif value_method != GG_METHOD:
+        raise ValueError(f"score_customers: unknown value_method {value_method}")
     scored = assign_life_stage(scored, cfg.life_stages).drop("discounted_events")
     _require_finite(
         scored,
@@ -608,3 +649,174 @@ def _spearman(a: NDArray[Any], b: NDArray[Any]) -> float | None:
     if np.std(ra) == 0 or np.std(rb) == 0:
         return None
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def survival_probabilities(
+    fit: PurchaseFit,
+    frequency: NDArray[Any],
+    recency_days: NDArray[Any],
+    t_days: NDArray[Any],
+    months: int,
+    days_per_month: float,
+) -> NDArray[np.float64]:
+    """P(still a customer at the end of month m), m = 1..months, one row per customer.
+
+    S(t) = P(alive | x, t_x, T) * E_p[((alpha + T) / (alpha + T + p t))^(r + x)], p ~ Beta(a,
+    b + x) (module docstring); t in model units.
+    """
+    from scipy.stats import beta
+
+    unit = float(fit.time_unit_days)
+    x = np.asarray(frequency, dtype=float)
+    tx = np.asarray(recency_days, dtype=float) / unit
+    T = np.asarray(t_days, dtype=float) / unit
+    r, alpha, a, b = (fit.params[k] for k in ("r", "alpha", "a", "b"))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p_alive = np.clip(
+            np.asarray(fit.fitter.conditional_probability_alive(x, tx, T), dtype=float), 0, 1
+        )
+    q = (np.arange(16) + 0.5) / 16
+    p = beta.ppf(q[None, :], a, (b + x)[:, None])
+    base = (alpha + T)[:, None]
+    shape = (r + x)[:, None]
+    out = np.empty((len(x), months))
+    for m in range(1, months + 1):
+        t = m * days_per_month / unit
+        out[:, m - 1] = p_alive * np.mean((base / (base + p * t)) ** shape, axis=1)
+    return out
+
+
+def frequency_value_correlation(rfm: pl.DataFrame) -> float | None:
+    """Spearman(frequency, value per event) among repeat customers with positive value: the
+    Gamma-Gamma model assumes they are independent (Fader & Hardie 2013, section 2)."""
+    require_columns(rfm, ["frequency", "monetary_value"], "customer RFM summary")
+    rows = rfm.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
+    if rows.height < 3:
+        return None
+    return _spearman(
+        rows["frequency"].to_numpy(), rows["monetary_value"].cast(pl.Float64).to_numpy()
+    )
+
+
+def choose_value_method(
+    rfm: pl.DataFrame, spend: SpendFit, cfg: ClvConfig
+) -> tuple[str, float | None, str]:
+    """The valuation the night uses, the frequency-value correlation and why.
+
+    ``gamma_gamma`` only when configured, fitted and its independence assumption holds
+    (|Spearman| <= ``gg_max_abs_correlation``); otherwise ``survival_x_contribution``. The
+    reason is stored with the fit and logged, so the method never changes silently.
+    """
+    corr = frequency_value_correlation(rfm)
+    if cfg.value_method == "contribution":
+        return CONTRIBUTION_METHOD, corr, "configured: value_method contribution"
+    if not spend.fitted:
+        return CONTRIBUTION_METHOD, corr, f"Gamma-Gamma {spend.status}"
+    if corr is None or abs(corr) > cfg.gg_max_abs_correlation:
+        return (
+            CONTRIBUTION_METHOD,
+            corr,
+            f"Gamma-Gamma assumption fails: Spearman(frequency, value) = {corr} beyond "
+            f"+/-{cfg.gg_max_abs_correlation}",
+        )
+    return GG_METHOD, corr, "Gamma-Gamma assumption holds"
+
+
+def value_in_money(
+    scored: pl.DataFrame,
+    fit: PurchaseFit,
+    cfg: ClvConfig,
+    months: int | None = None,
+    discount: bool = True,
+) -> pl.DataFrame:
+    """CLV in money: sum over months of S(m) x monthly contribution (x discount).
+
+    Parameters
+    ----------
+    scored
+        One row per customer with ``frequency``, ``recency_days``, ``t_days`` and
+        ``monthly_contribution`` (CNY a month; null counts 0).
+    fit
+        The purchase model.
+    cfg
+        ``days_per_month``, ``horizon_months``, ``monthly_discount_rate``.
+    months, discount
+        Horizon (default ``horizon_months``) and whether to discount (the backtest compares
+        undiscounted money with what was earned).
+
+    Returns
+    -------
+    pl.DataFrame
+        scored plus ``survival_months`` (sum of the weights S(m)/(1+d)^m) and
+        ``money_clv_amount``.
+    """
+    require_columns(scored, [*KEY, "monthly_contribution"], "value_in_money")
+    horizon = months or cfg.horizon_months
+    unique = scored.select(KEY).unique()
+    surv = survival_probabilities(
+        fit,
+        unique["frequency"].to_numpy(),
+        unique["recency_days"].to_numpy(),
+        unique["t_days"].to_numpy(),
+        horizon,
+        cfg.days_per_month,
+    )
+    rate = cfg.monthly_discount_rate if discount else 0.0
+    weights = 1.0 / (1.0 + rate) ** np.arange(1, horizon + 1)
+    unique = unique.with_columns(survival_months=pl.Series(surv @ weights))
+    return scored.join(unique, on=KEY, how="left").with_columns(
+        money_clv_amount=pl.col("survival_months")
+        * pl.col("monthly_contribution").cast(pl.Float64).fill_null(0.0)
+    )
+
+
+def money_backtest(frame: pl.DataFrame) -> pl.DataFrame:
+    """Predicted money against what customers actually produced, per predictor.
+
+    Parameters
+    ----------
+    frame
+        One row per customer with ``realized_amount`` and one column per predictor (every
+        other numeric column but ``customer_id``), all in CNY over the same months.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per predictor: ``predictor``, ``customers``, ``spearman``, ``mae_amount``,
+        ``top_decile_capture`` (share of the realised total earned by the predictor's top 10%),
+        ``predicted_total_amount``, ``realized_total_amount``.
+    """
+    require_columns(frame, ["customer_id", "realized_amount"], "money_backtest")
+    realized = frame["realized_amount"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    total = float(realized.sum())
+    rows = []
+    for col in frame.columns:
+        if col in ("customer_id", "realized_amount"):
+            continue
+        pred = frame[col].cast(pl.Float64).fill_null(0.0).to_numpy()
+        k = int(np.ceil(len(pred) / 10))
+        top = np.argsort(-pred, kind="stable")[:k]
+        rows.append(
+            {
+                "predictor": col,
+                "customers": len(pred),
+                "spearman": _spearman(pred, realized) if len(pred) > 2 else None,
+                "mae_amount": float(np.mean(np.abs(pred - realized))) if len(pred) else None,
+                "top_decile_capture": float(realized[top].sum() / total) if total else None,
+                "predicted_total_amount": float(pred.sum()),
+                "realized_total_amount": total,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "predictor": pl.String,
+            "customers": pl.Int64,
+            "spearman": pl.Float64,
+            "mae_amount": pl.Float64,
+            "top_decile_capture": pl.Float64,
+            "predicted_total_amount": pl.Float64,
+            "realized_total_amount": pl.Float64,
+        },
+    )

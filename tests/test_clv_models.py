@@ -9,12 +9,17 @@ import polars as pl
 import pytest
 
 from models.clv import (
+    CONTRIBUTION_METHOD,
     ClvFitError,
     assign_life_stage,
+    choose_value_method,
+    expected_events,
     fit_purchase_model,
     fit_spend_model,
+    money_backtest,
     penalizer_ladder,
     score_customers,
+    survival_probabilities,
 )
 from pipeline.config.clv import ClvConfig, LifeStageRules
 from pipeline.errors import DataContractError
@@ -196,3 +201,95 @@ def test_no_nan_reaches_the_scores(rfm: pl.DataFrame) -> None:
     spend = fit_spend_model(rfm, DAYS)
     scored = score_customers(rfm.with_columns(monetary_value=pl.lit(None)), purchase, spend, DAYS)
     assert (scored["clv_amount"] == 0).all()  # unknown contribution: no value, not NaN
+
+
+def test_survival_agrees_with_the_papers_expected_events(rfm: pl.DataFrame) -> None:
+    # The survival curve assumes lambda | alive ~ Gamma(r + x, alpha + T) and p | alive ~
+    # Beta(a, b + x). Then E[Y(t)] = P(alive) E_p[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p],
+    # which must equal FHL 2005 eq. (10) as lifetimes computes it: an outside reference.
+    from scipy import integrate, stats
+
+    fit = fit_purchase_model(rfm, DAYS)
+    r, alpha, a, b = (fit.params[k] for k in ("r", "alpha", "a", "b"))
+    cases = [(0, 0, 200), (1, 30, 120), (4, 100, 300), (9, 250, 260), (3, 20, 330)]
+    x, tx, T = (np.array(c, dtype=float) for c in zip(*cases, strict=True))
+    t = 90.0
+    ours = []
+    p_alive = fit.fitter.conditional_probability_alive(x, tx, T)
+    for xi, Ti, pa in zip(x, T, p_alive, strict=True):
+
+        def f(p: float, xi: float = xi, Ti: float = Ti) -> float:
+            gone = 1 - ((alpha + Ti) / (alpha + Ti + p * t)) ** (r + xi)
+            return float(gone / p * stats.beta.pdf(p, a, b + xi))
+
+        ours.append(pa * integrate.quad(f, 0, 1, limit=200)[0])
+    paper = expected_events(fit, t, x, tx, T)
+    assert np.allclose(ours, paper, rtol=0.01)
+    # and the 16-point quadrature of the survival curve is close to the exact integral
+    surv = survival_probabilities(fit, x, tx, T, months=3, days_per_month=30.0)
+    for i, (xi, Ti, pa) in enumerate(zip(x, T, p_alive, strict=True)):
+
+        def g(p: float, xi: float = xi, Ti: float = Ti) -> float:
+            stay = ((alpha + Ti) / (alpha + Ti + p * 90.0)) ** (r + xi)
+            return float(stay * stats.beta.pdf(p, a, b + xi))
+
+        assert surv[i, 2] == pytest.approx(pa * integrate.quad(g, 0, 1, limit=200)[0], abs=0.005)
+    assert (np.diff(surv, axis=1) <= 1e-12).all() and (surv[:, 0] <= p_alive + 1e-12).all()
+
+
+def test_clv_in_money_is_survival_times_monthly_contribution(rfm: pl.DataFrame) -> None:
+    fit = fit_purchase_model(rfm, DAYS)
+    spend = fit_spend_model(rfm, DAYS)
+    # a one-event customer with a huge value per event: valued by what they contribute a
+    # month, not by an event value projected over the year
+    frame = rfm.with_columns(monthly_contribution=pl.lit(10.0)).with_columns(
+        monetary_value=pl.when(pl.col("frequency") == 0)
+        .then(pl.lit(50_000.0))
+        .otherwise(pl.col("monetary_value"))
+    )
+    scored = score_customers(frame, fit, spend, DAYS, CONTRIBUTION_METHOD)
+    assert set(scored["clv_method"]) == {CONTRIBUTION_METHOD}
+    assert scored["clv_amount"].max() <= 12 * 10.0
+    surv = survival_probabilities(
+        fit,
+        scored["frequency"].to_numpy(),
+        scored["recency_days"].to_numpy(),
+        scored["t_days"].to_numpy(),
+        12,
+        30.0,
+    )
+    by_hand = (surv / 1.01 ** np.arange(1, 13)).sum(axis=1) * 10.0
+    assert np.allclose(scored["clv_amount"].to_numpy(), by_hand)
+
+
+def test_value_method_is_chosen_and_explained(rfm: pl.DataFrame) -> None:
+    spend = fit_spend_model(rfm, DAYS)
+    method, corr, why = choose_value_method(rfm, spend, DAYS)
+    assert method == CONTRIBUTION_METHOD and why.startswith("configured")
+    gg = DAYS.model_copy(update={"value_method": "gamma_gamma"})
+    # in this population value per event is drawn independently of frequency
+    assert corr is not None and abs(corr) < 0.1
+    assert choose_value_method(rfm, spend, gg)[0] == "gamma_gamma"
+    # value rising with frequency breaks the assumption: the night says so
+    tied = rfm.with_columns(monetary_value=pl.col("frequency").cast(pl.Float64) * 3 + 1)
+    method, corr, why = choose_value_method(tied, fit_spend_model(tied, gg), gg)
+    assert method == CONTRIBUTION_METHOD and corr is not None and corr > 0.9
+    assert "assumption fails" in why
+
+
+def test_money_backtest_by_hand() -> None:
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "clv": [40.0, 30.0, 20.0, 0.0],
+            "baseline": [10.0, 30.0, 20.0, 40.0],
+            "realized_amount": [40.0, 30.0, 10.0, 0.0],
+        }
+    )
+    out = {r["predictor"]: r for r in money_backtest(frame).iter_rows(named=True)}
+    assert out["clv"]["spearman"] == pytest.approx(1.0)
+    assert out["clv"]["mae_amount"] == pytest.approx(10 / 4)
+    assert out["baseline"]["mae_amount"] == pytest.approx((30 + 0 + 10 + 40) / 4)
+    # top decile = the single best prediction: a (40 of 80 earned) vs d (0)
+    assert out["clv"]["top_decile_capture"] == pytest.approx(0.5)
+    assert out["baseline"]["top_decile_capture"] == pytest.approx(0.0)

@@ -412,3 +412,114 @@ def test_cli_backtest_prints_metrics(
         ],
     )  # fmt: skip
     assert bad.exit_code == 1 and "must be after" in bad.output
+
+
+def test_money_backtest_beside_the_naive_baseline_and_the_method_recorded(
+    cfg: Config,
+    warehouse: duckdb.DuckDBPyConnection,
+    events: dict[str, list[date]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Ground truth from the simulation: a customer earns 10 CNY in each month with an event;
+    # dropouts stop earning. The backtest from 2026-04-30 compares May-July with the CLV
+    # (survival x trailing monthly contribution) and with the trailing months pro rata.
+    months = [date(2026, m, 1) for m in range(1, 8)]
+    rows = [
+        (cid, m, 10.0 if any(d.replace(day=1) == m for d in days) else 0.0)
+        for cid, days in events.items()
+        for m in months
+    ]
+    warehouse.execute(
+        "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
+        "contribution_amount decimal(18, 6))"
+    )
+    warehouse.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
+    with caplog.at_level(logging.WARNING, logger="test_clv"):
+        run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    bt = warehouse.sql("select * from clv_money_backtest order by predictor").pl()
+    assert bt["predictor"].to_list() == ["baseline", "clv", "run_rate"]
+    assert (bt["calibration_end"] == date(2026, 4, 30)).all()
+    assert (bt["holdout_end"] == date(2026, 7, 31)).all() and (bt["trailing_months"] == 4).all()
+    seen_by_cut = _days_to(events, date(2026, 4, 30))
+    realized = sum(
+        10.0 * len({d.replace(day=1) for d in events[c] if d > date(2026, 4, 30)})
+        for c in seen_by_cut
+    )
+    assert bt["realized_total_amount"][0] == pytest.approx(realized)
+    assert (bt["customers"] == len(seen_by_cut)).all()
+    base, clv = bt.row(0, named=True), bt.row(1, named=True)
+    # survival weighting lowers the error in money (dropouts stop earning) ...
+    assert clv["mae_amount"] < base["mae_amount"]
+    # ... but on this data (earning = a month with an event) does not rank better than the
+    # trailing months: not beating the baseline is recorded and said, never hidden
+    beats = clv["spearman"] > base["spearman"] and clv["mae_amount"] < base["mae_amount"]
+    assert bt["clv_beats_baseline"].to_list() == [beats] * 3
+    if not beats:
+        assert "does not beat the naive baseline" in caplog.text
+    full = warehouse.execute(
+        "select value_method, value_method_reason, gg_frequency_value_spearman, "
+        "cold_log_likelihood, mode_jump from clv_fit_runs where fit_role = 'full'"
+    ).fetchone()
+    assert full is not None and full[0] == "survival_x_contribution"
+    assert full[1] == "configured: value_method contribution" and full[2] is not None
+    assert full[3] is not None and full[4] is False
+    methods = warehouse.sql("select distinct clv_method from int_customer_clv").fetchall()
+    assert methods == [("survival_x_contribution",)]
+
+
+def test_gamma_gamma_only_while_its_assumption_holds(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Configured gamma_gamma with a threshold no data meets: the night says so, values by
+    # contribution, and records the method per customer.
+    strict = cfg.model_copy(
+        update={
+            "clv": cfg.clv.model_copy(
+                update={"value_method": "gamma_gamma", "gg_max_abs_correlation": 1e-9}
+            )
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="test_clv"):
+        run_stages(warehouse, strict, ["clv"], [DAY], LOG)
+    full = warehouse.execute(
+        "select value_method, value_method_reason from clv_fit_runs where fit_role = 'full'"
+    ).fetchone()
+    assert full is not None and full[0] == "survival_x_contribution"
+    assert full[1].startswith("Gamma-Gamma")
+    assert "valued by survival_x_contribution instead" in caplog.text
+    lenient = cfg.model_copy(
+        update={
+            "clv": cfg.clv.model_copy(
+                update={"value_method": "gamma_gamma", "gg_max_abs_correlation": 1.0}
+            )
+        }
+    )
+    run_stages(warehouse, lenient, ["clv"], [DAY], LOG)
+    methods = dict(
+        warehouse.execute(
+            "select clv_method, count(*) from int_customer_clv group by all"
+        ).fetchall()
+    )
+    assert set(methods) == {"gamma_gamma", "own_value_per_event"}
+
+
+def test_refit_from_the_previous_nights_parameters_records_both_likelihoods(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    # the previous night's parameters, half again as large: the refit from there reaches the
+    # same optimum as the default start, so no mode jump; both likelihoods are recorded
+    warehouse.execute(
+        "update clv_fit_runs set business_date = date '2026-07-30', r = r * 1.5, "
+        "alpha = alpha * 1.5"
+    )
+    run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    row = warehouse.execute(
+        "select cold_log_likelihood, warm_log_likelihood, log_likelihood, mode_jump "
+        "from clv_fit_runs where business_date = ? and fit_role = 'full'",
+        [DAY],
+    ).fetchone()
+    assert row is not None and row[0] is not None and row[1] is not None
+    assert row[1] == pytest.approx(row[0], rel=1e-4)
+    assert row[2] == pytest.approx(max(row[0], row[1]))
+    assert row[3] is False

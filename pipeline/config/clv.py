@@ -109,8 +109,20 @@ class ClvConfig(_Frozen):
     """Fallback when a fit does not converge: retry with penalizer 1e-4, 1e-3, ... up to this
     (each ten times the last); the penalizer used is stored in clv_fit_runs. 0 disables it."""
     holdout_months: int = Field(default=3, ge=1, le=24)
-    """Validation: calibrate on history up to this many months before the business date and
-    predict the events of the months after."""
+    """Validation: calibrate on history up to the month end this many months before the last
+    closed month end (on or before the business date) and predict the events and the
+    contribution of the months after, beside the naive baseline (docs/clv.md)."""
+    value_method: Literal["contribution", "gamma_gamma"] = "contribution"
+    """How CLV is valued: ``contribution`` = sum over the horizon of P(still a customer at
+    month m) x expected monthly contribution x discount (most contribution accrues on balances,
+    not per event); ``gamma_gamma`` = expected events x Gamma-Gamma value per event, used only
+    while its assumption holds (see gg_max_abs_correlation), else ``contribution``, recorded."""
+    run_rate_months: int = Field(default=3, ge=1, le=12)
+    """Expected monthly contribution: the mean of the customer's last this many closed months
+    of contribution (the contribution model's run rate; its year-long average lags a trend)."""
+    gg_max_abs_correlation: float = Field(default=0.3, gt=0, le=1)
+    """Gamma-Gamma assumes value per event independent of frequency: it is used only when
+    |Spearman(frequency, value per event)| among repeaters is at most this (tested nightly)."""
     min_customers: int = Field(default=100, ge=10)
     """Fewer customers with an event than this: the fit is refused with an error."""
     min_repeaters: int = Field(default=20, ge=1)

@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from models.clv import HoldoutResult, PurchaseFit, SpendFit
 
 PURCHASE_PARAMS = ("r", "alpha", "a", "b")
+KEY_COLUMNS = ("frequency", "recency_days", "t_days")
 SPEND_PARAMS = {"p": "gg_p", "q": "gg_q", "v": "gg_gamma"}
 
 
@@ -237,10 +238,14 @@ def read_rfm_with_contribution(
     )
     return con.execute(
         """
-        select r.*, c.contribution_per_event::double as monetary_value
+        select r.*, c.contribution_per_event::double as monetary_value,
+               ((k.contribution_amount + k.default_provision_amount) / 12)::double
+                   as monthly_contribution
         from int_customer_rfm as r
         left join int_customer_event_contribution as c
             on c.customer_id = r.customer_id and c.business_date = $business_date
+        left join int_customer_contribution as k
+            on k.customer_id = r.customer_id and k.business_date = $business_date
         where r.calibration_end = $business_date
         order by r.customer_id
         """,
@@ -306,6 +311,9 @@ def _fit_runs_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         "holdout_rmse": pl.Float64, "holdout_spearman": pl.Float64,
         "holdout_top_decile_share": pl.Float64, "validation_status": pl.Utf8,
         "param_jump": pl.Boolean, "param_jump_detail": pl.Utf8, "fit_seconds": pl.Float64,
+        "value_method": pl.Utf8, "value_method_reason": pl.Utf8,
+        "gg_frequency_value_spearman": pl.Float64, "cold_log_likelihood": pl.Float64,
+        "warm_log_likelihood": pl.Float64, "mode_jump": pl.Boolean, "mode_jump_detail": pl.Utf8,
     }  # fmt: skip
     return pl.DataFrame([{c: row.get(c) for c in schema} for row in rows], schema=schema)
 
@@ -363,6 +371,191 @@ def parameter_jumps(
     return f"since {prev[0]}: " + ", ".join(jumps)
 
 
+def backtest_cutoff(day: date, months: int) -> date:
+    """The calibration end of the nightly validation: the month end ``months`` months before
+    the last closed month end on or before ``day`` (``day`` itself when a month end), so the
+    money backtest compares whole months of contribution."""
+    next_day = day + timedelta(days=1)
+    last_closed = day if next_day.day == 1 else day.replace(day=1) - timedelta(days=1)
+    return shift_months(last_closed.replace(day=1), -months + 1) - timedelta(days=1)
+
+
+def previous_params(
+    con: duckdb.DuckDBPyConnection, business_date: date, model: str, unit: int
+) -> dict[str, float] | None:
+    """The latest earlier night's full-fit parameters of the same model and time unit."""
+    if not table_exists(con, "clv_fit_runs"):
+        return None
+    row = con.execute(
+        "select r, alpha, a, b from clv_fit_runs where fit_role = 'full' and model = $model "
+        "and time_unit_days = $unit and business_date < $d and r is not null "
+        "order by business_date desc limit 1",
+        {"model": model, "unit": unit, "d": business_date},
+    ).fetchone()
+    return dict(zip(PURCHASE_PARAMS, map(float, row), strict=True)) if row else None
+
+
+def fit_stable(
+    rfm: pl.DataFrame, cfg: ClvConfig, previous: dict[str, float] | None
+) -> tuple[PurchaseFit, dict[str, Any]]:
+    """Fit from the default start and from the previous night's parameters; keep the higher
+    likelihood. Two optima with parameters further apart than ``param_jump_threshold`` are a
+    mode jump: flagged with the likelihood of both (``mode_jump_detail``)."""
+    from models.clv import ClvFitError, fit_purchase_model
+
+    cold = fit_purchase_model(rfm, cfg)
+    cols: dict[str, Any] = {"cold_log_likelihood": cold.log_likelihood, "mode_jump": False}
+    if previous is None:
+        return cold, cols
+    try:
+        warm = fit_purchase_model(rfm, cfg, previous)
+    except ClvFitError:
+        return cold, cols
+    cols["warm_log_likelihood"] = warm.log_likelihood
+    apart = [
+        k
+        for k in PURCHASE_PARAMS
+        if abs(warm.params[k] - cold.params[k])
+        > cfg.param_jump_threshold * max(abs(cold.params[k]), 1e-12)
+    ]
+    best = warm if warm.log_likelihood > cold.log_likelihood else cold
+    if apart:
+
+        def fmt(f: PurchaseFit) -> str:
+            return ", ".join(f"{k}={f.params[k]:.4g}" for k in PURCHASE_PARAMS)
+
+        cols["mode_jump"] = True
+        cols["mode_jump_detail"] = (
+            f"default start: {fmt(cold)} (log-likelihood {cold.log_likelihood:.2f}); "
+            f"from the previous night's parameters: {fmt(warm)} "
+            f"(log-likelihood {warm.log_likelihood:.2f}); kept "
+            + ("the previous night's mode" if best is warm else "the default start's")
+        )
+    return best, cols
+
+
+def _first_full_month(con: duckdb.DuckDBPyConnection) -> date | None:
+    row = con.execute(
+        "select min(business_date) from file_ledger "
+        "where feed = 'TXN' and outcome in ('loaded', 'replaced')"
+    ).fetchone()
+    if not row or row[0] is None:
+        return None
+    first: date = row[0]
+    return first if first.day == 1 else shift_months(first.replace(day=1), 1)
+
+
+def _months(first: date, last: date) -> list[date]:
+    out, m = [], first
+    while m <= last:
+        out.append(m)
+        m = shift_months(m, 1)
+    return out
+
+
+def last_closed_month(day: date) -> date:
+    """The first day of the last calendar month closed on ``day`` (``day``'s own month when
+    ``day`` is its last day)."""
+    if (day + timedelta(days=1)).day == 1:
+        return day.replace(day=1)
+    return shift_months(day.replace(day=1), -1)
+
+
+def ensure_monthly_contribution(ctx: StageContext, months: list[date]) -> bool:
+    """Bring ``agg_customer_contribution_month`` up to date for ``months`` (computed once per
+    month and economics config, shared with the value and tiers stages). False when the
+    warehouse has no such table and no contribution inputs to build it from."""
+    from pipeline.stages.contribution import refresh_monthly_contribution
+
+    con = ctx.con
+    if table_exists(con, "agg_account_balance_month"):  # the contribution model's inputs
+        ctx.facts["clv_contribution_months_computed"] = refresh_monthly_contribution(
+            con, ctx.cfg, months
+        )
+    return table_exists(con, "agg_customer_contribution_month")
+
+
+def run_rate(con: duckdb.DuckDBPyConnection, last_month: date, months: int) -> pl.DataFrame:
+    """Each customer's expected monthly contribution: the mean of their closed months among
+    the ``months`` ending with ``last_month`` (months they have a row in), CNY."""
+    return con.execute(
+        """
+        select customer_id, avg(contribution_amount)::double as run_rate
+        from agg_customer_contribution_month
+        where month_start between $first and $last
+        group by customer_id
+        """,
+        {"first": shift_months(last_month, -(months - 1)), "last": last_month},
+    ).pl()
+
+
+def money_backtest_rows(
+    ctx: StageContext, calibration_end: date, calibration: pl.DataFrame, fit: PurchaseFit
+) -> pl.DataFrame | None:
+    """CLV as of ``calibration_end`` over the months since, in money, beside the naive
+    baseline, against the contribution customers actually produced in those months
+    (``agg_customer_contribution_month``).
+
+    Customers: those with an event by the calibration end. Predictors (CNY over the
+    ``holdout_months`` months after the calibration end, undiscounted):
+
+    - ``clv``: sum over the months of S(m) x run rate (what the night's CLV does);
+    - ``run_rate``: run rate x months (no survival: what the survival curve adds is the gap);
+    - ``baseline``: the naive baseline, the trailing year's contribution pro rata (the closed
+      months of the year to the calibration end the warehouse holds, their mean x months).
+
+    None when the warehouse holds no whole month before the calibration end.
+    """
+    import polars as pl
+
+    from models.clv import money_backtest, value_in_money
+
+    con, cfg = ctx.con, ctx.cfg.clv
+    months = cfg.holdout_months
+    first = _first_full_month(con)
+    cal_month = calibration_end.replace(day=1)
+    if first is None or first > cal_month:
+        return None
+    start = max(first, shift_months(cal_month, -11))
+    last = shift_months(cal_month, months)
+    if not ensure_monthly_contribution(ctx, _months(start, last)):
+        return None
+    trailing = len(_months(start, cal_month))
+    money = con.execute(
+        """
+        select customer_id,
+               sum(contribution_amount) filter (where month_start <= $cal)::double
+                   / $trailing as trailing_monthly,
+               coalesce(sum(contribution_amount) filter (where month_start > $cal), 0)::double
+                   as realized_amount
+        from agg_customer_contribution_month
+        where month_start between $start and $last
+        group by customer_id
+        """,
+        {"cal": cal_month, "trailing": trailing, "start": start, "last": last},
+    ).pl()
+    recent = run_rate(con, cal_month, cfg.run_rate_months)
+    frame = (
+        calibration.select("customer_id", *KEY_COLUMNS)
+        .join(money, on="customer_id", how="left")
+        .join(recent, on="customer_id", how="left")
+        .with_columns(monthly_contribution=pl.col("run_rate").fill_null(0.0))
+    )
+    frame = value_in_money(frame, fit, cfg, months=months, discount=False)
+    scored = frame.select(
+        "customer_id",
+        pl.col("money_clv_amount").alias("clv"),
+        (pl.col("monthly_contribution") * months).alias("run_rate"),
+        (pl.col("trailing_monthly").fill_null(0.0) * months).alias("baseline"),
+        pl.col("realized_amount").fill_null(0.0),
+    )
+    return money_backtest(scored).with_columns(
+        calibration_end=pl.lit(calibration_end),
+        holdout_end=pl.lit(shift_months(last, 1) - timedelta(days=1)),
+        trailing_months=pl.lit(trailing),
+    )
+
+
 def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON to a temporary file in the same folder, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -408,8 +601,11 @@ def _unscored(rfm: pl.DataFrame) -> pl.DataFrame:
     """Each customer's RFM summary with the model outputs left null."""
     import polars as pl
 
+    if "monthly_contribution" not in rfm.columns:
+        rfm = rfm.with_columns(monthly_contribution=pl.lit(None, pl.Float64))
     return rfm.select(
         "customer_id",
+        "monthly_contribution",
         "first_event_date",
         "last_event_date",
         "frequency",
@@ -424,6 +620,7 @@ def _unscored(rfm: pl.DataFrame) -> pl.DataFrame:
         expected_contribution_per_event=pl.lit(None, pl.Float64),
         clv_amount=pl.lit(None, pl.Float64),
         life_stage=pl.lit("insufficient_history"),
+        clv_method=pl.lit("no_model"),
     )
 
 
@@ -449,17 +646,19 @@ def _fit_score_validate(ctx: StageContext) -> int:
     import polars as pl
 
     from models.clv import (
+        GG_METHOD,
         ClvFitError,
-        fit_purchase_model,
+        choose_value_method,
         fit_spend_model,
         score_customers,
         validate_holdout,
     )
+    from pipeline.sqlfiles import write_partition
 
     cfg: ClvConfig = ctx.cfg.clv
     day = ctx.business_date
     con = ctx.con
-    calibration_end = shift_months(day, -cfg.holdout_months)
+    calibration_end = backtest_cutoff(day, cfg.holdout_months)
     t0 = time.monotonic()
     rfm = read_rfm_with_contribution(
         con, cfg, day, calibration_end, annual_days=ctx.cfg.economics.annual_days
@@ -471,7 +670,8 @@ def _fit_score_validate(ctx: StageContext) -> int:
         short = _short_history(rfm, cfg, day)
         if short:
             raise ClvFitError(short)
-        purchase = fit_purchase_model(rfm, cfg)
+        previous = previous_params(con, day, cfg.model, cfg.time_unit_days)
+        purchase, stability = fit_stable(rfm, cfg, previous)
     except ClvFitError as exc:
         if cfg.on_insufficient_history == "fail" or not (short or _insufficient(rfm, cfg)):
             raise
@@ -481,17 +681,35 @@ def _fit_score_validate(ctx: StageContext) -> int:
             con, "clv_scores_frame", _unscored(rfm), "clv/int_customer_clv", day
         )
     spend = fit_spend_model(rfm, cfg)
-    if not spend.fitted:
-        ctx.log.warning(f"clv {day}: Gamma-Gamma {spend.status}; own contribution per event used")
+    last_month = last_closed_month(day)
+    if ensure_monthly_contribution(
+        ctx, _months(shift_months(last_month, -(cfg.run_rate_months - 1)), last_month)
+    ):
+        # expected monthly contribution = the run rate of the last closed months; a customer
+        # without any keeps the contribution model's yearly figure / 12
+        rfm = (
+            rfm.join(run_rate(con, last_month, cfg.run_rate_months), on="customer_id", how="left")
+            .with_columns(monthly_contribution=pl.coalesce("run_rate", "monthly_contribution"))
+            .drop("run_rate")
+        )
+    method, correlation, reason = choose_value_method(rfm, spend, cfg)
+    if cfg.value_method == "gamma_gamma" and method != GG_METHOD:
+        ctx.log.warning(f"clv {day}: {reason}; valued by {method} instead (clv_fit_runs)")
     fit_seconds = time.monotonic() - t0
     t0 = time.monotonic()
-    scored = score_customers(rfm, purchase, spend, cfg)
+    scored = score_customers(rfm, purchase, spend, cfg, method)
     rows = _register_and_write(con, "clv_scores_frame", scored, "clv/int_customer_clv", day)
     score_seconds = time.monotonic() - t0
 
     data_start = rfm["first_event_date"].min() if rfm.height else None
     full = _fit_row("full", purchase, data_start, day, None)  # type: ignore[arg-type]
     full.update(_spend_columns(spend))
+    full.update(stability)
+    full.update(
+        value_method=method, value_method_reason=reason, gg_frequency_value_spearman=correlation
+    )
+    if stability.get("mode_jump"):
+        ctx.log.warning(f"clv {day}: parameter mode jump: {stability['mode_jump_detail']}")
     full["fit_seconds"] = fit_seconds
     jump = parameter_jumps(con, day, full, cfg.param_jump_threshold)
     full["param_jump"] = jump is not None
@@ -519,6 +737,29 @@ def _fit_score_validate(ctx: StageContext) -> int:
         buckets = result.buckets.with_columns(
             calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
         )
+        money = money_backtest_rows(ctx, calibration_end, calibration, result.fit)
+        if money is not None:
+            by = {r["predictor"]: r for r in money.iter_rows(named=True)}
+            clv, base = by["clv"], by["baseline"]
+            beats = (clv["spearman"] or -1) > (base["spearman"] or -1) and (
+                clv["mae_amount"] < base["mae_amount"]
+            )
+            money = money.with_columns(clv_beats_baseline=pl.lit(beats))
+            write_partition(con, "clv_money_backtest", money, day)
+            ctx.facts.update(
+                clv_backtest_spearman=clv["spearman"],
+                clv_backtest_mae=clv["mae_amount"],
+                baseline_backtest_spearman=base["spearman"],
+                baseline_backtest_mae=base["mae_amount"],
+                clv_beats_baseline=beats,
+            )
+            if not beats:
+                ctx.log.warning(
+                    f"clv {day}: CLV does not beat the naive baseline in the money backtest "
+                    f"from {calibration_end}: Spearman {clv['spearman']:.3f} vs "
+                    f"{base['spearman']:.3f}, MAE {clv['mae_amount']:.0f} vs "
+                    f"{base['mae_amount']:.0f} CNY (clv_money_backtest)"
+                )
     holdout_seconds = time.monotonic() - holdout_started
     full["validation_status"] = cal["validation_status"]
     runs = _fit_runs_frame([full, cal])
@@ -585,7 +826,12 @@ STAGE = Stage(
     name="clv",
     run=run,
     needs=("contribution",),
-    reads=("stg_transactions", "file_ledger", "int_customer_contribution"),
+    reads=(
+        "stg_transactions",
+        "file_ledger",
+        "int_customer_contribution",
+        "agg_customer_contribution_month",
+    ),
     writes=(
         "agg_customer_event_day",
         "agg_customer_event_day_dates",
@@ -594,7 +840,9 @@ STAGE = Stage(
         "int_customer_clv",
         "clv_fit_runs",
         "clv_holdout_buckets",
+        "clv_money_backtest",
+        "agg_customer_contribution_month",
     ),
-    config_sections=("clv",),
+    config_sections=("clv", "economics"),
     transactional=False,
 )

@@ -8,6 +8,11 @@
 -- to the business date). Purchase-model parameters r, alpha (alpha in model units of
 -- time_unit_days days), a, b and Gamma-Gamma p, q, gamma (lifetimes' v) with standard errors
 -- (null where the Hessian is singular); holdout metrics on the calibration row only.
+-- value_method: how the night valued CLV and why (value_method_reason), with the
+-- Gamma-Gamma assumption's test gg_frequency_value_spearman (models/clv.py
+-- choose_value_method). Parameter stability (full row): the fit from the default start
+-- (cold_log_likelihood) and from the previous night's parameters (warm_log_likelihood); the
+-- better one is kept, and mode_jump flags two optima with different parameters.
 with
 runs as (
     select * from clv_fit_runs_frame
@@ -54,7 +59,14 @@ final as (
         validation_status::varchar as validation_status,
         param_jump::boolean as param_jump,
         param_jump_detail::varchar as param_jump_detail,
-        fit_seconds::double as fit_seconds
+        fit_seconds::double as fit_seconds,
+        value_method::varchar as value_method,
+        value_method_reason::varchar as value_method_reason,
+        gg_frequency_value_spearman::double as gg_frequency_value_spearman,
+        cold_log_likelihood::double as cold_log_likelihood,
+        warm_log_likelihood::double as warm_log_likelihood,
+        mode_jump::boolean as mode_jump,
+        mode_jump_detail::varchar as mode_jump_detail
     from runs
 )
 

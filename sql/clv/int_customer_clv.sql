@@ -7,6 +7,9 @@
 -- (registered by the clv stage as clv_scores_frame). Every float is checked finite before it
 -- gets here. clv_amount: discounted expected contribution over clv.horizon_months, CNY.
 -- expected_days_to_next_event: median wait to the next event given the customer is alive.
+-- clv_method: how this customer's CLV was valued (survival_x_contribution, gamma_gamma,
+-- own_value_per_event, no_model; docs/clv.md); monthly_contribution_amount: the contribution
+-- model's recurring yearly figure / 12, what survival_x_contribution values.
 with
 scores as (
     select * from clv_scores_frame
@@ -28,7 +31,9 @@ final as (
         expected_days_to_next_event::double as expected_days_to_next_event,
         expected_contribution_per_event::decimal(18, 2) as expected_contribution_per_event,
         clv_amount::decimal(18, 2) as clv_amount,
-        life_stage::varchar as life_stage
+        life_stage::varchar as life_stage,
+        clv_method::varchar as clv_method,
+        monthly_contribution::decimal(18, 2) as monthly_contribution_amount
     from scores
 )
 
