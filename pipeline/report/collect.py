@@ -334,7 +334,29 @@ def collect_clv(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
         )
         fit = found[0] if found else {}
     summary["top_10pct_share"] = top_share(values, 0.10) if values else 0.0
-    return {"values": values, "stages": stages, "summary": summary, "fit": fit}
+    money: list[dict[str, Any]] = []
+    if table_exists(con, "clv_money_backtest"):
+        money = rows(
+            con,
+            "select * from clv_money_backtest where business_date = $d order by predictor",
+            {"d": day},
+        )
+    takeup: list[dict[str, Any]] = []
+    if table_exists(con, "int_cross_sell_evaluation"):
+        takeup = rows(
+            con,
+            "select * from int_cross_sell_evaluation where business_date = $d "
+            "order by product_code",
+            {"d": day},
+        )
+    return {
+        "values": values,
+        "stages": stages,
+        "summary": summary,
+        "fit": fit,
+        "money": money,
+        "takeup": takeup,
+    }
 
 
 def collect_calibration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:

@@ -285,6 +285,8 @@ def _clv(s: Sections) -> str:
                 caption,
             )
         )
+        out.append(_money_backtest(c.get("money") or [], fit))
+        out.append(_takeup(c.get("takeup") or []))
     k = s["calibration"]
     title = "Holdout calibration"
     if isinstance(k, SectionMissing):
@@ -311,6 +313,66 @@ def _clv(s: Sections) -> str:
             )
         )
     return "".join(out)
+
+
+def _money_backtest(money: list[dict[str, Any]], fit: dict[str, Any]) -> str:
+    """The nightly money backtest (docs/clv.md), with a warning when CLV loses."""
+    if not money:
+        return '<p class="missing">No money backtest for this date (clv_money_backtest).</p>'
+    first = money[0]
+    beats = bool(first.get("clv_beats_baseline"))
+    verdict = (
+        "CLV beats the naive baseline (higher Spearman and lower MAE)."
+        if beats
+        else "<b>Warning: CLV does not beat the naive baseline</b> (trailing-year contribution "
+        "pro rata) on both Spearman and MAE."
+    )
+    method = ""
+    if fit.get("value_method"):
+        method = (
+            f" Valued by {escape(str(fit['value_method']))} "
+            f"({escape(str(fit.get('value_method_reason') or ''))}); Spearman(frequency, value "
+            f"per event) {num(fit.get('gg_frequency_value_spearman'))}."
+        )
+    if fit.get("mode_jump"):
+        method += f" Parameter mode jump: {escape(str(fit.get('mode_jump_detail')))}."
+    lead = (
+        f"<p>Money backtest: CLV as of {first['calibration_end']} over the months to "
+        f"{first['holdout_end']} against the contribution customers produced. {verdict}"
+        f"{method}</p>"
+    )
+    cols: list[Column] = [
+        ("predictor", "predictor", None),
+        ("customers", "customers", count),
+        ("Spearman", "spearman", lambda v: num(v, 3)),
+        ("MAE (CNY)", "mae_amount", lambda v: num(v, 0)),
+        ("top-decile capture", "top_decile_capture", pct),
+        ("predicted (CNY)", "predicted_total_amount", cny_short),
+        ("realised (CNY)", "realized_total_amount", cny_short),
+    ]
+    return lead + _table("tbl-clv-money-backtest", cols, money)
+
+
+def _takeup(takeup: list[dict[str, Any]]) -> str:
+    """Next-product take-up models: out-of-time metrics per product (docs/cross_sell.md)."""
+    if not takeup:
+        return ""
+    cols: list[Column] = [
+        ("product", "product_code", None),
+        ("kind", "score_kind", None),
+        ("test cut-off", "test_cutoff_date", None),
+        ("takers (test)", "takers", count),
+        ("AUC", "auc", lambda v: num(v, 3)),
+        ("top-decile lift", "top_decile_lift", lambda v: num(v, 2)),
+        ("Brier", "brier_score", lambda v: num(v, 4)),
+        ("Brier of base rate", "brier_base_rate", lambda v: num(v, 4)),
+        ("status", "status", None),
+    ]
+    return (
+        "<p>Next product = take-up within the horizon, validated out of time (a model trained "
+        "only on outcomes known by the test cut-off); a look-alike has no probability.</p>"
+        + _table("tbl-takeup", cols, takeup)
+    )
 
 
 def _merchants(s: Sections) -> str:
