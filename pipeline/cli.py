@@ -27,11 +27,37 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from pipeline.warehouse import code_version
+
+        typer.echo(f"cvp {code_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print cvp's version and exit.", is_eager=True, callback=_show_version
+        ),
+    ] = False,
+) -> None:
+    """cvp: the customer value pipeline. Nightly: `cvp run --date 2026-11-27`."""
+
+
 app.add_typer(config_app, name="config")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML configuration (default configs/default.yaml)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML configuration (default configs/default.yaml here, else the packaged one).",
+    ),
 ]
 LandingOpt = Annotated[
     Path | None, typer.Option("--landing-dir", help="Landing zone root (env CVP_LANDING_DIR).")
@@ -112,8 +138,10 @@ def config_check(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
 
     Example: cvp config check --config configs/default.yaml
     """
+    from pipeline.config import default_config
+
     cfg = load(config)
-    typer.echo(f"{config or 'configs/default.yaml'}: ok (fingerprint {cfg.fingerprint()})")
+    typer.echo(f"{config or default_config()}: ok (fingerprint {cfg.fingerprint()})")
 
 
 @app.command()

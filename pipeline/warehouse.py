@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import duckdb
 from pipeline.config import Config
 from pipeline.errors import WarehouseBusy
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(str(resources.files("pipeline") / "sql"))
+"""The SQL files: ``sql/`` of a checkout (``pipeline/sql`` links to it), inside the package
+once installed from a wheel."""
 FAR_FUTURE = date(9999, 12, 31)
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -32,6 +33,17 @@ from pipeline.config.value import ValueConfig
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
+"""The configuration read when none is given, from the working directory; where there is none
+(cvp installed from a wheel, run elsewhere), the one inside the package (:func:`default_config`)."""
+
+
+def default_config() -> Path:
+    """``configs/default.yaml`` of the working directory if there is one, else the package's."""
+    if DEFAULT_CONFIG.exists():
+        return DEFAULT_CONFIG
+    return Path(str(resources.files("pipeline") / "configs" / "default.yaml"))
+
+
 ENV_PATHS = {
     "landing_dir": "CVP_LANDING_DIR",
     "warehouse": "CVP_WAREHOUSE",
@@ -150,7 +162,8 @@ def load_config(
     Parameters
     ----------
     path
-        The YAML file; ``configs/default.yaml`` when None.
+        The YAML file; when None ``configs/default.yaml`` of the working directory, or the
+        package's own default.
     overrides
         Path values from command-line flags (``landing_dir``, ``warehouse``, ``export_dir``);
         None values are ignored.
@@ -162,7 +175,7 @@ def load_config(
     ConfigError
         Naming the file and every field in error.
     """
-    path = path or DEFAULT_CONFIG
+    path = path or default_config()
     env = os.environ if environ is None else environ
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
