@@ -333,11 +333,112 @@ def run_command(
         )
     finally:
         con.close()
+    if cfg.warehouse.analyst_snapshot:
+        from pipeline.snapshot import publish_snapshot
+
+        con = connect(cfg)
+        try:
+            path, seconds = publish_snapshot(con, cfg)
+        finally:
+            con.close()
+        log.info(
+            f"analysts' snapshot published: {path}",
+            extra={"stage": "snapshot", "seconds": round(seconds, 3)},
+        )
     last = dates[-1].strftime("%Y%m%d")
     log.info(f"run done: {counts['run']} stage runs, {counts['skip']} skipped")
     if "export" in names:
         typer.echo(f"exports: {cfg.paths.export_dir / last}")
     typer.echo(f"warehouse: {cfg.paths.warehouse}")
+
+
+FormatOpt = Annotated[
+    str, typer.Option("--format", help="table (readable), csv or json (one object a line).")
+]
+
+
+def _print_result(rel: Any, fmt: str) -> None:
+    import csv
+
+    if fmt == "table":
+        typer.echo(str(rel))
+        return
+    names = list(rel.columns)
+    rows = rel.fetchall()
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(rows)
+    elif fmt == "json":
+        for row in rows:
+            typer.echo(
+                json.dumps(dict(zip(names, row, strict=True)), default=str, ensure_ascii=False)
+            )
+    else:
+        raise PipelineError(f"--format {fmt!r}: expected table, csv or json")
+
+
+@app.command("sql")
+@handle_errors
+def sql_command(
+    query: Annotated[str, typer.Argument(help="A SQL query (DuckDB dialect).")],
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a query on the analysts' snapshot of the warehouse (read-only; published after each
+    successful night, so it never blocks the nightly run). Tables and views: docs/tables.md.
+
+    Example: cvp sql "select tier, count(*) from int_customer_tiers group by 1" --format csv
+    """
+    import duckdb
+
+    from pipeline.snapshot import open_snapshot
+
+    cfg = load(config, None, warehouse)
+    con = open_snapshot(cfg)
+    try:
+        _print_result(con.sql(query), fmt)
+    except duckdb.Error as exc:
+        raise PipelineError(f"sql: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+@app.command("show")
+@handle_errors
+def show_command(
+    table: Annotated[str | None, typer.Argument(help="A table or view; none lists them.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show.")] = 20,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a table's first rows from the analysts' snapshot, or list the tables.
+
+    Example: cvp show customers --limit 5
+    """
+    from pipeline.snapshot import open_snapshot, table_names
+
+    cfg = load(config, None, warehouse)
+    con = open_snapshot(cfg)
+    try:
+        names = table_names(con)
+        if table is None:
+            typer.echo("\n".join(names))
+            return
+        if table not in names:
+            import difflib
+
+            close = difflib.get_close_matches(table, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; `cvp show` lists them"
+            raise PipelineError(f"show: no table or view {table!r}{hint}")
+        quoted = '"' + table.replace('"', '""') + '"'
+        _print_result(con.sql(f"select * from {quoted} limit {int(limit)}"), fmt)
+    finally:
+        con.close()
 
 
 @app.command("report")

@@ -71,6 +71,9 @@ class WarehouseConfig(_Frozen):
     """DuckDB worker threads; empty means all cores."""
     memory_limit: str | None = None
     """DuckDB memory limit, e.g. ``8GB``; empty means DuckDB's default (80% of RAM)."""
+    analyst_snapshot: bool = True
+    """After each successful ``cvp run``, publish a read-only copy of the warehouse for
+    analysts beside it (``<stem>.analysts.duckdb``; ``cvp sql``, ``cvp show``)."""
 
     @field_validator("memory_limit")
     @classmethod
