@@ -204,3 +204,39 @@ def test_exports_and_warehouse_are_private(clean_run: Path) -> None:
     files = list(folder.iterdir())
     assert len(files) > 5
     assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+
+
+def analyst_cvp(tmp: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    """``cvp sql`` / ``cvp show`` (no log lines to format) on ``tmp``'s warehouse."""
+    env = dict(os.environ, CVP_WAREHOUSE=str(tmp / "cvp.duckdb"))
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *words],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_an_analyst_reading_the_snapshot_never_blocks_the_night(clean_run: Path) -> None:
+    snapshot = clean_run / "cvp.analysts.duckdb"
+    analyst = duckdb.connect(str(snapshot), read_only=True)  # a notebook left open
+    before = analyst.execute("select count(*) from stg_transactions").fetchone()
+    inode = snapshot.stat().st_ino
+    done = cvp(clean_run, "run", "--date", LAST)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "analysts' snapshot published" in done.stderr
+    assert snapshot.stat().st_ino != inode  # a new copy, renamed over the old one
+    assert analyst.execute("select count(*) from stg_transactions").fetchone() == before
+    analyst.close()
+
+    shown = analyst_cvp(
+        clean_run, "sql", "select count(*) as n from stg_transactions", "--format", "csv"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == ["n", str(before[0] if before else 0)]
+    listed = analyst_cvp(clean_run, "show")
+    assert "customers" in listed.stdout.split()
+    rows = analyst_cvp(clean_run, "show", "file_ledger", "--limit", "2", "--format", "json")
+    assert len(rows.stdout.splitlines()) == 2
+    assert json.loads(rows.stdout.splitlines()[0])["file_name"].endswith(".dat")
+    typo = analyst_cvp(clean_run, "show", "customerz")
+    assert typo.returncode == 1
+    assert "did you mean 'customers'?" in typo.stderr
