@@ -39,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench"
 END = date(2026, 11, 27)
 STAGES = ("ingest", "features", "contribution", "merchants", "clv", "value", "tiers", "export")
+AFTER = ("snapshot",)
+"""Logged after the stages by ``cvp run``: the analysts' copy of the warehouse
+(pipeline/snapshot.py)."""
 GOAL_SECONDS, GOAL_RSS_MB = 90.0, 4096.0
 
 
@@ -56,6 +59,7 @@ def _env(warehouse: Path, landing: Path, exports: Path) -> dict[str, str]:
         "CVP_WAREHOUSE": str(warehouse),
         "CVP_LANDING_DIR": str(landing),
         "CVP_EXPORT_DIR": str(exports),
+        "CVP_REF_KEY": "bench-night",  # the counterparty HMAC key: the same in every repeat
     }
 
 
@@ -131,6 +135,7 @@ def one_night(customers: int, base: Path, landing: Path, config: Path) -> dict[s
         _env(run_path, landing, exports),
         timing,
     )
+    (BENCH_DIR / f"night_{customers}.log.jsonl").write_text(err, encoding="utf-8")
     if code != 0:
         raise RuntimeError(f"night {day_iso} on {run_path} failed ({code}): {err[-2000:]}")
     stages: dict[str, dict[str, float]] = {}
@@ -139,13 +144,16 @@ def one_night(customers: int, base: Path, landing: Path, config: Path) -> dict[s
             rec = json.loads(line)
         except ValueError:
             continue
-        if rec.get("msg", "").endswith(" done") and rec.get("stage") in STAGES:
+        if rec.get("stage") in AFTER or (
+            rec.get("msg", "").endswith(" done") and rec.get("stage") in STAGES
+        ):
             stages[rec["stage"]] = {
                 "wall_seconds": rec["seconds"],
-                "cpu_seconds": rec.get("cpu_seconds", 0.0),
-                "peak_rss_mb": rec.get("peak_rss_mb", 0.0),
+                "cpu_seconds": rec.get("cpu_seconds", float("nan")),
+                "peak_rss_mb": rec.get("peak_rss_mb", float("nan")),
             }
-    run_path.unlink()
+    for leftover in run_path.parent.glob(f"{run_path.stem}*"):
+        leftover.unlink()  # the copy, and the analysts' snapshot beside it
     return {"stages": stages, "night": _time_v(timing)}
 
 
@@ -172,7 +180,7 @@ def bench_night(
                 flush=True,
             )
         summary: dict[str, Any] = {"stages": {}, "night": {}}
-        for stage in STAGES:
+        for stage in (*STAGES, *AFTER):
             runs = [n["stages"][stage] for n in nights if stage in n["stages"]]
             if runs:
                 summary["stages"][stage] = {
@@ -199,7 +207,7 @@ def print_table(
     )
     print("| stage | " + " | ".join(f"{s:,} customers" for s in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
-    for stage in (*STAGES, "night"):
+    for stage in (*STAGES, *AFTER, "night"):
         cells = []
         for s in sizes:
             r = results[s]["night"] if stage == "night" else results[s]["stages"].get(stage)
