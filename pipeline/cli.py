@@ -23,7 +23,7 @@ from pipeline.logs import setup_logging
 app = typer.Typer(
     help="cvp: the customer value pipeline. Nightly: `cvp run --date 2026-11-27`.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -42,7 +42,11 @@ def _options(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", help="Print cvp's version and exit.", is_eager=True, callback=_show_version
+            "--version",
+            help="Print cvp's version and exit.",
+            is_eager=True,
+            callback=_show_version,
+            metavar="",
         ),
     ] = False,
 ) -> None:
@@ -71,7 +75,7 @@ ExportOpt = Annotated[
 DateOpt = Annotated[str | None, typer.Option("--date", help="Business date, ISO: 2026-11-27.")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First business date of a range.")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last business date of a range.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", metavar="")]
 LogFormatOpt = Annotated[
     str, typer.Option("--log-format", help="auto (text on a terminal, else JSON), text or json.")
 ]
@@ -212,7 +216,9 @@ def accept(
 @app.command()
 @handle_errors
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output.", metavar="")
+    ] = False,
     config: ConfigOpt = None,
     landing_dir: LandingOpt = None,
     warehouse: WarehouseOpt = None,
@@ -276,9 +282,14 @@ def run_command(
     stages: Annotated[
         str | None, typer.Option("--stages", help="Comma-separated subset, e.g. tiers,export.")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-run stages already done.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-run stages already done.", metavar="")
+    ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan and what would be skipped, and why.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan and what would be skipped, and why.", metavar=""
+        ),
     ] = False,
     config: ConfigOpt = None,
     landing_dir: LandingOpt = None,

@@ -29,7 +29,7 @@ from pipeline.cli import (
 
 clv_app = typer.Typer(
     help="Lifetime value (BG/NBD + Gamma-Gamma).\n\nExample: cvp clv --date 2026-11-27",
-    add_completion=False,
+    add_completion=True,
 )
 
 
@@ -67,7 +67,9 @@ def backtest(
         str, typer.Option("--calibration-end", help="Last day of the calibration period.")
     ],
     holdout_end: Annotated[str, typer.Option("--holdout-end", help="Last day of the holdout.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output.", metavar="")
+    ] = False,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     debug: DebugOpt = False,

