@@ -159,12 +159,23 @@ def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
     return out.drop([f"_rank_{c}" for c in rank_by])
 
 
-def flag_potential(customers: pl.DataFrame, rules: PotentialRules) -> pl.DataFrame:
+def flag_potential(
+    customers: pl.DataFrame, rules: PotentialRules, previous: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Flag the customers whose value is ahead of them: future targets, never low-value.
 
     A student or a young graduate (age at most ``max_age``), a customer whose inflows grow
     (``inflow_trend`` at least ``min_inflow_trend``), or one in a growing life stage with a
     lifetime value of at least ``min_growing_clv_amount``.
+
+    The inflow trend is smoothed when the frame carries the closed-month signal of
+    ``sql/tiers/int_growth_signals.sql`` (``inflow_growth_ratio``: the recent closed months'
+    inflow over the months before, ``inflow_recent_month_amount``, ``inflow_months``): then
+    INFLOW_GROWTH needs that ratio at least ``min_inflow_trend``, at least
+    ``min_trend_month_amount`` coming in a month and inflow in ``min_trend_active_months`` of
+    the months; a customer flagged INFLOW_GROWTH on the previous date (``previous``:
+    ``customer_id``, ``potential_reasons``) keeps it while the ratio stays at or above
+    ``exit_inflow_trend`` (hysteresis: noise around the threshold does not flip the flag).
 
     Parameters
     ----------
@@ -199,14 +210,35 @@ def flag_potential(customers: pl.DataFrame, rules: PotentialRules) -> pl.DataFra
     graduate = (
         young & ~student & pl.col("education").is_in(rules.graduate_educations).fill_null(False)
     )
-    inflow = (
-        pl.lit(False)
-        if rules.min_inflow_trend is None
-        else (
+    smoothed = "inflow_growth_ratio" in customers.columns
+    was_growing = pl.lit(False)
+    if previous is not None and smoothed:
+        before = previous.filter(
+            pl.col("potential_reasons").fill_null("").str.contains("INFLOW_GROWTH")
+        )["customer_id"]
+        was_growing = pl.col("customer_id").is_in(before.implode())
+    if rules.min_inflow_trend is None:
+        inflow: pl.Expr = pl.lit(False)
+    elif smoothed:
+        ratio = pl.col("inflow_growth_ratio").cast(pl.Float64)
+        threshold = (
+            pl.when(was_growing)
+            .then(pl.lit(rules.exit_inflow_trend or rules.min_inflow_trend))
+            .otherwise(pl.lit(rules.min_inflow_trend))
+        )
+        inflow = (
+            (ratio >= threshold)
+            & (pl.col("inflow_months") >= rules.min_trend_active_months)
+            & (
+                pl.col("inflow_recent_month_amount").cast(pl.Float64)
+                >= float(rules.min_trend_month_amount)
+            )
+        ).fill_null(False)
+    else:
+        inflow = (
             (pl.col("inflow_trend").cast(pl.Float64) >= rules.min_inflow_trend)
             & (pl.col("active_months") >= rules.min_trend_active_months)
         ).fill_null(False)
-    )
     clv_growth = pl.col("life_stage").is_in(rules.growing_life_stages).fill_null(False) & (
         _amount("clv_amount") >= float(rules.min_growing_clv_amount)
     )

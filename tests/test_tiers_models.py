@@ -492,3 +492,36 @@ def test_cross_sell_calls_go_by_expected_value_and_only_when_worth_the_call() ->
     out = build_call_list(df, CallListConfig(), tier_count=5)
     assert out["customer_id"].to_list() == ["HIGH", "LOW"]
     assert set(out["reason_code"]) == {"CROSS_SELL"}
+
+
+def test_inflow_growth_is_smoothed_sized_and_sticky() -> None:
+    # the closed-month signal (sql/tiers/int_growth_signals.sql) replaces the daily trend:
+    # UP grows 1.5x with CNY 5,000 a month; SMALL grows 3x on CNY 300; FEW has inflow in 4 of
+    # 6 months; HELD was flagged last month and has fallen back to 1.2 (kept: above the exit
+    # threshold 1.0); FELL was flagged and is at 0.95 (dropped); NEW at 1.2 (not flagged:
+    # below the entry threshold 1.3).
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["UP", "SMALL", "FEW", "HELD", "FELL", "NEW"],
+            "age": [45] * 6,
+            "occupation": ["EMP"] * 6,
+            "education": ["SEC"] * 6,
+            "inflow_trend": [9.0] * 6,  # the unsmoothed daily trend is ignored
+            "active_months": [12] * 6,
+            "life_stage": ["mature"] * 6,
+            "clv_amount": [0.0] * 6,
+            "inflow_growth_ratio": [1.5, 3.0, 1.5, 1.2, 0.95, 1.2],
+            "inflow_recent_month_amount": [5000.0, 300.0, 5000.0, 5000.0, 5000.0, 5000.0],
+            "inflow_months": [6, 6, 4, 6, 6, 6],
+        }
+    )
+    previous = pl.DataFrame(
+        {"customer_id": ["HELD", "FELL"], "potential_reasons": ["INFLOW_GROWTH"] * 2}
+    )
+    out = flag_potential(frame, PotentialRules(), previous)
+    flagged = out.filter("is_growing")["customer_id"].to_list()
+    assert flagged == ["UP", "HELD"]
+    # without a previous date nobody is held
+    assert flag_potential(frame, PotentialRules()).filter("is_growing")[
+        "customer_id"
+    ].to_list() == ["UP"]

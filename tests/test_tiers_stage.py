@@ -7,7 +7,7 @@ customers; the export tests reuse it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -218,15 +218,35 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "as_of_date": day,
                 "channel": "CTR",
                 "txn_code": "TRO",
+                "direction": "D",
                 "txn_count": c.counter_txns,
                 "amount": Decimal(100),
                 "fee_amount": Decimal(str(c.counter_fee)),
             }
             for c in customers
             if c.counter_txns
+        ]
+        + [
+            # inflow over the twelve closed months before the date: 3,000 a month, then the
+            # trend times that in the last six (the smoothed INFLOW_GROWTH signal)
+            {
+                "customer_id": c.customer_id,
+                "month_start": shift_months(day.replace(day=1), -k),
+                "as_of_date": shift_months(day.replace(day=1), -k + 1) - timedelta(days=1),
+                "channel": "NET",
+                "txn_code": "TRI",
+                "direction": "C",
+                "txn_count": 1,
+                "amount": Decimal(3000) * Decimal(str(c.trend if k <= 6 else 1)),
+                "fee_amount": Decimal(0),
+            }
+            for c in customers
+            if c.trend is not None and c.trend != 1.0
+            for k in range(1, 13)
         ],
         "customer_id varchar, month_start date, as_of_date date, channel varchar, "
-        "txn_code varchar, txn_count bigint, amount decimal(18,2), fee_amount decimal(18,2)",
+        "txn_code varchar, direction varchar, txn_count bigint, amount decimal(18,2), "
+        "fee_amount decimal(18,2)",
     )
     _load(
         con,

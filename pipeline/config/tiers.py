@@ -54,6 +54,19 @@ class PotentialRules(_Frozen):
     """The inflow trend counts only for customers active in at least this many months of the
     window: with less history the earlier months are mostly empty and every trend looks
     steep."""
+    trend_recent_months: int = Field(default=6, ge=1, le=12)
+    """The smoothed inflow trend compares this many recent closed months ...
+    (sql/tiers/int_growth_signals.sql)"""
+    trend_prior_months: int = Field(default=6, ge=1, le=12)
+    """... with this many closed months before them (monthly averages). Six and six: a month's
+    change moves each window by a sixth, so the flag persists from month to month."""
+    exit_inflow_trend: float | None = Field(default=1.0, gt=0)
+    """Hysteresis: a customer flagged INFLOW_GROWTH on the previous tiers date keeps the flag
+    while the trend stays at or above this (it enters at min_inflow_trend; 1.0: while the
+    recent months bring in no less than the earlier ones); empty: none."""
+    min_trend_month_amount: Decimal = Field(default=Decimal(2000), ge=0)
+    """Minimum size: INFLOW_GROWTH needs at least this much coming in a month over the recent
+    closed months (CNY): a jump from 100 to 200 is not growth worth a call."""
     growing_life_stages: list[str] = Field(default_factory=lambda: ["new", "growing"])
     """Lifetime-value life stages that count as growing (clv stage's ``life_stage``)."""
     min_growing_clv_amount: Decimal = Field(default=Decimal(2000), ge=0)

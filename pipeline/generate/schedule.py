@@ -36,7 +36,11 @@ def income_events(w: World, day: int, active: np.ndarray) -> list[Batch]:
     started = day >= inc.job_start_day
     months_in_job = np.maximum(0, (day - inc.job_start_day) // 30)
     grad_pay = (inc.graduate_cents * (1 + 0.01 * months_in_job)).astype(np.int64)
-    amount = np.where(started, grad_pay, inc.monthly_cents)
+    salary = inc.monthly_cents
+    if len(inc.raise_day):
+        raised = day >= inc.raise_day
+        salary = np.where(raised, np.round(salary * inc.raise_factor), salary).astype(np.int64)
+    amount = np.where(started, grad_pay, salary)
     payer = np.where(started, inc.graduate_employer, inc.payer)
     dom_wanted = np.where(started, 15, inc.pay_dom)
     who = np.flatnonzero(active & (amount > 0) & (payer >= 0) & _due(dom_wanted, dom, last))

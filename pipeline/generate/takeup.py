@@ -18,6 +18,10 @@ Attrition: a churned customer (lifecycle ``churned``) drains before leaving: fro
 every ``DRAIN_EVERY_DAYS`` days a third of the demand deposit moves to their account at another
 bank; on the lifecycle date the rest goes and every account closes (``schedule.leaving_events``).
 
+Growth: a share (``RAISE_SHARE``, 12%) of ordinary salaried customers aged 25-50 get a raise on a
+day inside the window (their salary times 1.4-1.8 from then on): lifecycle ``growing`` with
+that day as ``lifecycle_date`` in the truth, so the growth flags have something real to find.
+
 Truth: ``accounts_truth`` gives each take-up account (``takeup_trait``: the trait that drove it,
 null for accounts held on the first date or rolled over), the customer truth gives the traits
 (``trait_<name>``) and ``attrition_start_date``.
@@ -120,3 +124,33 @@ def drain_days(rng: np.random.Generator, cust: Customers) -> np.ndarray:
     lead = rng.integers(45, 121, cust.n)
     churner = (cust.lifecycle == 3) & (cust.persona < P["merchant"])
     return np.where(churner, np.maximum(cust.lifecycle_day - lead, 0), -1).astype(np.int64)
+
+
+RAISE_SHARE = 0.12
+"""Share of the eligible (ordinary salaried 25-50) who get a raise in the window."""
+
+
+def plan_raises(
+    rng: np.random.Generator, cust: Customers, monthly_cents: np.ndarray, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Salary raises: (day, factor) per customer; day 10**9 and factor 1 for those without.
+
+    Chosen among ordinary stable salaried customers aged 25-50 (with a salary), on a day in
+    the window's first 80%; they become lifecycle ``growing`` (1) with that day.
+    """
+    n = cust.n
+    eligible = (
+        (cust.lifecycle == 0)
+        & (cust.persona < P["merchant"])
+        & np.isin(cust.occupation, ["EMP", "CIV"])
+        & (cust.age >= 25)
+        & (cust.age <= 50)
+        & (monthly_cents > 0)
+        & (cust.open_day < 0)
+    )
+    chosen = eligible & (rng.random(n) < RAISE_SHARE)
+    day = np.where(chosen, rng.integers(0, max(int(days * 0.8), 1), n), 10**9).astype(np.int64)
+    factor = np.where(chosen, rng.uniform(1.4, 1.8, n), 1.0)
+    cust.lifecycle[chosen] = 1
+    cust.lifecycle_day[chosen] = day[chosen]
+    return day, factor

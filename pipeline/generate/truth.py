@@ -5,7 +5,9 @@ Customer truth (``<out>.truth.parquet``, one row per customer_id): customer_id; 
 is_merchant and the merchant's trade (merchant_turnover_amount, merchant_sales_amount,
 merchant_cash_share, merchant_trading_days_per_week, merchant_buyer_count,
 merchant_supplier_count, market_cluster_id), is_declared, is_merchant_buyer,
-is_merchant_supplier; is_decoy, decoy_event_date; lifecycle, lifecycle_date, is_growing,
+is_merchant_supplier; is_decoy, decoy_event_date; lifecycle, lifecycle_date (dormant or
+churned: the day activity stops; growing: the day of a salary raise, null for students and
+young employees, who grow from the start), is_growing,
 graduation_date, has_graduated_in_window, is_new_in_window; open_date, monthly_income_amount,
 initial_wealth_amount, age, home_branch_id; has_defaulted_account (one of the customer's
 accounts has a default_date in the account truth); trait_saving, trait_investing,
@@ -228,7 +230,7 @@ def truth_frame(w: World) -> pl.DataFrame:
             pl.when(pl.col("decoy_event_date").is_not_null() & pl.col("is_decoy"))
             .then(pl.col("decoy_event_date"))
             .alias("decoy_event_date"),
-            pl.when(pl.col("lifecycle").is_in(["dormant", "churned"]))
+            pl.when(pl.col("lifecycle").is_in(["dormant", "churned", "growing"]))
             .then(pl.col("lifecycle_date"))
             .alias("lifecycle_date"),
             pl.when(pl.col("persona") == "student")

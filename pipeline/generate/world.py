@@ -6,7 +6,7 @@ decoy events, shops nearby) is drawn here once; ``activity`` then plays the days
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -28,6 +28,10 @@ class Income:
     job_start_day: np.ndarray
     graduate_cents: np.ndarray
     graduate_employer: np.ndarray
+    # A salary raise (promotion, better job): from raise_day the salary is multiplied by
+    # raise_factor (1 and a day never reached for everyone else): ``takeup.plan_raises``.
+    raise_day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    raise_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,8 @@ def build_world(customers: int, start: date, days: int, seed: int, bank_code: st
     network.own_accounts(reg, acct, cust)
     merch = network.build_merchants(rng, reg, cust, hold, branches)
     income = _income(rng, reg, cust, days)
+    raise_day, raise_factor = takeup.plan_raises(takeup_rng, cust, income.monthly_cents, days)
+    income = replace(income, raise_day=raise_day, raise_factor=raise_factor)
     plan = _decoy_plan(rng, reg, cust, hold, days)
     shops = _shops(rng, reg, customers)
     billers = reg.add(

@@ -19,7 +19,7 @@ an earlier date after later ones leaves the later dates as they were (re-run the
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
@@ -159,7 +159,26 @@ def run(ctx: StageContext) -> int:
     run_sql(con, "tiers/int_tier_inputs", params)
     inputs = con.execute("select * from int_tier_inputs where business_date = ?", [day]).pl()
 
-    customers = assign_tiers(flag_potential(inputs, rules.potential), rules)
+    run_sql(
+        con,
+        "tiers/int_growth_signals",
+        {
+            "business_date": day,
+            "last_closed_month": _last_closed_month(day),
+            "recent_months": rules.potential.trend_recent_months,
+            "prior_months": rules.potential.trend_prior_months,
+        },
+    )
+    growth = con.execute(
+        "select * exclude (business_date) from int_growth_signals where business_date = ?", [day]
+    ).pl()
+    previous_flags = con.execute(
+        "select customer_id, potential_reasons from int_customer_tiers where business_date = "
+        "(select max(business_date) from int_customer_tiers where business_date < ?)",
+        [day],
+    ).pl()
+    inputs = inputs.join(growth, on="customer_id", how="left")
+    customers = assign_tiers(flag_potential(inputs, rules.potential, previous_flags), rules)
     tiers = apply_credit_gate(
         apply_hysteresis(_previous_state(con, day), customers, day, rules), rules
     )
@@ -243,6 +262,13 @@ def _conformed(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) 
     return frame.select([c for c in frame.columns if c in have])
 
 
+def _last_closed_month(day: date) -> date:
+    """First day of the last month closed on ``day`` (its own month on its last day)."""
+    if (day + timedelta(days=1)).day == 1:
+        return day.replace(day=1)
+    return shift_months(day.replace(day=1), -1)
+
+
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"describe {table}").fetchall()]
 
@@ -269,6 +295,7 @@ STAGE = Stage(
     ),
     writes=(
         "int_tier_inputs",
+        "int_growth_signals",
         "int_cross_sell_inputs",
         "int_customer_tiers",
         "tier_history",
