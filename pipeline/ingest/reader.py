@@ -97,6 +97,14 @@ def _without_trailing_blank_lines(data: bytes) -> bytes:
     return data[:end] + b"\n"
 
 
+def looks_like_utf8_chinese(text: str) -> bool:
+    """True when bytes that are valid UTF-8 read as Chinese in UTF-8 (CJK ideographs,
+    punctuation or full-width forms). A GB18030 file can be valid UTF-8 by chance: a few
+    two-byte characters may form UTF-8 sequences (毛雪 is c3 ab d1 a9, which UTF-8 reads as
+    "ëѩ"); that reading is mojibake, not Chinese, so the file is GB18030."""
+    return any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
 def _utf8(path: Path, fmt: FileFormat, data: bytes) -> pa.Buffer:
     """The file's bytes as UTF-8, decoded with the configured codec first."""
     codec = codecs.lookup(fmt.encoding).name
@@ -106,15 +114,16 @@ def _utf8(path: Path, fmt: FileFormat, data: bytes) -> pa.Buffer:
             return pa.py_buffer(data)
         if codec in _GB and not data.isascii():
             try:
-                data.decode("utf-8")
+                as_utf8 = data.decode("utf-8")
             except UnicodeDecodeError:
                 pass  # as expected of GB18030 text
             else:
-                raise ExtractError(
-                    f"{path.name}: is UTF-8 text, not {fmt.encoding} (it would decode as "
-                    "mojibake); ask for a re-send in the configured encoding, or set "
-                    "ingest.format.encoding"
-                )
+                if looks_like_utf8_chinese(as_utf8):
+                    raise ExtractError(
+                        f"{path.name}: is UTF-8 text, not {fmt.encoding} (it would decode "
+                        "as mojibake); ask for a re-send in the configured encoding, or set "
+                        "ingest.format.encoding"
+                    )
         return pa.py_buffer(data.decode(fmt.encoding).encode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ExtractError(
