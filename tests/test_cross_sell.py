@@ -15,6 +15,7 @@ import pytest
 from models.cross_sell import (
     evaluate_out_of_time,
     fit_takeup_model,
+    lookalike_ranks,
     rank_products,
     takeup_metrics,
     top_decile_lift,
@@ -260,3 +261,31 @@ def test_too_few_takers_is_said_and_never_a_probability() -> None:
     look = ranked.filter(pl.col("score_kind") == "lookalike")
     assert look["propensity_score"].is_null().all()
     assert look["expected_value_amount"].is_null().all()
+
+
+def test_lookalike_learns_from_a_sample_and_scores_everyone_out_of_fold() -> None:
+    """4,000 customers; holding WMP follows the feature ``saving`` (plus noise). The look-alike
+    trains on a hash sample of about 300 customers a fold, scores all 4,000 in batches of 1,000
+    with a model that did not see them, and still orders non-holders by ``saving``."""
+    rng = np.random.default_rng(5)
+    saving = rng.normal(size=4000)
+    holds = saving + rng.normal(scale=0.5, size=4000) > 1.0
+    current = pl.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(4000)],
+            "saving": saving,
+            "noise": rng.normal(size=4000),
+            "holds_wmp": holds,
+        }
+    )
+    settings = SETTINGS.model_copy(
+        update={"training_sample_customers": 300, "score_batch_rows": 1000}
+    )
+    ranks = lookalike_ranks(current, "WMP", settings)
+    assert ranks is not None and len(ranks) == 4000
+    assert ranks.min() == 0 and ranks.max() == 1
+    non_holders = ~holds
+    rho = np.corrcoef(
+        np.argsort(np.argsort(ranks[non_holders])), np.argsort(np.argsort(saving[non_holders]))
+    )[0, 1]
+    assert rho > 0.7
