@@ -296,6 +296,11 @@ def test_a_trailing_blank_line_is_not_a_record(zone: Zone) -> None:
     assert code == 0, out
     assert zone.query("select count(*) from quarantine") == [(0,)]
     assert zone.query("select count(*) from transactions where channel = 'NET'") == [(2,)]
+    empty = zone.folder() / f"TXN_ATM_{STAMP}.dat"  # .ok says 0 records
+    empty.write_bytes(b"\r\n")
+    code, out = zone.ingest()
+    assert code == 0, out
+    assert zone.ledger(empty.name)[0] == "replaced"
 
 
 def test_an_absurd_balance_is_quarantined_not_loaded(zone: Zone) -> None:
@@ -419,6 +424,15 @@ def test_unknown_customers_can_be_loaded_and_counted(zone: Zone) -> None:
         ("TXN", "C9"),
     ]
     assert "of unknown customers 2" in zone.cvp("status")[1]
+    # a re-sent CUST judges the date's files again: their rows are listed once, not twice
+    deliver_day(
+        zone.landing,
+        customers=[cust_line("C1"), cust_line("C2"), cust_line("C3")],
+        accounts=[acct_line("A1", "C1"), acct_line("A9", "C9")],
+        txn={"NET": [txn_line("N1"), txn_line("N2", "C9", "A9")]},
+    )
+    assert zone.ingest()[0] == 0
+    assert zone.query("select count(*) from unknown_customer_rows") == [(2,)]
 
 
 def _bad_row(line: str) -> str:

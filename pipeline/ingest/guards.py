@@ -118,6 +118,11 @@ def unreadable_known_customer(con: duckdb.DuckDBPyConnection, cfg: Config) -> st
     """Why a CUST file must be rejected: a line with the wrong number of fields naming a
     current customer (its consent and status cannot be read), or None."""
     delimiter = cfg.ingest.format.delimiter
+    misshapen = con.execute(
+        "select count(*) from validated where customer_id is null and reason like 'expected %'"
+    ).fetchone()
+    if not misshapen or not misshapen[0]:
+        return None  # the usual case: no need to look at the customers
     row = con.execute(
         """
         select min(v.line_number) from validated v
@@ -218,6 +223,10 @@ def flag_unknown_accounts(
     )
     row = con.execute("select count(*) from unknown_lines").fetchone()
     n = int(row[0]) if row else 0
+    con.execute(  # a file judged again lists its rows afresh
+        "delete from unknown_customer_rows where file_name = ? and business_date = ?",
+        [name, day],
+    )
     if n and cfg.ingest.unknown_customer == "load":
         con.execute(
             "insert into unknown_customer_rows select $name, $feed, $d, line_number, customer_id "
@@ -264,6 +273,11 @@ def flag_unknown_transactions(
     line was added to ``bad``."""
     from pipeline.ingest.contract import TXN
 
+    con.execute(  # files judged again list their rows afresh
+        "delete from unknown_customer_rows where business_date = $d "
+        "and list_contains($names, file_name)",
+        {"d": day, "names": [names[i] for i in files]},
+    )
     unknown = con.execute(
         f"""
         select r.file_id, r.line_number, r.r_customer_id as customer_id,

@@ -91,6 +91,8 @@ def _without_trailing_blank_lines(data: bytes) -> bytes:
     end = len(data)
     while end and data[end - 1] in b"\r\n":
         end -= 1
+    if end == 0:
+        return b""  # nothing but line ends: no record
     tail = data[end:]
     if tail.count(b"\n") <= 1:
         return data
