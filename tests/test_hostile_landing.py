@@ -482,3 +482,28 @@ def test_an_unreadable_line_of_a_current_customer_rejects_the_snapshot(zone: Zon
     assert zone.query("select marketing_consent from customers where customer_id = 'C1'") == [
         ("Y",)
     ]  # unchanged until a readable re-send: the date stays incomplete
+
+
+def test_ids_are_checked_against_the_configured_pattern(zone: Zone) -> None:
+    zone.write_config(id_pattern="[0-9A-Za-z]{1,20}", max_bad_row_fraction=1.0)
+    mojibake = "Ｃ1"  # a full-width C, as an upstream input method may leave it
+    deliver_day(
+        zone.landing,
+        customers=[cust_line(mojibake), cust_line("C2", "王東")],
+        accounts=[acct_line("A2", "C2")],
+        txn={"NET": [txn_line("N1", "C2", "A2"), txn_line("N 2", "C2", "A2")]},
+    )
+    code, out = zone.ingest()
+    assert code == 0, out
+    assert zone.query("select file_name, line_number, reason from quarantine order by 1") == [
+        (f"CUST_{STAMP}.dat", 1, "customer_id: does not match ingest.id_pattern"),
+        (TXN_NET, 2, "txn_id: does not match ingest.id_pattern"),
+    ]
+    assert zone.query("select customer_id from customers") == [("C2",)]
+
+
+def test_an_id_pattern_that_is_no_regular_expression_is_a_config_mistake(zone: Zone) -> None:
+    zone.write_config(id_pattern="([0-9]")
+    result = runner.invoke(app, ["config", "check", "--config", str(zone.config)])
+    assert result.exit_code == 1
+    assert "ingest.id_pattern: '([0-9]' is not a valid regular expression" in result.output

@@ -145,6 +145,11 @@ class IngestConfig(_Frozen):
     """A snapshot (CUST, ACCT, BRCH) that would close more than this share of the current
     records (customers, accounts, branches absent from it), or is empty while records are
     current, is held: nothing is applied, the date exits 3, until ``cvp accept --file``."""
+    id_pattern: str | None = None
+    """A regular expression (RE2) every identifier (``customer_id``, ``account_id``,
+    ``txn_id``, ``branch_id`` and the other ``*_id`` columns) must match whole, e.g.
+    ``[0-9A-Za-z_-]{1,32}``; a row with another id is quarantined. Empty: no check (it costs
+    ~0.1-0.25 µs per value and thread, ~0.7 s of CPU a date at a million customers)."""
     unknown_customer: Literal["quarantine", "load"] = "quarantine"
     """An account or transaction whose customer_id is not a current customer: ``quarantine``
     it with the reason, or ``load`` it anyway (counted in ``cvp status``)."""
@@ -191,6 +196,22 @@ class IngestConfig(_Frozen):
             if "{channel}" in feeds[name].pattern:
                 raise ValueError(f"{name} pattern: {{channel}} is for transaction feeds only")
         return feeds
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _re2_compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("select regexp_full_match('x', ?)", [value]).fetchall()
+        except duckdb.Error as exc:
+            raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+        finally:
+            con.close()
+        return value
 
     @field_validator("channels")
     @classmethod

@@ -155,6 +155,7 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
             tagged(f.raw.misshapen, 0),
             d.business_date,
             cfg.ingest.limits,
+            cfg.ingest.id_pattern,
         )
     for i, f in enumerate(txn):
         if f.raw is not None:
@@ -168,5 +169,6 @@ def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
             pa.concat_tables(misshapen),
             txn[0].delivery.business_date,
             cfg.ingest.limits,
+            cfg.ingest.id_pattern,
         )
     return DateRead(files, validated, checked)

@@ -62,9 +62,16 @@ def _typed(col: Column, raw: str) -> str:
             return raw
 
 
-def _checks(col: Column, raw: str, typed: str, limits: AmountLimits) -> list[str]:
+def _checks(
+    col: Column, raw: str, typed: str, limits: AmountLimits, id_pattern: str | None = None
+) -> list[str]:
     """SQL expressions that yield a reason string for a bad value, else NULL."""
     out = []
+    if id_pattern is not None and col.name.endswith("_id"):
+        out.append(
+            f"case when {raw} is not null and not regexp_full_match({raw}, {_quote(id_pattern)}) "
+            f"then {_quote(col.name + ': does not match ingest.id_pattern')} end"
+        )
     if col.kind == "amount":
         out.append(
             f"case when {typed} > {limits.max_amount} then "
@@ -120,7 +127,12 @@ def raw_line_sql(feed: Feed) -> str:
     return " || '|' || ".join(f"coalesce(r_{n}, '')" for n in feed.column_names)
 
 
-def validation_sql(feed: Feed, n_file_columns: int, limits: AmountLimits | None = None) -> str:
+def validation_sql(
+    feed: Feed,
+    n_file_columns: int,
+    limits: AmountLimits | None = None,
+    id_pattern: str | None = None,
+) -> str:
     """The SELECT that validates ``raw_fields`` and ``misshapen`` for ``feed``.
 
     Parameters
@@ -131,6 +143,8 @@ def validation_sql(feed: Feed, n_file_columns: int, limits: AmountLimits | None 
         How many fields a line of the file must have.
     limits
         Range checks on amounts and rates (``ingest.limits``; the defaults when None).
+    id_pattern
+        The pattern every ``*_id`` value must match (``ingest.id_pattern``; None: no check).
 
     ``raw_fields`` has ``file_id``, ``line_number`` and one string column ``r_<name>`` per
     column, in any order, and for TXN ``file_channel`` (the channel its file is named for);
@@ -144,7 +158,7 @@ def validation_sql(feed: Feed, n_file_columns: int, limits: AmountLimits | None 
     typed_cols = typed_columns_sql(feed)
     checks: list[str] = []
     for name in names:
-        checks += _checks(by_name[name], f"r_{name}", name, limits or AmountLimits())
+        checks += _checks(by_name[name], f"r_{name}", name, limits or AmountLimits(), id_pattern)
     checks += [f"case when {cond} then {_quote(why)} end" for cond, why in feed.extra_checks]
     key = feed.key[0]
     checks.append(
@@ -202,13 +216,14 @@ def validate(
     misshapen: pa.Table,
     business_date: date,
     limits: AmountLimits | None = None,
+    id_pattern: str | None = None,
 ) -> pa.Table:
     """Run :func:`validation_sql` on ``con`` (any DuckDB; no table of the warehouse is read).
 
     ``raw_fields`` and ``misshapen`` are as :func:`validation_sql` describes them.
     """
     n_columns = sum(1 for c in raw_fields.column_names if c.startswith("r_"))
-    sql = validation_sql(feed, n_columns, limits)
+    sql = validation_sql(feed, n_columns, limits, id_pattern)
     params = {"business_date": business_date} if "$business_date" in sql else {}
     con.register("raw_fields", raw_fields)
     con.register("misshapen", misshapen)
@@ -255,6 +270,7 @@ def check_transactions(
     misshapen: pa.Table,
     business_date: date,
     limits: AmountLimits | None = None,
+    id_pattern: str | None = None,
 ) -> CheckedTransactions:
     """Validate a date's transaction files (:func:`validation_sql`) on ``con`` (any DuckDB),
     keeping only the verdict: the bad lines and each file's totals. The good rows are typed
@@ -267,7 +283,7 @@ def check_transactions(
     try:
         con.execute(
             "create or replace temp table verdict as select file_id, line_number, line, reason, "
-            f"control_value, txn_id from ({validation_sql(TXN, n_columns, limits)})",
+            f"control_value, txn_id from ({validation_sql(TXN, n_columns, limits, id_pattern)})",
             {"business_date": business_date},
         )
         bad = con.execute(
