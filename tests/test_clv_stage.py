@@ -433,7 +433,12 @@ def test_money_backtest_beside_the_naive_baseline_and_the_method_recorded(
         "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
         "contribution_amount decimal(18, 6))"
     )
-    warehouse.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
+    frame = pl.DataFrame(
+        rows, schema=["customer_id", "month_start", "contribution_amount"], orient="row"
+    )
+    warehouse.register("monthly_rows", frame.to_arrow())
+    warehouse.execute("insert into agg_customer_contribution_month select * from monthly_rows")
+    warehouse.unregister("monthly_rows")
     with caplog.at_level(logging.WARNING, logger="test_clv"):
         run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
     bt = warehouse.sql("select * from clv_money_backtest order by predictor").pl()

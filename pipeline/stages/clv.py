@@ -518,7 +518,8 @@ def money_backtest_rows(
         return None
     start = max(first, shift_months(cal_month, -11))
     last = shift_months(cal_month, months)
-    if not ensure_monthly_contribution(ctx, _months(start, last)):
+    # the months were brought up to date before scoring (one refresh a night)
+    if not table_exists(con, "agg_customer_contribution_month"):
         return None
     trailing = len(_months(start, cal_month))
     money = con.execute(
@@ -682,9 +683,14 @@ def _fit_score_validate(ctx: StageContext) -> int:
         )
     spend = fit_spend_model(rfm, cfg)
     last_month = last_closed_month(day)
-    if ensure_monthly_contribution(
-        ctx, _months(shift_months(last_month, -(cfg.run_rate_months - 1)), last_month)
-    ):
+    # one refresh of the monthly contribution a night: the run rate's months and the money
+    # backtest's (the year to the calibration end and the months after it)
+    lo = min(
+        shift_months(last_month, -(cfg.run_rate_months - 1)),
+        shift_months(calibration_end.replace(day=1), -11),
+    )
+    first = _first_full_month(con)
+    if ensure_monthly_contribution(ctx, _months(max(lo, first) if first else lo, last_month)):
         # expected monthly contribution = the run rate of the last closed months; a customer
         # without any keeps the contribution model's yearly figure / 12
         rfm = (
