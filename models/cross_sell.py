@@ -293,11 +293,8 @@ def lookalike_ranks(
     """How much each non-holder resembles today's holders: a percentile rank in [0, 1].
 
     A classifier learns holding from the features at the current cut-off; every customer is
-    scored by a model fitted without them (folds by customer). Each fold's model learns from a
-    fixed hash sample of at most ``training_sample_customers`` customers of the other folds and
-    scores its fold in batches of ``score_batch_rows``, so a night at a million customers fits
-    on a sample and never holds the whole design matrix. The rank orders customers; it is not a
-    probability of anything. None when there are too few holders (or fewer than 200
+    scored by a model fitted without them (folds by customer). The rank orders customers; it is
+    not a probability of anything. None when there are too few holders (or fewer than 200
     customers) to learn from.
     """
     flag = holds_column(product)
@@ -307,23 +304,14 @@ def lookalike_ranks(
     if few or len(y) < 200:
         return None
     spec = design_spec(current.drop([c for c in current.columns if c.startswith("took_")]), product)
-    folds = settings.calibration_folds
-    fold = customer_folds(current["customer_id"], folds)
-    # the training sample: the same customers every night (a hash), about the configured size
-    share = settings.training_sample_customers * folds / max(folds - 1, 1) / len(y)
-    sampled = (current["customer_id"].hash(seed=7) % 1_000_000).to_numpy() < share * 1_000_000
+    x = design_matrix(current, spec)
+    fold = customer_folds(current["customer_id"], settings.calibration_folds)
     raw = np.zeros(current.height)
-    for k in range(folds):
-        train = (fold != k) & sampled
-        scored = np.flatnonzero(fold == k)
-        if not len(scored) or len(set(y[train].tolist())) < 2:
-            continue  # nothing to score, or one class only in the sample
-        model = _classifier(settings).fit(
-            design_matrix(current.filter(pl.Series(train)), spec), y[train]
-        )
-        for start in range(0, len(scored), settings.score_batch_rows):
-            rows = scored[start : start + settings.score_batch_rows]
-            raw[rows] = model.predict_proba(design_matrix(current[rows], spec))[:, 1]
+    for k in range(settings.calibration_folds):
+        test = fold == k
+        if test.any():
+            model = _classifier(settings).fit(x[~test], y[~test])
+            raw[test] = model.predict_proba(x[test])[:, 1]
     order = raw.argsort(kind="stable").argsort(kind="stable")
     return order / max(len(raw) - 1, 1)
 
