@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.config.merchants import ClusterConfig
-from pipeline.errors import DataContractError
+from models.errors import ModelInputError
+from models.params.merchant_network import ClusterConfig
 
 LINK_SHARED = "shared_counterparties"
 LINK_BRANCH = "same_market_branch"
@@ -22,7 +22,7 @@ LINK_BRANCH = "same_market_branch"
 def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataContractError(f"{what}: required column {', '.join(missing)} missing")
+        raise ModelInputError(f"{what}: required column {', '.join(missing)} missing")
 
 
 def link_merchants(counterparties: pl.DataFrame, settings: ClusterConfig) -> pl.DataFrame:
@@ -43,7 +43,7 @@ def link_merchants(counterparties: pl.DataFrame, settings: ClusterConfig) -> pl.
     Examples
     --------
     >>> import polars as pl
-    >>> from pipeline.config.merchants import ClusterConfig
+    >>> from models.params.merchant_network import ClusterConfig
     >>> cp = pl.DataFrame({"customer_id": ["A", "A", "B", "B"],
     ...                    "counterparty_key": ["x", "y", "x", "y"]})
     >>> link_merchants(cp, ClusterConfig(min_shared_counterparties=2)).rows()

@@ -4,15 +4,16 @@ A customer is a high-value individual merchant (个体工商户) when the points
 rules that fire reach the cut-off, the yearly turnover reaches the floor, and no decoy rule
 vetoes it. The decoy rules keep out customers whose large inflows have another explanation:
 one large inflow (a flat sold, an inheritance) or a salary-like stream from one payer.
-All thresholds come from the ``merchants`` section of the configuration.
+All thresholds are :class:`models.params.merchants.MerchantScoring` (the ``merchants``
+section of the configuration).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipeline.config.merchants import SIGNALS, MerchantsConfig
-from pipeline.errors import DataContractError
+from models.errors import ModelInputError
+from models.params.merchants import SIGNALS, MerchantScoring
 
 DECOY_COLUMNS: tuple[str, ...] = (
     "payer_count",
@@ -27,7 +28,7 @@ REASON_SEPARATOR = "; "
 def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataContractError(f"{what}: required column {', '.join(missing)} missing")
+        raise ModelInputError(f"{what}: required column {', '.join(missing)} missing")
 
 
 def _rule_fires(column: str, at_least: float | None, at_most: float | None) -> pl.Expr:
@@ -47,14 +48,14 @@ def _join_codes(flags: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return pl.concat_list(codes).list.drop_nulls().list.join(REASON_SEPARATOR)
 
 
-def score_merchants(signals: pl.DataFrame, settings: MerchantsConfig) -> pl.DataFrame:
+def score_merchants(signals: pl.DataFrame, settings: MerchantScoring) -> pl.DataFrame:
     """Score every candidate on the scorecard and decide who is a merchant.
 
     Parameters
     ----------
     signals
         One row per customer_id with the signals named by the scorecard rules
-        (see ``pipeline.config.merchants.SIGNALS``) and the decoy columns ``payer_count``,
+        (see ``models.params.merchants.SIGNALS``) and the decoy columns ``payer_count``,
         ``largest_inflow_share``, ``top_payer_share``, ``top_payer_months``,
         ``top_payer_amount_cv``.
     settings
@@ -70,8 +71,8 @@ def score_merchants(signals: pl.DataFrame, settings: MerchantsConfig) -> pl.Data
     Examples
     --------
     >>> import polars as pl
-    >>> from pipeline.config.merchants import MerchantsConfig, ScoreRule
-    >>> cfg = MerchantsConfig(
+    >>> from models.params.merchants import MerchantScoring, ScoreRule
+    >>> cfg = MerchantScoring(
     ...     rules={"HIGH_TURNOVER": ScoreRule(signal="turnover_amount", at_least=1e6, points=60)}
     ... )
     >>> frame = pl.DataFrame({"customer_id": ["C1"], "turnover_amount": [2e6], "payer_count": [80],

@@ -10,7 +10,7 @@ from datetime import date
 
 import polars as pl
 
-from pipeline.config.value import GoldenRules
+from models.params.value import GoldenRules
 
 SCORE_INPUTS = {
     "contribution": "contribution_amount",

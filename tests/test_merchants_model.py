@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from models.errors import ModelInputError
 from models.merchant_network import find_market_clusters, link_merchants
 from models.merchants import score_merchants
 from pipeline.config.merchants import ClusterConfig, DecoyRules, MerchantsConfig, ScoreRule
-from pipeline.errors import DataContractError
 
 NEUTRAL = {
     "largest_inflow_share": 0.01,
@@ -95,7 +95,7 @@ def test_each_decoy_vetoes_a_high_score() -> None:
 
 
 def test_missing_signal_column_is_named() -> None:
-    with pytest.raises(DataContractError, match="small_payment_share"):
+    with pytest.raises(ModelInputError, match="small_payment_share"):
         score_merchants(frame(turnover_amount=[1.0], payer_count=[3]), SETTINGS)
 
 
