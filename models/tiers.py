@@ -1,9 +1,10 @@
 """Tiers with care: the tier ladder with reasons, hysteresis, potential value, channel migration
 and the call-centre list.
 
-Pure functions over polars frames; the settings come from ``pipeline.config.tiers`` and
-``pipeline.config.lists``. Reason codes are upper-case words joined by ``;`` so that a CRM system
-reads them without a Parquet list type, e.g. ``AUM_DIAMOND;CONTRIBUTION_PLATINUM``.
+Pure functions over polars frames; the settings are ``models.params.tiers`` (the ``tiers``
+section of the configuration and ``lists.call_list``). Reason codes are upper-case words
+joined by ``;`` so that a CRM system reads them without a Parquet list type, e.g.
+``AUM_DIAMOND;CONTRIBUTION_PLATINUM``.
 
 Reason codes
 ------------
@@ -36,8 +37,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from pipeline.config.lists import CallListConfig
-from pipeline.config.tiers import MigrationRules, PotentialRules, TiersConfig
+from models.params.tiers import CallListConfig, MigrationRules, PotentialRules, TiersConfig
 
 SEP = ";"
 
@@ -84,7 +84,7 @@ def assign_tiers(customers: pl.DataFrame, rules: TiersConfig) -> pl.DataFrame:
 
     Examples
     --------
-    >>> from pipeline.config.tiers import TiersConfig
+    >>> from models.params.tiers import TiersConfig
     >>> df = pl.DataFrame({"customer_id": ["C1"], "contribution_amount": [1500.0],
     ...     "aum_amount": [10.0], "clv_amount": [0.0], "is_merchant": [False],
     ...     "turnover_amount": [0.0]})

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.params.tiers import CALL_REASONS, CallListConfig
+
+__all__ = [
+    "CALL_REASONS",
+    "PRODUCTS",
+    "CallListConfig",
+    "CrossSellConfig",
+    "ListsConfig",
+    "RmScorecardConfig",
+]
 
 PRODUCTS = ("DDA", "TDA", "WMP", "FND", "INS", "CCD", "PLN", "MTG", "BLN")
-CALL_REASONS = (
-    "RETENTION",
-    "TIER_UPGRADE",
-    "MERCHANT_SERVICES",
-    "CROSS_SELL",
-    "POTENTIAL_NURTURE",
-    "CHANNEL_MIGRATION",
-)
 
 
 class _Frozen(BaseModel):
@@ -63,41 +66,6 @@ class CrossSellConfig(_Frozen):
         if not products:
             raise ValueError("give at least one product")
         return products
-
-
-class CallListConfig(_Frozen):
-    size: int = Field(default=500, ge=0)
-    """Calls on the list each day, highest priority first."""
-    reason_priority: list[str] = Field(default_factory=lambda: list(CALL_REASONS))
-    """Reasons to call, most urgent first; a customer is called for their most urgent one."""
-    script_codes: dict[str, str] = Field(
-        default_factory=lambda: {
-            "RETENTION": "S-RET-01",
-            "TIER_UPGRADE": "S-UPG-01",
-            "MERCHANT_SERVICES": "S-MER-01",
-            "CROSS_SELL": "S-XSL-01",
-            "POTENTIAL_NURTURE": "S-POT-01",
-            "CHANNEL_MIGRATION": "S-MIG-01",
-        }
-    )
-    """The call-centre script for each reason."""
-    call_cost_amount: float = Field(default=15.0, ge=0)
-    """Cost of one outbound call (CNY): a next-best product is a reason to call when
-    P(take-up) x the product's annual contribution exceeds it."""
-    retention_max_p_alive: float = Field(default=0.5, ge=0, le=1)
-    """A customer of the top tiers with probability alive below this is a retention call."""
-    retention_tiers: int = Field(default=3, ge=1)
-    """How many tiers from the top of the ladder count for retention calls."""
-
-    @model_validator(mode="after")
-    def _reasons_ok(self) -> CallListConfig:
-        unknown = set(self.reason_priority) - set(CALL_REASONS)
-        if unknown:
-            raise ValueError(f"unknown reasons {sorted(unknown)}; known: {', '.join(CALL_REASONS)}")
-        missing = set(self.reason_priority) - set(self.script_codes)
-        if missing:
-            raise ValueError(f"script_codes: no script for reasons {sorted(missing)}")
-        return self
 
 
 class RmScorecardConfig(_Frozen):
