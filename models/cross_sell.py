@@ -293,8 +293,9 @@ def lookalike_ranks(
     """How much each non-holder resembles today's holders: a percentile rank in [0, 1].
 
     A classifier learns holding from the features at the current cut-off; every customer is
-    scored by a model fitted without them (folds by customer). The rank orders customers; it is
-    not a probability of anything. None when there are too few holders (or fewer than 200
+    scored by a model fitted without them (folds by customer), each fitted on at most
+    ``training_sample_customers`` rows and applied in batches. The rank orders customers; it
+    is not a probability of anything. None when there are too few holders (or fewer than 200
     customers) to learn from.
     """
     flag = holds_column(product)
@@ -303,15 +304,22 @@ def lookalike_ranks(
     few = y.sum() < settings.min_takers or (len(y) - y.sum()) < settings.min_takers
     if few or len(y) < 200:
         return None
-    spec = design_spec(current.drop([c for c in current.columns if c.startswith("took_")]), product)
-    x = design_matrix(current, spec)
+    frame = current.drop([c for c in current.columns if c.startswith("took_")])
+    spec = design_spec(frame, product)
     fold = customer_folds(current["customer_id"], settings.calibration_folds)
+    rng = np.random.default_rng(settings.seed)
     raw = np.zeros(current.height)
     for k in range(settings.calibration_folds):
-        test = fold == k
-        if test.any():
-            model = _classifier(settings).fit(x[~test], y[~test])
-            raw[test] = model.predict_proba(x[test])[:, 1]
+        test = np.flatnonzero(fold == k)
+        train = np.flatnonzero(fold != k)
+        if len(train) > settings.training_sample_customers:
+            train = np.sort(rng.choice(train, settings.training_sample_customers, replace=False))
+        if len(test) == 0 or not 0 < y[train].sum() < len(train):
+            continue
+        model = _classifier(settings).fit(design_matrix(frame[train], spec), y[train])
+        for start in range(0, len(test), settings.score_batch_rows):
+            rows = test[start : start + settings.score_batch_rows]
+            raw[rows] = model.predict_proba(design_matrix(frame[rows], spec))[:, 1]
     order = raw.argsort(kind="stable").argsort(kind="stable")
     return order / max(len(raw) - 1, 1)
 

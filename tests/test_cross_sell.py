@@ -20,9 +20,10 @@ from models.cross_sell import (
     takeup_metrics,
     top_decile_lift,
 )
+from pipeline.config import Config
 from pipeline.config.lists import CrossSellConfig
 from pipeline.sqlfiles import run_sql
-from pipeline.stages.cross_sell import current_cutoff, cutoffs, label_end
+from pipeline.stages.cross_sell import current_cutoff, cutoffs, label_end, run_cross_sell
 
 CUTOFF = date(2026, 6, 30)
 BUSINESS = date(2026, 11, 27)
@@ -289,3 +290,59 @@ def test_lookalike_learns_from_a_sample_and_scores_everyone_out_of_fold() -> Non
         np.argsort(np.argsort(ranks[non_holders])), np.argsort(np.argsort(saving[non_holders]))
     )[0, 1]
     assert rho > 0.7
+
+
+def test_lookalike_without_history_and_scores_reused_within_the_month(
+    wh: duckdb.DuckDBPyConnection, cfg: Config
+) -> None:
+    # 300 more customers, a third hold WMP and spend more at the till; no cut-off has a closed
+    # take-up window yet, so WMP gets a look-alike rank, never a probability; the next night
+    # of the month reads the stored scores instead of scoring everyone again.
+    rng = np.random.default_rng(1)
+    for i in range(300):
+        cid = f"X{i:03d}"
+        wh.execute(
+            "insert into hist_customers values (?, date '1980-05-01', 'EMP', 'BA', "
+            "date '2020-01-01', 'A', date '2025-01-01', date '9999-12-31')",
+            [cid],
+        )
+        if i % 3 == 0:
+            wh.execute(
+                "insert into hist_accounts values (?, ?, 'WMP', date '2024-01-01', null, 'A', "
+                "date '2025-01-01', date '9999-12-31')",
+                [f"{cid}-WMP", cid],
+            )
+        for month, last in [(date(2026, m, 1), date(2026, m, d)) for m, d in ((4, 30), (5, 31))]:
+            n = int(rng.poisson(12 if i % 3 == 0 else 4))
+            wh.execute(
+                "insert into agg_customer_txn_month values (?, ?, ?, 'POS', 'POS', ?, 100)",
+                [cid, month, last, n],
+            )
+    wh.execute(
+        "create table file_ledger (business_date date, outcome varchar, received_at timestamp)"
+    )
+    wh.execute(
+        "insert into file_ledger values (date '2026-06-30', 'loaded', timestamp '2026-07-01 02:00')"
+    )
+    xs = cfg.lists.cross_sell.model_copy(
+        update={"products": ["WMP"], "min_takers": 5, "max_iter": 10}
+    )
+    small = cfg.model_copy(update={"lists": cfg.lists.model_copy(update={"cross_sell": xs})})
+    first = run_cross_sell(wh, small, date(2026, 7, 10))
+    assert first.facts["cross_sell_scores_cached"] is False
+    recs = first.recommendations
+    assert recs.height > 150 and (recs["score_kind"] == "lookalike").all()
+    assert (
+        recs["propensity_score"].is_null().all() and recs["expected_value_amount"].is_null().all()
+    )
+    (ev,) = first.evaluation.iter_rows(named=True)
+    assert ev["score_kind"] == "lookalike" and ev["status"].startswith(
+        "look-alike (no probability)"
+    )
+    second = run_cross_sell(wh, small, date(2026, 7, 11))
+    assert second.facts["cross_sell_scores_cached"] is True
+    assert (
+        second.recommendations.drop("model_version")
+        .sort("customer_id")
+        .equals(recs.drop("model_version").sort("customer_id"))
+    )

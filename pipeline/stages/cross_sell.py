@@ -12,7 +12,9 @@ Fitted on a schedule, scored every night:
   the business date's non-holders get their best products by expected value.
 
 Tables: ``int_cross_sell_inputs`` (SQL, scratch), ``cross_sell_models``,
-``cross_sell_model_runs``, and the tiers stage's ``int_cross_sell`` and
+``cross_sell_model_runs``, ``cross_sell_scores`` (the current cut-off's scores, reused by the
+month's later nights until the model or the deliveries under the cut-off change), and the
+tiers stage's ``int_cross_sell`` and
 ``int_cross_sell_evaluation`` (one row per product and night).
 """
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipeline.config import Config
+    from pipeline.config.lists import CrossSellConfig
 
 MODEL_LAYOUT = 1
 """Version of the model code and features, part of the model version."""
@@ -45,6 +48,11 @@ TABLES: dict[str, str] = {
         fitted_on_date date not null, score_kind varchar not null, status varchar not null,
         train_cutoffs varchar, train_rows bigint, train_takers bigint, base_rate double,
         model blob
+    """,
+    "cross_sell_scores": """
+        cutoff_date date not null, model_version varchar not null, data_stamp varchar,
+        customer_id varchar not null, product_code varchar not null,
+        score_kind varchar not null, propensity_score double, lookalike_rank double
     """,
     "cross_sell_model_runs": """
         model_version varchar not null, product_code varchar not null,
@@ -196,6 +204,58 @@ def _fit_and_store(
         )
 
 
+def score_cutoff(
+    current: pl.DataFrame, models: dict[str, tuple[Any, ...]], xs: CrossSellConfig
+) -> list[pl.DataFrame]:
+    """Scores of the customers at the current cut-off, per product: the stored take-up
+    model's calibrated probability, or a look-alike rank (no probability)."""
+    import polars as pl
+
+    from models.cross_sell import holds_column, lookalike_ranks
+
+    frames: list[pl.DataFrame] = []
+    for product in xs.products:
+        kind, _status, _fitted, blob = models[product]
+        if kind == "takeup" and blob is not None:
+            model = pickle.loads(blob)
+            rows = current.filter(~pl.col(holds_column(product)))
+            p = model.predict(rows, xs.score_batch_rows)
+            scored = rows.select("customer_id").with_columns(
+                propensity_score=pl.Series(p, dtype=pl.Float64),
+                lookalike_rank=pl.lit(None, dtype=pl.Float64),
+            )
+        else:
+            ranks = lookalike_ranks(current, product, xs)
+            if ranks is None:
+                continue
+            scored = (
+                current.select("customer_id", holds_column(product))
+                .with_columns(
+                    lookalike_rank=pl.Series(ranks, dtype=pl.Float64),
+                    propensity_score=pl.lit(None, dtype=pl.Float64),
+                )
+                .filter(~pl.col(holds_column(product)))
+                .drop(holds_column(product))
+            )
+        frames.append(
+            scored.with_columns(product_code=pl.lit(product), score_kind=pl.lit(kind)).select(
+                "customer_id", "product_code", "score_kind", "propensity_score", "lookalike_rank"
+            )
+        )
+    return frames
+
+
+def _data_stamp(con: duckdb.DuckDBPyConnection, cutoff: date) -> str | None:
+    """When the deliveries up to ``cutoff`` last changed (a re-send makes the stored scores of
+    the cut-off stale)."""
+    row = con.execute(
+        "select max(received_at)::varchar from file_ledger where business_date <= ? "
+        "and outcome in ('loaded', 'replaced')",
+        [cutoff],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def product_values(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
     """Mean annual contribution of a holder of each product (CNY), from the contribution model
     as of the latest date on or before ``day``; none without the contribution model's table
@@ -227,7 +287,7 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
     import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    from models.cross_sell import holds_column, lookalike_ranks, rank_products
+    from models.cross_sell import rank_products
 
     xs = cfg.lists.cross_sell
     ensure_tables(con)
@@ -254,7 +314,14 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
             ).fetchall()
         }
         now = current_cutoff(day)
-        current = _build_inputs(con, cfg, day, [now], 1000)
+        stamp = _data_stamp(con, now)
+        cached = con.execute(
+            "select customer_id, product_code, score_kind, propensity_score, lookalike_rank "
+            "from cross_sell_scores where cutoff_date = ? and model_version = ? "
+            "and data_stamp is not distinct from ?",
+            [now, version, stamp],
+        ).pl()
+        facts["cross_sell_scores_cached"] = cached.height > 0
         held_today = con.execute(
             """
             select customer_id, product_code from hist_accounts
@@ -269,39 +336,23 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
             "where valid_from <= $d and valid_to > $d and status = 'A'",
             {"d": day},
         ).pl()
-        frames: list[pl.DataFrame] = []
-        for product in xs.products:
-            kind, _status, _fitted, blob = models[product]
-            if kind == "takeup" and blob is not None:
-                model = pickle.loads(blob)
-                rows = current.filter(~pl.col(holds_column(product)))
-                p = model.predict(rows, xs.score_batch_rows)
-                scored = rows.select("customer_id").with_columns(
-                    propensity_score=pl.Series(p, dtype=pl.Float64),
-                    lookalike_rank=pl.lit(None, dtype=pl.Float64),
-                )
-            else:
-                ranks = lookalike_ranks(current, product, xs)
-                if ranks is None:
-                    continue
-                scored = (
-                    current.select("customer_id", holds_column(product))
-                    .with_columns(
-                        lookalike_rank=pl.Series(ranks, dtype=pl.Float64),
-                        propensity_score=pl.lit(None, dtype=pl.Float64),
-                    )
-                    .filter(~pl.col(holds_column(product)))
-                    .drop(holds_column(product))
-                )
-            frames.append(
-                scored.with_columns(product_code=pl.lit(product), score_kind=pl.lit(kind)).select(
-                    "customer_id",
-                    "product_code",
-                    "score_kind",
-                    "propensity_score",
-                    "lookalike_rank",
-                )
+        frames: list[pl.DataFrame] = [cached] if cached.height else []
+        current = None
+        if not cached.height:
+            current = _build_inputs(con, cfg, day, [now], 1000)
+            frames = score_cutoff(current, models, xs)
+        if current is not None and frames:
+            # the cut-off's scores hold until the cut-off, the model or the data under it
+            # changes: later nights of the month read them instead of scoring every customer
+            fresh = pl.concat(frames).with_columns(
+                cutoff_date=pl.lit(now).cast(pl.Date),
+                model_version=pl.lit(version),
+                data_stamp=pl.lit(stamp, dtype=pl.String),
             )
+            con.execute("delete from cross_sell_scores")
+            con.register("_xs_scores", fresh.to_arrow())
+            con.execute("insert into cross_sell_scores by name select * from _xs_scores")
+            con.unregister("_xs_scores")
     values = product_values(con, day)
     columns = {
         "customer_id": pl.String,

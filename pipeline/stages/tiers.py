@@ -303,6 +303,7 @@ STAGE = Stage(
         "int_cross_sell_evaluation",
         "cross_sell_models",
         "cross_sell_model_runs",
+        "cross_sell_scores",
         "int_channel_migration",
         "int_call_list",
         "agg_customer_contribution_month",
