@@ -174,9 +174,16 @@ def ingest(
     log = setup_logging(log_format)
     dates = business_dates(date_, from_, to)
     con = connect(cfg)
-    results = ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)
+    try:
+        results = ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)
+    finally:
+        con.close()
     problems = [f"{r.business_date}: {p}" for r in results for p in r.incomplete]
-    con.close()
+    if len(results) < len(dates):
+        problems.append(
+            f"{dates[len(results)]} to {dates[-1]}: not attempted (a range stops at the first "
+            "incomplete date, so that its late files can still load)"
+        )
     if problems:
         raise DeliveryIncomplete(
             "delivery incomplete:\n  " + "\n  ".join(problems) + "\nre-run when delivered"
@@ -333,6 +340,18 @@ def run_command(
     log = setup_logging(log_format)
     con = connect(cfg)
     try:
+        if not stages:  # the whole night: first the dates a late delivery made stale
+            from pipeline.history import stale_dates
+
+            earlier = stale_dates(con, dates[0])
+            if earlier:
+                log.warning(
+                    f"re-running {len(earlier)} earlier date(s) first, built before a "
+                    f"delivery for them or an earlier date was loaded: "
+                    + ", ".join(str(d) for d in earlier[:10])
+                    + (" ..." if len(earlier) > 10 else "")
+                )
+                dates = earlier + dates
         counts = run_stages(
             con,
             cfg,
@@ -450,6 +469,38 @@ def show_command(
         _print_result(con.sql(f"select * from {quoted} limit {int(limit)}"), fmt)
     finally:
         con.close()
+
+
+@app.command()
+@handle_errors
+def waive(
+    date_: Annotated[str, typer.Option("--date", help="The business date to accept as is.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it will never be complete.")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Accept a business date as incomplete for good, so that later dates can run.
+
+    A date runs only when every date since the first loaded one is complete; a date that
+    will never be (a holiday without deliveries, a file the source cannot resend) is waived
+    by name with a reason, recorded in the table history_waivers.
+
+    Example: cvp waive --date 2026-10-30 --reason "source system outage, no resend"
+    """
+    from pipeline.history import waive as record_waiver
+    from pipeline.warehouse import connect
+
+    if not reason.strip():
+        raise PipelineError("--reason: say why the date will never be complete")
+    day = parse_date(date_)
+    cfg = load(config, None, warehouse)
+    con = connect(cfg)
+    try:
+        record_waiver(con, day, reason)
+    finally:
+        con.close()
+    typer.echo(f"waived {day}: {reason.strip()}")
 
 
 @app.command("report")

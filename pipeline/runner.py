@@ -20,6 +20,7 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.errors import StageFailed
+from pipeline.history import check_history
 from pipeline.stages import BY_NAME, STAGES
 from pipeline.stages.base import Stage, StageContext, run_stage
 from pipeline.warehouse import RunLedger, code_version
@@ -221,6 +222,10 @@ def run_stages(
         rerun: set[str] = set()
         for j, name in enumerate(names):
             stage = BY_NAME[name]
+            if name == "ingest":  # a date after a gap is not loaded: the gap's files could not
+                check_history(con, day, including=False)
+            elif not planned - {"ingest"}:  # the date's first stage after ingest
+                check_history(con, day)
             check_needs(con, tokens, stage, day, planned)
             step = decide(con, tokens, stage, day, force or bool(rerun & set(stage.needs)))
             if progress:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.history import gaps, stale_dates
 from pipeline.ingest.discover import discover
 from pipeline.ingest.guards import UNKNOWN_CUSTOMER
 from pipeline.warehouse import connect, table_exists
@@ -63,6 +64,9 @@ def collect_status(cfg: Config) -> dict[str, Any]:
         ) group by business_date
         """
     ).fetchall()
+    last = max([r[0] for r in files] + [r[0] for r in runs], default=None)
+    gap_list = gaps(con, last) if last else []
+    stale = stale_dates(con, last + timedelta(days=1)) if last else []
     con.close()
     dates: dict[date, dict[str, Any]] = {}
 
@@ -82,6 +86,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
             },
         )
 
+    loaded_files = {(r[0], r[1]) for r in files if r[3] in ("loaded", "replaced")}
     for day, name, _feed, outcome, loaded, quarantined, message in files:
         e = entry(day)
         e["files"][outcome] = e["files"].get(outcome, 0) + 1
@@ -97,20 +102,34 @@ def collect_status(cfg: Config) -> dict[str, Any]:
     for day in _landing_dates(cfg):
         e = entry(day)
         _, missing = discover(cfg.paths.landing_dir, cfg.ingest, day)
-        e["missing"] = [f"{m.file_name}: {m.reason}" for m in missing if m.required]
+        e["missing"] = [
+            f"{m.file_name}: {m.reason}"
+            for m in missing
+            if m.required and (day, m.file_name) not in loaded_files  # archived: done
+        ]
     for day, stage, state, _rows, message, _started in runs:
         e = entry(day)
         e["stages"][stage] = state
         if state in ("failed", "running"):
             e["failed"].append(f"{stage}: {state}" + (f": {message}" if message else ""))
+    for g in gap_list:
+        entry(g.business_date)["gap"] = g.reason
+    for day in stale:
+        entry(day)["stale"] = True
     ordered = [dates[d] for d in sorted(dates)]
     for e in ordered:
         e["loaded"] = bool(e["files"]) and not e["missing"] and not e["rejected"]
     return {
         "warehouse": str(cfg.paths.warehouse),
         "dates": ordered,
+        "gaps": [
+            {"business_date": g.business_date.isoformat(), "reason": g.reason} for g in gap_list
+        ],
+        "stale": [d.isoformat() for d in stale],
         "needs_attention": [
-            e["business_date"] for e in ordered if e["missing"] or e["rejected"] or e["failed"]
+            e["business_date"]
+            for e in ordered
+            if e["missing"] or e["rejected"] or e["failed"] or e.get("gap") or e.get("stale")
         ],
     }
 
@@ -139,4 +158,8 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"    rejected {item}")
         for item in e["failed"]:
             lines.append(f"    failed   {item}")
+        if e.get("gap"):
+            lines.append(f"    gap      {e['gap']}: later dates will not run (load or waive it)")
+        if e.get("stale"):
+            lines.append("    stale    a delivery arrived after it ran: `cvp run` re-runs it")
     return "\n".join(lines)

@@ -90,8 +90,17 @@ def test_a_changed_score_weight_reruns_value_and_after_only(
     }  # fmt: skip
 
 
-def test_a_subset_without_its_dependencies_says_which_are_missing(warehouse: Path) -> None:
-    code, output = invoke(warehouse, "run", "--date", "2026-11-24", "--stages", "tiers,export")
+def test_a_subset_without_its_dependencies_says_which_are_missing(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    shutil.copy(warehouse / "cvp.duckdb", tmp_path / "cvp.duckdb")
+    # not loaded yet: a hole in the history, exit 3 naming it
+    code, output = invoke(tmp_path, "run", "--date", "2026-11-24", "--stages", "tiers,export")
+    assert code == 3
+    assert "history incomplete for 2026-11-24: 1 date(s) missing: 2026-11-24 (nothing" in output
+    code, output = invoke(tmp_path, "ingest", "--date", "2026-11-24")
+    assert code == 0, output
+    code, output = invoke(tmp_path, "run", "--date", "2026-11-24", "--stages", "tiers,export")
     assert code == 1
     assert (
         "stage tiers for 2026-11-24 needs merchants, clv, value first "

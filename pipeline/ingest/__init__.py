@@ -76,6 +76,17 @@ def ingest_date(
     files together (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
+    # a file loaded before and since archived or moved away is done, not missing: the
+    # warehouse holds its rows (issue 14: re-running an old date after the zone was archived)
+    loaded = {n for n, p in previous_entries(con, business_date).items() if p.ever_loaded}
+    gone = [m for m in missing if m.file_name in loaded]
+    missing = [m for m in missing if m.file_name not in loaded]
+    if gone:
+        log.info(
+            f"{len(gone)} file(s) loaded before are no longer in the landing zone: done, "
+            "files gone",
+            extra={"business_date": business_date, "stage": "ingest"},
+        )
     result = DateIngest(business_date, missing=missing)
     for m in missing:
         level = logging.WARNING if m.required else logging.INFO
@@ -119,8 +130,15 @@ def ingest_dates(
     (group commit). An error rolls the open group back; its dates up to the failing one are
     then done again one transaction each, as a one-date run does them: the dates before are
     kept, the failing date's error is recorded and raised. A delivery found incomplete is no
-    error: the date's outcome is recorded and the range goes on.
+    error: the date's outcome is recorded and the range stops there (the dates after it are
+    returned as not attempted), so that its late files can still load: a snapshot older than
+    the latest loaded one is refused. A range whose first date follows a gap in the history
+    is refused the same way (:func:`pipeline.history.check_history`).
     """
+    from pipeline.history import check_history
+
+    if dates:
+        check_history(con, dates[0], including=False)
     results: list[DateIngest] = []
     budget = cfg.ingest.commit_every_rows
     while len(results) < len(dates):
@@ -134,6 +152,8 @@ def ingest_dates(
                 trying = day
                 results.append(_ingest_recorded(con, cfg, day, ledger, log, grouped=True))
                 trying, pending = None, pending + results[-1].rows_loaded
+                if results[-1].incomplete:
+                    break
             con.execute("commit")
         except Exception as exc:
             _rollback(con)
@@ -151,6 +171,10 @@ def ingest_dates(
             )
             for day in redo:  # the failing date raises again, or passes if it was transient
                 results.append(_ingest_recorded(con, cfg, day, ledger, log, grouped=False))
+                if results[-1].incomplete:
+                    break
+            if results and results[-1].incomplete:
+                break
             continue
         except BaseException:
             _rollback(con)
@@ -166,6 +190,8 @@ def ingest_dates(
                     "seconds": round(time.monotonic() - started, 3),
                 },
             )
+        if results and results[-1].incomplete:
+            break
     return results
 
 

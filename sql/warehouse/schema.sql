@@ -17,6 +17,12 @@ create table if not exists file_ledger (
     received_at      timestamp not null
 );
 
+create table if not exists history_waivers (  -- cvp waive: dates accepted as incomplete
+    business_date date not null,
+    reason        varchar not null,
+    waived_at     timestamp not null
+);
+
 create table if not exists quarantine (
     file_name      varchar not null,
     feed           varchar not null,
