@@ -157,27 +157,35 @@ def ingest(
     config: ConfigOpt = None,
     landing_dir: LandingOpt = None,
     warehouse: WarehouseOpt = None,
+    new: Annotated[
+        bool,
+        typer.Option("--new", help="Create the warehouse: only on the landing zone's first date."),
+    ] = False,
     log_format: LogFormatOpt = "auto",
     debug: DebugOpt = False,
 ) -> None:
     """Load a business date's delivered files into the warehouse, exactly once.
 
     Exit 0 when every required feed loaded, 3 when a feed is missing or rejected (retry
-    later), 4 when another cvp holds the warehouse, 1 on any other failure.
+    later), 4 when another cvp holds the warehouse, 1 on any other failure (a warehouse
+    path where there is none included: the first ingest of a zone says --new).
 
     Example: cvp ingest --date 2026-11-27
     """
     from pipeline.ingest import ingest_dates
-    from pipeline.warehouse import RunLedger, connect
+    from pipeline.warehouse import RunLedger, connect, hold_warehouse
 
     cfg = load(config, landing_dir, warehouse)
     log = setup_logging(log_format)
     dates = business_dates(date_, from_, to)
-    con = connect(cfg)
-    try:
-        results = ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)
-    finally:
-        con.close()
+    if new:
+        _check_new_warehouse(cfg, dates[0])
+    with hold_warehouse(cfg, "cvp ingest", create=new):
+        con = connect(cfg, create=new)
+        try:
+            results = ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)
+        finally:
+            con.close()
     problems = [f"{r.business_date}: {p}" for r in results for p in r.incomplete]
     if len(results) < len(dates):
         problems.append(
@@ -208,7 +216,7 @@ def accept(
     from pipeline.warehouse import connect, transaction
 
     cfg = load(config, None, warehouse)
-    con = connect(cfg)
+    con = connect(cfg, create=False)
     try:
         with transaction(con):
             held_date, sha = accept_file(con, file, parse_date(date_) if date_ else None)
@@ -218,6 +226,53 @@ def accept(
         f"accepted {file} of {held_date} (sha256 {sha[:12]}…): the next "
         f"`cvp ingest --date {held_date}` or `cvp run` applies it"
     )
+
+
+def _check_new_warehouse(cfg: Config, first: date) -> None:
+    """``--new`` makes a warehouse only where there is none, from the zone's first date."""
+    from pipeline.ingest.discover import date_folder
+
+    path = cfg.paths.warehouse
+    if path.exists():
+        raise PipelineError(f"--new: {path} exists already; drop --new to load into it")
+    root = cfg.paths.landing_dir
+    earlier = sorted(
+        p.name
+        for p in (root.iterdir() if root.is_dir() else [])
+        if p.is_dir() and p.name.isdigit() and p.name < date_folder(root, first).name
+    )
+    if earlier:
+        raise PipelineError(
+            f"--new: the landing zone {root} has dates before {first} (from {earlier[0]}); "
+            "a new warehouse starts at the zone's first date"
+        )
+
+
+@app.command()
+@handle_errors
+def init(
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Create an empty warehouse at the configured path (nothing else creates one).
+
+    Every other command refuses a path where there is no warehouse (a typo, a volume not
+    mounted), instead of starting an empty one there. An existing warehouse is left as is.
+
+    Example: cvp init --warehouse /data/cvp/cvp.duckdb
+    """
+    from pipeline.warehouse import connect, hold_warehouse
+
+    cfg = load(config, None, warehouse)
+    path = cfg.paths.warehouse
+    if path.exists():
+        connect(cfg, create=False).close()  # readable? the schema brought up to date
+        typer.echo(f"{path}: exists already; left as is")
+        return
+    with hold_warehouse(cfg, "cvp init", create=True):
+        connect(cfg, create=True).close()
+    typer.echo(f"created {path}")
 
 
 @app.command()
@@ -315,7 +370,7 @@ def run_command(
     Example: cvp run --date 2026-11-27
     """
     from pipeline.runner import ORDER, plan, run_stages
-    from pipeline.warehouse import connect
+    from pipeline.warehouse import connect, hold_warehouse
 
     cfg = load(config, landing_dir, warehouse, export_dir)
     dates = business_dates(date_, from_, to)
@@ -328,7 +383,7 @@ def run_command(
                 f"--stages: unknown {', '.join(unknown)}; known: {', '.join(ORDER)}"
             )
     if dry_run:
-        con = connect(cfg, read_only=True)
+        con = connect(cfg, read_only=True, create=False)
         try:
             for step in plan(con, cfg, [n for n in ORDER if n in names], dates):
                 typer.echo(
@@ -338,43 +393,45 @@ def run_command(
             con.close()
         return
     log = setup_logging(log_format)
-    con = connect(cfg)
-    try:
-        if not stages:  # the whole night: first the dates a late delivery made stale
-            from pipeline.history import stale_dates
-
-            earlier = stale_dates(con, dates[0])
-            if earlier:
-                log.warning(
-                    f"re-running {len(earlier)} earlier date(s) first, built before a "
-                    f"delivery for them or an earlier date was loaded: "
-                    + ", ".join(str(d) for d in earlier[:10])
-                    + (" ..." if len(earlier) > 10 else "")
-                )
-                dates = earlier + dates
-        counts = run_stages(
-            con,
-            cfg,
-            names,
-            dates,
-            log,
-            force=force,
-            progress=sys.stderr.isatty() and len(dates) > 1,
-        )
-    finally:
-        con.close()
-    if cfg.warehouse.analyst_snapshot:
-        from pipeline.snapshot import publish_snapshot
-
-        con = connect(cfg)
+    what = f"cvp run {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")
+    with hold_warehouse(cfg, what):
+        con = connect(cfg, create=False)
         try:
-            path, seconds = publish_snapshot(con, cfg)
+            if not stages:  # the whole night: first the dates a late delivery made stale
+                from pipeline.history import stale_dates
+
+                earlier = stale_dates(con, dates[0])
+                if earlier:
+                    log.warning(
+                        f"re-running {len(earlier)} earlier date(s) first, built before a "
+                        f"delivery for them or an earlier date was loaded: "
+                        + ", ".join(str(d) for d in earlier[:10])
+                        + (" ..." if len(earlier) > 10 else "")
+                    )
+                    dates = earlier + dates
+            counts = run_stages(
+                con,
+                cfg,
+                names,
+                dates,
+                log,
+                force=force,
+                progress=sys.stderr.isatty() and len(dates) > 1,
+            )
         finally:
             con.close()
-        log.info(
-            f"analysts' snapshot published: {path}",
-            extra={"stage": "snapshot", "seconds": round(seconds, 3)},
-        )
+        if cfg.warehouse.analyst_snapshot:
+            from pipeline.snapshot import publish_snapshot
+
+            con = connect(cfg, create=False)
+            try:
+                path, seconds = publish_snapshot(con, cfg)
+            finally:
+                con.close()
+            log.info(
+                f"analysts' snapshot published: {path}",
+                extra={"stage": "snapshot", "seconds": round(seconds, 3)},
+            )
     last = dates[-1].strftime("%Y%m%d")
     log.info(f"run done: {counts['run']} stage runs, {counts['skip']} skipped")
     if "export" in names:
@@ -489,17 +546,18 @@ def waive(
     Example: cvp waive --date 2026-10-30 --reason "source system outage, no resend"
     """
     from pipeline.history import waive as record_waiver
-    from pipeline.warehouse import connect
+    from pipeline.warehouse import connect, hold_warehouse
 
     if not reason.strip():
         raise PipelineError("--reason: say why the date will never be complete")
     day = parse_date(date_)
     cfg = load(config, None, warehouse)
-    con = connect(cfg)
-    try:
-        record_waiver(con, day, reason)
-    finally:
-        con.close()
+    with hold_warehouse(cfg, "cvp waive"):
+        con = connect(cfg, create=False)
+        try:
+            record_waiver(con, day, reason)
+        finally:
+            con.close()
     typer.echo(f"waived {day}: {reason.strip()}")
 
 
@@ -533,14 +591,15 @@ def report_command(
 def run_one_stage(name: str, cfg: Config, dates: list[date], log_format: str) -> None:
     """What ``cvp <stage> --date D`` does: run that stage alone (always, never skipped)."""
     from pipeline.runner import run_stages
-    from pipeline.warehouse import connect
+    from pipeline.warehouse import connect, hold_warehouse
 
     log = setup_logging(log_format)
-    con = connect(cfg)
-    try:
-        run_stages(con, cfg, [name], dates, log, force=True)
-    finally:
-        con.close()
+    with hold_warehouse(cfg, f"cvp {name} {dates[0]}"):
+        con = connect(cfg, create=False)
+        try:
+            run_stages(con, cfg, [name], dates, log, force=True)
+        finally:
+            con.close()
 
 
 def _stage_command(name: str, doc: str) -> None:

@@ -87,7 +87,7 @@ def backtest(
     cfg = load(config, warehouse=warehouse)
     cal_end = parse_date(calibration_end, "--calibration-end")
     hold_end = parse_date(holdout_end, "--holdout-end")
-    con = connect(cfg)
+    con = connect(cfg, create=False)
     try:
         with transaction(con):
             result = run_backtest(con, cfg.clv, cal_end, hold_end)

@@ -70,6 +70,7 @@ def main() -> int:
             "--start", start.isoformat(), "--days", str(args.days), "--seed", str(args.seed),
         )  # fmt: skip
     root.mkdir(parents=True, exist_ok=True)
+    cvp("init")  # nothing else creates a warehouse
     cvp(
         "ingest", "--from", start.isoformat(), "--to", END.isoformat(), "--log-format", "json",
         log=root / "ingest.log.jsonl",

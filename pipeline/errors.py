@@ -9,6 +9,8 @@
     ├── SqlError                  a SQL file is malformed or failed
     ├── DataContractError         a table or frame lacks what a step needs
     ├── WarehouseBusy             exit 4: another cvp process holds the warehouse
+    ├── WarehouseMissing          no warehouse at the path (only cvp init makes one)
+    ├── WarehouseUnreadable       the warehouse file is corrupt or unreadable: restore it
     ├── StageFailed               a stage failed; the run ledger records it
     │   └── CheckFailed           exit 5: a check (e.g. reconciliation) failed: no export
     └── ExportBlocked             exit 5: a check failed, so the export was refused
@@ -57,6 +59,15 @@ class WarehouseBusy(PipelineError):
     """Another cvp process holds the warehouse lock."""
 
     exit_code = EXIT_WAREHOUSE_BUSY
+
+
+class WarehouseMissing(PipelineError):
+    """No warehouse at the configured path: a wrong path is never turned into a new one."""
+
+
+class WarehouseUnreadable(PipelineError):
+    """DuckDB cannot open the warehouse file (corrupt, truncated, not a database): exit 1,
+    not "busy", so a scheduler does not retry it for ever."""
 
 
 class StageFailed(PipelineError):

@@ -28,7 +28,7 @@ def _landing_dates(cfg: Config) -> list[date]:
 def collect_status(cfg: Config) -> dict[str, Any]:
     """Per business date (landed or loaded): files by outcome, rows, quarantine, missing feeds,
     and the latest stage runs; plus the failed stage runs that were not since redone."""
-    con = connect(cfg, read_only=True)
+    con = connect(cfg, read_only=True, create=False)
     files = con.execute(
         """
         with latest as (

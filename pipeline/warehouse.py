@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
@@ -14,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Config
-from pipeline.errors import WarehouseBusy
+from pipeline.errors import WarehouseBusy, WarehouseMissing, WarehouseUnreadable
 
 SQL_DIR = Path(str(resources.files("pipeline") / "sql"))
 """The SQL files: ``sql/`` of a checkout (``pipeline/sql`` links to it), inside the package
@@ -29,33 +31,134 @@ def code_version() -> str:
         return "0+unknown"
 
 
+_LOCK_CONFLICT = "could not set lock on file"
+"""DuckDB's words when another process holds the file: the only open error that means busy
+(a checksum error says "in block at ...", which contains "lock" too)."""
+
+
 def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+        except duckdb.Error as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if _LOCK_CONFLICT not in text.lower():
+                raise WarehouseUnreadable(
+                    f"warehouse file is corrupt or unreadable: {path}: {text[:300]}; restore "
+                    f"it from your latest backup or the analysts' copy beside it "
+                    f"({path.stem}.analysts.duckdb, as of the last good night), or move it "
+                    "aside and rebuild: `cvp init`, then `cvp run --from <first date> --to "
+                    "<last>` (docs/warehouse.md, Recovery)"
+                ) from None
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
                     f"{path}: another cvp process is using the warehouse "
-                    f"(waited {wait_seconds:g} s); try again when it has finished"
+                    f"(waited {wait_seconds:g} s){_holder(path)}; try again when it has finished"
                 ) from None
             time.sleep(0.2)
 
 
-def connect(cfg: Config, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting up to ``lock_wait_seconds`` for another process.
+def lock_path(cfg: Config) -> Path:
+    """The sidecar lock file of the warehouse (``<warehouse>.lock``), and beside it
+    ``<warehouse>.lock.json``: who holds it."""
+    return cfg.paths.warehouse.with_name(cfg.paths.warehouse.name + ".lock")
 
-    A writable connection creates the file if needed and brings the schema up to date.
+
+def _holder(path: Path) -> str:
+    info = path.with_name(path.name + ".lock.json")
+    try:
+        who = json.loads(info.read_text(encoding="utf-8"))
+        return f": held by pid {who['pid']} since {who['started_at']} ({who['command']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def require_warehouse(cfg: Config) -> None:
+    """Refuse a warehouse path where there is none (before touching anything there).
+
+    Raises
+    ------
+    WarehouseMissing
+        Naming the path and the two commands that make a warehouse.
+    """
+    path = cfg.paths.warehouse
+    if not path.exists():
+        raise WarehouseMissing(
+            f"{path}: no warehouse there; check the path (a typo? a volume not mounted?). "
+            "A new warehouse is made only on purpose: `cvp init`, or `cvp ingest --new "
+            "--date <the landing zone's first date>`"
+        )
+
+
+@contextmanager
+def hold_warehouse(cfg: Config, command: str, create: bool = False) -> Iterator[None]:
+    """Hold the warehouse's sidecar lock for a whole command (``filelock``: released when the
+    block ends or the process dies, kill -9 included), so a second cvp says "busy" (exit 4)
+    with the holder's pid and start time instead of failing half-way.
 
     Raises
     ------
     WarehouseBusy
+        When another process still holds it after ``warehouse.lock_wait_seconds``.
+    WarehouseMissing
+        When there is no warehouse and ``create`` is False.
+    """
+    from filelock import FileLock, Timeout
+
+    if not create:
+        require_warehouse(cfg)
+    path = lock_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=cfg.warehouse.lock_wait_seconds)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WarehouseBusy(
+            f"{cfg.paths.warehouse}: another cvp process is using the warehouse (waited "
+            f"{cfg.warehouse.lock_wait_seconds:g} s){_holder(cfg.paths.warehouse)}; try again "
+            "when it has finished"
+        ) from None
+    info = path.with_name(path.name + ".json")
+    try:
+        info.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started_at": datetime.now().isoformat(timespec="seconds"),
+                    "command": command,
+                }
+            ),
+            encoding="utf-8",
+        )
+        yield
+    finally:
+        with suppress(OSError):
+            info.unlink()
+        lock.release()
+
+
+def connect(cfg: Config, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to ``lock_wait_seconds`` for another process.
+
+    A writable connection brings the schema up to date; it creates the file only with
+    ``create`` (the command line passes False but for ``cvp init`` and ``cvp ingest --new``:
+    a typo or an unmounted volume must not make an empty warehouse that then publishes one
+    day's numbers). A read-only connection to a missing file, with ``create``, is an empty
+    in-memory warehouse.
+
+    Raises
+    ------
+    WarehouseMissing
+        When the file does not exist and ``create`` is False.
+    WarehouseUnreadable
+        When DuckDB cannot open the file for any reason but another process's lock.
+    WarehouseBusy
         When another process still holds the warehouse after the wait.
     """
     path = cfg.paths.warehouse
+    if not create:
+        require_warehouse(cfg)
     if read_only and not path.exists():
         con = duckdb.connect(":memory:")
     else:

@@ -39,6 +39,7 @@ def cvp(tmp: Path, *words: str, **env_extra: str) -> subprocess.CompletedProcess
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("clean")
+    assert cvp(tmp, "ingest", "--new", "--date", FIRST).returncode == 0
     done = cvp(tmp, "run", "--from", FIRST, "--to", LAST)
     assert done.returncode == 0, done.stderr[-2000:]
     return tmp
@@ -139,6 +140,7 @@ def test_the_exports_manifest_matches_its_files(clean_run: Path) -> None:
 def test_a_failure_in_a_middle_stage_then_a_rerun_gives_the_clean_exports(
     clean_run: Path, tmp_path: Path
 ) -> None:
+    assert cvp(tmp_path, "ingest", "--new", "--date", FIRST).returncode == 0
     failed = cvp(tmp_path, "run", "--from", FIRST, "--to", LAST, CVP_INJECT_FAILURE="clv")
     assert failed.returncode == 1
     assert "failure injected" in failed.stderr

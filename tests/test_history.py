@@ -32,6 +32,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def zone(generated: Path, tmp_path: Path) -> Path:
     shutil.copytree(generated, tmp_path / "landing")
+    assert cvp(tmp_path, "init")[0] == 0
     return tmp_path
 
 

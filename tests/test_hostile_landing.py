@@ -38,6 +38,7 @@ class Zone:
         self.config = tmp_path / "cvp.yaml"
         self.settings = yaml.safe_load((REPO / "configs" / "default.yaml").read_text("utf-8"))
         self.write_config()
+        assert self.cvp("init")[0] == 0  # nothing else creates a warehouse (issue 14)
 
     def write_config(self, **ingest: object) -> None:
         self.settings["ingest"].update(ingest)

@@ -110,6 +110,8 @@ def test_a_load_killed_part_way_then_rerun_gives_exactly_the_control_totals(
     env = cvp_env(tmp_path)
     # time a whole load into a scratch warehouse, then kill loads at points spread over it
     scratch = dict(env, CVP_WAREHOUSE=str(tmp_path / "scratch.duckdb"))
+    for where in (scratch, env):
+        assert run_cvp(["init"], where).returncode == 0
     started = time.monotonic()
     assert run_cvp(["ingest", "--date", "2026-11-27"], scratch).returncode == 0
     whole = time.monotonic() - started
@@ -164,7 +166,7 @@ def test_exit_code_3_names_the_missing_feed_and_0_once_delivered(tmp_path: Path)
     ok_file = landing / "20261127" / "TXN_ATM_20261127.dat.ok"
     ok_file.rename(ok_file.with_suffix(".later"))
     env = cvp_env(tmp_path)
-    first = run_cvp(["ingest", "--date", "2026-11-27"], env)
+    first = run_cvp(["ingest", "--new", "--date", "2026-11-27"], env)
     assert first.returncode == 3
     assert "TXN_ATM_20261127.dat: no control file (.ok) yet" in first.stderr
     ok_file.with_suffix(".later").rename(ok_file)

@@ -182,6 +182,8 @@ def test_a_range_killed_part_way_then_rerun_gives_exactly_the_control_totals(
     env = cvp_env(tmp_path)
     args = ["ingest", "--from", str(days[0]), "--to", str(days[-1])]
     scratch = dict(env, CVP_WAREHOUSE=str(tmp_path / "scratch.duckdb"))
+    for where in (scratch, env):
+        assert run_cvp(["init"], where).returncode == 0
     started = time.monotonic()
     assert run_cvp(args, scratch).returncode == 0
     whole = time.monotonic() - started

@@ -53,7 +53,7 @@ def test_warehouse_and_report_are_private_unless_the_group_may_read(
     settings["privacy"] = {"group_readable": group}
     config = tmp_path / "cvp.yaml"
     config.write_text(yaml.safe_dump(settings, allow_unicode=True), "utf-8")
-    done = cvp(tmp_path, "ingest", "--date", "2026-11-23", "--config", str(config))
+    done = cvp(tmp_path, "ingest", "--new", "--date", "2026-11-23", "--config", str(config))
     assert done.returncode == 0, done.stderr[-2000:]
     warehouse = tmp_path / "db" / "cvp.duckdb"
     assert mode(warehouse) == file_mode

@@ -39,6 +39,7 @@ def plan_of(output: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("run")
+    assert invoke(tmp, "init")[0] == 0
     code, output = invoke(tmp, "run", "--date", DAY, "--log-format", "json")
     assert code == 0, output[-2000:]
     return tmp

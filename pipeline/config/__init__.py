@@ -13,6 +13,8 @@ import difflib
 import hashlib
 import json
 import os
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -195,11 +197,35 @@ def load_config(
     for key, value in (overrides or {}).items():
         if value is not None:
             paths[key] = value
+    for key, value in paths.items():
+        if isinstance(value, (str, Path)):
+            paths[key] = _expand_path(path, key, str(value), env)
     raw["paths"] = paths
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc)) from None
+
+
+_VAR = re.compile(r"\$(\w+)|\$\{([^}]*)\}")
+
+
+def _expand_path(source: Path, key: str, value: str, env: Mapping[str, str]) -> str:
+    """``~`` and ``$VAR`` / ``${VAR}`` of a path, expanded here once from ``env`` (every
+    command then sees the same absolute path: an unexpanded ``~`` made a folder named ``~``
+    beside the one meant). A variable that is not set is an error, not an empty string."""
+
+    def var(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in env:
+            raise ConfigError(f"{source}: paths.{key}: ${name} is not set (in {value!r})")
+        return env[name]
+
+    text = _VAR.sub(var, value)
+    if text == "~" or text.startswith("~/"):
+        home = env.get("HOME") or str(Path.home())
+        text = home + text[1:]
+    return text
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -1,0 +1,112 @@
+"""The warehouse path is trusted, not invented; corruption is told from contention (issue 14,
+items 5 and 7): a wrong path exits 1 naming it and creates nothing; only `cvp init` and
+`cvp ingest --new` on the zone's first date make a warehouse; `~` and `$VAR` are expanded
+once, in the config; a corrupt or truncated file is exit 1 with how to restore, never "busy";
+a second cvp is "busy" (exit 4) naming the holder's pid and start time."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+from pipeline.warehouse import hold_warehouse
+from tests.conftest import REPO
+
+LANDING = REPO / "data_samples" / "landing"
+FIRST, SECOND = "2026-11-23", "2026-11-24"
+
+
+def cvp(tmp: Path, *words: str, config: Path | None = None) -> tuple[int, str]:
+    env = {
+        "CVP_LANDING_DIR": str(LANDING),
+        "CVP_WAREHOUSE": str(tmp / "cvp.duckdb"),
+        "CVP_EXPORT_DIR": str(tmp / "exports"),
+    }
+    args = [*words, "--config", str(config or REPO / "configs" / "default.yaml")]
+    result = CliRunner().invoke(app, args, env=env)
+    return result.exit_code, result.output
+
+
+def test_a_wrong_path_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    for words in (
+        ("run", "--date", FIRST),
+        ("ingest", "--date", FIRST),
+        ("features", "--date", FIRST),
+        ("status",),
+        ("waive", "--date", FIRST, "--reason", "x"),
+    ):
+        code, output = cvp(tmp_path, *words)
+        assert code == 1, (words, output)
+        assert f"{tmp_path / 'cvp.duckdb'}: no warehouse there" in output, words
+        assert "Traceback" not in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no file, no export folder
+
+
+def test_only_init_or_ingest_new_on_the_first_date_make_one(tmp_path: Path) -> None:
+    code, output = cvp(tmp_path, "ingest", "--new", "--date", SECOND)
+    assert code == 1 and f"has dates before {SECOND}" in output
+    assert not (tmp_path / "cvp.duckdb").exists()
+    code, output = cvp(tmp_path, "ingest", "--new", "--date", FIRST)
+    assert code == 0, output
+    code, output = cvp(tmp_path, "ingest", "--new", "--date", SECOND)
+    assert code == 1 and "exists already; drop --new" in output
+    assert cvp(tmp_path, "ingest", "--date", SECOND)[0] == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    assert cvp(other, "init") == (0, f"created {other / 'cvp.duckdb'}\n")
+    assert cvp(other, "init")[1].endswith("exists already; left as is\n")
+
+
+def test_home_and_variables_are_expanded_once_in_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "cvp.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    config.write_text(text, encoding="utf-8")
+    cfg = load_config(
+        config,
+        {"warehouse": "~/db/cvp.duckdb", "export_dir": "${DATA}/exports"},
+        environ={"HOME": str(tmp_path / "home"), "DATA": "/srv/cvp"},
+    )
+    assert cfg.paths.warehouse == tmp_path / "home" / "db" / "cvp.duckdb"
+    assert cfg.paths.export_dir == Path("/srv/cvp/exports")
+    with pytest.raises(ConfigError, match=r"paths.export_dir: \$DATA is not set"):
+        load_config(config, {"export_dir": "$DATA/exports"}, environ={})
+
+
+def test_a_corrupt_or_truncated_warehouse_is_not_busy(tmp_path: Path) -> None:
+    assert cvp(tmp_path, "ingest", "--new", "--date", FIRST)[0] == 0
+    db = tmp_path / "cvp.duckdb"
+    shutil.copy(db, tmp_path / "good.duckdb")
+    data = db.read_bytes()
+    for damaged in (data[: len(data) // 3], b"\x00" * 4096 + data[4096:], b"not a database"):
+        db.write_bytes(damaged)
+        code, output = cvp(tmp_path, "run", "--date", FIRST)
+        assert code == 1, output
+        assert "warehouse file is corrupt or unreadable" in output
+        assert "restore it from your latest backup" in output
+        assert "Traceback" not in output and len(output.strip().splitlines()) == 1
+
+
+def test_a_second_cvp_is_busy_and_names_the_holder(tmp_path: Path) -> None:
+    assert cvp(tmp_path, "init")[0] == 0
+    config = tmp_path / "quick.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    assert "lock_wait_seconds: 10" in text
+    config.write_text(text.replace("lock_wait_seconds: 10", "lock_wait_seconds: 0.5"))
+    cfg = load_config(config, {"warehouse": tmp_path / "cvp.duckdb"}, environ={})
+    with hold_warehouse(cfg, "cvp run 2026-11-23 (the test)"):
+        code, output = cvp(tmp_path, "run", "--date", FIRST, config=config)
+    assert code == 4, output
+    assert "another cvp process is using the warehouse" in output
+    assert "held by pid" in output and "(cvp run 2026-11-23 (the test))" in output
+    # released: the next one runs
+    assert cvp(tmp_path, "ingest", "--date", FIRST, config=config)[0] == 0
+    con = duckdb.connect(str(tmp_path / "cvp.duckdb"), read_only=True)
+    assert con.execute("select count(*) from file_ledger").fetchone() != (0,)
+    con.close()
