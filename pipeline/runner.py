@@ -170,6 +170,12 @@ def decide(
         return Step(day, stage.name, "run", f"last run {status}: resume here")
     if token != tokens.of(stage, day):
         return Step(day, stage.name, "run", "inputs or configuration changed")
+    if stage.name == "export":  # the files are the result, not the ledger's word for them
+        from pipeline.export import verify_export
+
+        problems = verify_export(tokens.cfg.paths.export_dir / f"{day:%Y%m%d}")
+        if problems:
+            return Step(day, stage.name, "run", f"published folder: {problems[0]}")
     return Step(day, stage.name, "skip", "done with the same inputs and configuration")
 
 

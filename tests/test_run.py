@@ -144,3 +144,26 @@ def test_a_subset_refuses_needs_built_under_another_config(warehouse: Path, tmp_
     assert code == 0, output
     code, output = invoke(tmp_path, "run", "--date", DAY, "--stages", "tiers", config=changed)
     assert code == 0, output
+
+
+def test_an_export_folder_moved_or_altered_is_published_again(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """Issue 14, item 8: the ledger said done, so a deleted export folder stayed missing."""
+    shutil.copy(warehouse / "cvp.duckdb", tmp_path / "cvp.duckdb")
+    shutil.copytree(warehouse / "exports", tmp_path / "exports")
+    folder = tmp_path / "exports" / DAY.replace("-", "")
+    assert plan_of(invoke(tmp_path, "run", "--date", DAY, "--dry-run")[1])["export"] == "skip"
+    shutil.rmtree(folder)
+    code, output = invoke(tmp_path, "run", "--date", DAY, "--dry-run")
+    assert code == 0 and plan_of(output)["export"] == "run"
+    assert "published folder:" in output
+    assert invoke(tmp_path, "run", "--date", DAY)[0] == 0
+    assert (folder / "_SUCCESS").exists()
+    victim = sorted(folder.glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:-10])  # truncated by hand
+    assert plan_of(invoke(tmp_path, "run", "--date", DAY, "--dry-run")[1])["export"] == "run"
+    assert invoke(tmp_path, "run", "--date", DAY)[0] == 0
+    from pipeline.export import verify_export
+
+    assert verify_export(folder) == []

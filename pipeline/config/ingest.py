@@ -168,6 +168,12 @@ class IngestConfig(_Frozen):
     A failure rolls back the open group; its dates are then redone one transaction each, so
     the dates before the failure are kept and the failure is reported as for one date. A kill
     loses at most the uncommitted group, which the next run loads. 0 commits every date."""
+    commit_every_dates: int = Field(default=31, ge=1, json_schema_extra=TUNING)
+    """A group commit holds at most this many dates, however few rows they have: 800 small
+    dates in one uncommitted group held 1.45 GB (issue 14)."""
+    commit_every_mb: float = Field(default=512, ge=0, json_schema_extra=TUNING)
+    """... and at most this many MB of delivered files (0: no bound): the uncommitted group's
+    memory follows the bytes it loaded, not only the rows."""
 
     @field_validator("feeds")
     @classmethod

@@ -41,6 +41,8 @@ class DateIngest:
     business_date: date
     files: list[FileOutcome] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
+    bytes_delivered: int = 0
+    """The size of the date's delivered data files (a group commit is bounded by it)."""
 
     @property
     def incomplete(self) -> list[str]:
@@ -64,6 +66,7 @@ def ingest_date(
     business_date: date,
     log: logging.Logger,
     own_transaction: bool = True,
+    ahead_until: date | None = None,
 ) -> DateIngest:
     """Load every delivered file of ``business_date`` in feed order; report what is missing.
 
@@ -72,7 +75,8 @@ def ingest_date(
     before the date, and the next run does the date again (files already loaded in an earlier
     run are recognised by checksum and skipped). The files are read (hashed, decoded, split)
     and their rows validated in a worker thread, the next dates' while this one loads
-    (:mod:`pipeline.ingest.readahead`); here snapshots load file by file, then the transaction
+    (:mod:`pipeline.ingest.readahead`; only dates up to ``ahead_until``, the end of the range
+    asked for); here snapshots load file by file, then the transaction
     files together (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
@@ -87,11 +91,15 @@ def ingest_date(
             "files gone",
             extra={"business_date": business_date, "stage": "ingest"},
         )
-    result = DateIngest(business_date, missing=missing)
+    result = DateIngest(
+        business_date,
+        missing=missing,
+        bytes_delivered=sum(d.data_path.stat().st_size for d in delivered),
+    )
     for m in missing:
         level = logging.WARNING if m.required else logging.INFO
         log.log(level, f"{m.file_name}: {m.reason}", extra={"business_date": business_date})
-    reading = start_reading(cfg, delivered)
+    reading = start_reading(cfg, delivered, ahead_until)
     atomic: AbstractContextManager[object] = transaction(con) if own_transaction else nullcontext()
     with duckdb_threads(con, load_threads(cfg.ingest, delivered)), atomic:
         seen = previous_entries(con, business_date)
@@ -126,7 +134,8 @@ def ingest_dates(
 ) -> list[DateIngest]:
     """Ingest ``dates`` in order, each recorded in the run ledger (``cvp ingest --from --to``).
 
-    Consecutive dates share a transaction until ``ingest.commit_every_rows`` rows are loaded
+    Consecutive dates share a transaction until ``ingest.commit_every_rows`` rows,
+    ``ingest.commit_every_dates`` dates or ``ingest.commit_every_mb`` MB of files are loaded
     (group commit). An error rolls the open group back; its dates up to the failing one are
     then done again one transaction each, as a one-date run does them: the dates before are
     kept, the failing date's error is recorded and raised. A delivery found incomplete is no
@@ -141,17 +150,25 @@ def ingest_dates(
         check_history(con, dates[0], including=False)
     results: list[DateIngest] = []
     budget = cfg.ingest.commit_every_rows
+    max_bytes = int(cfg.ingest.commit_every_mb * 2**20)
     while len(results) < len(dates):
-        first, started, pending = len(results), time.monotonic(), 0
+        first, started, pending, pending_bytes = len(results), time.monotonic(), 0, 0
         trying: date | None = None
         con.execute("begin transaction")
         try:
             for day in dates[first:]:
-                if len(results) > first and pending >= budget:
+                if len(results) > first and (
+                    pending >= budget
+                    or len(results) - first >= cfg.ingest.commit_every_dates
+                    or (max_bytes and pending_bytes >= max_bytes)
+                ):
                     break
                 trying = day
-                results.append(_ingest_recorded(con, cfg, day, ledger, log, grouped=True))
+                results.append(
+                    _ingest_recorded(con, cfg, day, ledger, log, True, ahead_until=dates[-1])
+                )
                 trying, pending = None, pending + results[-1].rows_loaded
+                pending_bytes += results[-1].bytes_delivered
                 if results[-1].incomplete:
                     break
             con.execute("commit")
@@ -170,7 +187,9 @@ def ingest_dates(
                 extra={"stage": "ingest", "business_date": redo[-1]},
             )
             for day in redo:  # the failing date raises again, or passes if it was transient
-                results.append(_ingest_recorded(con, cfg, day, ledger, log, grouped=False))
+                results.append(
+                    _ingest_recorded(con, cfg, day, ledger, log, False, ahead_until=dates[-1])
+                )
                 if results[-1].incomplete:
                     break
             if results and results[-1].incomplete:
@@ -202,12 +221,15 @@ def _ingest_recorded(
     ledger: RunLedger,
     log: logging.Logger,
     grouped: bool,
+    ahead_until: date | None = None,
 ) -> DateIngest:
     """One date with its run ledger row; ``grouped``: inside the caller's transaction, which
     an error rolls back with the ledger row."""
     ledger.start("ingest", day)
     try:
-        result = ingest_date(con, cfg, day, log, own_transaction=not grouped)
+        result = ingest_date(
+            con, cfg, day, log, own_transaction=not grouped, ahead_until=ahead_until
+        )
     except Exception as exc:
         if not grouped:
             ledger.finish("ingest", day, "failed", message=_first_line(exc))

@@ -68,10 +68,13 @@ def _stamp(cfg: Config, deliveries: list[Delivery]) -> Stamp:
     return (cfg.fingerprint(), tuple(d.data_path for d in deliveries))
 
 
-def start_reading(cfg: Config, deliveries: list[Delivery]) -> Future[DateRead]:
+def start_reading(
+    cfg: Config, deliveries: list[Delivery], ahead_until: date | None = None
+) -> Future[DateRead]:
     """The read of ``deliveries`` (one date's files, in order), then the next dates' reads
-    started ahead. A read started ahead by an earlier call is taken when it is of the same
-    files and they are unchanged since."""
+    started ahead, up to ``ahead_until`` only (the end of the range asked for; None: none, so
+    a one-date ingest reads that date and nothing else). A read started ahead by an earlier
+    call is taken when it is of the same files and they are unchanged since."""
     day = deliveries[0].business_date if deliveries else None
     entry = _ahead.pop(day, None) if day is not None else None
     ahead = None
@@ -84,7 +87,8 @@ def start_reading(cfg: Config, deliveries: list[Delivery]) -> Future[DateRead]:
         _ahead.pop(stale)[1].cancel()
     if day is not None:
         for k in range(1, READ_AHEAD_DATES + 1):
-            _read_ahead(cfg, day + timedelta(days=k))
+            if ahead_until is not None and day + timedelta(days=k) <= ahead_until:
+                _read_ahead(cfg, day + timedelta(days=k))
     return reading
 
 
