@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from pipeline.errors import DeliveryIncomplete
+from pipeline.config import Config
+from pipeline.errors import DeliveryIncomplete, StageFailed
 from pipeline.warehouse import table_exists
 
 
@@ -144,3 +145,25 @@ def stale_dates(con: duckdb.DuckDBPyConnection, before: date) -> list[date]:
         {"before": before},
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def check_min_history(con: duckdb.DuckDBPyConnection, cfg: Config, stage: str, day: date) -> None:
+    """Refuse ``stage`` for ``day`` when the warehouse holds fewer days than
+    ``history.min_days`` asks of it.
+
+    Raises
+    ------
+    StageFailed
+        Saying how many days there are, from when, and the setting.
+    """
+    need = cfg.history.min_days.get(stage)
+    first = first_loaded_date(con)
+    if not need or first is None:
+        return
+    have = (day - first).days + 1
+    if have < need:
+        raise StageFailed(
+            f"stage {stage} for {day} refuses: {have} day(s) of history (from {first}), "
+            f"fewer than history.min_days.{stage} = {need}; load the earlier dates first, "
+            "or lower the setting if the warehouse is meant to be this young"
+        )

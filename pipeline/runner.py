@@ -20,7 +20,7 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.errors import StageFailed
-from pipeline.history import check_history
+from pipeline.history import check_history, check_min_history
 from pipeline.stages import BY_NAME, STAGES
 from pipeline.stages.base import Stage, StageContext, run_stage
 from pipeline.warehouse import RunLedger, code_version
@@ -243,6 +243,7 @@ def run_stages(
                 ledger.record_skip(name, day, tokens.of(stage, day), step.reason)
                 counts["skip"] += 1
                 continue
+            check_min_history(con, cfg, name, day)
             ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
             run_stage(ctx, stage, inputs_token=None if name == "ingest" else tokens.of(stage, day))
             counts["run"] += 1

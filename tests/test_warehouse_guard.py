@@ -110,3 +110,19 @@ def test_a_second_cvp_is_busy_and_names_the_holder(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "cvp.duckdb"), read_only=True)
     assert con.execute("select count(*) from file_ledger").fetchone() != (0,)
     con.close()
+
+
+def test_a_stage_refuses_below_its_minimum_history(tmp_path: Path) -> None:
+    config = tmp_path / "young.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    old = "min_days: {merchants: 1, tiers: 1, export: 1}"
+    assert old in text
+    config.write_text(text.replace(old, "min_days: {merchants: 1, tiers: 2, export: 2}"))
+    assert cvp(tmp_path, "init")[0] == 0
+    code, output = cvp(tmp_path, "run", "--date", FIRST, config=config)
+    assert code == 1
+    assert (
+        f"stage tiers for {FIRST} refuses: 1 day(s) of history (from {FIRST}), fewer than "
+        "history.min_days.tiers = 2" in output
+    )
+    assert not (tmp_path / "exports").exists()

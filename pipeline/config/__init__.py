@@ -96,6 +96,29 @@ class WarehouseConfig(_Frozen):
         return value
 
 
+class HistoryConfig(_Frozen):
+    min_days: dict[str, int] = Field(
+        default_factory=lambda: {"merchants": 1, "tiers": 1, "export": 1}
+    )
+    """Days of history (from the first date loaded to the business date, both included) below
+    which a stage refuses to run for a date rather than publish what so short a history cannot
+    support (a new warehouse; a wrong path used to make one). The default 1 lets any history
+    through: set e.g. 28 for tiers and export, 90 for merchants in production. clv has its own
+    ``clv.min_history_days`` (rows without model outputs)."""
+
+    @field_validator("min_days")
+    @classmethod
+    def _stages_and_days(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {"features", "contribution", "merchants", "clv", "value", "tiers", "export"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown stages {unknown}; known: {', '.join(sorted(known))}")
+        low = sorted(k for k, v in value.items() if v < 1)
+        if low:
+            raise ValueError(f"{low}: at least 1 day")
+        return value
+
+
 class PrivacyConfig(_Frozen):
     group_readable: bool = False
     """Files cvp creates (warehouse, exports, report) are 0600 and folders 0700; true makes
@@ -111,6 +134,8 @@ class Config(_Frozen):
     bank_code: str = Field(min_length=1, max_length=12)
     """This bank's own code in ``counterparty_bank``: a counterparty with it banks with us."""
     warehouse: WarehouseConfig = WarehouseConfig()
+    history: HistoryConfig = HistoryConfig()
+    """How much history a stage needs before it publishes (``cvp run`` refuses below it)."""
     ingest: IngestConfig
     tiers: TiersConfig = TiersConfig()
     """Tier ladder, hysteresis, merchant promotion, potential value, channel migration."""
