@@ -117,6 +117,7 @@ def test_a_waived_hole_runs_on_and_its_late_file_reruns_the_dates_after_it(
     # D3 is now what a warehouse that had every file on time gives
     clean = tmp_path_factory.mktemp("clean")
     shutil.copytree(zone / "landing", clean / "landing")
+    assert cvp(clean, "init")[0] == 0
     assert cvp(clean, "run", "--from", D1, "--to", D3)[0] == 0
     sql = (
         "select customer_id, contribution_amount from int_customer_contribution "

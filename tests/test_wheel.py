@@ -88,6 +88,7 @@ def test_the_wheel_installs_and_runs_a_night_outside_the_checkout(tmp_path: Path
     checked = run([cvp, "config", "check"], cwd=work, env=env)
     assert checked.returncode == 0, checked.stderr
     assert str(venv) in checked.stdout  # the packaged default configuration
+    assert run([cvp, "init"], cwd=work, env=env).returncode == 0  # only init makes a warehouse
     night = run([cvp, "run", "--date", "2026-11-23", "--log-format", "json"], cwd=work, env=env)
     assert night.returncode == 0, night.stderr[-3000:]
     assert (work / "exports" / "20261123" / "_SUCCESS").exists()
