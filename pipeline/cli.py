@@ -159,7 +159,11 @@ def ingest(
     warehouse: WarehouseOpt = None,
     new: Annotated[
         bool,
-        typer.Option("--new", help="Create the warehouse: only on the landing zone's first date."),
+        typer.Option(
+            "--new",
+            help="Create the warehouse: only on the landing zone's first date.",
+            metavar="",
+        ),
     ] = False,
     log_format: LogFormatOpt = "auto",
     debug: DebugOpt = False,
