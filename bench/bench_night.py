@@ -59,7 +59,8 @@ def _env(warehouse: Path, landing: Path, exports: Path) -> dict[str, str]:
         "CVP_WAREHOUSE": str(warehouse),
         "CVP_LANDING_DIR": str(landing),
         "CVP_EXPORT_DIR": str(exports),
-        "CVP_REF_KEY": "bench-night-" + "0" * 32,  # the counterparty HMAC key: the same in every repeat
+        # the counterparty HMAC key: the same in every repeat
+        "CVP_REF_KEY": "bench-night-" + "0" * 32,
     }
 
 
