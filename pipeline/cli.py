@@ -6,17 +6,32 @@ the code documented in :mod:`pipeline.errors` (the traceback only with ``--debug
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from pipeline.config import Config, load_config
+from pipeline.cli_clv import clv_app
+from pipeline.cli_options import (
+    ConfigOpt,
+    DateOpt,
+    DebugOpt,
+    ExportOpt,
+    FromOpt,
+    LandingOpt,
+    LogFormatOpt,
+    ToOpt,
+    WarehouseOpt,
+    business_dates,
+    handle_errors,
+    load,
+    parse_date,
+    run_one_stage,
+)
+from pipeline.config import Config
 from pipeline.errors import EXIT_FAILURE, DeliveryIncomplete, PipelineError
 from pipeline.logs import setup_logging
 
@@ -54,85 +69,6 @@ def _options(
 
 
 app.add_typer(config_app, name="config")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML configuration (default configs/default.yaml here, else the packaged one).",
-    ),
-]
-LandingOpt = Annotated[
-    Path | None, typer.Option("--landing-dir", help="Landing zone root (env CVP_LANDING_DIR).")
-]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="DuckDB file (env CVP_WAREHOUSE).")
-]
-ExportOpt = Annotated[
-    Path | None, typer.Option("--export-dir", help="Export root (env CVP_EXPORT_DIR).")
-]
-DateOpt = Annotated[str | None, typer.Option("--date", help="Business date, ISO: 2026-11-27.")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="First business date of a range.")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Last business date of a range.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", metavar="")]
-LogFormatOpt = Annotated[
-    str, typer.Option("--log-format", help="auto (text on a terminal, else JSON), text or json.")
-]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def handle_errors(func: F) -> F:
-    """One error handler for every command: a red line, the documented exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PipelineError as exc:
-            if kwargs.get("debug"):
-                raise
-            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def parse_date(text: str, option: str = "--date") -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise PipelineError(f"{option} {text!r}: expected an ISO date such as 2026-11-27") from None
-
-
-def business_dates(day: str | None, start: str | None, end: str | None) -> list[date]:
-    """``--date D`` or ``--from D1 --to D2`` (inclusive), in date order."""
-    if day and (start or end):
-        raise PipelineError("give either --date or --from/--to, not both")
-    if day:
-        return [parse_date(day)]
-    if not (start and end):
-        raise PipelineError("give --date D, or both --from D1 and --to D2")
-    first, last = parse_date(start, "--from"), parse_date(end, "--to")
-    if last < first:
-        raise PipelineError(f"--to {end} is before --from {start}")
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def load(
-    config: Path | None,
-    landing: Path | None = None,
-    warehouse: Path | None = None,
-    export: Path | None = None,
-) -> Config:
-    from pipeline.privacy import restrict_umask
-
-    cfg = load_config(
-        config, {"landing_dir": landing, "warehouse": warehouse, "export_dir": export}
-    )
-    restrict_umask(cfg)  # before anything is written: warehouse, exports, report 0600/0700
-    return cfg
 
 
 @config_app.command("check")
@@ -592,20 +528,6 @@ def report_command(
     typer.echo(str(write_report(cfg, parse_date(date_), out)))
 
 
-def run_one_stage(name: str, cfg: Config, dates: list[date], log_format: str) -> None:
-    """What ``cvp <stage> --date D`` does: run that stage alone (always, never skipped)."""
-    from pipeline.runner import run_stages
-    from pipeline.warehouse import connect, hold_warehouse
-
-    log = setup_logging(log_format)
-    with hold_warehouse(cfg, f"cvp {name} {dates[0]}"):
-        con = connect(cfg, create=False)
-        try:
-            run_stages(con, cfg, [name], dates, log, force=True)
-        finally:
-            con.close()
-
-
 def _stage_command(name: str, doc: str) -> None:
     @handle_errors
     def command(
@@ -640,9 +562,6 @@ CUSTOM_STAGE_COMMANDS: set[str] = {"clv"}
 """Stages whose command is defined by hand (e.g. a group with subcommands)."""
 
 _register_stage_commands()
-
-from pipeline.cli_clv import clv_app  # noqa: E402  (needs the options defined above)
-
 app.add_typer(clv_app, name="clv")
 
 

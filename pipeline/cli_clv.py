@@ -1,6 +1,6 @@
 """``cvp clv``: run the lifetime-value stage, or backtest it on demand.
 
-Registered on the main app by :mod:`pipeline.cli` (import that module, not this one, first).
+Registered on the main app by :mod:`pipeline.cli`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli import (
+from pipeline.cli_options import (
     ConfigOpt,
     DateOpt,
     DebugOpt,
