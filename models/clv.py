@@ -50,8 +50,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from pipeline.config.clv import ClvConfig, LifeStageRules
-from pipeline.errors import DataContractError
+from models.errors import ModelInputError
+from models.params.clv import ClvConfig, LifeStageRules
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import NDArray
@@ -64,16 +64,16 @@ OWN_VALUE_METHOD = "own_value_per_event"
 """How a customer's CLV was valued (``clv_method``)."""
 
 
-class ClvFitError(DataContractError):
+class ClvFitError(ModelInputError):
     """The data cannot support a lifetime-value fit (too few customers, no repeaters,
     no convergence); the message says which and what to change."""
 
 
 def require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None:
-    """Raise DataContractError naming the first required column that ``frame`` lacks."""
+    """Raise ModelInputError naming the first required column that ``frame`` lacks."""
     for col in columns:
         if col not in frame.columns:
-            raise DataContractError(f"{what}: required column {col} missing")
+            raise ModelInputError(f"{what}: required column {col} missing")
 
 
 def _lifetimes() -> Any:
@@ -167,7 +167,7 @@ def fit_purchase_model(
     Examples
     --------
     >>> import polars as pl
-    >>> from pipeline.config.clv import ClvConfig
+    >>> from models.params.clv import ClvConfig
     >>> rfm = pl.DataFrame({"frequency": [0, 1, 2] * 50, "recency_days": [0, 20, 60] * 50,
     ...                     "t_days": [90, 100, 120] * 50})
     >>> fit_purchase_model(rfm, ClvConfig(min_customers=100)).model
@@ -268,7 +268,7 @@ def _check_rfm(rfm: pl.DataFrame) -> None:
         | pl.any_horizontal(pl.col(KEY).is_null())
     )
     if bad.height:
-        raise DataContractError(
+        raise ModelInputError(
             f"customer RFM summary: {bad.height} rows break 0 <= recency <= T (recency 0 when "
             "frequency is 0) or hold nulls; the RFM SQL is wrong"
         )

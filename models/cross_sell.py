@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pipeline.config.lists import CrossSellConfig
+from models.params.cross_sell import CrossSellConfig
 
 ID_COLUMNS = ("customer_id", "cutoff_date", "label_end_date", "label_complete")
 """Columns of the inputs that are keys, never features."""

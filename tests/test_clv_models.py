@@ -21,8 +21,8 @@ from models.clv import (
     score_customers,
     survival_probabilities,
 )
+from models.errors import ModelInputError
 from pipeline.config.clv import ClvConfig, LifeStageRules
-from pipeline.errors import DataContractError
 
 
 def population(n: int = 3000, seed: int = 11) -> pl.DataFrame:
@@ -169,10 +169,10 @@ def test_too_few_customers_or_repeaters_is_a_clear_error(rfm: pl.DataFrame) -> N
     nobody = rfm.with_columns(frequency=pl.lit(0), recency_days=pl.lit(0))
     with pytest.raises(ClvFitError, match="only 0 of 3000 customers made a repeat event"):
         fit_purchase_model(nobody, DAYS)
-    with pytest.raises(DataContractError, match="required column t_days missing"):
+    with pytest.raises(ModelInputError, match="required column t_days missing"):
         fit_purchase_model(rfm.drop("t_days"), DAYS)
     broken = rfm.with_columns(recency_days=pl.col("t_days") + 1)
-    with pytest.raises(DataContractError, match="break 0 <= recency <= T"):
+    with pytest.raises(ModelInputError, match="break 0 <= recency <= T"):
         fit_purchase_model(broken, DAYS)
 
 

@@ -14,12 +14,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PRODUCTS = ("DDA", "TDA", "WMP", "FND", "INS", "CCD", "PLN", "MTG", "BLN")
+from models.params.spec import CHANNELS, PRODUCTS
+
 DEPOSIT_PRODUCTS = ("DDA", "TDA")
 INVESTMENT_PRODUCTS = ("WMP", "FND", "INS")
 LENDING_PRODUCTS = ("CCD", "PLN", "MTG", "BLN")
 TXN_CODES = ("DEP", "WDL", "TRI", "TRO", "PAY", "POS", "FEE", "PRB", "PRR", "LDR", "LRP", "QRY")
-CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
 
 
 Rate = Annotated[Decimal, Field(ge=0, le=100)]

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
-CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
+from models.params.spec import CHANNELS
 
 
 class _Frozen(BaseModel):

@@ -18,8 +18,9 @@ from datetime import date
 
 import duckdb
 
+from models.errors import ModelInputError
 from pipeline.config import Config
-from pipeline.errors import PipelineError, StageFailed
+from pipeline.errors import DataContractError, PipelineError, StageFailed
 from pipeline.warehouse import RunLedger, transaction
 
 INJECT_FAILURE = "CVP_INJECT_FAILURE"
@@ -82,6 +83,10 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
             if not str(exc).startswith(f"stage {stage.name} "):
                 exc.args = (f"stage {stage.name} for {ctx.business_date}: {exc}",)
             raise
+        if isinstance(exc, ModelInputError):  # a model's input broke its contract
+            raise DataContractError(
+                f"stage {stage.name} for {ctx.business_date}: {message}"
+            ) from exc
         raise StageFailed(f"stage {stage.name} for {ctx.business_date} failed: {message}") from exc
     seconds = round(time.monotonic() - started, 3)
     ctx.ledger.finish(stage.name, ctx.business_date, "succeeded", rows=rows)
