@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= var/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format bench clean
+.PHONY: help setup demo test lint format bench evaluate clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ format: setup ## Reformat the code with ruff
 
 test: setup lint ## Lint, then the whole test suite
 	$(BIN)/python -m pytest -q
+
+evaluate: setup ## Each model against the ground truth of the demo zone (after make demo)
+	$(BIN)/python -m pipeline.evaluate --dir $(DEMO_DIR)
 
 bench: setup ## Benchmarks on generated data (hours on a quiet machine; see README, Benchmarks)
 	$(BIN)/python -m bench.run_all

@@ -11,7 +11,7 @@ exists, then times the merchants stage for the last date:
 Goal: a normal night under 60 seconds. Wall time depends on what else runs on the machine, so
 the CPU seconds of this process (DuckDB's threads included) are printed too: CPU seconds /
 cores is the wall time on an otherwise idle machine, at best. Detection quality is measured on
-the generator's data instead (``python -m pipeline.evaluate_merchants``): the bench warehouse
+the generator's data instead (``python -m pipeline.evaluate.merchants``): the bench warehouse
 has no ground truth. The stage writes its tables into the warehouse: run it on a copy.
 
 Usage::

@@ -1,4 +1,4 @@
-"""The evaluation tools against ground truth (pipeline/evaluate_*.py), on hand-made tables."""
+"""The evaluation tools against ground truth (pipeline/evaluate/), on hand-made tables."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipeline.evaluate_clv import evaluate_attrition
-from pipeline.evaluate_cross_sell import evaluate_forward
-from pipeline.evaluate_potential import persistence, precision
+from pipeline.evaluate.clv import evaluate_attrition
+from pipeline.evaluate.cross_sell import evaluate_forward
+from pipeline.evaluate.potential import persistence, precision
 
 D = date(2026, 9, 30)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.evaluate_merchants import evaluate_merchants
+from pipeline.evaluate.merchants import evaluate_merchants
 
 
 def test_precision_recall_decoys_turnover_error_and_undeclared() -> None:

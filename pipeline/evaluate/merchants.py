@@ -21,20 +21,21 @@ customers); precision and recall that count are those on zones it was not tuned 
 
 Usage::
 
-    python -m pipeline.evaluate_merchants --warehouse var/x.duckdb \\
+    python -m pipeline.evaluate.merchants --warehouse var/x.duckdb \\
         --truth var/landing.truth.parquet --date 2026-11-27
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
+
+from pipeline.evaluate import DEFAULT_OUT, publish
 
 TUNED_ON_SEEDS = (42,)
 """Generator seeds the merchant scorecard was tuned on (the demo zone)."""
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--seed", type=int, default=None, help="generator seed of the zone (held out or not)"
     )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the JSON result")
     args = parser.parse_args(argv)
     floor = args.floor
     if floor is None:
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.seed is not None:
         result["seed"] = args.seed
         result["held_out"] = args.seed not in TUNED_ON_SEEDS
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    publish("merchants", result, args.out)
     return result
 
 

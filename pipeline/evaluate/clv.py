@@ -18,14 +18,13 @@ The truth is used only here, to measure; the stage never reads it.
 
 Usage::
 
-    python -m pipeline.evaluate_clv --warehouse var/demo/cvp.duckdb \\
+    python -m pipeline.evaluate.clv --warehouse var/demo/cvp.duckdb \\
         --truth var/demo/landing.truth.parquet --date 2026-09-30
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.dates import shift_months
+from pipeline.evaluate import DEFAULT_OUT, publish
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--truth", type=Path, required=True, help="<DIR>.truth.parquet")
     parser.add_argument("--date", type=date.fromisoformat, required=True, help="business date")
     parser.add_argument("--horizon-months", type=int, default=3, help="attrition window")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the JSON result")
     args = parser.parse_args(argv)
     truth = pl.read_parquet(args.truth)
     con = duckdb.connect(str(args.warehouse), read_only=True)
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "attrition": evaluate_attrition(scores, truth, args.date, horizon_end),
         "truth_last_lifecycle_date": str(last_date),
     }
-    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    publish("clv", result, args.out)
     return result
 
 

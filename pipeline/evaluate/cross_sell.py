@@ -16,14 +16,13 @@ The truth is used only here, to measure; the stage never reads it.
 
 Usage::
 
-    python -m pipeline.evaluate_cross_sell --warehouse var/demo/cvp.duckdb \\
+    python -m pipeline.evaluate.cross_sell --warehouse var/demo/cvp.duckdb \\
         --accounts-truth var/demo/landing.accounts_truth.parquet --date 2026-09-30
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import duckdb
 import polars as pl
 
 from pipeline.dates import shift_months
+from pipeline.evaluate import DEFAULT_OUT, publish
 
 
 def evaluate_forward(
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--date", type=date.fromisoformat, required=True, help="business date")
     parser.add_argument("--horizon-months", type=int, default=3, help="take-up window")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the JSON result")
     args = parser.parse_args(argv)
     truth = pl.read_parquet(args.accounts_truth)
     last_truth = truth["open_date"].max()
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ],
         "forward": evaluate_forward(recs, truth, args.date, horizon_end, products),
     }
-    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    publish("cross_sell", result, args.out)
     return result
 
 

@@ -18,14 +18,13 @@ The truth is used only here, to measure; the stage never reads it.
 
 Usage::
 
-    python -m pipeline.evaluate_potential --warehouse var/demo/cvp.duckdb \\
+    python -m pipeline.evaluate.potential --warehouse var/demo/cvp.duckdb \\
         --truth var/demo/landing.truth.parquet
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -33,6 +32,8 @@ from typing import Any
 
 import duckdb
 import polars as pl
+
+from pipeline.evaluate import DEFAULT_OUT, publish
 
 REASONS = ("STUDENT", "YOUNG_GRADUATE", "INFLOW_GROWTH", "CLV_GROWTH")
 
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--date", type=date.fromisoformat, default=None, help="last date (default: latest)"
     )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the JSON result")
     args = parser.parse_args(argv)
     truth = pl.read_parquet(args.truth)
     con = duckdb.connect(str(args.warehouse), read_only=True)
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "to_growing_in_truth": int(calls["customer_id"].is_in(growing.implode()).sum()),
         },
     }
-    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    publish("potential", result, args.out)
     return result
 
 
