@@ -153,6 +153,17 @@ def test_only_regular_files_are_read(zone: Zone, make: Callable[[Path], None], k
     resend_and_load(zone)
 
 
+def test_a_date_folder_that_is_a_link_is_refused(zone: Zone) -> None:
+    elsewhere = zone.root / "elsewhere"
+    deliver_day(elsewhere)
+    zone.landing.mkdir()
+    zone.folder().symlink_to(elsewhere / STAMP)
+    code, out = zone.ingest()
+    assert code == 3, out
+    assert f"CUST_{STAMP}.dat: rejected: the date folder {STAMP} is a symbolic link" in out
+    assert zone.query("select count(*) from file_ledger") == [(0,)]
+
+
 def test_a_control_file_that_is_a_link_is_refused(zone: Zone) -> None:
     deliver_good_day(zone)
     ok = zone.folder() / (TXN_NET + ".ok")

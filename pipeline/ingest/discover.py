@@ -171,7 +171,8 @@ def discover(
     """
     folder = date_folder(landing_dir, business_date)
     stamp = business_date.strftime("%Y%m%d")
-    entries = _entries(folder)
+    linked = folder.is_symlink()
+    entries = {} if linked else _entries(folder)
     delivered: list[Delivery] = []
     missing: list[Missing] = []
     for feed in LOAD_ORDER:
@@ -186,6 +187,8 @@ def discover(
                 for n in (name, name + ".ok")
                 if n in entries and not stat.S_ISREG(entries[n])
             ]
+            if linked:
+                unsafe = [f"the date folder {folder.name} is a symbolic link"]
             if unsafe:
                 missing.append(
                     Missing(
