@@ -373,6 +373,17 @@ def test_a_shrinking_snapshot_is_held_until_accepted(
     assert zone.query(CURRENT) == [(len(kept),)]
 
 
+def test_a_truncated_resend_of_a_loaded_snapshot_is_held(zone: Zone) -> None:
+    twenty_customers(zone)
+    deliver_day(zone.landing, NEXT, customers=CUSTOMERS, accounts=ACCOUNTS)
+    assert zone.ingest(NEXT)[0] == 0
+    write_feed(zone.landing, NEXT, f"CUST_{NEXT:%Y%m%d}.dat", CUSTOMERS[:10], feed="CUST")
+    code, out = zone.ingest(NEXT)  # the date's versions exist: judged against the day before
+    assert code == 3, out
+    assert "would close 10 of 20 current customers" in out
+    assert zone.query(CURRENT) == [(20,)]
+
+
 def test_a_snapshot_within_the_allowed_share_loads(zone: Zone) -> None:
     twenty_customers(zone)
     deliver_day(zone.landing, NEXT, customers=CUSTOMERS[1:], accounts=ACCOUNTS[1:])  # 5%

@@ -44,28 +44,18 @@ def _accepted(con: duckdb.DuckDBPyConnection, name: str, day: date, sha: str) ->
     return bool(row and row[0])
 
 
-def shrink_problem(
-    con: duckdb.DuckDBPyConnection, cfg: Config, feed: Feed, name: str, day: date, sha: str
+def _held(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    feed: Feed,
+    name: str,
+    day: date,
+    sha: str,
+    current: int,
+    gone: int,
 ) -> str | None:
-    """Why the snapshot in ``validated`` must be held, or None (it may be applied)."""
-    key = feed.key[0]
-    row = con.execute(
-        f"""
-        with before as (
-            select distinct {key} from {feed.table} where valid_from < $d and valid_to >= $d
-        )
-        select (select count(*) from before),
-               (select count(*) from before b
-                where not exists (select 1 from validated v where v.{key} = b.{key}))
-        """,
-        {"d": day},
-    ).fetchone()
-    assert row is not None
-    current, gone = int(row[0]), int(row[1])
     limit = cfg.ingest.snapshot_max_shrink
-    if not current or gone / current <= limit or (gone == 0):
-        return None
-    if _accepted(con, name, day, sha):
+    if not current or not gone or gone / current <= limit or _accepted(con, name, day, sha):
         return None
     what = RECORDS[feed.name]
     return (
@@ -74,6 +64,50 @@ def shrink_problem(
         f"snapshot is right: `cvp accept --file {name}`, then run again; otherwise ask for a "
         "re-send"
     )
+
+
+def shrink_problem(
+    con: duckdb.DuckDBPyConnection, cfg: Config, feed: Feed, name: str, day: date, sha: str
+) -> str | None:
+    """Why the snapshot in ``validated`` must be held, or None (it may be applied): the
+    records valid the day before ``day`` that are absent from it, from the history."""
+    key = feed.key[0]
+    row = con.execute(
+        f"""
+        select (select count(distinct {key}) from {feed.table}
+                where valid_from < $d and valid_to >= $d),
+               (select count(*) from (
+                   select {key} from {feed.table} where valid_from < $d and valid_to >= $d
+                   except
+                   select {key} from validated where {key} is not null))
+        """,
+        {"d": day},
+    ).fetchone()
+    assert row is not None
+    return _held(con, cfg, feed, name, day, sha, int(row[0]), int(row[1]))
+
+
+def shrink_in_diff(
+    con: duckdb.DuckDBPyConnection, cfg: Config, feed: Feed, name: str, day: date, sha: str
+) -> str | None:
+    """:func:`shrink_problem` read from ``snapshot_diff`` (the snapshot's diff against the
+    current versions, :func:`pipeline.ingest.load._apply_snapshot`) when none of the current
+    versions is of ``day`` or later: the current versions are then those of the day before,
+    and the diff already holds the keys that vanished (a key with a quarantined row keeps its
+    version and is not counted)."""
+    key = feed.key[0]
+    row = con.execute(
+        f"""
+        select (select count(*) from {feed.table} where valid_to = $far),
+               (select count(*) from snapshot_diff
+                where was_current and not in_file
+                  and {key} not in (select {key} from validated
+                                    where reason <> '' and {key} is not null))
+        """,
+        {"far": FAR_FUTURE},
+    ).fetchone()
+    assert row is not None
+    return _held(con, cfg, feed, name, day, sha, int(row[0]), int(row[1]))
 
 
 def accept_file(
@@ -199,6 +233,19 @@ def keep_restrictions(con: duckdb.DuckDBPyConnection, day: date) -> int:
     return n
 
 
+def _unknown_ids(
+    con: duckdb.DuckDBPyConnection, customer_ids_sql: str, params: dict[str, object] | None = None
+) -> list[str]:
+    """The customer ids of ``customer_ids_sql`` that are not current customers (usually
+    none). A set difference: a third of the CPU of an anti-join of every row (3M accounts
+    against 1M customers: 0.2 s against 0.5 s)."""
+    rows = con.execute(
+        f"{customer_ids_sql} except select customer_id from hist_customers where valid_to = $far",
+        {**(params or {}), "far": FAR_FUTURE},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def flag_unknown_accounts(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
@@ -210,23 +257,23 @@ def flag_unknown_accounts(
     """Accounts in ``validated`` (good so far) whose customer is not current: quarantined
     (their ``reason`` set, ``validated`` becomes a temporary table) or listed in
     ``unknown_customer_rows``, per ``ingest.unknown_customer``. Returns how many."""
-    con.execute(
-        """
-        create or replace temp table unknown_lines as
-        select v.line_number, v.customer_id from validated v
-        where v.reason = '' and not exists (
-            select 1 from hist_customers h
-            where h.valid_to = $far and h.customer_id = v.customer_id
-        )
-        """,
-        {"far": FAR_FUTURE},
-    )
-    row = con.execute("select count(*) from unknown_lines").fetchone()
-    n = int(row[0]) if row else 0
     con.execute(  # a file judged again lists its rows afresh
         "delete from unknown_customer_rows where file_name = ? and business_date = ?",
         [name, day],
     )
+    ids = _unknown_ids(
+        con, "select customer_id from validated where reason = '' and customer_id is not null"
+    )
+    if not ids:
+        return 0
+    con.execute(
+        "create or replace temp table unknown_lines as "
+        "select v.line_number, v.customer_id from validated v "
+        "where v.reason = '' and list_contains($ids, v.customer_id)",
+        {"ids": ids},
+    )
+    row = con.execute("select count(*) from unknown_lines").fetchone()
+    n = int(row[0]) if row else 0
     if n and cfg.ingest.unknown_customer == "load":
         con.execute(
             "insert into unknown_customer_rows select $name, $feed, $d, line_number, customer_id "
@@ -278,21 +325,23 @@ def flag_unknown_transactions(
         "and list_contains($names, file_name)",
         {"d": day, "names": [names[i] for i in files]},
     )
+    ids = _unknown_ids(
+        con,
+        "select r_customer_id from raw_fields "
+        "where list_contains($files, file_id) and r_customer_id is not null",
+        {"files": files},
+    )
+    if not ids:
+        return False
     unknown = con.execute(
         f"""
         select r.file_id, r.line_number, r.r_customer_id as customer_id,
             {raw_line_sql(TXN)} as line
         from raw_fields r
-        where list_contains($files, r.file_id) and r.r_customer_id is not null
-          and not exists (
-              select 1 from hist_customers h
-              where h.valid_to = $far and h.customer_id = r.r_customer_id
-          )
+        where list_contains($files, r.file_id) and list_contains($ids, r.r_customer_id)
         """,
-        {"files": files, "far": FAR_FUTURE},
+        {"files": files, "ids": ids},
     ).to_arrow_table()
-    if not unknown.num_rows:
-        return False
     con.register("unknown_lines", unknown)
     try:
         if cfg.ingest.unknown_customer == "load":

@@ -148,19 +148,34 @@ def _quarantine(con: duckdb.DuckDBPyConnection, d: Delivery, bad: int, seen: boo
         )
 
 
-def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> None:
+def _apply_snapshot(
+    con: duckdb.DuckDBPyConnection, cfg: Config, feed: Feed, d: Delivery, sha: str
+) -> str | None:
     """Type-2 history: close versions that changed or vanished, open versions for new rows.
 
     One hashed-row diff of the snapshot against the current versions finds the keys that
     changed, appeared or vanished; only their rows are touched. Re-applying a date first
     undoes that date's versions, so a corrected re-send of the latest snapshot replaces it.
     A key whose row was quarantined keeps its current version.
+
+    Returns why the snapshot is held instead (:func:`pipeline.ingest.guards.shrink_problem`:
+    nothing applied), or None. The nightly case reads the shrink from the diff itself; only a
+    re-send of a date already applied asks the history apart.
     """
     table, key = feed.table, feed.key[0]
     cols = ", ".join(feed.column_names)
     params = {"d": d.business_date, "far": FAR_FUTURE}
-    con.execute(f"delete from {table} where valid_from = $d", {"d": d.business_date})
-    con.execute(f"update {table} set valid_to = $far where valid_to = $d", params)
+    row = con.execute(
+        f"select count(*) from {table} where valid_from = $d or valid_to = $d",
+        {"d": d.business_date},
+    ).fetchone()
+    redo = bool(row and row[0])
+    if redo:
+        held = guards.shrink_problem(con, cfg, feed, d.file_name, d.business_date, sha)
+        if held:
+            return held
+        con.execute(f"delete from {table} where valid_from = $d", {"d": d.business_date})
+        con.execute(f"update {table} set valid_to = $far where valid_to = $d", params)
     con.execute(
         f"create or replace temp table snapshot as select {cols}, hash({cols}) as row_hash "
         f"from validated where reason = ''"
@@ -168,7 +183,8 @@ def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> 
     con.execute(
         f"""
         create or replace temp table snapshot_diff as
-        select coalesce(s.{key}, h.{key}) as {key}, h.{key} is not null as was_current
+        select coalesce(s.{key}, h.{key}) as {key}, h.{key} is not null as was_current,
+            s.{key} is not null as in_file
         from snapshot s
         full join (select {key}, row_hash from {table} where valid_to = $far) h
           on s.{key} = h.{key}
@@ -176,27 +192,34 @@ def _apply_snapshot(con: duckdb.DuckDBPyConnection, feed: Feed, d: Delivery) -> 
         """,
         {"far": FAR_FUTURE},
     )
-    con.execute(
-        f"""
-        update {table} h set valid_to = $d
-        where h.valid_to = $far
-          and h.{key} in (select {key} from snapshot_diff where was_current)
-          and h.{key} not in (select {key} from validated
-                              where reason <> '' and {key} is not null)
-        """,
-        params,
+    held = (
+        None if redo else guards.shrink_in_diff(con, cfg, feed, d.file_name, d.business_date, sha)
     )
-    con.execute(
-        f"""
-        insert into {table} ({cols}, row_hash, valid_from, valid_to)
-        select {cols}, row_hash, $d, $far from snapshot s
-        where s.{key} in (select {key} from snapshot_diff)
-          and not exists (select 1 from {table} h where h.valid_to = $far and h.{key} = s.{key})
-        """,
-        params,
-    )
+    if held is None:
+        con.execute(
+            f"""
+            update {table} h set valid_to = $d
+            where h.valid_to = $far
+              and h.{key} in (select {key} from snapshot_diff where was_current)
+              and h.{key} not in (select {key} from validated
+                                  where reason <> '' and {key} is not null)
+            """,
+            params,
+        )
+        con.execute(
+            f"""
+            insert into {table} ({cols}, row_hash, valid_from, valid_to)
+            select {cols}, row_hash, $d, $far from snapshot s
+            where s.{key} in (select {key} from snapshot_diff)
+              and not exists (
+                  select 1 from {table} h where h.valid_to = $far and h.{key} = s.{key}
+              )
+            """,
+            params,
+        )
     con.execute("drop table snapshot")
     con.execute("drop table snapshot_diff")
+    return held
 
 
 def control_problem(
@@ -321,14 +344,13 @@ def _check_and_apply(
     if problem:
         result = FileOutcome(d.file_name, d.feed, "rejected", 0, bad, problem)
     else:
-        held = guards.shrink_problem(con, cfg, feed, d.file_name, d.business_date, sha)
+        held = _apply_snapshot(con, cfg, feed, d, sha)
         if held:
             result = FileOutcome(d.file_name, d.feed, "held", 0, 0, held)
             _ledger(con, d, size, sha, control, result)
             return result
         outcome = "replaced" if previous.ever_loaded else "loaded"
         result = FileOutcome(d.file_name, d.feed, outcome, count - bad, bad)
-        _apply_snapshot(con, feed, d)
         if feed.name == "CUST":
             guards.keep_restrictions(con, d.business_date)
     _quarantine(con, d, bad, seen=previous.sha256 is not None)
