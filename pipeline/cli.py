@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -323,11 +323,23 @@ def run_command(
                 f"--stages: unknown {', '.join(unknown)}; known: {', '.join(ORDER)}"
             )
     if dry_run:
+        from pipeline.history import gaps, stale_dates
+
         con = connect(cfg, read_only=True, create=False)
         try:
-            for step in plan(con, cfg, [n for n in ORDER if n in names], dates):
+            earlier = [] if stages else stale_dates(con, dates[0])
+            for day in earlier:
+                typer.echo(f"{day}  (stale: a delivery arrived after it ran; re-run first)")
+            for step in plan(con, cfg, [n for n in ORDER if n in names], earlier + dates):
                 typer.echo(
                     f"{step.business_date}  {step.stage:<12} {step.action:<4}  {step.reason}"
+                )
+            holes = gaps(con, dates[-1] - timedelta(days=1))
+            if holes:
+                typer.echo(
+                    f"history incomplete: {', '.join(str(g.business_date) for g in holes[:5])}"
+                    + (" ..." if len(holes) > 5 else "")
+                    + ": the run stops at the first date after it (exit 3)"
                 )
         finally:
             con.close()

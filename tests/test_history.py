@@ -86,6 +86,8 @@ def test_a_hole_stops_the_dates_after_it_until_loaded(zone: Path) -> None:
     status = json.loads(cvp(zone, "status", "--json")[1])
     assert D2 in status["needs_attention"]
     assert [g["business_date"] for g in status["gaps"]] == [D2]
+    code, output = cvp(zone, "run", "--date", D3, "--dry-run")
+    assert code == 0 and f"history incomplete: {D2}: the run stops" in output
 
     deliver_late(zone, D2)
     assert cvp(zone, "run", "--date", D2)[0] == 0
