@@ -19,6 +19,7 @@ BENCHES: list[tuple[str, dict[str, int]]] = [
     ("bench_contribution", {}),
     ("bench_merchants", {}),
     ("bench_clv", {}),
+    ("bench_night", {"sizes": "250000,1000000", "repeats": 3}),
 ]
 
 
