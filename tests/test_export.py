@@ -291,3 +291,18 @@ def test_exported_defaulter_is_at_the_floor_and_not_called(cfg: Config) -> None:
     called = pq.read_table(folder / "call_list.parquet").column("customer_id").to_pylist()
     assert "D1" not in called and called  # the others are still called
     con.close()
+
+
+def test_unknown_lifetime_value_is_exported_as_null_not_zero(cfg: Config) -> None:
+    """A customer the clv stage gave no value (no event yet) is exported with clv_amount null;
+    the tier rules read 0 for it, but a reader must not take 0 as a measured value."""
+    cfg = small_config(cfg)
+    con = connect(cfg)
+    build_upstream(con, DAY, population())
+    con.execute("delete from int_customer_clv where customer_id = 'C03'")
+    run_tiers(cfg, con, DAY)
+    run_export(cfg, con)
+    table = pq.read_table(cfg.paths.export_dir / DAY.strftime("%Y%m%d") / "customer_value.parquet")
+    clv = dict(zip(table["customer_id"].to_pylist(), table["clv_amount"].to_pylist(), strict=True))
+    assert clv["C03"] is None
+    assert clv["C02"] is not None

@@ -37,7 +37,9 @@ QUERIES: dict[str, str] = {
                t.value_score::double as value_score,
                t.is_golden::boolean as is_golden,
                t.aum_amount::decimal(18, 2) as aum_amount,
-               t.clv_amount::decimal(18, 2) as clv_amount,
+               -- unknown stays null: no lifetime value for the customer at the date
+               case when v.customer_id is not null then t.clv_amount end::decimal(18, 2)
+                   as clv_amount,
                t.p_alive::double as p_alive,
                t.life_stage::varchar as life_stage,
                t.is_merchant::boolean as is_merchant,
@@ -58,6 +60,8 @@ QUERIES: dict[str, str] = {
         left join int_cross_sell as x
           on x.customer_id = t.customer_id and x.business_date = t.business_date
          and x.product_rank = 1
+        left join int_customer_clv as v
+          on v.customer_id = t.customer_id and v.business_date = t.business_date
         left join hist_customers as c
           on c.customer_id = t.customer_id
          and c.valid_from <= $business_date and c.valid_to > $business_date
