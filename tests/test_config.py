@@ -130,3 +130,12 @@ def test_unknown_keys_get_a_did_you_mean(tmp_path: Path) -> None:
         "ingest.max_bad_row: Extra inputs are not permitted; did you mean 'max_bad_rows'?" in text
     )
     assert "warehouse.thread: Extra inputs are not permitted; did you mean 'threads'?" in text
+
+
+def test_a_negative_online_fee_is_refused(tmp_path: Path) -> None:
+    bad = _with(tmp_path, {"online_fee_amount: {}": "online_fee_amount: {TRO: -2}"})
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, environ={})
+    assert "tiers.migration.online_fee_amount.TRO: Input should be greater than or equal to 0" in (
+        str(err.value)
+    )

@@ -10,6 +10,7 @@ meant to be tuned by the analysts.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
@@ -89,7 +90,7 @@ class MigrationRules(Params):
     eligible_tiers: list[str] = Field(default_factory=lambda: ["mass"])
     """Only customers whose effective tier is one of these are invited (ladder names);
     detected merchants are never invited, whatever their tier."""
-    online_fee_amount: dict[str, Decimal] = Field(default_factory=dict)
+    online_fee_amount: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(default_factory=dict)
     """The fee one online (NET) transaction of a code would cost the customer, CNY; a code not
     listed is free online (e.g. online transfers). The counter fees the customer paid on the
     migratable transactions, less these, are fees the bank would no longer earn."""
