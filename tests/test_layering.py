@@ -9,12 +9,6 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-NOT_YET_MOVED: set[str] = set()
-"""Model modules that still take their parameters from pipeline/config (issue #19, to do);
-the test fails when one of them no longer does, so the list only shrinks."""
-KNOWN_CYCLES: set[tuple[str, str]] = set()
-"""Import cycles still to break (issue #19): the same rule."""
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(REPO).with_suffix("").parts
@@ -50,10 +44,8 @@ def test_the_core_imports_nothing_from_the_shell() -> None:
         found = sorted(
             n for n in imported(path, top_level_only=False) if n.split(".")[0] == "pipeline"
         )
-        if found and rel not in NOT_YET_MOVED:
+        if found:
             offenders[rel] = found
-        if not found and rel in NOT_YET_MOVED:
-            offenders[rel] = ["(moved: remove it from NOT_YET_MOVED)"]
     assert not offenders, offenders
 
 
@@ -73,9 +65,7 @@ def test_the_shell_has_no_import_cycles() -> None:
         for b in targets:
             if a in reachable(graph, b):
                 cycles.add(tuple(sorted((a, b))))
-    unexpected = cycles - KNOWN_CYCLES
-    assert not unexpected, f"import cycles (module pairs on a cycle): {sorted(unexpected)}"
-    assert cycles >= KNOWN_CYCLES, f"broken since: remove {sorted(KNOWN_CYCLES - cycles)}"
+    assert not cycles, f"import cycles (module pairs on a cycle): {sorted(cycles)}"
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from models.params import Params
-from models.params.spec import CHANNELS, TXN_CODES
+from models.params.spec import CHANNELS, TXN_CODES, require_known
 
 
 class EventRules(Params):
@@ -23,9 +23,7 @@ class EventRules(Params):
     @field_validator("txn_codes")
     @classmethod
     def _known_codes(cls, codes: list[str]) -> list[str]:
-        unknown = set(codes) - set(TXN_CODES)
-        if unknown:
-            raise ValueError(f"unknown txn codes {sorted(unknown)}; known: {', '.join(TXN_CODES)}")
+        require_known(codes, TXN_CODES, "txn codes")
         if not codes:
             raise ValueError("at least one transaction code must count as an event")
         return codes
@@ -33,9 +31,7 @@ class EventRules(Params):
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, channels: list[str]) -> list[str]:
-        unknown = set(channels) - set(CHANNELS)
-        if unknown:
-            raise ValueError(f"unknown channels {sorted(unknown)}; known: {', '.join(CHANNELS)}")
+        require_known(channels, CHANNELS, "channels")
         if not channels:
             raise ValueError("at least one channel must count")
         return channels

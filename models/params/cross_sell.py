@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from models.params import Params
-from models.params.spec import PRODUCTS
+from models.params.spec import PRODUCTS, require_known
 
 
 class CrossSellConfig(Params):
@@ -42,9 +42,7 @@ class CrossSellConfig(Params):
     @field_validator("products")
     @classmethod
     def _known_products(cls, products: list[str]) -> list[str]:
-        unknown = set(products) - set(PRODUCTS)
-        if unknown:
-            raise ValueError(f"unknown products {sorted(unknown)}; known: {', '.join(PRODUCTS)}")
+        require_known(products, PRODUCTS, "products")
         if not products:
             raise ValueError("give at least one product")
         return products

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
-from models.params.spec import CHANNELS
+from models.params.spec import CHANNELS, require_known
 
 
 class _Frozen(BaseModel):
@@ -222,7 +222,4 @@ class IngestConfig(_Frozen):
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, channels: list[str]) -> list[str]:
-        unknown = set(channels) - set(CHANNELS)
-        if unknown:
-            raise ValueError(f"unknown channels {sorted(unknown)}; known: {', '.join(CHANNELS)}")
-        return channels
+        return require_known(channels, CHANNELS, "channels")

@@ -79,16 +79,22 @@ class RollingYear:
         return business_date - timedelta(days=self.history_days - 1)
 
 
-def rolling_year(con: duckdb.DuckDBPyConnection, window: Window, annual_days: int) -> RollingYear:
-    """The rolling year of the window's business date (see :class:`RollingYear`): history
-    starts at the first account snapshot loaded (``file_ledger``, feed ACCT)."""
-    day = window.business_date
+def history_start(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
+    """The first day the warehouse holds balances for, as of ``day``: the date of the first
+    account snapshot loaded (``file_ledger``, feed ACCT); None when none is."""
     row = con.execute(
         "select min(business_date) from file_ledger where feed = 'ACCT' "
         "and outcome in ('loaded', 'replaced') and business_date <= ?",
         [day],
     ).fetchone()
-    first = row[0] if row and row[0] is not None else window.oldest_month
+    return row[0] if row else None
+
+
+def rolling_year(con: duckdb.DuckDBPyConnection, window: Window, annual_days: int) -> RollingYear:
+    """The rolling year of the window's business date (see :class:`RollingYear`): history
+    starts at the first account snapshot loaded (:func:`history_start`)."""
+    day = window.business_date
+    first = history_start(con, day) or window.oldest_month
     oldest_month_days = (window.window_start - window.oldest_month).days
     window_days = (day - window.window_start).days + 1
     if first > window.oldest_month:  # less than the oldest month's worth of history

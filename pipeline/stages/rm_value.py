@@ -16,7 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import first_of_month, month_end
-from pipeline.stages.contribution import refresh_monthly_contribution
+from pipeline.stages.contribution import history_start, refresh_monthly_contribution
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,8 +29,9 @@ YEAR_MONTHS = 12
 @dataclass(frozen=True)
 class RmPeriod:
     """The two years compared: each is the 12 closed months ending ``start_month`` or
-    ``end_month``; ``*_days`` the days of it the warehouse holds (history starts at the first
-    account snapshot loaded). ``measurable`` when the history covers month S whole."""
+    ``end_month``; ``*_days`` the days of it the warehouse holds (from
+    :func:`pipeline.stages.contribution.history_start`). ``measurable`` when the history covers
+    month S whole."""
 
     start_month: date
     end_month: date
@@ -54,12 +55,7 @@ def rm_period(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> RmPerio
     """The period of ``day``'s scorecard: E is the month before ``day``'s month."""
     end = first_of_month(day, -1)
     start = first_of_month(end, -cfg.lists.rm_scorecard.period_months)
-    row = con.execute(
-        "select min(business_date) from file_ledger where feed = 'ACCT' "
-        "and outcome in ('loaded', 'replaced') and business_date <= ?",
-        [day],
-    ).fetchone()
-    first = row[0] if row and row[0] is not None else day
+    first = history_start(con, day) or day
     return RmPeriod(
         start_month=start,
         end_month=end,
