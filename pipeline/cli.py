@@ -153,15 +153,16 @@ def accept(
     Example: cvp accept --file CUST_20261127.dat && cvp run --date 2026-11-27
     """
     from pipeline.ingest.guards import accept_file
-    from pipeline.warehouse import connect, transaction
+    from pipeline.warehouse import connect, hold_warehouse, transaction
 
     cfg = load(config, None, warehouse)
-    con = connect(cfg, create=False)
-    try:
-        with transaction(con):
-            held_date, sha = accept_file(con, file, parse_date(date_) if date_ else None)
-    finally:
-        con.close()
+    with hold_warehouse(cfg, f"cvp accept {file}"):
+        con = connect(cfg, create=False)
+        try:
+            with transaction(con):
+                held_date, sha = accept_file(con, file, parse_date(date_) if date_ else None)
+        finally:
+            con.close()
     typer.echo(
         f"accepted {file} of {held_date} (sha256 {sha[:12]}…): the next "
         f"`cvp ingest --date {held_date}` or `cvp run` applies it"
@@ -207,7 +208,8 @@ def init(
     cfg = load(config, None, warehouse)
     path = cfg.paths.warehouse
     if path.exists():
-        connect(cfg, create=False).close()  # readable? the schema brought up to date
+        with hold_warehouse(cfg, "cvp init"):  # the schema brought up to date is a write
+            connect(cfg, create=False).close()
         typer.echo(f"{path}: exists already; left as is")
         return
     with hold_warehouse(cfg, "cvp init", create=True):

@@ -82,17 +82,18 @@ def backtest(
     Example: cvp clv backtest --calibration-end 2026-08-31 --holdout-end 2026-11-27
     """
     from pipeline.stages.clv import backtest as run_backtest
-    from pipeline.warehouse import connect, transaction
+    from pipeline.warehouse import connect, hold_warehouse, transaction
 
     cfg = load(config, warehouse=warehouse)
     cal_end = parse_date(calibration_end, "--calibration-end")
     hold_end = parse_date(holdout_end, "--holdout-end")
-    con = connect(cfg, create=False)
-    try:
-        with transaction(con):
-            result = run_backtest(con, cfg.clv, cal_end, hold_end)
-    finally:
-        con.close()
+    with hold_warehouse(cfg, "cvp clv backtest"):  # it writes the event aggregate
+        con = connect(cfg, create=False)
+        try:
+            with transaction(con):
+                result = run_backtest(con, cfg.clv, cal_end, hold_end)
+        finally:
+            con.close()
     metrics = {
         "calibration_end": cal_end.isoformat(),
         "holdout_end": hold_end.isoformat(),

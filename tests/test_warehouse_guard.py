@@ -126,3 +126,33 @@ def test_a_stage_refuses_below_its_minimum_history(tmp_path: Path) -> None:
         "history.min_days.tiers = 2" in output
     )
     assert not (tmp_path / "exports").exists()
+
+
+def test_every_writing_command_waits_for_the_lock_then_exits_4(tmp_path: Path) -> None:
+    """accept, clv backtest and init (on an existing warehouse: the schema update) write to
+    the warehouse, so each takes the sidecar lock: a second process, while another cvp holds
+    it (between its DuckDB connections, as `cvp run` does around the analysts' snapshot),
+    is busy, not let in."""
+    import os
+    import subprocess
+    import sys
+
+    assert cvp(tmp_path, "init")[0] == 0
+    config = tmp_path / "quick.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    config.write_text(text.replace("lock_wait_seconds: 10", "lock_wait_seconds: 0.5"))
+    cfg = load_config(config, {"warehouse": tmp_path / "cvp.duckdb"}, environ={})
+    env = dict(os.environ, CVP_WAREHOUSE=str(tmp_path / "cvp.duckdb"))
+    commands = [
+        ["accept", "--file", f"CUST_{FIRST.replace('-', '')}.dat"],
+        ["clv", "backtest", "--calibration-end", FIRST, "--holdout-end", SECOND],
+        ["init"],
+    ]
+    with hold_warehouse(cfg, "cvp run 2026-11-23 (the test)"):
+        for words in commands:
+            done = subprocess.run(
+                [sys.executable, "-m", "pipeline", *words, "--config", str(config)],
+                env=env, capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == 4, (words, done.stderr)
+            assert "held by pid" in done.stderr and "Traceback" not in done.stderr
