@@ -41,34 +41,42 @@ summed as (
     group by all
 ),
 source_wide as (
+    -- each cell's amount rounded to 6 decimals and DECIMAL at once, as the customer figures
+    -- are: DuckDB divides a DECIMAL by a number in DOUBLE, and the whole-bank rows below sum
+    -- the cells, which in DOUBLE depends on the order the rows come in (the sixth decimal
+    -- moved from one run to the next); a DECIMAL sum does not
     select branch_id, product_code,
-           deposit_nii * $annual_days
-               / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
-               as deposit_nii_amount,
-           loan_nii * $annual_days
-               / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
-               as loan_nii_amount,
-           commission * $annual_days
-               / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
-               as commission_amount,
-           upkeep * $annual_days
-               / ($day_count_days::bigint * $history_days * $oldest_month_days)
-               as upkeep_cost_amount,
-           reserve * $annual_days
-               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
-               as reserve_cost_amount,
-           expected_loss * $annual_days
-               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
-               + provision / (100 * $oldest_month_days) as risk_cost_amount,
-           provision / (100 * $oldest_month_days) as default_provision_amount,
-           capital * $capital_cost_percent * $annual_days
-               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
-               as capital_charge_amount,
-           fee * $annual_days / ($history_days * $oldest_month_days) as fee_amount,
-           interchange * $annual_days / ($history_days * $oldest_month_days)
-               as interchange_amount,
-           service_cost * $annual_days / ($history_days * $oldest_month_days)
-               as service_cost_amount
+           cast(round(deposit_nii * $annual_days
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as deposit_nii_amount,
+           cast(round(loan_nii * $annual_days
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as loan_nii_amount,
+           cast(round(commission * $annual_days
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as commission_amount,
+           cast(round(upkeep * $annual_days
+               / ($day_count_days::bigint * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as upkeep_cost_amount,
+           cast(round(reserve * $annual_days
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as reserve_cost_amount,
+           cast(round(expected_loss * $annual_days
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6))
+           + cast(round(provision / (100 * $oldest_month_days), 6) as decimal(38, 6))
+               as risk_cost_amount,
+           cast(round(provision / (100 * $oldest_month_days), 6) as decimal(38, 6))
+               as default_provision_amount,
+           cast(round(capital * $capital_cost_percent * $annual_days
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as capital_charge_amount,
+           cast(round(fee * $annual_days / ($history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as fee_amount,
+           cast(round(interchange * $annual_days / ($history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as interchange_amount,
+           cast(round(service_cost * $annual_days / ($history_days * $oldest_month_days), 6)
+               as decimal(38, 6)) as service_cost_amount
     from summed
 ),
 source as (
@@ -108,7 +116,7 @@ by_cell as (
            coalesce(s.component, p.component) as component,
            coalesce(s.summed_rows, 0) as summed_rows,
            cast(coalesce(s.customer_sum_amount, 0) as decimal(38, 6)) as customer_sum_amount,
-           cast(round(coalesce(p.source_amount, 0), 6) as decimal(38, 6)) as source_amount
+           coalesce(p.source_amount, 0) as source_amount
     from customer_sums s
     full outer join source p
       on p.branch_id is not distinct from s.branch_id
@@ -141,9 +149,9 @@ whole as (
     select '*' as branch_id, '*' as product_code, w.component,
            (select sum(summed_rows) from customer_sums_wide) as summed_rows,
            cast(coalesce(w.customer_sum_amount, 0) as decimal(38, 6)) as customer_sum_amount,
-           cast(round(coalesce(
+           coalesce(
                (select sum(p.source_amount) from source p where p.component = w.component),
-               0), 6) as decimal(38, 6)) as source_amount
+               0)::decimal(38, 6) as source_amount
     from whole_customers w
 ),
 final as (
