@@ -117,11 +117,15 @@ def test_a_load_killed_part_way_then_rerun_gives_exactly_the_control_totals(
     whole = time.monotonic() - started
     db = tmp_path / "cvp.duckdb"
     kills = 0
-    for fraction in (0.5, 0.7, 0.85, 0.95):
+    # the late kills land in the commit; earlier ones only if the scratch load was slow (a
+    # busy machine), so that at least one load is killed
+    for fraction in (0.5, 0.7, 0.85, 0.95, 0.3, 0.15):
+        if kills and fraction < 0.5:
+            break
         args = ["ingest", "--date", "2026-11-27", "--log-format", "json"]
         kills += killed_after(args, env, whole * fraction)
         if db.exists():
-            assert warehouse_is_consistent(db) == []
+            assert warehouse_is_consistent(db) == [], f"killed after {fraction:.0%} of a load"
     assert kills > 0, "every load finished before its kill"
     done = run_cvp(["ingest", "--date", "2026-11-27"], env)
     assert done.returncode == 0, done.stderr
