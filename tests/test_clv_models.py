@@ -293,3 +293,14 @@ def test_money_backtest_by_hand() -> None:
     # top decile = the single best prediction: a (40 of 80 earned) vs d (0)
     assert out["clv"]["top_decile_capture"] == pytest.approx(0.5)
     assert out["baseline"]["top_decile_capture"] == pytest.approx(0.0)
+
+
+def test_the_damped_trend_adds_phi_plus_phi_squared_and_so_on() -> None:
+    from models.clv import trend_steps
+
+    # run rate of 3 months: centred one month before the last closed month, so month 1 lies
+    # two months after the centre: 0.5 + 0.25; month 2: 0.5 + 0.25 + 0.125
+    assert trend_steps(2, 3, 0.5) == pytest.approx([0.75, 0.875])
+    assert trend_steps(2, 3, 1.0) == pytest.approx([2.0, 3.0])
+    # a one-month run rate is centred on the last closed month
+    assert trend_steps(1, 1, 0.5) == pytest.approx([0.5])

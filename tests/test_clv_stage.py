@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.config import Config, load_config
+from pipeline.config.clv import ClvConfig
 from pipeline.dates import shift_months
 from pipeline.errors import DataContractError
 from pipeline.runner import run_stages
@@ -423,6 +424,9 @@ def test_money_backtest_beside_the_naive_baseline_and_the_method_recorded(
     # Ground truth from the simulation: a customer earns 10 CNY in each month with an event;
     # dropouts stop earning. The backtest from 2026-04-30 compares May-July with the CLV
     # (survival x trailing monthly contribution) and with the trailing months pro rata.
+    # Earnings here have no trend but attrition, which the survival curve already counts:
+    # the trend is off, and its row is the run rate's.
+    cfg = cfg.model_copy(update={"clv": cfg.clv.model_copy(update={"trend_window_months": 0})})
     months = [date(2026, m, 1) for m in range(1, 8)]
     rows = [
         (cid, m, 10.0 if any(d.replace(day=1) == m for d in days) else 0.0)
@@ -528,3 +532,35 @@ def test_refit_from_the_previous_nights_parameters_records_both_likelihoods(
     assert row[1] == pytest.approx(row[0], rel=1e-4)
     assert row[2] == pytest.approx(max(row[0], row[1]))
     assert row[3] is False
+
+
+def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
+    # Hand-worked, one band, three closed months (x = 0, 1, 2: sxx = 2):
+    # A 0, 10, 20: slope 10, a perfect line (se^2 = 0); B 0, 0, 0: slope 0 (se^2 = 0);
+    # C 0, 3, 0: slope 0, syy = 6, s^2 = 6 / 1, se^2 = 6 / 2 = 3; D 5, 7 (two months): no
+    # slope of its own. Band: mean slope 10/3, var(10, 0, 0) = 100/3, mean se^2 = 1, so
+    # tau^2 = 97/3 and C keeps w = tau^2 / (tau^2 + 3) = 97/106 of its own slope (0) and
+    # 9/106 of the band's: 10/3 x 9/106 = 30/106. A and B keep theirs (w = 1), D gets 10/3.
+    from pipeline.stages.clv import expected_contribution
+
+    con = duckdb.connect()
+    con.execute(
+        "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
+        "contribution_amount decimal(18, 6))"
+    )
+    aug, sep, oct_ = date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
+    rows = [("A", aug, 0), ("A", sep, 10), ("A", oct_, 20), ("B", aug, 0), ("B", sep, 0)]
+    rows += [("B", oct_, 0), ("C", aug, 0), ("C", sep, 3), ("C", oct_, 0), ("D", sep, 5)]
+    rows += [("D", oct_, 7), ("E", date(2026, 6, 1), 50)]  # E: nothing in the run rate's months
+    con.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
+    cfg = ClvConfig(trend_window_months=3, trend_bands=1)
+    got = {r[0]: r[1:] for r in expected_contribution(con, oct_, cfg).rows()}
+    assert set(got) == {"A", "B", "C", "D"}
+    assert got["A"] == pytest.approx((10.0, 10.0))
+    assert got["B"] == pytest.approx((0.0, 0.0))
+    assert got["C"] == pytest.approx((1.0, 30 / 106))
+    assert got["D"] == pytest.approx((6.0, 10 / 3))
+    flat = ClvConfig(trend_window_months=0)
+    assert {r[0]: r[2] for r in expected_contribution(con, oct_, flat).rows()} == dict.fromkeys(
+        "ABCD"
+    )

@@ -111,6 +111,17 @@ class ClvConfig(Params):
     run_rate_months: int = Field(default=3, ge=1, le=12)
     """Expected monthly contribution: the mean of the customer's last this many closed months
     of contribution (the contribution model's run rate; its year-long average lags a trend)."""
+    trend_window_months: int = Field(default=9, ge=0, le=24)
+    """The expected monthly contribution follows the customer's trend: the slope of their
+    closed months' contribution over this many months, shrunk toward the mean slope of
+    customers of similar run rate (docs/clv.md, "Trend"). 0 values the run rate flat; a
+    window needs at least 3 months."""
+    trend_bands: int = Field(default=5, ge=1, le=50)
+    """Customers are grouped by run rate into this many equal-sized bands; a customer's slope
+    is shrunk toward the mean slope of their band."""
+    trend_damping: float = Field(default=0.9, gt=0, le=1)
+    """Month m after the run rate's centre adds slope x (phi + phi^2 + ... + phi^m), phi this
+    damping: a trend fades instead of running on over the whole horizon (1 = linear)."""
     gg_max_abs_correlation: float = Field(default=0.3, gt=0, le=1)
     """Gamma-Gamma assumes value per event independent of frequency: it is used only when
     |Spearman(frequency, value per event)| among repeaters is at most this (tested nightly)."""
@@ -128,3 +139,12 @@ class ClvConfig(Params):
     """Holdout error is reported per calibration frequency 0, 1, ..., cap - 1 and cap-or-more."""
     life_stages: LifeStageRules = LifeStageRules()
     """Rules for new, growing, mature, declining, dormant."""
+
+    @model_validator(mode="after")
+    def _trend_window(self) -> ClvConfig:
+        if 0 < self.trend_window_months < 3:
+            raise ValueError(
+                f"trend_window_months = {self.trend_window_months}: a slope needs at least 3 "
+                "months (0 turns the trend off)"
+            )
+        return self

@@ -475,18 +475,52 @@ def ensure_monthly_contribution(ctx: StageContext, months: list[date]) -> bool:
     return table_exists(con, "agg_customer_contribution_month")
 
 
-def run_rate(con: duckdb.DuckDBPyConnection, last_month: date, months: int) -> pl.DataFrame:
-    """Each customer's expected monthly contribution: the mean of their closed months among
-    the ``months`` ending with ``last_month`` (months they have a row in), CNY."""
-    return con.execute(
+def expected_contribution(
+    con: duckdb.DuckDBPyConnection, last_month: date, cfg: ClvConfig
+) -> pl.DataFrame:
+    """Each customer's expected monthly contribution as of the closed month ``last_month``.
+
+    ``run_rate``: the mean of their closed months among the ``run_rate_months`` ending with
+    ``last_month`` (months they have a row in), CNY; ``monthly_trend``: the slope of their
+    months over ``trend_window_months`` shrunk toward their run-rate band's
+    (:func:`models.clv.shrunk_trends`), null with the trend off. Customers without a month in
+    the run rate's months have no row.
+    """
+    import polars as pl
+
+    from models.clv import shrunk_trends
+
+    window = max(cfg.trend_window_months, cfg.run_rate_months)
+    summary = con.execute(
         """
-        select customer_id, avg(contribution_amount)::double as run_rate
-        from agg_customer_contribution_month
-        where month_start between $first and $last
+        select customer_id,
+               avg(y) filter (where month_start >= $run_rate_first) as run_rate,
+               count(*) as trend_months,
+               regr_slope(y, x) as slope,
+               regr_sxx(y, x) as sxx,
+               regr_syy(y, x) as syy
+        from (
+            select customer_id, month_start,
+                   contribution_amount::double as y,
+                   date_diff('month', $first, month_start)::double as x
+            from agg_customer_contribution_month
+            where month_start between $first and $last
+        )
         group by customer_id
+        having count(*) filter (where month_start >= $run_rate_first) > 0
         """,
-        {"first": shift_months(last_month, -(months - 1)), "last": last_month},
+        {
+            "first": shift_months(last_month, -(window - 1)),
+            "run_rate_first": shift_months(last_month, -(cfg.run_rate_months - 1)),
+            "last": last_month,
+        },
     ).pl()
+    if not cfg.trend_window_months:
+        return summary.select("customer_id", "run_rate", monthly_trend=pl.lit(None, pl.Float64))
+    trends = shrunk_trends(summary, cfg.trend_bands)
+    return summary.select("customer_id", "run_rate").join(
+        trends.select("customer_id", "monthly_trend"), on="customer_id", how="left"
+    )
 
 
 def money_backtest_rows(
@@ -499,8 +533,12 @@ def money_backtest_rows(
     Customers: those with an event by the calibration end. Predictors (CNY over the
     ``holdout_months`` months after the calibration end, undiscounted):
 
-    - ``clv``: sum over the months of S(m) x run rate (what the night's CLV does);
-    - ``run_rate``: run rate x months (no survival: what the survival curve adds is the gap);
+    - ``clv``: sum over the months of S(m) x (run rate + shrunk trend) (what the night's CLV
+      does);
+    - ``run_rate``: run rate x months (no survival, no trend);
+    - ``run_rate_trend``: the sum over the months of run rate + shrunk trend (no survival: the
+      gap to ``run_rate`` is what the trend adds, to ``clv`` what the survival curve adds);
+      with the trend on only;
     - ``baseline``: the naive baseline, the trailing year's contribution pro rata (the closed
       months of the year to the calibration end the warehouse holds, their mean x months).
 
@@ -508,7 +546,7 @@ def money_backtest_rows(
     """
     import polars as pl
 
-    from models.clv import money_backtest, value_in_money
+    from models.clv import money_backtest, trend_steps, value_in_money
 
     con, cfg = ctx.con, ctx.cfg.clv
     months = cfg.holdout_months
@@ -535,7 +573,7 @@ def money_backtest_rows(
         """,
         {"cal": cal_month, "trailing": trailing, "start": start, "last": last},
     ).pl()
-    recent = run_rate(con, cal_month, cfg.run_rate_months)
+    recent = expected_contribution(con, cal_month, cfg)
     frame = (
         calibration.select("customer_id", *KEY_COLUMNS)
         .join(money, on="customer_id", how="left")
@@ -543,10 +581,21 @@ def money_backtest_rows(
         .with_columns(monthly_contribution=pl.col("run_rate").fill_null(0.0))
     )
     frame = value_in_money(frame, fit, cfg, months=months, discount=False)
-    scored = frame.select(
-        "customer_id",
+    steps = float(trend_steps(months, cfg.run_rate_months, cfg.trend_damping).sum())
+    predictors = [
         pl.col("money_clv_amount").alias("clv"),
         (pl.col("monthly_contribution") * months).alias("run_rate"),
+    ]
+    if cfg.trend_window_months:
+        predictors.append(
+            (
+                pl.col("monthly_contribution") * months
+                + pl.col("monthly_trend").fill_null(0.0) * steps
+            ).alias("run_rate_trend")
+        )
+    scored = frame.select(
+        "customer_id",
+        *predictors,
         (pl.col("trailing_monthly").fill_null(0.0) * months).alias("baseline"),
         pl.col("realized_amount").fill_null(0.0),
     )
@@ -604,9 +653,12 @@ def _unscored(rfm: pl.DataFrame) -> pl.DataFrame:
 
     if "monthly_contribution" not in rfm.columns:
         rfm = rfm.with_columns(monthly_contribution=pl.lit(None, pl.Float64))
+    if "monthly_trend" not in rfm.columns:
+        rfm = rfm.with_columns(monthly_trend=pl.lit(None, pl.Float64))
     return rfm.select(
         "customer_id",
         "monthly_contribution",
+        "monthly_trend",
         "first_event_date",
         "last_event_date",
         "frequency",
@@ -685,19 +737,23 @@ def _fit_score_validate(ctx: StageContext) -> int:
     last_month = last_closed_month(day)
     # one refresh of the monthly contribution a night: the run rate's months and the money
     # backtest's (the year to the calibration end and the months after it)
+    window = max(cfg.run_rate_months, cfg.trend_window_months)
     lo = min(
-        shift_months(last_month, -(cfg.run_rate_months - 1)),
-        shift_months(calibration_end.replace(day=1), -11),
+        shift_months(last_month, -(window - 1)),
+        shift_months(calibration_end.replace(day=1), -max(11, window - 1)),
     )
     first = _first_full_month(con)
     if ensure_monthly_contribution(ctx, _months(max(lo, first) if first else lo, last_month)):
-        # expected monthly contribution = the run rate of the last closed months; a customer
-        # without any keeps the contribution model's yearly figure / 12
+        # expected monthly contribution = the run rate of the last closed months and the
+        # shrunk trend; a customer without any keeps the contribution model's yearly figure /
+        # 12, flat
         rfm = (
-            rfm.join(run_rate(con, last_month, cfg.run_rate_months), on="customer_id", how="left")
+            rfm.join(expected_contribution(con, last_month, cfg), on="customer_id", how="left")
             .with_columns(monthly_contribution=pl.coalesce("run_rate", "monthly_contribution"))
             .drop("run_rate")
         )
+    if "monthly_trend" not in rfm.columns:
+        rfm = rfm.with_columns(monthly_trend=pl.lit(None, pl.Float64))
     method, correlation, reason = choose_value_method(rfm, spend, cfg)
     if cfg.value_method == "gamma_gamma" and method != GG_METHOD:
         ctx.log.warning(f"clv {day}: {reason}; valued by {method} instead (clv_fit_runs)")

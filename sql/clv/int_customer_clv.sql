@@ -8,8 +8,9 @@
 -- gets here. clv_amount: discounted expected contribution over clv.horizon_months, CNY.
 -- expected_days_to_next_event: median wait to the next event given the customer is alive.
 -- clv_method: how this customer's CLV was valued (survival_x_contribution, gamma_gamma,
--- own_value_per_event, no_model; docs/clv.md); monthly_contribution_amount: the contribution
--- model's recurring yearly figure / 12, what survival_x_contribution values.
+-- own_value_per_event, no_model; docs/clv.md); monthly_contribution_amount: the run rate (mean
+-- of the last clv.run_rate_months closed months) and monthly_trend_amount: the shrunk, damped
+-- trend per month added to it, what survival_x_contribution values.
 with
 scores as (
     select * from clv_scores_frame
@@ -33,7 +34,8 @@ final as (
         clv_amount::decimal(18, 2) as clv_amount,
         life_stage::varchar as life_stage,
         clv_method::varchar as clv_method,
-        monthly_contribution::decimal(18, 2) as monthly_contribution_amount
+        monthly_contribution::decimal(18, 2) as monthly_contribution_amount,
+        monthly_trend::decimal(18, 2) as monthly_trend_amount
     from scores
 )
 
