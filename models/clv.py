@@ -811,7 +811,7 @@ def shrunk_trends(summary: pl.DataFrame, bands: int) -> pl.DataFrame:
     Returns
     -------
     pl.DataFrame
-        ``customer_id``, ``trend_band`` (0 the lowest run rates), ``trend_weight`` w and
+        summary plus ``trend_band`` (0 the lowest run rates), ``trend_weight`` w and
         ``monthly_trend`` = w x slope + (1 - w) x the band's mean slope.
 
     Notes
@@ -856,7 +856,7 @@ def shrunk_trends(summary: pl.DataFrame, bands: int) -> pl.DataFrame:
         .otherwise(pl.col("tau2") / (pl.col("tau2") + pl.col("se2")))
     )
     return frame.select(
-        "customer_id",
+        *summary.columns,
         "trend_band",
         "trend_weight",
         monthly_trend=pl.when(pl.col("trend_weight") > 0)

@@ -541,7 +541,7 @@ def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
     # slope of its own. Band: mean slope 10/3, var(10, 0, 0) = 100/3, mean se^2 = 1, so
     # tau^2 = 97/3 and C keeps w = tau^2 / (tau^2 + 3) = 97/106 of its own slope (0) and
     # 9/106 of the band's: 10/3 x 9/106 = 30/106. A and B keep theirs (w = 1), D gets 10/3.
-    from pipeline.stages.clv import expected_contribution
+    from pipeline.stages.clv import expected_contributions
 
     con = duckdb.connect()
     con.execute(
@@ -554,13 +554,13 @@ def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
     rows += [("D", oct_, 7), ("E", date(2026, 6, 1), 50)]  # E: nothing in the run rate's months
     con.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
     cfg = ClvConfig(trend_window_months=3, trend_bands=1)
-    got = {r[0]: r[1:] for r in expected_contribution(con, oct_, cfg).rows()}
+    got = {r[0]: r[1:] for r in expected_contributions(con, [oct_], cfg)[oct_].rows()}
     assert set(got) == {"A", "B", "C", "D"}
     assert got["A"] == pytest.approx((10.0, 10.0))
     assert got["B"] == pytest.approx((0.0, 0.0))
     assert got["C"] == pytest.approx((1.0, 30 / 106))
     assert got["D"] == pytest.approx((6.0, 10 / 3))
     flat = ClvConfig(trend_window_months=0)
-    assert {r[0]: r[2] for r in expected_contribution(con, oct_, flat).rows()} == dict.fromkeys(
-        "ABCD"
-    )
+    assert {
+        r[0]: r[2] for r in expected_contributions(con, [oct_], flat)[oct_].rows()
+    } == dict.fromkeys("ABCD")

@@ -111,7 +111,7 @@ class ClvConfig(Params):
     run_rate_months: int = Field(default=3, ge=1, le=12)
     """Expected monthly contribution: the mean of the customer's last this many closed months
     of contribution (the contribution model's run rate; its year-long average lags a trend)."""
-    trend_window_months: int = Field(default=9, ge=0, le=24)
+    trend_window_months: int = Field(default=6, ge=0, le=24)
     """The expected monthly contribution follows the customer's trend: the slope of their
     closed months' contribution over this many months, shrunk toward the mean slope of
     customers of similar run rate (docs/clv.md, "Trend"). 0 values the run rate flat; a

@@ -475,14 +475,15 @@ def ensure_monthly_contribution(ctx: StageContext, months: list[date]) -> bool:
     return table_exists(con, "agg_customer_contribution_month")
 
 
-def expected_contribution(
-    con: duckdb.DuckDBPyConnection, last_month: date, cfg: ClvConfig
-) -> pl.DataFrame:
-    """Each customer's expected monthly contribution as of the closed month ``last_month``.
+def expected_contributions(
+    con: duckdb.DuckDBPyConnection, last_months: list[date], cfg: ClvConfig
+) -> dict[date, pl.DataFrame]:
+    """Each customer's expected monthly contribution as of each closed month in
+    ``last_months`` (the night's and the money backtest's: one pass over the months).
 
     ``run_rate``: the mean of their closed months among the ``run_rate_months`` ending with
-    ``last_month`` (months they have a row in), CNY; ``monthly_trend``: the slope of their
-    months over ``trend_window_months`` shrunk toward their run-rate band's
+    the month (months they have a row in), CNY; ``monthly_trend``: the slope of their months
+    over ``trend_window_months`` shrunk toward their run-rate band's
     (:func:`models.clv.shrunk_trends`), null with the trend off. Customers without a month in
     the run rate's months have no row.
     """
@@ -491,40 +492,59 @@ def expected_contribution(
     from models.clv import shrunk_trends
 
     window = max(cfg.trend_window_months, cfg.run_rate_months)
-    summary = con.execute(
-        """
-        select customer_id,
-               avg(y) filter (where month_start >= $run_rate_first) as run_rate,
-               count(*) as trend_months,
-               regr_slope(y, x) as slope,
-               regr_sxx(y, x) as sxx,
-               regr_syy(y, x) as syy
-        from (
-            select customer_id, month_start,
-                   contribution_amount::double as y,
-                   date_diff('month', $first, month_start)::double as x
-            from agg_customer_contribution_month
-            where month_start between $first and $last
+    out = {}
+    for last in last_months:
+        # the line's sums in DOUBLE: slope = Sxy / Sxx, Sxx = sum x^2 - (sum x)^2 / n; plain
+        # sums cost less than DuckDB's regr_* aggregates (1M customers x 9 months: 1.3 s CPU
+        # against 1.5-1.9 s)
+        month = con.execute(
+            """
+            with line as (
+                select customer_id,
+                       avg(y) filter (where x >= $run_rate_x) as run_rate,
+                       count(*) as trend_months,
+                       sum(x) as sx, sum(y) as sy, sum(x * y) as sxy,
+                       sum(x * x) as sx2, sum(y * y) as sy2
+                from (
+                    select customer_id,
+                           contribution_amount::double as y,
+                           date_diff('month', $first, month_start)::double as x
+                    from agg_customer_contribution_month
+                    where month_start between $first and $last
+                )
+                group by customer_id
+                having count(*) filter (where x >= $run_rate_x) > 0
+            )
+            select customer_id, run_rate, trend_months,
+                   sx2 - sx * sx / trend_months as sxx,
+                   sy2 - sy * sy / trend_months as syy,
+                   (sxy - sx * sy / trend_months) / nullif(sx2 - sx * sx / trend_months, 0)
+                       as slope
+            from line
+            """,
+            {
+                "first": shift_months(last, -(window - 1)),
+                "last": last,
+                "run_rate_x": float(window - cfg.run_rate_months),
+            },
+        ).pl()
+        if not cfg.trend_window_months:
+            out[last] = month.select(
+                "customer_id", "run_rate", monthly_trend=pl.lit(None, pl.Float64)
+            )
+            continue
+        out[last] = shrunk_trends(month, cfg.trend_bands).select(
+            "customer_id", "run_rate", "monthly_trend"
         )
-        group by customer_id
-        having count(*) filter (where month_start >= $run_rate_first) > 0
-        """,
-        {
-            "first": shift_months(last_month, -(window - 1)),
-            "run_rate_first": shift_months(last_month, -(cfg.run_rate_months - 1)),
-            "last": last_month,
-        },
-    ).pl()
-    if not cfg.trend_window_months:
-        return summary.select("customer_id", "run_rate", monthly_trend=pl.lit(None, pl.Float64))
-    trends = shrunk_trends(summary, cfg.trend_bands)
-    return summary.select("customer_id", "run_rate").join(
-        trends.select("customer_id", "monthly_trend"), on="customer_id", how="left"
-    )
+    return out
 
 
 def money_backtest_rows(
-    ctx: StageContext, calibration_end: date, calibration: pl.DataFrame, fit: PurchaseFit
+    ctx: StageContext,
+    calibration_end: date,
+    calibration: pl.DataFrame,
+    fit: PurchaseFit,
+    recent: pl.DataFrame,
 ) -> pl.DataFrame | None:
     """CLV as of ``calibration_end`` over the months since, in money, beside the naive
     baseline, against the contribution customers actually produced in those months
@@ -542,7 +562,8 @@ def money_backtest_rows(
     - ``baseline``: the naive baseline, the trailing year's contribution pro rata (the closed
       months of the year to the calibration end the warehouse holds, their mean x months).
 
-    None when the warehouse holds no whole month before the calibration end.
+    ``recent``: :func:`expected_contributions` as of the calibration end's month. None when
+    the warehouse holds no whole month before the calibration end.
     """
     import polars as pl
 
@@ -573,7 +594,6 @@ def money_backtest_rows(
         """,
         {"cal": cal_month, "trailing": trailing, "start": start, "last": last},
     ).pl()
-    recent = expected_contribution(con, cal_month, cfg)
     frame = (
         calibration.select("customer_id", *KEY_COLUMNS)
         .join(money, on="customer_id", how="left")
@@ -743,12 +763,15 @@ def _fit_score_validate(ctx: StageContext) -> int:
         shift_months(calibration_end.replace(day=1), -max(11, window - 1)),
     )
     first = _first_full_month(con)
+    expected: dict[date, pl.DataFrame] = {}
     if ensure_monthly_contribution(ctx, _months(max(lo, first) if first else lo, last_month)):
         # expected monthly contribution = the run rate of the last closed months and the
         # shrunk trend; a customer without any keeps the contribution model's yearly figure /
         # 12, flat
+        cal_month = calibration_end.replace(day=1)
+        expected = expected_contributions(con, sorted({last_month, cal_month}), cfg)
         rfm = (
-            rfm.join(expected_contribution(con, last_month, cfg), on="customer_id", how="left")
+            rfm.join(expected[last_month], on="customer_id", how="left")
             .with_columns(monthly_contribution=pl.coalesce("run_rate", "monthly_contribution"))
             .drop("run_rate")
         )
@@ -799,7 +822,12 @@ def _fit_score_validate(ctx: StageContext) -> int:
         buckets = result.buckets.with_columns(
             calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
         )
-        money = money_backtest_rows(ctx, calibration_end, calibration, result.fit)
+        cal_month = calibration_end.replace(day=1)
+        money = (
+            money_backtest_rows(ctx, calibration_end, calibration, result.fit, expected[cal_month])
+            if cal_month in expected
+            else None
+        )
         if money is not None:
             by = {r["predictor"]: r for r in money.iter_rows(named=True)}
             clv, base = by["clv"], by["baseline"]
