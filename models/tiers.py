@@ -165,8 +165,8 @@ def flag_potential(
     """Flag the customers whose value is ahead of them: future targets, never low-value.
 
     A student or a young graduate (age at most ``max_age``), a customer whose inflows grow
-    (``inflow_trend`` at least ``min_inflow_trend``), or one in a growing life stage with a
-    lifetime value of at least ``min_growing_clv_amount``.
+    (``inflow_trend`` at least ``min_inflow_trend``), or one whose contribution grows
+    (:func:`_contribution_growth`).
 
     The inflow trend is smoothed when the frame carries the closed-month signal of
     ``sql/tiers/int_growth_signals.sql`` (``inflow_growth_ratio``: the recent closed months'
@@ -182,7 +182,8 @@ def flag_potential(
     customers
         One row per customer_id with ``age``, ``occupation``, ``education``, ``inflow_trend``
         (recent over earlier monthly inflow; null when there is no earlier inflow),
-        ``life_stage`` and ``clv_amount``.
+        ``clv_amount``, ``clv_run_rate_amount`` and ``contribution_trend_amount`` (the clv
+        stage's run rate and shrunk trend, CNY a month).
     rules
         ``tiers.potential`` of the configuration.
 
@@ -200,8 +201,9 @@ def flag_potential(
             "occupation",
             "education",
             "inflow_trend",
-            "life_stage",
             "clv_amount",
+            "clv_run_rate_amount",
+            "contribution_trend_amount",
         ],
         "flag_potential",
     )
@@ -239,9 +241,7 @@ def flag_potential(
             (pl.col("inflow_trend").cast(pl.Float64) >= rules.min_inflow_trend)
             & (pl.col("active_months") >= rules.min_trend_active_months)
         ).fill_null(False)
-    clv_growth = pl.col("life_stage").is_in(rules.growing_life_stages).fill_null(False) & (
-        _amount("clv_amount") >= float(rules.min_growing_clv_amount)
-    )
+    clv_growth = _contribution_growth(customers, rules, previous)
     return customers.with_columns(
         is_potential=student | graduate | inflow | clv_growth,
         is_growing=inflow | clv_growth,
@@ -254,6 +254,32 @@ def flag_potential(
             ]
         ),
     )
+
+
+def _contribution_growth(
+    customers: pl.DataFrame, rules: PotentialRules, previous: pl.DataFrame | None
+) -> pl.Expr:
+    """CLV_GROWTH: a positive run rate growing by at least ``min_contribution_trend_share`` of
+    itself a month (the shrunk trend of the clv stage, moved once a month by the closed
+    months), with a lifetime value of at least ``min_growing_clv_amount``; a customer flagged
+    on the previous date keeps it while the trend stays at or above
+    ``exit_contribution_trend_share`` of the run rate."""
+    if rules.min_contribution_trend_share is None:
+        return pl.lit(False)
+    was = pl.lit(False)
+    if previous is not None:
+        before = previous.filter(
+            pl.col("potential_reasons").fill_null("").str.contains("CLV_GROWTH")
+        )["customer_id"]
+        was = pl.col("customer_id").is_in(before.implode())
+    entry, exit_ = rules.min_contribution_trend_share, rules.exit_contribution_trend_share
+    share = pl.when(was).then(pl.lit(entry if exit_ is None else exit_)).otherwise(pl.lit(entry))
+    run_rate = _amount("clv_run_rate_amount")
+    return (
+        (run_rate > 0)
+        & (_amount("contribution_trend_amount") >= share * run_rate)
+        & (_amount("clv_amount") >= float(rules.min_growing_clv_amount))
+    ).fill_null(False)
 
 
 STATE_COLUMNS = ["customer_id", "tier", "below_since", "best_rank_below"]

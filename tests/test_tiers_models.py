@@ -173,8 +173,10 @@ def _potential_frame() -> pl.DataFrame:
             "education": ["SEC", "MA", "MA", "SEC", "SEC", "SEC", "SEC"],
             "inflow_trend": [None, 1.0, 1.0, 1.3, 1.0, 1.29, 3.0],
             "active_months": [12, 12, 12, 6, 12, 12, 5],
-            "life_stage": ["new", "mature", "mature", "mature", "growing", "growing", "mature"],
             "clv_amount": [0.0, 0.0, 0.0, 0.0, 2000.0, 1999.0, 0.0],
+            # L's contribution grows by 3% of its run rate a month; N too, worth less
+            "clv_run_rate_amount": [0.0, 0.0, 0.0, 50.0, 100.0, 100.0, 0.0],
+            "contribution_trend_amount": [0.0, 0.0, 0.0, 0.0, 3.0, 5.0, 0.0],
         }
     )
 
@@ -508,8 +510,9 @@ def test_inflow_growth_is_smoothed_sized_and_sticky() -> None:
             "education": ["SEC"] * 6,
             "inflow_trend": [9.0] * 6,  # the unsmoothed daily trend is ignored
             "active_months": [12] * 6,
-            "life_stage": ["mature"] * 6,
             "clv_amount": [0.0] * 6,
+            "clv_run_rate_amount": [0.0] * 6,
+            "contribution_trend_amount": [0.0] * 6,
             "inflow_growth_ratio": [1.5, 3.0, 1.5, 1.2, 0.95, 1.2],
             "inflow_recent_month_amount": [5000.0, 300.0, 5000.0, 5000.0, 5000.0, 5000.0],
             "inflow_months": [6, 6, 4, 6, 6, 6],
@@ -525,3 +528,31 @@ def test_inflow_growth_is_smoothed_sized_and_sticky() -> None:
     assert flag_potential(frame, PotentialRules()).filter("is_growing")[
         "customer_id"
     ].to_list() == ["UP"]
+
+
+def test_contribution_growth_enters_at_its_share_and_is_kept_while_it_still_grows() -> None:
+    # run rate 100 a month. UP grows 4 a month (>= 3%: flagged); SLOW 2 (not); HELD was
+    # flagged and still grows by 0.5 (kept: exit at 0); FELL was flagged and now shrinks
+    # (dropped); LOSS loses money and "grows" (a negative run rate is never growth); POOR
+    # grows but is worth less than the minimum lifetime value.
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["UP", "SLOW", "HELD", "FELL", "LOSS", "POOR"],
+            "age": [45] * 6,
+            "occupation": ["EMP"] * 6,
+            "education": ["SEC"] * 6,
+            "inflow_trend": [None] * 6,
+            "active_months": [12] * 6,
+            "clv_amount": [5000.0] * 5 + [1000.0],
+            "clv_run_rate_amount": [100.0, 100.0, 100.0, 100.0, -100.0, 100.0],
+            "contribution_trend_amount": [4.0, 2.0, 0.5, -1.0, 10.0, 4.0],
+        },
+        schema_overrides={"inflow_trend": pl.Float64},
+    )
+    previous = pl.DataFrame(
+        {"customer_id": ["HELD", "FELL"], "potential_reasons": ["CLV_GROWTH"] * 2}
+    )
+    out = flag_potential(frame, PotentialRules(), previous)
+    assert out["potential_reasons"].to_list() == ["CLV_GROWTH", "", "CLV_GROWTH", "", "", ""]
+    off = flag_potential(frame, PotentialRules(min_contribution_trend_share=None), previous)
+    assert not off["is_growing"].any()

@@ -154,11 +154,14 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "clv_amount": Decimal(str(c.clv)),
                 "p_alive": c.p_alive,
                 "life_stage": c.life_stage,
+                "monthly_contribution_amount": None,
+                "monthly_trend_amount": None,
             }
             for c in customers
         ],
         "customer_id varchar, business_date date, clv_amount decimal(18,2), p_alive double, "
-        "life_stage varchar",
+        "life_stage varchar, monthly_contribution_amount decimal(18,2), "
+        "monthly_trend_amount decimal(18,2)",
     )
     _load(
         con,

@@ -46,7 +46,8 @@ contribution as (
 ),
 
 clv as (
-    select customer_id, clv_amount, p_alive, life_stage
+    select customer_id, clv_amount, p_alive, life_stage, monthly_contribution_amount,
+           monthly_trend_amount
     from int_customer_clv
     where business_date = $business_date
 ),
@@ -153,6 +154,8 @@ final as (
         cast(coalesce(l.clv_amount, 0) as decimal(18, 2)) as clv_amount,
         l.p_alive,
         l.life_stage,
+        cast(l.monthly_contribution_amount as decimal(18, 2)) as clv_run_rate_amount,
+        cast(l.monthly_trend_amount as decimal(18, 2)) as contribution_trend_amount,
         s.value_score,
         coalesce(g.is_golden, false) as is_golden,
         m.customer_id is not null as is_merchant,
