@@ -147,23 +147,42 @@ def stale_dates(con: duckdb.DuckDBPyConnection, before: date) -> list[date]:
     return [r[0] for r in rows]
 
 
+def min_history(cfg: Config, stage: str, day: date) -> tuple[int, str]:
+    """The days of history ``stage`` needs for ``day``, and where that number comes from:
+    ``history.min_days`` when it lists the stage, else what the stage reads (merchants: their
+    window; tiers: the features window of the date, whose AUM averages divide by all its
+    days; export: both, since it publishes both). Other stages: 1 (any history)."""
+    from pipeline.dates import first_of_month
+
+    if stage in cfg.history.min_days:
+        return cfg.history.min_days[stage], f"history.min_days.{stage}"
+    if stage == "merchants":
+        return cfg.merchants.window_days, "merchants.window_days"
+    if stage == "tiers":
+        start = first_of_month(day.replace(day=1), -(cfg.features.window_months - 1))
+        return (day - start).days + 1, f"the features window {start} to {day}"
+    if stage == "export":
+        return max(min_history(cfg, "tiers", day), min_history(cfg, "merchants", day))
+    return 1, "any history"
+
+
 def check_min_history(con: duckdb.DuckDBPyConnection, cfg: Config, stage: str, day: date) -> None:
-    """Refuse ``stage`` for ``day`` when the warehouse holds fewer days than
-    ``history.min_days`` asks of it.
+    """Refuse ``stage`` for ``day`` when the warehouse holds fewer days than it needs
+    (:func:`min_history`).
 
     Raises
     ------
     StageFailed
-        Saying how many days there are, from when, and the setting.
+        Saying how many days there are, from when, how many are needed and why.
     """
-    need = cfg.history.min_days.get(stage)
+    need, source = min_history(cfg, stage, day)
     first = first_loaded_date(con)
-    if not need or first is None:
+    if first is None:
         return
     have = (day - first).days + 1
     if have < need:
         raise StageFailed(
             f"stage {stage} for {day} refuses: {have} day(s) of history (from {first}), "
-            f"fewer than history.min_days.{stage} = {need}; load the earlier dates first, "
-            "or lower the setting if the warehouse is meant to be this young"
+            f"it needs {need} ({source}); load the earlier dates first, or set "
+            f"history.min_days.{stage} lower if the warehouse is meant to be this young"
         )

@@ -35,6 +35,20 @@ def run_stage_for(
     return ctx
 
 
+YOUNG_HISTORY = "min_days: {merchants: 1, tiers: 1, export: 1}"
+"""history.min_days for a test zone of a few days: merchants, tiers and export otherwise refuse
+a warehouse younger than their windows (a year)."""
+
+
+def young_config(folder: Path, source: Path = REPO / "configs" / "default.yaml") -> Path:
+    """``source`` with :data:`YOUNG_HISTORY`, written to ``folder/young.yaml``."""
+    text = source.read_text(encoding="utf-8")
+    assert "min_days: {}" in text
+    path = folder / "young.yaml"
+    path.write_text(text.replace("min_days: {}", YOUNG_HISTORY, 1), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def cfg(tmp_path: Path) -> Config:
     """The default configuration with every path inside tmp_path."""
@@ -86,4 +100,4 @@ def deliver() -> Callable[..., None]:
     return deliver_day
 
 
-__all__ = ["DAY", "REPO", "deliver_day", "txn_line"]
+__all__ = ["DAY", "REPO", "YOUNG_HISTORY", "deliver_day", "txn_line", "young_config"]

@@ -139,3 +139,11 @@ def test_a_negative_online_fee_is_refused(tmp_path: Path) -> None:
     assert "tiers.migration.online_fee_amount.TRO: Input should be greater than or equal to 0" in (
         str(err.value)
     )
+
+
+def test_export_may_not_need_less_history_than_tiers(tmp_path: Path) -> None:
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("min_days: {}", "min_days: {tiers: 28, export: 7}", 1))
+    with pytest.raises(ConfigError, match=r"history\.min_days: .*export \(7\) below tiers \(28\)"):
+        load_config(bad)

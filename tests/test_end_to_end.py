@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, young_config
 
 LANDING = REPO / "data_samples" / "landing"
 FIRST, LAST = "2026-11-23", "2026-11-27"
@@ -31,7 +31,8 @@ def cvp(tmp: Path, *words: str, **env_extra: str) -> subprocess.CompletedProcess
         **env_extra,
     )
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *words, "--log-format", "json"],
+        [sys.executable, "-m", "pipeline", *words, "--log-format", "json",
+         "--config", str(young_config(tmp))],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.generate import generate_landing_zone
-from tests.conftest import REPO
+from tests.conftest import young_config
 
 START = date(2026, 10, 30)  # 10-30, 10-31, 11-01
 D1, D2, D3 = "2026-10-30", "2026-10-31", "2026-11-01"
@@ -42,7 +42,7 @@ def cvp(tmp: Path, *words: str) -> tuple[int, str]:
         "CVP_WAREHOUSE": str(tmp / "cvp.duckdb"),
         "CVP_EXPORT_DIR": str(tmp / "exports"),
     }
-    args = [*words, "--config", str(REPO / "configs" / "default.yaml")]
+    args = [*words, "--config", str(young_config(tmp))]
     result = CliRunner().invoke(app, args, env=env)
     return result.exit_code, result.output
 

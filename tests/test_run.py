@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from tests.conftest import REPO
+from tests.conftest import REPO, young_config
 
 LANDING = REPO / "data_samples" / "landing"
 DAY = "2026-11-23"
@@ -21,7 +21,7 @@ def invoke(tmp: Path, *words: str, config: Path | None = None) -> tuple[int, str
         "CVP_WAREHOUSE": str(tmp / "cvp.duckdb"),
         "CVP_EXPORT_DIR": str(tmp / "exports"),
     }
-    args = [*words, "--config", str(config or REPO / "configs" / "default.yaml")]
+    args = [*words, "--config", str(config or young_config(tmp))]
     result = CliRunner().invoke(app, args, env=env)
     return result.exit_code, result.output
 
@@ -66,7 +66,7 @@ def test_a_changed_rate_reruns_what_it_affects_and_nothing_else(
     warehouse: Path, tmp_path: Path
 ) -> None:
     changed = tmp_path / "dearer_counter.yaml"
-    text = (REPO / "configs" / "default.yaml").read_text()
+    text = young_config(tmp_path).read_text()
     assert "    CTR: 12.00" in text
     changed.write_text(text.replace("    CTR: 12.00", "    CTR: 14.00", 1))
     code, output = invoke(warehouse, "run", "--date", DAY, "--dry-run", config=changed)
@@ -81,7 +81,7 @@ def test_a_changed_score_weight_reruns_value_and_after_only(
     warehouse: Path, tmp_path: Path
 ) -> None:
     changed = tmp_path / "weights.yaml"
-    text = (REPO / "configs" / "default.yaml").read_text()
+    text = young_config(tmp_path).read_text()
     changed.write_text(text.replace("    tenure: 0.05 ", "    tenure: 0.06 ", 1))
     code, output = invoke(warehouse, "run", "--date", DAY, "--dry-run", config=changed)
     assert code == 0
@@ -120,7 +120,7 @@ def test_a_subset_refuses_needs_built_under_another_config(warehouse: Path, tmp_
     another config. Each need must be current for the date and this config, not merely done."""
     shutil.copy(warehouse / "cvp.duckdb", tmp_path / "cvp.duckdb")
     changed = tmp_path / "dearer_counter.yaml"
-    text = (REPO / "configs" / "default.yaml").read_text()
+    text = young_config(tmp_path).read_text()
     changed.write_text(text.replace("    CTR: 12.00", "    CTR: 14.00", 1))
     code, output = invoke(tmp_path, "contribution", "--date", DAY, config=changed)
     assert code == 1  # features was built under the default config: refused, says what to run

@@ -113,17 +113,23 @@ def test_a_second_cvp_is_busy_and_names_the_holder(tmp_path: Path) -> None:
 
 
 def test_a_stage_refuses_below_its_minimum_history(tmp_path: Path) -> None:
-    config = tmp_path / "young.yaml"
-    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
-    old = "min_days: {merchants: 1, tiers: 1, export: 1}"
-    assert old in text
-    config.write_text(text.replace(old, "min_days: {merchants: 1, tiers: 2, export: 2}"))
+    """Merchants need their window, tiers the features window of the date (the defaults);
+    each refuses with exit 1 naming the history held and needed; nothing is exported."""
     assert cvp(tmp_path, "init")[0] == 0
+    code, output = cvp(tmp_path, "run", "--date", FIRST)
+    assert code == 1
+    assert (
+        f"stage merchants for {FIRST} refuses: 1 day(s) of history (from {FIRST}), it needs "
+        "365 (merchants.window_days)" in output
+    )
+    config = tmp_path / "merchants_only.yaml"
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    config.write_text(text.replace("min_days: {}", "min_days: {merchants: 1}", 1))
     code, output = cvp(tmp_path, "run", "--date", FIRST, config=config)
     assert code == 1
     assert (
-        f"stage tiers for {FIRST} refuses: 1 day(s) of history (from {FIRST}), fewer than "
-        "history.min_days.tiers = 2" in output
+        f"stage tiers for {FIRST} refuses: 1 day(s) of history (from {FIRST}), it needs 358 "
+        f"(the features window 2025-12-01 to {FIRST})" in output
     )
     assert not (tmp_path / "exports").exists()
 

@@ -97,14 +97,15 @@ class WarehouseConfig(_Frozen):
 
 
 class HistoryConfig(_Frozen):
-    min_days: dict[str, int] = Field(
-        default_factory=lambda: {"merchants": 1, "tiers": 1, "export": 1}
-    )
+    min_days: dict[str, int] = Field(default_factory=dict)
     """Days of history (from the first date loaded to the business date, both included) below
     which a stage refuses to run for a date rather than publish what so short a history cannot
-    support (a new warehouse; a wrong path used to make one). The default 1 lets any history
-    through: set e.g. 28 for tiers and export, 90 for merchants in production. clv has its own
-    ``clv.min_history_days`` (rows without model outputs)."""
+    support (a new warehouse; a wrong path used to make one). A stage not listed takes what it
+    reads (:func:`pipeline.history.min_history`): merchants their window
+    (``merchants.window_days``), tiers the features window of the date (the AUM averages
+    divide by all of its days: 335-366), export the larger of the two (it publishes both);
+    the other stages none (contribution annualises, clv has ``clv.min_history_days``). Set a
+    stage lower only for a warehouse meant to be that young (a test zone, a go-live)."""
 
     @field_validator("min_days")
     @classmethod
@@ -116,6 +117,14 @@ class HistoryConfig(_Frozen):
         low = sorted(k for k, v in value.items() if v < 1)
         if low:
             raise ValueError(f"{low}: at least 1 day")
+        less = sorted(
+            k for k in ("tiers", "merchants") if value.get(k, 0) > value.get("export", 1e9)
+        )
+        if less:
+            raise ValueError(
+                f"export ({value['export']}) below {', '.join(less)} ({value[less[0]]}): "
+                "the export would publish on less history than they need"
+            )
         return value
 
 
