@@ -167,3 +167,25 @@ def test_an_export_folder_moved_or_altered_is_published_again(
     from pipeline.export import verify_export
 
     assert verify_export(folder) == []
+
+
+def test_a_night_whose_clv_was_not_fitted_exports_no_clv_fit(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """Issue 14, item 8: a stale clv_fit.json was shipped when CLV was not fitted. The sample
+    zone is too young for a fit: neither the fit an earlier run of the night wrote (under
+    another config, say) nor another night's may be attached."""
+    shutil.copy(warehouse / "cvp.duckdb", tmp_path / "cvp.duckdb")
+    clv_dir = tmp_path / "exports" / "clv"
+    clv_dir.mkdir(parents=True)
+    stale = clv_dir / f"{DAY.replace('-', '')}.json"
+    stale.write_text('{"business_date": "2026-11-23", "fits": []}', encoding="utf-8")
+    (clv_dir / "20261122.json").write_text('{"business_date": "2026-11-22"}', encoding="utf-8")
+    for stage in ("clv", "export"):
+        code, output = invoke(tmp_path, stage, "--date", DAY)
+        assert code == 0, output[-2000:]
+    folder = tmp_path / "exports" / DAY.replace("-", "")
+    assert (folder / "_SUCCESS").exists() and not (folder / "clv_fit.json").exists()
+    manifest = (folder / "_manifest.json").read_text(encoding="utf-8")
+    assert "clv_fit.json" not in manifest
+    assert not stale.exists()

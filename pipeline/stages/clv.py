@@ -750,6 +750,12 @@ def _fit_score_validate(ctx: StageContext) -> int:
             raise
         ctx.log.warning(f"clv {day}: not fitted ({exc}); rows written without model outputs")
         ctx.facts["clv_status"] = "insufficient_history"
+        # an earlier run of the date may have fitted (another config, a longer history then):
+        # its fit is not tonight's, and the export attaches whatever file the date has
+        fit_json(ctx.cfg.paths.export_dir, day).unlink(missing_ok=True)
+        for table in ("clv_fit_runs", "clv_holdout_buckets", "clv_money_backtest"):
+            if table_exists(con, table):
+                con.execute(f"delete from {table} where business_date = ?", [day])
         return _register_and_write(
             con, "clv_scores_frame", _unscored(rfm), "clv/int_customer_clv", day
         )
@@ -882,14 +888,18 @@ def _fit_score_validate(ctx: StageContext) -> int:
         if buckets is not None
         else [],
     }
-    out = ctx.cfg.paths.export_dir / "clv" / f"{day:%Y%m%d}.json"
-    write_json_atomically(out, payload)
+    write_json_atomically(fit_json(ctx.cfg.paths.export_dir, day), payload)
     ctx.log.info(
         f"clv {day}: {rows} customers, {purchase.model} r={purchase.params['r']:.4g} "
         f"alpha={purchase.params['alpha']:.4g} a={purchase.params['a']:.4g} "
         f"b={purchase.params['b']:.4g}; holdout {cal['validation_status']}"
     )
     return rows
+
+
+def fit_json(export_dir: Path, day: date) -> Path:
+    """Where the clv stage writes the date's fit, and the export takes ``clv_fit.json`` from."""
+    return export_dir / "clv" / f"{day:%Y%m%d}.json"
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -141,10 +141,23 @@ def model_version(cfg: Config, latest_complete: date | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def fit_date(con: duckdb.DuckDBPyConnection, latest: date | None, horizon: int, day: date) -> date:
+    """The date a model version is fitted as of, whichever night fits it: the day its latest
+    complete cut-off's label window closed (every night of the version sees the same
+    cut-offs, customers and labels as of then), or, before any cut-off completes (nothing
+    fitted), the first date loaded. A rebuild then stores the same model and date as a
+    warehouse whose first night of the version came later."""
+    if latest is not None:
+        return label_end(latest, horizon)
+    from pipeline.history import first_loaded_date
+
+    return first_loaded_date(con) or day
+
+
 def _fit_and_store(
     con: duckdb.DuckDBPyConnection,
     cfg: Config,
-    day: date,
+    as_of: date,
     version: str,
     complete: list[date],
 ) -> None:
@@ -152,11 +165,11 @@ def _fit_and_store(
 
     xs = cfg.lists.cross_sell
     customers = con.execute(
-        "select count(distinct customer_id) from hist_customers where valid_from <= ?", [day]
+        "select count(distinct customer_id) from hist_customers where valid_from <= ?", [as_of]
     ).fetchone()
     n = int(customers[0]) if customers else 0
     permille = min(1000, math.ceil(1000 * xs.training_sample_customers / max(n, 1)))
-    history = _build_inputs(con, cfg, day, complete, permille) if complete else None
+    history = _build_inputs(con, cfg, as_of, complete, permille) if complete else None
     con.execute("delete from cross_sell_models where model_version = ?", [version])
     con.execute("delete from cross_sell_model_runs where model_version = ?", [version])
     for product in xs.products:
@@ -178,7 +191,7 @@ def _fit_and_store(
             meta = [None, rows.height if rows is not None else 0, takers, None]
         con.execute(
             "insert into cross_sell_models values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [version, product, day, kind, status, *meta, blob],
+            [version, product, as_of, kind, status, *meta, blob],
         )
         con.execute(
             "insert into cross_sell_model_runs values "
@@ -186,7 +199,7 @@ def _fit_and_store(
             [
                 version,
                 product,
-                day,
+                as_of,
                 run.get("status"),
                 run.get("test_cutoff_date"),
                 run.get("train_cutoffs"),
@@ -303,7 +316,8 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
             "select count(*) from cross_sell_models where model_version = ?", [version]
         ).fetchone()
         if not stored or stored[0] < len(xs.products):
-            _fit_and_store(con, cfg, day, version, complete)
+            as_of = fit_date(con, latest, xs.horizon_months, day)
+            _fit_and_store(con, cfg, as_of, version, complete)
             facts["cross_sell_fitted"] = True
         models = {
             r[0]: (r[1], r[2], r[3], r[4])

@@ -293,6 +293,7 @@ def counterparty_refs(con: duckdb.DuckDBPyConnection, key: bytes) -> Iterator[No
 def run(ctx: StageContext) -> int:
     """Write the date's Parquet lists, manifest and _SUCCESS atomically into the export folder."""
     from pipeline.export import publish_export
+    from pipeline.stages.clv import fit_json
 
     con, day = ctx.con, ctx.business_date
     problems = blocking_problems(con, day)
@@ -315,7 +316,7 @@ def run(ctx: StageContext) -> int:
     with counterparty_refs(con, ref_key(ctx.cfg)):
         for name in ctx.cfg.export.files:
             tables[name] = con.execute(QUERIES[name], {"business_date": day}).to_arrow_table()
-    clv_fit = ctx.cfg.paths.export_dir / "clv" / f"{day:%Y%m%d}.json"
+    clv_fit = fit_json(ctx.cfg.paths.export_dir, day)
     attachments = {"clv_fit.json": clv_fit} if clv_fit.exists() else {}
     folder = publish_export(
         ctx.cfg.paths.export_dir,
