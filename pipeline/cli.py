@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -515,6 +516,13 @@ def waive(
     typer.echo(f"waived {day}: {reason.strip()}")
 
 
+class ReportLang(StrEnum):
+    """The languages of ``cvp report`` (pipeline/report/messages/)."""
+
+    en = "en"
+    zh = "zh"
+
+
 @app.command("report")
 @handle_errors
 def report_command(
@@ -522,6 +530,10 @@ def report_command(
     out: Annotated[
         Path | None,
         typer.Option("--out", help="HTML file to write (default <export_dir>/report_<D>.html)."),
+    ] = None,
+    lang: Annotated[
+        ReportLang | None,
+        typer.Option("--lang", help="Language of the report: en or zh (default: report.lang)."),
     ] = None,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
@@ -534,12 +546,13 @@ def report_command(
     Reads the warehouse read-only; a section whose table is missing for the date says so.
     Prints the path written.
 
-    Example: cvp report --date 2026-11-27
+    Example: cvp report --date 2026-11-27 --lang zh
     """
     from pipeline.report import write_report
 
     cfg = load(config, None, warehouse, export_dir)
-    typer.echo(str(write_report(cfg, parse_date(date_), out)))
+    chosen = lang.value if lang else None
+    typer.echo(str(write_report(cfg, parse_date(date_), out, chosen)))
 
 
 def _stage_command(name: str, doc: str) -> None:

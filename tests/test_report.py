@@ -28,7 +28,9 @@ from pipeline.report.collect import (
     lorenz_points,
     top_share,
 )
+from pipeline.report.fmt import cny_short
 from pipeline.report.html import FIGURE_IDS
+from pipeline.report.i18n import LANGUAGES, Language, catalogue, placeholders
 from pipeline.warehouse import migrate
 from tests.conftest import REPO
 
@@ -501,7 +503,9 @@ def test_plotting_leaves_the_callers_matplotlib_alone() -> None:
 
     before = (matplotlib.rcParams["font.size"], matplotlib.rcParams["axes.grid"])
     backend = matplotlib.get_backend()
-    svg = plot_quarantine({"reasons": [{"reason": "bad amount", "feed": "TXN", "rows": 3}]})
+    svg = plot_quarantine(
+        {"reasons": [{"reason": "bad amount", "feed": "TXN", "rows": 3}]}, Language("en")
+    )
     assert svg.startswith("<svg")
     assert (matplotlib.rcParams["font.size"], matplotlib.rcParams["axes.grid"]) == before
     assert matplotlib.get_backend() == backend
@@ -653,3 +657,184 @@ def test_a_warehouse_before_economic_profit_still_reports(cfg: Config) -> None:
     )
     assert parse(html).tables["tbl-branches"][0][4:6] == ["750", "—"]
     assert "economic profit" not in caption(html, "fig-branches")
+
+
+# --- the report in Chinese (issue #17) and from templates with autoescaping (issue #19) ---
+
+
+@pytest.fixture(scope="module")
+def html_zh(warehouse: Config) -> str:
+    return build_report_html(warehouse, DAY, "zh")
+
+
+def visible_text(html: str) -> str:
+    """The page's text without the figures' SVG and the CSS."""
+    html = re.sub(r"<svg.*?</svg>|<style>.*?</style>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_every_catalogue_has_the_same_keys_and_placeholders() -> None:
+    english = catalogue("en")
+    for lang in LANGUAGES:
+        messages = catalogue(lang)
+        assert set(messages) == set(english), (
+            f"{lang}: missing {sorted(set(english) - set(messages))}, "
+            f"extra {sorted(set(messages) - set(english))}"
+        )
+        for key, text in messages.items():
+            assert placeholders(text) == placeholders(english[key]), f"{lang}: {key}"
+
+
+def test_chinese_report_keeps_the_numbers_and_speaks_chinese(html_zh: str) -> None:
+    assert '<html lang="zh-CN">' in html_zh
+    assert "<title>客户价值报告 2026-11-27</title>" in html_zh
+    # the hand-worked tier table of test_tier_table_counts_customers_and_contribution, with the
+    # tiers' Chinese names and exact whole yuan
+    rows = parse(html_zh).tables["tbl-tiers"]
+    assert rows[0][:6] == ["金卡", "2", "40.0%", "900", "90.0%", "750"]
+    assert rows[1][:6] == ["大众", "3", "60.0%", "100", "10.0%", "100"]
+    text = caption(html_zh, "fig-tiers")
+    assert "共 5 位客户，年度贡献度合计 1,000元，经济利润 850元。" in text
+    assert "各层级客户数：金卡 2；大众 3。" in text
+    assert "9 M" not in caption(html_zh, "fig-merchants")
+    assert "年经营流水 900万元" in caption(html_zh, "fig-merchants")  # 2 M + 6 M + 1 M
+    kpis = re.findall(r'<div class="v">([^<]*)</div><div class="k">([^<]*)</div>', html_zh)
+    assert ("1,000元", "年度利润贡献度") in kpis
+    assert "客户经理排行榜" in html_zh and "网点" in html_zh
+    assert parse(html_zh).tables["tbl-dq-reconciliation"] == [
+        ["手续费", "1.00", "1.00", "0.000000", "是"]
+    ]
+
+
+def test_chinese_report_has_no_english_from_the_catalogue(html_zh: str) -> None:
+    page = visible_text(html_zh)
+    left = []
+    for key, text in catalogue("en").items():
+        # runs of two or more English words (a single word may be a name: Spearman, AUC)
+        literal = re.sub(r"\{[^}]*\}|<[^>]+>|&amp;", "|", text)
+        for run in re.findall(r"[A-Za-z]{3,}(?: [A-Za-z]+)+", literal):
+            if run in page:
+                left.append(f"{key}: {run}")
+    assert not left
+
+
+def test_money_in_chinese_counts_in_wan_and_yi() -> None:
+    # 10⁴ 万, 10⁸ 亿, three significant places; below 万 whole yuan
+    assert cny_short(1_234_567, lang="zh") == "123万元"
+    assert cny_short(-250_000_000, unit=False, lang="zh") == "−2.5亿"
+    assert cny_short(9_999, lang="zh") == "9,999元"
+    assert cny_short(12_345, lang="zh") == "1.23万元"
+    assert cny_short(1_234_567, lang="en") == "CNY 1.23 M"
+
+
+def test_names_from_the_data_are_escaped(cfg: Config) -> None:
+    cfg.paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(cfg.paths.warehouse))
+    migrate(con)
+    con.execute(HAND_MADE)
+    con.execute(
+        "update hist_branches set name = '<script>alert(1)</script> & Co' where branch_id = 'BR1';"
+        "update int_rm_scorecard set rm_id = '<b onclick=x>RM1' where rm_id = 'RM1'"
+    )
+    con.close()
+    html = build_report_html(cfg, DAY, "zh")
+    assert "<script" not in html.lower() and "<b onclick" not in html
+    assert parse(html).tables["tbl-branches"][0][1] == "<script>alert(1)</script> & Co"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert "&lt;b onclick=x&gt;RM1 居首" in html
+
+
+def test_chinese_labels_are_glyph_outlines_in_the_figures(html_zh: str) -> None:
+    from matplotlib.ft2font import FT2Font
+
+    from pipeline.report.fonts import font_file
+
+    with font_file() as path:
+        font = FT2Font(str(path))
+    assert "<text" not in html_zh  # every label drawn as paths: no font needed to read it
+    svg = re.search(r'<figure id="fig-tiers">(.*?)</figure>', html_zh, re.S)
+    assert svg
+    for char in "客户数贡献度":  # the two panels' titles
+        glyph = f'id="svg-tiers-NotoSansSC-Regular-{font.get_char_index(ord(char)):x}"'
+        assert glyph in svg.group(1), char
+
+
+def test_cli_report_language_from_flag_and_config(warehouse: Config, tmp_path: Path) -> None:
+    runner = CliRunner()
+    config = tmp_path / "zh.yaml"
+    config.write_text(
+        (REPO / "configs" / "default.yaml").read_text().replace("  lang: en ", "  lang: zh ")
+    )
+    wh = ["--warehouse", str(warehouse.paths.warehouse), "--date", "2026-11-27"]
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", *wh, "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "<title>客户价值报告 2026-11-27</title>" in out.read_text(encoding="utf-8")
+    result = runner.invoke(
+        app, ["report", *wh, "--config", str(config), "--out", str(out), "--lang", "en"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "<title>Customer value report 2026-11-27</title>" in out.read_text(encoding="utf-8")
+    config.write_text(config.read_text().replace("  lang: zh ", "  lang: fr "))
+    result = runner.invoke(app, ["report", *wh, "--config", str(config)])
+    assert result.exit_code == 1 and "report.lang" in result.output
+
+
+CJK_PROBE = """<script>
+const cjk = new Set(%s);
+const out = {};
+for (const f of document.querySelectorAll('figure[id]')) {
+  let drawn = 0;
+  for (const u of f.querySelectorAll('svg use')) {
+    const ref = u.getAttribute('xlink:href') || u.getAttribute('href') || '';
+    const r = u.getBoundingClientRect();
+    if (cjk.has(ref.split('NotoSansSC-Regular-')[1]) && r.width > 0 && r.height > 0) drawn++;
+  }
+  out[f.id] = drawn;
+}
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script>"""
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+)
+def test_headless_chromium_draws_the_chinese_figures(html_zh: str, tmp_path: Path) -> None:
+    """Every figure of the Chinese report is laid out with its Chinese glyphs drawn (each a
+    <use> of a Noto Sans SC outline with a non-empty box), whatever fonts the machine has."""
+    from matplotlib.ft2font import FT2Font
+
+    from pipeline.report.fonts import font_file
+
+    with font_file() as path:
+        font = FT2Font(str(path))
+    chars = {c for text in catalogue("zh").values() for c in text if ord(c) >= 0x4E00}
+    ids = sorted(f"{font.get_char_index(ord(c)):x}" for c in chars)
+    page = tmp_path / "zh.html"
+    page.write_text(html_zh.replace("</body>", CJK_PROBE % json.dumps(ids) + "</body>"), "utf-8")
+    done = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1280,2000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    match = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert match, "the browser did not run the probe: " + done.stdout[:500]
+    drawn = json.loads(match.group(1).replace("&quot;", '"'))
+    for fig_id in FIGURE_IDS:
+        assert drawn.get(fig_id, 0) >= 2, f"{fig_id}: {drawn.get(fig_id)} Chinese glyphs drawn"

@@ -98,3 +98,9 @@ def test_the_wheel_installs_and_runs_a_night_outside_the_checkout(tmp_path: Path
     )
     assert night.returncode == 0, night.stderr[-3000:]
     assert (work / "exports" / "20261123" / "_SUCCESS").exists()
+    # the report's templates, catalogues and Chinese font come with the package
+    report = run([cvp, "report", "--date", "2026-11-23", "--lang", "zh"], cwd=work, env=env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "<title>客户价值报告 2026-11-23</title>" in Path(report.stdout.strip()).read_text(
+        "utf-8"
+    )

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -138,6 +138,12 @@ class PrivacyConfig(_Frozen):
     with a random key on first use. docs/privacy.md says how to rotate it."""
 
 
+class ReportConfig(_Frozen):
+    lang: Literal["en", "zh"] = "en"
+    """Language of ``cvp report`` (``--lang`` overrides it): ``en`` English, ``zh`` Simplified
+    Chinese; the messages are in ``pipeline/report/messages/<lang>.yaml``."""
+
+
 class Config(_Frozen):
     paths: PathsConfig
     bank_code: str = Field(min_length=1, max_length=12)
@@ -164,10 +170,13 @@ class Config(_Frozen):
     """Lifetime value: event definition, BG/NBD + Gamma-Gamma, horizon, validation, stages."""
     privacy: PrivacyConfig = PrivacyConfig()
     """File modes of what cvp writes; the key of pseudonymous counterparty references."""
+    report: ReportConfig = ReportConfig()
+    """The HTML report: its language."""
 
     def fingerprint(self) -> str:
-        """A short hash of everything but the paths: a change re-runs what it affects."""
-        payload = self.model_dump(mode="json", exclude={"paths"})
+        """A short hash of everything but the paths and the report's language (which changes
+        no figure): a change re-runs what it affects."""
+        payload = self.model_dump(mode="json", exclude={"paths", "report"})
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

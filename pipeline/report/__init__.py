@@ -4,7 +4,9 @@
 
     collect.py   SQL through a read-only DuckDB connection: one dict per section
     figures.py   matplotlib (Agg) plots as inline SVG
-    html.py      the page: sections, figures with captions, tables, inline CSS
+    html.py      the numbers the page shows beside the collected rows; renders the templates
+    templates/   the page (Jinja2, autoescaped): sections, figures with captions, tables, CSS
+    i18n.py      the language: messages/<lang>.yaml (every word of the page) and formats
     fmt.py       number formats
 
 The page needs no network and no script. A section whose upstream table is missing for the
@@ -28,8 +30,9 @@ def default_report_path(cfg: Config, day: date) -> Path:
     return cfg.paths.export_dir / f"report_{day:%Y%m%d}.html"
 
 
-def build_report_html(cfg: Config, day: date) -> str:
-    """Read the warehouse (read-only) and render the page for ``day``."""
+def build_report_html(cfg: Config, day: date, lang: str | None = None) -> str:
+    """Read the warehouse (read-only) and render the page for ``day`` in ``lang`` (``en`` or
+    ``zh``; None: the configuration's ``report.lang``)."""
     from pipeline.report.collect import collect_all
     from pipeline.report.html import render_html
     from pipeline.warehouse import code_version, connect
@@ -43,11 +46,18 @@ def build_report_html(cfg: Config, day: date) -> str:
         sections = collect_all(con, day)
     finally:
         con.close()
-    provenance = f" (configuration {cfg.fingerprint()}, cvp {code_version()})"
-    return render_html(sections, day, datetime.now(), str(cfg.paths.warehouse), provenance)
+    return render_html(
+        sections,
+        day,
+        datetime.now(),
+        str(cfg.paths.warehouse),
+        lang or cfg.report.lang,
+        fingerprint=cfg.fingerprint(),
+        version=code_version(),
+    )
 
 
-def write_report(cfg: Config, day: date, out: Path | None = None) -> Path:
+def write_report(cfg: Config, day: date, out: Path | None = None, lang: str | None = None) -> Path:
     """Write the report for ``day`` atomically (temp file beside it, then rename).
 
     Parameters
@@ -58,6 +68,8 @@ def write_report(cfg: Config, day: date, out: Path | None = None) -> Path:
         The business date.
     out
         Where to write; ``<export_dir>/report_<YYYYMMDD>.html`` when None.
+    lang
+        ``en`` or ``zh``; the configuration's ``report.lang`` when None.
 
     Returns
     -------
@@ -65,7 +77,7 @@ def write_report(cfg: Config, day: date, out: Path | None = None) -> Path:
         The file written.
     """
     path = out or default_report_path(cfg, day)
-    text = build_report_html(cfg, day)
+    text = build_report_html(cfg, day, lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

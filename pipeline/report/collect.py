@@ -37,28 +37,24 @@ WRITTEN_BY = {
 """Which stage writes each table the report reads (for the "run cvp <stage>" hint)."""
 
 COMPONENTS = (
-    ("deposit_nii_amount", "Deposit margin", 1),
-    ("loan_nii_amount", "Loan margin", 1),
-    ("commission_amount", "Commissions", 1),
-    ("fee_amount", "Fees", 1),
-    ("interchange_amount", "Card interchange", 1),
-    ("service_cost_amount", "Cost to serve", -1),
-    ("upkeep_cost_amount", "Account upkeep", -1),
-    ("reserve_cost_amount", "Reserve cost", -1),
-    ("risk_cost_amount", "Risk cost", -1),
+    ("deposit_nii_amount", 1),
+    ("loan_nii_amount", 1),
+    ("commission_amount", 1),
+    ("fee_amount", 1),
+    ("interchange_amount", 1),
+    ("service_cost_amount", -1),
+    ("upkeep_cost_amount", -1),
+    ("reserve_cost_amount", -1),
+    ("risk_cost_amount", -1),
 )
-"""Contribution components of ``int_customer_contribution``: column, label, sign in the total.
+"""Contribution components of ``int_customer_contribution``: column and sign in the total (their
+names are in the report's catalogues, ``component.<column>``).
 Risk cost includes the default provisions; the capital charge is not a component (economic
 profit = contribution − capital charge)."""
 
-CHANNELS = (
-    ("ctr", "Counter"),
-    ("atm", "ATM / self-service"),
-    ("tel", "Phone"),
-    ("net", "Online / mobile"),
-    ("pos", "Card (POS)"),
-)
-"""Channel prefixes of the ``<ch>_txn_count`` columns of ``int_customer_features``."""
+CHANNELS = ("ctr", "atm", "tel", "net", "pos")
+"""Channel prefixes of the ``<ch>_txn_count`` columns of ``int_customer_features`` (their names
+are in the report's catalogues, ``channel.<prefix>``)."""
 
 TOP_CLUSTERS = 10
 """Market clusters drawn (largest turnover first)."""
@@ -260,7 +256,7 @@ def collect_components(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, A
     require(con, "int_customer_contribution", day)
     have = columns(con, "int_customer_contribution")
     present = [c for c in COMPONENTS if c[0] in have]
-    sums = ", ".join(f"sum({c})::double as {c}" for c, _, _ in present)
+    sums = ", ".join(f"sum({c})::double as {c}" for c, _ in present)
     extra = ", ".join(
         sum_or_null(have, c, cast="::double")
         for c in ("capital_charge_amount", "economic_profit_amount")
@@ -276,10 +272,7 @@ def collect_components(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, A
         "from int_customer_contribution where business_date = $d",
         {"d": day},
     )
-    parts = [
-        {"column": c, "label": label, "sign": sign, "amount": _f(row[c])}
-        for c, label, sign in present
-    ]
+    parts = [{"column": c, "sign": sign, "amount": _f(row[c])} for c, sign in present]
     return {
         "parts": parts,
         "revenue_amount": _f(row["revenue_amount"]),
@@ -469,7 +462,7 @@ def collect_channels(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any
     """Transactions per channel over the trailing window, per tier."""
     require(con, "int_customer_features", day)
     require(con, "int_customer_tiers", day)
-    sums = ", ".join(f"sum(f.{c}_txn_count) as {c}" for c, _ in CHANNELS)
+    sums = ", ".join(f"sum(f.{c}_txn_count) as {c}" for c in CHANNELS)
     per_tier = rows(
         con,
         f"select t.tier, min(t.tier_rank) as tier_rank, count(*) as customers, {sums} "
@@ -478,7 +471,7 @@ def collect_channels(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any
         "where t.business_date = $d group by t.tier order by tier_rank, t.tier",
         {"d": day},
     )
-    totals = {c: sum(int(r[c] or 0) for r in per_tier) for c, _ in CHANNELS}
+    totals = {c: sum(int(r[c] or 0) for r in per_tier) for c in CHANNELS}
     return {"per_tier": per_tier, "totals": totals, "txns": sum(totals.values())}
 
 

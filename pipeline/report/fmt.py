@@ -1,29 +1,46 @@
-"""Number formats of the report: money in CNY, shares in percent, counts with separators."""
+"""Number formats of the report: money in CNY, shares in percent, counts with separators.
+
+Only the short money form depends on the language: English counts in thousands, millions and
+billions (``CNY 1.23 M``), Chinese in 万 (10⁴) and 亿 (10⁸) of 元 (``123万元``). Table cells
+give whole yuan with separators in both.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+SCALES = {
+    "en": ((1e9, " bn"), (1e6, " M"), (1e3, " k")),
+    "zh": ((1e8, "亿"), (1e4, "万")),
+}
+"""Short-form money scales per language, largest first."""
 
-def cny_short(value: Any, unit: bool = True) -> str:
-    """``CNY 1.23 M``-style amount: k, M (million) or bn, one to three significant places.
+
+def cny_short(value: Any, unit: bool = True, lang: str = "en") -> str:
+    """A short amount, one to three significant places: ``CNY 1.23 M`` or ``123万元``.
 
     >>> cny_short(1234567)
     'CNY 1.23 M'
     >>> cny_short(-950, unit=False)
     '−950'
+    >>> cny_short(1234567, lang="zh")
+    '123万元'
+    >>> cny_short(-250000000, unit=False, lang="zh")
+    '−2.5亿'
     """
     if value is None:
         return "—"
     v = float(value)
     sign = "−" if v < 0 else ""
     a = abs(v)
-    text, suffix = (f"{a:.0f}" if a >= 1 or a == 0 else f"{a:.2f}"), ""
-    for scale, name in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+    text, suffix = (f"{a:,.0f}" if a >= 1 or a == 0 else f"{a:.2f}"), ""
+    for scale, name in SCALES[lang]:
         if a >= scale:
             q = a / scale
             text, suffix = (f"{q:.3g}" if q < 1000 else f"{q:,.0f}"), name
             break
+    if lang == "zh":
+        return f"{sign}{text}{suffix}{'元' if unit else ''}"
     return f"{'CNY ' if unit else ''}{sign}{text}{suffix}"
 
 
@@ -51,8 +68,3 @@ def pct(value: Any, places: int = 0) -> str:
 def num(value: Any, places: int = 2) -> str:
     """A plain number to ``places`` decimals."""
     return "—" if value is None else f"{float(value):,.{places}f}".replace("-", "−")
-
-
-def plural(n: int, word: str) -> str:
-    """``1 customer``, ``2 customers`` (regular plurals only)."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
