@@ -174,9 +174,9 @@ def _potential_frame() -> pl.DataFrame:
             "inflow_trend": [None, 1.0, 1.0, 1.3, 1.0, 1.29, 3.0],
             "active_months": [12, 12, 12, 6, 12, 12, 5],
             "clv_amount": [0.0, 0.0, 0.0, 0.0, 2000.0, 1999.0, 0.0],
-            # L's contribution grows by 3% of its run rate a month; N too, worth less
+            # L's contribution grows by 8% of its run rate a month; N too, worth less
             "clv_run_rate_amount": [0.0, 0.0, 0.0, 50.0, 100.0, 100.0, 0.0],
-            "contribution_trend_amount": [0.0, 0.0, 0.0, 0.0, 3.0, 5.0, 0.0],
+            "contribution_trend_amount": [0.0, 0.0, 0.0, 0.0, 8.0, 9.0, 0.0],
         }
     )
 
@@ -531,7 +531,7 @@ def test_inflow_growth_is_smoothed_sized_and_sticky() -> None:
 
 
 def test_contribution_growth_enters_at_its_share_and_is_kept_while_it_still_grows() -> None:
-    # run rate 100 a month. UP grows 4 a month (>= 3%: flagged); SLOW 2 (not); HELD was
+    # run rate 100 a month. UP grows 9 a month (>= 8%: flagged); SLOW 5 (not); HELD was
     # flagged and still grows by 0.5 (kept: exit at 0); FELL was flagged and now shrinks
     # (dropped); LOSS loses money and "grows" (a negative run rate is never growth); POOR
     # grows but is worth less than the minimum lifetime value.
@@ -545,7 +545,7 @@ def test_contribution_growth_enters_at_its_share_and_is_kept_while_it_still_grow
             "active_months": [12] * 6,
             "clv_amount": [5000.0] * 5 + [1000.0],
             "clv_run_rate_amount": [100.0, 100.0, 100.0, 100.0, -100.0, 100.0],
-            "contribution_trend_amount": [4.0, 2.0, 0.5, -1.0, 10.0, 4.0],
+            "contribution_trend_amount": [9.0, 5.0, 0.5, -1.0, 10.0, 9.0],
         },
         schema_overrides={"inflow_trend": pl.Float64},
     )

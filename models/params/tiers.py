@@ -66,10 +66,10 @@ class PotentialRules(Params):
     min_trend_month_amount: Decimal = Field(default=Decimal(2000), ge=0)
     """Minimum size: INFLOW_GROWTH needs at least this much coming in a month over the recent
     closed months (CNY): a jump from 100 to 200 is not growth worth a call."""
-    min_contribution_trend_share: float | None = Field(default=0.03, gt=0)
+    min_contribution_trend_share: float | None = Field(default=0.08, gt=0)
     """CLV_GROWTH: the customer's contribution trend (the clv stage's shrunk, closed-month
     slope, ``int_customer_clv.monthly_trend_amount``) is at least this share of their run rate
-    a month (0.03: a run rate growing by a third a year); empty: not used."""
+    a month (0.08: about doubling in a year; docs/potential.md); empty: not used."""
     exit_contribution_trend_share: float | None = Field(default=0.0, ge=0)
     """Hysteresis: a customer flagged CLV_GROWTH on the previous tiers date keeps the flag
     while the trend stays at or above this share of the run rate (0: while it still grows);
