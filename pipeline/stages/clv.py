@@ -479,7 +479,7 @@ def expected_contributions(
     con: duckdb.DuckDBPyConnection, last_months: list[date], cfg: ClvConfig
 ) -> dict[date, pl.DataFrame]:
     """Each customer's expected monthly contribution as of each closed month in
-    ``last_months`` (the night's and the money backtest's: one pass over the months).
+    ``last_months`` (the night's and the money backtest's calibration month), one query each.
 
     ``run_rate``: the mean of their closed months among the ``run_rate_months`` ending with
     the month (months they have a row in), CNY; ``monthly_trend``: the slope of their months
