@@ -451,6 +451,12 @@ def test_missing_tables_are_said_plainly(cfg: Config) -> None:
     # an empty table from a stage that succeeded is an answer, not a gap
     assert "not available" not in figs["fig-merchants"]
     assert "No merchants detected on this date" in figs["fig-merchants"]
+    figs = parse(build_report_html(cfg, DAY, "zh")).figures
+    assert (
+        "数据仓库中没有表 int_customer_tiers：请运行 `cvp tiers --date 2026-11-27`。"
+        in (figs["fig-tiers"])
+    )
+    assert "file_ledger 没有 2026-11-27 的数据" in figs["fig-dq-rows"]
 
 
 def test_write_report_replaces_a_stale_file_whole(warehouse: Config, tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from datetime import date
 from typing import Any
 
 import duckdb
+from markupsafe import Markup
 
 from pipeline.export import mask_counterparty
+from pipeline.report.i18n import Language
 from pipeline.warehouse import table_exists
 
 WRITTEN_BY = {
@@ -71,7 +73,25 @@ DQ_HISTORY_DATES = 30
 
 
 class SectionMissing(Exception):
-    """A section cannot be drawn: its upstream table is absent or empty for the date."""
+    """A section cannot be drawn: its upstream table is absent or empty for the date.
+
+    ``key`` names the sentence in the report's catalogues (``missing.<key>``), ``values`` fill
+    it; ``str()`` is the English sentence."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def say(self, lang: Language) -> Markup:
+        """The sentence in ``lang``, as HTML (the values escaped)."""
+        values = dict(self.values)
+        status = values.pop("status", None)
+        why = lang("missing.why", status=status) if status else ""
+        return lang(f"missing.{self.key}", why=why, **values)
+
+    def __str__(self) -> str:
+        return self.say(Language("en")).striptags()
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,15 +116,14 @@ def stage_succeeded(con: duckdb.DuckDBPyConnection, stage: str, day: date) -> bo
 def require(con: duckdb.DuckDBPyConnection, table: str, day: date) -> int:
     """The number of ``table``'s rows for ``day``; raise SectionMissing when it cannot be used."""
     stage = WRITTEN_BY.get(table, "run")
-    hint = f"run `cvp {stage} --date {day}`"
     if not table_exists(con, table):
-        raise SectionMissing(f"Table {table} is not in the warehouse: {hint}.")
+        raise SectionMissing("no_table", table=table, stage=stage, day=day)
     found = con.execute(
         f"select count(*) from {table} where business_date = $d", {"d": day}
     ).fetchone()
     count = int(found[0]) if found else 0
     if count == 0 and not stage_succeeded(con, stage, day):
-        raise SectionMissing(f"Table {table} has no rows for {day}: {hint}.")
+        raise SectionMissing("no_rows", table=table, stage=stage, day=day)
     return count
 
 
@@ -365,19 +384,14 @@ def collect_calibration(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, 
         fit = found[0] if found else {}
     status = fit.get("validation_status")
     if not table_exists(con, "clv_holdout_buckets"):
-        why = f" (the clv run says: {status})" if status else ""
-        raise SectionMissing(
-            f"No holdout validation for {day}{why}. Table clv_holdout_buckets is not in the "
-            f"warehouse: run `cvp clv --date {day}` on enough history."
-        )
+        raise SectionMissing("no_holdout_table", day=day, status=status)
     buckets = rows(
         con,
         "select * from clv_holdout_buckets where business_date = $d order by bucket_order",
         {"d": day},
     )
     if not buckets:
-        why = f" (the clv run says: {status})" if status else ""
-        raise SectionMissing(f"No holdout validation for {day}{why}.")
+        raise SectionMissing("no_holdout", day=day, status=status)
     full = {}
     if table_exists(con, "clv_fit_runs"):
         found = rows(
