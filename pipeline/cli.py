@@ -31,10 +31,11 @@ from pipeline.cli_options import (
     load,
     parse_date,
     run_one_stage,
+    run_progress,
 )
 from pipeline.config import Config
 from pipeline.errors import EXIT_FAILURE, DeliveryIncomplete, PipelineError
-from pipeline.logs import setup_logging
+from pipeline.logs import current_run_id, get_logger, setup_logging, uses_json
 
 app = typer.Typer(
     help="cvp: the customer value pipeline. Nightly: `cvp run --date 2026-11-27`.",
@@ -117,14 +118,20 @@ def ingest(
     from pipeline.warehouse import RunLedger, connect, hold_warehouse
 
     cfg = load(config, landing_dir, warehouse)
-    log = setup_logging(log_format)
+    log = get_logger()
     dates = business_dates(date_, from_, to)
     if new:
         _check_new_warehouse(cfg, dates[0])
-    with hold_warehouse(cfg, "cvp ingest", create=new):
+    what = f"cvp ingest {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")
+    with (
+        hold_warehouse(cfg, what, create=new),
+        run_progress(cfg, what, log_format) as progress,
+    ):
+        progress.plan(dates, ["ingest"])
         con = connect(cfg, create=new)
         try:
-            results = ingest_dates(con, cfg, dates, RunLedger(con, cfg.fingerprint()), log)
+            ledger = RunLedger(con, cfg.fingerprint(), current_run_id())
+            results = ingest_dates(con, cfg, dates, ledger, log, progress)
         finally:
             con.close()
     problems = [f"{r.business_date}: {p}" for r in results for p in r.incomplete]
@@ -224,6 +231,12 @@ def status(
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable output.", metavar="")
     ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only the dates from this one on (ISO).")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", min=1, help="Only the last N dates.")
+    ] = None,
     config: ConfigOpt = None,
     landing_dir: LandingOpt = None,
     warehouse: WarehouseOpt = None,
@@ -231,12 +244,31 @@ def status(
 ) -> None:
     """Which dates are loaded, what is missing, rejected or quarantined, and what failed.
 
-    Example: cvp status --json
+    While a run holds the warehouse, its live progress instead (which date of how many, the
+    stage running, the last one finished); a progress file left by a run that was killed is
+    shown as such before the status.
+
+    Example: cvp status --last 7 --json
     """
-    from pipeline.status import collect_status, render_status
+    from pipeline.progress import read_progress, render_progress
+    from pipeline.status import collect_status, keep_dates, render_status
 
     cfg = load(config, landing_dir, warehouse)
+    first = parse_date(since, "--since") if since else None
+    live = read_progress(cfg)
+    if live and live["alive"]:
+        if as_json:
+            payload = {"warehouse": str(cfg.paths.warehouse), "run_in_progress": live}
+            typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        else:
+            typer.echo(render_progress(live, cfg.paths.warehouse))
+        return
     report = collect_status(cfg)
+    keep_dates(report, first, last)
+    if live:
+        report["stopped_run"] = live
+        if not as_json:
+            typer.echo(render_progress(live, cfg.paths.warehouse))
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str, ensure_ascii=False))
     else:
@@ -347,9 +379,10 @@ def run_command(
         finally:
             con.close()
         return
-    log = setup_logging(log_format)
+    log = get_logger()
     what = f"cvp run {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")
-    with hold_warehouse(cfg, what):
+    with hold_warehouse(cfg, what), run_progress(cfg, what, log_format) as progress:
+        progress.plan(dates, names)
         con = connect(cfg, create=False)
         try:
             if not stages:  # the whole night: first the dates a late delivery made stale
@@ -371,18 +404,21 @@ def run_command(
                 dates,
                 log,
                 force=force,
-                progress=sys.stderr.isatty() and len(dates) > 1,
+                progress=progress,
+                run_id=current_run_id(),
             )
         finally:
             con.close()
         if cfg.warehouse.analyst_snapshot:
             from pipeline.snapshot import publish_snapshot
 
+            progress.stage_started("snapshot", dates[-1])
             con = connect(cfg, create=False)
             try:
                 path, seconds = publish_snapshot(con, cfg)
             finally:
                 con.close()
+            progress.stage_finished("snapshot", dates[-1], "succeeded")
             log.info(
                 f"analysts' snapshot published: {path}",
                 extra={"stage": "snapshot", "seconds": round(seconds, 3)},
@@ -592,8 +628,40 @@ _register_stage_commands()
 app.add_typer(clv_app, name="clv")
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def _json_requested(argv: list[str]) -> bool:
+    """Whether this command line logs JSON: ``--log-format json``, or a command that has
+    ``--log-format`` left at ``auto`` off a terminal."""
+    for i, word in enumerate(argv):
+        if word == "--log-format" and i + 1 < len(argv):
+            return uses_json(argv[i + 1])
+        if word.startswith("--log-format="):
+            return uses_json(word.split("=", 1)[1])
+    import typer.main
+
+    group = typer.main.get_command(app)
+    command = group.commands.get(argv[0]) if argv else None  # type: ignore[attr-defined]
+    takes_format = command is not None and any(p.name == "log_format" for p in command.params)
+    return takes_format and uses_json("auto")
+
+
+def main() -> None:
+    """The ``cvp`` console script. A command line that logs JSON gets its usage errors (an
+    unknown option, a missing one: exit 2) as a JSON line too."""
+    if not _json_requested(sys.argv[1:]):
+        try:
+            app()
+        except KeyboardInterrupt:
+            sys.exit(EXIT_FAILURE)
+        return
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # the command line is wrong: nothing ran
+        setup_logging("json")
+        get_logger().error(
+            f"usage error: {exc.format_message()} (see `cvp COMMAND --help`)",
+            extra={"exit_code": exc.exit_code},
+        )
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
         sys.exit(EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)

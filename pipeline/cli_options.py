@@ -5,6 +5,7 @@ beside it (:mod:`pipeline.cli_clv`), which import nothing from each other."""
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from pipeline.config import Config, load_config
-from pipeline.errors import PipelineError
-from pipeline.logs import setup_logging
+from pipeline.errors import EXIT_FAILURE, PipelineError
+from pipeline.logs import FORMATS, current_run_id, get_logger, setup_logging, uses_json
+from pipeline.progress import RunProgress
 
 ConfigOpt = Annotated[
     Path | None,
@@ -45,17 +47,43 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handle_errors(func: F) -> F:
-    """One error handler for every command: a red line, the documented exit code."""
+    """One error handler for every command: a red line, the documented exit code.
+
+    A command with ``--log-format`` has its logging set up here, before anything can fail,
+    with the run id its ledger rows get; in JSON mode its error is a JSON line like the rest
+    of its log (an unexpected one too, with the traceback inside), so that every line of
+    stderr parses.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fmt = kwargs.get("log_format")
+        if fmt is not None:
+            if fmt not in FORMATS:
+                raise typer.BadParameter(
+                    f"{fmt!r}: expected one of {', '.join(FORMATS)}", param_hint="--log-format"
+                )
+            setup_logging(fmt)
+        as_json = fmt is not None and uses_json(fmt)
         try:
             return func(*args, **kwargs)
         except PipelineError as exc:
             if kwargs.get("debug"):
                 raise
-            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            if as_json:
+                get_logger().error(f"error: {exc}", extra={"exit_code": exc.exit_code})
+            else:
+                typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            if not as_json or kwargs.get("debug"):
+                raise
+            get_logger().error(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                exc_info=True,
+                extra={"exit_code": EXIT_FAILURE},
+            )
+            raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -96,15 +124,32 @@ def load(
     return cfg
 
 
+def run_progress(cfg: Config, command: str, log_format: str) -> RunProgress:
+    """The progress of this command's run: its file for ``cvp status``, and a bar when it
+    logs text to a terminal."""
+    bar = sys.stderr.isatty() and not uses_json(log_format)
+    return RunProgress(cfg, current_run_id(), command, bar=bar)
+
+
 def run_one_stage(name: str, cfg: Config, dates: list[date], log_format: str) -> None:
     """What ``cvp <stage> --date D`` does: run that stage alone (always, never skipped)."""
     from pipeline.runner import run_stages
     from pipeline.warehouse import connect, hold_warehouse
 
-    log = setup_logging(log_format)
-    with hold_warehouse(cfg, f"cvp {name} {dates[0]}"):
+    what = f"cvp {name} {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")
+    with hold_warehouse(cfg, what), run_progress(cfg, what, log_format) as progress:
+        progress.plan(dates, [name])
         con = connect(cfg, create=False)
         try:
-            run_stages(con, cfg, [name], dates, log, force=True)
+            run_stages(
+                con,
+                cfg,
+                [name],
+                dates,
+                get_logger(),
+                force=True,
+                progress=progress,
+                run_id=current_run_id(),
+            )
         finally:
             con.close()

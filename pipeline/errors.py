@@ -2,6 +2,7 @@
 
 ::
 
+    (the command line is wrong)   exit 2: typer refuses it before anything runs
     PipelineError                 exit 1 unless stated
     ├── ConfigError               a configuration file or value is wrong
     ├── ExtractError              a delivered file cannot be used (bad control file, mismatch)
@@ -22,6 +23,9 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_USAGE = 2
+"""The command line itself is wrong (an unknown command or option, a required option
+missing, a value out of an option's range): nothing ran. Set by typer, before cvp's code."""
 EXIT_DELIVERY_INCOMPLETE = 3
 EXIT_WAREHOUSE_BUSY = 4
 EXIT_EXPORT_BLOCKED = 5

@@ -2,7 +2,9 @@
 
 Every record may carry ``stage``, ``business_date``, ``rows``, ``seconds`` (and a stage's
 ``cpu_seconds`` and ``peak_rss_mb``) as extras;
-the formatters print whichever are present. Set up once, by the CLI, never at import time.
+the formatters print whichever are present. A JSON line always has ``ts`` (ISO 8601 with the
+machine's UTC offset) and ``run_id``: the id the command's rows in ``run_ledger`` carry, one
+per command. Set up once per command, by the CLI, never at import time.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
+import uuid
 from datetime import datetime
 
 FIELDS = (
@@ -22,8 +26,28 @@ FIELDS = (
     "cpu_seconds",
     "peak_rss_mb",
     "outcome",
+    "exit_code",
 )
+FORMATS = ("auto", "text", "json")
 LOGGER = "cvp"
+_run_id: str | None = None
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def current_run_id() -> str:
+    """The run id of this command (set by :func:`setup_logging`); a new one if none was."""
+    global _run_id
+    if _run_id is None:
+        _run_id = new_run_id()
+    return _run_id
+
+
+def uses_json(fmt: str) -> bool:
+    """Whether ``--log-format fmt`` means JSON lines: ``json``, or ``auto`` off a terminal."""
+    return fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
 
 
 class TextFormatter(logging.Formatter):
@@ -32,30 +56,61 @@ class TextFormatter(logging.Formatter):
         extras = " ".join(
             f"{k}={getattr(record, k)}" for k in FIELDS if getattr(record, k, None) is not None
         )
-        return f"{when} {record.levelname:<7} {record.getMessage()}" + (
+        text = f"{when} {record.levelname:<7} {record.getMessage()}" + (
             f"  [{extras}]" if extras else ""
         )
+        if record.exc_info:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        return text
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created)
+            .astimezone()
+            .isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
+            "run_id": self.run_id,
         }
         for k in FIELDS:
             value = getattr(record, k, None)
             if value is not None:
                 payload[k] = value if isinstance(value, int | float) else str(value)
+        if record.exc_info:
+            payload["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         return json.dumps(payload, ensure_ascii=False)
 
 
-def setup_logging(fmt: str = "auto", level: int = logging.INFO) -> logging.Logger:
-    """Send cvp's log to stderr as text (``text``), JSON lines (``json``) or by terminal."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (a progress bar on a terminal
+    redirects it, to print the lines above itself)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def setup_logging(
+    fmt: str = "auto", level: int = logging.INFO, run_id: str | None = None
+) -> logging.Logger:
+    """Send cvp's log to stderr as text (``text``), JSON lines (``json``) or by terminal
+    (``auto``), every JSON line with ``run_id`` (a new one unless given)."""
+    global _run_id
+    if fmt not in FORMATS:
+        raise ValueError(f"--log-format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    _run_id = run_id or new_run_id()
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter(_run_id) if uses_json(fmt) else TextFormatter())
     logger = logging.getLogger(LOGGER)
     logger.handlers[:] = [handler]
     logger.setLevel(level)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,6 +20,7 @@ import duckdb
 from pipeline.config import Config
 from pipeline.errors import StageFailed
 from pipeline.history import check_history, check_min_history
+from pipeline.progress import RunProgress
 from pipeline.stages import BY_NAME, STAGES
 from pipeline.stages.base import Stage, StageContext, run_stage
 from pipeline.warehouse import RunLedger, code_version
@@ -210,23 +210,26 @@ def run_stages(
     dates: list[date],
     log: logging.Logger,
     force: bool = True,
-    progress: bool = False,
+    progress: RunProgress | None = None,
+    run_id: str | None = None,
 ) -> dict[str, int]:
     """Run the named stages for each date in order, stopping at the first failure.
 
     Stages run in pipeline order whatever order ``names`` gives. With ``force`` False a stage
-    already done with the same inputs token is skipped (recorded as ``skipped``).
+    already done with the same inputs token is skipped (recorded as ``skipped``). ``progress``
+    is told each stage as it starts and ends; ``run_id`` is recorded in the run ledger.
     Returns how many stage runs were run and skipped.
     """
     names = [n for n in ORDER if n in set(names)]
-    ledger = RunLedger(con, cfg.fingerprint())
+    ledger = RunLedger(con, cfg.fingerprint(), run_id)
     tokens = Tokens(con, cfg)
     counts = {"run": 0, "skip": 0}
-    total = len(names) * len(dates)
-    for i, day in enumerate(dates):
+    if progress is not None:
+        progress.plan(dates, names)
+    for day in dates:
         planned: set[str] = set()
         rerun: set[str] = set()
-        for j, name in enumerate(names):
+        for name in names:
             stage = BY_NAME[name]
             if name == "ingest":  # a date after a gap is not loaded: the gap's files could not
                 check_history(con, day, including=False)
@@ -234,16 +237,16 @@ def run_stages(
                 check_history(con, day)
             check_needs(con, tokens, stage, day, planned)
             step = decide(con, tokens, stage, day, force or bool(rerun & set(stage.needs)))
-            if progress:
-                done = i * len(names) + j
-                sys.stderr.write(f"\r[{done}/{total}] {day} {name:<12}")
-                sys.stderr.flush()
             planned.add(name)
             if step.action == "skip":
                 ledger.record_skip(name, day, tokens.of(stage, day), step.reason)
                 counts["skip"] += 1
+                if progress is not None:
+                    progress.stage_finished(name, day, "skipped")
                 continue
             check_min_history(con, cfg, name, day)
+            if progress is not None:
+                progress.stage_started(name, day)
             ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
             run_stage(ctx, stage, inputs_token=None if name == "ingest" else tokens.of(stage, day))
             counts["run"] += 1
@@ -252,7 +255,7 @@ def run_stages(
             if name == "ingest":
                 tokens.forget(day)
                 ledger.set_token(name, day, tokens.of(stage, day))
+            if progress is not None:
+                progress.stage_finished(name, day, "succeeded")
         tokens.forget(day)
-    if progress:
-        sys.stderr.write(f"\r[{total}/{total}] done{' ' * 30}\n")
     return counts

@@ -134,9 +134,25 @@ def collect_status(cfg: Config) -> dict[str, Any]:
     }
 
 
+def keep_dates(report: dict[str, Any], since: date | None, last: int | None) -> None:
+    """Show only the dates from ``since`` on, and of those the ``last`` N (``cvp status
+    --since/--last``); ``dates_hidden`` counts the others. Gaps, stale dates and
+    ``needs_attention`` stay whole: an old hole still stops every later date."""
+    shown = report["dates"]
+    if since is not None:
+        shown = [e for e in shown if e["business_date"] >= since.isoformat()]
+    if last is not None:
+        shown = shown[-last:] if last > 0 else []
+    report["dates_hidden"] = len(report["dates"]) - len(shown)
+    report["dates"] = shown
+
+
 def render_status(report: dict[str, Any]) -> str:
     lines = [f"warehouse {report['warehouse']}"]
-    if not report["dates"]:
+    hidden = report.get("dates_hidden", 0)
+    if hidden:
+        lines.append(f"({hidden} earlier date(s) not shown: --since/--last)")
+    elif not report["dates"]:
         lines.append("nothing landed or loaded yet")
     for e in report["dates"]:
         files = ", ".join(f"{n} {k}" for k, n in sorted(e["files"].items())) or "no files"
@@ -162,4 +178,10 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"    gap      {e['gap']}: later dates will not run (load or waive it)")
         if e.get("stale"):
             lines.append("    stale    a delivery arrived after it ran: `cvp run` re-runs it")
+    attention = report["needs_attention"]
+    if hidden and attention:
+        lines.append(
+            f"needs attention (all dates): {', '.join(attention[:10])}"
+            + (" ..." if len(attention) > 10 else "")
+        )
     return "\n".join(lines)

@@ -214,10 +214,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 class RunLedger:
     """Writes one row per stage run: stage, date, status, times, rows, config and version."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, config_hash: str) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, config_hash: str, run_id: str | None = None
+    ) -> None:
         self.con = con
         self.config_hash = config_hash
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        """The command's run id (its log lines carry it too: :mod:`pipeline.logs`)."""
 
     def start(self, stage: str, business_date: date, inputs_hash: str | None = None) -> datetime:
         started = datetime.now()

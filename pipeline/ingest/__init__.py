@@ -18,6 +18,7 @@ from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, pre
 from pipeline.ingest.readahead import start_reading
 from pipeline.ingest.reader import ReadFile
 from pipeline.ingest.transactions import load_transactions
+from pipeline.progress import RunProgress
 from pipeline.warehouse import RunLedger, transaction
 
 
@@ -131,8 +132,10 @@ def ingest_dates(
     dates: list[date],
     ledger: RunLedger,
     log: logging.Logger,
+    progress: RunProgress | None = None,
 ) -> list[DateIngest]:
-    """Ingest ``dates`` in order, each recorded in the run ledger (``cvp ingest --from --to``).
+    """Ingest ``dates`` in order, each recorded in the run ledger (``cvp ingest --from --to``)
+    and told to ``progress`` as it starts and ends.
 
     Consecutive dates share a transaction until ``ingest.commit_every_rows`` rows,
     ``ingest.commit_every_dates`` dates or ``ingest.commit_every_mb`` MB of files are loaded
@@ -148,6 +151,8 @@ def ingest_dates(
 
     if dates:
         check_history(con, dates[0], including=False)
+    if progress is not None:
+        progress.plan(dates, ["ingest"])
     results: list[DateIngest] = []
     budget = cfg.ingest.commit_every_rows
     max_bytes = int(cfg.ingest.commit_every_mb * 2**20)
@@ -165,7 +170,7 @@ def ingest_dates(
                     break
                 trying = day
                 results.append(
-                    _ingest_recorded(con, cfg, day, ledger, log, True, ahead_until=dates[-1])
+                    _ingest_recorded(con, cfg, day, ledger, log, True, dates[-1], progress)
                 )
                 trying, pending = None, pending + results[-1].rows_loaded
                 pending_bytes += results[-1].bytes_delivered
@@ -188,7 +193,7 @@ def ingest_dates(
             )
             for day in redo:  # the failing date raises again, or passes if it was transient
                 results.append(
-                    _ingest_recorded(con, cfg, day, ledger, log, False, ahead_until=dates[-1])
+                    _ingest_recorded(con, cfg, day, ledger, log, False, dates[-1], progress)
                 )
                 if results[-1].incomplete:
                     break
@@ -222,9 +227,12 @@ def _ingest_recorded(
     log: logging.Logger,
     grouped: bool,
     ahead_until: date | None = None,
+    progress: RunProgress | None = None,
 ) -> DateIngest:
     """One date with its run ledger row; ``grouped``: inside the caller's transaction, which
     an error rolls back with the ledger row."""
+    if progress is not None:
+        progress.stage_started("ingest", day)
     ledger.start("ingest", day)
     try:
         result = ingest_date(
@@ -239,6 +247,8 @@ def _ingest_recorded(
         "ingest", day, "failed" if incomplete else "succeeded", rows=result.rows_loaded,
         message="delivery incomplete: " + "; ".join(incomplete) if incomplete else None,
     )  # fmt: skip
+    if progress is not None:
+        progress.stage_finished("ingest", day, "incomplete" if incomplete else "succeeded")
     return result
 
 
