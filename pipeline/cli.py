@@ -34,7 +34,7 @@ from pipeline.cli_options import (
     run_progress,
 )
 from pipeline.config import Config
-from pipeline.errors import EXIT_FAILURE, DeliveryIncomplete, PipelineError
+from pipeline.errors import EXIT_FAILURE, DeliveryIncomplete, PipelineError, WarehouseBusy
 from pipeline.logs import current_run_id, get_logger, setup_logging, uses_json
 
 app = typer.Typer(
@@ -256,6 +256,13 @@ def status(
     cfg = load(config, landing_dir, warehouse)
     first = parse_date(since, "--since") if since else None
     live = read_progress(cfg)
+    if not (live and live["alive"]):
+        try:
+            report = collect_status(cfg)
+        except WarehouseBusy:  # a run took the warehouse meanwhile: its progress then
+            live = read_progress(cfg)
+            if not (live and live["alive"]):
+                raise
     if live and live["alive"]:
         if as_json:
             payload = {"warehouse": str(cfg.paths.warehouse), "run_in_progress": live}
@@ -263,7 +270,6 @@ def status(
         else:
             typer.echo(render_progress(live, cfg.paths.warehouse))
         return
-    report = collect_status(cfg)
     keep_dates(report, first, last)
     if live:
         report["stopped_run"] = live

@@ -185,6 +185,8 @@ def read_progress(cfg: Config) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     state["alive"] = _pid_alive(pid) and _lock_held(lock_path(cfg))
+    if not state["alive"] and not progress_path(cfg.paths.warehouse).exists():
+        return None  # it ended meanwhile: a run removes its file before it lets the lock go
     return dict(state)
 
 
