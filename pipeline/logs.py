@@ -115,6 +115,11 @@ def setup_logging(
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    # a library's warning (numpy, lifetimes) is a log line like any other: JSON in JSON mode
+    logging.captureWarnings(uses_json(fmt))
+    warned = logging.getLogger("py.warnings")
+    warned.handlers[:] = [handler] if uses_json(fmt) else []
+    warned.propagate = not uses_json(fmt)
     return logger
 
 

@@ -197,3 +197,22 @@ def test_status_since_and_last_show_fewer_dates_but_all_that_needs_attention(
     assert report["dates_hidden"] == 2
     assert report["needs_attention"] == everything["needs_attention"]
     assert runner.invoke(app, ["status", "--since", "25/11/2026"], env=env).exit_code == 1
+
+
+def test_a_library_warning_in_json_mode_is_a_json_line_too() -> None:
+    code = (
+        "import warnings\n"
+        "from pipeline.logs import setup_logging\n"
+        "setup_logging('json')\n"
+        "warnings.warn('overflow encountered in exp', RuntimeWarning)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = json_lines(proc.stderr)
+    assert line["level"] == "warning" and "overflow encountered in exp" in str(line["msg"])
