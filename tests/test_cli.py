@@ -24,7 +24,7 @@ from pipeline.errors import (
     EXIT_USAGE,
     EXIT_WAREHOUSE_BUSY,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, young_config
 
 runner = CliRunner()
 
@@ -87,12 +87,13 @@ def test_json_mode_all_of_stderr_is_json_lines_tied_to_run_ledger(tmp_path: Path
         "CVP_WAREHOUSE": str(tmp_path / "cvp.duckdb"),
         "CVP_EXPORT_DIR": str(tmp_path / "exports"),
     }
+    young = ["--config", str(young_config(tmp_path))]  # the sample zone has 5 days
     runs = []
     for words in (
         ["ingest", "--new", "--from", "2026-11-23", "--to", "2026-11-24"],
         ["run", "--date", "2026-11-24"],  # every stage, the analysts' snapshot
     ):
-        ok = cvp(*words, env=env)  # --log-format auto: JSON off a terminal
+        ok = cvp(*words, *young, env=env)  # --log-format auto: JSON off a terminal
         assert ok.returncode == 0, ok.stderr
         lines = json_lines(ok.stderr)
         assert len({line["run_id"] for line in lines}) == 1
@@ -109,7 +110,7 @@ def test_json_mode_all_of_stderr_is_json_lines_tied_to_run_ledger(tmp_path: Path
         (1, ["run", "--date", "2026-11-24", "--force"], {"CVP_INJECT_FAILURE": "tiers"}),
     ]
     for code, words, extra in failing:
-        proc = cvp(*words, env={**env, **extra})
+        proc = cvp(*words, *young, env={**env, **extra})
         assert proc.returncode == code, (words, proc.stderr)
         last = json_lines(proc.stderr)[-1]
         assert last["level"] == "error" and last["exit_code"] == code, last
