@@ -101,6 +101,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
         entry(day)["unknown_customer_rows"] = int(n)
     for day in _landing_dates(cfg):
         e = entry(day)
+        e["delivered"] = True
         _, missing = discover(cfg.paths.landing_dir, cfg.ingest, day)
         e["missing"] = [
             f"{m.file_name}: {m.reason}"
@@ -119,6 +120,8 @@ def collect_status(cfg: Config) -> dict[str, Any]:
     ordered = [dates[d] for d in sorted(dates)]
     for e in ordered:
         e["loaded"] = bool(e["files"]) and not e["missing"] and not e["rejected"]
+        # every required file landed, none loaded yet: the next `cvp run` loads it
+        e["pending"] = bool(e.pop("delivered", False)) and not e["files"] and not e["missing"]
     return {
         "warehouse": str(cfg.paths.warehouse),
         "dates": ordered,
@@ -126,6 +129,7 @@ def collect_status(cfg: Config) -> dict[str, Any]:
             {"business_date": g.business_date.isoformat(), "reason": g.reason} for g in gap_list
         ],
         "stale": [d.isoformat() for d in stale],
+        "pending": [e["business_date"] for e in ordered if e["pending"]],
         "needs_attention": [
             e["business_date"]
             for e in ordered
@@ -155,8 +159,10 @@ def render_status(report: dict[str, Any]) -> str:
     elif not report["dates"]:
         lines.append("nothing landed or loaded yet")
     for e in report["dates"]:
-        files = ", ".join(f"{n} {k}" for k, n in sorted(e["files"].items())) or "no files"
-        state = "complete" if e["loaded"] else "INCOMPLETE"
+        files = ", ".join(f"{n} {k}" for k, n in sorted(e["files"].items())) or (
+            "delivered, not loaded yet" if e["pending"] else "no files"
+        )
+        state = "complete" if e["loaded"] else "PENDING" if e["pending"] else "INCOMPLETE"
         stages = " ".join(f"{s}:{st}" for s, st in e["stages"].items())
         lines.append(
             f"{e['business_date']}  {state:<10} {files}; rows {e['rows_loaded']}, "

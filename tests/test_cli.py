@@ -191,6 +191,10 @@ def test_status_since_and_last_show_fewer_dates_but_all_that_needs_attention(
     assert "(3 earlier date(s) not shown: --since/--last)" in result.output
     assert everything["needs_attention"] == ["2026-11-24"]
     assert "needs attention (all dates): 2026-11-24" in result.output
+    # landed whole, not loaded yet: pending (the next run loads them), not a problem
+    assert everything["pending"] == ["2026-11-25", "2026-11-26", "2026-11-27"]
+    line = next(x for x in result.output.splitlines() if x.startswith("2026-11-27"))
+    assert "PENDING" in line and "delivered, not loaded yet" in line
 
     result = runner.invoke(app, ["status", "--since", "2026-11-25", "--json"], env=env)
     report = json.loads(result.output)
