@@ -213,12 +213,7 @@ def flag_potential(
         young & ~student & pl.col("education").is_in(rules.graduate_educations).fill_null(False)
     )
     smoothed = "inflow_growth_ratio" in customers.columns
-    was_growing = pl.lit(False)
-    if previous is not None and smoothed:
-        before = previous.filter(
-            pl.col("potential_reasons").fill_null("").str.contains("INFLOW_GROWTH")
-        )["customer_id"]
-        was_growing = pl.col("customer_id").is_in(before.implode())
+    was_growing = _flagged_before(previous, "INFLOW_GROWTH") if smoothed else pl.lit(False)
     if rules.min_inflow_trend is None:
         inflow: pl.Expr = pl.lit(False)
     elif smoothed:
@@ -256,6 +251,15 @@ def flag_potential(
     )
 
 
+def _flagged_before(previous: pl.DataFrame | None, reason: str) -> pl.Expr:
+    """Whether the customer carried the potential ``reason`` on the previous date
+    (``previous``: ``customer_id``, ``potential_reasons``; none: nobody did)."""
+    if previous is None:
+        return pl.lit(False)
+    before = previous.filter(pl.col("potential_reasons").fill_null("").str.contains(reason))
+    return pl.col("customer_id").is_in(before["customer_id"].implode())
+
+
 def _contribution_growth(
     customers: pl.DataFrame, rules: PotentialRules, previous: pl.DataFrame | None
 ) -> pl.Expr:
@@ -266,12 +270,7 @@ def _contribution_growth(
     ``exit_contribution_trend_share`` of the run rate."""
     if rules.min_contribution_trend_share is None:
         return pl.lit(False)
-    was = pl.lit(False)
-    if previous is not None:
-        before = previous.filter(
-            pl.col("potential_reasons").fill_null("").str.contains("CLV_GROWTH")
-        )["customer_id"]
-        was = pl.col("customer_id").is_in(before.implode())
+    was = _flagged_before(previous, "CLV_GROWTH")
     entry, exit_ = rules.min_contribution_trend_share, rules.exit_contribution_trend_share
     share = pl.when(was).then(pl.lit(entry if exit_ is None else exit_)).otherwise(pl.lit(entry))
     run_rate = _amount("clv_run_rate_amount")

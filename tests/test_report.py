@@ -14,6 +14,7 @@ import subprocess
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -546,16 +547,9 @@ document.body.appendChild(pre);
 </script>"""
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-)
-def test_headless_chromium_draws_every_figure(html: str, tmp_path: Path) -> None:
-    # The probe script is added to a copy: the report itself has no script.
-    page = tmp_path / "probe.html"
-    page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    shot = tmp_path / "shot.png"
-    common = [
+def _chromium(tmp_path: Path) -> list[str]:
+    """Headless Chromium with its own profile under ``tmp_path``, as the browser tests run it."""
+    return [
         str(CHROMIUM),
         "--headless",
         "--no-sandbox",
@@ -567,13 +561,32 @@ def test_headless_chromium_draws_every_figure(html: str, tmp_path: Path) -> None
         f"--user-data-dir={tmp_path / 'profile'}",
         "--window-size=1280,2000",
     ]
+
+
+def _probe(chromium: list[str], page: Path) -> dict[str, Any]:
+    """Load ``page`` (a report with a probe script added) and return what the probe wrote
+    into its ``<pre id="probe">`` as JSON."""
     done = subprocess.run(
-        [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+        [*chromium, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
     match = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert match, "the browser did not run the probe: " + done.stdout[:500]
-    sizes = json.loads(match.group(1).replace("&quot;", '"'))
+    out: dict[str, Any] = json.loads(match.group(1).replace("&quot;", '"'))
+    return out
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+)
+def test_headless_chromium_draws_every_figure(html: str, tmp_path: Path) -> None:
+    # The probe script is added to a copy: the report itself has no script.
+    page = tmp_path / "probe.html"
+    page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    common = _chromium(tmp_path)
+    sizes = _probe(common, page)
     for fig_id in FIGURE_IDS:
         assert sizes.get(fig_id), f"{fig_id}: no SVG rendered"
         width, height, shapes = sizes[fig_id]
@@ -822,25 +835,6 @@ def test_headless_chromium_draws_the_chinese_figures(html_zh: str, tmp_path: Pat
     ids = sorted(f"{font.get_char_index(ord(c)):x}" for c in chars)
     page = tmp_path / "zh.html"
     page.write_text(html_zh.replace("</body>", CJK_PROBE % json.dumps(ids) + "</body>"), "utf-8")
-    done = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1280,2000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    match = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
-    assert match, "the browser did not run the probe: " + done.stdout[:500]
-    drawn = json.loads(match.group(1).replace("&quot;", '"'))
+    drawn = _probe(_chromium(tmp_path), page)
     for fig_id in FIGURE_IDS:
         assert drawn.get(fig_id, 0) >= 2, f"{fig_id}: {drawn.get(fig_id)} Chinese glyphs drawn"

@@ -732,6 +732,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
     day = ctx.business_date
     con = ctx.con
     calibration_end = backtest_cutoff(day, cfg.holdout_months)
+    cal_month = calibration_end.replace(day=1)
     t0 = time.monotonic()
     rfm = read_rfm_with_contribution(
         con, cfg, day, calibration_end, annual_days=ctx.cfg.economics.annual_days
@@ -766,7 +767,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
     window = max(cfg.run_rate_months, cfg.trend_window_months)
     lo = min(
         shift_months(last_month, -(window - 1)),
-        shift_months(calibration_end.replace(day=1), -max(11, window - 1)),
+        shift_months(cal_month, -max(11, window - 1)),
     )
     first = _first_full_month(con)
     expected: dict[date, pl.DataFrame] = {}
@@ -774,7 +775,6 @@ def _fit_score_validate(ctx: StageContext) -> int:
         # expected monthly contribution = the run rate of the last closed months and the
         # shrunk trend; a customer without any keeps the contribution model's yearly figure /
         # 12, flat
-        cal_month = calibration_end.replace(day=1)
         expected = expected_contributions(con, sorted({last_month, cal_month}), cfg)
         rfm = (
             rfm.join(expected[last_month], on="customer_id", how="left")
@@ -828,7 +828,6 @@ def _fit_score_validate(ctx: StageContext) -> int:
         buckets = result.buckets.with_columns(
             calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
         )
-        cal_month = calibration_end.replace(day=1)
         money = (
             money_backtest_rows(ctx, calibration_end, calibration, result.fit, expected[cal_month])
             if cal_month in expected
