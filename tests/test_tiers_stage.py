@@ -684,3 +684,42 @@ def test_a_branch_summary_short_of_contribution_fails_the_check(
         "select check_name from tiers_consistency where business_date = ? and not is_ok", [DAY]
     ).fetchall()
     assert failing == [("branch_summary_equals_contribution",)]
+
+
+def test_a_branch_summary_one_cent_off_fails_the_check(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    """Exact, not within rounding: one cent moved from one branch's row to another's keeps the
+    total but fails the check for both branches."""
+    from pipeline.sqlfiles import run_sql
+
+    build_upstream(warehouse, DAY, population())
+    run_tiers(small_config(cfg), warehouse, DAY)
+    params = {
+        "business_date": DAY,
+        "tier_names": cfg.tiers.tier_names,
+        "protected_min_age": cfg.tiers.migration.protected_min_age,
+    }
+    assert warehouse.execute(
+        "select count(*) from tiers_consistency where business_date = ? and not is_ok", [DAY]
+    ).fetchone() == (0,)
+    branches = [
+        r[0]
+        for r in warehouse.execute(
+            "select distinct branch_id from int_branch_summary order by 1"
+        ).fetchall()
+    ]
+    assert len(branches) >= 2
+    for branch, cents in ((branches[0], 0.01), (branches[1], -0.01)):
+        warehouse.execute(
+            "update int_branch_summary set contribution_amount = contribution_amount + ?"
+            " where branch_id = ? and tier = (select min(tier) from int_branch_summary"
+            " where branch_id = ?)",
+            [cents, branch, branch],
+        )
+    run_sql(warehouse, "checks/tiers_consistency", params)
+    assert warehouse.execute(
+        "select failing_rows from tiers_consistency"
+        " where business_date = ? and check_name = 'branch_summary_equals_contribution'",
+        [DAY],
+    ).fetchone() == (2,)

@@ -9,7 +9,8 @@
 -- or elderly customers, merchants, or of unknown age), the call list holds only active
 -- customers who consented to marketing contact, the credit gate holds (a customer with an
 -- account in default is at the lowest tier and on no call list), and the branch summary adds
--- up to the customers' contribution (each customer rounded to the cent: n × 0.005 at most).
+-- up to the customers' contribution exactly: per branch, the same customers and the same sum
+-- of each customer's contribution rounded to the cent (failing_rows: branches that differ).
 with
 tiers as (
     select * from int_customer_tiers where business_date = $business_date
@@ -65,14 +66,21 @@ credit_gate as (
 ),
 
 branch_total as (
-    select 'branch_summary_equals_contribution' as check_name,
-           case when abs(coalesce((select sum(contribution_amount) from int_branch_summary
-                                   where business_date = $business_date), 0)
-                         - coalesce(sum(c.contribution_amount), 0))
-                     <= (count(*) + 1) * 0.005
-                then 0 else 1 end as failing_rows
-    from int_customer_contribution as c
-    where c.business_date = $business_date
+    select 'branch_summary_equals_contribution' as check_name, count(*) as failing_rows
+    from (
+        select branch_id, sum(customers) as customers, sum(contribution_amount) as amount
+        from int_branch_summary
+        where business_date = $business_date
+        group by branch_id
+    ) as s
+    full join (
+        select coalesce(home_branch_id, 'UNKNOWN') as branch_id, count(*) as customers,
+               sum(round(contribution_amount, 2)) as amount
+        from int_customer_contribution
+        where business_date = $business_date
+        group by all
+    ) as c on c.branch_id = s.branch_id
+    where s.customers is distinct from c.customers or s.amount is distinct from c.amount
 ),
 
 final as (
