@@ -102,20 +102,30 @@ def sql_path(name: str) -> Path:
 
 
 def replace_partition(
-    con: duckdb.DuckDBPyConnection, table: str, rows: str, business_date: date
-) -> None:
-    """Replace ``table``'s rows of ``business_date`` with the relation ``rows`` (a temp table or
-    a registered frame). A missing table is created; a column new in ``rows`` is added to the
-    table (null for older dates)."""
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: str,
+    business_date: date,
+    args: dict[str, Any] | None = None,
+) -> int:
+    """Replace ``table``'s rows of ``business_date`` with the relation ``rows`` (a temp table,
+    a registered frame or a SELECT with its ``args``); return how many rows it has. A missing
+    table is created; a column new in ``rows`` is added to the table (null for older dates).
+    A SELECT is inserted straight into the table (no copy of its rows on the way)."""
+    source = f"({rows})" if rows.lstrip().lower().startswith(("select", "with")) else rows
+    columns = con.execute(f"describe select * from {source}", args or {}).fetchall()
     if not table_exists(con, table):
-        con.execute(f"create table {table} as select * from {rows} limit 0")
+        con.execute(
+            f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k, *_ in columns) + ")"
+        )
     else:
         have = {r[0] for r in con.execute(f"describe {table}").fetchall()}
-        for name, kind, *_ in con.execute(f"describe {rows}").fetchall():
+        for name, kind, *_ in columns:
             if name not in have:
                 con.execute(f'alter table {table} add column "{name}" {kind}')
     con.execute(f"delete from {table} where business_date = $d", {"d": business_date})
-    con.execute(f"insert into {table} by name select * from {rows}")
+    row = con.execute(f"insert into {table} by name select * from {source}", args or {}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def write_partition(
@@ -140,10 +150,12 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -
     Only the parameters the file declares are passed on; a missing one is an error.
     """
     model = load_sql(sql_path(name))
-    missing = set(model.params) - set(params)
+    missing = set(model.params) - set(params) - set(RANGE_PARAMS)
     if missing:
         raise SqlError(f"{model.path}: parameters not supplied: {sorted(missing)}")
-    args = {k: params[k] for k in model.params}
+    args = {k: params[k] for k in model.params if k not in RANGE_PARAMS}
+    if RANGE_PARAMS[0] in model.params:
+        return _run_in_ranges(con, model, args, params["business_date"], params["chunk_customers"])
     try:
         if model.materialize == "view":
             con.execute(f"create or replace view {model.table} as {model.body}", args)
@@ -152,10 +164,61 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -
             con.execute(f"create or replace table {model.table} as {model.body}", args)
             row = con.execute(f"select count(*) from {model.table}").fetchone()
             return int(row[0]) if row else 0
-        con.execute(f"create or replace temp table _new_rows as {model.body}", args)
-        replace_partition(con, model.table, "_new_rows", params["business_date"])
-        row = con.execute("select count(*) from _new_rows").fetchone()
-        con.execute("drop table _new_rows")
-        return int(row[0]) if row else 0
+        return replace_partition(con, model.table, model.body, params["business_date"], args)
     except duckdb.Error as exc:
         raise SqlError(f"{model.path}: {exc}") from None
+
+
+RANGE_PARAMS = ("customer_from", "customer_to")
+"""The params of a file computed one range of customers at a time (see :func:`run_sql`)."""
+
+
+def customer_ranges(
+    con: duckdb.DuckDBPyConnection, business_date: date, per_range: int
+) -> list[tuple[str, str | None]]:
+    """Ranges of ``per_range`` customers valid at ``business_date``, in customer_id order:
+    (from, before) pairs covering every string, the first from '' and the last open."""
+    starts = [
+        r[0]
+        for r in con.execute(
+            """
+            select customer_id from (
+                select customer_id, row_number() over (order by customer_id) - 1 as n
+                from hist_customers where valid_from <= $d and valid_to > $d
+            ) where n > 0 and n % $per = 0 order by customer_id
+            """,
+            {"d": business_date, "per": per_range},
+        ).fetchall()
+    ]
+    bounds: list[str | None] = ["", *starts, None]
+    return [(str(bounds[i]), bounds[i + 1]) for i in range(len(bounds) - 1)]
+
+
+def _run_in_ranges(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    args: dict[str, Any],
+    business_date: date,
+    per_range: int,
+) -> int:
+    """Materialise a partitioned file that reads one range of customers at a time
+    (``customer_id >= $customer_from and ($customer_to is null or customer_id < $customer_to)``
+    on each of its inputs), so the query's memory is a range's: the date's rows are replaced by
+    the first range's and the others are appended, in the caller's transaction."""
+    if model.materialize != "partition":
+        raise SqlError(f"{model.path}: only a partitioned table is computed by customer ranges")
+    rows = 0
+    try:
+        ranges = customer_ranges(con, business_date, per_range)
+        for i, (first, before) in enumerate(ranges):
+            part = {**args, "customer_from": first, "customer_to": before}
+            if i == 0:
+                rows += replace_partition(con, model.table, model.body, business_date, part)
+            else:
+                row = con.execute(
+                    f"insert into {model.table} by name select * from ({model.body})", part
+                ).fetchone()
+                rows += int(row[0]) if row else 0
+    except duckdb.Error as exc:
+        raise SqlError(f"{model.path}: {exc}") from None
+    return rows

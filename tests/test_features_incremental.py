@@ -59,3 +59,22 @@ def test_only_closed_parts_are_stored_and_sums_are_narrow(cfg: Config) -> None:
     assert kinds == {"DATE", "VARCHAR", "BIGINT", "DECIMAL(18,2)"}
     kinds = {r[1] for r in con.execute("describe agg_customer_txn_month").fetchall()}
     assert "HUGEINT" not in kinds and "DECIMAL(38,2)" not in kinds
+
+
+def test_the_customer_view_by_ranges_of_one_customer_equals_one_pass(cfg: Config) -> None:
+    """warehouse.chunk_customers splits int_customer_features into ranges of customer ids
+    (for memory); ranges of one customer each give the rows of one pass over everyone."""
+    con = duckdb.connect(":memory:")
+    build_scenario(con)
+    add_txn(con, "C1", "A1", "POS", "POS", "80.00", date(2026, 10, 29))
+    run(con, cfg, "features")
+    one_pass = _rows(con, "int_customer_features")
+    customers = con.execute(
+        "select count(*) from int_customer_features where business_date = ?", [D]
+    ).fetchone()
+    assert customers and customers[0] >= 3
+    ranged = cfg.model_copy(
+        update={"warehouse": cfg.warehouse.model_copy(update={"chunk_customers": 1})}
+    )
+    run(con, ranged, "features")
+    assert _rows(con, "int_customer_features") == one_pass

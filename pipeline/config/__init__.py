@@ -73,6 +73,10 @@ class WarehouseConfig(_Frozen):
     """DuckDB worker threads; empty means all cores."""
     memory_limit: str | None = None
     """DuckDB memory limit, e.g. ``8GB``; empty means DuckDB's default (80% of RAM)."""
+    chunk_customers: int = Field(default=250_000, ge=1)
+    """Customers per pass of the widest per-customer queries (those whose SQL declares the
+    params ``customer_from`` and ``customer_to``): the query runs once per range of customer
+    ids, so its memory is a range's. Smaller uses less memory, not less time."""
     analyst_snapshot: bool = True
     """After each successful ``cvp run``, publish a read-only copy of the warehouse for
     analysts beside it (``<stem>.analysts.duckdb``; ``cvp sql``, ``cvp show``)."""

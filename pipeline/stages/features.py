@@ -713,7 +713,11 @@ def run(ctx: StageContext) -> int:
     features_hash = cfg.section_fingerprint("features")
     for table in ("agg_customer_feature_parts", "agg_customer_card_spend_parts"):
         ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, features_hash))
-    rows = run_sql(ctx.con, "features/int_customer_features", params)
+    rows = run_sql(
+        ctx.con,
+        "features/int_customer_features",
+        {**params, "chunk_customers": cfg.warehouse.chunk_customers},
+    )
     drop_current_parts(ctx.con, ("agg_customer_feature_parts", "agg_customer_card_spend_parts"))
     ctx.facts["customers"] = rows
     return rows

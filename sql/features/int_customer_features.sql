@@ -1,7 +1,7 @@
 -- table:  int_customer_features
 -- grain:  customer_id, business_date
 -- inputs: agg_customer_feature_parts, agg_customer_feature_parts_current, agg_customer_card_spend_parts, agg_customer_card_spend_parts_current, agg_account_balance_month, hist_customers, ref_age_bands
--- params: business_date, window_start, month_start, recent_start, regular_inflow_min_months
+-- params: business_date, window_start, month_start, recent_start, regular_inflow_min_months, customer_from, customer_to
 -- materialize: partition
 -- The customer view shared by every later stage, over the trailing window (configs: features):
 -- the sum of the window's parts in agg_customer_feature_parts (the closed months, computed once
@@ -11,7 +11,9 @@
 -- closing balances and days past due are those of the business date's month (as of the date).
 -- Card spending by merchant category (configs: features.mcc_categories; others 'other') is a
 -- map category -> amount (and -> purchases) over the window (DESIGN.md point 6).
--- Customers are those with a customer version valid at the business date.
+-- Customers are those with a customer version valid at the business date. The query reads one
+-- range of them at a time (customer_id from $customer_from, before $customer_to, on every
+-- input; pipeline/sqlfiles.py, configs: warehouse.chunk_customers): its memory is a range's.
 with
 customers as (
     select customer_id, gender, birth_date, education, occupation, industry, region_code,
@@ -21,16 +23,22 @@ customers as (
                            < strftime(birth_date, '%m%d') then 1 else 0 end as age_years
     from hist_customers
     where valid_from <= $business_date and valid_to > $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 closed as (
     select *
     from agg_customer_feature_parts
     where window_month = $month_start and part = 'closed'
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 current_month as (
     select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
     from agg_customer_feature_parts_current
     where window_month = $month_start and as_of_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 sums as (
     -- the window = closed months + month to date; each part has one row per customer, so a
@@ -101,6 +109,8 @@ holdings as (
                max(max_days_past_due) as max_days_past_due
         from agg_account_balance_month
         where month_start = $month_start and as_of_date = $business_date
+          and customer_id >= $customer_from
+          and ($customer_to is null or customer_id < $customer_to)
         group by customer_id
     ) a
 ),
@@ -126,11 +136,15 @@ card_lists as (
                     select customer_id, mcc_category, spend_amount, txn_count
                     from agg_customer_card_spend_parts
                     where window_month = $month_start and part = 'closed'
+                      and customer_id >= $customer_from
+                      and ($customer_to is null or customer_id < $customer_to)
                 ) c
                 full outer join (
                     select customer_id, mcc_category, spend_amount, txn_count
                     from agg_customer_card_spend_parts_current
                     where window_month = $month_start and as_of_date = $business_date
+                      and customer_id >= $customer_from
+                      and ($customer_to is null or customer_id < $customer_to)
                 ) m
                   on m.customer_id = c.customer_id
                  and m.mcc_category is not distinct from c.mcc_category
