@@ -7,6 +7,7 @@ in the comment beside it.
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -237,6 +238,21 @@ def test_high_salary_is_not_a_merchant() -> None:
     assert "DECOY_SALARY" in s["decoy_reasons"]
     sig = one(con, "select top_payer_months, top_payer_amount_cv from int_merchant_signals")
     assert sig["top_payer_months"] == 12 and sig["top_payer_amount_cv"] == pytest.approx(0.0)
+
+
+def test_top_payer_spread_is_exact() -> None:
+    r = base_rows()
+    r.customer("V1")
+    # The top payer pays 40,000.00, 50,000.00 and 60,000.00 (a smaller one 1,000.00): in
+    # cents n·Σc² − (Σc)² = 3 × 7.7e13 − 1.5e7² = 6e12, Σc = 1.5e7, so the spread
+    # stddev_pop / avg is sqrt(6e12) / 1.5e7 = sqrt(2/3) / 5, computed once from exact sums.
+    for i, amount in enumerate(("50000.00", "60000.00", "40000.00")):
+        r.txn("V1", START + timedelta(days=7 * i), "TRI", "C", amount, cp_account="BIG")
+    r.txn("V1", START, "TRI", "C", "1000.00", cp_account="SMALL")
+    con = run_merchants(r, make_config())
+    sig = one(con, "select top_payer_months, top_payer_amount_cv from int_merchant_signals")
+    assert sig["top_payer_months"] == 1
+    assert sig["top_payer_amount_cv"] == math.sqrt(6e12) / 1.5e7
 
 
 def test_counterparty_chain_prospects_and_cluster() -> None:

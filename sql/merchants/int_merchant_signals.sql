@@ -103,15 +103,23 @@ payer_stats as (
 ),
 
 -- The salary test looks at the top payer only: its months and the spread of its payments.
+-- The coefficient of variation stddev_pop / avg is sqrt(n·Σc² − (Σc)²) / Σc over the
+-- payments c in whole cents: integer sums, exact and independent of the order DuckDB meets
+-- the rows in (stddev_pop's floating-point updates differed in the last digits from run to
+-- run at 1M customers), rounded once by the square root and the division.
 top_payers as (
     select
-        i.customer_id,
-        count(distinct date_trunc('month', i.txn_date)) as top_payer_months,
-        stddev_pop(i.amount) / nullif(avg(i.amount), 0) as top_payer_amount_cv
-    from cand_inflows as i
-    inner join payer_stats as p
-        on p.customer_id = i.customer_id and p.top_payer_key = i.counterparty_key
-    group by i.customer_id
+        customer_id,
+        count(distinct date_trunc('month', txn_date)) as top_payer_months,
+        sqrt(cast(count(*) * sum(cents * cents) - sum(cents) * sum(cents) as double))
+        / nullif(cast(sum(cents) as double), 0) as top_payer_amount_cv
+    from (
+        select i.customer_id, i.txn_date, cast(i.amount * 100 as hugeint) as cents
+        from cand_inflows as i
+        inner join payer_stats as p
+            on p.customer_id = i.customer_id and p.top_payer_key = i.counterparty_key
+    )
+    group by customer_id
 ),
 
 daily_flows as materialized (
