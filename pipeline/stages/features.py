@@ -164,6 +164,23 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             for i, b in enumerate(buckets)
         ],
     )
+    # the bucket of each number of days past due, for an equi-join (a range join over every
+    # account day is a nested loop); days past the last bucket's start are looked up at its start
+    con.execute(
+        """
+        create or replace temp table ref_pd_by_dpd as
+        select d.days_past_due, b.min_days_past_due, b.pd_percent,
+               d.days_past_due = max(d.days_past_due) over () as is_last
+        from (
+            select unnest(range(least(0, min(min_days_past_due)),
+                                max(min_days_past_due) + 1)) as days_past_due
+            from ref_pd_buckets
+        ) d
+        join ref_pd_buckets b
+          on d.days_past_due >= b.min_days_past_due
+         and (b.max_days_past_due is null or d.days_past_due <= b.max_days_past_due)
+        """
+    )
     con.execute(
         "create or replace temp table ref_lifetime_pd (min_days_past_due integer, "
         "years integer, pd_percent decimal(12,6))"

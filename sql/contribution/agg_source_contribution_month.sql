@@ -186,13 +186,14 @@ provision_source as (
     group by all
 ),
 latest_version as (
-    -- each account's latest version as of each month's end (as_of in its own month)
-    select h.account_id, m.month_start, h.product_code, h.branch_id
-    from (select account_id, product_code, branch_id, valid_from,
-                 lead(valid_from) over (partition by account_id order by valid_from) as next_from
-          from hist_accounts
-          where valid_from <= cast($as_of as date)) h
-    join months m on h.valid_from <= m.as_of and (h.next_from is null or h.next_from > m.as_of)
+    -- each account's latest version as of each month's end (as_of in its own month): a
+    -- grouping, not a window (sorting every version of every account costs several times more)
+    select h.account_id, m.month_start,
+           arg_max(h.product_code, h.valid_from) as product_code,
+           arg_max(h.branch_id, h.valid_from) as branch_id
+    from hist_accounts h
+    join months m on h.valid_from <= m.as_of
+    group by h.account_id, m.month_start
 ),
 txn_rows as (
     select account_id, channel, txn_code, direction, amount, fee,

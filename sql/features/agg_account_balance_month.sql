@@ -1,6 +1,6 @@
 -- table:  agg_account_balance_month
 -- grain:  account_id, month_start, as_of_date
--- inputs: hist_accounts, ref_product_rates, ref_pd_buckets, ref_lifetime_pd
+-- inputs: hist_accounts, ref_product_rates, ref_pd_by_dpd, ref_lifetime_pd
 -- params: month_from, month_to, as_of, watch_dpd, default_dpd, default_statuses, years_without_maturity
 -- materialize: table
 -- Balance-days per account and calendar month from the type-2 account versions: for each day
@@ -13,7 +13,8 @@
 --   watch    days past due >= $watch_dpd (stage 2)
 --   performing otherwise (stage 1)
 -- accrual_rate_balance_days leaves out the days in default (non-accrual); pd_balance_days is
--- Σ PD% × balance × days with the 12-month PD of the day's bucket when performing and the
+-- Σ PD% × balance × days with the 12-month PD of the day's bucket (ref_pd_by_dpd: the bucket of
+-- each number of days past due, those past the last bucket's start at its start) when performing and the
 -- lifetime PD (remaining term, ref_lifetime_pd) when in watch, nothing in default; a default is
 -- provisioned once instead: default_exposure_change is the change in defaulted exposure at the
 -- versions starting in the month (+balance on entering default, −balance on curing, the balance
@@ -90,12 +91,13 @@ spans as (
                      and not (o.status = 'C' and o.previous_stage = 'default')
                 then o.exposure_change else 0 end as month_exposure_change
     from overlap o
-    left join ref_pd_buckets pb
-      on coalesce(o.days_past_due, 0) >= pb.min_days_past_due
-     and (pb.max_days_past_due is null or coalesce(o.days_past_due, 0) <= pb.max_days_past_due)
+    left join ref_pd_by_dpd pb
+      on pb.days_past_due = least(coalesce(o.days_past_due, 0),
+                                  (select days_past_due from ref_pd_by_dpd where is_last))
     left join ref_lifetime_pd lp
-      on o.credit_stage = 'watch'
-     and lp.min_days_past_due = pb.min_days_past_due
+      -- watch days only: the key is null otherwise (a condition on one side in the ON clause
+      -- of a left join makes DuckDB loop over every pair instead of hashing)
+      on lp.min_days_past_due = case when o.credit_stage = 'watch' then pb.min_days_past_due end
      and lp.years = least(40, greatest(1, coalesce(
              cast(ceil(datediff('day', o.day_from, o.maturity_date) / 365) as integer),
              $years_without_maturity)))
