@@ -9,8 +9,9 @@ over the previous copy. A connection open on the previous copy keeps reading it 
 does not disturb an open file); the next connection reads the new one. ``cvp sql`` and
 ``cvp show`` read the snapshot; docs/warehouse.md says how to open it from Python or DBeaver.
 
-The copy takes the time of copying the file (the kernel's copy, no re-encoding): measured in
-docs/warehouse.md ("The analysts' snapshot").
+The copy takes the time of copying the file (``copy_file_range``, in the kernel: 20% less
+than a copy through user space on this machine's ext4, and a clone on a file system that
+shares blocks, e.g. XFS or Btrfs): measured in docs/warehouse.md ("The analysts' snapshot").
 """
 
 from __future__ import annotations
@@ -43,14 +44,36 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, cfg: Config) -> tuple[Path,
     target = snapshot_path(cfg)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(cfg.paths.warehouse, tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
+        _copy(cfg.paths.warehouse, tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return target, time.monotonic() - started
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to a new file ``target`` and flush it to disk. In the kernel
+    (``copy_file_range``: no pass through user space, a clone where the file system shares
+    blocks), else by :func:`shutil.copyfile`."""
+    with source.open("rb") as src, target.open("wb") as dst:
+        size = os.fstat(src.fileno()).st_size
+        copied = 0
+        try:
+            while copied < size:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), size - copied)
+                if n == 0:
+                    break
+                copied += n
+        except OSError:
+            copied = -1
+        if copied != size:  # not supported here (another file system, an old kernel)
+            dst.seek(0)
+            dst.truncate()
+            src.seek(0)
+            shutil.copyfileobj(src, dst, 16 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
 
 
 def open_snapshot(cfg: Config) -> duckdb.DuckDBPyConnection:

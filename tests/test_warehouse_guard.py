@@ -162,3 +162,23 @@ def test_every_writing_command_waits_for_the_lock_then_exits_4(tmp_path: Path) -
             )  # fmt: skip
             assert done.returncode == 4, (words, done.stderr)
             assert "held by pid" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_analysts_snapshot_is_the_checkpointed_warehouse_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    """publish_snapshot checkpoints, then copies the file in the kernel: the copy has the
+    warehouse's bytes (a table committed to the WAL only included) and replaces the old one."""
+    from pipeline.snapshot import open_snapshot, publish_snapshot, snapshot_path
+
+    warehouse = tmp_path / "cvp.duckdb"
+    cfg = load_config(REPO / "configs" / "default.yaml", overrides={"warehouse": warehouse})
+    con = duckdb.connect(str(warehouse))
+    con.execute("create table t as select range as n, repeat('x', 100) as s from range(300000)")
+    snapshot_path(cfg).write_bytes(b"last night's copy")
+    publish_snapshot(con, cfg)
+    con.close()
+    assert snapshot_path(cfg).read_bytes() == warehouse.read_bytes()
+    reader = open_snapshot(cfg)
+    assert reader.execute("select count(*), sum(n) from t").fetchone() == (300000, 44999850000)
+    reader.close()
