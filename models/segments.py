@@ -162,9 +162,20 @@ def cluster_behaviour(
     return assignments, pl.DataFrame(rows)
 
 
+DEMOGRAPHIC_COLUMNS = [
+    "customer_id",
+    "industry",
+    "education",
+    "region_code",
+    "age_band",
+    "occupation",
+]
+"""The customer view's columns :func:`demographic_segments` reads."""
+
+
 def demographic_segments(features: pl.DataFrame) -> pl.DataFrame:
     """Segment keys by industry, education, region, age band and occupation."""
-    cols = ["customer_id", "industry", "education", "region_code", "age_band", "occupation"]
+    cols = DEMOGRAPHIC_COLUMNS
     missing = [c for c in cols if c not in features.columns]
     if missing:
         raise ValueError(f"Required column {missing[0]} missing from the customer view")
