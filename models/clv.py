@@ -42,7 +42,9 @@ Equations used here (numbers refer to the papers):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -241,6 +243,64 @@ def fit_purchase_model(
         n_repeaters=repeaters,
         time_unit_days=cfg.time_unit_days,
         penalizer=float(fitter.penalizer_coef),
+        fitter=fitter,
+    )
+
+
+FIT_KEY_LAYOUT = 1
+"""Version of :func:`purchase_fit_key`'s recipe (bump it when fit_purchase_model changes)."""
+
+
+def purchase_fit_key(rfm: pl.DataFrame, cfg: ClvConfig) -> str:
+    """A fingerprint of everything :func:`fit_purchase_model` from the default start depends
+    on: the unique (frequency, recency, T) rows with their counts, the fit's settings and the
+    versions of the libraries that fit. Equal keys, equal fits, so a stored fit can stand in
+    for a refit (the clv stage reuses the month's calibration fit this way): a late posting
+    before the cut-off, another penalizer or model, a library upgrade all change the key."""
+    from importlib.metadata import version
+
+    require_columns(rfm, KEY, "customer RFM summary")
+    settings = {
+        "model": cfg.model,
+        "time_unit_days": cfg.time_unit_days,
+        "penalizer": cfg.penalizer,
+        "max_penalizer": cfg.max_penalizer,
+        "min_customers": cfg.min_customers,
+        "min_repeaters": cfg.min_repeaters,
+        "layout": FIT_KEY_LAYOUT,
+        "versions": [version(p) for p in ("lifetimes", "autograd", "scipy", "numpy")],
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    unique = rfm.group_by(KEY).agg(pl.len().alias("weight")).sort(KEY)
+    for col in (*KEY, "weight"):
+        digest.update(unique[col].cast(pl.Int64).fill_null(-1).to_numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def stored_purchase_fit(row: dict[str, Any]) -> PurchaseFit:
+    """A purchase model rebuilt from what :func:`fit_purchase_model` returned and the stage
+    stored (``model``, ``penalizer``, counts, log-likelihood, each parameter and its ``_se``).
+    lifetimes predicts from ``params_`` alone, so it predicts the same numbers as the fit."""
+    import pandas as pd
+
+    lt = _lifetimes()
+    names = ["r", "alpha", "a", "b"]
+    fitter = (
+        lt.ModifiedBetaGeoFitter(penalizer_coef=row["penalizer"])
+        if row["model"] == "mbgnbd"
+        else lt.BetaGeoFitter(penalizer_coef=row["penalizer"])
+    )
+    fitter.params_ = pd.Series([float(row[k]) for k in names], index=names)
+    return PurchaseFit(
+        model=str(row["model"]),
+        params={k: float(row[k]) for k in names},
+        std_errors={k: row[f"{k}_se"] for k in names},
+        log_likelihood=float(row["log_likelihood"]),
+        n_customers=int(row["n_customers"]),
+        n_unique_rows=int(row["n_unique_rows"]),
+        n_repeaters=int(row["n_repeaters"]),
+        time_unit_days=int(row["time_unit_days"]),
+        penalizer=float(row["penalizer"]),
         fitter=fitter,
     )
 
@@ -564,7 +624,12 @@ class HoldoutResult:
         }
 
 
-def validate_holdout(calibration: pl.DataFrame, holdout_days: int, cfg: ClvConfig) -> HoldoutResult:
+def validate_holdout(
+    calibration: pl.DataFrame,
+    holdout_days: int,
+    cfg: ClvConfig,
+    fit: PurchaseFit | None = None,
+) -> HoldoutResult:
     """Fit on the calibration period and compare predicted with actual holdout events.
 
     Parameters
@@ -577,6 +642,9 @@ def validate_holdout(calibration: pl.DataFrame, holdout_days: int, cfg: ClvConfi
         Length of the holdout in days.
     cfg
         The ``clv`` section.
+    fit
+        The purchase model fitted on ``calibration`` already (a stored fit whose
+        :func:`purchase_fit_key` matches); fitted here when None.
 
     Returns
     -------
@@ -588,7 +656,8 @@ def validate_holdout(calibration: pl.DataFrame, holdout_days: int, cfg: ClvConfi
     require_columns(calibration, [*KEY, "holdout_events"], "calibration RFM summary")
     if holdout_days <= 0:
         raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
-    fit = fit_purchase_model(calibration, cfg)
+    if fit is None:
+        fit = fit_purchase_model(calibration, cfg)
     unit = float(cfg.time_unit_days)
     unique = calibration.select(KEY).unique()
     pred = expected_events(

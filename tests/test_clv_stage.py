@@ -564,3 +564,63 @@ def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
     assert {
         r[0]: r[2] for r in expected_contributions(con, [oct_], flat)[oct_].rows()
     } == dict.fromkeys("ABCD")
+
+
+def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_change(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
+) -> None:
+    from models.clv import validate_holdout
+    from pipeline.stages.clv import rfm_as_of
+
+    cal_end = date(2026, 4, 30)  # the calibration end of every night from 07-31 to 08-30
+
+    def stored() -> list[tuple[object, ...]]:
+        return warehouse.execute("select fit_key, fitted_on from clv_purchase_fits").fetchall()
+
+    run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    [(key, fitted_on)] = stored()
+    assert fitted_on == DAY
+    # The next night reuses the fit: it is not fitted again ...
+    nxt = DAY + timedelta(days=1)
+    deliver(warehouse, nxt, nxt, datetime(2026, 8, 2, 6, 0))
+    contribution(warehouse, nxt, _amounts(events))
+    run_stages(warehouse, cfg, ["clv"], [nxt], LOG)
+    assert stored() == [(key, DAY)]
+    # ... and the night's validation is what a refit gives, to the bit
+    refit = validate_holdout(rfm_as_of(warehouse, cal_end), (nxt - cal_end).days, cfg.clv)
+    row = warehouse.execute(
+        "select r, alpha, a, b, r_se, alpha_se, a_se, b_se, log_likelihood, n_customers, "
+        "holdout_predicted_events, holdout_rmse, holdout_spearman from clv_fit_runs "
+        "where fit_role = 'calibration' and business_date = ?",
+        [nxt],
+    ).fetchone()
+    names = ("r", "alpha", "a", "b")
+    assert row == (
+        *(refit.fit.params[k] for k in names),
+        *(refit.fit.std_errors[k] for k in names),
+        refit.fit.log_likelihood,
+        refit.fit.n_customers,
+        refit.predicted_events,
+        refit.rmse,
+        refit.spearman,
+    )
+
+    # A re-send of 2026-03-01 with a late posting on 2026-02-27 changes the calibration
+    # summary: fitted again.
+    feb27 = date(2026, 2, 27)
+    cid = next(c for c, ds in events.items() if ds[0] < feb27 and feb27 not in ds)
+    warehouse.execute(
+        "update file_ledger set received_at = timestamp '2026-08-02 07:00', "
+        "outcome = 'replaced' where business_date = date '2026-03-01'"
+    )
+    late = _txn(cid, date(2026, 2, 27), "POS", "D", "10.00", 10**7)
+    late["business_date"] = date(2026, 3, 1)
+    insert_txns(warehouse, [late])
+    run_stages(warehouse, cfg, ["clv"], [nxt], LOG)
+    [(late_key, fitted_on)] = stored()
+    assert late_key != key and fitted_on == nxt
+
+    # Another penalizer (a what-if config): fitted again too.
+    other = cfg.model_copy(update={"clv": cfg.clv.model_copy(update={"penalizer": 0.0001})})
+    run_stages(warehouse, other, ["clv"], [nxt], LOG)
+    assert stored()[0][0] not in (key, late_key)

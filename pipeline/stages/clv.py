@@ -371,6 +371,53 @@ def parameter_jumps(
     return f"since {prev[0]}: " + ", ".join(jumps)
 
 
+FIT_STORE = "clv_purchase_fits"
+"""The last calibration fit, keyed by :func:`models.clv.purchase_fit_key` of its inputs."""
+
+
+def calibration_fit(
+    con: duckdb.DuckDBPyConnection, calibration: pl.DataFrame, cfg: ClvConfig, day: date
+) -> tuple[PurchaseFit, bool]:
+    """The purchase model fitted on the calibration summary, and whether it was reused.
+
+    The calibration end is the same all month, so the month's later nights find the fit
+    stored under the same key (the same customers' frequency, recency and T, the same
+    settings) and reuse it; a late posting before the cut-off, a re-send, another config or
+    library version changes the key and the model is fitted again and stored instead.
+    """
+    from models.clv import fit_purchase_model, purchase_fit_key, stored_purchase_fit
+
+    key = purchase_fit_key(calibration, cfg)
+    if table_exists(con, FIT_STORE):
+        stored = con.execute(f"select * from {FIT_STORE} where fit_key = ?", [key]).pl()
+        if stored.height:
+            return stored_purchase_fit(stored.row(0, named=True)), True
+    fit = fit_purchase_model(calibration, cfg)
+    con.execute(
+        f"""
+        create table if not exists {FIT_STORE} (
+            fit_key varchar not null, fitted_on date not null, model varchar not null,
+            time_unit_days integer not null, penalizer double not null,
+            log_likelihood double not null, n_customers bigint not null,
+            n_unique_rows bigint not null, n_repeaters bigint not null,
+            r double not null, alpha double not null, a double not null, b double not null,
+            r_se double, alpha_se double, a_se double, b_se double
+        )
+        """
+    )
+    con.execute(f"delete from {FIT_STORE}")
+    con.execute(
+        f"insert into {FIT_STORE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            key, day, fit.model, fit.time_unit_days, fit.penalizer, fit.log_likelihood,
+            fit.n_customers, fit.n_unique_rows, fit.n_repeaters,
+            *(fit.params[k] for k in PURCHASE_PARAMS),
+            *(fit.std_errors.get(k) for k in PURCHASE_PARAMS),
+        ],
+    )  # fmt: skip
+    return fit, False
+
+
 def backtest_cutoff(day: date, months: int) -> date:
     """The calibration end of the nightly validation: the month end ``months`` months before
     the last closed month end on or before ``day`` (``day`` itself when a month end), so the
@@ -814,7 +861,11 @@ def _fit_score_validate(ctx: StageContext) -> int:
     buckets = None
     try:
         t0 = time.monotonic()
-        result = validate_holdout(calibration, holdout_days, cfg)
+        fit, reused = (
+            calibration_fit(con, calibration, cfg, day) if holdout_days > 0 else (None, False)
+        )
+        ctx.facts["clv_calibration_fit_reused"] = reused
+        result = validate_holdout(calibration, holdout_days, cfg, fit)
     except ClvFitError as exc:
         cal = _empty_row("calibration", cfg.model, calibration_end, day)
         cal["validation_status"] = f"skipped: {exc}"
@@ -940,6 +991,7 @@ STAGE = Stage(
         "clv_fit_runs",
         "clv_holdout_buckets",
         "clv_money_backtest",
+        "clv_purchase_fits",
         "agg_customer_contribution_month",
     ),
     config_sections=("clv", "economics"),
