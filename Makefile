@@ -23,10 +23,11 @@ setup: $(STAMP) ## Create .venv and install cvp with its dev tools (quick when d
 demo: setup ## Generate a landing zone, run the whole nightly pipeline, print where results are
 	$(BIN)/python -m pipeline.demo --dir $(DEMO_DIR)
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup ## ruff (lint + format check), mypy and the portable-SQL lint (docs/scale.md)
 	$(BIN)/ruff check pipeline models tests bench
 	$(BIN)/ruff format --check pipeline models tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m pipeline.sql_lint
 
 format: setup ## Reformat the code with ruff
 	$(BIN)/ruff format pipeline models tests bench
