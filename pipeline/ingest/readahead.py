@@ -140,6 +140,24 @@ def _worker_duckdb(threads: int | None) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _close_worker() -> None:
+    con: duckdb.DuckDBPyConnection | None = getattr(_WORKER, "con", None)
+    if con is not None:
+        con.close()
+        del _WORKER.con
+
+
+def release_read_memory() -> None:
+    """Give back what reading took, for the stages after ingest: each reading thread's
+    in-memory DuckDB is closed (it keeps the memory of its largest validation; the next read
+    opens another) unless a read ahead is still pending, and Arrow's allocator returns the
+    memory it no longer uses to the system."""
+    if not _ahead:
+        for pool in (_NOW_POOL, _AHEAD_POOL):
+            pool.submit(_close_worker).result()
+    pa.default_memory_pool().release_unused()
+
+
 def read_date(cfg: Config, deliveries: list[Delivery]) -> DateRead:
     """Read each delivered file (:func:`pipeline.ingest.reader.read_file`) and validate its
     rows: each snapshot file alone, the transaction files together."""
