@@ -186,6 +186,21 @@ def connect(cfg: Config, read_only: bool = False, create: bool = True) -> duckdb
     return con
 
 
+def release_cache(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
+    """Give the memory of DuckDB's cached table blocks back to the system, before Python builds
+    large frames beside it: the configured ``memory_limit`` (``warehouse.memory_limit``) is
+    lowered for a moment (DuckDB evicts what it can; blocks of tables are read again from the
+    file when needed), then set back. Nothing is done without a configured limit."""
+    if not memory_limit:
+        return
+    try:
+        con.execute("set memory_limit = '32MB'")
+    except duckdb.Error:  # what is pinned cannot be evicted: keep what could be
+        pass
+    finally:
+        con.execute("set memory_limit = ?", [memory_limit])
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Create the base tables and views if they are missing."""
     con.execute((SQL_DIR / "warehouse" / "schema.sql").read_text(encoding="utf-8"))

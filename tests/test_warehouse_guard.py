@@ -182,3 +182,32 @@ def test_the_analysts_snapshot_is_the_checkpointed_warehouse_byte_for_byte(
     reader = open_snapshot(cfg)
     assert reader.execute("select count(*), sum(n) from t").fetchone() == (300000, 44999850000)
     reader.close()
+
+
+def test_release_cache_evicts_table_blocks_and_keeps_the_limit(tmp_path: Path) -> None:
+    """Before the tiers' frames, the stage runner gives DuckDB's cached blocks back: the
+    buffer pool holds (almost) nothing of the table afterwards, the configured limit is back,
+    and the table still reads."""
+    from pipeline.warehouse import release_cache
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as writer:
+        writer.execute(
+            "create table t as "
+            "select range as n, hash(range) as h, hash(range + 1) as s from range(6000000)"
+        )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set memory_limit = '1GB'")
+    con.execute("select sum(h), sum(s), sum(n) from t").fetchall()
+
+    def cached_mb() -> int:
+        row = con.execute(
+            "select sum(memory_usage_bytes) // 1048576 from duckdb_memory() "
+            "where tag = 'BASE_TABLE'"
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    assert cached_mb() > 64
+    release_cache(con, "1GB")
+    assert cached_mb() <= 32
+    assert con.execute("select current_setting('memory_limit')").fetchone() == ("953.6 MiB",)
+    assert con.execute("select count(*) from t").fetchone() == (6000000,)

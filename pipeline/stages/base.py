@@ -21,7 +21,7 @@ import duckdb
 from models.errors import ModelInputError
 from pipeline.config import Config
 from pipeline.errors import DataContractError, PipelineError, StageFailed
-from pipeline.warehouse import RunLedger, transaction
+from pipeline.warehouse import RunLedger, release_cache, transaction
 
 INJECT_FAILURE = "CVP_INJECT_FAILURE"
 """Environment variable naming a stage to fail on purpose: for the resume tests only."""
@@ -67,6 +67,7 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
         Wrapping any error, after the ledger records the failure.
     """
     ctx.ledger.start(stage.name, ctx.business_date, inputs_token)
+    release_cache(ctx.con, ctx.cfg.warehouse.memory_limit)  # the last stage's blocks
     started, cpu_started = time.monotonic(), time.process_time()
     try:
         if os.environ.get(INJECT_FAILURE) == stage.name:

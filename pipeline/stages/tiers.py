@@ -126,6 +126,7 @@ def run(ctx: StageContext) -> int:
     from pipeline.stages.cross_sell import run_cross_sell
     from pipeline.stages.features import ensure_aggregates
     from pipeline.stages.rm_value import prepare_rm_value
+    from pipeline.warehouse import release_cache
 
     con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
     rules, lists = cfg.tiers, cfg.lists
@@ -178,6 +179,7 @@ def run(ctx: StageContext) -> int:
         [day],
     ).pl()
     inputs = inputs.join(growth, on="customer_id", how="left")
+    release_cache(con, cfg.warehouse.memory_limit)  # the frames below need the memory
     customers = assign_tiers(flag_potential(inputs, rules.potential, previous_flags), rules)
     tiers = apply_credit_gate(
         apply_hysteresis(_previous_state(con, day), customers, day, rules), rules
