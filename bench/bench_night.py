@@ -19,7 +19,7 @@ not fit this machine's disk; ``--sizes`` takes them where they do.
 Usage::
 
     python -m bench.bench_night [--sizes 250000,1000000] [--repeats 3]
-        [--memory-limit 3GB] [--threads 2]
+        [--memory-limit 2500MB] [--threads 2]
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def main(sizes: str = "250000,1000000", repeats: int = 3) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=sizes)
     parser.add_argument("--repeats", type=int, default=repeats)
-    parser.add_argument("--memory-limit", default="3GB")
+    parser.add_argument("--memory-limit", default="2500MB")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     bench_night(
