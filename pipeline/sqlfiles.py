@@ -12,7 +12,9 @@ A file ``sql/<stage>/<table>.sql`` starts with comment lines::
 followed by one SELECT. The loader checks that the table name equals the file stem and that
 the declared params are exactly the ``$params`` the body uses, then materialises the SELECT:
 ``table`` replaces the whole table; ``partition`` replaces the rows of ``$business_date`` (so a
-re-run replaces rather than appends); ``view`` creates a view.
+re-run replaces rather than appends); ``view`` creates a view. A partitioned file whose params
+include ``customer_from`` and ``customer_to`` reads one range of customer ids at a time, so its
+memory is a range's (``warehouse.chunk_customers``).
 """
 
 from __future__ import annotations
@@ -147,7 +149,9 @@ def write_partition(
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> int:
     """Materialise the table of ``sql/<name>.sql`` and return its row count for this run.
 
-    Only the parameters the file declares are passed on; a missing one is an error.
+    Only the parameters the file declares are passed on; a missing one is an error. A file
+    that declares ``customer_from`` and ``customer_to`` is run once per range of
+    ``params["chunk_customers"]`` customers (:func:`customer_ranges`), which supplies them.
     """
     model = load_sql(sql_path(name))
     missing = set(model.params) - set(params) - set(RANGE_PARAMS)
