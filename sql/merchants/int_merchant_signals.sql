@@ -114,7 +114,7 @@ top_payers as (
         sqrt(cast(count(*) * sum(cents * cents) - sum(cents) * sum(cents) as double))
         / nullif(cast(sum(cents) as double), 0) as top_payer_amount_cv
     from (
-        select i.customer_id, i.txn_date, cast(i.amount * 100 as hugeint) as cents
+        select i.customer_id, i.txn_date, cast(i.amount * 100 as decimal(38, 0)) as cents
         from cand_inflows as i
         inner join payer_stats as p
             on p.customer_id = i.customer_id and p.top_payer_key = i.counterparty_key
