@@ -878,7 +878,8 @@ def shrunk_trends(summary: pl.DataFrame, bands: int) -> pl.DataFrame:
         ``trend_months`` (months with a row), ``slope`` (CNY a month per month), ``sxx`` and
         ``syy`` (sums of squared deviations of the month index and of the contribution).
     bands
-        Customers are ranked by run rate and cut into this many equal-sized bands.
+        Customers are ranked by run rate (ties by customer_id) and cut into this many
+        equal-sized bands.
 
     Returns
     -------
@@ -902,7 +903,9 @@ def shrunk_trends(summary: pl.DataFrame, bands: int) -> pl.DataFrame:
     )
     n = pl.col("trend_months")
     usable = (n >= 3) & (pl.col("sxx") > 0) & pl.col("slope").is_not_nan()
-    frame = summary.with_columns(
+    # ties in run rate (every customer at 0, say) are ranked by customer_id: in arrival order
+    # they fell into bands by the order DuckDB returned them, which varies from run to run
+    frame = summary.sort("customer_id").with_columns(
         trend_band=(
             (pl.col("run_rate").fill_null(0.0).rank("ordinal") - 1) * bands // pl.len()
         ).cast(pl.Int32),
