@@ -176,6 +176,17 @@ def _days_to(events: dict[str, list[date]], cutoff: date) -> dict[str, list[date
     return {c: [d for d in ds if d <= cutoff] for c, ds in events.items() if ds[0] <= cutoff}
 
 
+def _resend_with_late_posting(warehouse: duckdb.DuckDBPyConnection, cid: str) -> None:
+    """A re-send of 2026-03-01 that adds a POS purchase of customer ``cid`` dated 2026-02-27."""
+    warehouse.execute(
+        "update file_ledger set received_at = timestamp '2026-08-02 07:00', "
+        "outcome = 'replaced' where business_date = date '2026-03-01'"
+    )
+    late = _txn(cid, date(2026, 2, 27), "POS", "D", "10.00", 10**7)
+    late["business_date"] = date(2026, 3, 1)
+    insert_txns(warehouse, [late])
+
+
 def test_stage_scores_every_customer_and_validates(
     cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
 ) -> None:
@@ -243,13 +254,7 @@ def test_aggregate_is_incremental_and_follows_resends(
     assert warehouse.sql("select count(*) from agg_customer_event_day").fetchone() == (n_events,)
     # A re-send of 2026-03-01 adds a late posting dated 2026-02-27 for a customer.
     cid = next(iter(events))
-    warehouse.execute(
-        "update file_ledger set received_at = timestamp '2026-08-02 07:00', "
-        "outcome = 'replaced' where business_date = date '2026-03-01'"
-    )
-    late = _txn(cid, date(2026, 2, 27), "POS", "D", "10.00", 10**7)
-    late["business_date"] = date(2026, 3, 1)
-    insert_txns(warehouse, [late])
+    _resend_with_late_posting(warehouse, cid)
     assert update_event_aggregate(warehouse, cfg.clv, DAY) == 1
     had = date(2026, 2, 27) in events[cid]
     got = warehouse.execute(
@@ -609,13 +614,7 @@ def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_chang
     # summary: fitted again.
     feb27 = date(2026, 2, 27)
     cid = next(c for c, ds in events.items() if ds[0] < feb27 and feb27 not in ds)
-    warehouse.execute(
-        "update file_ledger set received_at = timestamp '2026-08-02 07:00', "
-        "outcome = 'replaced' where business_date = date '2026-03-01'"
-    )
-    late = _txn(cid, date(2026, 2, 27), "POS", "D", "10.00", 10**7)
-    late["business_date"] = date(2026, 3, 1)
-    insert_txns(warehouse, [late])
+    _resend_with_late_posting(warehouse, cid)
     run_stages(warehouse, cfg, ["clv"], [nxt], LOG)
     [(late_key, fitted_on)] = stored()
     assert late_key != key and fitted_on == nxt
