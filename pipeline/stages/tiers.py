@@ -184,6 +184,7 @@ def run(ctx: StageContext) -> int:
     tiers = apply_credit_gate(
         apply_hysteresis(_previous_state(con, day), customers, day, rules), rules
     )
+    del inputs, growth, previous_flags, customers  # a million rows each: cross-sell needs room
     cutoff = cfg.merchants.score_cutoff
     tiers = migration_protection(tiers, rules.migration, cutoff)
     write_partition(con, "int_customer_tiers", _conformed(con, "int_customer_tiers", tiers), day)
