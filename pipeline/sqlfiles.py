@@ -111,11 +111,10 @@ def replace_partition(
     args: dict[str, Any] | None = None,
 ) -> int:
     """Replace ``table``'s rows of ``business_date`` with the relation ``rows`` (a temp table,
-    a registered frame or a SELECT with its ``args``); return how many rows it has. A missing
-    table is created; a column new in ``rows`` is added to the table (null for older dates).
-    A SELECT is inserted straight into the table (no copy of its rows on the way)."""
-    source = f"({rows})" if rows.lstrip().lower().startswith(("select", "with")) else rows
-    columns = con.execute(f"describe select * from {source}", args or {}).fetchall()
+    a registered frame, or a parenthesised SELECT with its ``args``, inserted straight into the
+    table); return how many rows it has. A missing table is created; a column new in ``rows``
+    is added to the table (null for older dates)."""
+    columns = con.execute(f"describe select * from {rows}", args or {}).fetchall()
     if not table_exists(con, table):
         con.execute(
             f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k, *_ in columns) + ")"
@@ -126,7 +125,13 @@ def replace_partition(
             if name not in have:
                 con.execute(f'alter table {table} add column "{name}" {kind}')
     con.execute(f"delete from {table} where business_date = $d", {"d": business_date})
-    row = con.execute(f"insert into {table} by name select * from {source}", args or {}).fetchone()
+    return _append(con, table, rows, args)
+
+
+def _append(
+    con: duckdb.DuckDBPyConnection, table: str, rows: str, args: dict[str, Any] | None
+) -> int:
+    row = con.execute(f"insert into {table} by name select * from {rows}", args or {}).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -168,7 +173,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -
             con.execute(f"create or replace table {model.table} as {model.body}", args)
             row = con.execute(f"select count(*) from {model.table}").fetchone()
             return int(row[0]) if row else 0
-        return replace_partition(con, model.table, model.body, params["business_date"], args)
+        return replace_partition(con, model.table, f"({model.body})", params["business_date"], args)
     except duckdb.Error as exc:
         raise SqlError(f"{model.path}: {exc}") from None
 
@@ -217,12 +222,9 @@ def _run_in_ranges(
         for i, (first, before) in enumerate(ranges):
             part = {**args, "customer_from": first, "customer_to": before}
             if i == 0:
-                rows += replace_partition(con, model.table, model.body, business_date, part)
+                rows += replace_partition(con, model.table, f"({model.body})", business_date, part)
             else:
-                row = con.execute(
-                    f"insert into {model.table} by name select * from ({model.body})", part
-                ).fetchone()
-                rows += int(row[0]) if row else 0
+                rows += _append(con, model.table, f"({model.body})", part)
     except duckdb.Error as exc:
         raise SqlError(f"{model.path}: {exc}") from None
     return rows

@@ -169,8 +169,7 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     con.execute(
         """
         create or replace temp table ref_pd_by_dpd as
-        select d.days_past_due, b.min_days_past_due, b.pd_percent,
-               d.days_past_due = max(d.days_past_due) over () as is_last
+        select d.days_past_due, b.min_days_past_due, b.pd_percent
         from (
             select unnest(range(least(0, min(min_days_past_due)),
                                 max(min_days_past_due) + 1)) as days_past_due

@@ -13,10 +13,10 @@
 --   watch    days past due >= $watch_dpd (stage 2)
 --   performing otherwise (stage 1)
 -- accrual_rate_balance_days leaves out the days in default (non-accrual); pd_balance_days is
--- Σ PD% × balance × days with the 12-month PD of the day's bucket (ref_pd_by_dpd: the bucket of
--- each number of days past due, those past the last bucket's start at its start) when performing and the
--- lifetime PD (remaining term, ref_lifetime_pd) when in watch, nothing in default; a default is
--- provisioned once instead: default_exposure_change is the change in defaulted exposure at the
+-- Σ PD% × balance × days with the 12-month PD of the day's bucket (ref_pd_by_dpd: the bucket
+-- of each number of days past due, those past the last bucket's start at its start) when
+-- performing and the lifetime PD (remaining term, ref_lifetime_pd) when in watch, nothing in
+-- default; a default is provisioned once instead: default_exposure_change is the change in defaulted exposure at the
 -- versions starting in the month (+balance on entering default, −balance on curing, the balance
 -- change while in default; 0 when a defaulted account closes: the provision is used by the
 -- write-off). Accounts already in default in the first snapshot the warehouse holds are the
@@ -93,7 +93,7 @@ spans as (
     from overlap o
     left join ref_pd_by_dpd pb
       on pb.days_past_due = least(coalesce(o.days_past_due, 0),
-                                  (select days_past_due from ref_pd_by_dpd where is_last))
+                                  (select max(days_past_due) from ref_pd_by_dpd))
     left join ref_lifetime_pd lp
       -- watch days only: the key is null otherwise (a condition on one side in the ON clause
       -- of a left join makes DuckDB loop over every pair instead of hashing)
