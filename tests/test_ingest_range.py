@@ -116,14 +116,14 @@ def test_a_failing_date_keeps_the_dates_before_it_and_is_recorded(
     # A file that cannot be decoded is only rejected (exit 3, test_hostile_landing): the
     # date fails here as on an I/O error while its files are read.
     failing = {DATES[2]}
-    real_read = readahead.read_date
+    real_read = readahead.read_part
 
-    def read_date(cfg: Config, deliveries: list[Delivery]) -> readahead.DateRead:
-        if deliveries and deliveries[0].business_date in failing:
+    def read_part(cfg: Config, deliveries: list[Delivery], threads: int | None) -> readahead.Part:
+        if deliveries[0].business_date in failing and deliveries[0].feed == "TXN":
             raise ExtractError("TXN_NET_20261125.dat: Input/output error")
-        return real_read(cfg, deliveries)
+        return real_read(cfg, deliveries, threads)
 
-    monkeypatch.setattr(readahead, "read_date", read_date)
+    monkeypatch.setattr(readahead, "read_part", read_part)
     grouped = with_commit_every(samples, 10**9, tmp_path / "grouped.duckdb")
     with pytest.raises(ExtractError, match=r"TXN_NET_20261125\.dat: Input/output error"):
         ingest_range(grouped, DATES)

@@ -15,7 +15,7 @@ import pyarrow as pa
 from pipeline.config import Config
 from pipeline.ingest.discover import Missing, discover, load_threads
 from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
-from pipeline.ingest.readahead import start_reading
+from pipeline.ingest.readahead import SnapshotRead, start_reading
 from pipeline.ingest.reader import ReadFile
 from pipeline.ingest.transactions import load_transactions
 from pipeline.progress import RunProgress
@@ -75,10 +75,10 @@ def ingest_date(
     failure or a kill part-way leaves the warehouse as it was
     before the date, and the next run does the date again (files already loaded in an earlier
     run are recognised by checksum and skipped). The files are read (hashed, decoded, split)
-    and their rows validated in a worker thread, the next dates' while this one loads
-    (:mod:`pipeline.ingest.readahead`; only dates up to ``ahead_until``, the end of the range
-    asked for); here snapshots load file by file, then the transaction
-    files together (:mod:`pipeline.ingest.transactions`).
+    and their rows validated in a worker thread, part by part while the parts before load, and
+    the next dates' while this one loads (:mod:`pipeline.ingest.readahead`; only dates up to
+    ``ahead_until``, the end of the range asked for); here snapshots load file by file, then
+    the transaction files together (:mod:`pipeline.ingest.transactions`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
     # a file loaded before and since archived or moved away is done, not missing: the
@@ -104,30 +104,29 @@ def ingest_date(
     atomic: AbstractContextManager[object] = transaction(con) if own_transaction else nullcontext()
     with duckdb_threads(con, load_threads(cfg.ingest, delivered)), atomic:
         seen = previous_entries(con, business_date)
-        read = reading.result()
-        for i, f in enumerate(read.files):
-            if f.delivery.feed != "TXN":
+        for part in reading.parts():
+            if isinstance(part, SnapshotRead):
+                f = part.file
                 previous = seen.get(f.delivery.file_name, NOT_SEEN)
-                validated = read.validated.pop(f.delivery.file_name, None)
-                outcome = _load_logged(con, cfg, f, validated, previous, log)
+                outcome = _load_logged(con, cfg, f, part.validated, previous, log)
                 result.files.append(outcome)
-                # its rows are in the warehouse: free them before the next file (at a million
-                # customers the CUST file's ~350 MB, while the larger ACCT file loads)
-                read.files[i] = replace(f, raw=None)
-                del validated
+                # its rows are in the warehouse: free them before the next part (at a million
+                # customers the CUST file's ~350 MB, while the larger ACCT file is read)
+                del part, f
                 pa.default_memory_pool().release_unused()
                 if outcome.feed == "CUST" and outcome.outcome in ("loaded", "replaced"):
                     # accounts and transactions of the date were judged against the old
                     # customers (a late or re-sent CUST): judge them again
                     seen = {n: replace(p, again=True) for n, p in seen.items()}
-        txn = [f for f in read.files if f.delivery.feed == "TXN"]
-        if txn:
-            started = time.monotonic()
-            outcomes = load_transactions(con, cfg, business_date, txn, read.transactions, seen)
-            seconds = (time.monotonic() - started) / len(txn)
-            for outcome in outcomes:
-                _log(log, outcome, business_date, seconds)
-            result.files += outcomes
+            else:
+                started = time.monotonic()
+                outcomes = load_transactions(
+                    con, cfg, business_date, part.files, part.checked, seen
+                )
+                seconds = (time.monotonic() - started) / len(part.files)
+                for outcome in outcomes:
+                    _log(log, outcome, business_date, seconds)
+                result.files += outcomes
     return result
 
 
