@@ -61,9 +61,11 @@ balance_rated as (
     from balances b
     left join ref_product_rates r on r.product_code = b.product_code
     left join ref_ftp_by_term f
-      -- least() skips nulls: an account without a maturity must not take the 600-month point
-      on r.has_term_ftp and b.term_months is not null
-     and f.term_months = least(b.term_months, 600)
+      -- least() skips nulls: an account without a maturity must not take the 600-month point.
+      -- The key is null when the product is not priced by term: conditions on one side in the
+      -- ON clause of a left join make DuckDB loop over every pair instead of hashing
+      on f.term_months = case when r.has_term_ftp and b.term_months is not null
+                              then least(b.term_months, 600) end
     left join cycles y on y.account_id = b.account_id and y.month_start = b.month_start
 ),
 balance_parts as (
