@@ -35,7 +35,7 @@ import pytest
 
 from models.clv import expected_events, fit_purchase_model, fit_spend_model
 from pipeline.config.clv import ClvConfig
-from pipeline.sqlfiles import run_sql
+from pipeline.stages.clv import build_rfm
 
 CALIBRATION_END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
@@ -69,15 +69,7 @@ def con() -> duckdb.DuckDBPyConnection:
         from cdnow_raw group by all
         """
     )
-    run_sql(
-        con,
-        "clv/int_customer_rfm",
-        {
-            "business_date": HOLDOUT_END,
-            "calibration_end": CALIBRATION_END,
-            "recent_window_days": 90,
-        },
-    )
+    build_rfm(con, ClvConfig(), HOLDOUT_END, CALIBRATION_END)
     return con
 
 

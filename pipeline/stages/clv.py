@@ -28,7 +28,7 @@ import duckdb
 from pipeline.config.clv import ClvConfig
 from pipeline.dates import shift_months
 from pipeline.errors import DataContractError
-from pipeline.sqlfiles import run_sql
+from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.warehouse import table_exists, transaction
 
@@ -174,24 +174,53 @@ def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: d
 
 
 def build_rfm(
-    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date, calibration_end: date
+    con: duckdb.DuckDBPyConnection,
+    cfg: ClvConfig,
+    business_date: date,
+    calibration_end: date,
+    window: tuple[date, date] | None = None,
 ) -> None:
-    """Build ``int_customer_rfm`` as of ``calibration_end`` and as of ``business_date``, in one
-    pass over the event aggregate (the holdout fit needs the first, scoring the second)."""
+    """Build ``int_customer_rfm`` as of ``calibration_end`` and as of ``business_date``, and
+    the temp table ``int_customer_event_summary`` it comes from: one pass over the event
+    aggregate, which also counts each customer's event days in ``window`` (the contribution
+    window, both ends inclusive; the business date alone when None) for
+    ``int_customer_event_contribution``."""
     if not table_exists(con, "agg_customer_event_day"):
         raise DataContractError(
             "no events aggregated yet (agg_customer_event_day missing): ingest TXN deliveries "
             "first (`cvp ingest --date D`)"
         )
-    run_sql(
-        con,
-        "clv/int_customer_rfm",
-        {
-            "business_date": business_date,
-            "calibration_end": calibration_end,
-            "recent_window_days": cfg.life_stages.recent_window_days,
-        },
+    window_start, window_end = window or (business_date, business_date)
+    params = {
+        "business_date": business_date,
+        "calibration_end": calibration_end,
+        "recent_window_days": cfg.life_stages.recent_window_days,
+        "window_start": window_start,
+        "window_end": window_end,
+    }
+    summary = load_sql(sql_path("clv/int_customer_event_summary"))
+    # a temp table: the night's scratch, never written to the warehouse file
+    con.execute(
+        f"create or replace temp table {summary.table} as {summary.body}",
+        {k: params[k] for k in summary.params},
     )
+    run_sql(con, "clv/int_customer_rfm", params)
+
+
+def contribution_window(con: duckdb.DuckDBPyConnection, business_date: date) -> tuple[date, date]:
+    """The window of ``int_customer_contribution`` for the date (one per date: the contribution
+    stage sets it from the date alone)."""
+    windows = con.execute(
+        "select distinct window_start, window_end from int_customer_contribution "
+        "where business_date = ?",
+        [business_date],
+    ).fetchall()
+    if len(windows) > 1:
+        raise DataContractError(
+            f"int_customer_contribution holds {len(windows)} windows for {business_date}, "
+            "one expected: re-run the contribution stage for the date"
+        )
+    return (windows[0][0], windows[0][1]) if windows else (business_date, business_date)
 
 
 def rfm_as_of(con: duckdb.DuckDBPyConnection, cutoff: date) -> pl.DataFrame:
@@ -208,6 +237,7 @@ def read_rfm(
     """Build ``int_customer_rfm``; the summary as of ``calibration_end`` (holdout up to
     ``business_date``)."""
     build_rfm(con, cfg, business_date, calibration_end)
+    con.execute("drop table int_customer_event_summary")
     return rfm_as_of(con, calibration_end)
 
 
@@ -230,12 +260,14 @@ def read_rfm_with_contribution(
             "table int_customer_contribution missing: run the contribution stage first "
             f"(`cvp contribution --date {business_date}`)"
         )
-    build_rfm(con, cfg, business_date, calibration_end or business_date)
+    window = contribution_window(con, business_date)
+    build_rfm(con, cfg, business_date, calibration_end or business_date, window)
     run_sql(
         con,
         "clv/int_customer_event_contribution",
         {"business_date": business_date, "annual_days": annual_days},
     )
+    con.execute("drop table int_customer_event_summary")
     return con.execute(
         """
         select r.*, c.contribution_per_event::double as monetary_value,

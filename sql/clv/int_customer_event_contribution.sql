@@ -1,6 +1,6 @@
 -- table:  int_customer_event_contribution
 -- grain:  customer_id, business_date
--- inputs: int_customer_contribution, agg_customer_event_day
+-- inputs: int_customer_contribution, int_customer_event_summary
 -- params: business_date, annual_days
 -- materialize: partition
 -- Contribution per event: each customer's recurring profit contribution over the days of the
@@ -11,7 +11,9 @@
 -- one-off events and are left out, or the models would project a past default's loss forward
 -- again. A customer with contribution but no event in the window has it all on one event
 -- (divisor at least 1). This is the monetary value of the lifetime-value models.
--- Distinct event days are the rows marked is_first_delivery (see agg_customer_event_day).
+-- The event days in the window are counted in the night's one pass over the event aggregate
+-- (int_customer_event_summary, built with the contribution's window: the contribution stage
+-- writes one window per date, which the clv stage checks).
 with
 contribution as (
     select
@@ -27,14 +29,12 @@ contribution as (
 window_events as (
     select
         c.customer_id,
-        count(*) as window_events
+        s.window_events
     from contribution as c
-    inner join agg_customer_event_day as a
-        on a.customer_id = c.customer_id
-        and a.event_date between c.window_start and c.window_end
-        and a.business_date <= $business_date
-        and a.is_first_delivery
-    group by c.customer_id
+    inner join int_customer_event_summary as s
+        on s.customer_id = c.customer_id
+        and s.window_start = c.window_start
+        and s.window_end = c.window_end
 ),
 
 final as (

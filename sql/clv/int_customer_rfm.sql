@@ -1,7 +1,7 @@
 -- table:  int_customer_rfm
 -- grain:  customer_id, calibration_end
--- inputs: agg_customer_event_day
--- params: business_date, calibration_end, recent_window_days
+-- inputs: int_customer_event_summary
+-- params: business_date, calibration_end
 -- materialize: table
 -- The RFM summary as the BG/NBD and Gamma-Gamma models define it (Fader, Hardie & Lee 2005),
 -- at two cut-offs from one pass over the aggregate: as of $calibration_end, for every customer
@@ -13,63 +13,10 @@
 -- check's monetary value; the pipeline's monetary value is contribution, see
 -- int_customer_event_contribution). holdout_events counts event days after the cut-off up to
 -- $business_date (0 for the business date's rows). Only deliveries up to $business_date count,
--- so a re-run of an earlier date sees what that date saw. A scratch table, rebuilt per run.
--- One group-by per customer, no group-by per customer and day: distinct event days are the
--- rows marked is_first_delivery (one per customer and day among the deliveries up to any
--- date); sums of money need no deduplication; the first day's amount is its first delivery's
--- row plus, rarely, the late rows of other deliveries for that day (late_rows).
+-- so a re-run of an earlier date sees what that date saw. A scratch table, rebuilt per run,
+-- from the night's one pass over the event aggregate (int_customer_event_summary, built with
+-- the same $business_date and $calibration_end).
 with
-events as (
-    select
-        customer_id,
-        event_date,
-        amount_total,
-        is_first_delivery
-    from agg_customer_event_day
-    where business_date <= $business_date
-        and event_date <= $business_date
-),
-
-late_rows as (
-    select
-        customer_id,
-        event_date,
-        sum(amount_total) as amount_total
-    from agg_customer_event_day
-    where business_date <= $business_date
-        and event_date <= $business_date
-        and not is_first_delivery
-    group by customer_id, event_date
-),
-
-summary as (
-    select
-        customer_id,
-        min(event_date) as first_event_date,
-        arg_min(amount_total, event_date) filter (where is_first_delivery)
-            as first_delivery_amount,
-        -- as of the calibration end
-        max(event_date) filter (where event_date <= $calibration_end) as cal_last_event_date,
-        count(*) filter (where is_first_delivery and event_date <= $calibration_end)
-            as cal_event_days,
-        sum(amount_total) filter (where event_date <= $calibration_end) as cal_amount,
-        count(*) filter (
-            where is_first_delivery
-                and event_date > $calibration_end::date - $recent_window_days::integer
-                and event_date <= $calibration_end
-        ) as cal_events_recent,
-        -- as of the business date
-        max(event_date) as last_event_date,
-        count(*) filter (where is_first_delivery) as event_days,
-        sum(amount_total) as amount,
-        count(*) filter (
-            where is_first_delivery
-                and event_date > $business_date::date - $recent_window_days::integer
-        ) as events_recent
-    from events
-    group by customer_id
-),
-
 cutoffs as (
     select
         s.customer_id,
@@ -80,8 +27,9 @@ cutoffs as (
         s.cal_amount as amount,
         s.cal_events_recent as events_recent,
         s.event_days - s.cal_event_days as holdout_events,
-        s.first_delivery_amount
-    from summary as s
+        s.first_delivery_amount,
+        s.first_day_late_amount
+    from int_customer_event_summary as s
     where s.first_event_date <= $calibration_end
     union all
     select
@@ -93,8 +41,9 @@ cutoffs as (
         s.amount,
         s.events_recent,
         0 as holdout_events,
-        s.first_delivery_amount
-    from summary as s
+        s.first_delivery_amount,
+        s.first_day_late_amount
+    from int_customer_event_summary as s
     where $business_date::date > $calibration_end::date
 ),
 
@@ -111,14 +60,12 @@ final as (
         -- a mean of money for a model's float input; DOUBLE on purpose
         case
             when c.frequency > 0
-                then (c.amount - c.first_delivery_amount - coalesce(l.amount_total, 0))::double
+                then (c.amount - c.first_delivery_amount - c.first_day_late_amount)::double
                 / c.frequency
         end as repeat_amount_avg,
         c.events_recent::integer as events_recent,
         c.holdout_events::integer as holdout_events
     from cutoffs as c
-    left join late_rows as l
-        on l.customer_id = c.customer_id and l.event_date = c.first_event_date
 )
 
 select * from final
