@@ -179,25 +179,30 @@ def build_rfm(
     business_date: date,
     calibration_end: date,
     window: tuple[date, date] | None = None,
+    *,
+    incremental: bool = True,
 ) -> None:
     """Build ``int_customer_rfm`` as of ``calibration_end`` and as of ``business_date``, and
     the temp table ``int_customer_event_summary`` it comes from: one pass over the event
     aggregate, which also counts each customer's event days in ``window`` (the contribution
     window, both ends inclusive; the business date alone when None) for
-    ``int_customer_event_contribution``."""
+    ``int_customer_event_contribution``. The pass adds the days since the stored state of
+    the closed months (``clv_event_state``, :func:`ensure_event_state`) to it; with
+    ``incremental`` False it reads every delivery (the same rows: tests/test_clv_state.py)."""
     if not table_exists(con, "agg_customer_event_day"):
         raise DataContractError(
             "no events aggregated yet (agg_customer_event_day missing): ingest TXN deliveries "
             "first (`cvp ingest --date D`)"
         )
     window_start, window_end = window or (business_date, business_date)
-    params = {
+    params: dict[str, Any] = {
         "business_date": business_date,
         "calibration_end": calibration_end,
         "recent_window_days": cfg.life_stages.recent_window_days,
         "window_start": window_start,
         "window_end": window_end,
     }
+    params["state_end"], params["state_key"] = ensure_event_state(con, params, incremental)
     summary = load_sql(sql_path("clv/int_customer_event_summary"))
     # a temp table: the night's scratch, never written to the warehouse file
     con.execute(
@@ -205,6 +210,66 @@ def build_rfm(
         {k: params[k] for k in summary.params},
     )
     run_sql(con, "clv/int_customer_rfm", params)
+
+
+STATE_LAYOUT = 1
+"""Version of clv_event_state's recipe, part of its key (bump it when the SQL changes)."""
+
+
+def event_state_key(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> str:
+    """What ``clv_event_state`` as of ``params["state_end"]`` depends on: the state end, the
+    calibration end and recent window it sums for, and every aggregated delivery up to the
+    state end with its event definition, latest file receipt and aggregation time (a re-sent,
+    late or re-aggregated delivery changes its row in agg_customer_event_day_dates)."""
+    deliveries = (
+        con.execute(
+            "select business_date, events_fingerprint, source_received_at, aggregated_at "
+            "from agg_customer_event_day_dates where business_date <= ? order by business_date",
+            [params["state_end"]],
+        ).fetchall()
+        if table_exists(con, "agg_customer_event_day_dates")
+        else []
+    )
+    text = json.dumps(
+        {
+            "layout": [STATE_LAYOUT, AGGREGATE_LAYOUT],
+            "state_end": params["state_end"],
+            "calibration_end": params["calibration_end"],
+            "recent_window_days": params["recent_window_days"],
+            "deliveries": deliveries,
+        },
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def ensure_event_state(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], incremental: bool = True
+) -> tuple[date, str]:
+    """Bring ``clv_event_state`` to the month end before the business date (rebuilt when its
+    key changed, reused otherwise); return the state's end and key, which the summary reads
+    it by.
+
+    The state must end before the contribution window does (every state row inside the
+    window's end). Otherwise, or with ``incremental`` False, no state is read (the summary is
+    one pass over every delivery) and the stored one is left as it is."""
+    day: date = params["business_date"]
+    state_end = day.replace(day=1) - timedelta(days=1)
+    if params["window_end"] < state_end or not incremental:
+        if not table_exists(con, "clv_event_state"):
+            run_sql(con, "clv/clv_event_state", {**params, "state_end": NO_STATE, "state_key": ""})
+        return NO_STATE, ""
+    key = event_state_key(con, {**params, "state_end": state_end})
+    if table_exists(con, "clv_event_state"):
+        stored = con.execute("select state_key from clv_event_state limit 1").fetchone()
+        if stored and stored[0] == key:
+            return state_end, key
+    run_sql(con, "clv/clv_event_state", {**params, "state_end": state_end, "state_key": key})
+    return state_end, key
+
+
+NO_STATE = date(1, 1, 1)
+"""The state end that reads no state: every delivery is after it."""
 
 
 def contribution_window(con: duckdb.DuckDBPyConnection, business_date: date) -> tuple[date, date]:
@@ -1017,6 +1082,7 @@ STAGE = Stage(
     writes=(
         "agg_customer_event_day",
         "agg_customer_event_day_dates",
+        "clv_event_state",
         "int_customer_rfm",
         "int_customer_event_contribution",
         "int_customer_clv",
