@@ -38,8 +38,10 @@ summary as (
     select
         customer_id,
         min(event_date) as first_event_date,
-        arg_min(amount_total, event_date) filter (where is_first_delivery)
-            as first_delivery_amount,
+        -- amount_total is never null (the filter keeps Spark's min_by from returning one)
+        arg_min(amount_total, event_date) filter (
+            where is_first_delivery and amount_total is not null
+        ) as first_delivery_amount,
         max(event_date) filter (where event_date <= $calibration_end) as cal_last_event_date,
         count(*) filter (where is_first_delivery and event_date <= $calibration_end)
             as cal_event_days,
