@@ -127,8 +127,12 @@ def cluster_behaviour(
     z = (x - mean) / std
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(n, size=min(n, fit_sample), replace=False))
-    k_eff = max(1, min(k, len(np.unique(z[idx], axis=0))))
-    model = KMeans(n_clusters=k_eff, random_state=seed, n_init=4).fit(z[idx])
+    sample = z[idx]
+    # fewer clusters only when the sample has fewer than k distinct rows: its first rows
+    # usually show k already, which spares sorting all of them (0.4 s at 200k rows)
+    head = len(np.unique(sample[:1000], axis=0))
+    k_eff = max(1, min(k, head if head >= k else len(np.unique(sample, axis=0))))
+    model = KMeans(n_clusters=k_eff, random_state=seed, n_init=4).fit(sample)
     raw = model.predict(z)
     sizes = np.bincount(raw, minlength=k_eff)
     # number clusters by size (ties by centroid) so labels do not depend on KMeans' order

@@ -233,3 +233,19 @@ def test_value_stage_on_hand_made_customers(cfg: Config) -> None:
     total = con.execute("select sum(contribution_amount) from int_customer_contribution")
     assert top is not None and top[0] == 3 and top[2] == 0
     assert top[1] == pytest.approx(300.802466 / float(total.fetchone()[0]))  # type: ignore[index]
+
+
+def test_fewer_distinct_customers_than_clusters_give_fewer_clusters() -> None:
+    """Two behaviours among 1,500 customers (more than the first rows looked at) and k = 6:
+    two clusters, each customer in its behaviour's."""
+    view = _view(1500).with_columns(
+        pos_amount=pl.lit(100.0),
+        aum_amount=pl.lit(0.0),
+        products_held=pl.lit(1),
+        has_regular_inflow=pl.lit(True),
+    )
+    assignments, profiles = cluster_behaviour(view, k=6, seed=7, fit_sample=2000)
+    assert profiles["customers"].to_list() == [1000, 500]
+    counter = assignments.filter(pl.col("customer_id") == "C0000")["behaviour_cluster"][0]
+    members = assignments.filter(pl.col("behaviour_cluster") == counter)["customer_id"]
+    assert members.to_list() == [f"C{i:04d}" for i in range(0, 1500, 3)]
