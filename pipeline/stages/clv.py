@@ -1057,7 +1057,9 @@ def backtest(
     con: duckdb.DuckDBPyConnection, cfg: ClvConfig, calibration_end: date, holdout_end: date
 ) -> HoldoutResult:
     """Calibrate up to ``calibration_end``, predict events up to ``holdout_end``; no writes
-    except bringing the event aggregate up to date."""
+    except bringing the event aggregate up to date and the RFM pass's own tables
+    (``int_customer_rfm``; ``clv_event_state``, for ``holdout_end``'s month: the next night
+    rebuilds it for its own)."""
     from models.clv import validate_holdout
 
     if holdout_end <= calibration_end:
