@@ -3,7 +3,10 @@
 For the business date: a screen over monthly credit aggregates kept incrementally
 (``agg_merchant_inflow_month``: closed months computed once, recomputed only when a delivery
 for one of their dates is re-sent, plus the month to date) picks the customers whose window
-transactions are read once into a temp table; from those, per-customer signals over the
+transactions are read once into a temp table; what they received from each payer and paid
+each supplier is kept per pair for the block of closed months inside the window
+(``agg_merchant_block_pairs``, built once a month, rebuilt like the monthly aggregates) and
+added to the pairs of the days the block does not hold; from those, per-customer signals over the
 trailing window (SQL), the scorecard and the detection rule (``models.merchants``), each
 merchant's main buyers and suppliers (SQL), market clusters (``models.merchant_network``,
 networkx), the merchants table and the prospects at other banks (SQL). See
@@ -12,6 +15,8 @@ networkx), the merchants table and the prospects at other banks (SQL). See
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, timedelta
 
 import duckdb
@@ -69,6 +74,89 @@ def refresh_inflow_months(
     return len(stale)
 
 
+BLOCK_PAIRS = "agg_merchant_block_pairs"
+BLOCK_CUSTOMERS = "agg_merchant_block_customers"
+BLOCK_VERSION = "1"
+"""Stands for the block's definition (``sql/merchants/int_merchant_pair_state.sql`` and how
+:func:`store_block` keeps it) in ``agg_refresh_log.config_hash``: change it when they change,
+and the block is rebuilt."""
+BLOCK_SETTINGS: tuple[str, ...] = ()
+"""The merchants settings the block's state depends on (beside its months): their values are
+hashed into ``agg_refresh_log.config_hash``, so a change rebuilds the block."""
+
+
+def block_months(business_date: date, window_days: int) -> tuple[date, date] | None:
+    """The block of closed months inside the window: from the first month that starts in it to
+    the month before the business date's, as (first day, last day); None when there is none."""
+    first = business_date - timedelta(days=window_days - 1)
+    start = first if first.day == 1 else first_of_month(first, 1)
+    end = business_date.replace(day=1) - timedelta(days=1)
+    return (start, end) if start <= end else None
+
+
+def block_hash(settings: dict[str, object]) -> str:
+    """``BLOCK_VERSION`` and the values of ``BLOCK_SETTINGS``, as one string."""
+    values = json.dumps({k: settings[k] for k in BLOCK_SETTINGS}, sort_keys=True, default=str)
+    return f"{BLOCK_VERSION}:{hashlib.sha256(values.encode()).hexdigest()[:16]}"
+
+
+def block_is_current(
+    con: duckdb.DuckDBPyConnection, block: tuple[date, date], config_hash: str
+) -> bool:
+    """Whether the stored block is of these months, built under this hash, and no TXN delivery
+    for one of their dates was loaded since (``stale_months``, as for the monthly aggregates)."""
+    if not table_exists(con, BLOCK_CUSTOMERS):
+        return False
+    row = con.execute(
+        f"select min(block_start), max(block_end), count(distinct (block_start, block_end)) "
+        f"from {BLOCK_CUSTOMERS}"
+    ).fetchone()
+    if row is None or (row[0], row[1]) != block or row[2] != 1:
+        return False
+    months = [block[0]]
+    while months[-1] < first_of_month(block[1]):
+        months.append(first_of_month(months[-1], 1))
+    return not stale_months(con, BLOCK_PAIRS, INFLOW_FEEDS, months, config_hash)
+
+
+def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config_hash: str) -> None:
+    """Keep the pairs of the block's rows (``int_merchant_pair_state`` built with
+    ``build_block``) with their rank in their role, and the screened customers it covers with
+    the name and own accounts it was built with and their totals per role."""
+    for table in (BLOCK_PAIRS, BLOCK_CUSTOMERS):
+        con.execute(f"drop table if exists {table}")
+    create_block_tables(con)
+    con.execute(
+        f"insert into {BLOCK_PAIRS} by name select *, row_number() over ("
+        "partition by customer_id, role order by sum_cents desc, counterparty_key) as block_rank "
+        "from int_merchant_pair_state order by customer_id, role, block_rank"
+    )
+    con.execute(
+        f"""insert into {BLOCK_CUSTOMERS} by name
+        with totals as (
+            select customer_id,
+                count(*) filter (where role = 'buyer') as buyer_pairs,
+                coalesce(sum(sum_cents) filter (where role = 'buyer'), 0) as buyer_cents,
+                count(*) filter (where role = 'supplier') as supplier_pairs,
+                coalesce(sum(sum_cents) filter (where role = 'supplier'), 0) as supplier_cents
+            from int_merchant_pair_state group by customer_id
+        )
+        select c.customer_id, cast($start as date) as block_start,
+            cast($end as date) as block_end, c.name, c.own_accounts,
+            coalesce(t.buyer_pairs, 0) as buyer_pairs,
+            cast(coalesce(t.buyer_cents, 0) as decimal(38, 0)) as buyer_cents,
+            coalesce(t.supplier_pairs, 0) as supplier_pairs,
+            cast(coalesce(t.supplier_cents, 0) as decimal(38, 0)) as supplier_cents
+        from int_merchant_coverage as c left join totals as t using (customer_id)""",
+        {"start": block[0], "end": block[1]},
+    )
+    months = [block[0]]
+    while months[-1] < first_of_month(block[1]):
+        months.append(first_of_month(months[-1], 1))
+    log_refresh(con, BLOCK_PAIRS, months, None, config_hash)
+    con.execute("update int_merchant_coverage set is_covered = true")
+
+
 def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> int:
     """Materialise ``sql/<name>.sql`` as a temp table for this run; return its row count."""
     model = load_sql(sql_path(name))
@@ -80,16 +168,60 @@ def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, obje
     return int(row[0]) if row else 0
 
 
-WORK_TABLES = ("int_merchant_screen", "int_merchant_window_txns", "int_merchant_pairs")
+WORK_TABLES = (
+    "int_merchant_screen",
+    "int_merchant_coverage",
+    "int_merchant_window_txns",
+    "int_merchant_pair_state",
+    "int_merchant_pairs",
+    "int_merchant_pair_totals",
+)
 """The temp tables of a run, in the order they are built (``sql/merchants/<name>.sql``)."""
 
 
-def read_window_txns(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> int:
+def read_window_txns(
+    con: duckdb.DuckDBPyConnection, day: date, window_days: int, params: dict[str, object]
+) -> bool:
     """Screen the customers (``int_merchant_screen``), read their window transactions once
-    (``int_merchant_window_txns``) and sum them per counterparty (``int_merchant_pairs``),
-    all temp tables for this run; return how many customers were screened in."""
-    counts = [temp_table(con, f"merchants/{name}", params) for name in WORK_TABLES]
-    return counts[0]
+    (``int_merchant_window_txns``) and sum them per counterparty: the stored block of closed
+    months (built first when missing or stale) plus the rest read raw (``int_merchant_pairs``,
+    ``int_merchant_pair_totals``), all temp tables for this run. Returns whether the block
+    was built."""
+    block = block_months(day, window_days)
+    config_hash = block_hash(params)
+    current = block is not None and block_is_current(con, block, config_hash)
+    if not current:
+        for table in (BLOCK_PAIRS, BLOCK_CUSTOMERS):
+            con.execute(f"drop table if exists {table}")
+        create_block_tables(con)
+    start, end = block or (day, day - timedelta(days=1))  # no row is in an empty block
+    run = {**params, "block_start": start, "block_end": end, "build_block": False}
+    for name in WORK_TABLES[:3]:
+        temp_table(con, f"merchants/{name}", run)
+    built = block is not None and not current
+    if built:
+        temp_table(con, "merchants/int_merchant_pair_state", {**run, "build_block": True})
+        store_block(con, (start, end), config_hash)
+    for name in WORK_TABLES[3:]:
+        temp_table(con, f"merchants/{name}", run)
+    return built
+
+
+def create_block_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The block's tables, empty when missing: its pairs (``int_merchant_pair_state`` and a
+    rank in their role) and the customers it covers."""
+    con.execute(
+        f"create table if not exists {BLOCK_PAIRS} (customer_id varchar, "
+        "counterparty_key varchar, role varchar, txn_count bigint, sum_cents decimal(38, 0), "
+        "sum_sq_cents decimal(38, 0), month_bits bigint, last_txn_date date, min_name varchar, "
+        "max_name varchar, min_bank varchar, max_bank varchar, "
+        "counterparty_customer_id varchar, block_rank bigint)"
+    )
+    con.execute(
+        f"create table if not exists {BLOCK_CUSTOMERS} (customer_id varchar, block_start date, "
+        "block_end date, name varchar, own_accounts varchar[], buyer_pairs bigint, "
+        "buyer_cents decimal(38, 0), supplier_pairs bigint, supplier_cents decimal(38, 0))"
+    )
 
 
 def run(ctx: StageContext) -> int:
@@ -116,7 +248,10 @@ def run(ctx: StageContext) -> int:
         "prospect_min_amount": settings.prospect_min_amount,
     }
     stale = refresh_inflow_months(con, day, settings.window_days)
-    screened = read_window_txns(con, params)
+    built = read_window_txns(con, day, settings.window_days, params)
+    screened, covered = con.execute(
+        "select count(*), count(*) filter (where is_covered) from int_merchant_coverage"
+    ).fetchone() or (0, 0)
     candidates = run_sql(con, "merchants/int_merchant_signals", params)
     signals = con.execute(
         "select * from int_merchant_signals where business_date = $d and history_days >= $min_days",
@@ -160,6 +295,8 @@ def run(ctx: StageContext) -> int:
         {
             "merchant_inflow_months_refreshed": stale,
             "merchant_screened": screened,
+            "merchant_block_built": built,
+            "merchant_block_covered": covered,
             "merchant_candidates": candidates,
             "merchants": merchants,
             "merchants_undeclared": int(undeclared),
@@ -189,6 +326,8 @@ STAGE = Stage(
     ),
     writes=(
         "agg_merchant_inflow_month",
+        "agg_merchant_block_pairs",
+        "agg_merchant_block_customers",
         "agg_refresh_log",
         "int_merchant_signals",
         "int_merchant_scorecard",

@@ -1,6 +1,6 @@
 -- table:  int_merchant_signals
 -- grain:  customer_id, business_date
--- inputs: int_merchant_screen, int_merchant_window_txns, int_merchant_pairs, hist_customers, hist_accounts, hist_branches
+-- inputs: int_merchant_screen, int_merchant_window_txns, int_merchant_pairs, int_merchant_pair_totals, hist_customers, hist_accounts, hist_branches
 -- params: business_date, window_days, annualise, candidate_min_amount, small_payment_max_amount, round_amount_unit, recurring_supplier_min_months, top_suppliers, pass_through_days
 -- materialize: partition
 -- The evidence of business turnover per personal customer over the trailing window
@@ -85,20 +85,22 @@ cand_inflows as not materialized (
 
 -- Amounts per day are summed as whole cents in doubles: exact below 2^53 and several times
 -- cheaper than DECIMAL(38) sums over millions of groups. /100 gives back the double a
--- DECIMAL amount converts to. The amounts per payer come the same way from int_merchant_pairs.
-payers as (
-    select customer_id, counterparty_key, amount_cents as payer_cents
-    from int_merchant_pairs
+-- DECIMAL amount converts to. Distinct payers come from int_merchant_pair_totals, the top
+-- payer from int_merchant_pairs (every customer's largest payers are there, with their state
+-- over the window).
+payer_counts as (
+    select customer_id, pair_count as payer_count
+    from int_merchant_pair_totals
     where role = 'buyer'
 ),
 
 payer_stats as (
     select
         customer_id,
-        count(*) as payer_count,
-        max(payer_cents) / 100 as top_payer_amount,
-        arg_max(counterparty_key, payer_cents) as top_payer_key
-    from payers
+        max(amount_cents) / 100 as top_payer_amount,
+        arg_max(counterparty_key, amount_cents) as top_payer_key
+    from int_merchant_pairs
+    where role = 'buyer'
     group by customer_id
 ),
 
@@ -109,17 +111,14 @@ payer_stats as (
 -- run at 1M customers), rounded once by the square root and the division.
 top_payers as (
     select
-        customer_id,
-        count(distinct date_trunc('month', txn_date)) as top_payer_months,
-        sqrt(cast(count(*) * sum(cents * cents) - sum(cents) * sum(cents) as double))
-        / nullif(cast(sum(cents) as double), 0) as top_payer_amount_cv
-    from (
-        select i.customer_id, i.txn_date, cast(i.amount * 100 as decimal(38, 0)) as cents
-        from cand_inflows as i
-        inner join payer_stats as p
-            on p.customer_id = i.customer_id and p.top_payer_key = i.counterparty_key
-    )
-    group by customer_id
+        p.customer_id,
+        cast(bit_count(p.month_bits) as bigint) as top_payer_months,
+        sqrt(cast(p.txn_count * p.sum_sq_cents - p.sum_cents * p.sum_cents as double))
+        / nullif(cast(p.sum_cents as double), 0) as top_payer_amount_cv
+    from int_merchant_pairs as p
+    inner join payer_stats as s
+        on s.customer_id = p.customer_id and s.top_payer_key = p.counterparty_key
+    where p.role = 'buyer'
 ),
 
 daily_flows as materialized (
@@ -265,7 +264,7 @@ final as (
         c.inflow_amount,
         c.turnover_amount,
         c.inflow_count,
-        coalesce(p.payer_count, 0) as payer_count,
+        coalesce(pc.payer_count, 0) as payer_count,
         coalesce(i.small_payment_amount, 0) / nullif(i.payer_inflow_amount, 0)
             as small_payment_share,
         coalesce(p.top_payer_amount, 0) / c.inflow_amount as top_payer_share,
@@ -292,6 +291,7 @@ final as (
         coalesce(bal.aum_amount, 0) as aum_amount
     from candidates as c
     inner join customers as cu on cu.customer_id = c.customer_id
+    left join payer_counts as pc on pc.customer_id = c.customer_id
     left join payer_stats as p on p.customer_id = c.customer_id
     left join top_payers as tp on tp.customer_id = c.customer_id
     left join inflow_stats as i on i.customer_id = c.customer_id

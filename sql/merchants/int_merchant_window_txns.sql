@@ -6,10 +6,11 @@
 -- The trailing window's transactions (window_days ending on the business date, delivered up
 -- to that date) of the screened customers (int_merchant_screen), read once from
 -- stg_transactions for the signals and the counterparty chain; the stage keeps it as a temp
--- table for the run. counterparty_key identifies the counterparty by its account, or its name
--- when the account is missing. is_own: a transfer between the customer's own accounts (the
--- counterparty is the customer, one of their accounts, or carries their own name, i.e. their
--- account at another bank).
+-- table for the run. business_date (the delivery date) tells the rows of the stored block of
+-- closed months (agg_merchant_block_pairs) from the others. counterparty_key identifies the
+-- counterparty by its account, or its name when the account is missing. is_own: a transfer
+-- between the customer's own accounts (the counterparty is the customer, one of their
+-- accounts, or carries their own name, i.e. their account at another bank).
 with
 names as (
     select c.customer_id, c.name
@@ -38,6 +39,7 @@ txns as (
 final as (
     select
         t.customer_id,
+        t.business_date,
         t.txn_date,
         t.channel,
         t.txn_code,
