@@ -4,9 +4,9 @@ transaction is read raw (``block_months`` returning None, the path the hand-work
 tests/test_merchants.py check, with their 28-day windows that hold no closed month).
 
 A small generated zone: seeded random trade of a few merchants over March to mid-June 2026
-(repeat payers across months, one merchant with many payers few of whom pay again, suppliers, bill payments, counter deposits, a counterparty under
-two names, late postings), a 92-day window: the block is March-April on 31 May, April-May
-from 1 June.
+(repeat payers across months, one merchant with many payers who seldom pay again, suppliers,
+bill payments, counter deposits, a counterparty under two names, late postings), a 92-day
+window: the block is March-April on 31 May, April-May from 1 June.
 """
 
 from __future__ import annotations
