@@ -74,15 +74,43 @@ def refresh_inflow_months(
     return len(stale)
 
 
-BLOCK_PAIRS = "agg_merchant_block_pairs"
-BLOCK_CUSTOMERS = "agg_merchant_block_customers"
-BLOCK_VERSION = "1"
-"""Stands for the block's definition (``sql/merchants/int_merchant_pair_state.sql`` and how
-:func:`store_block` keeps it) in ``agg_refresh_log.config_hash``: change it when they change,
+BLOCK_TABLES = {
+    "agg_merchant_block_pairs": "int_merchant_pair_state",
+    "agg_merchant_block_days": "int_merchant_day_state",
+    "agg_merchant_block_branches": "int_merchant_branch_state",
+    "agg_merchant_block_customers": "int_merchant_customer_state",
+}
+"""The stored block of closed months: each table and the state (``sql/merchants/<state>.sql``,
+run with ``build_block``) it keeps. The pairs also keep their rank in their role; the customers
+the name, own accounts and counterparties with two names or banks the block was built with."""
+BLOCK_PAIRS, BLOCK_CUSTOMERS = "agg_merchant_block_pairs", "agg_merchant_block_customers"
+BLOCK_VERSION = "2"
+"""Stands for the block's definition (the state files of ``BLOCK_TABLES`` and how
+:func:`store_block` keeps them) in ``agg_refresh_log.config_hash``: change it when they change,
 and the block is rebuilt."""
-BLOCK_SETTINGS: tuple[str, ...] = ()
-"""The merchants settings the block's state depends on (beside its months): their values are
+BLOCK_SETTINGS = ("small_payment_max_amount", "round_amount_unit")
+"""The merchants settings the block's states depend on (beside its months): their values are
 hashed into ``agg_refresh_log.config_hash``, so a change rebuilds the block."""
+STATES = tuple(BLOCK_TABLES.values())
+BLOCK_COLUMNS = {
+    "agg_merchant_block_pairs": "customer_id varchar, counterparty_key varchar, role varchar, "
+    "txn_count bigint, sum_cents decimal(38, 0), sum_sq_cents decimal(38, 0), "
+    "month_bits bigint, last_txn_date date, min_name varchar, max_name varchar, "
+    "min_bank varchar, max_bank varchar, counterparty_customer_id varchar, block_rank bigint",
+    "agg_merchant_block_days": "customer_id varchar, txn_date date, day_inflow_cents double, "
+    "day_outflow_cents double",
+    "agg_merchant_block_branches": "customer_id varchar, branch_id varchar, txn_count bigint",
+    "agg_merchant_block_customers": "customer_id varchar, inflow_amount decimal(38, 2), "
+    "inflow_count bigint, largest_inflow_amount decimal(18, 2), "
+    "small_payment_amount decimal(38, 2), payer_inflow_amount decimal(38, 2), "
+    "counter_cash_deposit_count bigint, counter_cash_amount decimal(38, 2), "
+    "outflow_amount decimal(38, 2), supplier_payment_count bigint, round_payment_count bigint, "
+    "buyer_pairs bigint, buyer_cents decimal(38, 0), supplier_pairs bigint, "
+    "supplier_cents decimal(38, 0), block_start date, block_end date, name varchar, "
+    "own_accounts varchar[]",
+}
+"""The block tables' columns: the states' (types as their SQL gives them) and what
+:func:`store_block` adds."""
 
 
 def block_months(business_date: date, window_days: int) -> tuple[date, date] | None:
@@ -92,6 +120,14 @@ def block_months(business_date: date, window_days: int) -> tuple[date, date] | N
     start = first if first.day == 1 else first_of_month(first, 1)
     end = business_date.replace(day=1) - timedelta(days=1)
     return (start, end) if start <= end else None
+
+
+def month_starts(block: tuple[date, date]) -> list[date]:
+    """The first day of each month of the block."""
+    months = [block[0]]
+    while months[-1] < first_of_month(block[1]):
+        months.append(first_of_month(months[-1], 1))
+    return months
 
 
 def block_hash(settings: dict[str, object]) -> str:
@@ -105,7 +141,7 @@ def block_is_current(
 ) -> bool:
     """Whether the stored block is of these months, built under this hash, and no TXN delivery
     for one of their dates was loaded since (``stale_months``, as for the monthly aggregates)."""
-    if not table_exists(con, BLOCK_CUSTOMERS):
+    if not all(table_exists(con, table) for table in BLOCK_TABLES):
         return False
     row = con.execute(
         f"select min(block_start), max(block_end), count(distinct (block_start, block_end)) "
@@ -113,47 +149,57 @@ def block_is_current(
     ).fetchone()
     if row is None or (row[0], row[1]) != block or row[2] != 1:
         return False
-    months = [block[0]]
-    while months[-1] < first_of_month(block[1]):
-        months.append(first_of_month(months[-1], 1))
-    return not stale_months(con, BLOCK_PAIRS, INFLOW_FEEDS, months, config_hash)
+    return not stale_months(con, BLOCK_PAIRS, INFLOW_FEEDS, month_starts(block), config_hash)
+
+
+def drop_block(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty block tables (a night without a block, or before the block is rebuilt)."""
+    for table, columns in BLOCK_COLUMNS.items():
+        con.execute(f"drop table if exists {table}")
+        con.execute(f"create table {table} ({columns})")
 
 
 def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config_hash: str) -> None:
-    """Keep the pairs of the block's rows (``int_merchant_pair_state`` built with
-    ``build_block``) with their rank in their role, and the screened customers it covers with
-    the name and own accounts it was built with and their totals per role."""
-    for table in (BLOCK_PAIRS, BLOCK_CUSTOMERS):
-        con.execute(f"drop table if exists {table}")
-    create_block_tables(con)
-    con.execute(
-        f"insert into {BLOCK_PAIRS} by name select *, row_number() over ("
-        "partition by customer_id, role order by sum_cents desc, counterparty_key) as block_rank "
-        "from int_merchant_pair_state order by customer_id, role, block_rank"
-    )
-    con.execute(
-        f"""insert into {BLOCK_CUSTOMERS} by name
-        with totals as (
-            select customer_id,
-                count(*) filter (where role = 'buyer') as buyer_pairs,
-                coalesce(sum(sum_cents) filter (where role = 'buyer'), 0) as buyer_cents,
-                count(*) filter (where role = 'supplier') as supplier_pairs,
-                coalesce(sum(sum_cents) filter (where role = 'supplier'), 0) as supplier_cents
-            from int_merchant_pair_state group by customer_id
-        )
-        select c.customer_id, cast($start as date) as block_start,
-            cast($end as date) as block_end, c.name, c.own_accounts,
-            coalesce(t.buyer_pairs, 0) as buyer_pairs,
-            cast(coalesce(t.buyer_cents, 0) as decimal(38, 0)) as buyer_cents,
-            coalesce(t.supplier_pairs, 0) as supplier_pairs,
-            cast(coalesce(t.supplier_cents, 0) as decimal(38, 0)) as supplier_cents
-        from int_merchant_coverage as c left join totals as t using (customer_id)""",
-        {"start": block[0], "end": block[1]},
-    )
-    months = [block[0]]
-    while months[-1] < first_of_month(block[1]):
-        months.append(first_of_month(months[-1], 1))
-    log_refresh(con, BLOCK_PAIRS, months, None, config_hash)
+    """Keep the states of the block's rows (built with ``build_block``, temp tables named as
+    the state files): the pairs with their rank in their role, and per screened customer
+    their sums, their pairs and cents per role, and the name and own accounts the block was
+    built with. Every screened customer is covered from now on."""
+    for table, state in BLOCK_TABLES.items():
+        if table == BLOCK_PAIRS:
+            # Payees are all read (rank 0); in rank order, the first ranks of every customer
+            # are a few row groups that a filter on block_rank reads alone.
+            select = (
+                "select * from (select *, case when role = 'payee' then 0 else row_number() "
+                "over (partition by customer_id, role order by sum_cents desc, "
+                f"counterparty_key) end as block_rank from {state}) "
+                "order by block_rank, customer_id, role"
+            )
+        elif table == BLOCK_CUSTOMERS:
+            select = f"""
+                with pairs as (
+                    select customer_id,
+                        count(*) filter (where role = 'buyer') as buyer_pairs,
+                        coalesce(sum(sum_cents) filter (where role = 'buyer'), 0) as buyer_cents,
+                        count(*) filter (where role = 'supplier') as supplier_pairs,
+                        coalesce(sum(sum_cents) filter (where role = 'supplier'), 0)
+                            as supplier_cents
+                    from int_merchant_pair_state group by customer_id
+                )
+                select c.customer_id, s.* exclude (customer_id),
+                    coalesce(p.buyer_pairs, 0) as buyer_pairs,
+                    coalesce(p.buyer_cents, 0) as buyer_cents,
+                    coalesce(p.supplier_pairs, 0) as supplier_pairs,
+                    coalesce(p.supplier_cents, 0) as supplier_cents,
+                    cast($start as date) as block_start, cast($end as date) as block_end,
+                    c.name, c.own_accounts
+                from int_merchant_coverage as c
+                left join {state} as s using (customer_id)
+                left join pairs as p using (customer_id)"""
+        else:
+            select = f"select * from {state} order by all"
+        params = {"start": block[0], "end": block[1]} if table == BLOCK_CUSTOMERS else {}
+        con.execute(f"insert into {table} by name {select}", params)
+    log_refresh(con, BLOCK_PAIRS, month_starts(block), None, config_hash)
     con.execute("update int_merchant_coverage set is_covered = true")
 
 
@@ -172,7 +218,7 @@ WORK_TABLES = (
     "int_merchant_screen",
     "int_merchant_coverage",
     "int_merchant_window_txns",
-    "int_merchant_pair_state",
+    *STATES,
     "int_merchant_pairs",
     "int_merchant_pair_totals",
 )
@@ -182,46 +228,39 @@ WORK_TABLES = (
 def read_window_txns(
     con: duckdb.DuckDBPyConnection, day: date, window_days: int, params: dict[str, object]
 ) -> bool:
-    """Screen the customers (``int_merchant_screen``), read their window transactions once
-    (``int_merchant_window_txns``) and sum them per counterparty: the stored block of closed
-    months (built first when missing or stale) plus the rest read raw (``int_merchant_pairs``,
-    ``int_merchant_pair_totals``), all temp tables for this run. Returns whether the block
-    was built."""
+    """Screen the customers (``int_merchant_screen``), read the window transactions the
+    stored block of closed months does not stand for (``int_merchant_window_txns``; the block
+    is built first from a full read when missing or stale) and add their states to the
+    block's (``int_merchant_*_state``, ``int_merchant_pairs``, ``int_merchant_pair_totals``),
+    all temp tables for this run. Returns whether the block was built."""
     block = block_months(day, window_days)
     config_hash = block_hash(params)
     current = block is not None and block_is_current(con, block, config_hash)
     if not current:
-        for table in (BLOCK_PAIRS, BLOCK_CUSTOMERS):
-            con.execute(f"drop table if exists {table}")
-        create_block_tables(con)
+        drop_block(con)
     start, end = block or (day, day - timedelta(days=1))  # no row is in an empty block
     run = {**params, "block_start": start, "block_end": end, "build_block": False}
     for name in WORK_TABLES[:3]:
         temp_table(con, f"merchants/{name}", run)
     built = block is not None and not current
     if built:
-        temp_table(con, "merchants/int_merchant_pair_state", {**run, "build_block": True})
+        for state in STATES:
+            temp_table(con, f"merchants/{state}", {**run, "build_block": True})
         store_block(con, (start, end), config_hash)
     for name in WORK_TABLES[3:]:
         temp_table(con, f"merchants/{name}", run)
+    # A counterparty that can be in the chain shows two names or banks: the chain takes the
+    # most frequent from all its transactions, so read the block's rows of its customer too
+    # (the states leave them out for a covered customer).
+    varied = con.execute(
+        "update int_merchant_coverage as c set reads_block = true "
+        "from (select distinct customer_id from int_merchant_pairs where role <> 'payee' "
+        "and (min_name <> max_name or min_bank <> max_bank)) as v "
+        "where v.customer_id = c.customer_id and not c.reads_block"
+    ).fetchone()
+    if varied and varied[0]:
+        temp_table(con, "merchants/int_merchant_window_txns", run)
     return built
-
-
-def create_block_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The block's tables, empty when missing: its pairs (``int_merchant_pair_state`` and a
-    rank in their role) and the customers it covers."""
-    con.execute(
-        f"create table if not exists {BLOCK_PAIRS} (customer_id varchar, "
-        "counterparty_key varchar, role varchar, txn_count bigint, sum_cents decimal(38, 0), "
-        "sum_sq_cents decimal(38, 0), month_bits bigint, last_txn_date date, min_name varchar, "
-        "max_name varchar, min_bank varchar, max_bank varchar, "
-        "counterparty_customer_id varchar, block_rank bigint)"
-    )
-    con.execute(
-        f"create table if not exists {BLOCK_CUSTOMERS} (customer_id varchar, block_start date, "
-        "block_end date, name varchar, own_accounts varchar[], buyer_pairs bigint, "
-        "buyer_cents decimal(38, 0), supplier_pairs bigint, supplier_cents decimal(38, 0))"
-    )
 
 
 def run(ctx: StageContext) -> int:
@@ -326,8 +365,7 @@ STAGE = Stage(
     ),
     writes=(
         "agg_merchant_inflow_month",
-        "agg_merchant_block_pairs",
-        "agg_merchant_block_customers",
+        *BLOCK_TABLES,
         "agg_refresh_log",
         "int_merchant_signals",
         "int_merchant_scorecard",

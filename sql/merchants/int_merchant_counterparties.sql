@@ -34,6 +34,7 @@ contenders as (
     from int_merchant_pairs as p
     semi join merchants as m on m.customer_id = p.customer_id
     inner join int_merchant_pair_totals as t on t.customer_id = p.customer_id and t.role = p.role
+    where p.role in ('buyer', 'supplier')
 ),
 
 ranked as (
@@ -56,20 +57,21 @@ kept as (
 ),
 
 -- A counterparty seen under several names or banks: the most frequent one, from its
--- transactions.
+-- transactions (every window transaction of the customer is read for it: reads_block in
+-- int_merchant_coverage); of two as frequent, the smaller.
 varied_pairs as (
     select customer_id, counterparty_key, role
     from kept
     where min_name <> max_name or min_bank <> max_bank
 ),
 
-varied as (
+varied_trade as materialized (
     select
         t.customer_id,
         t.counterparty_key,
         case when t.direction = 'C' then 'buyer' else 'supplier' end as role,
-        mode(t.counterparty_name) as counterparty_name,
-        mode(t.counterparty_bank) as counterparty_bank
+        t.counterparty_name,
+        t.counterparty_bank
     from int_merchant_window_txns as t
     semi join varied_pairs as v
         on
@@ -82,7 +84,58 @@ varied as (
             (t.direction = 'C' and t.txn_code not in ('LDR', 'PRR'))
             or (t.direction = 'D' and t.txn_code = 'TRO')
         )
-    group by t.customer_id, t.counterparty_key, role
+),
+
+varied_names as (
+    select
+        customer_id,
+        counterparty_key,
+        role,
+        counterparty_name,
+        row_number() over (
+            partition by customer_id, counterparty_key, role
+            order by count(*) desc, counterparty_name
+        ) as name_rank
+    from varied_trade
+    where counterparty_name is not null
+    group by customer_id, counterparty_key, role, counterparty_name
+),
+
+varied_banks as (
+    select
+        customer_id,
+        counterparty_key,
+        role,
+        counterparty_bank,
+        row_number() over (
+            partition by customer_id, counterparty_key, role
+            order by count(*) desc, counterparty_bank
+        ) as bank_rank
+    from varied_trade
+    where counterparty_bank is not null
+    group by customer_id, counterparty_key, role, counterparty_bank
+),
+
+varied as (
+    select
+        v.customer_id,
+        v.counterparty_key,
+        v.role,
+        n.counterparty_name,
+        b.counterparty_bank
+    from varied_pairs as v
+    left join varied_names as n
+        on
+            n.customer_id = v.customer_id
+            and n.counterparty_key = v.counterparty_key
+            and n.role = v.role
+            and n.name_rank = 1
+    left join varied_banks as b
+        on
+            b.customer_id = v.customer_id
+            and b.counterparty_key = v.counterparty_key
+            and b.role = v.role
+            and b.bank_rank = 1
 ),
 
 final as (

@@ -8,6 +8,9 @@
 -- name and own accounts as of the business date (what int_merchant_window_txns reads to tell
 -- own-account transfers) are those the block was built with. The stage keeps it as a temp
 -- table for the run; a customer not covered has every window transaction read raw.
+-- reads_block: the block's transactions of the customer are read too (int_merchant_window_txns):
+-- for a customer not covered, and (set by the stage) for one whose counterparty in the chain
+-- shows two names or banks, whose most frequent the chain takes from the transactions.
 with
 names as (
     select c.customer_id, c.name
@@ -34,7 +37,13 @@ final as (
             and b.name is not distinct from n.name
             and b.own_accounts is not distinct from o.own_accounts,
             false
-        ) as is_covered
+        ) as is_covered,
+        not coalesce(
+            b.customer_id is not null
+            and b.name is not distinct from n.name
+            and b.own_accounts is not distinct from o.own_accounts,
+            false
+        ) as reads_block
     from int_merchant_screen as s
     left join names as n on n.customer_id = s.customer_id
     left join own_accounts as o on o.customer_id = s.customer_id

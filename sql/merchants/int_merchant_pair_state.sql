@@ -4,8 +4,9 @@
 -- params: block_start, block_end, build_block
 -- materialize: table
 -- What each screened customer received from each payer (role buyer: credits from others, not
--- LDR or PRR) and paid to each payee by transfer out (role supplier: TRO), own-account
--- transfers left out, as a state that adds up across disjoint sets of transactions: counts,
+-- LDR or PRR), paid to each payee by transfer out (role supplier: TRO) and to each payee by
+-- transfer out or bill payment (role payee: TRO, PAY), own-account transfers left out, as a
+-- state that adds up across disjoint sets of transactions: counts,
 -- sums of whole cents and of their squares (exact integers), the months as bits, the last
 -- date, the smallest and largest name and bank. build_block: the rows of the block of closed
 -- months (txn_date from block_start, delivered by block_end), which the stage keeps in
@@ -14,31 +15,45 @@
 -- others. A month's bit is its number (year × 12 + month) modulo 60: a window spans at most
 -- 25 months (window_days ≤ 731), so distinct months have distinct bits.
 with
-flows as (
-    select
-        t.customer_id,
-        t.counterparty_key,
-        case when t.direction = 'C' then 'buyer' else 'supplier' end as role,
-        t.txn_date,
-        cast(t.amount * 100 as decimal(38, 0)) as cents,
-        t.counterparty_name,
-        t.counterparty_bank,
-        t.counterparty_customer_id
+txns as (
+    select t.*
     from int_merchant_window_txns as t
     inner join int_merchant_coverage as c on c.customer_id = t.customer_id
     where
         t.counterparty_key is not null
         and not t.is_own
-        and (
-            (t.direction = 'C' and t.txn_code not in ('LDR', 'PRR'))
-            or (t.direction = 'D' and t.txn_code = 'TRO')
-        )
-        and (
-            case
-                when $build_block then t.txn_date >= $block_start and t.business_date <= $block_end
-                else not (c.is_covered and t.txn_date >= $block_start and t.business_date <= $block_end)
-            end
-        )
+        and case
+            when $build_block then t.txn_date >= $block_start and t.business_date <= $block_end
+            else not (c.is_covered and t.txn_date >= $block_start and t.business_date <= $block_end)
+        end
+),
+
+flows as (
+    select
+        customer_id,
+        counterparty_key,
+        case when direction = 'C' then 'buyer' else 'supplier' end as role,
+        txn_date,
+        cast(amount * 100 as decimal(38, 0)) as cents,
+        counterparty_name,
+        counterparty_bank,
+        counterparty_customer_id
+    from txns
+    where
+        (direction = 'C' and txn_code not in ('LDR', 'PRR'))
+        or (direction = 'D' and txn_code = 'TRO')
+    union all
+    select
+        customer_id,
+        counterparty_key,
+        'payee' as role,
+        txn_date,
+        cast(amount * 100 as decimal(38, 0)) as cents,
+        counterparty_name,
+        counterparty_bank,
+        counterparty_customer_id
+    from txns
+    where direction = 'D' and txn_code in ('TRO', 'PAY')
 ),
 
 pairs as (

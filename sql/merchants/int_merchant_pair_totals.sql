@@ -30,6 +30,7 @@ raw as (
         count(*) filter (where is_new) as pair_count,
         sum(raw_cents) as role_cents
     from int_merchant_pairs
+    where role <> 'payee'
     group by customer_id, role
 ),
 

@@ -3,9 +3,9 @@
 -- inputs: agg_merchant_block_pairs, int_merchant_pair_state, int_merchant_coverage
 -- params: max_buyers, max_suppliers
 -- materialize: table
--- The window's pairs (customer, counterparty, role: buyer or supplier, as in
--- int_merchant_pair_state) that can be a customer's top payer or among its max_buyers /
--- max_suppliers largest, with their state over the whole window; the stage keeps it as a temp
+-- The window's pairs (customer, counterparty, role, as in int_merchant_pair_state) that can be
+-- a customer's top payer or among its max_buyers / max_suppliers largest, and every payee
+-- (the signals count them and their months), with their state over the whole window; the stage keeps it as a temp
 -- table for the run, read by the signals (top payer) and the counterparty chain (ranking).
 -- A pair's window is the stored block of closed months (agg_merchant_block_pairs, for the
 -- customers int_merchant_coverage says it covers) plus the rows read raw
@@ -13,7 +13,8 @@
 -- (touched). A pair without keeps its block amount while the touched ones only grow (amounts
 -- are never negative), so every pair ahead of it in its block (block_rank: amount desc, key)
 -- stays ahead: an untouched pair of block_rank above k cannot be among the k largest, k the
--- largest of max_buyers, max_suppliers and 1 (the top payer). amount_cents: whole cents as a
+-- largest of max_buyers, max_suppliers and 1 (the top payer). Payees have block_rank 0: all
+-- are read. amount_cents: whole cents as a
 -- double (exact below 2^53), the sum the chain and the signals rank by; raw_cents, is_new:
 -- the raw part and whether the pair is new since the block, for the totals
 -- (int_merchant_pair_totals).

@@ -1,7 +1,7 @@
 -- table:  int_merchant_signals
 -- grain:  customer_id, business_date
--- inputs: int_merchant_screen, int_merchant_window_txns, int_merchant_pairs, int_merchant_pair_totals, hist_customers, hist_accounts, hist_branches
--- params: business_date, window_days, annualise, candidate_min_amount, small_payment_max_amount, round_amount_unit, recurring_supplier_min_months, top_suppliers, pass_through_days
+-- inputs: int_merchant_screen, int_merchant_coverage, int_merchant_pairs, int_merchant_pair_totals, int_merchant_customer_state, int_merchant_day_state, int_merchant_branch_state, agg_merchant_block_customers, agg_merchant_block_days, agg_merchant_block_branches, hist_customers, hist_accounts, hist_branches
+-- params: business_date, window_days, annualise, candidate_min_amount, recurring_supplier_min_months, top_suppliers, pass_through_days
 -- materialize: partition
 -- The evidence of business turnover per personal customer over the trailing window
 -- (window_days ending on the business date; transactions delivered up to that date).
@@ -11,10 +11,12 @@
 -- inflow scaled to a year over the days of history the window holds (annualise). Only
 -- candidates are kept: customers whose yearly inflow reaches candidate_min_amount (the
 -- scorecard needs turnover above the floor anyway), so the table stays small at scale. The
--- window's transactions come from int_merchant_window_txns, which holds only the customers
--- the monthly screen lets through (int_merchant_screen, a superset of the candidates): the
--- per-customer statistics below are computed for all of them and the final select keeps
--- the candidates.
+-- statistics are computed for the customers the monthly screen lets through
+-- (int_merchant_screen, a superset of the candidates) and the final select keeps the
+-- candidates. Each adds up across disjoint sets of transactions: the stored block of closed
+-- months (agg_merchant_block_*, for the customers int_merchant_coverage says it covers) and
+-- the rows read raw (int_merchant_*_state, sql/merchants/) are summed here; the pairs come
+-- from int_merchant_pairs and int_merchant_pair_totals.
 -- Outflows to others are transfers out (TRO) and bill payments (PAY) to a counterparty that
 -- is not the customer; suppliers are the payees of transfers out.
 with
@@ -34,24 +36,61 @@ history as not materialized (
     select customer_id, history_start from int_merchant_screen
 ),
 
-window_txns as not materialized (
-    select * from int_merchant_window_txns
+covered as (
+    select customer_id from int_merchant_coverage where is_covered
 ),
 
-inflows as (
-    select *
-    from window_txns
-    where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
+-- Sums over no row stay NULL, as sums over no transaction do.
+sums as (
+    select
+        customer_id,
+        sum(inflow_amount) as inflow_amount,
+        cast(sum(inflow_count) as bigint) as inflow_count,
+        max(largest_inflow_amount) as largest_inflow_amount,
+        sum(small_payment_amount) as small_payment_amount,
+        sum(payer_inflow_amount) as payer_inflow_amount,
+        cast(sum(counter_cash_deposit_count) as bigint) as counter_cash_deposit_count,
+        sum(counter_cash_amount) as counter_cash_amount,
+        sum(outflow_amount) as outflow_amount,
+        cast(sum(supplier_payment_count) as bigint) as supplier_payment_count,
+        cast(sum(round_payment_count) as bigint) as round_payment_count
+    from (
+        select
+            b.customer_id,
+            b.inflow_amount,
+            b.inflow_count,
+            b.largest_inflow_amount,
+            b.small_payment_amount,
+            b.payer_inflow_amount,
+            b.counter_cash_deposit_count,
+            b.counter_cash_amount,
+            b.outflow_amount,
+            b.supplier_payment_count,
+            b.round_payment_count
+        from agg_merchant_block_customers as b
+        semi join covered as c on c.customer_id = b.customer_id
+        union all
+        select
+            customer_id,
+            inflow_amount,
+            inflow_count,
+            largest_inflow_amount,
+            small_payment_amount,
+            payer_inflow_amount,
+            counter_cash_deposit_count,
+            counter_cash_amount,
+            outflow_amount,
+            supplier_payment_count,
+            round_payment_count
+        from int_merchant_customer_state
+    )
+    group by customer_id
 ),
 
 inflow_totals as (
-    select
-        i.customer_id,
-        sum(i.amount) as inflow_amount,
-        count(*) as inflow_count,
-        max(i.amount) as largest_inflow_amount
-    from inflows as i
-    group by i.customer_id
+    select customer_id, inflow_amount, inflow_count, largest_inflow_amount
+    from sums
+    where inflow_amount is not null
 ),
 
 candidates as (
@@ -75,12 +114,6 @@ candidates as (
         t.inflow_amount
         * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
         >= $candidate_min_amount
-),
-
-cand_inflows as not materialized (
-    select *
-    from window_txns
-    where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
 ),
 
 -- Amounts per day are summed as whole cents in doubles: exact below 2^53 and several times
@@ -125,27 +158,28 @@ daily_flows as materialized (
     select
         customer_id,
         txn_date,
-        sum(cast(cast(amount * 100 as bigint) as double)) filter (
-            where direction = 'C' and txn_code not in ('LDR', 'PRR') and not is_own
-        ) as day_inflow_cents,
-        sum(cast(cast(amount * 100 as bigint) as double)) filter (
-            where direction = 'D' and txn_code in ('TRO', 'PAY', 'WDL') and not is_own
-        ) as day_outflow_cents
-    from window_txns
+        sum(day_inflow_cents) as day_inflow_cents,
+        sum(day_outflow_cents) as day_outflow_cents
+    from (
+        select b.customer_id, b.txn_date, b.day_inflow_cents, b.day_outflow_cents
+        from agg_merchant_block_days as b
+        semi join covered as c on c.customer_id = b.customer_id
+        union all
+        select customer_id, txn_date, day_inflow_cents, day_outflow_cents
+        from int_merchant_day_state
+    )
     group by customer_id, txn_date
 ),
 
 inflow_stats as (
     select
         customer_id,
-        sum(amount) filter (
-            where counterparty_key is not null and amount <= $small_payment_max_amount
-        ) as small_payment_amount,
-        sum(amount) filter (where counterparty_key is not null) as payer_inflow_amount,
-        count(*) filter (where txn_code = 'DEP' and channel = 'CTR') as counter_cash_deposit_count,
-        sum(amount) filter (where txn_code = 'DEP' and channel = 'CTR') as counter_cash_amount
-    from cand_inflows
-    group by customer_id
+        small_payment_amount,
+        payer_inflow_amount,
+        counter_cash_deposit_count,
+        counter_cash_amount
+    from sums
+    where inflow_amount is not null
 ),
 
 -- Days and weeks with an inflow, from the days (daily_flows) rather than every inflow.
@@ -171,36 +205,22 @@ calendar as (
     ) as r (day)
 ),
 
-outflows as (
-    select *
-    from window_txns
-    where
-        direction = 'D' and txn_code in ('TRO', 'PAY')
-        and counterparty_key is not null and not is_own
-),
-
+-- Payees: the pairs of role payee (TRO and PAY to a counterparty, not own), all of them.
 payees as (
     select
         customer_id,
         counterparty_key,
-        sum(amount) as payee_amount,
-        count(distinct date_trunc('month', txn_date)) as payee_months,
-        row_number() over (partition by customer_id order by sum(amount) desc) as payee_rank
-    from outflows
-    group by customer_id, counterparty_key
+        sum_cents * 0.01 as payee_amount,
+        bit_count(month_bits) as payee_months,
+        row_number() over (partition by customer_id order by sum_cents desc) as payee_rank
+    from int_merchant_pairs
+    where role = 'payee'
 ),
 
 supplier_stats as (
-    select
-        o.customer_id,
-        sum(o.amount) as outflow_amount,
-        count(*) filter (where o.txn_code = 'TRO') as supplier_payment_count,
-        count(*) filter (
-            where o.txn_code = 'TRO'
-            and o.amount / $round_amount_unit = floor(o.amount / $round_amount_unit)
-        ) as round_payment_count
-    from outflows as o
-    group by o.customer_id
+    select customer_id, outflow_amount, supplier_payment_count, round_payment_count
+    from sums
+    where outflow_amount is not null
 ),
 
 payee_stats as (
@@ -231,14 +251,27 @@ pass_through as (
     group by customer_id
 ),
 
+branch_counts as (
+    select customer_id, branch_id, sum(txn_count) as txn_count
+    from (
+        select b.customer_id, b.branch_id, b.txn_count
+        from agg_merchant_block_branches as b
+        semi join covered as c on c.customer_id = b.customer_id
+        union all
+        select customer_id, branch_id, txn_count
+        from int_merchant_branch_state
+    )
+    group by customer_id, branch_id
+),
+
 branch_activity as (
     select
         t.customer_id,
-        count(*) as branch_txn_count,
-        count(*) filter (where b.is_market) as market_txn_count
-    from window_txns as t
+        cast(sum(t.txn_count) as bigint) as branch_txn_count,
+        cast(coalesce(sum(t.txn_count) filter (where b.is_market), 0) as bigint)
+            as market_txn_count
+    from branch_counts as t
     left join branches as b on b.branch_id = t.branch_id
-    where t.branch_id is not null
     group by t.customer_id
 ),
 

@@ -1,39 +1,71 @@
 -- table:  int_merchant_window_txns
 -- grain:  one row per transaction of a screened customer in the window
--- inputs: int_merchant_screen, stg_transactions, hist_customers, hist_accounts
--- params: business_date, window_days
+-- inputs: int_merchant_coverage, stg_transactions
+-- params: business_date, window_days, block_start, block_end
 -- materialize: table
 -- The trailing window's transactions (window_days ending on the business date, delivered up
--- to that date) of the screened customers (int_merchant_screen), read once from
--- stg_transactions for the signals and the counterparty chain; the stage keeps it as a temp
--- table for the run. business_date (the delivery date) tells the rows of the stored block of
--- closed months (agg_merchant_block_pairs) from the others. counterparty_key identifies the
+-- to that date) of the screened customers (int_merchant_coverage) that the stored block of
+-- closed months does not stand for: the days before the block and the deliveries after it
+-- for every screened customer, and the block's rows (txn_date from block_start, delivered by
+-- block_end) of the customers it does not cover (reads_block: also of those whose chain
+-- needs them). Read once from stg_transactions in three
+-- parts that the delivery and transaction dates prune; the stage keeps it as a temp table
+-- for the run. business_date is the delivery date. counterparty_key identifies the
 -- counterparty by its account, or its name when the account is missing. is_own: a transfer
 -- between the customer's own accounts (the counterparty is the customer, one of their
--- accounts, or carries their own name, i.e. their account at another bank).
+-- accounts, or carries their own name, i.e. their account at another bank; name and accounts
+-- as of the business date, from int_merchant_coverage).
 with
-names as (
-    select c.customer_id, c.name
-    from hist_customers as c
-    semi join int_merchant_screen as s on s.customer_id = c.customer_id
-    where c.valid_from <= $business_date and c.valid_to > $business_date
+readers as (
+    select customer_id from int_merchant_coverage
+),
+
+block_readers as (
+    select customer_id from int_merchant_coverage where reads_block
 ),
 
 own_accounts as (
-    select distinct a.customer_id, a.account_id
-    from hist_accounts as a
-    semi join int_merchant_screen as s on s.customer_id = a.customer_id
-    where a.valid_from <= $business_date
+    select customer_id, unnest(own_accounts) as account_id
+    from int_merchant_coverage
+),
+
+after_block as (
+    select t.*
+    from stg_transactions as t
+    semi join readers as r on r.customer_id = t.customer_id
+    where
+        t.business_date > $block_end
+        and t.business_date <= $business_date
+        and t.txn_date <= $business_date
+        and t.txn_date > $business_date - $window_days
+),
+
+before_block as (
+    select t.*
+    from stg_transactions as t
+    semi join readers as r on r.customer_id = t.customer_id
+    where
+        t.business_date <= $block_end
+        and t.txn_date < $block_start
+        and t.txn_date > $business_date - $window_days
+),
+
+block_rows as (
+    select t.*
+    from stg_transactions as t
+    semi join block_readers as u on u.customer_id = t.customer_id
+    where
+        t.business_date <= $block_end
+        and t.txn_date >= $block_start
+        and t.txn_date > $business_date - $window_days
 ),
 
 txns as (
-    select t.*
-    from stg_transactions as t
-    semi join int_merchant_screen as s on s.customer_id = t.customer_id
-    where
-        t.business_date <= $business_date
-        and t.txn_date <= $business_date
-        and t.txn_date > $business_date - $window_days
+    select * from after_block
+    union all
+    select * from before_block
+    union all
+    select * from block_rows
 ),
 
 final as (
@@ -53,10 +85,10 @@ final as (
         (
             coalesce(t.counterparty_customer_id = t.customer_id, false)
             or oa.account_id is not null
-            or coalesce(t.counterparty_name = n.name, false)
+            or coalesce(t.counterparty_name = c.name, false)
         ) as is_own
     from txns as t
-    left join names as n on n.customer_id = t.customer_id
+    inner join int_merchant_coverage as c on c.customer_id = t.customer_id
     left join own_accounts as oa
         on oa.customer_id = t.customer_id and oa.account_id = t.counterparty_account
 )
