@@ -92,6 +92,9 @@ BLOCK_SETTINGS = ("small_payment_max_amount", "round_amount_unit")
 """The merchants settings the block's states depend on (beside its months): their values are
 hashed into ``agg_refresh_log.config_hash``, so a change rebuilds the block."""
 STATES = tuple(BLOCK_TABLES.values())
+TOP_RANKS = 100
+"""Pairs of a block rank up to this are stored first (the rows ``int_merchant_pairs`` reads of
+the pairs untouched since the block, while max_buyers and max_suppliers are at most this)."""
 BLOCK_COLUMNS = {
     "agg_merchant_block_pairs": "customer_id varchar, counterparty_key varchar, role varchar, "
     "txn_count bigint, sum_cents decimal(38, 0), sum_sq_cents decimal(38, 0), "
@@ -166,14 +169,23 @@ def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config
     built with. Every screened customer is covered from now on."""
     for table, state in BLOCK_TABLES.items():
         if table == BLOCK_PAIRS:
-            # Payees are all read (rank 0); in rank order, the first ranks of every customer
-            # are a few row groups that a filter on block_rank reads alone.
-            select = (
-                "select * from (select *, case when role = 'payee' then 0 else row_number() "
-                "over (partition by customer_id, role order by sum_cents desc, "
-                f"counterparty_key) end as block_rank from {state}) "
-                "order by block_rank, customer_id, role"
+            # Payees are all read (rank 0). Stored narrow: most pairs are one payment under
+            # one name at one bank, so Σc² (= (Σc)²), the largest name and bank (= the
+            # smallest) are NULL then (int_merchant_pairs reads them back). The first ranks
+            # are written first: the few row groups a filter on block_rank reads.
+            con.execute(
+                "create or replace temp table _block_pairs as select * replace ("
+                "case when txn_count > 1 then sum_sq_cents end as sum_sq_cents, "
+                "case when max_name <> min_name then max_name end as max_name, "
+                "case when max_bank <> min_bank then max_bank end as max_bank) from ("
+                "select *, case when role = 'payee' then 0 else row_number() over ("
+                "partition by customer_id, role order by sum_cents desc, counterparty_key) end "
+                f"as block_rank from {state})"
             )
+            for part in (f"block_rank <= {TOP_RANKS}", f"block_rank > {TOP_RANKS}"):
+                con.execute(f"insert into {table} by name select * from _block_pairs where {part}")
+            con.execute("drop table _block_pairs")
+            continue
         elif table == BLOCK_CUSTOMERS:
             select = f"""
                 with pairs as (
@@ -196,7 +208,7 @@ def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config
                 left join {state} as s using (customer_id)
                 left join pairs as p using (customer_id)"""
         else:
-            select = f"select * from {state} order by all"
+            select = f"select * from {state}"
         params = {"start": block[0], "end": block[1]} if table == BLOCK_CUSTOMERS else {}
         con.execute(f"insert into {table} by name {select}", params)
     log_refresh(con, BLOCK_PAIRS, month_starts(block), None, config_hash)

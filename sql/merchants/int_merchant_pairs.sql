@@ -23,8 +23,15 @@ covered as (
     select customer_id from int_merchant_coverage where is_covered
 ),
 
+-- The block stores Σc², the largest name and bank as NULL where they follow from the rest (one
+-- payment: Σc² = (Σc)²; one name, one bank).
 block as not materialized (
-    select b.*
+    select
+        b.* replace (
+            coalesce(b.sum_sq_cents, b.sum_cents * b.sum_cents) as sum_sq_cents,
+            coalesce(b.max_name, b.min_name) as max_name,
+            coalesce(b.max_bank, b.min_bank) as max_bank
+        )
     from agg_merchant_block_pairs as b
     semi join covered as c on c.customer_id = b.customer_id
 ),
