@@ -3,10 +3,9 @@
 For the business date: a screen over monthly credit aggregates kept incrementally
 (``agg_merchant_inflow_month``: closed months computed once, recomputed only when a delivery
 for one of their dates is re-sent, plus the month to date) picks the customers whose window
-transactions are read once into a temp table; what they received from each payer and paid
-each supplier is kept per pair for the block of closed months inside the window
-(``agg_merchant_block_pairs``, built once a month, rebuilt like the monthly aggregates) and
-added to the pairs of the days the block does not hold; from those, per-customer signals over the
+transactions the stored block of closed months does not hold are read into a temp table: the
+block (``agg_merchant_block_*``, per-customer states built once a month, rebuilt like the
+monthly aggregates) plus the states of those rows give, per customer, the signals over the
 trailing window (SQL), the scorecard and the detection rule (``models.merchants``), each
 merchant's main buyers and suppliers (SQL), market clusters (``models.merchant_network``,
 networkx), the merchants table and the prospects at other banks (SQL). See
@@ -82,7 +81,8 @@ BLOCK_TABLES = {
 }
 """The stored block of closed months: each table and the state (``sql/merchants/<state>.sql``,
 run with ``build_block``) it keeps. The pairs also keep their rank in their role; the customers
-the name, own accounts and counterparties with two names or banks the block was built with."""
+their pairs and cents per role, the block's months, and the name and own accounts it was built
+with."""
 BLOCK_PAIRS, BLOCK_CUSTOMERS = "agg_merchant_block_pairs", "agg_merchant_block_customers"
 BLOCK_VERSION = "2"
 """Stands for the block's definition (the state files of ``BLOCK_TABLES`` and how
