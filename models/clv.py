@@ -365,7 +365,13 @@ def fit_spend_model(rfm: pl.DataFrame, cfg: ClvConfig) -> SpendFit:
             f"(< clv.min_repeaters = {cfg.min_repeaters})",
             n_customers=eligible.height,
         )
-    unique = eligible.group_by(["frequency", "monetary_value"]).agg(pl.len().alias("weight"))
+    # sorted: the likelihood's sum runs in the rows' order, and group_by's order varies from
+    # run to run (the parameters then differed in the 14th digit, and a few cents with them)
+    unique = (
+        eligible.group_by(["frequency", "monetary_value"])
+        .agg(pl.len().alias("weight"))
+        .sort(["frequency", "monetary_value"])
+    )
     lt = _lifetimes()
     fitter = None
     for penalizer in penalizer_ladder(cfg.penalizer, cfg.max_penalizer):
