@@ -89,8 +89,9 @@ def run_stage(ctx: StageContext, stage: Stage, inputs_token: str | None = None) 
                 f"stage {stage.name} for {ctx.business_date}: {message}"
             ) from exc
         raise StageFailed(f"stage {stage.name} for {ctx.business_date} failed: {message}") from exc
-    seconds = round(time.monotonic() - started, 3)
     ctx.ledger.finish(stage.name, ctx.business_date, "succeeded", rows=rows)
+    # after the ledger's write: its commit is where DuckDB checkpoints what the stage wrote
+    seconds = round(time.monotonic() - started, 3)
     ctx.log.info(
         f"{stage.name} done",
         extra={
