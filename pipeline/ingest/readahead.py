@@ -107,13 +107,17 @@ class DateReading:
     def parts(self) -> Iterator[Part]:
         """Each part as soon as it is read, in load order. A part read ahead whose files
         changed since, or whose read failed, is read again now (to raise that failure for this
-        date). Parts are not kept once given: their rows are freed when the caller drops them."""
-        while self._pending:
-            group, reading = self._pending.pop(0)
-            part = self._take(group, reading)
-            del reading  # the future holds the part too
-            yield part
-            del part
+        date). Parts are not kept once given: their rows are freed when the caller drops them.
+        A caller that stops early (a failure while loading) cancels the parts not started."""
+        try:
+            while self._pending:
+                group, reading = self._pending.pop(0)
+                part = self._take(group, reading)
+                del reading  # the future holds the part too
+                yield part
+                del part
+        finally:
+            self.cancel()
 
     def _take(self, group: list[Delivery], reading: Future[Part]) -> Part:
         if not self._ahead:
