@@ -151,6 +151,16 @@ def write_partition(
     return frame.height
 
 
+def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> None:
+    """Materialise ``sql/<name>.sql`` as a temp table of this connection: a run's scratch,
+    never written to the warehouse file. Only the parameters the file declares are passed."""
+    model = load_sql(sql_path(name))
+    con.execute(
+        f"create or replace temp table {model.table} as {model.body}",
+        {k: params[k] for k in model.params},
+    )
+
+
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> int:
     """Materialise the table of ``sql/<name>.sql`` and return its row count for this run.
 

@@ -28,7 +28,7 @@ import duckdb
 from pipeline.config.clv import ClvConfig
 from pipeline.dates import shift_months
 from pipeline.errors import DataContractError
-from pipeline.sqlfiles import load_sql, run_sql, sql_path
+from pipeline.sqlfiles import run_sql, temp_table
 from pipeline.stages.base import Stage, StageContext
 from pipeline.warehouse import table_exists, transaction
 
@@ -203,12 +203,7 @@ def build_rfm(
         "window_end": window_end,
     }
     params["state_end"], params["state_key"] = ensure_event_state(con, params, incremental)
-    summary = load_sql(sql_path("clv/int_customer_event_summary"))
-    # a temp table: the night's scratch, never written to the warehouse file
-    con.execute(
-        f"create or replace temp table {summary.table} as {summary.body}",
-        {k: params[k] for k in summary.params},
-    )
+    temp_table(con, "clv/int_customer_event_summary", params)
     run_sql(con, "clv/int_customer_rfm", params)
 
 

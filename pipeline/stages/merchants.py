@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import duckdb
 
 from pipeline.dates import first_of_month, month_end
-from pipeline.sqlfiles import load_sql, run_sql, sql_path, write_partition
+from pipeline.sqlfiles import load_sql, run_sql, sql_path, temp_table, write_partition
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import create_refresh_log, log_refresh, stale_months
 from pipeline.warehouse import table_exists
@@ -213,17 +213,6 @@ def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config
         con.execute(f"insert into {table} by name {select}", params)
     log_refresh(con, BLOCK_PAIRS, month_starts(block), None, config_hash)
     con.execute("update int_merchant_coverage set is_covered = true")
-
-
-def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> int:
-    """Materialise ``sql/<name>.sql`` as a temp table for this run; return its row count."""
-    model = load_sql(sql_path(name))
-    con.execute(
-        f"create or replace temp table {model.table} as {model.body}",
-        {k: params[k] for k in model.params},
-    )
-    row = con.execute(f"select count(*) from {model.table}").fetchone()
-    return int(row[0]) if row else 0
 
 
 WORK_TABLES = (
