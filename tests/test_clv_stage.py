@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -569,6 +570,27 @@ def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
     assert {
         r[0]: r[2] for r in expected_contributions(con, [oct_], flat)[oct_].rows()
     } == dict.fromkeys("ABCD")
+
+
+def test_the_run_rate_is_the_exact_mean_of_the_months_whatever_their_order() -> None:
+    # 0.1, 0.2 and 0.3 CNY average exactly 0.2; summed as DOUBLEs in this order they give
+    # 0.6000000000000001 / 3, and a parallel sum may add them in another order, so the
+    # run rate (and the cent it rounds to downstream) changed between two runs.
+    from pipeline.stages.clv import expected_contributions
+
+    con = duckdb.connect()
+    con.execute(
+        "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
+        "contribution_amount decimal(18, 6))"
+    )
+    months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+    con.executemany(
+        "insert into agg_customer_contribution_month values ('F', ?, ?)",
+        [(m, Decimal(a)) for m, a in zip(months, ["0.1", "0.2", "0.3"], strict=True)],
+    )
+    cfg = ClvConfig(trend_window_months=0, run_rate_months=3)
+    got = expected_contributions(con, [months[-1]], cfg)[months[-1]]
+    assert got.row(0, named=True)["run_rate"] == 0.2
 
 
 def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_change(

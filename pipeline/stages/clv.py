@@ -633,19 +633,22 @@ def expected_contributions(
     window = max(cfg.trend_window_months, cfg.run_rate_months)
     out = {}
     for last in last_months:
-        # the line's sums in DOUBLE: slope = Sxy / Sxx, Sxx = sum x^2 - (sum x)^2 / n; plain
-        # sums cost less than DuckDB's regr_* aggregates (1M customers x 9 months: 1.3 s CPU
-        # against 1.5-1.9 s)
+        # the run rate from the exact DECIMAL sum, rounded to the column's scale (an average
+        # of DOUBLEs summed in parallel changed by a cent between two runs); the line's sums in
+        # DOUBLE: slope = Sxy / Sxx, Sxx = sum x^2 - (sum x)^2 / n; plain sums cost less than
+        # DuckDB's regr_* aggregates (1M customers x 9 months: 1.3 s CPU against 1.5-1.9 s)
         month = con.execute(
             """
             with line as (
                 select customer_id,
-                       avg(y) filter (where x >= $run_rate_x) as run_rate,
+                       cast(cast(sum(amount) filter (where x >= $run_rate_x)
+                                 / count(*) filter (where x >= $run_rate_x)
+                            as decimal(18, 6)) as double) as run_rate,
                        count(*) as trend_months,
                        sum(x) as sx, sum(y) as sy, sum(x * y) as sxy,
                        sum(x * x) as sx2, sum(y * y) as sy2
                 from (
-                    select customer_id,
+                    select customer_id, contribution_amount as amount,
                            contribution_amount::double as y,
                            date_diff('month', $first, month_start)::double as x
                     from agg_customer_contribution_month
