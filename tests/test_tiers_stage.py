@@ -415,6 +415,14 @@ def test_tiers_stage_end_to_end(cfg: Config, warehouse: duckdb.DuckDBPyConnectio
     assert len(checks) == 6 and all(ok for _, ok in checks)
     rm = dict(con.execute("select rm_id, customers from int_rm_scorecard").fetchall())
     assert rm == {"RM1": 10, "RM2": 1}
+    # RM1's book by tier, in ladder order (not alphabetical): every active customer but C07
+    book = [t for c, t in tiers.items() if c != "C07"]
+    ladder = ["private", "diamond", "platinum", "gold", "mass"]
+    mix = ";".join(f"{t}={book.count(t)}" for t in ladder if t in book)
+    assert mix.startswith("private=1;")
+    assert con.execute(
+        "select customers_by_tier from int_rm_scorecard where rm_id = 'RM1'"
+    ).fetchone() == (mix,)
     branch = con.execute(
         "select sum(customers) filter (where tier <> 'not_tiered'), "
         "sum(customers) filter (where tier = 'not_tiered'), sum(migration_candidates) "

@@ -60,6 +60,8 @@ not_tiered as (
         cast(sum(round(c.contribution_amount, 2) - round(c.capital_charge_amount, 2))
              as decimal(18, 2)) as economic_profit_amount,
         cast(sum(round(c.capital_charge_amount, 2)) as decimal(18, 2)) as capital_charge_amount,
+        cast(null as decimal(18, 2)) as aum_amount,
+        cast(null as decimal(18, 2)) as clv_amount,
         cast(sum(round(c.counter_cost_amount, 2)) as decimal(18, 2)) as counter_cost_amount,
         0 as migration_candidates,
         cast(0 as decimal(18, 2)) as migration_saving_amount,
@@ -73,5 +75,5 @@ not_tiered as (
 )
 
 select * from final
-union all by name
+union all
 select * from not_tiered

@@ -95,7 +95,8 @@ activity as (
 
 balances as (
     select k.cutoff_date, b.customer_id,
-           sum(b.balance_days) / (date_diff('day', any_value(k.window_start), k.cutoff_date) + 1)
+           cast(sum(b.balance_days) as double)
+           / (date_diff('day', any_value(k.window_start), k.cutoff_date) + 1)
                as dda_balance_amount
     from cutoffs as k
     join agg_account_balance_month as b
@@ -119,10 +120,13 @@ final as (
         coalesce(bool_or(h.product_code = 'PLN'), false) as holds_pln,
         coalesce(bool_or(h.product_code = 'MTG'), false) as holds_mtg,
         coalesce(bool_or(h.product_code = 'BLN'), false) as holds_bln,
-        date_diff('year', any_value(p.birth_date), p.cutoff_date) as age,
+        -- calendar years and months between the dates (the boundaries crossed), not whole
+        -- years of age: a customer born in December is a year older from January
+        year(p.cutoff_date) - year(any_value(p.birth_date)) as age,
         any_value(p.occupation) as occupation,
         any_value(p.education) as education,
-        date_diff('month', any_value(p.open_date), p.cutoff_date) as tenure_months
+        (year(p.cutoff_date) - year(any_value(p.open_date))) * 12
+        + month(p.cutoff_date) - month(any_value(p.open_date)) as tenure_months
     from people as p
     left join held as h on h.customer_id = p.customer_id and h.cutoff_date = p.cutoff_date
     group by p.customer_id, p.cutoff_date, p.label_end

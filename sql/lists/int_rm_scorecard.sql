@@ -69,10 +69,15 @@ tier_counts as (
     group by rm_id, tier
 ),
 
+-- ladder order: the (position, text) pairs sorted, then their text joined
 tier_mix as (
     select rm_id,
-           string_agg(tier || '=' || customers, ';'
-                      order by list_position($tier_names, tier)) as customers_by_tier
+           array_to_string(
+               list_transform(
+                   list_sort(list({'position': list_position($tier_names, tier),
+                                   'item': tier || '=' || customers})),
+                   x -> x.item),
+               ';') as customers_by_tier
     from tier_counts
     group by rm_id
 ),

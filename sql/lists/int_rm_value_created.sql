@@ -64,12 +64,12 @@ books as (
 
 valued as (
     select b.*,
-           cast(round(coalesce(m.end_sum, 0) * $annual_days / $end_days, 2) as decimal(18, 2))
+           cast(coalesce(m.end_sum, 0) * $annual_days / $end_days as decimal(18, 2))
                as end_contribution_amount,
-           cast(round(coalesce(m.start_sum, 0) * $annual_days / $start_days, 2)
-                as decimal(18, 2)) as start_contribution_amount,
-           cast(round(coalesce(p.start_sum, 0) * $annual_days / $start_days, 2)
-                as decimal(18, 2)) as published_start_contribution_amount
+           cast(coalesce(m.start_sum, 0) * $annual_days / $start_days as decimal(18, 2))
+               as start_contribution_amount,
+           cast(coalesce(p.start_sum, 0) * $annual_days / $start_days as decimal(18, 2))
+               as published_start_contribution_amount
     from books as b
     left join monthly as m on m.customer_id = b.customer_id
     left join published as p on p.customer_id = b.customer_id

@@ -27,24 +27,29 @@ windows as (
            coalesce(sum(inflow_amount) filter (
                where month_start > cast(cast($last_closed_month as date)
                                         - to_months($recent_months) as date)), 0)
-               / $recent_months as recent_month_amount,
+               as recent_inflow_amount,
            coalesce(sum(inflow_amount) filter (
                where month_start <= cast(cast($last_closed_month as date)
                                          - to_months($recent_months) as date)), 0)
-               / $prior_months as prior_month_amount,
+               as prior_inflow_amount,
            count(*) filter (where inflow_amount > 0) as inflow_months
     from months
     group by customer_id
 ),
 
+-- The monthly averages are money (to the cent); the ratio is of the unrounded averages.
 final as (
     select customer_id,
            cast($business_date as date) as business_date,
-           cast(recent_month_amount as decimal(18, 2)) as inflow_recent_month_amount,
-           cast(prior_month_amount as decimal(18, 2)) as inflow_prior_month_amount,
+           cast(recent_inflow_amount / $recent_months as decimal(18, 2))
+               as inflow_recent_month_amount,
+           cast(prior_inflow_amount / $prior_months as decimal(18, 2))
+               as inflow_prior_month_amount,
            cast(inflow_months as integer) as inflow_months,
-           case when prior_month_amount > 0
-                then round(recent_month_amount / prior_month_amount, 4) end
+           case when prior_inflow_amount > 0
+                then round(cast((cast(recent_inflow_amount as double) / $recent_months)
+                                / (cast(prior_inflow_amount as double) / $prior_months)
+                                as double), 4) end
                as inflow_growth_ratio
     from windows
 )
