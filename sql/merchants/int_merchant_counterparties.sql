@@ -44,7 +44,7 @@ ranked as (
             partition by customer_id, role order by amount_cents desc, counterparty_key
         ) as counterparty_rank,
         cast(amount_cents / 100 as decimal(18, 2)) as amount,
-        (amount_cents / 100) / (role_cents / 100) as share_of_role
+        cast(amount_cents / 100 as double) / (cast(role_cents as double) / 100) as share_of_role
     from contenders
 ),
 

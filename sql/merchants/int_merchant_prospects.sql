@@ -44,7 +44,7 @@ final as (
             as received_from_merchants_amount,
         cast(sum(txn_count) as bigint) as txn_count,
         count(distinct customer_id) as merchant_count,
-        list(distinct customer_id order by customer_id) as merchant_customer_ids
+        list_sort(list(distinct customer_id)) as merchant_customer_ids
     from outside
     semi join prospects as p on p.counterparty_key = outside.counterparty_key
     group by counterparty_key

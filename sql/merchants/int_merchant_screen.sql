@@ -69,7 +69,11 @@ final as (
     inner join history as h on h.customer_id = c.customer_id
     where
         c.credit_amount
-        * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
+        * case
+            when $annualise
+            then 365.0 / cast(date_diff('day', h.history_start, $business_date) + 1 as double)
+            else 1
+        end
         >= $candidate_min_amount
 )
 

@@ -100,11 +100,15 @@ candidates as (
         t.inflow_count,
         t.largest_inflow_amount,
         h.history_start,
-        $business_date - h.history_start + 1 as history_days,
+        date_diff('day', h.history_start, $business_date) + 1 as history_days,
         cast(
             round(
                 t.inflow_amount
-                * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end,
+                * case
+                    when $annualise
+                    then 365.0 / cast(date_diff('day', h.history_start, $business_date) + 1 as double)
+                    else 1
+                end,
                 2
             ) as decimal(18, 2)
         ) as turnover_amount
@@ -112,7 +116,11 @@ candidates as (
     inner join history as h on h.customer_id = t.customer_id
     where
         t.inflow_amount
-        * case when $annualise then 365.0 / ($business_date - h.history_start + 1) else 1 end
+        * case
+            when $annualise
+            then 365.0 / cast(date_diff('day', h.history_start, $business_date) + 1 as double)
+            else 1
+        end
         >= $candidate_min_amount
 ),
 
@@ -130,8 +138,9 @@ payer_counts as (
 payer_stats as (
     select
         customer_id,
-        max(amount_cents) / 100 as top_payer_amount,
-        arg_max(counterparty_key, amount_cents) as top_payer_key
+        cast(max(amount_cents) as double) / 100 as top_payer_amount,
+        arg_max(counterparty_key, amount_cents) filter (where counterparty_key is not null)
+            as top_payer_key
     from int_merchant_pairs
     where role = 'buyer'
     group by customer_id
@@ -146,8 +155,11 @@ top_payers as (
     select
         p.customer_id,
         cast(bit_count(p.month_bits) as bigint) as top_payer_months,
-        sqrt(cast(p.txn_count * p.sum_sq_cents - p.sum_cents * p.sum_cents as double))
-        / nullif(cast(p.sum_cents as double), 0) as top_payer_amount_cv
+        cast(
+            sqrt(cast(p.txn_count * p.sum_sq_cents - p.sum_cents * p.sum_cents as double))
+            / nullif(cast(p.sum_cents as double), 0)
+            as double
+        ) as top_payer_amount_cv
     from int_merchant_pairs as p
     inner join payer_stats as s
         on s.customer_id = p.customer_id and s.top_payer_key = p.counterparty_key
@@ -183,26 +195,31 @@ inflow_stats as (
 ),
 
 -- Days and weeks with an inflow, from the days (daily_flows) rather than every inflow.
+-- A business day is Monday to Friday: (date_diff('day', date '1970-01-05', d) % 7 + 7) % 7 + 1
+-- is the ISO weekday of d (1 = Monday; 1970-01-05 was a Monday).
 inflow_days as (
     select
         customer_id,
         count(distinct date_trunc('week', txn_date)) as inflow_weeks,
-        count(*) filter (where isodow(txn_date) <= 5) as inflow_business_days
+        count(*) filter (
+            where (date_diff('day', date '1970-01-05', txn_date) % 7 + 7) % 7 + 1 <= 5
+        ) as inflow_business_days
     from daily_flows
     where day_inflow_cents is not null
     group by customer_id
 ),
 
+-- The window's days: day n is the business date - n.
+window_days as (
+    select unnest(generate_series(0, $window_days - 1)) as n
+),
+
 calendar as (
     select
-        cast(day as date) as day,
-        sum(case when isodow(day) <= 5 then 1 else 0 end) over (order by day desc)
-            as weekdays_to_end
-    from range(
-        cast($business_date - $window_days + 1 as timestamp),
-        cast($business_date + 1 as timestamp),
-        interval 1 day
-    ) as r (day)
+        day,
+        sum(case when (date_diff('day', date '1970-01-05', day) % 7 + 7) % 7 + 1 <= 5
+                 then 1 else 0 end) over (order by day desc) as weekdays_to_end
+    from (select cast($business_date - cast(n as integer) as date) as day from window_days)
 ),
 
 -- Payees: the pairs of role payee (TRO and PAY to a counterparty, not own), all of them.
@@ -237,7 +254,8 @@ payee_stats as (
 pass_through as (
     select
         customer_id,
-        sum(day_outflow_cents) filter (where recent_inflow_cents > 0) / 100 as passed_amount
+        cast(sum(day_outflow_cents) filter (where recent_inflow_cents > 0) as double) / 100
+            as passed_amount
     from (
         select
             customer_id,
@@ -298,23 +316,28 @@ final as (
         c.turnover_amount,
         c.inflow_count,
         coalesce(pc.payer_count, 0) as payer_count,
-        coalesce(i.small_payment_amount, 0) / nullif(i.payer_inflow_amount, 0)
+        cast(coalesce(i.small_payment_amount, 0) as double) / nullif(i.payer_inflow_amount, 0)
             as small_payment_share,
-        coalesce(p.top_payer_amount, 0) / c.inflow_amount as top_payer_share,
+        cast(coalesce(p.top_payer_amount, 0) as double) / c.inflow_amount as top_payer_share,
         tp.top_payer_months,
         tp.top_payer_amount_cv,
-        c.largest_inflow_amount / c.inflow_amount as largest_inflow_share,
-        d.inflow_weeks / ceil(c.history_days / 7.0) as inflow_week_share,
-        d.inflow_business_days / nullif(cal.weekdays_to_end, 0) as inflow_business_day_share,
+        cast(c.largest_inflow_amount as double) / c.inflow_amount as largest_inflow_share,
+        cast(d.inflow_weeks as double) / ceil(cast(c.history_days as double) / 7)
+            as inflow_week_share,
+        cast(d.inflow_business_days as double) / nullif(cal.weekdays_to_end, 0)
+            as inflow_business_day_share,
         coalesce(s.outflow_amount, 0) as outflow_amount,
         coalesce(ps.supplier_count, 0) as supplier_count,
         coalesce(ps.recurring_supplier_count, 0) as recurring_supplier_count,
-        ps.top_supplier_amount / nullif(s.outflow_amount, 0) as top_supplier_share,
-        s.round_payment_count / nullif(s.supplier_payment_count, 0) as round_outflow_share,
-        coalesce(pt.passed_amount, 0) / c.inflow_amount as pass_through_ratio,
+        cast(ps.top_supplier_amount as double) / nullif(s.outflow_amount, 0) as top_supplier_share,
+        cast(s.round_payment_count as double) / nullif(s.supplier_payment_count, 0)
+            as round_outflow_share,
+        cast(coalesce(pt.passed_amount, 0) as double) / c.inflow_amount as pass_through_ratio,
         i.counter_cash_deposit_count,
-        coalesce(i.counter_cash_amount, 0) / c.inflow_amount as counter_cash_deposit_share,
-        ba.market_txn_count / nullif(ba.branch_txn_count, 0) as market_branch_share,
+        cast(coalesce(i.counter_cash_amount, 0) as double) / c.inflow_amount
+            as counter_cash_deposit_share,
+        cast(ba.market_txn_count as double) / nullif(ba.branch_txn_count, 0)
+            as market_branch_share,
         coalesce(hb.is_market, false) as is_market_home_branch,
         cu.occupation = 'SE' as is_self_employed,
         cu.business_license = 'Y' as is_declared,
