@@ -126,9 +126,9 @@ credit as (
 
 recent as (
     select customer_id,
-           sum(balance_days) / (datediff('day', cast($month_start as date),
-                                         cast($business_date as date)) + 1)
-               as recent_aum_amount
+           cast(sum(balance_days) / (datediff('day', cast($month_start as date),
+                                              cast($business_date as date)) + 1)
+                as decimal(18, 2)) as recent_aum_amount
     from agg_account_balance_month
     where month_start = $month_start and as_of_date = $business_date
       and product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS')
