@@ -191,6 +191,12 @@ def _is_arg_max_of_nullable(node: exp.Expr) -> bool:
     return isinstance(node, exp.ArgMax | exp.ArgMin) and not _non_null(node.this, node)
 
 
+def _is_star_modifier(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Star) and any(
+        node.args.get(key) for key in ("except", "replace", "rename")
+    )
+
+
 def _is_unmapped_strftime(node: exp.Expr) -> bool:
     if not isinstance(node, exp.TimeToStr):
         return False
@@ -323,6 +329,13 @@ RULES: tuple[Rule, ...] = (
         "%j, %b, ...) are passed through or change meaning",
         "strftime(d, '%Y-%m') etc. with those specifiers only, or year()/month()/day()",
         _is_unmapped_strftime,
+    ),
+    Rule(
+        "star_modifier",
+        "* replace (...), * exclude (...), * rename (...) are DuckDB only: passed through, "
+        "Spark fails",
+        "name the columns",
+        _is_star_modifier,
     ),
 )
 

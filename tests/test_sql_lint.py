@@ -57,6 +57,10 @@ CASES = {
         "union all select 'b' as k, b as v from t where b is not null",
     ),
     "hugeint": ("select cast(n as hugeint) from t", "select cast(n as bigint) from t"),
+    "star_modifier": (
+        "select t.* replace (coalesce(a, 0) as a) from t",
+        "select coalesce(a, 0) as a, b from t",
+    ),
     "date_minus_date": (
         "select $business_date - open_date from t",
         "select date_diff('day', open_date, $business_date), $business_date - 1 from t",
