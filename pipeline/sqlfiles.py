@@ -20,6 +20,7 @@ memory is a range's (``warehouse.chunk_customers``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -98,6 +99,17 @@ def load_sql(path: Path) -> SqlModel:
     )
 
 
+OBSERVERS: list[Callable[[duckdb.DuckDBPyConnection, SqlModel, dict[str, Any]], None]] = []
+"""Called with a file, its connection and the params it runs with, just before it runs: the
+recorder of pipeline/engine/record.py (dev tooling) appends itself. Empty in a nightly run."""
+
+
+def observe(con: duckdb.DuckDBPyConnection, model: SqlModel, args: dict[str, Any]) -> None:
+    """Tell the :data:`OBSERVERS` (none in a nightly run) that ``model`` runs with ``args``."""
+    for observer in OBSERVERS:
+        observer(con, model, args)
+
+
 def sql_path(name: str) -> Path:
     """The file of a derived table: ``name`` is ``<stage>/<table>``."""
     return SQL_DIR / f"{name}.sql"
@@ -155,10 +167,9 @@ def temp_table(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]
     """Materialise ``sql/<name>.sql`` as a temp table of this connection: a run's scratch,
     never written to the warehouse file. Only the parameters the file declares are passed."""
     model = load_sql(sql_path(name))
-    con.execute(
-        f"create or replace temp table {model.table} as {model.body}",
-        {k: params[k] for k in model.params},
-    )
+    args = {k: params[k] for k in model.params}
+    observe(con, model, args)
+    con.execute(f"create or replace temp table {model.table} as {model.body}", args)
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> int:
@@ -175,6 +186,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -
     args = {k: params[k] for k in model.params if k not in RANGE_PARAMS}
     if RANGE_PARAMS[0] in model.params:
         return _run_in_ranges(con, model, args, params["business_date"], params["chunk_customers"])
+    observe(con, model, args)
     try:
         if model.materialize == "view":
             con.execute(f"create or replace view {model.table} as {model.body}", args)
@@ -231,6 +243,7 @@ def _run_in_ranges(
         ranges = customer_ranges(con, business_date, per_range)
         for i, (first, before) in enumerate(ranges):
             part = {**args, "customer_from": first, "customer_to": before}
+            observe(con, model, part)
             if i == 0:
                 rows += replace_partition(con, model.table, f"({model.body})", business_date, part)
             else:

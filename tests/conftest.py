@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
@@ -14,6 +15,9 @@ from pipeline.config import Config, load_config
 from pipeline.stages.base import Stage, StageContext, run_stage
 from pipeline.warehouse import RunLedger
 from tests.landing import acct_line, cust_line, txn_line, write_feed
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 27)
@@ -101,3 +105,53 @@ def deliver() -> Callable[..., None]:
 
 
 __all__ = ["DAY", "REPO", "YOUNG_HISTORY", "deliver_day", "txn_line", "young_config"]
+
+
+def spark_unavailable() -> str | None:
+    """Why the Spark tests cannot run here (``None`` when they can): Java 17 and pyspark are
+    needed (`make setup` installs pyspark; `.ci/run` installs Java)."""
+    import importlib.util
+    import shutil
+
+    if shutil.which("java") is None:
+        return "no java on PATH (install openjdk-17-jre-headless)"
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (make setup)"
+    return None
+
+
+SPARK_SKIPPED = "Spark tests skipped: "
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local[2] Spark session for the whole test run, with cvp's session settings."""
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(SPARK_SKIPPED + reason)
+    import warnings
+
+    from pipeline.engine.spark import local_session
+
+    with warnings.catch_warnings():
+        # pyspark 4.3 warns that it does not yet fully support pandas 3 (we use no pandas API)
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+        session = local_session(2)
+    yield session
+    session.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly when the Spark tests were skipped: a silent skip would hide that the SQL was
+    never checked on Spark."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if SPARK_SKIPPED in str(r.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(skipped)} SPARK TESTS SKIPPED: {spark_unavailable()}: the SQL was not "
+            "checked on Spark",
+            red=True,
+            bold=True,
+        )

@@ -19,7 +19,7 @@ import duckdb
 from pipeline.config import Config
 from pipeline.dates import month_end
 from pipeline.errors import CheckFailed
-from pipeline.sqlfiles import load_sql, run_sql, sql_path
+from pipeline.sqlfiles import load_sql, observe, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import (
     AGGREGATES,
@@ -219,10 +219,12 @@ def refresh_monthly_contribution(
             con, "agg_customer_contribution_parts", window_of(cfg, last), params, "", ()
         )
         con.execute("delete from agg_customer_contribution_month where month_start = ?", [month])
+        args = {k: params[k] for k in pricing.params}
+        observe(con, pricing, args)
         con.execute(
             "insert into agg_customer_contribution_month select customer_id, "
             f"date '{month}', sum(contribution_amount) from ({pricing.body}) group by all",
-            {k: params[k] for k in pricing.params},
+            args,
         )
         log_refresh(con, "agg_customer_contribution_month", [month], None, economics_hash)
     drop_current_parts(con, ("agg_customer_contribution_parts",))

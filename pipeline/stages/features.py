@@ -33,7 +33,7 @@ from pipeline.config.economics import (
     product_ftp_rate,
 )
 from pipeline.dates import first_of_month, month_end
-from pipeline.sqlfiles import load_sql, run_sql, sql_path
+from pipeline.sqlfiles import load_sql, observe, run_sql, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.warehouse import table_exists
 
@@ -308,6 +308,7 @@ def _replace_months(
     model = load_sql(sql_path(sql_name))
     given = {**extra, "month_from": month_from, "month_to": month_to, "as_of": as_of}
     params = {k: given[k] for k in model.params}
+    observe(con, model, params)
     _create_or_conform(con, table, model.body, params)
     con.execute(
         f"delete from {table} where {delete_where}",
@@ -643,6 +644,7 @@ def _write_part(
     month to date only lives in the temp table ``<table>_current`` for this run (it is summed
     into the window the same night and recomputed the next), which saves writing it."""
     tagged, args = _tagged_part(table, params, window, part, as_of)
+    observe(con, load_sql(sql_path(f"{_PART_SQL[table]}/{table}")), args)
     if part == "current":
         con.execute(f"create or replace temp table {table}_current as {tagged}", args)
         if table_exists(con, table):  # month-to-date rows stored by earlier versions

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import duckdb
 
 from pipeline.dates import first_of_month, month_end
-from pipeline.sqlfiles import load_sql, run_sql, sql_path, temp_table, write_partition
+from pipeline.sqlfiles import load_sql, observe, run_sql, sql_path, temp_table, write_partition
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import create_refresh_log, log_refresh, stale_months
 from pipeline.warehouse import table_exists
@@ -59,6 +59,7 @@ def refresh_inflow_months(
         return 0
     model = load_sql(sql_path(f"merchants/{INFLOW_AGGREGATE}"))
     params = {"month_from": stale[0], "month_to": stale[-1], "as_of": month_end(stale[-1])}
+    observe(con, model, params)
     con.execute(f"create or replace temp table _inflow_months as {model.body}", params)
     if not exists:
         con.execute(f"create table {INFLOW_AGGREGATE} as select * from _inflow_months limit 0")
