@@ -79,6 +79,17 @@ def test_an_integer_from_a_quotient_rounds_half_to_even_as_duckdb(
     assert rows == duck
 
 
+def test_a_rounded_quotient_rounds_as_duckdb(spark: SparkSession, tmp_path: Path) -> None:
+    body = (
+        "select k, round(amount / n, 2) as share,"
+        " cast(round(amount / n, 2) as decimal(18, 2)) as share_amount from t where k <= 4"
+    )
+    duck, rows = run_both(spark, tmp_path, body, QUOTIENTS)
+    cents = ["1.00", "0.28", "0.13", "-0.13"]
+    assert duck == [(k, float(c), Decimal(c)) for k, c in enumerate(cents, 1)]
+    assert rows == duck
+
+
 def test_list_keeps_null_elements_with_and_without_filter(
     spark: SparkSession, tmp_path: Path
 ) -> None:
@@ -135,11 +146,11 @@ def test_params_become_literals_of_duckdbs_types(spark: SparkSession, tmp_path: 
         "with m as materialized (select 1 as one) "
         "select $day + 1 as next_day, $rate * 2 as rate2, $n + $big as total, $ratio as ratio,"
         " $name as name, $flag as flag, $none is null as none_is_null,"
-        " list_extract($tiers, 2) as second from m"
+        " list_extract($tiers, 2) as second, list_extract($tiers, len($tiers)) as last from m"
     )
     duck, rows = run_both(spark, tmp_path, body, "select 1 as x", params)
     assert duck == [
-        (date(2026, 11, 28), Decimal("0.0700"), 3 + 2**40, 0.25, "it's", True, True, "mass")
+        (date(2026, 11, 28), Decimal("0.0700"), 3 + 2**40, 0.25, "it's", True, True, "mass", "mass")
     ]
     assert rows == duck
 

@@ -75,7 +75,21 @@ def bind_params(tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
             return literal(params[name])
         return node
 
-    return tree.transform(bind)
+    return _rewrite(tree, bind)
+
+
+def _rewrite(tree: exp.Expr, fix: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+    """``fix`` applied to every node, children before their parent, so that a rewritten node
+    holds rewritten children (sqlglot's ``transform`` does not descend into a replacement:
+    ``(a / b) / c`` would keep its inner division)."""
+    for node in reversed(list(tree.walk())):
+        new = fix(node)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
 
 
 def _unparen(node: exp.Expr) -> exp.Expr:
@@ -93,7 +107,7 @@ def list_extract_one_based(tree: exp.Expr) -> exp.Expr:
             return exp.Anonymous(this="try_element_at", expressions=node.expressions)
         return node
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 def quotient_in_double(tree: exp.Expr) -> exp.Expr:
@@ -109,12 +123,57 @@ def quotient_in_double(tree: exp.Expr) -> exp.Expr:
             )
         return node
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 def _is_double(node: exp.Expr) -> bool:
+    """Whether ``node`` is a DOUBLE on DuckDB by its shape: a quotient, a cast to DOUBLE, or
+    arithmetic or ``round`` over one (the translation sees no column types)."""
     node = _unparen(node)
-    return isinstance(node, exp.Div) or (isinstance(node, exp.Cast) and node.to.this in _FLOATS)
+    if isinstance(node, exp.Div):
+        return True
+    if isinstance(node, exp.Cast):
+        return node.to.this in _FLOATS
+    if isinstance(node, exp.Round):
+        return _is_double(node.this)
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+        return _is_double(node.this) or _is_double(node.expression)
+    return False
+
+
+def round_double(tree: exp.Expr) -> exp.Expr:
+    """``round(q, n)`` of a DOUBLE -> ``round(q * 1e{n}) / 1e{n}``: DuckDB rounds q * 10^n (a
+    DOUBLE) half away from zero and divides back; Spark's ``round(q, n)`` rounds the double's
+    shortest text (round(1.005, 2): DuckDB 1.0, Spark 1.01). Spark's ``round(v)`` of the
+    scaled double is DuckDB's: the text of a double that is not a tie is never a tie."""
+
+    def fix(node: exp.Expr) -> exp.Expr:
+        digits = node.args.get("decimals") if isinstance(node, exp.Round) else None
+        if not (
+            isinstance(node, exp.Round)
+            and isinstance(digits, exp.Literal)
+            and int(digits.name) > 0
+            and _is_double(node.this)
+        ):
+            return node
+        power = exp.cast(exp.Literal.string(f"1e{int(digits.name)}"), exp.DataType.Type.DOUBLE)
+        scaled = exp.Round(this=exp.Mul(this=exp.Paren(this=node.this), expression=power))
+        return exp.Paren(this=exp.Div(this=scaled, expression=power.copy()))
+
+    return _rewrite(tree, fix)
+
+
+def length_of_list(tree: exp.Expr) -> exp.Expr:
+    """``len(l)`` of a list literal or a list param -> ``size(l)``: sqlglot writes DuckDB's
+    ``len`` as Spark's ``length``, which takes strings only. A list column cannot be told from
+    a string here: write ``array_length(l)`` for it (docs/scale.md)."""
+
+    def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Length) and isinstance(_unparen(node.this), exp.Array):
+            return exp.ArraySize(this=node.this)
+        return node
+
+    return _rewrite(tree, fix)
 
 
 def decimal_from_double(tree: exp.Expr) -> exp.Expr:
@@ -140,7 +199,7 @@ def decimal_from_double(tree: exp.Expr) -> exp.Expr:
         unit = exp.cast(exp.Literal.string(f"1e-{scale}"), f"decimal({scale + 1}, {scale})")
         return exp.Cast(this=exp.Mul(this=whole, expression=unit), to=node.to)
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 def integer_from_double(tree: exp.Expr) -> exp.Expr:
@@ -152,7 +211,7 @@ def integer_from_double(tree: exp.Expr) -> exp.Expr:
             return exp.Cast(this=exp.Anonymous(this="bround", expressions=[node.this]), to=node.to)
         return node
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 def list_keeps_nulls(tree: exp.Expr) -> exp.Expr:
@@ -185,7 +244,7 @@ def list_keeps_nulls(tree: exp.Expr) -> exp.Expr:
             ),
         )
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 def cte_hint_dropped(tree: exp.Expr) -> exp.Expr:
@@ -209,7 +268,7 @@ def interval_months(tree: exp.Expr) -> exp.Expr:
             return exp.Anonymous(this="make_ym_interval", expressions=args)
         return node
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 def list_position_null_when_absent(tree: exp.Expr) -> exp.Expr:
@@ -222,20 +281,23 @@ def list_position_null_when_absent(tree: exp.Expr) -> exp.Expr:
             return exp.Nullif(this=position, expression=exp.Literal.number(0))
         return node
 
-    return tree.transform(fix)
+    return _rewrite(tree, fix)
 
 
 FIXUPS: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     list_extract_one_based,
+    length_of_list,
     integer_from_double,
     decimal_from_double,
+    round_double,
     quotient_in_double,
     list_keeps_nulls,
     cte_hint_dropped,
     interval_months,
     list_position_null_when_absent,
 )
-"""cvp's fix-ups, in the order they run: the casts look at a division before it is rewritten."""
+"""cvp's fix-ups, in the order they run: the casts and ``round`` look at a division before it is
+rewritten; ``length_of_list`` after the params are bound."""
 
 
 def spark_sql(body: str, params: Mapping[str, Any]) -> str:
