@@ -130,6 +130,20 @@ def test_months_added_to_a_date_clamp_to_the_month_end(spark: SparkSession, tmp_
     assert rows == duck
 
 
+def test_a_window_of_a_param_s_days(spark: SparkSession, tmp_path: Path) -> None:
+    body = (
+        "select d, sum(x) over (order by d range between interval ($days) day preceding"
+        " and current row) as recent from t"
+    )
+    table = (
+        "select * from (values (date '2026-11-01', 1), (date '2026-11-02', 2),"
+        " (date '2026-11-05', 4)) v(d, x)"
+    )
+    duck, rows = run_both(spark, tmp_path, body, table, {"days": 2})
+    assert duck == [(date(2026, 11, 1), 1), (date(2026, 11, 2), 3), (date(2026, 11, 5), 4)]
+    assert rows == duck
+
+
 def test_params_become_literals_of_duckdbs_types(spark: SparkSession, tmp_path: Path) -> None:
     params = {
         "day": date(2026, 11, 27),

@@ -255,6 +255,20 @@ def cte_hint_dropped(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+def interval_of_a_param(tree: exp.Expr) -> exp.Expr:
+    """``interval ($days) day`` -> ``interval '7' day``: the bound param is a parenthesised
+    number, which Spark's interval syntax does not take (a window's ``range between``)."""
+
+    def fix(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Interval) and isinstance(node.this, exp.Paren):
+            value = _unparen(node.this)
+            if isinstance(value, exp.Literal) and not value.is_string:
+                node.set("this", exp.Literal.string(value.name))
+        return node
+
+    return _rewrite(tree, fix)
+
+
 def interval_months(tree: exp.Expr) -> exp.Expr:
     """``to_months(n)``, ``to_years(n)`` -> ``make_ym_interval(0, n)``, ``make_ym_interval(n,
     0)``: a year-month interval; a date plus one is a date on both engines, the day clamped to
@@ -293,6 +307,7 @@ FIXUPS: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     quotient_in_double,
     list_keeps_nulls,
     cte_hint_dropped,
+    interval_of_a_param,
     interval_months,
     list_position_null_when_absent,
 )
