@@ -16,10 +16,12 @@ from typing import Annotated, Any
 import typer
 
 from pipeline.cli_clv import clv_app
+from pipeline.cli_lake import lake_app
 from pipeline.cli_options import (
     ConfigOpt,
     DateOpt,
     DebugOpt,
+    EngineOpt,
     ExportOpt,
     FromOpt,
     LandingOpt,
@@ -338,6 +340,7 @@ def run_command(
     landing_dir: LandingOpt = None,
     warehouse: WarehouseOpt = None,
     export_dir: ExportOpt = None,
+    engine: EngineOpt = None,
     log_format: LogFormatOpt = "auto",
     debug: DebugOpt = False,
 ) -> None:
@@ -353,7 +356,7 @@ def run_command(
     from pipeline.runner import ORDER, plan, run_stages
     from pipeline.warehouse import connect, hold_warehouse
 
-    cfg = load(config, landing_dir, warehouse, export_dir)
+    cfg = load(config, landing_dir, warehouse, export_dir, engine)
     dates = business_dates(date_, from_, to)
     names = ORDER
     if stages:
@@ -607,10 +610,11 @@ def _stage_command(name: str, doc: str) -> None:
         landing_dir: LandingOpt = None,
         warehouse: WarehouseOpt = None,
         export_dir: ExportOpt = None,
+        engine: EngineOpt = None,
         log_format: LogFormatOpt = "auto",
         debug: DebugOpt = False,
     ) -> None:
-        cfg = load(config, landing_dir, warehouse, export_dir)
+        cfg = load(config, landing_dir, warehouse, export_dir, engine)
         run_one_stage(name, cfg, business_dates(date_, from_, to), log_format)
 
     command.__doc__ = f"{doc}\n\nExample: cvp {name} --date 2026-11-27"
@@ -632,6 +636,7 @@ CUSTOM_STAGE_COMMANDS: set[str] = {"clv"}
 
 _register_stage_commands()
 app.add_typer(clv_app, name="clv")
+app.add_typer(lake_app, name="lake")
 
 
 def _json_requested(argv: list[str]) -> bool:

@@ -14,6 +14,7 @@ from pipeline.cli_options import (
     ConfigOpt,
     DateOpt,
     DebugOpt,
+    EngineOpt,
     ExportOpt,
     FromOpt,
     LandingOpt,
@@ -44,6 +45,7 @@ def clv(
     landing_dir: LandingOpt = None,
     warehouse: WarehouseOpt = None,
     export_dir: ExportOpt = None,
+    engine: EngineOpt = None,
     log_format: LogFormatOpt = "auto",
     debug: DebugOpt = False,
 ) -> None:
@@ -56,7 +58,7 @@ def clv(
     """
     if ctx.invoked_subcommand is not None:
         return
-    cfg = load(config, landing_dir, warehouse, export_dir)
+    cfg = load(config, landing_dir, warehouse, export_dir, engine)
     run_one_stage("clv", cfg, business_dates(date_, from_, to), log_format)
 
 

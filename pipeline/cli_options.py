@@ -8,6 +8,7 @@ import functools
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -41,6 +42,22 @@ ToOpt = Annotated[str | None, typer.Option("--to", help="Last business date of a
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", metavar="")]
 LogFormatOpt = Annotated[
     str, typer.Option("--log-format", help="auto (text on a terminal, else JSON), text or json.")
+]
+
+
+class EngineChoice(StrEnum):
+    """The engines a stage runs on (docs/scale.md, "The engine layer")."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    EngineChoice | None,
+    typer.Option(
+        "--engine",
+        help="duckdb or spark (default: engine.name of the config, duckdb); docs/scale.md.",
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,12 +131,17 @@ def load(
     landing: Path | None = None,
     warehouse: Path | None = None,
     export: Path | None = None,
+    engine: EngineChoice | None = None,
 ) -> Config:
     from pipeline.privacy import restrict_umask
 
     cfg = load_config(
         config, {"landing_dir": landing, "warehouse": warehouse, "export_dir": export}
     )
+    if engine is not None:
+        cfg = cfg.model_copy(
+            update={"engine": cfg.engine.model_copy(update={"name": engine.value})}
+        )
     restrict_umask(cfg)  # before anything is written: warehouse, exports, report 0600/0700
     return cfg
 

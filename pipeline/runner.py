@@ -18,6 +18,7 @@ from datetime import date
 import duckdb
 
 from pipeline.config import Config
+from pipeline.engine.choose import open_engine, refuse_unported
 from pipeline.errors import StageFailed
 from pipeline.history import check_history, check_min_history
 from pipeline.progress import RunProgress
@@ -218,9 +219,12 @@ def run_stages(
     Stages run in pipeline order whatever order ``names`` gives. With ``force`` False a stage
     already done with the same inputs token is skipped (recorded as ``skipped``). ``progress``
     is told each stage as it starts and ends; ``run_id`` is recorded in the run ledger.
-    Returns how many stage runs were run and skipped.
+    Returns how many stage runs were run and skipped. The stages run on ``cfg.engine.name``;
+    a run with a stage that does not run on it is refused before anything runs.
     """
     names = [n for n in ORDER if n in set(names)]
+    refuse_unported([BY_NAME[n] for n in names], cfg.engine.name)
+    engine = open_engine(con, cfg)
     ledger = RunLedger(con, cfg.fingerprint(), run_id)
     tokens = Tokens(con, cfg)
     counts = {"run": 0, "skip": 0}
@@ -247,7 +251,9 @@ def run_stages(
             check_min_history(con, cfg, name, day)
             if progress is not None:
                 progress.stage_started(name, day)
-            ctx = StageContext(con=con, cfg=cfg, business_date=day, ledger=ledger, log=log)
+            ctx = StageContext(
+                con=con, cfg=cfg, business_date=day, ledger=ledger, log=log, engine=engine
+            )
             run_stage(ctx, stage, inputs_token=None if name == "ingest" else tokens.of(stage, day))
             counts["run"] += 1
             if name != "ingest":

@@ -121,11 +121,13 @@ def replace_partition(
     rows: str,
     business_date: date,
     args: dict[str, Any] | None = None,
+    key: str = "business_date",
 ) -> int:
     """Replace ``table``'s rows of ``business_date`` with the relation ``rows`` (a temp table,
     a registered frame, or a parenthesised SELECT with its ``args``, inserted straight into the
     table); return how many rows it has. A missing table is created; a column new in ``rows``
-    is added to the table (null for older dates)."""
+    is added to the table (null for older dates). ``key`` is the partition column (a monthly
+    table's ``month_start``)."""
     columns = con.execute(f"describe select * from {rows}", args or {}).fetchall()
     if not table_exists(con, table):
         con.execute(
@@ -136,7 +138,7 @@ def replace_partition(
         for name, kind, *_ in columns:
             if name not in have:
                 con.execute(f'alter table {table} add column "{name}" {kind}')
-    con.execute(f"delete from {table} where business_date = $d", {"d": business_date})
+    con.execute(f"delete from {table} where {key} = $d", {"d": business_date})
     return _append(con, table, rows, args)
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.config.clv import ClvConfig
 from pipeline.config.economics import EconomicsConfig
+from pipeline.config.engine import EngineConfig
 from pipeline.config.export import ExportConfig
 from pipeline.config.features import FeaturesConfig
 from pipeline.config.ingest import TUNING, IngestConfig
@@ -176,11 +177,13 @@ class Config(_Frozen):
     """File modes of what cvp writes; the key of pseudonymous counterparty references."""
     report: ReportConfig = ReportConfig()
     """The HTML report: its language."""
+    engine: EngineConfig = EngineConfig()
+    """The engine the stages run on (DuckDB, or Spark and its lake): docs/scale.md."""
 
     def fingerprint(self) -> str:
-        """A short hash of everything but the paths and the report's language (which changes
-        no figure): a change re-runs what it affects."""
-        payload = self.model_dump(mode="json", exclude={"paths", "report"})
+        """A short hash of everything but the paths, the report's language and the engine
+        (which change no figure): a change re-runs what it affects."""
+        payload = self.model_dump(mode="json", exclude={"paths", "report", "engine"})
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -20,6 +20,7 @@ import duckdb
 
 from models.errors import ModelInputError
 from pipeline.config import Config
+from pipeline.engine.base import Engine, EngineName
 from pipeline.errors import DataContractError, PipelineError, StageFailed
 from pipeline.warehouse import RunLedger, release_cache, transaction
 
@@ -36,6 +37,15 @@ class StageContext:
     log: logging.Logger
     facts: dict[str, object] = field(default_factory=dict)
     """Figures a stage reports for the log and the run summary (e.g. precision, RMSE)."""
+    engine: Engine = None  # type: ignore[assignment]  # set in __post_init__
+    """Where the stage's tables live and its SQL runs; by default DuckDB on ``con``. ``con``
+    stays the warehouse file for the ledgers whatever the engine."""
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
+            from pipeline.engine.duckdb_engine import DuckDBEngine
+
+            self.engine = DuckDBEngine(self.con)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Stage:
     config_sections: tuple[str, ...] = ()
     transactional: bool = True
     """False for a stage that manages its own transactions (ingest commits file by file)."""
+    engines: tuple[EngineName, ...] = ("duckdb",)
+    """The engines the stage runs on: ``spark`` only once every statement it executes goes
+    through :class:`~pipeline.engine.base.Engine` (docs/scale.md lists them)."""
 
 
 def peak_rss_mb() -> float:

@@ -1,0 +1,51 @@
+"""``cvp lake``: the Spark engine's lake (docs/scale.md, "The engine layer")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipeline.cli_options import ConfigOpt, DebugOpt, WarehouseOpt, handle_errors, load
+
+lake_app = typer.Typer(
+    help="The Spark engine's lake: tables as Parquet.\n\nExample: cvp lake load",
+    add_completion=True,
+)
+
+
+@lake_app.command("load")
+@handle_errors
+def load_command(
+    tables: Annotated[
+        str | None,
+        typer.Option("--tables", help="Comma-separated tables (default: the base tables)."),
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Copy the warehouse's base tables (hist_*, stg_transactions) into the lake.
+
+    The stages after ingest then read them on Spark (engine.spark.lake), before ingest itself
+    runs on Spark. Each table keeps its DuckDB column types; a table with business_date is
+    partitioned by it. Re-running replaces what it copied.
+
+    Example: cvp lake load --tables hist_customers,stg_transactions
+    """
+    from pipeline.engine.lake import BASE_TABLES, load_lake
+    from pipeline.engine.spark_engine import SparkEngine
+    from pipeline.engine.spark_session import session_from_config
+    from pipeline.warehouse import connect, hold_warehouse
+
+    cfg = load(config, warehouse=warehouse)
+    names = [t.strip() for t in tables.split(",") if t.strip()] if tables else list(BASE_TABLES)
+    with hold_warehouse(cfg, "cvp lake load"):
+        con = connect(cfg, read_only=True, create=False)
+        try:
+            spark = cfg.engine.spark
+            done = load_lake(con, SparkEngine(session_from_config(spark), spark.lake), names)
+        finally:
+            con.close()
+    for table, rows in done.items():
+        typer.echo(f"{table}: {rows} rows -> {cfg.engine.spark.lake / table}")

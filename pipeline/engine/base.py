@@ -1,0 +1,75 @@
+"""The engine a stage runs its set-based work on: what the stages ask of it, nothing more.
+
+A stage reads its inputs, runs SQL files and writes partitions through an :class:`Engine`;
+DuckDB (:mod:`pipeline.engine.duckdb_engine`, the default) and Spark
+(:mod:`pipeline.engine.spark_engine`) implement it. The ledgers, inputs tokens and the lock
+stay in the DuckDB warehouse file whatever the engine (docs/scale.md, "The engine layer").
+
+Every query an engine takes is DuckDB SQL of the portable subset (pipeline/sql_lint.py) with
+``$params``: the Spark engine translates it (:func:`pipeline.engine.translate.spark_sql`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import polars as pl
+
+EngineName = Literal["duckdb", "spark"]
+ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    """The operations a stage needs; each engine gives the same rows with the same types."""
+
+    name: EngineName
+
+    def run_file(self, name: str, params: dict[str, Any]) -> int:
+        """Materialise ``sql/<name>.sql`` as its header says (``table``: the whole table;
+        ``partition``: the rows of ``params["business_date"]``; ``view``) and return its row
+        count for this run (0 for a view). Only the params the file declares are passed."""
+        ...
+
+    def temp_file(self, name: str, params: dict[str, Any]) -> None:
+        """Materialise ``sql/<name>.sql`` as a scratch table of this run, never stored."""
+        ...
+
+    def temp_frame(self, table: str, frame: pl.DataFrame) -> None:
+        """A polars frame as a scratch table of this run (e.g. the config's ``ref_*`` rates)."""
+        ...
+
+    def replace_partition(
+        self,
+        table: str,
+        query: str,
+        value: date,
+        params: dict[str, Any] | None = None,
+        key: str = "business_date",
+    ) -> int:
+        """Replace ``table``'s rows whose ``key`` is ``value`` with the rows of the SELECT
+        ``query``; return how many. A missing table is created; a new column is added (NULL
+        in older partitions); an existing column keeps its type (the rows are cast to it)."""
+        ...
+
+    def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:
+        """Replace ``table``'s rows of ``business_date`` with ``frame`` (its
+        ``business_date`` column set to the date), as :meth:`replace_partition` does."""
+        ...
+
+    def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        """The rows of the SELECT ``query`` as a polars frame."""
+        ...
+
+    def table_exists(self, table: str) -> bool:
+        """Whether ``table`` is stored (or is a scratch table of this run)."""
+        ...
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """``table``'s columns in order, each with its DuckDB type name (``DECIMAL(18,2)``)."""
+        ...
+
+    def drop(self, table: str) -> None:
+        """Remove ``table`` if it exists."""
+        ...

@@ -1,0 +1,70 @@
+"""The DuckDB engine: the embedded warehouse file, cvp's default (:mod:`pipeline.sqlfiles`).
+
+A thin wrapper: each operation is the statement the stages ran inline before the engine layer
+existed, so a DuckDB night is the same statement for statement.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from pipeline import sqlfiles
+from pipeline.engine.base import EngineName
+from pipeline.warehouse import table_exists
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class DuckDBEngine:
+    """The :class:`~pipeline.engine.base.Engine` of a DuckDB warehouse connection."""
+
+    name: EngineName = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def run_file(self, name: str, params: dict[str, Any]) -> int:
+        return sqlfiles.run_sql(self.con, name, params)
+
+    def temp_file(self, name: str, params: dict[str, Any]) -> None:
+        sqlfiles.temp_table(self.con, name, params)
+
+    def temp_frame(self, table: str, frame: pl.DataFrame) -> None:
+        self.con.register("_frame_rows", frame.to_arrow())
+        try:
+            self.con.execute(f"create or replace temp table {table} as select * from _frame_rows")
+        finally:
+            self.con.unregister("_frame_rows")
+
+    def replace_partition(
+        self,
+        table: str,
+        query: str,
+        value: date,
+        params: dict[str, Any] | None = None,
+        key: str = "business_date",
+    ) -> int:
+        return sqlfiles.replace_partition(self.con, table, f"({query})", value, params, key)
+
+    def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:
+        return sqlfiles.write_partition(self.con, table, frame, business_date)
+
+    def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        return self.con.execute(query, params or {}).pl()
+
+    def table_exists(self, table: str) -> bool:
+        return table_exists(self.con, table)
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.con.execute(f"describe {table}").fetchall()]
+
+    def drop(self, table: str) -> None:
+        kind = self.con.execute(
+            "select table_type from information_schema.tables where table_name = ?", [table]
+        ).fetchone()
+        if kind is not None:
+            self.con.execute(f"drop {'view' if kind[0] == 'VIEW' else 'table'} {table}")

@@ -1,0 +1,276 @@
+"""The Spark engine: tables in the lake as Hive-style Parquet, the SQL files translated.
+
+Storage contract (docs/scale.md, "The engine layer"): a table is the folder
+``<lake>/<table>/``; a partitioned one has a sub-folder per value of its partition column
+(``business_date=2026-11-27``, a monthly table's ``month_start=2026-11-01``), replaced by
+dynamic partition overwrite. Every column has the type DuckDB gives the same rows, fixed by a
+cast on write: the types are kept beside the data in ``<lake>/<table>/_cvp_schema.json``
+(Spark's readers skip files starting with ``_``) and mirrored in an in-memory DuckDB catalog,
+which binds each query (``describe``) to tell the DuckDB type of every column it returns.
+
+The lake is a filesystem path the driver and the executors share (local, or mounted); HDFS
+or object-store URLs and Iceberg tables are not supported yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from pipeline.engine.base import EngineName
+from pipeline.engine.spark_types import spark_arrow, spark_type
+from pipeline.engine.translate import spark_sql
+from pipeline.errors import SqlError
+from pipeline.sqlfiles import RANGE_PARAMS, load_sql, sql_path
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+SCHEMA_FILE = "_cvp_schema.json"
+"""A lake table's DuckDB column types and partition column, beside its Parquet files."""
+
+Columns = list[tuple[str, str]]
+
+
+class SparkEngine:
+    """The :class:`~pipeline.engine.base.Engine` of a Spark session and a lake folder."""
+
+    name: EngineName = "spark"
+
+    def __init__(self, session: SparkSession, lake: Path) -> None:
+        self.spark = session
+        self.lake = Path(lake)
+        self.catalog = duckdb.connect(":memory:")
+        """Empty tables shaped like the lake's and this run's scratch tables: DuckDB binds a
+        query against them to tell the types of its columns."""
+        self._scratch: set[str] = set()
+        session.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        for schema in sorted(self.lake.glob(f"*/{SCHEMA_FILE}")):
+            meta = json.loads(schema.read_text(encoding="utf-8"))
+            self._register(schema.parent.name, [tuple(c) for c in meta["columns"]])
+
+    # -- the operations -------------------------------------------------------------------
+
+    def run_file(self, name: str, params: dict[str, Any]) -> int:
+        model = load_sql(sql_path(name))
+        missing = set(model.params) - set(params) - set(RANGE_PARAMS)
+        if missing:
+            raise SqlError(f"{model.path}: parameters not supplied: {sorted(missing)}")
+        # one pass over every customer: a range's memory bound is DuckDB's concern
+        whole = {"customer_from": "", "customer_to": None}
+        args = {k: params[k] if k in params else whole[k] for k in model.params}
+        try:
+            if model.materialize == "view":
+                columns = self._types(model.body, args)
+                self._cast(self._query(model.body, args), columns).createOrReplaceTempView(
+                    model.table
+                )
+                self._scratch_table(model.table, columns)
+                return 0
+            if model.materialize == "table":
+                return self._store(model.table, model.body, args, None, None)
+            return self._store(
+                model.table, model.body, args, "business_date", params["business_date"]
+            )
+        except SqlError:
+            raise
+        except Exception as exc:  # Spark's AnalysisException and friends: name the file
+            raise SqlError(f"{model.path}: {_first_line(exc)}") from None
+
+    def temp_file(self, name: str, params: dict[str, Any]) -> None:
+        model = load_sql(sql_path(name))
+        args = {k: params[k] for k in model.params}
+        columns = self._types(model.body, args)
+        # materialised now, as DuckDB's temp table is: later writes to its inputs do not show
+        frame = self._cast(self._query(model.body, args), columns).localCheckpoint()
+        frame.createOrReplaceTempView(model.table)
+        self._scratch_table(model.table, columns)
+
+    def temp_frame(self, table: str, frame: pl.DataFrame) -> None:
+        arrow = _plain_arrow(frame)
+        columns = self._frame_types(arrow)
+        self._cast(self._from_arrow(arrow), columns).createOrReplaceTempView(table)
+        self._scratch_table(table, columns)
+
+    def replace_partition(
+        self,
+        table: str,
+        query: str,
+        value: date,
+        params: dict[str, Any] | None = None,
+        key: str = "business_date",
+    ) -> int:
+        return self._store(table, query, params or {}, key, value)
+
+    def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:
+        import polars as pl
+
+        arrow = _plain_arrow(frame.with_columns(business_date=pl.lit(business_date, dtype=pl.Date)))
+        columns = self._frame_types(arrow)
+        return self._write(table, self._from_arrow(arrow), columns, "business_date", business_date)
+
+    def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        import polars as pl
+
+        args = params or {}
+        frame = self._cast(self._query(query, args), self._types(query, args))
+        result = pl.from_arrow(frame.toArrow())
+        assert isinstance(result, pl.DataFrame)
+        return result
+
+    def table_exists(self, table: str) -> bool:
+        row = self.catalog.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [table]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def columns(self, table: str) -> Columns:
+        return [(r[0], r[1]) for r in self.catalog.execute(f'describe "{table}"').fetchall()]
+
+    def drop(self, table: str) -> None:
+        self.spark.catalog.dropTempView(table)
+        self.catalog.execute(f'drop table if exists "{table}"')
+        self._scratch.discard(table)
+        shutil.rmtree(self.lake / table, ignore_errors=True)
+
+    # -- writing an Arrow table, for the lake's loader --------------------------------------
+
+    def store_arrow(self, table: str, arrow: pa.Table, columns: Columns, key: str | None) -> int:
+        """Write ``arrow`` (of DuckDB types ``columns``) into ``table``: the whole table when
+        ``key`` is None, else each partition it holds replaced. Returns its rows."""
+        self._write(table, self._from_arrow(arrow), columns, key, None)
+        return arrow.num_rows
+
+    # -- inside ---------------------------------------------------------------------------
+
+    def _query(self, query: str, args: dict[str, Any]) -> DataFrame:
+        return self.spark.sql(spark_sql(query, args))
+
+    def _types(self, query: str, args: dict[str, Any]) -> Columns:
+        """The DuckDB types of ``query``'s columns, bound against the catalog."""
+        return [(r[0], r[1]) for r in self.catalog.execute(f"describe {query}", args).fetchall()]
+
+    def _frame_types(self, arrow: pa.Table) -> Columns:
+        self.catalog.register("_frame_rows", arrow)
+        try:
+            return self._types("select * from _frame_rows", {})
+        finally:
+            self.catalog.unregister("_frame_rows")
+
+    def _from_arrow(self, arrow: pa.Table) -> DataFrame:
+        return self.spark.createDataFrame(spark_arrow(arrow))
+
+    @staticmethod
+    def _cast(frame: DataFrame, columns: Columns) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        have = set(frame.columns)
+        return frame.select(
+            *[
+                (F.col(f"`{n}`") if n in have else F.lit(None)).cast(spark_type(t)).alias(n)
+                for n, t in columns
+            ]
+        )
+
+    def _store(
+        self,
+        table: str,
+        query: str,
+        args: dict[str, Any],
+        key: str | None,
+        value: date | None,
+    ) -> int:
+        frame = self._query(query, args)
+        if re.search(rf"\b{re.escape(table)}\b", query):
+            frame = frame.localCheckpoint()  # Spark cannot overwrite a folder it reads
+        return self._write(table, frame, self._types(query, args), key, value)
+
+    def _write(
+        self,
+        table: str,
+        frame: DataFrame,
+        columns: Columns,
+        key: str | None,
+        value: date | None,
+    ) -> int:
+        """Cast ``frame`` to the table's types and write it: the whole table (``key`` None,
+        the types ``columns``), or the partitions it holds (an existing table keeps its
+        columns' types; a new column is added, NULL in the older partitions)."""
+        path = self.lake / table
+        if key is not None and (path / SCHEMA_FILE).exists():
+            stored = self.columns(table)
+            known = {n for n, _ in stored}
+            columns = stored + [(n, t) for n, t in columns if n not in known]
+        part = path / f"{key}={value.isoformat()}" if key is not None and value else None
+        before = _files(part)
+        writer = self._cast(frame, columns).write.mode("overwrite").format("parquet")
+        if key is not None:
+            writer = writer.partitionBy(key)
+        writer.save(str(path))
+        path.mkdir(parents=True, exist_ok=True)
+        (path / SCHEMA_FILE).write_text(
+            json.dumps({"columns": columns, "partition_by": key}), encoding="utf-8"
+        )
+        emptied = part is not None and bool(before) and _files(part) == before
+        if emptied and part is not None:
+            # no row of the value: dynamic overwrite left its old files, which must go (each
+            # write names its files anew, so unchanged names mean not rewritten)
+            shutil.rmtree(part)
+        view = self._register(table, columns)
+        if part is None or key is None:
+            return view.count()
+        from pyspark.sql import functions as F
+
+        return 0 if emptied else view.where(F.col(key) == F.lit(value)).count()
+
+    def _register(self, table: str, columns: Columns) -> DataFrame:
+        """The table as a Spark view of its Parquet folder, with its types; the catalog's
+        empty twin."""
+        ddl = ", ".join(f"`{n}` {spark_type(t)}" for n, t in columns)
+        view = (
+            self.spark.read.schema(ddl)
+            .format("parquet")
+            .load(str(self.lake / table))
+            .select(*[f"`{n}`" for n, _ in columns])
+        )
+        view.createOrReplaceTempView(table)
+        self.catalog.execute(
+            f'create or replace table "{table}" ('
+            + ", ".join(f'"{n}" {t}' for n, t in columns)
+            + ")"
+        )
+        self._scratch.discard(table)
+        return view
+
+    def _scratch_table(self, table: str, columns: Columns) -> None:
+        self.catalog.execute(
+            f'create or replace temp table "{table}" ('
+            + ", ".join(f'"{n}" {t}' for n, t in columns)
+            + ")"
+        )
+        self._scratch.add(table)
+
+
+def _plain_arrow(frame: pl.DataFrame) -> pa.Table:
+    """``frame`` as Arrow with the types Spark's reader takes (no string views)."""
+    import polars as pl
+
+    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _files(folder: Path | None) -> set[str]:
+    """The names of the files in ``folder`` (none when it is None or absent)."""
+    return {p.name for p in folder.iterdir()} if folder is not None and folder.is_dir() else set()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,197 @@
+"""The engine layer: each operation gives the same rows with the same types on DuckDB and on
+Spark (local[2], Hive-style Parquet in a lake folder), checked against hand-worked values."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipeline.config import Config
+from pipeline.engine.base import Engine
+from pipeline.engine.duckdb_engine import DuckDBEngine
+from pipeline.warehouse import connect
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from pipeline.engine.spark_engine import SparkEngine
+
+D1, D2 = date(2026, 11, 26), date(2026, 11, 27)
+
+TXNS = [
+    # txn_id, txn_date, customer, channel, code, direction, amount, delivered
+    ("T1", D1, "C1", "NET", "POS", "D", "10.10", D1),
+    ("T2", D2, "C1", "NET", "POS", "D", "3.33", D2),
+    ("T3", D2, "C2", "CTR", "TRO", "D", "1.00", D2),
+    ("T4", D1, "C2", "POS", "POS", "D", "7.00", D2),  # a late posting, delivered on D2
+    ("T5", D2, "C2", "NET", "QRY", "N", "0.00", D2),
+]
+
+
+def _warehouse(cfg: Config) -> duckdb.DuckDBPyConnection:
+    con = connect(cfg)
+    for n, (tid, day, cid, channel, code, direction, amount, delivered) in enumerate(TXNS):
+        con.execute(
+            "insert into stg_transactions (txn_id, txn_date, txn_time, customer_id, account_id, "
+            "channel, txn_code, direction, amount, currency, fee, branch_id, business_date, "
+            "line_number) values (?, ?, time '10:00:00', ?, 'A1', ?, ?, ?, ?, 'CNY', 0, 'B001', "
+            "?, ?)",
+            [tid, day, cid, channel, code, direction, Decimal(amount), delivered, n],
+        )
+    return con
+
+
+@pytest.fixture
+def engines(cfg: Config, spark: SparkSession, tmp_path: Path) -> tuple[DuckDBEngine, SparkEngine]:
+    """The same warehouse on both engines: DuckDB's file, and its base tables in a lake."""
+    from pipeline.engine.lake import BASE_TABLES, load_lake
+    from pipeline.engine.spark_engine import SparkEngine
+
+    con = _warehouse(cfg)
+    lake = SparkEngine(spark, tmp_path / "lake")
+    loaded = load_lake(con, lake)
+    assert loaded == {**dict.fromkeys(BASE_TABLES, 0), "stg_transactions": 5}
+    duck = DuckDBEngine(con)
+    # each column keeps its DuckDB type (the history tables' UBIGINT row_hash is stored as
+    # DECIMAL(20,0): Spark has no unsigned integers)
+    assert duck.columns("hist_accounts") == lake.columns("hist_accounts")
+    assert duck.columns("stg_transactions") == lake.columns("stg_transactions")
+    return duck, lake
+
+
+SPEND = """
+    select customer_id, $business_date as business_date, count(*) as txn_count,
+           sum(amount) as amount_total,
+           cast(sum(amount) / 3 as decimal(18, 2)) as third_amount
+    from stg_transactions
+    where business_date <= $business_date and direction <> 'N'
+    group by customer_id
+"""
+
+
+def _table(engine: Engine, table: str) -> pl.DataFrame:
+    order = ", ".join(name for name, _ in engine.columns(table))
+    return engine.read(f"select * from {table} order by {order}")
+
+
+def test_partitions_replace_by_date_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine],
+) -> None:
+    for engine in engines:
+        assert engine.replace_partition("int_spend", SPEND, D2, {"business_date": D2}) == 2
+        assert engine.replace_partition("int_spend", SPEND, D1, {"business_date": D1}) == 1
+        # a re-run replaces the date's rows, it does not append
+        assert engine.replace_partition("int_spend", SPEND, D2, {"business_date": D2}) == 2
+    duck, lake = (_table(e, "int_spend") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert engines[0].columns("int_spend") == engines[1].columns("int_spend")
+    assert dict(engines[1].columns("int_spend"))["third_amount"] == "DECIMAL(18,2)"
+    # by hand: C1 on D2 spent 10.10 + 3.33 = 13.43, a third 4.4766... -> 4.48;
+    # C2 1.00 + 7.00 = 8.00 -> 2.67 (the QRY row moves no money)
+    rows = {(r[0], r[1]): r[2:] for r in lake.iter_rows()}
+    assert rows[("C1", D2)] == (2, Decimal("13.43"), Decimal("4.48"))
+    assert rows[("C2", D2)] == (2, Decimal("8.00"), Decimal("2.67"))
+    assert rows[("C1", D1)] == (1, Decimal("10.10"), Decimal("3.37"))
+
+
+def test_an_empty_result_empties_its_partition(
+    engines: tuple[DuckDBEngine, SparkEngine],
+) -> None:
+    for engine in engines:
+        engine.replace_partition("int_spend", SPEND, D2, {"business_date": D2})
+        engine.replace_partition("int_spend", SPEND, D1, {"business_date": D1})
+        nothing = SPEND.replace("direction <> 'N'", "false")
+        assert engine.replace_partition("int_spend", nothing, D2, {"business_date": D2}) == 0
+        assert _table(engine, "int_spend")["business_date"].to_list() == [D1]
+
+
+def test_frames_new_columns_and_scratch_tables_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine],
+) -> None:
+    scores = pl.DataFrame(
+        {"customer_id": ["C1", "C2"], "score": [1.5, None]},
+        schema={"customer_id": pl.String, "score": pl.Float64},
+    )
+    rates = pl.DataFrame(
+        {"channel": ["NET", "CTR"], "unit_cost_amount": [Decimal("0.50"), Decimal("12.00")]},
+        schema={"channel": pl.String, "unit_cost_amount": pl.Decimal(18, 2)},
+    )
+    cost = """
+        select t.customer_id, $business_date as business_date,
+               sum(r.unit_cost_amount) as cost_amount
+        from stg_transactions t join ref_costs r using (channel)
+        where t.business_date = $business_date
+        group by t.customer_id
+    """
+    for engine in engines:
+        assert engine.write_partition("int_score", scores, D1) == 2
+        # a later date brings a column the table has not: NULL on the earlier date
+        assert engine.write_partition("int_score", scores.with_columns(rank=pl.lit(1)), D2) == 2
+        engine.temp_frame("ref_costs", rates)
+        assert engine.replace_partition("int_cost", cost, D2, {"business_date": D2}) == 2
+        assert engine.table_exists("int_score") and engine.table_exists("ref_costs")
+    for table in ("int_score", "int_cost"):
+        duck, lake = (_table(e, table) for e in engines)
+        assert duck.equals(lake), (table, duck, lake)
+        assert engines[0].columns(table) == engines[1].columns(table)
+    score = _table(engines[1], "int_score")
+    assert score.filter(pl.col("business_date") == D1)["rank"].to_list() == [None, None]
+    assert score.filter(pl.col("business_date") == D2)["rank"].to_list() == [1, 1]
+    # C1: one NET (0.50); C2: one CTR, one NET query (12.00 + 0.50); POS is not priced here
+    assert dict(_table(engines[1], "int_cost").select("customer_id", "cost_amount").rows()) == {
+        "C1": Decimal("0.50"),
+        "C2": Decimal("12.50"),
+    }
+    for engine in engines:
+        engine.drop("int_score")
+        assert not engine.table_exists("int_score")
+
+
+def test_a_sql_file_materialises_the_same_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine], cfg: Config, spark: SparkSession, tmp_path: Path
+) -> None:
+    from pipeline.engine.spark_engine import SparkEngine
+
+    params = {
+        "business_date": D2,
+        "first_date": D1,
+        "event_txn_codes": list(cfg.clv.events.txn_codes),
+        "event_channels": list(cfg.clv.events.channels),
+    }
+    for engine in engines:
+        assert engine.run_file("clv/agg_customer_event_day", params) > 0
+    duck, lake = (_table(e, "agg_customer_event_day") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert engines[0].columns("agg_customer_event_day") == engines[1].columns(
+        "agg_customer_event_day"
+    )
+    # the next run's session finds the lake's tables with their types
+    again = SparkEngine(spark, tmp_path / "lake")
+    assert again.columns("agg_customer_event_day") == engines[0].columns("agg_customer_event_day")
+    assert _table(again, "agg_customer_event_day").equals(duck)
+
+
+def test_a_spark_run_opens_its_engine_from_the_config(
+    cfg: Config, spark: SparkSession, tmp_path: Path
+) -> None:
+    from pipeline.config.engine import EngineConfig, SparkConfig
+    from pipeline.engine.choose import open_engine
+    from pipeline.engine.spark import SESSION_CONF
+    from pipeline.engine.spark_engine import SparkEngine
+
+    lake = tmp_path / "lake"
+    chosen = cfg.model_copy(
+        update={"engine": EngineConfig(name="spark", spark=SparkConfig(lake=lake))}
+    )
+    con = connect(cfg)
+    engine = open_engine(con, chosen)
+    assert isinstance(engine, SparkEngine) and engine.lake == lake
+    for key, value in SESSION_CONF.items():
+        assert engine.spark.conf.get(key) == value
+    assert isinstance(open_engine(con, cfg), DuckDBEngine)
