@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pipeline.dates import first_of_month
 from pipeline.errors import StageFailed
-from pipeline.sqlfiles import write_partition
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.contribution import refresh_monthly_contribution
-from pipeline.warehouse import table_exists
 
 
 def feature_columns() -> list[str]:
@@ -40,27 +38,27 @@ def run(ctx: StageContext) -> int:
     from models.segments import cluster_behaviour, demographic_segments
     from models.value import identify_golden, score_value, summarise_concentration
 
-    con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
+    con, engine, cfg, day = ctx.con, ctx.engine, ctx.cfg, ctx.business_date
     # only the columns the models read (the customer view has ~70): at 1M customers the
     # whole view cost 2.1 s to read into polars
     columns = ", ".join(f"f.{c}" for c in feature_columns())
-    features = con.execute(
+    features = engine.read(
         f"select {columns}, c.contribution_amount from int_customer_features f "
         "join int_customer_contribution c using (customer_id, business_date) "
-        "where f.business_date = ? order by f.customer_id",
-        [day],
-    ).pl()
+        "where f.business_date = $day order by f.customer_id",
+        {"day": day},
+    )
     if features.height == 0:
         raise StageFailed(
             f"no customer view and contribution for {day}: run `cvp features` and "
             f"`cvp contribution --date {day}` first"
         )
     has_clv = False
-    if table_exists(con, "int_customer_clv"):
-        clv = con.execute(
-            "select customer_id, clv_amount from int_customer_clv where business_date = ?",
-            [day],
-        ).pl()
+    if engine.table_exists("int_customer_clv"):
+        clv = engine.read(
+            "select customer_id, clv_amount from int_customer_clv where business_date = $day",
+            {"day": day},
+        )
         if clv.height:
             has_clv = True
             features = features.join(clv, on="customer_id", how="left").with_columns(
@@ -72,22 +70,22 @@ def run(ctx: StageContext) -> int:
     scores = scores.join(
         features.select("customer_id", "contribution_amount", "aum_amount"), on="customer_id"
     )
-    rows = write_partition(con, "int_customer_value_score", scores, day)
+    rows = engine.write_partition("int_customer_value_score", scores, day)
 
     months = [first_of_month(day, -k) for k in range(cfg.value.golden.band_months, 0, -1)]
     ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, cfg, months)
-    monthly = con.execute(
+    monthly = engine.read(  # the band's months are consecutive month starts
         "select customer_id, month_start, contribution_amount "
-        "from agg_customer_contribution_month where month_start in ?",
-        [months],
-    ).pl()
+        "from agg_customer_contribution_month where month_start between $first and $last",
+        {"first": months[0], "last": months[-1]},
+    )
     golden = identify_golden(
         features.select("customer_id", "contribution_amount", "max_days_past_due"),
         monthly,
         cfg.value.golden,
         months,
     )
-    write_partition(con, "int_golden_customers", golden, day)
+    engine.write_partition("int_golden_customers", golden, day)
 
     assignments, profiles = cluster_behaviour(
         features,
@@ -97,7 +95,7 @@ def run(ctx: StageContext) -> int:
         cfg.value.profile_top_features,
     )
     segments = demographic_segments(features).join(assignments, on="customer_id", how="left")
-    write_partition(con, "int_customer_segments", segments, day)
+    engine.write_partition("int_customer_segments", segments, day)
     extra = (
         features.join(assignments, on="customer_id")
         .group_by("behaviour_cluster")
@@ -108,10 +106,10 @@ def run(ctx: StageContext) -> int:
         )
     )
     profiles = profiles.join(extra, on="behaviour_cluster", how="left").sort("behaviour_cluster")
-    write_partition(con, "int_segment_profiles", profiles, day)
+    engine.write_partition("int_segment_profiles", profiles, day)
 
     summary = summarise_concentration(golden)
-    write_partition(con, "rpt_contribution_concentration", pl.DataFrame([summary]), day)
+    engine.write_partition("rpt_contribution_concentration", pl.DataFrame([summary]), day)
     ctx.facts.update(
         {k: summary[k] for k in ("top_20pct_share", "golden_customers", "golden_share", "gini")}
     )
