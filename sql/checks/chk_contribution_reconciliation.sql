@@ -46,45 +46,73 @@ source_wide as (
     -- the cells, which in DOUBLE depends on the order the rows come in (the sixth decimal
     -- moved from one run to the next); a DECIMAL sum does not
     select branch_id, product_code,
-           cast(round(deposit_nii * $annual_days
-               / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(deposit_nii * $annual_days
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
                as decimal(38, 6)) as deposit_nii_amount,
-           cast(round(loan_nii * $annual_days
-               / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(loan_nii * $annual_days
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
                as decimal(38, 6)) as loan_nii_amount,
-           cast(round(commission * $annual_days
-               / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(commission * $annual_days
+               / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
                as decimal(38, 6)) as commission_amount,
-           cast(round(upkeep * $annual_days
-               / ($day_count_days::bigint * $history_days * $oldest_month_days), 6)
+           cast(upkeep * $annual_days
+               / ($day_count_days::bigint * $history_days * $oldest_month_days)
                as decimal(38, 6)) as upkeep_cost_amount,
-           cast(round(reserve * $annual_days
-               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(reserve * $annual_days
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
                as decimal(38, 6)) as reserve_cost_amount,
-           cast(round(expected_loss * $annual_days
-               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(expected_loss * $annual_days
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
                as decimal(38, 6))
-           + cast(round(provision / (100 * $oldest_month_days), 6) as decimal(38, 6))
+           + cast(provision / (100 * $oldest_month_days) as decimal(38, 6))
                as risk_cost_amount,
-           cast(round(provision / (100 * $oldest_month_days), 6) as decimal(38, 6))
+           cast(provision / (100 * $oldest_month_days) as decimal(38, 6))
                as default_provision_amount,
-           cast(round(capital * $capital_cost_percent * $annual_days
-               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(capital * $capital_cost_percent * $annual_days
+               / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
                as decimal(38, 6)) as capital_charge_amount,
-           cast(round(fee * $annual_days / ($history_days * $oldest_month_days), 6)
+           cast(fee * $annual_days / ($history_days * $oldest_month_days)
                as decimal(38, 6)) as fee_amount,
-           cast(round(interchange * $annual_days / ($history_days * $oldest_month_days), 6)
+           cast(interchange * $annual_days / ($history_days * $oldest_month_days)
                as decimal(38, 6)) as interchange_amount,
-           cast(round(service_cost * $annual_days / ($history_days * $oldest_month_days), 6)
+           cast(service_cost * $annual_days / ($history_days * $oldest_month_days)
                as decimal(38, 6)) as service_cost_amount
     from summed
 ),
 source as (
-    unpivot source_wide
-    on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
-       reserve_cost_amount, risk_cost_amount, default_provision_amount, capital_charge_amount,
-       fee_amount, interchange_amount, service_cost_amount
-    into name component value source_amount
+    -- one row per component, NULLs left out (as DuckDB's UNPIVOT did)
+    select branch_id, product_code, 'deposit_nii_amount' as component, deposit_nii_amount as source_amount
+    from source_wide where deposit_nii_amount is not null
+    union all
+    select branch_id, product_code, 'loan_nii_amount' as component, loan_nii_amount as source_amount
+    from source_wide where loan_nii_amount is not null
+    union all
+    select branch_id, product_code, 'commission_amount' as component, commission_amount as source_amount
+    from source_wide where commission_amount is not null
+    union all
+    select branch_id, product_code, 'upkeep_cost_amount' as component, upkeep_cost_amount as source_amount
+    from source_wide where upkeep_cost_amount is not null
+    union all
+    select branch_id, product_code, 'reserve_cost_amount' as component, reserve_cost_amount as source_amount
+    from source_wide where reserve_cost_amount is not null
+    union all
+    select branch_id, product_code, 'risk_cost_amount' as component, risk_cost_amount as source_amount
+    from source_wide where risk_cost_amount is not null
+    union all
+    select branch_id, product_code, 'default_provision_amount' as component, default_provision_amount as source_amount
+    from source_wide where default_provision_amount is not null
+    union all
+    select branch_id, product_code, 'capital_charge_amount' as component, capital_charge_amount as source_amount
+    from source_wide where capital_charge_amount is not null
+    union all
+    select branch_id, product_code, 'fee_amount' as component, fee_amount as source_amount
+    from source_wide where fee_amount is not null
+    union all
+    select branch_id, product_code, 'interchange_amount' as component, interchange_amount as source_amount
+    from source_wide where interchange_amount is not null
+    union all
+    select branch_id, product_code, 'service_cost_amount' as component, service_cost_amount as source_amount
+    from source_wide where service_cost_amount is not null
 ),
 customer_sums_wide as (
     select branch_id, product_code, count(*) as summed_rows,
@@ -104,11 +132,38 @@ customer_sums_wide as (
     group by branch_id, product_code
 ),
 customer_sums as (
-    unpivot customer_sums_wide
-    on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
-       reserve_cost_amount, risk_cost_amount, default_provision_amount, capital_charge_amount,
-       fee_amount, interchange_amount, service_cost_amount
-    into name component value customer_sum_amount
+    select branch_id, product_code, summed_rows, 'deposit_nii_amount' as component, deposit_nii_amount as customer_sum_amount
+    from customer_sums_wide where deposit_nii_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'loan_nii_amount' as component, loan_nii_amount as customer_sum_amount
+    from customer_sums_wide where loan_nii_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'commission_amount' as component, commission_amount as customer_sum_amount
+    from customer_sums_wide where commission_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'upkeep_cost_amount' as component, upkeep_cost_amount as customer_sum_amount
+    from customer_sums_wide where upkeep_cost_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'reserve_cost_amount' as component, reserve_cost_amount as customer_sum_amount
+    from customer_sums_wide where reserve_cost_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'risk_cost_amount' as component, risk_cost_amount as customer_sum_amount
+    from customer_sums_wide where risk_cost_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'default_provision_amount' as component, default_provision_amount as customer_sum_amount
+    from customer_sums_wide where default_provision_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'capital_charge_amount' as component, capital_charge_amount as customer_sum_amount
+    from customer_sums_wide where capital_charge_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'fee_amount' as component, fee_amount as customer_sum_amount
+    from customer_sums_wide where fee_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'interchange_amount' as component, interchange_amount as customer_sum_amount
+    from customer_sums_wide where interchange_amount is not null
+    union all
+    select branch_id, product_code, summed_rows, 'service_cost_amount' as component, service_cost_amount as customer_sum_amount
+    from customer_sums_wide where service_cost_amount is not null
 ),
 by_cell as (
     select coalesce(s.branch_id, p.branch_id) as branch_id,
@@ -123,27 +178,55 @@ by_cell as (
      and p.product_code = s.product_code
      and p.component = s.component
 ),
+whole_customers_wide as (
+    select count(*) as summed_rows,
+           sum(deposit_nii_amount) as deposit_nii_amount,
+           sum(loan_nii_amount) as loan_nii_amount,
+           sum(commission_amount) as commission_amount,
+           sum(upkeep_cost_amount) as upkeep_cost_amount,
+           sum(reserve_cost_amount) as reserve_cost_amount,
+           sum(risk_cost_amount) as risk_cost_amount,
+           sum(default_provision_amount) as default_provision_amount,
+           sum(capital_charge_amount) as capital_charge_amount,
+           sum(fee_amount) as fee_amount,
+           sum(interchange_amount) as interchange_amount,
+           sum(service_cost_amount) as service_cost_amount
+    from int_customer_contribution
+    where business_date = $business_date
+),
 whole_customers as (
-    unpivot (
-        select count(*) as summed_rows,
-               sum(deposit_nii_amount) as deposit_nii_amount,
-               sum(loan_nii_amount) as loan_nii_amount,
-               sum(commission_amount) as commission_amount,
-               sum(upkeep_cost_amount) as upkeep_cost_amount,
-               sum(reserve_cost_amount) as reserve_cost_amount,
-               sum(risk_cost_amount) as risk_cost_amount,
-               sum(default_provision_amount) as default_provision_amount,
-               sum(capital_charge_amount) as capital_charge_amount,
-               sum(fee_amount) as fee_amount,
-               sum(interchange_amount) as interchange_amount,
-               sum(service_cost_amount) as service_cost_amount
-        from int_customer_contribution
-        where business_date = $business_date
-    )
-    on deposit_nii_amount, loan_nii_amount, commission_amount, upkeep_cost_amount,
-       reserve_cost_amount, risk_cost_amount, default_provision_amount, capital_charge_amount,
-       fee_amount, interchange_amount, service_cost_amount
-    into name component value customer_sum_amount
+    select 'deposit_nii_amount' as component, deposit_nii_amount as customer_sum_amount
+    from whole_customers_wide where deposit_nii_amount is not null
+    union all
+    select 'loan_nii_amount' as component, loan_nii_amount as customer_sum_amount
+    from whole_customers_wide where loan_nii_amount is not null
+    union all
+    select 'commission_amount' as component, commission_amount as customer_sum_amount
+    from whole_customers_wide where commission_amount is not null
+    union all
+    select 'upkeep_cost_amount' as component, upkeep_cost_amount as customer_sum_amount
+    from whole_customers_wide where upkeep_cost_amount is not null
+    union all
+    select 'reserve_cost_amount' as component, reserve_cost_amount as customer_sum_amount
+    from whole_customers_wide where reserve_cost_amount is not null
+    union all
+    select 'risk_cost_amount' as component, risk_cost_amount as customer_sum_amount
+    from whole_customers_wide where risk_cost_amount is not null
+    union all
+    select 'default_provision_amount' as component, default_provision_amount as customer_sum_amount
+    from whole_customers_wide where default_provision_amount is not null
+    union all
+    select 'capital_charge_amount' as component, capital_charge_amount as customer_sum_amount
+    from whole_customers_wide where capital_charge_amount is not null
+    union all
+    select 'fee_amount' as component, fee_amount as customer_sum_amount
+    from whole_customers_wide where fee_amount is not null
+    union all
+    select 'interchange_amount' as component, interchange_amount as customer_sum_amount
+    from whole_customers_wide where interchange_amount is not null
+    union all
+    select 'service_cost_amount' as component, service_cost_amount as customer_sum_amount
+    from whole_customers_wide where service_cost_amount is not null
 ),
 whole as (
     select '*' as branch_id, '*' as product_code, w.component,

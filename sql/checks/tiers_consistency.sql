@@ -59,7 +59,7 @@ credit_gate as (
     from inputs as i
     join tiers as t on t.customer_id = i.customer_id
     where i.has_default_account
-      and (t.tier <> $tier_names[len($tier_names)]
+      and (t.tier <> list_extract($tier_names, len($tier_names))
            or exists (select 1 from int_call_list as c
                       where c.business_date = $business_date
                         and c.customer_id = i.customer_id))
