@@ -10,7 +10,8 @@
 -- window's flows are contribution × history_days / annual_days; default provisions are
 -- one-off events and are left out, or the models would project a past default's loss forward
 -- again. A customer with contribution but no event in the window has it all on one event
--- (divisor at least 1). This is the monetary value of the lifetime-value models.
+-- (divisor at least 1). This is the monetary value of the lifetime-value models. Both money
+-- columns are one division each, cast to DECIMAL(18, 2) (rounded half away from zero).
 -- The event days in the window are counted in the night's one pass over the event aggregate
 -- (int_customer_event_summary, built with the contribution's window: the contribution stage
 -- writes one window per date, which the clv stage checks).
@@ -20,8 +21,8 @@ contribution as (
         customer_id,
         window_start,
         window_end,
-        (contribution_amount + default_provision_amount) * history_days / $annual_days
-            as contribution_amount
+        -- the window's flows × annual_days: divided once, in the casts below
+        (contribution_amount + default_provision_amount) * history_days as flows_num
     from int_customer_contribution
     where business_date = $business_date
 ),
@@ -43,10 +44,10 @@ final as (
         $business_date::date as business_date,
         c.window_start,
         c.window_end,
-        c.contribution_amount::decimal(18, 2) as contribution_amount,
+        cast(c.flows_num / $annual_days as decimal(18, 2)) as contribution_amount,
         coalesce(w.window_events, 0)::integer as window_events,
-        (c.contribution_amount / greatest(coalesce(w.window_events, 0), 1))::decimal(18, 2)
-            as contribution_per_event
+        cast(c.flows_num / ($annual_days * greatest(coalesce(w.window_events, 0), 1))
+            as decimal(18, 2)) as contribution_per_event
     from contribution as c
     left join window_events as w on c.customer_id = w.customer_id
 )
