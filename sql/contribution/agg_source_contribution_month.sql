@@ -20,8 +20,8 @@ with
 months as (
     select cast(m as date) as month_start,
            least(last_day(cast(m as date)), cast($as_of as date)) as as_of
-    from range(cast($month_from as timestamp), cast($month_to as timestamp) + interval 1 day,
-               interval 1 month) t(m)
+    from (select unnest(generate_series(cast($month_from as timestamp),
+                                        cast($month_to as timestamp), interval 1 month)) as m) t
 ),
 day_spans as (
     -- every (account version, month) overlap: the days the version was valid in the month
@@ -29,23 +29,25 @@ day_spans as (
            greatest(h.valid_from, m.month_start) as day_from,
            least(h.valid_to, m.as_of + 1) as day_to,
            case when h.maturity_date is not null and h.open_date is not null
-                then least(600, cast(round(datediff('day', h.open_date, h.maturity_date)
-                                           * 12 / 365) as integer)) end as term_months
+                then least(600, cast(round(cast(datediff('day', h.open_date, h.maturity_date)
+                                                * 12 as double) / 365) as integer)) end
+               as term_months
     from hist_accounts h
     join months m on h.valid_from <= m.as_of and h.valid_to > m.month_start
 ),
 owner_month as (
     select account_id, month_start,
-           arg_max(branch_id, valid_from) as branch_id,
-           arg_max(product_code, valid_from) as product_code
+           arg_max(branch_id, valid_from) filter (where branch_id is not null) as branch_id,
+           arg_max(product_code, valid_from) filter (where product_code is not null)
+               as product_code
     from day_spans
     group by account_id, month_start
 ),
 cycle_months as (
     -- the months and the one before (an open cycle is judged like the one before)
     select cast(m as date) as month_start
-    from range(cast($month_from as timestamp) - interval 1 month,
-               cast($month_to as timestamp) + interval 1 day, interval 1 month) t(m)
+    from (select unnest(generate_series(cast($month_from as timestamp) - interval 1 month,
+                                        cast($month_to as timestamp), interval 1 month)) as m) t
 ),
 statement_balance as (
     -- a card's balance on the last day of the month before: its statement
@@ -127,7 +129,8 @@ lending_pd as (
       on lp.min_days_past_due = pb.min_days_past_due
      and lp.years = case when x.maturity_date is null then $years_without_maturity
                          else least(40, greatest(1, cast(ceil(
-                             datediff('day', x.day_from, x.maturity_date) / 365) as integer)))
+                             cast(datediff('day', x.day_from, x.maturity_date) as double)
+                             / 365) as integer)))
                     end
     where x.product_group = 'lending' and not x.in_default
 ),
@@ -205,8 +208,9 @@ latest_version as (
     -- each account's latest version as of each month's end (as_of in its own month): a
     -- grouping, not a window (sorting every version of every account costs several times more)
     select h.account_id, m.month_start,
-           arg_max(h.product_code, h.valid_from) as product_code,
-           arg_max(h.branch_id, h.valid_from) as branch_id
+           arg_max(h.product_code, h.valid_from) filter (where h.product_code is not null)
+               as product_code,
+           arg_max(h.branch_id, h.valid_from) filter (where h.branch_id is not null) as branch_id
     from hist_accounts h
     join months m on h.valid_from <= m.as_of
     group by h.account_id, m.month_start
@@ -246,7 +250,7 @@ txn_source as (
     left join latest_version a on a.account_id = x.account_id and a.month_start = x.month_start
     left join ref_channel_costs c on c.channel = x.channel and c.txn_code = x.txn_code
     group by all
-    union all by name
+    union all
     select p.month_start, a.branch_id, a.product_code, 0 as fee_num, 0 as service_cost_num,
            sum(p.interchange) as interchange_num
     from pos_by_account p
@@ -256,15 +260,23 @@ txn_source as (
     group by all
 ),
 all_parts as (
+    -- every part in every branch, NULL where a source has none
     select month_start, branch_id, product_code, deposit_nii_num, loan_nii_num,
-           commission_num, upkeep_num, reserve_num, capital_num
+           commission_num, upkeep_num, reserve_num, capital_num, null as expected_loss_num,
+           null as provision_num, null as fee_num, null as service_cost_num,
+           null as interchange_num
     from balance_source
-    union all by name
-    select month_start, branch_id, product_code, expected_loss_num from expected_loss_source
-    union all by name
-    select month_start, branch_id, product_code, provision_num from provision_source
-    union all by name
-    select month_start, branch_id, product_code, fee_num, service_cost_num, interchange_num
+    union all
+    select month_start, branch_id, product_code, null, null, null, null, null, null,
+           expected_loss_num, null, null, null, null
+    from expected_loss_source
+    union all
+    select month_start, branch_id, product_code, null, null, null, null, null, null, null,
+           provision_num, null, null, null
+    from provision_source
+    union all
+    select month_start, branch_id, product_code, null, null, null, null, null, null, null,
+           null, fee_num, service_cost_num, interchange_num
     from txn_source
 ),
 final as (

@@ -88,40 +88,40 @@ amounts as (
     -- rate numerators carry one percent (÷ 100) per rate; × annual_days / history_days turns
     -- the rolling year's amount into a year's; ÷ oldest_month_days undoes the scaling above
     select customer_id, branch_id, product_code,
-           cast(round(deposit_nii_num * $annual_days
-                      / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(deposit_nii_num * $annual_days
+                  / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as deposit_nii_amount,
-           cast(round(loan_nii_num * $annual_days
-                      / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(loan_nii_num * $annual_days
+                  / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as loan_nii_amount,
-           cast(round(commission_num * $annual_days
-                      / (100::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(commission_num * $annual_days
+                  / (100::bigint * $day_count_days * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as commission_amount,
-           cast(round(fee_amount * $annual_days
-                      / ($history_days * $oldest_month_days), 6)
+           cast(fee_amount * $annual_days
+                  / ($history_days * $oldest_month_days)
                 as decimal(18, 6)) as fee_amount,
-           cast(round(interchange_num * $annual_days
-                      / ($history_days * $oldest_month_days), 6)
+           cast(interchange_num * $annual_days
+                  / ($history_days * $oldest_month_days)
                 as decimal(18, 6)) as interchange_amount,
-           cast(round(service_cost_num * $annual_days
-                      / ($history_days * $oldest_month_days), 6)
+           cast(service_cost_num * $annual_days
+                  / ($history_days * $oldest_month_days)
                 as decimal(18, 6)) as service_cost_amount,
-           cast(round(counter_cost_num * $annual_days
-                      / ($history_days * $oldest_month_days), 6)
+           cast(counter_cost_num * $annual_days
+                  / ($history_days * $oldest_month_days)
                 as decimal(18, 6)) as counter_cost_amount,
-           cast(round(upkeep_num * $annual_days
-                      / ($day_count_days::bigint * $history_days * $oldest_month_days), 6)
+           cast(upkeep_num * $annual_days
+                  / ($day_count_days::bigint * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as upkeep_cost_amount,
-           cast(round(reserve_num * $annual_days
-                      / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(reserve_num * $annual_days
+                  / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as reserve_cost_amount,
-           cast(round(expected_loss_num * $annual_days
-                      / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(expected_loss_num * $annual_days
+                  / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as expected_loss_amount,
-           cast(round(provision_num / (100 * $oldest_month_days), 6) as decimal(18, 6))
+           cast(provision_num / (100 * $oldest_month_days) as decimal(18, 6))
                as default_provision_amount,
-           cast(round(capital_num * $capital_cost_percent * $annual_days
-                      / (10000::bigint * $day_count_days * $history_days * $oldest_month_days), 6)
+           cast(capital_num * $capital_cost_percent * $annual_days
+                  / (10000::bigint * $day_count_days * $history_days * $oldest_month_days)
                 as decimal(18, 6)) as capital_charge_amount
     from joined
 ),
