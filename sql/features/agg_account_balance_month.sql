@@ -30,8 +30,8 @@ with
 months as (
     select cast(m as date) as month_start,
            least(cast(m + interval 1 month as date) - 1, cast($as_of as date)) as last_day
-    from range(cast($month_from as timestamp), cast($month_to as timestamp) + interval 1 day,
-               interval 1 month) t(m)
+    from (select unnest(generate_series(cast($month_from as timestamp),
+                                        cast($month_to as timestamp), interval 1 month)) as m) t
 ),
 versions as (
     -- valid_to >= month_from keeps the version just before the range: the previous state of
@@ -89,7 +89,9 @@ spans as (
                 else 0 end as pd_percent,
            case when o.valid_from >= o.month_start
                      and not (o.status = 'C' and o.previous_stage = 'default')
-                then o.exposure_change else 0 end as month_exposure_change
+                then o.exposure_change else 0 end as month_exposure_change,
+           cast(round(cast(datediff('day', o.open_date, o.maturity_date) * 12 as double) / 365)
+                as integer) as term_months
     from overlap o
     left join ref_pd_by_dpd pb
       on pb.days_past_due = least(coalesce(o.days_past_due, 0),
@@ -99,7 +101,8 @@ spans as (
       -- of a left join makes DuckDB loop over every pair instead of hashing)
       on lp.min_days_past_due = case when o.credit_stage = 'watch' then pb.min_days_past_due end
      and lp.years = least(40, greatest(1, coalesce(
-             cast(ceil(datediff('day', o.day_from, o.maturity_date) / 365) as integer),
+             cast(ceil(cast(datediff('day', o.day_from, o.maturity_date) as double) / 365)
+                  as integer),
              $years_without_maturity)))
     where o.day_to > o.day_from
 ),
@@ -107,9 +110,11 @@ final as (
     select account_id,
            month_start,
            max(last_day) as as_of_date,
-           arg_max(customer_id, day_from) as customer_id,
-           arg_max(product_code, day_from) as product_code,
-           arg_max(branch_id, day_from) as branch_id,
+           -- the latest value that is not NULL (DuckDB's arg_max skips NULLs, Spark's not)
+           arg_max(customer_id, day_from) filter (where customer_id is not null) as customer_id,
+           arg_max(product_code, day_from) filter (where product_code is not null)
+               as product_code,
+           arg_max(branch_id, day_from) filter (where branch_id is not null) as branch_id,
            cast(sum(coalesce(balance, 0) * days) as decimal(18, 2)) as balance_days,
            cast(sum(coalesce(balance, 0) * coalesce(interest_rate, 0) * days)
                 as decimal(38, 8)) as rate_balance_days,
@@ -127,8 +132,7 @@ final as (
            cast(sum(open_days) as integer) as open_days,
            cast(arg_max(coalesce(balance, 0), day_from) as decimal(18, 2)) as closing_balance,
            cast(max(coalesce(days_past_due, 0)) as integer) as max_days_past_due,
-           arg_max(cast(round(datediff('day', open_date, maturity_date) * 12 / 365) as integer),
-                   day_from) as term_months
+           arg_max(term_months, day_from) filter (where term_months is not null) as term_months
     from spans
     group by account_id, month_start
 )

@@ -16,8 +16,8 @@ with
 months as (
     -- the months asked for and the one before: an open cycle takes the previous one's verdict
     select cast(m as date) as month_start
-    from range(cast($month_from as timestamp) - interval 1 month,
-               cast($month_to as timestamp) + interval 1 day, interval 1 month) t(m)
+    from (select unnest(generate_series(cast($month_from as timestamp) - interval 1 month,
+                                        cast($month_to as timestamp), interval 1 month)) as m) t
     where cast(m as date) <= cast($as_of as date)
 ),
 cards as (

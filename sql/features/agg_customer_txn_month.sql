@@ -15,8 +15,9 @@
 with
 accounts as (
     select account_id,
-           arg_max(product_code, valid_from) as product_code,
-           arg_max(branch_id, valid_from) as branch_id
+           arg_max(product_code, valid_from) filter (where product_code is not null)
+               as product_code,
+           arg_max(branch_id, valid_from) filter (where branch_id is not null) as branch_id
     from hist_accounts
     where valid_from <= cast($as_of as date)
     group by account_id

@@ -18,7 +18,7 @@ with
 customers as (
     select customer_id, gender, birth_date, education, occupation, industry, region_code,
            home_branch_id, rm_id, open_date, business_license, marketing_consent, status,
-           date_diff('year', birth_date, cast($business_date as date))
+           year(cast($business_date as date)) - year(birth_date)
                - case when strftime(cast($business_date as date), '%m%d')
                            < strftime(birth_date, '%m%d') then 1 else 0 end as age_years
     from hist_customers
@@ -53,27 +53,27 @@ sums as (
            cast(coalesce(c.bd_pln, 0) + coalesce(m.bd_pln, 0) as decimal(38, 2)) as bd_pln,
            cast(coalesce(c.bd_mtg, 0) + coalesce(m.bd_mtg, 0) as decimal(38, 2)) as bd_mtg,
            cast(coalesce(c.bd_bln, 0) + coalesce(m.bd_bln, 0) as decimal(38, 2)) as bd_bln,
-           cast(coalesce(c.txn_count, 0) + coalesce(m.txn_count, 0) as hugeint) as txn_count,
+           cast(coalesce(c.txn_count, 0) + coalesce(m.txn_count, 0) as bigint) as txn_count,
            cast(coalesce(c.txn_amount, 0) + coalesce(m.txn_amount, 0) as decimal(38, 2)) as txn_amount,
-           cast(coalesce(c.ctr_txn_count, 0) + coalesce(m.ctr_txn_count, 0) as hugeint) as ctr_txn_count,
-           cast(coalesce(c.atm_txn_count, 0) + coalesce(m.atm_txn_count, 0) as hugeint) as atm_txn_count,
-           cast(coalesce(c.tel_txn_count, 0) + coalesce(m.tel_txn_count, 0) as hugeint) as tel_txn_count,
-           cast(coalesce(c.net_txn_count, 0) + coalesce(m.net_txn_count, 0) as hugeint) as net_txn_count,
-           cast(coalesce(c.pos_txn_count, 0) + coalesce(m.pos_txn_count, 0) as hugeint) as pos_txn_count,
+           cast(coalesce(c.ctr_txn_count, 0) + coalesce(m.ctr_txn_count, 0) as bigint) as ctr_txn_count,
+           cast(coalesce(c.atm_txn_count, 0) + coalesce(m.atm_txn_count, 0) as bigint) as atm_txn_count,
+           cast(coalesce(c.tel_txn_count, 0) + coalesce(m.tel_txn_count, 0) as bigint) as tel_txn_count,
+           cast(coalesce(c.net_txn_count, 0) + coalesce(m.net_txn_count, 0) as bigint) as net_txn_count,
+           cast(coalesce(c.pos_txn_count, 0) + coalesce(m.pos_txn_count, 0) as bigint) as pos_txn_count,
            cast(coalesce(c.ctr_amount, 0) + coalesce(m.ctr_amount, 0) as decimal(38, 2)) as ctr_amount,
            cast(coalesce(c.atm_amount, 0) + coalesce(m.atm_amount, 0) as decimal(38, 2)) as atm_amount,
            cast(coalesce(c.tel_amount, 0) + coalesce(m.tel_amount, 0) as decimal(38, 2)) as tel_amount,
            cast(coalesce(c.net_amount, 0) + coalesce(m.net_amount, 0) as decimal(38, 2)) as net_amount,
            cast(coalesce(c.pos_amount, 0) + coalesce(m.pos_amount, 0) as decimal(38, 2)) as pos_amount,
-           cast(coalesce(c.dep_txn_count, 0) + coalesce(m.dep_txn_count, 0) as hugeint) as dep_txn_count,
-           cast(coalesce(c.wdl_txn_count, 0) + coalesce(m.wdl_txn_count, 0) as hugeint) as wdl_txn_count,
-           cast(coalesce(c.tri_txn_count, 0) + coalesce(m.tri_txn_count, 0) as hugeint) as tri_txn_count,
-           cast(coalesce(c.tro_txn_count, 0) + coalesce(m.tro_txn_count, 0) as hugeint) as tro_txn_count,
-           cast(coalesce(c.pay_txn_count, 0) + coalesce(m.pay_txn_count, 0) as hugeint) as pay_txn_count,
-           cast(coalesce(c.pos_purchase_count, 0) + coalesce(m.pos_purchase_count, 0) as hugeint) as pos_purchase_count,
-           cast(coalesce(c.product_txn_count, 0) + coalesce(m.product_txn_count, 0) as hugeint) as product_txn_count,
-           cast(coalesce(c.loan_txn_count, 0) + coalesce(m.loan_txn_count, 0) as hugeint) as loan_txn_count,
-           cast(coalesce(c.qry_txn_count, 0) + coalesce(m.qry_txn_count, 0) as hugeint) as qry_txn_count,
+           cast(coalesce(c.dep_txn_count, 0) + coalesce(m.dep_txn_count, 0) as bigint) as dep_txn_count,
+           cast(coalesce(c.wdl_txn_count, 0) + coalesce(m.wdl_txn_count, 0) as bigint) as wdl_txn_count,
+           cast(coalesce(c.tri_txn_count, 0) + coalesce(m.tri_txn_count, 0) as bigint) as tri_txn_count,
+           cast(coalesce(c.tro_txn_count, 0) + coalesce(m.tro_txn_count, 0) as bigint) as tro_txn_count,
+           cast(coalesce(c.pay_txn_count, 0) + coalesce(m.pay_txn_count, 0) as bigint) as pay_txn_count,
+           cast(coalesce(c.pos_purchase_count, 0) + coalesce(m.pos_purchase_count, 0) as bigint) as pos_purchase_count,
+           cast(coalesce(c.product_txn_count, 0) + coalesce(m.product_txn_count, 0) as bigint) as product_txn_count,
+           cast(coalesce(c.loan_txn_count, 0) + coalesce(m.loan_txn_count, 0) as bigint) as loan_txn_count,
+           cast(coalesce(c.qry_txn_count, 0) + coalesce(m.qry_txn_count, 0) as bigint) as qry_txn_count,
            cast(coalesce(c.tri_amount, 0) + coalesce(m.tri_amount, 0) as decimal(38, 2)) as tri_amount,
            cast(coalesce(c.tro_amount, 0) + coalesce(m.tro_amount, 0) as decimal(38, 2)) as tro_amount,
            cast(coalesce(c.inflow_amount, 0) + coalesce(m.inflow_amount, 0) as decimal(38, 2)) as inflow_amount,
@@ -81,10 +81,10 @@ sums as (
            cast(coalesce(c.fee_amount, 0) + coalesce(m.fee_amount, 0) as decimal(38, 2)) as fee_amount,
            cast(coalesce(c.recent_amount, 0) + coalesce(m.recent_amount, 0) as decimal(38, 2)) as recent_amount,
            cast(coalesce(c.earlier_amount, 0) + coalesce(m.earlier_amount, 0) as decimal(38, 2)) as earlier_amount,
-           cast(coalesce(c.recent_txn_count, 0) + coalesce(m.recent_txn_count, 0) as hugeint) as recent_txn_count,
-           cast(coalesce(c.earlier_txn_count, 0) + coalesce(m.earlier_txn_count, 0) as hugeint) as earlier_txn_count,
-           cast(coalesce(c.active_months, 0) + coalesce(m.active_months, 0) as hugeint) as active_months,
-           cast(coalesce(c.regular_inflow_months, 0) + coalesce(m.regular_inflow_months, 0) as hugeint) as regular_inflow_months,
+           cast(coalesce(c.recent_txn_count, 0) + coalesce(m.recent_txn_count, 0) as bigint) as recent_txn_count,
+           cast(coalesce(c.earlier_txn_count, 0) + coalesce(m.earlier_txn_count, 0) as bigint) as earlier_txn_count,
+           cast(coalesce(c.active_months, 0) + coalesce(m.active_months, 0) as bigint) as active_months,
+           cast(coalesce(c.regular_inflow_months, 0) + coalesce(m.regular_inflow_months, 0) as bigint) as regular_inflow_months,
            cast(coalesce(c.regular_inflow_amount, 0) + coalesce(m.regular_inflow_amount, 0) as decimal(38, 2)) as regular_inflow_amount
     from closed c
     full outer join current_month m on m.customer_id = c.customer_id
@@ -118,8 +118,8 @@ card_lists as (
     -- one plain list per column (an ordered list() of structs per customer costs several
     -- times more), then sorted by category: amounts and counts follow their category
     select customer_id, categories,
-           list_transform(categories, c -> cat_amounts[list_position(cats, c)]) as amounts,
-           list_transform(categories, c -> cat_counts[list_position(cats, c)]) as txn_counts
+           list_transform(categories, c -> list_extract(cat_amounts, list_position(cats, c))) as amounts,
+           list_transform(categories, c -> list_extract(cat_counts, list_position(cats, c))) as txn_counts
     from (
         select *, list_sort(cats) as categories
         from (
@@ -156,7 +156,8 @@ card_lists as (
 card_spend as (
     -- the top category is the first (by name) of those with the largest amount
     select customer_id,
-           categories[list_position(amounts, list_max(amounts))] as top_mcc_category,
+           list_extract(categories, list_position(amounts, list_max(amounts)))
+               as top_mcc_category,
            map(categories, amounts) as card_spend_by_category,
            map(categories, txn_counts) as card_txns_by_category
     from card_lists
@@ -172,9 +173,12 @@ window_days as (
         as days
 ),
 months_in_window as (
-    select datediff('month', cast($window_start as date), cast($month_start as date)) + 1
+    -- months counted by calendar boundaries, as DuckDB's datediff('month', …) did
+    select (year(cast($month_start as date)) - year(cast($window_start as date))) * 12
+               + month(cast($month_start as date)) - month(cast($window_start as date)) + 1
                as total_months,
-           datediff('month', cast($recent_start as date), cast($month_start as date)) + 1
+           (year(cast($month_start as date)) - year(cast($recent_start as date))) * 12
+               + month(cast($month_start as date)) - month(cast($recent_start as date)) + 1
                as recent_months
 ),
 final as (
@@ -187,7 +191,8 @@ final as (
            c.region_code, c.business_license, c.marketing_consent, c.status,
            c.age_years,
            coalesce(ab.age_band, 'unknown') as age_band,
-           datediff('month', c.open_date, cast($business_date as date)) as tenure_months,
+           (year(cast($business_date as date)) - year(c.open_date)) * 12
+               + month(cast($business_date as date)) - month(c.open_date) as tenure_months,
            cast(coalesce(t.bd_dda, 0) / w.days as decimal(18, 2)) as adb_dda_amount,
            cast(coalesce(t.bd_tda, 0) / w.days as decimal(18, 2)) as adb_tda_amount,
            cast(coalesce(t.bd_wmp, 0) / w.days as decimal(18, 2)) as adb_wmp_amount,
@@ -236,7 +241,8 @@ final as (
            coalesce(t.fee_amount, 0) as fee_amount,
            cast(coalesce(t.active_months, 0) as integer) as active_months,
            cast(coalesce(t.regular_inflow_months, 0) as integer) as regular_inflow_months,
-           cast(coalesce(t.regular_inflow_amount / nullif(t.regular_inflow_months, 0), 0)
+           cast(coalesce(cast(t.regular_inflow_amount / nullif(t.regular_inflow_months, 0)
+                              as decimal(18, 2)), 0)
                 as decimal(18, 2)) as regular_inflow_month_amount,
            coalesce(t.regular_inflow_months, 0) >= $regular_inflow_min_months
                as has_regular_inflow,
@@ -248,12 +254,14 @@ final as (
            cast(coalesce(t.earlier_amount, 0) / (m.total_months - m.recent_months)
                 as decimal(18, 2)) as earlier_month_amount,
            case when coalesce(t.earlier_amount, 0) > 0
-                then round((coalesce(t.recent_amount, 0) / m.recent_months)
-                           / (t.earlier_amount / (m.total_months - m.recent_months)), 4)
+                then round(cast((cast(coalesce(t.recent_amount, 0) as double) / m.recent_months)
+                                / (cast(t.earlier_amount as double)
+                                   / (m.total_months - m.recent_months)) as double), 4)
            end as amount_trend_ratio,
            case when coalesce(t.earlier_txn_count, 0) > 0
-                then round((coalesce(t.recent_txn_count, 0) / m.recent_months)
-                           / (t.earlier_txn_count / (m.total_months - m.recent_months)), 4)
+                then round(cast((cast(coalesce(t.recent_txn_count, 0) as double) / m.recent_months)
+                                / (cast(t.earlier_txn_count as double)
+                                   / (m.total_months - m.recent_months)) as double), 4)
            end as count_trend_ratio
     from customers c
     cross join window_days w
