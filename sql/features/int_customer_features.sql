@@ -91,7 +91,7 @@ sums as (
 ),
 holdings as (
     select customer_id, aum_closing_amount, loans_outstanding_amount,
-           len(held) as products_held,
+           array_length(held) as products_held,
            array_to_string(held, ',') as products_held_list,
            accounts_held,
            max_days_past_due
