@@ -228,14 +228,18 @@ whole_customers as (
     select 'service_cost_amount' as component, service_cost_amount as customer_sum_amount
     from whole_customers_wide where service_cost_amount is not null
 ),
+source_totals as (
+    select component, sum(source_amount) as source_amount from source group by component
+),
 whole as (
+    -- a join, not a subquery correlated on the component (Spark 4.x's optimizer fails on one
+    -- over this union: PushProjectionThroughUnion, "key not found: component")
     select '*' as branch_id, '*' as product_code, w.component,
            (select sum(summed_rows) from customer_sums_wide) as summed_rows,
            cast(coalesce(w.customer_sum_amount, 0) as decimal(38, 6)) as customer_sum_amount,
-           coalesce(
-               (select sum(p.source_amount) from source p where p.component = w.component),
-               0)::decimal(38, 6) as source_amount
+           coalesce(p.source_amount, 0)::decimal(38, 6) as source_amount
     from whole_customers w
+    left join source_totals p on p.component = w.component
 ),
 final as (
     select cast($business_date as date) as business_date,

@@ -118,8 +118,12 @@ card_lists as (
     -- one plain list per column (an ordered list() of structs per customer costs several
     -- times more), then sorted by category: amounts and counts follow their category
     select customer_id, categories,
-           list_transform(categories, c -> list_extract(cat_amounts, list_position(cats, c))) as amounts,
-           list_transform(categories, c -> list_extract(cat_counts, list_position(cats, c))) as txn_counts
+           list_transform(categories,
+                          c -> list_extract(cat_amounts, cast(list_position(cats, c) as integer)))
+               as amounts,
+           list_transform(categories,
+                          c -> list_extract(cat_counts, cast(list_position(cats, c) as integer)))
+               as txn_counts
     from (
         select *, list_sort(cats) as categories
         from (
@@ -156,7 +160,7 @@ card_lists as (
 card_spend as (
     -- the top category is the first (by name) of those with the largest amount
     select customer_id,
-           list_extract(categories, list_position(amounts, list_max(amounts)))
+           list_extract(categories, cast(list_position(amounts, list_max(amounts)) as integer))
                as top_mcc_category,
            map(categories, amounts) as card_spend_by_category,
            map(categories, txn_counts) as card_txns_by_category
