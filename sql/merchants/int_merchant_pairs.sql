@@ -27,11 +27,20 @@ covered as (
 -- payment: Σc² = (Σc)²; one name, one bank).
 block as not materialized (
     select
-        b.* replace (
-            coalesce(b.sum_sq_cents, b.sum_cents * b.sum_cents) as sum_sq_cents,
-            coalesce(b.max_name, b.min_name) as max_name,
-            coalesce(b.max_bank, b.min_bank) as max_bank
-        )
+        b.customer_id,
+        b.counterparty_key,
+        b.role,
+        b.txn_count,
+        b.sum_cents,
+        coalesce(b.sum_sq_cents, b.sum_cents * b.sum_cents) as sum_sq_cents,
+        b.month_bits,
+        b.last_txn_date,
+        b.min_name,
+        coalesce(b.max_name, b.min_name) as max_name,
+        b.min_bank,
+        coalesce(b.max_bank, b.min_bank) as max_bank,
+        b.counterparty_customer_id,
+        b.block_rank
     from agg_merchant_block_pairs as b
     semi join covered as c on c.customer_id = b.customer_id
 ),
