@@ -78,3 +78,86 @@ def test_the_customer_view_by_ranges_of_one_customer_equals_one_pass(cfg: Config
     )
     run(con, ranged, "features")
     assert _rows(con, "int_customer_features") == one_pass
+
+
+MID = date(2026, 11, 20)
+"""A night inside the month: its month to date is a temp table of the run, never stored."""
+MTD_RESULTS = (*RESULTS, "chk_contribution_reconciliation")
+
+
+def _rows_of(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, set[tuple[object, ...]]]:
+    out = {}
+    for table in MTD_RESULTS:
+        cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+        select = ", ".join(f'"{c}"::varchar' for c in cols)
+        out[table] = set(
+            con.execute(f"select {select} from {table} where business_date = ?", [day]).fetchall()
+        )
+    return out
+
+
+def _from_scratch(cfg: Config, con: duckdb.DuckDBPyConnection, day: date) -> dict[str, set]:
+    """The date's results computed on a new connection after dropping every derived table."""
+    fresh = con.cursor()  # a connection of its own: no temp table of the other
+    for table in (*DERIVED, "agg_customer_contribution_month"):
+        fresh.execute(f"drop table if exists main.{table}")
+    run(fresh, cfg, "features", "contribution", day=day)
+    return _rows_of(fresh, day)
+
+
+def test_the_month_to_date_lives_in_the_run_and_stages_alone_recompute_it(cfg: Config) -> None:
+    con = duckdb.connect(":memory:")
+    build_scenario(con)
+    run(con, cfg, "features", "contribution", day=MID)
+    night = _rows_of(con, MID)
+    assert all(night.values())
+    for table in ("agg_account_balance_month", "agg_customer_txn_month", "agg_card_cycle_month"):
+        stored = con.execute(
+            f"select count(*) from {table} where as_of_date <> last_day(month_start)"
+        ).fetchone()
+        assert stored == (0,), table
+        held = con.execute(f"select count(*) from {table}_current where as_of_date = ?", [MID])
+        assert held.fetchone() != (0,), table
+        logged = con.execute(
+            "select count(*) from agg_refresh_log where table_name = ? "
+            "and as_of_date <> last_day(month_start)",
+            [table],
+        ).fetchone()
+        assert logged == (0,), table
+    # month-to-date rows an earlier version stored (without a refresh-log entry) are not read
+    for table in ("agg_account_balance_month", "agg_customer_txn_month"):
+        con.execute(f"insert into {table} select * from {table}_current")
+    run(con, cfg, "features", "contribution", day=MID)
+    assert _rows_of(con, MID) == night
+    # contribution alone on another connection (a process of its own) computes the month again
+    alone = con.cursor()
+    run(alone, cfg, "contribution", day=MID)
+    assert _rows_of(alone, MID) == night
+    # an earlier date of the month after it, on the same connection: its own month to date
+    earlier = date(2026, 11, 10)
+    run(con, cfg, "features", "contribution", day=earlier)
+    got = _rows_of(con, earlier)
+    run(con, cfg, "contribution", day=MID)  # the run holds 11-10: MID's month again
+    assert _rows_of(con, MID) == night
+    assert got == _from_scratch(cfg, con, earlier)
+
+
+def test_a_late_delivery_after_the_features_stage_is_seen_by_contribution(cfg: Config) -> None:
+    con = duckdb.connect(":memory:")
+    build_scenario(con)
+    run(con, cfg, "features", "contribution", day=MID)
+    before = _rows_of(con, MID)
+    # a late counter posting for an earlier day of the month, delivered after the features
+    # stage ran: the run's month to date is out of date and contribution must not reuse it
+    add_txn(con, "C1", "A1", "CTR", "WDL", "300.00", date(2026, 11, 12))
+    con.execute(
+        "insert into file_ledger (file_name, feed, business_date, outcome, received_at) "
+        "values ('TXN_CTR_20261112.dat', 'TXN', date '2026-11-12', 'replaced', now() + "
+        "interval 1 second)"
+    )
+    run(con, cfg, "contribution", day=MID)
+    after = _rows_of(con, MID)
+    assert after != before
+    want = _from_scratch(cfg, con, MID)
+    contribution = MTD_RESULTS[1:]  # the customer view is the features stage's, not re-run
+    assert {t: after[t] for t in contribution} == {t: want[t] for t in contribution}

@@ -9,18 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from pipeline.config import Config
+from pipeline.config import Config, load_config
 from pipeline.dates import shift_months
 from pipeline.errors import CheckFailed
 from pipeline.stages.base import StageContext
+from pipeline.stages.features import aggregate_config_hash
 from pipeline.stages.tiers import STAGE
 from pipeline.warehouse import connect
-from tests.conftest import run_stage_for
+from tests.conftest import REPO, run_stage_for
 
 DAY = date(2026, 11, 27)
 HISTORY_DAYS = 200
@@ -320,6 +322,42 @@ def build_upstream(con: duckdb.DuckDBPyConnection, day: date, customers: list[Cu
                 "values (?, ?, 'PLN', 5000, ?, ?, 1, ?, date '9999-12-31')",
                 [f"{c.customer_id}-PLN", c.customer_id, c.loan_status, c.days_past_due, day],
             )
+    hold_month_to_date(con, day)
+
+
+DEFAULTS = load_config(
+    REPO / "configs" / "default.yaml",
+    {"landing_dir": Path("landing"), "warehouse": Path("cvp.duckdb"), "export_dir": Path("x")},
+)
+"""The default config: the month to date below is as it computes it (its economics and
+features sections; the tests change only other sections)."""
+
+
+def hold_month_to_date(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Move the month-to-date rows of the monthly aggregates into this connection's temp
+    tables, as the features stage of the same run leaves them (never stored)."""
+    _load(
+        con,
+        "agg_card_cycle_month",
+        [],
+        "account_id varchar, month_start date, as_of_date date, is_revolving boolean",
+    )
+    con.execute(
+        "create temp table if not exists agg_current_log (table_name varchar, "
+        "month_start date, as_of_date date, refreshed_at timestamp, config_hash varchar)"
+    )
+    for table in ("agg_account_balance_month", "agg_customer_txn_month", "agg_card_cycle_month"):
+        con.execute(
+            f"create or replace temp table {table}_current as from {table} "
+            "where month_start = $m and as_of_date = $d",
+            {"m": day.replace(day=1), "d": day},
+        )
+        con.execute(f"delete from {table} where as_of_date = ?", [day])
+        con.execute("delete from agg_current_log where table_name = ?", [table])
+        con.execute(
+            "insert into agg_current_log values (?, ?, ?, now(), ?)",
+            [table, day.replace(day=1), day, aggregate_config_hash(DEFAULTS, table)],
+        )
 
 
 def run_tiers(cfg: Config, con: duckdb.DuckDBPyConnection, day: date) -> StageContext:

@@ -3,9 +3,11 @@
 Each night only what new deliveries touched is recomputed: closed months of the window whose
 deliveries were loaded after their last refresh (``agg_refresh_log``, compared with
 ``file_ledger.received_at``), or whose pricing config changed, plus the business date's own
-month to date. Each window is then the sum of two parts (``agg_customer_*_parts``): its
-closed months, computed once per window month, and the month to date; ``int_customer_features``
-is built from them.
+month to date. Only closed months are stored: the month to date lives in temp tables of the
+run (``<table>_current``), which the later stages of the same run read and a stage run alone
+computes again (:func:`refresh_monthly`). Each window is then the sum of two parts
+(``agg_customer_*_parts``): its closed months, computed once per window month, and the month
+to date; ``int_customer_features`` is built from them.
 """
 
 from __future__ import annotations
@@ -381,16 +383,20 @@ def month_to_date_is_current(
     month: date,
     as_of: date,
     config_hash: str,
+    log: str = "agg_refresh_log",
 ) -> bool:
     """Whether ``table`` holds ``month``'s rows as of ``as_of`` (a date inside the month, its
     last day included) as this config computes them: the latest refresh logged for the month
     and date was under ``config_hash``, and no delivery of ``feeds`` for a date of the month
     up to ``as_of`` was loaded since. Deliveries after ``as_of`` do not matter: the rows as
-    of a date see only what was loaded for that date and before."""
+    of a date see only what was loaded for that date and before. ``log``: the stored
+    ``agg_refresh_log``, or ``agg_current_log``, this run's log of its temp month to date."""
+    if not table_exists(con, log):
+        return False
     row = con.execute(
-        """
+        f"""
         select arg_max(config_hash, refreshed_at), max(refreshed_at)
-        from agg_refresh_log
+        from {log}
         where table_name = $table and month_start = $month and as_of_date = $as_of
         """,
         {"table": table, "month": month, "as_of": as_of},
@@ -485,6 +491,7 @@ def refresh_closed_months(
             params,
         )
         log_refresh(con, table, span, None, config_hash)
+    ensure_current_table(con, table)
     return stale
 
 
@@ -516,25 +523,31 @@ def ensure_aggregates(
     them: for a stage run alone for any loaded date, in any order. Nothing is recomputed when
     they already do (the nightly run: the features stage just refreshed them).
 
-    ``when_missing``: only when the month to date as of the date is not there at all (another
-    date of the month replaced it), for a stage whose needs already prove the rest current."""
+    ``when_missing``: only when this run does not hold the month to date as of the date under
+    this config (a stage run alone, or another date of the month replaced it), for a stage
+    whose needs already prove the closed months current."""
     load_reference_tables(con, cfg)
-    if when_missing and _has_month_to_date(con, business_date):
+    if when_missing and _has_month_to_date(con, cfg, business_date):
         return {}
     return refresh_aggregates(con, cfg, window_of(cfg, business_date), recompute_current=False)
 
 
-def _has_month_to_date(con: duckdb.DuckDBPyConnection, business_date: date) -> bool:
-    for table in AGGREGATES:
-        if not table_exists(con, table):
+def _has_month_to_date(con: duckdb.DuckDBPyConnection, cfg: Config, business_date: date) -> bool:
+    """Whether this connection holds every aggregate's month as of ``business_date`` as this
+    config computes it, with no delivery for the month loaded since: in its temp
+    ``<table>_current`` (``agg_current_log``), or, on the month's last day, stored closed."""
+    month = business_date.replace(day=1)
+    log = "agg_refresh_log" if business_date == month_end(month) else "agg_current_log"
+    for table, feeds in AGGREGATES.items():
+        config_hash = aggregate_config_hash(cfg, table)
+        if not (
+            table_exists(con, table)
+            and month_to_date_is_current(con, table, feeds, month, business_date, config_hash, log)
+        ):
             return False
-        row = con.execute(
-            f"select count(*) from {table} where month_start = ? and as_of_date = ?",
-            [business_date.replace(day=1), business_date],
-        ).fetchone()
-        if row and row[0]:
-            return True
-    return False
+    for table in AGGREGATES:
+        ensure_current_table(con, table)
+    return True
 
 
 def refresh_monthly(
@@ -549,9 +562,15 @@ def refresh_monthly(
     """Bring a monthly table (``sql_name``: ``<folder>/<table>``, grain month_start,
     as_of_date, …) up to date for the date's window and the month before it: closed months
     never computed, whose latest refresh was under another config, or with a delivery of one
-    of ``feeds`` loaded since, in one pass; then the business date's own month as one partial
-    row set (logged as of the date), recomputed by the stage that owns the table
-    (``recompute_current``) or when it is not as of the date under this config."""
+    of ``feeds`` loaded since, in one pass; then the business date's own month, recomputed by
+    the stage that owns the table (``recompute_current``) or when this run does not hold it
+    as of the date under this config.
+
+    The month to date is not stored: it lives in the temp table ``<table>_current`` of this
+    connection (logged in the temp ``agg_current_log``), which the later stages of the same
+    run read beside the stored closed months; a stage run alone computes it again. On the
+    month's last day the month is closed: it is stored as a closed month (as of that day)
+    and ``<table>_current`` is empty."""
     table = sql_name.rsplit("/", 1)[-1]
     closed: list[date] = []
     m = window.oldest_month
@@ -559,45 +578,101 @@ def refresh_monthly(
         closed.append(m)
         m = first_of_month(m, 1)
     stale = refresh_closed_months(con, sql_name, feeds, closed, config_hash, params)
-    # the date's own month: one partial row set, as of the business date, kept until another
-    # date of the month needs its own (each consumer asks for the date it runs for)
     cur, day = window.month_start, window.business_date
     rows: int | None = None
-    if recompute_current or not (
-        table_exists(con, table)
-        and month_to_date_is_current(con, table, feeds, cur, day, config_hash)
+    if day == month_end(cur):
+        if recompute_current or not (
+            table_exists(con, table)
+            and month_to_date_is_current(con, table, feeds, cur, day, config_hash)
+        ):
+            rows = _replace_months(
+                con, sql_name, cur, cur, day, "month_start = $month_from", params
+            )
+            log_refresh(con, table, [cur], day, config_hash)
+        _write_current(con, sql_name, cur, day, params, empty=True)
+    elif recompute_current or not month_to_date_is_current(
+        con, table, feeds, cur, day, config_hash, log="agg_current_log"
     ):
-        rows = _replace_months(
-            con,
-            sql_name,
-            cur,
-            cur,
-            day,
-            "month_start = $month_from and (as_of_date = $as_of or as_of_date "
-            "<> last_day(month_start))",
-            params,
-        )
-        # the log says what the table holds: the month's other partial row set is gone
+        rows = _write_current(con, sql_name, cur, day, params)
+        con.execute("delete from agg_current_log where table_name = ?", [table])
         con.execute(
-            "delete from agg_refresh_log where table_name = ? and month_start = ? "
-            "and as_of_date <> last_day(month_start)",
-            [table, cur],
+            "insert into agg_current_log values (?, ?, ?, now(), ?)", [table, cur, day, config_hash]
         )
-        log_refresh(con, table, [cur], day, config_hash)
-    # partial row sets of earlier months are superseded by their closed months
-    con.execute(
-        f"delete from {table} where month_start < ? and as_of_date <> last_day(month_start)",
-        [cur],
-    )
-    con.execute(
-        "delete from agg_refresh_log where table_name = ? and month_start < ? "
-        "and as_of_date <> last_day(month_start)",
-        [table, cur],
-    )
+    _drop_stored_month_to_date(con, table, scan=recompute_current)
     return {
         f"{table}_months_refreshed": len(stale),
         f"{table}_current_rows": "kept" if rows is None else rows,
     }
+
+
+def _write_current(
+    con: duckdb.DuckDBPyConnection,
+    sql_name: str,
+    month: date,
+    as_of: date,
+    params: dict[str, Any],
+    empty: bool = False,
+) -> int:
+    """Compute ``month``'s rows as of ``as_of`` into the temp table ``<table>_current``
+    (``empty``: none, the month is stored closed), with the stored table's columns in its
+    order (the SQL files read both with ``union all``); the row count."""
+    table = sql_name.rsplit("/", 1)[-1]
+    model = load_sql(sql_path(sql_name))
+    given = {**params, "month_from": month, "month_to": month, "as_of": as_of}
+    args = {k: given[k] for k in model.params}
+    _create_or_conform(con, table, model.body, args)
+    con.execute(
+        "create temp table if not exists agg_current_log (table_name varchar, "
+        "month_start date, as_of_date date, refreshed_at timestamp, config_hash varchar)"
+    )
+    if empty:
+        con.execute(f"create or replace temp table {table}_current as from {table} limit 0")
+        con.execute("delete from agg_current_log where table_name = ?", [table])
+        return 0
+    cols = ", ".join(f'"{r[0]}"' for r in con.execute(f"describe {table}").fetchall())
+    con.execute(
+        f"create or replace temp table {table}_current as select {cols} from ({model.body})",
+        args,
+    )
+    row = con.execute(f"select count(*) from {table}_current").fetchone()
+    return int(row[0]) if row else 0
+
+
+def ensure_current_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Give this connection an empty ``<table>_current`` when it has none (or one of other
+    columns than the stored table's): the SQL files read it beside the stored months, also
+    when they compute closed months only."""
+    if not table_exists(con, table):
+        return
+    want = con.execute(f"describe {table}").fetchall()
+    if (
+        table_exists(con, f"{table}_current")
+        and con.execute(f"describe {table}_current").fetchall() == want
+    ):
+        return
+    con.execute(f"create or replace temp table {table}_current as from {table} limit 0")
+
+
+def _drop_stored_month_to_date(con: duckdb.DuckDBPyConnection, table: str, scan: bool) -> None:
+    """Delete the month-to-date row sets earlier versions stored (``as_of_date`` before the
+    month's end): ``scan`` (the stage that owns the table) looks at every row, as some
+    versions stored them without an ``agg_refresh_log`` entry; otherwise only those logged."""
+    if scan:
+        con.execute(f"delete from {table} where as_of_date <> last_day(month_start)")
+    else:
+        partial = con.execute(
+            "select distinct month_start, as_of_date from agg_refresh_log "
+            "where table_name = ? and as_of_date <> last_day(month_start)",
+            [table],
+        ).fetchall()
+        for month, as_of in partial:
+            con.execute(
+                f"delete from {table} where month_start = ? and as_of_date = ?", [month, as_of]
+            )
+    con.execute(
+        "delete from agg_refresh_log where table_name = ? and as_of_date <> last_day(month_start)",
+        [table],
+    )
 
 
 def _part_is_current(

@@ -1,6 +1,6 @@
 -- table:  chk_contribution_reconciliation
 -- grain:  business_date, branch_id, product_code, component
--- inputs: int_customer_product_contribution, int_customer_contribution, agg_source_contribution_month
+-- inputs: int_customer_product_contribution, int_customer_contribution, agg_source_contribution_month, agg_source_contribution_month_current
 -- params: business_date, month_start, oldest_month, oldest_days, oldest_month_days, day_count_days, annual_days, history_days, capital_cost_percent, tolerance_per_row
 -- materialize: partition
 -- Contribution reconciled against the source, not against itself: per account branch and
@@ -28,6 +28,15 @@ months as (
       and as_of_date = case when month_start = cast($month_start as date)
                             then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select month_start, branch_id, product_code,  -- the month to date (this run's temp table)
+           case when month_start = cast($oldest_month as date) then $oldest_days
+                else $oldest_month_days end as weight,
+           deposit_nii_num, loan_nii_num, commission_num, upkeep_num, reserve_num,
+           expected_loss_num, provision_num, capital_num, fee_num, interchange_num,
+           service_cost_num
+    from agg_source_contribution_month_current
+    where month_start = cast($month_start as date) and as_of_date = $business_date
 ),
 summed as (
     select branch_id, product_code,

@@ -1,6 +1,6 @@
 -- table:  agg_customer_contribution_parts
 -- grain:  customer_id, window_month, part, branch_id, product_code
--- inputs: agg_account_balance_month, agg_customer_txn_month, agg_card_cycle_month, ref_product_rates, ref_ftp_by_term, ref_channel_costs
+-- inputs: agg_account_balance_month, agg_account_balance_month_current, agg_customer_txn_month, agg_customer_txn_month_current, agg_card_cycle_month, agg_card_cycle_month_current, ref_product_rates, ref_ftp_by_term, ref_channel_costs
 -- params: month_from, month_to, month_start, business_date, reserve_ratio_percent, reserve_rate_percent, default_risk_weight_percent
 -- materialize: table
 -- Contribution numerators per customer, account branch and product over a range of months:
@@ -31,6 +31,10 @@ balances as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    from agg_account_balance_month_current
+    where month_start between $month_from and $month_to and as_of_date = $business_date
 ),
 txns as (
     select *
@@ -38,6 +42,10 @@ txns as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    from agg_customer_txn_month_current
+    where month_start between $month_from and $month_to and as_of_date = $business_date
 ),
 cycles as (
     select account_id, month_start, is_revolving
@@ -45,6 +53,10 @@ cycles as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select account_id, month_start, is_revolving  -- the month to date (this run's temp table)
+    from agg_card_cycle_month_current
+    where month_start between $month_from and $month_to and as_of_date = $business_date
 ),
 balance_rated as (
     select b.customer_id, b.branch_id, b.product_code,

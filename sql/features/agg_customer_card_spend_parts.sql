@@ -1,6 +1,6 @@
 -- table:  agg_customer_card_spend_parts
 -- grain:  customer_id, window_month, part, mcc_category
--- inputs: agg_customer_txn_month
+-- inputs: agg_customer_txn_month, agg_customer_txn_month_current
 -- params: month_from, month_to, month_start, business_date
 -- materialize: table
 -- Card spending (POS purchases) per customer and merchant category over a range of months:
@@ -14,6 +14,11 @@ txns as (
       and month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    from agg_customer_txn_month_current
+    where txn_code = 'POS'
+      and month_start between $month_from and $month_to and as_of_date = $business_date
 ),
 final as (
     select customer_id, mcc_category,

@@ -1,6 +1,6 @@
 -- table:  agg_customer_feature_parts
 -- grain:  customer_id, window_month, part
--- inputs: agg_account_balance_month, agg_customer_txn_month
+-- inputs: agg_account_balance_month, agg_account_balance_month_current, agg_customer_txn_month, agg_customer_txn_month_current
 -- params: month_from, month_to, month_start, business_date, recent_start, regular_inflow_min_amount
 -- materialize: table
 -- Additive per-customer sums of the customer view over a range of months, so a window is the
@@ -17,6 +17,10 @@ balances as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    from agg_account_balance_month_current
+    where month_start between $month_from and $month_to and as_of_date = $business_date
 ),
 txns as (
     select *
@@ -24,6 +28,10 @@ txns as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+    union all
+    select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
+    from agg_customer_txn_month_current
+    where month_start between $month_from and $month_to and as_of_date = $business_date
 ),
 balance_sums as (
     select customer_id,

@@ -1,6 +1,6 @@
 -- table:  int_customer_features
 -- grain:  customer_id, business_date
--- inputs: agg_customer_feature_parts, agg_customer_feature_parts_current, agg_customer_card_spend_parts, agg_customer_card_spend_parts_current, agg_account_balance_month, hist_customers, ref_age_bands
+-- inputs: agg_customer_feature_parts, agg_customer_feature_parts_current, agg_customer_card_spend_parts, agg_customer_card_spend_parts_current, agg_account_balance_month, agg_account_balance_month_current, hist_customers, ref_age_bands
 -- params: business_date, window_start, month_start, recent_start, regular_inflow_min_months, customer_from, customer_to
 -- materialize: partition
 -- The customer view shared by every later stage, over the trailing window (configs: features):
@@ -107,9 +107,17 @@ holdings as (
                    as held,
                count(*) as accounts_held,
                max(max_days_past_due) as max_days_past_due
-        from agg_account_balance_month
-        where month_start = $month_start and as_of_date = $business_date
-          and customer_id >= $customer_from
+        from (
+            -- the month stored closed on its last day, else this run's month to date
+            select customer_id, product_code, closing_balance, max_days_past_due
+            from agg_account_balance_month
+            where month_start = $month_start and as_of_date = $business_date
+            union all
+            select customer_id, product_code, closing_balance, max_days_past_due
+            from agg_account_balance_month_current
+            where month_start = $month_start and as_of_date = $business_date
+        ) b
+        where customer_id >= $customer_from
           and ($customer_to is null or customer_id < $customer_to)
         group by customer_id
     ) a

@@ -1,6 +1,6 @@
 -- table:  int_tier_inputs
 -- grain:  customer_id, business_date
--- inputs: int_customer_features, int_customer_contribution, int_customer_clv, int_merchants, int_merchant_scorecard, int_customer_value_score, int_golden_customers, agg_customer_txn_month, agg_account_balance_month, hist_accounts, ref_product_rates, ref_channel_costs, ref_online_fees
+-- inputs: int_customer_features, int_customer_contribution, int_customer_clv, int_merchants, int_merchant_scorecard, int_customer_value_score, int_golden_customers, agg_customer_txn_month, agg_customer_txn_month_current, agg_account_balance_month, agg_account_balance_month_current, hist_accounts, ref_product_rates, ref_channel_costs, ref_online_fees
 -- params: business_date, window_start, month_start, online_codes, watch_dpd, default_dpd, default_statuses
 -- materialize: partition
 -- Everything the tiers and lists need about each active customer (status A at the business
@@ -14,7 +14,9 @@
 -- holds exactly in every list and sum built from here (within a cent of the warehouse's).
 -- counter_online_capable_txns: counter (CTR) transactions of the online-capable codes
 -- (configs: tiers.migration.online_capable_codes) in the migration window: the closed months
--- from window_start (as of their month end) plus the month to date (as of the business date).
+-- from window_start (as of their month end) plus the month to date (as of the business date:
+-- the temp table agg_customer_txn_month_current of this run, or the stored month on its
+-- last day).
 -- counter_cost_amount: the yearly cost of the customer's counter (CTR) transactions, from the
 -- contribution model (int_customer_contribution: per-code unit costs, the same rolling year).
 -- Migration money over the same window (the model scales it to a year):
@@ -27,7 +29,9 @@
 -- is $default_dpd+ days past due or in a status of $default_statuses; has_watch_account when
 -- one is $watch_dpd+ days past due (and not in default). max_days_past_due is the worst.
 -- recent_aum_amount: average daily balance of DDA TDA WMP FND INS over the month to date
--- (agg_account_balance_month as of the business date): the fast path of upgrades.
+-- (agg_account_balance_month as of the business date, from this run's temp table
+-- agg_account_balance_month_current, or stored on the month's last day): the fast path of
+-- upgrades.
 -- merchant_score: the merchant scorecard's score for every scored customer, detected or not.
 with
 features as (
@@ -88,12 +92,21 @@ scorecard as (
 counter_codes as (
     select customer_id, txn_code, sum(txn_count) as txn_count,
            sum(coalesce(fee_amount, 0)) as fee_amount
-    from agg_customer_txn_month
-    where channel = 'CTR'
-      and list_contains($online_codes, txn_code)
-      and ((month_start >= $window_start and month_start < $month_start
-            and as_of_date = cast(month_start + interval 1 month as date) - 1)
-           or (month_start = $month_start and as_of_date = $business_date))
+    from (
+        select customer_id, txn_code, txn_count, fee_amount
+        from agg_customer_txn_month
+        where channel = 'CTR'
+          and list_contains($online_codes, txn_code)
+          and ((month_start >= $window_start and month_start < $month_start
+                and as_of_date = cast(month_start + interval 1 month as date) - 1)
+               or (month_start = $month_start and as_of_date = $business_date))
+        union all
+        select customer_id, txn_code, txn_count, fee_amount  -- this run's month to date
+        from agg_customer_txn_month_current
+        where channel = 'CTR'
+          and list_contains($online_codes, txn_code)
+          and month_start = $month_start and as_of_date = $business_date
+    ) t
     group by customer_id, txn_code
 ),
 
@@ -129,9 +142,17 @@ recent as (
            cast(sum(balance_days) / (datediff('day', cast($month_start as date),
                                               cast($business_date as date)) + 1)
                 as decimal(18, 2)) as recent_aum_amount
-    from agg_account_balance_month
-    where month_start = $month_start and as_of_date = $business_date
-      and product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS')
+    from (
+        select customer_id, balance_days
+        from agg_account_balance_month
+        where month_start = $month_start and as_of_date = $business_date
+          and product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS')
+        union all
+        select customer_id, balance_days  -- this run's month to date
+        from agg_account_balance_month_current
+        where month_start = $month_start and as_of_date = $business_date
+          and product_code in ('DDA', 'TDA', 'WMP', 'FND', 'INS')
+    ) b
     group by customer_id
 ),
 
