@@ -347,6 +347,7 @@ def test_reconciliation_amounts_are_decimal_and_equal_across_runs(
     sixth decimal with it: deposit_nii 59434.907857 or ...858 on this zone)."""
     from pipeline.sqlfiles import run_sql
     from pipeline.stages.contribution import contribution_params
+    from pipeline.stages.features import load_reference_tables, refresh_monthly, window_of
 
     warehouse = tmp_path / "cvp.duckdb"
     shutil.copy(zone["tmp"] / "rebuild-default.duckdb", warehouse)  # type: ignore[operator]
@@ -354,6 +355,16 @@ def test_reconciliation_amounts_are_decimal_and_equal_across_runs(
     con = duckdb.connect(str(warehouse))
     day = DATES[2]
     params = contribution_params(con, cfg, day)
+    load_reference_tables(con, cfg)
+    # the month to date of the source side: a temp table of the run that computes it
+    refresh_monthly(
+        con,
+        "contribution/agg_source_contribution_month",
+        ("ACCT", "TXN"),
+        window_of(cfg, day),
+        cfg.section_fingerprint("economics"),
+        params,
+    )
     con.execute("create temp table _source as select * from agg_source_contribution_month")
     runs = []
     for seed in range(6):  # six storage orders of the same rows
