@@ -629,6 +629,7 @@ def _write_current(
         con.execute(f"create or replace temp table {table}_current as from {table} limit 0")
         con.execute("delete from agg_current_log where table_name = ?", [table])
         return 0
+    observe(con, model, args)
     cols = ", ".join(f'"{r[0]}"' for r in con.execute(f"describe {table}").fetchall())
     con.execute(
         f"create or replace temp table {table}_current as select {cols} from ({model.body})",
