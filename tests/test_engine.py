@@ -195,3 +195,61 @@ def test_a_spark_run_opens_its_engine_from_the_config(
     for key, value in SESSION_CONF.items():
         assert engine.spark.conf.get(key) == value
     assert isinstance(open_engine(con, cfg), DuckDBEngine)
+
+
+MONTHLY = """
+    select customer_id, $month as month_start, count(*) as txn_count, sum(amount) as amount_total
+    from stg_transactions
+    where business_date <= $as_of and direction <> 'N'
+    group by customer_id
+"""
+
+
+def test_months_replaced_and_rows_deleted_by_predicate_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine], tmp_path: Path
+) -> None:
+    oct1, nov1 = date(2026, 10, 1), date(2026, 11, 1)
+    one_month = "month_start = $month"
+    narrower = MONTHLY.replace("sum(amount)", "cast(sum(amount) as decimal(20, 2))")
+    for engine in engines:
+        # as of D1 only C1's 10.10 is delivered (C2's late posting came on D2)
+        assert (
+            engine.replace_where(
+                "agg_m", MONTHLY, one_month, {"month": nov1, "as_of": D1}, key="month_start"
+            )
+            == 1
+        )
+        assert engine.replace_where("agg_m", MONTHLY, one_month, {"month": oct1, "as_of": D2}) == 2
+        # a re-run of November replaces its row, October stays
+        assert engine.replace_where("agg_m", MONTHLY, one_month, {"month": nov1, "as_of": D2}) == 2
+        assert dict(engine.columns("agg_m"))["amount_total"] == "DECIMAL(38,2)"
+        assert (
+            engine.delete_where(
+                "agg_m", "month_start = $month and customer_id = 'C2'", {"month": oct1, "as_of": D2}
+            )
+            == 1
+        )
+        assert engine.delete_where("agg_m", "txn_count > $n", {"n": 5}) == 0
+        # a range of months replaced by October's rows alone, in the query's (new) type:
+        # November's rows go with nothing in their place
+        between = "month_start between $month_from and $month_to"
+        args = {"month": oct1, "as_of": D2, "month_from": oct1, "month_to": nov1}
+        assert engine.replace_where("agg_m", narrower, between, args) == 2
+        assert engine.describe(narrower, args) == [
+            ("customer_id", "VARCHAR"),
+            ("month_start", "DATE"),
+            ("txn_count", "BIGINT"),
+            ("amount_total", "DECIMAL(20,2)"),
+        ]
+        assert engine.temp_query("agg_m_c1", "select * from agg_m where customer_id = 'C1'") == 1
+    duck, lake = (_table(e, "agg_m") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert engines[0].columns("agg_m") == engines[1].columns("agg_m")
+    assert dict(engines[1].columns("agg_m"))["amount_total"] == "DECIMAL(20,2)"
+    # by hand: C1 10.10 + 3.33, C2 1.00 + 7.00 (the QRY row moves no money), all in October
+    assert lake.rows() == [("C1", oct1, 2, Decimal("13.43")), ("C2", oct1, 2, Decimal("8.00"))]
+    assert _table(engines[1], "agg_m_c1").equals(_table(engines[0], "agg_m_c1"))
+    # on Spark: one folder per month, November's removed
+    assert sorted(p.name for p in (tmp_path / "lake" / "agg_m").glob("month_start=*")) == [
+        "month_start=2026-10-01"
+    ]

@@ -11,6 +11,7 @@ Every query an engine takes is DuckDB SQL of the portable subset (pipeline/sql_l
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
+
+
+def params_of(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``params`` that ``sql`` names (``$name``): DuckDB refuses one it does not."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in (params or {}).items() if k in used}
 
 
 class Engine(Protocol):
@@ -51,6 +58,35 @@ class Engine(Protocol):
         """Replace ``table``'s rows whose ``key`` is ``value`` with the rows of the SELECT
         ``query``; return how many. A missing table is created; a new column is added (NULL
         in older partitions); an existing column keeps its type (the rows are cast to it)."""
+        ...
+
+    def replace_where(
+        self,
+        table: str,
+        query: str,
+        where: str,
+        params: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> int:
+        """Replace ``table``'s rows for which the predicate ``where`` (over its columns) is
+        true with the rows of the SELECT ``query``; return how many. Both take the
+        ``params`` they name. A missing table is created (on Spark partitioned by ``key``);
+        a new column is added; a column whose type changed takes the query's type. E.g. a
+        range of months of a monthly table: ``month_start between $month_from and $month_to``."""
+        ...
+
+    def delete_where(self, table: str, where: str, params: dict[str, Any] | None = None) -> int:
+        """Delete ``table``'s rows for which the predicate ``where`` is true; return how many."""
+        ...
+
+    def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
+        """The rows of the SELECT ``query`` as a scratch table of this run, never stored;
+        return how many."""
+        ...
+
+    def describe(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """The columns the SELECT ``query`` would return, each with its DuckDB type name,
+        without running it."""
         ...
 
     def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipeline import sqlfiles
-from pipeline.engine.base import EngineName
+from pipeline.engine.base import EngineName, params_of
 from pipeline.warehouse import table_exists
 
 if TYPE_CHECKING:
@@ -49,6 +49,47 @@ class DuckDBEngine:
         key: str = "business_date",
     ) -> int:
         return sqlfiles.replace_partition(self.con, table, f"({query})", value, params, key)
+
+    def replace_where(
+        self,
+        table: str,
+        query: str,
+        where: str,
+        params: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> int:
+        args = params_of(query, params)
+        columns = self.describe(query, args)
+        if not table_exists(self.con, table):
+            self.con.execute(
+                f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in columns) + ")"
+            )
+        else:
+            have = dict(self.columns(table))
+            for name, kind in columns:
+                if name not in have:
+                    self.con.execute(f'alter table {table} add column "{name}" {kind}')
+                elif have[name] != kind:
+                    self.con.execute(f'alter table {table} alter column "{name}" type {kind}')
+        self.delete_where(table, where, params)
+        # straight into the table, no temp copy
+        row = self.con.execute(f"insert into {table} by name {query}", args).fetchone()
+        return int(row[0]) if row else 0
+
+    def delete_where(self, table: str, where: str, params: dict[str, Any] | None = None) -> int:
+        found = self.con.execute(f"delete from {table} where {where}", params_of(where, params))
+        row = found.fetchone()
+        return int(row[0]) if row else 0
+
+    def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
+        args = params_of(query, params)
+        self.con.execute(f"create or replace temp table {table} as {query}", args)
+        row = self.con.execute(f"select count(*) from {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def describe(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        args = params_of(query, params)
+        return [(r[0], r[1]) for r in self.con.execute(f"describe {query}", args).fetchall()]
 
     def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:
         return sqlfiles.write_partition(self.con, table, frame, business_date)

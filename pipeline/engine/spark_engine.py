@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from pipeline.engine.base import EngineName
+from pipeline.engine.base import EngineName, params_of
 from pipeline.engine.spark_types import spark_arrow, spark_type
 from pipeline.engine.translate import spark_sql
 from pipeline.errors import SqlError
@@ -109,6 +109,52 @@ class SparkEngine:
         key: str = "business_date",
     ) -> int:
         return self._store(table, query, params or {}, key, value)
+
+    def replace_where(
+        self,
+        table: str,
+        query: str,
+        where: str,
+        params: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> int:
+        args, kept_args = params_of(query, params), params_of(where, params)
+        fresh = self._types(query, args)
+        if not (self.lake / table / SCHEMA_FILE).exists():
+            return self._write(table, self._query(query, args), fresh, key, None)
+        # the whole table rewritten: its kept rows and the query's, cast to the query's types
+        # for the columns it has (a type changed), the others' as stored
+        stored = self.columns(table)
+        types = {**dict(stored), **dict(fresh)}
+        names = [n for n, _ in stored] + [n for n, _ in fresh if n not in dict(stored)]
+        columns = [(n, types[n]) for n in names]
+        new = self._cast(self._query(query, args), columns).localCheckpoint()
+        kept = self._cast(self._query(_kept(table, where), kept_args), columns)
+        frame = kept.unionAll(new).localCheckpoint()
+        self._write(table, frame, columns, self._partition_key(table), None, whole=True)
+        return int(new.count())
+
+    def delete_where(self, table: str, where: str, params: dict[str, Any] | None = None) -> int:
+        args = params_of(where, params)
+        gone = int(self._query(f"select * from {table} where {where}", args).count())
+        if gone:  # rewritten only when a row goes
+            columns = self.columns(table)
+            kept = self._cast(self._query(_kept(table, where), args), columns)
+            key = self._partition_key(table)
+            self._write(table, kept.localCheckpoint(), columns, key, None, whole=True)
+        return gone
+
+    def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
+        args = params_of(query, params)
+        columns = self._types(query, args)
+        # materialised now, as DuckDB's temp table is: later writes to its inputs do not show
+        frame = self._cast(self._query(query, args), columns).localCheckpoint()
+        frame.createOrReplaceTempView(table)
+        self._scratch_table(table, columns)
+        return int(frame.count())
+
+    def describe(self, query: str, params: dict[str, Any] | None = None) -> Columns:
+        return self._types(query, params_of(query, params))
 
     def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:
         import polars as pl
@@ -200,18 +246,22 @@ class SparkEngine:
         columns: Columns,
         key: str | None,
         value: date | None,
+        whole: bool = False,
     ) -> int:
         """Cast ``frame`` to the table's types and write it: the whole table (``key`` None,
-        the types ``columns``), or the partitions it holds (an existing table keeps its
-        columns' types; a new column is added, NULL in the older partitions)."""
+        or ``whole``: the types ``columns``, partitioned by ``key`` if given), or the
+        partitions it holds (an existing table keeps its columns' types; a new column is
+        added, NULL in the older partitions)."""
         path = self.lake / table
-        if key is not None and (path / SCHEMA_FILE).exists():
+        if key is not None and not whole and (path / SCHEMA_FILE).exists():
             stored = self.columns(table)
             known = {n for n, _ in stored}
             columns = stored + [(n, t) for n, t in columns if n not in known]
         part = path / f"{key}={value.isoformat()}" if key is not None and value else None
         before = _files(part)
         writer = self._cast(frame, columns).write.mode("overwrite").format("parquet")
+        if whole:  # every partition the frame has not is gone too
+            writer = writer.option("partitionOverwriteMode", "static")
         if key is not None:
             writer = writer.partitionBy(key)
         writer.save(str(path))
@@ -230,6 +280,11 @@ class SparkEngine:
         from pyspark.sql import functions as F
 
         return 0 if emptied else view.where(F.col(key) == F.lit(value)).count()
+
+    def _partition_key(self, table: str) -> str | None:
+        meta = json.loads((self.lake / table / SCHEMA_FILE).read_text(encoding="utf-8"))
+        key = meta.get("partition_by")
+        return str(key) if key else None
 
     def _register(self, table: str, columns: Columns) -> DataFrame:
         """The table as a Spark view of its Parquet folder, with its types; the catalog's
@@ -257,6 +312,11 @@ class SparkEngine:
             + ")"
         )
         self._scratch.add(table)
+
+
+def _kept(table: str, where: str) -> str:
+    """The rows of ``table`` a ``delete … where`` leaves (those whose predicate is not true)."""
+    return f"select * from {table} where not coalesce(({where}), false)"
 
 
 def _plain_arrow(frame: pl.DataFrame) -> pa.Table:
