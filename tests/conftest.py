@@ -141,6 +141,37 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
+RECORDED_FIRST, RECORDED_LAST = date(2026, 10, 27), date(2026, 11, 5)
+"""The nights of :func:`recorded_night`."""
+
+
+@pytest.fixture(scope="session")
+def recorded_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated zone (400 customers, ten nights across a month's end, so that the month's
+    closing aggregates and the clv state have rows) run on DuckDB with the SQL recorder on
+    (pipeline/engine/record.py), in a process of its own (the CLI sets up logging and
+    environment). Its ``cases/`` hold every SQL file's run; ``warehouse/cvp.duckdb`` the
+    warehouse after the last night (``warehouse/young.yaml`` its config)."""
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(SPARK_SKIPPED + reason)
+    import subprocess
+    import sys
+
+    from pipeline.generate import generate_landing_zone
+
+    out = tmp_path_factory.mktemp("spark-record")
+    generate_landing_zone(out / "landing", 400, RECORDED_FIRST, 10, seed=3)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.engine.record", "--out", str(out),
+         "--landing", str(out / "landing"),
+         "--first", str(RECORDED_FIRST), "--last", str(RECORDED_LAST)],
+        cwd=REPO, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say loudly when the Spark tests were skipped: a silent skip would hide that the SQL was
     never checked on Spark."""

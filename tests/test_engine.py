@@ -62,6 +62,14 @@ def engines(cfg: Config, spark: SparkSession, tmp_path: Path) -> tuple[DuckDBEng
     # DECIMAL(20,0): Spark has no unsigned integers)
     assert duck.columns("hist_accounts") == lake.columns("hist_accounts")
     assert duck.columns("stg_transactions") == lake.columns("stg_transactions")
+    # the schema's views of the base tables, which the SQL files read, as on DuckDB
+    from pipeline.engine.spark_engine import BASE_VIEWS
+
+    for view in BASE_VIEWS:
+        assert duck.columns(view) == lake.columns(view), view
+    assert duck.read("select * from transactions order by txn_id").equals(
+        lake.read("select * from transactions order by txn_id")
+    )
     return duck, lake
 
 

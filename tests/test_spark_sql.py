@@ -10,19 +10,15 @@ that hold the time a row was computed (``CLOCK_COLUMNS``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import defaultdict
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from pipeline.engine.replay import replay_case
-from pipeline.generate import generate_landing_zone
 from pipeline.sql_lint import read_baseline
-from tests.conftest import REPO, SPARK_SKIPPED, spark_unavailable
+from tests.conftest import REPO
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -32,29 +28,14 @@ FILES = sorted(
     for p in (REPO / "sql").rglob("*.sql")
     if p.parent.name != "warehouse"
 )
-FIRST, LAST = date(2026, 10, 27), date(2026, 11, 5)
 _SHORT = "the recorded nights are too short to fit clv (clv.min_history_days): not run"
 NOT_IN_THE_NIGHT = {"clv/clv_fit_runs.sql": _SHORT, "clv/clv_holdout_buckets.sql": _SHORT}
 """Files the recorded night does not run, and why."""
 
 
 @pytest.fixture(scope="module")
-def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated zone (400 customers, ten nights across a month's end, so that the month's
-    closing aggregates and the clv state have rows) run on DuckDB with the recorder on, in a
-    process of its own (the CLI sets up logging and environment)."""
-    reason = spark_unavailable()
-    if reason:
-        pytest.skip(SPARK_SKIPPED + reason)
-    out = tmp_path_factory.mktemp("spark-record")
-    generate_landing_zone(out / "landing", 400, FIRST, 10, seed=3)
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.engine.record", "--out", str(out),
-         "--landing", str(out / "landing"), "--first", str(FIRST), "--last", str(LAST)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return out
+def record(recorded_night: Path) -> Path:
+    return recorded_night
 
 
 def baseline_rules() -> dict[str, list[str]]:

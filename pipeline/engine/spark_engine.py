@@ -39,6 +39,16 @@ SCHEMA_FILE = "_cvp_schema.json"
 
 Columns = list[tuple[str, str]]
 
+BASE_VIEWS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "transactions": ("stg_transactions", ("line_number",), None),
+    "customers": ("hist_customers", ("row_hash", "valid_to"), "valid_to = date '9999-12-31'"),
+    "accounts": ("hist_accounts", ("row_hash", "valid_to"), "valid_to = date '9999-12-31'"),
+    "branches": ("hist_branches", ("row_hash", "valid_to"), "valid_to = date '9999-12-31'"),
+}
+"""The warehouse schema's views of the base tables (sql/warehouse/schema.sql), which the SQL
+files read: view -> (table, columns left out, filter). Defined in the session whenever their
+table is (re)written; tests/test_engine.py checks they match DuckDB's."""
+
 
 class SparkEngine:
     """The :class:`~pipeline.engine.base.Engine` of a Spark session and a lake folder."""
@@ -303,7 +313,19 @@ class SparkEngine:
             + ")"
         )
         self._scratch.discard(table)
+        for name, (base, _, _) in BASE_VIEWS.items():
+            if base == table:
+                self._base_view(name)
         return view
+
+    def _base_view(self, name: str) -> None:
+        """``name`` of :data:`BASE_VIEWS` over its table as now stored: a Spark temp view
+        holds the plan of the moment it is made, so it is remade on every write."""
+        table, left_out, where = BASE_VIEWS[name]
+        kept = ", ".join(f'"{n}"' for n, _ in self.columns(table) if n not in left_out)
+        query = f"select {kept} from {table}" + (f" where {where}" if where else "")
+        self.spark.sql(spark_sql(query, {})).createOrReplaceTempView(name)
+        self.catalog.execute(f'create or replace view "{name}" as {query}')
 
     def _scratch_table(self, table: str, columns: Columns) -> None:
         self.catalog.execute(

@@ -69,7 +69,8 @@ def _convert(kind: DuckDBPyType) -> str:
 
 def spark_arrow(table: pa.Table) -> pa.Table:
     """``table`` with each unsigned integer column widened as :data:`_SCALARS` says: Spark's
-    Arrow reader takes no unsigned type."""
+    Arrow reader takes no unsigned type. An empty table gets one empty chunk per column
+    (pyspark cannot type a column of no chunks)."""
     import pyarrow as pa
 
     wider = {
@@ -78,6 +79,10 @@ def spark_arrow(table: pa.Table) -> pa.Table:
         pa.uint32(): pa.int64(),
         pa.uint64(): pa.decimal128(20, 0),
     }
-    if not any(f.type in wider for f in table.schema):
-        return table
-    return table.cast(pa.schema([f.with_type(wider.get(f.type, f.type)) for f in table.schema]))
+    if any(f.type in wider for f in table.schema):
+        table = table.cast(
+            pa.schema([f.with_type(wider.get(f.type, f.type)) for f in table.schema])
+        )
+    if table.num_rows == 0:
+        table = pa.Table.from_batches([pa.RecordBatch.from_pylist([], schema=table.schema)])
+    return table
