@@ -132,16 +132,22 @@ class SparkEngine:
         fresh = self._types(query, args)
         if not (self.lake / table / SCHEMA_FILE).exists():
             return self._write(table, self._query(query, args), fresh, key, None)
-        # the whole table rewritten: its kept rows and the query's, cast to the query's types
-        # for the columns it has (a type changed), the others' as stored
+        # the whole table rewritten with its kept rows, then the query's appended, cast to the
+        # query's types for the columns it has (a type changed), the others' as stored. Not
+        # one union of both: Spark 4.3's PushProjectionThroughUnion fails on it (key not found)
         stored = self.columns(table)
         types = {**dict(stored), **dict(fresh)}
         names = [n for n, _ in stored] + [n for n, _ in fresh if n not in dict(stored)]
         columns = [(n, types[n]) for n in names]
         new = self._cast(self._query(query, args), columns).localCheckpoint()
-        kept = self._cast(self._query(_kept(table, where), kept_args), columns)
-        frame = kept.unionAll(new).localCheckpoint()
-        self._write(table, frame, columns, self._partition_key(table), None, whole=True)
+        kept = self._cast(self._query(_kept(table, where), kept_args), columns).localCheckpoint()
+        key = self._partition_key(table)
+        self._write(table, kept, columns, key, None, whole=True)
+        writer = new.write.mode("append").format("parquet")
+        if key is not None:
+            writer = writer.partitionBy(key)
+        writer.save(str(self.lake / table))
+        self._register(table, columns)
         return int(new.count())
 
     def delete_where(self, table: str, where: str, params: dict[str, Any] | None = None) -> int:

@@ -35,7 +35,9 @@ from pipeline.config.economics import (
     product_ftp_rate,
 )
 from pipeline.dates import first_of_month, month_end
-from pipeline.sqlfiles import load_sql, observe, run_sql, sql_path
+from pipeline.engine.base import Engine
+from pipeline.engine.duckdb_engine import DuckDBEngine
+from pipeline.sqlfiles import load_sql, observe, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.warehouse import table_exists
 
@@ -82,8 +84,43 @@ def window_of(cfg: Config, business_date: date) -> Window:
     )
 
 
-def load_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
-    """Write the config's rates as temp tables ``ref_*`` for the SQL files to join."""
+REFERENCE_TABLES = (
+    "ref_product_rates",
+    "ref_ftp_by_term",
+    "ref_interchange",
+    "ref_channel_costs",
+    "ref_pd_buckets",
+    "ref_pd_by_dpd",
+    "ref_lifetime_pd",
+    "ref_mcc_categories",
+    "ref_age_bands",
+)
+"""The config's rates as scratch tables of the run, for the SQL files to join."""
+
+
+def load_reference_tables(
+    con: duckdb.DuckDBPyConnection, cfg: Config, engine: Engine | None = None
+) -> None:
+    """Write the config's rates as scratch tables ``ref_*`` (:data:`REFERENCE_TABLES`) of
+    ``engine`` (by default DuckDB on ``con``) for the SQL files to join. They are typed by an
+    in-memory DuckDB whatever the engine, so both engines join the same rows and types."""
+    ref = duckdb.connect(":memory:")
+    try:
+        _build_reference_tables(ref, cfg)
+        target = _engine(con, engine)
+        for table in REFERENCE_TABLES:
+            target.temp_frame(table, ref.table(table).pl())
+    finally:
+        ref.close()
+
+
+def _engine(con: duckdb.DuckDBPyConnection, engine: Engine | None) -> Engine:
+    """The engine a helper works on: the stage's, or DuckDB on ``con`` (a stage not ported)."""
+    return DuckDBEngine(con) if engine is None else engine
+
+
+def _build_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+    """The config's rates as tables ``ref_*`` of ``con`` (a scratch in-memory DuckDB)."""
     eco, feat = cfg.economics, cfg.features
 
     def group(product: str) -> str:
@@ -265,38 +302,30 @@ def aggregate_config_hash(cfg: Config, table: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _create_or_conform(
-    con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, params: dict[str, Any]
+def _conform(
+    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    table: str,
+    rows_sql: str,
+    params: dict[str, Any],
 ) -> None:
-    """Create ``table`` with the columns of ``rows_sql``, or give an existing table the column
-    types of the SQL file when they changed (e.g. stored narrow, for speed)."""
-    cols = [(r[0], r[1]) for r in con.execute(f"describe {rows_sql}", params).fetchall()]
-    if not table_exists(con, table):
-        con.execute(f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in cols) + ")")
+    """Give an existing ``table`` the columns of ``rows_sql``: one written by another version
+    of the SQL (other columns) is dropped, its refreshes forgotten, to be rebuilt whole; one
+    stored with other types (e.g. wider) takes the SQL file's, no row changed."""
+    if not engine.table_exists(table):
         return
-    have = {r[0]: r[1] for r in con.execute(f"describe {table}").fetchall()}
-    if set(have) != {n for n, _ in cols}:
-        # written by another version of the SQL: rebuilt whole (its refreshes forgotten)
-        con.execute(f"drop table {table}")
+    want, have = engine.describe(rows_sql, params), engine.columns(table)
+    if {n for n, _ in want} != {n for n, _ in have}:
+        engine.drop(table)
         if table_exists(con, "agg_refresh_log"):
             con.execute("delete from agg_refresh_log where table_name = ?", [table])
-        con.execute(f"create table {table} (" + ", ".join(f'"{n}" {k}' for n, k in cols) + ")")
-        return
-    for name, kind in cols:
-        if name in have and have[name] != kind:
-            con.execute(f'alter table {table} alter column "{name}" type {kind}')
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, params: dict[str, Any]
-) -> int:
-    """Insert the rows of ``rows_sql`` straight into ``table`` (no temp copy); the row count."""
-    row = con.execute(f"insert into {table} by name {rows_sql}", params).fetchone()
-    return int(row[0]) if row else 0
+    elif dict(want) != dict(have):
+        engine.replace_where(table, f"select * from ({rows_sql}) where false", "false", params)
 
 
 def _replace_months(
     con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     sql_name: str,
     month_from: date,
     month_to: date,
@@ -311,12 +340,8 @@ def _replace_months(
     given = {**extra, "month_from": month_from, "month_to": month_to, "as_of": as_of}
     params = {k: given[k] for k in model.params}
     observe(con, model, params)
-    _create_or_conform(con, table, model.body, params)
-    con.execute(
-        f"delete from {table} where {delete_where}",
-        {k: v for k, v in params.items() if f"${k}" in delete_where},
-    )
-    return _insert(con, table, model.body, params)
+    _conform(con, engine, table, model.body, params)
+    return engine.replace_where(table, model.body, delete_where, params, key="month_start")
 
 
 def stale_months(
@@ -441,10 +466,15 @@ def log_refresh(
 
 
 def refresh_aggregates(
-    con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, recompute_current: bool = True
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    window: Window,
+    recompute_current: bool = True,
+    engine: Engine | None = None,
 ) -> dict[str, object]:
     """Bring the monthly aggregates of the date's window up to date; return what was done.
-    ``recompute_current`` False keeps the month to date when it is already as of the date."""
+    ``recompute_current`` False keeps the month to date when it is already as of the date.
+    The tables are ``engine``'s (by default DuckDB on ``con``); the logs are ``con``'s."""
     done: dict[str, object] = {}
     for table, feeds in AGGREGATES.items():
         done.update(
@@ -456,6 +486,7 @@ def refresh_aggregates(
                 aggregate_config_hash(cfg, table),
                 aggregate_params(cfg, table),
                 recompute_current,
+                engine,
             )
         )
     return done
@@ -468,14 +499,16 @@ def refresh_closed_months(
     months: list[date],
     config_hash: str,
     params: dict[str, Any],
+    engine: Engine | None = None,
 ) -> list[date]:
     """Recompute the stale ones of closed ``months`` (consecutive, oldest first) of a monthly
     table, from the first stale to the last in one pass; return the stale months."""
     table = sql_name.rsplit("/", 1)[-1]
+    eng = _engine(con, engine)
     create_refresh_log(con)
     stale = (
         stale_months(con, table, feeds, months, config_hash)
-        if table_exists(con, table)
+        if eng.table_exists(table)
         else list(months)
     )
     if stale:
@@ -483,6 +516,7 @@ def refresh_closed_months(
         span = [x for x in months if first <= x <= last]
         _replace_months(
             con,
+            eng,
             sql_name,
             first,
             last,
@@ -491,12 +525,12 @@ def refresh_closed_months(
             params,
         )
         log_refresh(con, table, span, None, config_hash)
-    ensure_current_table(con, table)
+    ensure_current_table(con, table, eng)
     return stale
 
 
 def refresh_closed_aggregates(
-    con: duckdb.DuckDBPyConnection, cfg: Config, months: list[date]
+    con: duckdb.DuckDBPyConnection, cfg: Config, months: list[date], engine: Engine | None = None
 ) -> int:
     """Bring the monthly aggregates of closed ``months`` up to date, also outside the date's
     window (the RM scorecard's start year reaches a month further back). Returns how many
@@ -510,6 +544,7 @@ def refresh_closed_aggregates(
                 months,
                 aggregate_config_hash(cfg, table),
                 aggregate_params(cfg, table),
+                engine,
             )
         )
         for table, feeds in AGGREGATES.items()
@@ -517,7 +552,11 @@ def refresh_closed_aggregates(
 
 
 def ensure_aggregates(
-    con: duckdb.DuckDBPyConnection, cfg: Config, business_date: date, when_missing: bool = False
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    business_date: date,
+    when_missing: bool = False,
+    engine: Engine | None = None,
 ) -> dict[str, object]:
     """Make the monthly aggregates hold what ``business_date`` reads, as this config computes
     them: for a stage run alone for any loaded date, in any order. Nothing is recomputed when
@@ -526,27 +565,32 @@ def ensure_aggregates(
     ``when_missing``: only when this run does not hold the month to date as of the date under
     this config (a stage run alone, or another date of the month replaced it), for a stage
     whose needs already prove the closed months current."""
-    load_reference_tables(con, cfg)
-    if when_missing and _has_month_to_date(con, cfg, business_date):
+    eng = _engine(con, engine)
+    load_reference_tables(con, cfg, eng)
+    if when_missing and _has_month_to_date(con, eng, cfg, business_date):
         return {}
-    return refresh_aggregates(con, cfg, window_of(cfg, business_date), recompute_current=False)
+    return refresh_aggregates(
+        con, cfg, window_of(cfg, business_date), recompute_current=False, engine=eng
+    )
 
 
-def _has_month_to_date(con: duckdb.DuckDBPyConnection, cfg: Config, business_date: date) -> bool:
-    """Whether this connection holds every aggregate's month as of ``business_date`` as this
-    config computes it, with no delivery for the month loaded since: in its temp
+def _has_month_to_date(
+    con: duckdb.DuckDBPyConnection, engine: Engine, cfg: Config, business_date: date
+) -> bool:
+    """Whether this run holds every aggregate's month as of ``business_date`` as this config
+    computes it, with no delivery for the month loaded since: in its scratch
     ``<table>_current`` (``agg_current_log``), or, on the month's last day, stored closed."""
     month = business_date.replace(day=1)
     log = "agg_refresh_log" if business_date == month_end(month) else "agg_current_log"
     for table, feeds in AGGREGATES.items():
         config_hash = aggregate_config_hash(cfg, table)
         if not (
-            table_exists(con, table)
+            engine.table_exists(table)
             and month_to_date_is_current(con, table, feeds, month, business_date, config_hash, log)
         ):
             return False
     for table in AGGREGATES:
-        ensure_current_table(con, table)
+        ensure_current_table(con, table, engine)
     return True
 
 
@@ -558,6 +602,7 @@ def refresh_monthly(
     config_hash: str,
     params: dict[str, Any],
     recompute_current: bool = True,
+    engine: Engine | None = None,
 ) -> dict[str, object]:
     """Bring a monthly table (``sql_name``: ``<folder>/<table>``, grain month_start,
     as_of_date, …) up to date for the date's window and the month before it: closed months
@@ -566,39 +611,40 @@ def refresh_monthly(
     the stage that owns the table (``recompute_current``) or when this run does not hold it
     as of the date under this config.
 
-    The month to date is not stored: it lives in the temp table ``<table>_current`` of this
-    connection (logged in the temp ``agg_current_log``), which the later stages of the same
-    run read beside the stored closed months; a stage run alone computes it again. On the
-    month's last day the month is closed: it is stored as a closed month (as of that day)
-    and ``<table>_current`` is empty."""
+    The month to date is not stored: it lives in the scratch table ``<table>_current`` of
+    this run (``engine``'s; logged in ``con``'s temp ``agg_current_log``), which the later
+    stages of the same run read beside the stored closed months; a stage run alone computes
+    it again. On the month's last day the month is closed: it is stored as a closed month
+    (as of that day) and ``<table>_current`` is empty."""
     table = sql_name.rsplit("/", 1)[-1]
+    eng = _engine(con, engine)
     closed: list[date] = []
     m = window.oldest_month
     while m < window.month_start:
         closed.append(m)
         m = first_of_month(m, 1)
-    stale = refresh_closed_months(con, sql_name, feeds, closed, config_hash, params)
+    stale = refresh_closed_months(con, sql_name, feeds, closed, config_hash, params, eng)
     cur, day = window.month_start, window.business_date
     rows: int | None = None
     if day == month_end(cur):
         if recompute_current or not (
-            table_exists(con, table)
+            eng.table_exists(table)
             and month_to_date_is_current(con, table, feeds, cur, day, config_hash)
         ):
             rows = _replace_months(
-                con, sql_name, cur, cur, day, "month_start = $month_from", params
+                con, eng, sql_name, cur, cur, day, "month_start = $month_from", params
             )
             log_refresh(con, table, [cur], day, config_hash)
-        _write_current(con, sql_name, cur, day, params, empty=True)
+        _write_current(con, eng, sql_name, cur, day, params, empty=True)
     elif recompute_current or not month_to_date_is_current(
         con, table, feeds, cur, day, config_hash, log="agg_current_log"
     ):
-        rows = _write_current(con, sql_name, cur, day, params)
+        rows = _write_current(con, eng, sql_name, cur, day, params)
         con.execute("delete from agg_current_log where table_name = ?", [table])
         con.execute(
             "insert into agg_current_log values (?, ?, ?, now(), ?)", [table, cur, day, config_hash]
         )
-    _drop_stored_month_to_date(con, table, scan=recompute_current)
+    _drop_stored_month_to_date(con, eng, table, scan=recompute_current)
     return {
         f"{table}_months_refreshed": len(stale),
         f"{table}_current_rows": "kept" if rows is None else rows,
@@ -607,59 +653,60 @@ def refresh_monthly(
 
 def _write_current(
     con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     sql_name: str,
     month: date,
     as_of: date,
     params: dict[str, Any],
     empty: bool = False,
 ) -> int:
-    """Compute ``month``'s rows as of ``as_of`` into the temp table ``<table>_current``
+    """Compute ``month``'s rows as of ``as_of`` into the scratch table ``<table>_current``
     (``empty``: none, the month is stored closed), with the stored table's columns in its
     order (the SQL files read both with ``union all``); the row count."""
     table = sql_name.rsplit("/", 1)[-1]
     model = load_sql(sql_path(sql_name))
     given = {**params, "month_from": month, "month_to": month, "as_of": as_of}
     args = {k: given[k] for k in model.params}
-    _create_or_conform(con, table, model.body, args)
+    _conform(con, engine, table, model.body, args)
+    if not engine.table_exists(table):  # the stored table's columns, no row yet
+        query = f"select * from ({model.body}) where false"
+        engine.replace_where(table, query, "false", args, key="month_start")
     con.execute(
         "create temp table if not exists agg_current_log (table_name varchar, "
         "month_start date, as_of_date date, refreshed_at timestamp, config_hash varchar)"
     )
     if empty:
-        con.execute(f"create or replace temp table {table}_current as from {table} limit 0")
+        engine.temp_query(f"{table}_current", f"select * from {table} limit 0")
         con.execute("delete from agg_current_log where table_name = ?", [table])
         return 0
     observe(con, model, args)
-    cols = ", ".join(f'"{r[0]}"' for r in con.execute(f"describe {table}").fetchall())
-    con.execute(
-        f"create or replace temp table {table}_current as select {cols} from ({model.body})",
-        args,
-    )
-    row = con.execute(f"select count(*) from {table}_current").fetchone()
-    return int(row[0]) if row else 0
+    cols = ", ".join(f'"{n}"' for n, _ in engine.columns(table))
+    return engine.temp_query(f"{table}_current", f"select {cols} from ({model.body})", args)
 
 
-def ensure_current_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Give this connection an empty ``<table>_current`` when it has none (or one of other
-    columns than the stored table's): the SQL files read it beside the stored months, also
-    when they compute closed months only."""
-    if not table_exists(con, table):
+def ensure_current_table(
+    con: duckdb.DuckDBPyConnection, table: str, engine: Engine | None = None
+) -> None:
+    """Give this run an empty ``<table>_current`` when it has none (or one of other columns
+    than the stored table's): the SQL files read it beside the stored months, also when they
+    compute closed months only."""
+    eng = _engine(con, engine)
+    if not eng.table_exists(table):
         return
-    want = con.execute(f"describe {table}").fetchall()
-    if (
-        table_exists(con, f"{table}_current")
-        and con.execute(f"describe {table}_current").fetchall() == want
-    ):
+    want = eng.columns(table)
+    if eng.table_exists(f"{table}_current") and eng.columns(f"{table}_current") == want:
         return
-    con.execute(f"create or replace temp table {table}_current as from {table} limit 0")
+    eng.temp_query(f"{table}_current", f"select * from {table} limit 0")
 
 
-def _drop_stored_month_to_date(con: duckdb.DuckDBPyConnection, table: str, scan: bool) -> None:
+def _drop_stored_month_to_date(
+    con: duckdb.DuckDBPyConnection, engine: Engine, table: str, scan: bool
+) -> None:
     """Delete the month-to-date row sets earlier versions stored (``as_of_date`` before the
     month's end): ``scan`` (the stage that owns the table) looks at every row, as some
     versions stored them without an ``agg_refresh_log`` entry; otherwise only those logged."""
     if scan:
-        con.execute(f"delete from {table} where as_of_date <> last_day(month_start)")
+        engine.delete_where(table, "as_of_date <> last_day(month_start)")
     else:
         partial = con.execute(
             "select distinct month_start, as_of_date from agg_refresh_log "
@@ -667,8 +714,10 @@ def _drop_stored_month_to_date(con: duckdb.DuckDBPyConnection, table: str, scan:
             [table],
         ).fetchall()
         for month, as_of in partial:
-            con.execute(
-                f"delete from {table} where month_start = ? and as_of_date = ?", [month, as_of]
+            engine.delete_where(
+                table,
+                "month_start = $month and as_of_date = $as_of",
+                {"month": month, "as_of": as_of},
             )
     con.execute(
         "delete from agg_refresh_log where table_name = ? and as_of_date <> last_day(month_start)",
@@ -710,6 +759,7 @@ def _part_months(window: Window, part: str) -> tuple[date, date, date]:
 
 def _write_part(
     con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     table: str,
     params: dict[str, Any],
     window: Window,
@@ -717,21 +767,23 @@ def _write_part(
     as_of: date,
 ) -> int:
     """Compute one part of ``table``'s window. The closed part is stored in ``table``; the
-    month to date only lives in the temp table ``<table>_current`` for this run (it is summed
-    into the window the same night and recomputed the next), which saves writing it."""
+    month to date only lives in the scratch table ``<table>_current`` of this run (it is
+    summed into the window the same night and recomputed the next), which saves writing it."""
     tagged, args = _tagged_part(table, params, window, part, as_of)
     observe(con, load_sql(sql_path(f"{_PART_SQL[table]}/{table}")), args)
     if part == "current":
-        con.execute(f"create or replace temp table {table}_current as {tagged}", args)
-        if table_exists(con, table):  # month-to-date rows stored by earlier versions
-            con.execute(f"delete from {table} where part = 'current'")
-        row = con.execute(f"select count(*) from {table}_current").fetchone()
-        return int(row[0]) if row else 0
-    _create_or_conform(con, table, tagged, args)
-    con.execute(
-        f"delete from {table} where window_month = ? and part = ?", [window.month_start, part]
+        rows = engine.temp_query(f"{table}_current", tagged, args)
+        if engine.table_exists(table):  # month-to-date rows stored by earlier versions
+            engine.delete_where(table, "part = 'current'")
+        return rows
+    _conform(con, engine, table, tagged, args)
+    return engine.replace_where(
+        table,
+        tagged,
+        "window_month = $part_window_month and part = $part_name",
+        {**args, "part_window_month": window.month_start, "part_name": part},
+        key="window_month",
     )
-    return _insert(con, table, tagged, args)
 
 
 def _tagged_part(
@@ -761,44 +813,49 @@ def refresh_window_parts(
     params: dict[str, Any],
     config_hash: str,
     stored_parts: tuple[str, ...] = ("closed",),
+    engine: Engine | None = None,
 ) -> dict[str, object]:
     """Write the window's parts of ``table``: the stored ones (``closed``: the closed months;
     ``oldest``: the month before them), each only when stale, and the month to date (every
-    night, temp table ``<table>_current``). A window is then the sum of its parts."""
+    night, scratch table ``<table>_current``). A window is then the sum of its parts."""
+    eng = _engine(con, engine)
     base = {**params, "month_start": window.month_start, "business_date": window.business_date}
     done: dict[str, object] = {}
-    if stored_parts and table_exists(con, table):
+    if stored_parts and eng.table_exists(table):
         # stored parts written by another version of the SQL are forgotten, not read
         probe = {**base, "month_from": window.month_start, "month_to": window.month_start}
         tagged, args = _tagged_part(table, probe, window, stored_parts[0], window.business_date)
-        _create_or_conform(con, table, tagged, args)
+        _conform(con, eng, table, tagged, args)
     for part in stored_parts:
         if _part_is_current(con, table, window, config_hash, part):
             continue
         first, last, marker = _part_months(window, part)
         months = {**base, "month_from": first, "month_to": last}
-        done[f"{table}_{part}_rows"] = _write_part(con, table, months, window, part, marker)
+        done[f"{table}_{part}_rows"] = _write_part(con, eng, table, months, window, part, marker)
         log_refresh(con, table, [window.month_start], marker, config_hash)
     current = {**base, "month_from": window.month_start, "month_to": window.month_start}
     done[f"{table}_current_rows"] = _write_part(
-        con, table, current, window, "current", window.business_date
+        con, eng, table, current, window, "current", window.business_date
     )
     return done
 
 
-def drop_current_parts(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> None:
-    """Free the month-to-date temp tables once the window is built (later stages of the
-    same connection need the memory)."""
+def drop_current_parts(
+    con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], engine: Engine | None = None
+) -> None:
+    """Free the month-to-date scratch tables once the window is built (later stages of the
+    same run need the memory)."""
+    eng = _engine(con, engine)
     for table in tables:
-        con.execute(f"drop table if exists {table}_current")
+        eng.drop(f"{table}_current")
 
 
 def run(ctx: StageContext) -> int:
     """Update the monthly aggregates and build the customer view for the date."""
-    cfg = ctx.cfg
+    con, engine, cfg = ctx.con, ctx.engine, ctx.cfg
     window = window_of(cfg, ctx.business_date)
-    load_reference_tables(ctx.con, cfg)
-    ctx.facts.update(refresh_aggregates(ctx.con, cfg, window))
+    load_reference_tables(con, cfg, engine)
+    ctx.facts.update(refresh_aggregates(con, cfg, window, engine=engine))
     params = {
         **window.params(),
         "regular_inflow_min_amount": cfg.features.regular_inflow_min_amount,
@@ -806,13 +863,15 @@ def run(ctx: StageContext) -> int:
     }
     features_hash = cfg.section_fingerprint("features")
     for table in ("agg_customer_feature_parts", "agg_customer_card_spend_parts"):
-        ctx.facts.update(refresh_window_parts(ctx.con, table, window, params, features_hash))
-    rows = run_sql(
-        ctx.con,
+        ctx.facts.update(
+            refresh_window_parts(con, table, window, params, features_hash, engine=engine)
+        )
+    rows = engine.run_file(
         "features/int_customer_features",
         {**params, "chunk_customers": cfg.warehouse.chunk_customers},
     )
-    drop_current_parts(ctx.con, ("agg_customer_feature_parts", "agg_customer_card_spend_parts"))
+    parts = ("agg_customer_feature_parts", "agg_customer_card_spend_parts")
+    drop_current_parts(con, parts, engine)
     ctx.facts["customers"] = rows
     return rows
 
@@ -832,4 +891,5 @@ STAGE = Stage(
         "int_customer_features",
     ),
     config_sections=("features", "economics"),
+    engines=("duckdb", "spark"),
 )
