@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date, timedelta
 
 import duckdb
 
 from pipeline.dates import first_of_month, month_end
-from pipeline.sqlfiles import load_sql, observe, run_sql, sql_path, temp_table, write_partition
+from pipeline.engine.base import Engine
+from pipeline.sqlfiles import load_sql, observe, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import create_refresh_log, log_refresh, stale_months
-from pipeline.warehouse import table_exists
 
 INFLOW_AGGREGATE = "agg_merchant_inflow_month"
 INFLOW_FEEDS = ("TXN",)
@@ -35,9 +36,10 @@ INFLOW_VERSION = "1"
 
 
 def refresh_inflow_months(
-    con: duckdb.DuckDBPyConnection, business_date: date, window_days: int
+    con: duckdb.DuckDBPyConnection, engine: Engine, business_date: date, window_days: int
 ) -> int:
-    """Compute the closed months of the window missing from, or stale in, the aggregate.
+    """Compute the closed months of the window missing from, or stale in, the aggregate
+    (stored by ``engine``; ``agg_refresh_log`` in the warehouse file ``con``).
 
     The months are those of the deliveries that can hold a window transaction: from the
     window's first day to the month before the business date's. Returns how many were stale.
@@ -49,7 +51,7 @@ def refresh_inflow_months(
     while first < current:
         closed.append(first)
         first = first_of_month(first, 1)
-    exists = table_exists(con, INFLOW_AGGREGATE)
+    exists = engine.table_exists(INFLOW_AGGREGATE)
     stale = (
         stale_months(con, INFLOW_AGGREGATE, INFLOW_FEEDS, closed, INFLOW_VERSION)
         if exists
@@ -60,15 +62,13 @@ def refresh_inflow_months(
     model = load_sql(sql_path(f"merchants/{INFLOW_AGGREGATE}"))
     params = {"month_from": stale[0], "month_to": stale[-1], "as_of": month_end(stale[-1])}
     observe(con, model, params)
-    con.execute(f"create or replace temp table _inflow_months as {model.body}", params)
-    if not exists:
-        con.execute(f"create table {INFLOW_AGGREGATE} as select * from _inflow_months limit 0")
-    con.execute(
-        f"delete from {INFLOW_AGGREGATE} where month_start between ? and ?",
-        [stale[0], stale[-1]],
+    engine.replace_where(
+        INFLOW_AGGREGATE,
+        model.body,
+        "month_start between $month_from and $month_to",
+        params,
+        key="month_start",
     )
-    con.execute(f"insert into {INFLOW_AGGREGATE} by name select * from _inflow_months")
-    con.execute("drop table _inflow_months")
     span = [m for m in closed if stale[0] <= m <= stale[-1]]
     log_refresh(con, INFLOW_AGGREGATE, span, None, INFLOW_VERSION)
     return len(stale)
@@ -96,25 +96,48 @@ STATES = tuple(BLOCK_TABLES.values())
 TOP_RANKS = 100
 """Pairs of a block rank up to this are stored first (the rows ``int_merchant_pairs`` reads of
 the pairs untouched since the block, while max_buyers and max_suppliers are at most this)."""
+PAIR_COLUMNS = (
+    "customer_id varchar, counterparty_key varchar, role varchar, txn_count bigint, "
+    "sum_cents decimal(38, 0), sum_sq_cents decimal(38, 0), month_bits bigint, "
+    "last_txn_date date, min_name varchar, max_name varchar, min_bank varchar, "
+    "max_bank varchar, counterparty_customer_id varchar"
+)
+CUSTOMER_STATE_COLUMNS = (
+    "inflow_amount decimal(38, 2), inflow_count bigint, largest_inflow_amount decimal(18, 2), "
+    "small_payment_amount decimal(38, 2), payer_inflow_amount decimal(38, 2), "
+    "counter_cash_deposit_count bigint, counter_cash_amount decimal(38, 2), "
+    "outflow_amount decimal(38, 2), supplier_payment_count bigint, round_payment_count bigint"
+)
 BLOCK_COLUMNS = {
-    "agg_merchant_block_pairs": "customer_id varchar, counterparty_key varchar, role varchar, "
-    "txn_count bigint, sum_cents decimal(38, 0), sum_sq_cents decimal(38, 0), "
-    "month_bits bigint, last_txn_date date, min_name varchar, max_name varchar, "
-    "min_bank varchar, max_bank varchar, counterparty_customer_id varchar, block_rank bigint",
+    "agg_merchant_block_pairs": f"{PAIR_COLUMNS}, block_rank bigint",
     "agg_merchant_block_days": "customer_id varchar, txn_date date, day_inflow_cents double, "
     "day_outflow_cents double",
     "agg_merchant_block_branches": "customer_id varchar, branch_id varchar, txn_count bigint",
-    "agg_merchant_block_customers": "customer_id varchar, inflow_amount decimal(38, 2), "
-    "inflow_count bigint, largest_inflow_amount decimal(18, 2), "
-    "small_payment_amount decimal(38, 2), payer_inflow_amount decimal(38, 2), "
-    "counter_cash_deposit_count bigint, counter_cash_amount decimal(38, 2), "
-    "outflow_amount decimal(38, 2), supplier_payment_count bigint, round_payment_count bigint, "
+    "agg_merchant_block_customers": f"customer_id varchar, {CUSTOMER_STATE_COLUMNS}, "
     "buyer_pairs bigint, buyer_cents decimal(38, 0), supplier_pairs bigint, "
     "supplier_cents decimal(38, 0), block_start date, block_end date, name varchar, "
     "own_accounts varchar[]",
 }
 """The block tables' columns: the states' (types as their SQL gives them) and what
 :func:`store_block` adds."""
+
+
+def _columns(columns: str) -> list[tuple[str, str]]:
+    """The (name, type) pairs of a column list ``"name type, ..."`` (a type may hold ``", "``)."""
+    return [tuple(c.split(" ", 1)) for c in re.split(r", (?=[a-z_]+ )", columns)]
+
+
+def _names(columns: str) -> list[str]:
+    return [name for name, _ in _columns(columns)]
+
+
+def _no_rows(columns: str) -> str:
+    """A SELECT of no row with the columns ``"name type, ..."``."""
+    return (
+        "select "
+        + ", ".join(f"cast(null as {t}) as {n}" for n, t in _columns(columns))
+        + " where false"
+    )
 
 
 def block_months(business_date: date, window_days: int) -> tuple[date, date] | None:
@@ -141,29 +164,34 @@ def block_hash(settings: dict[str, object]) -> str:
 
 
 def block_is_current(
-    con: duckdb.DuckDBPyConnection, block: tuple[date, date], config_hash: str
+    con: duckdb.DuckDBPyConnection, engine: Engine, block: tuple[date, date], config_hash: str
 ) -> bool:
     """Whether the stored block is of these months, built under this hash, and no TXN delivery
     for one of their dates was loaded since (``stale_months``, as for the monthly aggregates)."""
-    if not all(table_exists(con, table) for table in BLOCK_TABLES):
+    if not all(engine.table_exists(table) for table in BLOCK_TABLES):
         return False
-    row = con.execute(
-        f"select min(block_start), max(block_end), count(distinct (block_start, block_end)) "
+    row = engine.read(
+        "select min(block_start) as s0, max(block_start) as s1, min(block_end) as e0, "
+        "max(block_end) as e1, "
+        "count(*) filter (where block_start is null or block_end is null) as missing "
         f"from {BLOCK_CUSTOMERS}"
-    ).fetchone()
-    if row is None or (row[0], row[1]) != block or row[2] != 1:
+    ).row(0)
+    # every row of one block: one start, one end, none missing
+    if (row[0], row[3]) != block or row[1] != row[0] or row[2] != row[3] or row[4]:
         return False
     return not stale_months(con, BLOCK_PAIRS, INFLOW_FEEDS, month_starts(block), config_hash)
 
 
-def drop_block(con: duckdb.DuckDBPyConnection) -> None:
+def drop_block(engine: Engine) -> None:
     """Empty block tables (a night without a block, or before the block is rebuilt)."""
     for table, columns in BLOCK_COLUMNS.items():
-        con.execute(f"drop table if exists {table}")
-        con.execute(f"create table {table} ({columns})")
+        engine.drop(table)
+        engine.replace_where(table, _no_rows(columns), "false")
 
 
-def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config_hash: str) -> None:
+def store_block(
+    con: duckdb.DuckDBPyConnection, engine: Engine, block: tuple[date, date], config_hash: str
+) -> None:
     """Keep the states of the block's rows (built with ``build_block``, temp tables named as
     the state files): the pairs with their rank in their role, and per screened customer
     their sums, their pairs and cents per role, and the name and own accounts the block was
@@ -174,18 +202,22 @@ def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config
             # one name at one bank, so Σc² (= (Σc)²), the largest name and bank (= the
             # smallest) are NULL then (int_merchant_pairs reads them back). The first ranks
             # are written first: the few row groups a filter on block_rank reads.
-            con.execute(
-                "create or replace temp table _block_pairs as select * replace ("
-                "case when txn_count > 1 then sum_sq_cents end as sum_sq_cents, "
-                "case when max_name <> min_name then max_name end as max_name, "
-                "case when max_bank <> min_bank then max_bank end as max_bank) from ("
-                "select *, case when role = 'payee' then 0 else row_number() over ("
+            narrow = {
+                "sum_sq_cents": "case when txn_count > 1 then sum_sq_cents end",
+                "max_name": "case when max_name <> min_name then max_name end",
+                "max_bank": "case when max_bank <> min_bank then max_bank end",
+            }
+            engine.temp_query(
+                "_block_pairs",
+                "select "
+                + ", ".join(f"{narrow.get(c, c)} as {c}" for c in _names(PAIR_COLUMNS))
+                + ", case when role = 'payee' then 0 else row_number() over ("
                 "partition by customer_id, role order by sum_cents desc, counterparty_key) end "
-                f"as block_rank from {state})"
+                f"as block_rank from {state}",
             )
             for part in (f"block_rank <= {TOP_RANKS}", f"block_rank > {TOP_RANKS}"):
-                con.execute(f"insert into {table} by name select * from _block_pairs where {part}")
-            con.execute("drop table _block_pairs")
+                engine.replace_where(table, f"select * from _block_pairs where {part}", "false")
+            engine.drop("_block_pairs")
             continue
         elif table == BLOCK_CUSTOMERS:
             select = f"""
@@ -198,7 +230,7 @@ def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config
                             as supplier_cents
                     from int_merchant_pair_state group by customer_id
                 )
-                select c.customer_id, s.* exclude (customer_id),
+                select c.customer_id, {", ".join(f"s.{c}" for c in _names(CUSTOMER_STATE_COLUMNS))},
                     coalesce(p.buyer_pairs, 0) as buyer_pairs,
                     coalesce(p.buyer_cents, 0) as buyer_cents,
                     coalesce(p.supplier_pairs, 0) as supplier_pairs,
@@ -211,9 +243,13 @@ def store_block(con: duckdb.DuckDBPyConnection, block: tuple[date, date], config
         else:
             select = f"select * from {state}"
         params = {"start": block[0], "end": block[1]} if table == BLOCK_CUSTOMERS else {}
-        con.execute(f"insert into {table} by name {select}", params)
+        engine.replace_where(table, select, "false", params)  # added: no row replaced
     log_refresh(con, BLOCK_PAIRS, month_starts(block), None, config_hash)
-    con.execute("update int_merchant_coverage set is_covered = true")
+    engine.temp_query(
+        "int_merchant_coverage",
+        "select customer_id, name, own_accounts, true as is_covered, reads_block "
+        "from int_merchant_coverage",
+    )
 
 
 WORK_TABLES = (
@@ -228,7 +264,11 @@ WORK_TABLES = (
 
 
 def read_window_txns(
-    con: duckdb.DuckDBPyConnection, day: date, window_days: int, params: dict[str, object]
+    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    day: date,
+    window_days: int,
+    params: dict[str, object],
 ) -> bool:
     """Screen the customers (``int_merchant_screen``), read the window transactions the
     stored block of closed months does not stand for (``int_merchant_window_txns``; the block
@@ -237,31 +277,40 @@ def read_window_txns(
     all temp tables for this run. Returns whether the block was built."""
     block = block_months(day, window_days)
     config_hash = block_hash(params)
-    current = block is not None and block_is_current(con, block, config_hash)
+    current = block is not None and block_is_current(con, engine, block, config_hash)
     if not current:
-        drop_block(con)
+        drop_block(engine)
     start, end = block or (day, day - timedelta(days=1))  # no row is in an empty block
     run = {**params, "block_start": start, "block_end": end, "build_block": False}
     for name in WORK_TABLES[:3]:
-        temp_table(con, f"merchants/{name}", run)
+        engine.temp_file(f"merchants/{name}", run)
     built = block is not None and not current
     if built:
         for state in STATES:
-            temp_table(con, f"merchants/{state}", {**run, "build_block": True})
-        store_block(con, (start, end), config_hash)
+            engine.temp_file(f"merchants/{state}", {**run, "build_block": True})
+        store_block(con, engine, (start, end), config_hash)
     for name in WORK_TABLES[3:]:
-        temp_table(con, f"merchants/{name}", run)
+        engine.temp_file(f"merchants/{name}", run)
     # A counterparty that can be in the chain shows two names or banks: the chain takes the
     # most frequent from all its transactions, so read the block's rows of its customer too
     # (the states leave them out for a covered customer).
-    varied = con.execute(
-        "update int_merchant_coverage as c set reads_block = true "
-        "from (select distinct customer_id from int_merchant_pairs where role <> 'payee' "
-        "and (min_name <> max_name or min_bank <> max_bank)) as v "
-        "where v.customer_id = c.customer_id and not c.reads_block"
-    ).fetchone()
-    if varied and varied[0]:
-        temp_table(con, "merchants/int_merchant_window_txns", run)
+    varied = (
+        "(select distinct customer_id from int_merchant_pairs where role <> 'payee' "
+        "and (min_name <> max_name or min_bank <> max_bank))"
+    )
+    more = engine.read(
+        f"select count(*) as n from int_merchant_coverage as c semi join {varied} as v "
+        "on v.customer_id = c.customer_id where not c.reads_block"
+    ).item()
+    if more:
+        engine.temp_query(
+            "int_merchant_coverage",
+            "select c.customer_id, c.name, c.own_accounts, c.is_covered, "
+            "c.reads_block or v.customer_id is not null as reads_block "
+            f"from int_merchant_coverage as c left join {varied} as v "
+            "on v.customer_id = c.customer_id",
+        )
+        engine.temp_file("merchants/int_merchant_window_txns", run)
     return built
 
 
@@ -272,7 +321,7 @@ def run(ctx: StageContext) -> int:
     from models.merchant_network import find_market_clusters
     from models.merchants import score_merchants
 
-    con, day, settings = ctx.con, ctx.business_date, ctx.cfg.merchants
+    con, engine, day, settings = ctx.con, ctx.engine, ctx.business_date, ctx.cfg.merchants
     params: dict[str, object] = {
         "business_date": day,
         "window_days": settings.window_days,
@@ -288,50 +337,51 @@ def run(ctx: StageContext) -> int:
         "bank_code": ctx.cfg.bank_code,
         "prospect_min_amount": settings.prospect_min_amount,
     }
-    stale = refresh_inflow_months(con, day, settings.window_days)
-    built = read_window_txns(con, day, settings.window_days, params)
-    screened, covered = con.execute(
-        "select count(*), count(*) filter (where is_covered) from int_merchant_coverage"
-    ).fetchone() or (0, 0)
-    candidates = run_sql(con, "merchants/int_merchant_signals", params)
-    signals = con.execute(
+    stale = refresh_inflow_months(con, engine, day, settings.window_days)
+    built = read_window_txns(con, engine, day, settings.window_days, params)
+    screened, covered = engine.read(
+        "select count(*) as screened, count(*) filter (where is_covered) as covered "
+        "from int_merchant_coverage"
+    ).row(0)
+    candidates = engine.run_file("merchants/int_merchant_signals", params)
+    signals = engine.read(
         "select * from int_merchant_signals where business_date = $d and history_days >= $min_days",
         {"d": day, "min_days": settings.min_history_days},
-    ).pl()
+    )
     scored = score_merchants(signals, settings).with_columns(
         business_date=pl.lit(day, dtype=pl.Date)
     )
-    write_partition(con, "int_merchant_scorecard", scored, day)
+    engine.write_partition("int_merchant_scorecard", scored, day)
 
-    run_sql(con, "merchants/int_merchant_counterparties", params)
+    engine.run_file("merchants/int_merchant_counterparties", params)
     detected = signals.join(
         scored.filter("is_merchant").select("customer_id"), on="customer_id", how="semi"
     ).select("customer_id", "turnover_amount", "home_branch_id", "is_market_home_branch")
-    counterparties = con.execute(
+    counterparties = engine.read(
         "select customer_id, counterparty_key from int_merchant_counterparties "
         "where business_date = $d",
         {"d": day},
-    ).pl()
+    )
     clusters = find_market_clusters(detected, counterparties, settings.clusters)
     clusters = clusters.with_columns(
         pl.col("turnover_amount").cast(pl.Decimal(18, 2)),
         business_date=pl.lit(day, dtype=pl.Date),
     )
-    write_partition(con, "int_market_clusters", clusters, day)
+    engine.write_partition("int_market_clusters", clusters, day)
 
-    merchants = run_sql(con, "merchants/int_merchants", params)
-    prospects = run_sql(con, "merchants/int_merchant_prospects", params)
+    merchants = engine.run_file("merchants/int_merchants", params)
+    prospects = engine.run_file("merchants/int_merchant_prospects", params)
     for name in reversed(WORK_TABLES):
-        con.execute(f"drop table {name}")
+        engine.drop(name)
 
-    summary = con.execute(
-        "select count(*) filter (where not is_declared), "
-        "coalesce(sum(turnover_amount) filter (where not is_declared), 0), "
-        "coalesce(sum(turnover_amount), 0) "
+    summary = engine.read(
+        "select count(*) filter (where not is_declared) as undeclared, "
+        "coalesce(sum(turnover_amount) filter (where not is_declared), 0) as undeclared_amount, "
+        "coalesce(sum(turnover_amount), 0) as total_amount "
         "from int_merchants where business_date = $d",
         {"d": day},
-    ).fetchone()
-    undeclared, undeclared_amount, total_amount = summary if summary else (0, 0, 0)
+    ).row(0)
+    undeclared, undeclared_amount, total_amount = summary
     ctx.facts.update(
         {
             "merchant_inflow_months_refreshed": stale,
@@ -377,4 +427,5 @@ STAGE = Stage(
         "int_merchant_prospects",
     ),
     config_sections=("merchants", "bank_code"),
+    engines=("duckdb", "spark"),
 )

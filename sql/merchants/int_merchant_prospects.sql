@@ -26,12 +26,33 @@ prospects as (
     having sum(amount) >= $prospect_min_amount
 ),
 
-final as (
+-- The name and the bank most of the merchants' rows carry (mode(), NULL left out), the smallest
+-- of equally frequent ones, so that every engine and every run picks the same one.
+names as (
+    select counterparty_key, counterparty_name,
+        row_number() over (
+            partition by counterparty_key order by count(*) desc, counterparty_name
+        ) as name_rank
+    from outside
+    semi join prospects as p on p.counterparty_key = outside.counterparty_key
+    where counterparty_name is not null
+    group by counterparty_key, counterparty_name
+),
+
+banks as (
+    select counterparty_key, counterparty_bank,
+        row_number() over (
+            partition by counterparty_key order by count(*) desc, counterparty_bank
+        ) as bank_rank
+    from outside
+    semi join prospects as p on p.counterparty_key = outside.counterparty_key
+    where counterparty_bank is not null
+    group by counterparty_key, counterparty_bank
+),
+
+flows as (
     select
         counterparty_key,
-        cast($business_date as date) as business_date,
-        mode(counterparty_name) as counterparty_name,
-        mode(counterparty_bank) as counterparty_bank,
         case
             when bool_or(role = 'buyer') and bool_or(role = 'supplier') then 'buyer and supplier'
             when bool_or(role = 'buyer') then 'buyer'
@@ -48,6 +69,24 @@ final as (
     from outside
     semi join prospects as p on p.counterparty_key = outside.counterparty_key
     group by counterparty_key
+),
+
+final as (
+    select
+        f.counterparty_key,
+        cast($business_date as date) as business_date,
+        n.counterparty_name,
+        b.counterparty_bank,
+        f.role,
+        f.amount,
+        f.paid_to_merchants_amount,
+        f.received_from_merchants_amount,
+        f.txn_count,
+        f.merchant_count,
+        f.merchant_customer_ids
+    from flows as f
+    left join names as n on n.counterparty_key = f.counterparty_key and n.name_rank = 1
+    left join banks as b on b.counterparty_key = f.counterparty_key and b.bank_rank = 1
 )
 
 select * from final

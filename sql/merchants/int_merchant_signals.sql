@@ -139,11 +139,21 @@ payer_stats as (
     select
         customer_id,
         cast(max(amount_cents) as double) / 100 as top_payer_amount,
-        arg_max(counterparty_key, amount_cents) filter (where counterparty_key is not null)
-            as top_payer_key
+        max(amount_cents) filter (where counterparty_key is not null) as top_payer_cents
     from int_merchant_pairs
     where role = 'buyer'
     group by customer_id
+),
+
+-- The top payer: the largest amount, and of payers with equal amounts the smallest key (as
+-- the block ranks its pairs), so that every engine and every run picks the same one.
+top_payer_keys as (
+    select p.customer_id, min(p.counterparty_key) as top_payer_key
+    from int_merchant_pairs as p
+    inner join payer_stats as s
+        on s.customer_id = p.customer_id and s.top_payer_cents = p.amount_cents
+    where p.role = 'buyer'
+    group by p.customer_id
 ),
 
 -- The salary test looks at the top payer only: its months and the spread of its payments.
@@ -161,7 +171,7 @@ top_payers as (
             as double
         ) as top_payer_amount_cv
     from int_merchant_pairs as p
-    inner join payer_stats as s
+    inner join top_payer_keys as s
         on s.customer_id = p.customer_id and s.top_payer_key = p.counterparty_key
     where p.role = 'buyer'
 ),
