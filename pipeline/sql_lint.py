@@ -206,6 +206,10 @@ def _is_unmapped_strftime(node: exp.Expr) -> bool:
     return any(spec not in _STRFTIME_OK for spec in re.findall(r"%.", fmt.name))
 
 
+def _is_engine_hash(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() in {"hash", "murmurhash3_32"}
+
+
 def _is_unpivot(node: exp.Expr) -> bool:
     return isinstance(node, exp.Pivot) and bool(node.args.get("unpivot"))
 
@@ -336,6 +340,14 @@ RULES: tuple[Rule, ...] = (
         "Spark fails",
         "name the columns",
         _is_star_modifier,
+    ),
+    Rule(
+        "engine_hash",
+        "hash(x) is each engine's own function: DuckDB's and Spark's (Murmur3) give other "
+        "numbers, so a sample or a fold taken by hash(x) % n picks other rows on Spark",
+        "md5(x), lowercase hex on both: a sample as md5(x) < $bound (a hex string, e.g. "
+        "'80000000' for half)",
+        _is_engine_hash,
     ),
 )
 

@@ -23,7 +23,13 @@ from models.cross_sell import (
 from pipeline.config import Config
 from pipeline.config.lists import CrossSellConfig
 from pipeline.sqlfiles import run_sql
-from pipeline.stages.cross_sell import current_cutoff, cutoffs, label_end, run_cross_sell
+from pipeline.stages.cross_sell import (
+    current_cutoff,
+    cutoffs,
+    label_end,
+    run_cross_sell,
+    sample_md5_below,
+)
 
 CUTOFF = date(2026, 6, 30)
 BUSINESS = date(2026, 11, 27)
@@ -116,17 +122,28 @@ def wh() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _inputs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def _inputs(con: duckdb.DuckDBPyConnection, permille: int = 1000) -> pl.DataFrame:
     con.execute("create or replace temp table cross_sell_cutoffs (cutoff_date date)")
     con.execute("insert into cross_sell_cutoffs values (?)", [CUTOFF])
     params = {
         "business_date": BUSINESS,
         "window_months": 3,
         "horizon_months": 3,
-        "sample_permille": 1000,
+        "sample_permille": permille,
+        "sample_md5_below": sample_md5_below(permille),
     }
     run_sql(con, "lists/int_cross_sell_inputs", params)
     return con.execute("select * from int_cross_sell_inputs order by customer_id").pl()
+
+
+def test_the_training_sample_is_taken_by_md5_of_the_customer(
+    wh: duckdb.DuckDBPyConnection,
+) -> None:
+    # md5 (hashlib): A 7fc56270…, B 9d5ed678…, C 0d61f837…; half the ids sort below 80000000
+    assert _inputs(wh, 500)["customer_id"].to_list() == ["A", "C"]
+    assert _inputs(wh, 60)["customer_id"].to_list() == ["C"]  # below 0f5c28f5
+    assert _inputs(wh, 0).height == 0
+    assert _inputs(wh, 1000)["customer_id"].to_list() == ["A", "B", "C"]
 
 
 def test_labels_are_take_up_after_the_cut_off(wh: duckdb.DuckDBPyConnection) -> None:

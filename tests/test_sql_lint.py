@@ -74,6 +74,10 @@ CASES = {
         "select arg_max(branch_id, valid_from) filter (where branch_id is not null), "
         "arg_min(coalesce(balance, 0), day_from) from t",
     ),
+    "engine_hash": (
+        "select * from t where abs(hash(customer_id)) % 1000 < $permille",
+        "select * from t where md5(customer_id) < $sample_md5_below",
+    ),
     "strftime_format": (
         "select strftime(d, '%u') from t",
         "select strftime(d, '%Y-%m'), strftime(d, '%m%d') from t",

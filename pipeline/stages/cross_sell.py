@@ -39,8 +39,10 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.config.lists import CrossSellConfig
 
-MODEL_LAYOUT = 1
-"""Version of the model code and features, part of the model version."""
+MODEL_LAYOUT = 2
+"""Version of the model code and features, part of the model version (2: the training sample
+by md5 of the customer instead of DuckDB's hash, so a model stored from the old sample is
+fitted again)."""
 
 TABLES: dict[str, str] = {
     "cross_sell_models": """
@@ -104,6 +106,20 @@ class CrossSellOutput:
     facts: dict[str, Any]
 
 
+def sample_md5_below(permille: int) -> str:
+    """The bound of the training sample in ``int_cross_sell_inputs``: a customer is in it when
+    ``md5(customer_id)`` (lowercase hex, the same on DuckDB and Spark) sorts below this string,
+    so ``permille`` of 1000 of the ids are, in expectation (the first 8 hex digits of an md5 are
+    uniform over 16^8 values; a digest that starts with the bound itself sorts above it).
+
+    >>> sample_md5_below(500)
+    '80000000'
+    >>> sample_md5_below(0)
+    '00000000'
+    """
+    return f"{min(permille, 1000) * 16**8 // 1000:08x}"
+
+
 def _build_inputs(
     con: duckdb.DuckDBPyConnection, cfg: Config, day: date, dates: list[date], permille: int
 ) -> pl.DataFrame:
@@ -120,6 +136,7 @@ def _build_inputs(
             "window_months": xs.window_months,
             "horizon_months": xs.horizon_months,
             "sample_permille": permille,
+            "sample_md5_below": sample_md5_below(permille),
         },
     )
     frame = con.execute(

@@ -1,12 +1,12 @@
 -- table:  int_cross_sell_inputs
 -- grain:  customer_id, cutoff_date
 -- inputs: hist_customers, hist_accounts, agg_customer_txn_month, agg_account_balance_month, cross_sell_cutoffs
--- params: business_date, window_months, horizon_months, sample_permille
+-- params: business_date, window_months, horizon_months, sample_permille, sample_md5_below
 -- materialize: table
 -- What the take-up models learn from and score (docs/cross_sell.md), one row per customer
 -- active at a cut-off (a month end, listed in the temp table cross_sell_cutoffs) and, for the
--- customers of the sample (sample_permille of 1000 by DuckDB's hash of customer_id; 1000 =
--- everyone):
+-- customers of the sample (sample_permille of 1000, 1000 = everyone: those whose md5(customer_id),
+-- lowercase hex on both engines, sorts below sample_md5_below, the permille's share of 16^8):
 --   holds_<p>  an account of product p open at the cut-off (versions valid that day);
 --   took_<p>   an account of p opened in (cut-off, cut-off + horizon_months] and not held at
 --              the cut-off: the label; label_complete when that window ends by business_date;
@@ -35,7 +35,7 @@ people as (
       on c.valid_from <= k.cutoff_date and c.valid_to > k.cutoff_date
     where c.status = 'A'
       and (c.open_date is null or c.open_date <= k.cutoff_date)
-      and ($sample_permille >= 1000 or abs(hash(c.customer_id)) % 1000 < $sample_permille)
+      and ($sample_permille >= 1000 or md5(c.customer_id) < $sample_md5_below)
 ),
 
 held as (
