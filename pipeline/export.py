@@ -49,11 +49,13 @@ MANIFEST = "_manifest.json"
 PAUSE_ENV = "CVP_EXPORT_TEST_PAUSE_SECONDS"
 
 MOBILE_MASK_SQL = (
-    "case when regexp_full_match({col}, '1[0-9]{{10}}') "
+    "case when length({col}) = 11 and regexp_matches({col}, '^1[0-9]{{10}}$') "
     "then left({col}, 3) || '****' || right({col}, 4) end"
 )
 """SQL for a masked mobile (``138****1234``); anything that is not an 11-digit mainland mobile
-becomes NULL rather than risk exporting it in clear."""
+becomes NULL rather than risk exporting it in clear. Portable: Spark has no
+``regexp_full_match``; its ``rlike`` (``regexp_matches``) finds the pattern anywhere, hence the
+anchors, and Java's ``$`` also matches before a final line break, hence the length."""
 
 _MOBILE = re.compile(r"1\d{10}")
 

@@ -19,21 +19,29 @@ from tests.landing import acct_line, cust_line, txn_line, write_feed
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from pipeline.engine.base import Engine
+
 REPO = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 27)
 
 
 def run_stage_for(
-    con: duckdb.DuckDBPyConnection, cfg: Config, stage: Stage, day: date = DAY
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    stage: Stage,
+    day: date = DAY,
+    engine: Engine | None = None,
 ) -> StageContext:
-    """Run ``stage`` alone for ``day`` as the runner does (ledger row, transaction); return
-    its context, whose ``facts`` hold what the stage reported."""
+    """Run ``stage`` alone for ``day`` as the runner does (ledger row, transaction), on
+    ``engine`` (DuckDB on ``con`` by default); return its context, whose ``facts`` hold what
+    the stage reported."""
     ctx = StageContext(
         con=con,
         cfg=cfg,
         business_date=day,
         ledger=RunLedger(con, "test"),
         log=logging.getLogger("test"),
+        engine=engine,  # type: ignore[arg-type]  # None: DuckDB on con
     )
     run_stage(ctx, stage)
     return ctx

@@ -11,17 +11,20 @@ identified by a keyed hash (HMAC) of their account (:mod:`pipeline.privacy`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ExportBlocked, StageFailed
 from pipeline.export import MOBILE_MASK_SQL
 from pipeline.privacy import counterparty_ref, ref_key
 from pipeline.stages.base import Stage, StageContext
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+    import pyarrow as pa
+
+    from pipeline.engine.base import Engine
 
 _MOBILE = MOBILE_MASK_SQL.format(col="c.mobile")
 
@@ -87,7 +90,8 @@ QUERIES: dict[str, str] = {
     "merchant_network": """
         select n.customer_id::varchar as customer_id,
                n.business_date::date as business_date,
-               cvp_counterparty_ref(n.counterparty_key::varchar) as counterparty_ref,
+               -- the account in clear, replaced by its keyed hash before it leaves (run)
+               n.counterparty_key::varchar as counterparty_ref,
                n.role::varchar as role,
                n.counterparty_rank::integer as counterparty_rank,
                n.amount::decimal(18, 2) as amount,
@@ -198,26 +202,27 @@ QUERIES: dict[str, str] = {
     """,
 }
 """One query per exported file; every column cast to its documented type. A column added to a
-file goes at its end (docs/exports.md: a minor schema version)."""
+file goes at its end (docs/exports.md: a minor schema version). Each runs on the stage's
+engine (DuckDB SQL of the portable subset: tests/test_spark_stages_sptiers.py lints them)."""
+
+PSEUDONYMISED = {"merchant_network": "counterparty_ref"}
+"""File → the column read in clear and replaced by :func:`pipeline.privacy.counterparty_ref`
+in this process, before anything is written."""
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
-    }
-
-
-def check_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The check tables present: every ``chk_*`` table and every table of ``sql/checks/``."""
+def check_tables(engine: Engine) -> list[str]:
+    """The check tables present: every table of ``sql/checks/`` (``chk_*`` and the others)."""
     from pipeline.warehouse import SQL_DIR
 
-    present = _tables(con)
     declared = {p.stem for p in (SQL_DIR / "checks").glob("*.sql")}
-    return sorted(t for t in present if t.startswith("chk_") or t in declared)
+    return sorted(t for t in declared if engine.table_exists(t))
 
 
-def blocking_problems(con: duckdb.DuckDBPyConnection, business_date: date) -> list[str]:
-    """Why the date must not be exported; empty when every stage and check passed."""
+def blocking_problems(
+    con: duckdb.DuckDBPyConnection, engine: Engine, business_date: date
+) -> list[str]:
+    """Why the date must not be exported; empty when every stage and check passed. The run
+    ledger is the warehouse file's (``con``), the check tables the engine's."""
     problems = []
     rows = con.execute(
         """
@@ -234,18 +239,47 @@ def blocking_problems(con: duckdb.DuckDBPyConnection, business_date: date) -> li
     for stage, status, message in rows:
         what = "failed" if status == "failed" else f"did not finish (status {status})"
         problems.append(f"stage {stage} {what}" + (f": {message}" if message else ""))
-    for table in check_tables(con):
-        cols = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    for table in check_tables(engine):
+        cols = {name for name, _ in engine.columns(table)}
         if not {"business_date", "is_ok"} <= cols:
             problems.append(f"check table {table} lacks business_date or is_ok")
             continue
-        row = con.execute(
-            f"select count(*) from {table} where business_date = $d and not is_ok",
-            {"d": business_date},
-        ).fetchone()
-        if row and row[0]:
-            problems.append(f"check {table}: {row[0]} failed rows")
+        failed = _count(engine, f"{table} where business_date = $d and not is_ok", business_date)
+        if failed:
+            problems.append(f"check {table}: {failed} failed rows")
     return problems
+
+
+def _count(engine: Engine, rows: str, business_date: date) -> int:
+    """``select count(*) from <rows>`` on the engine, ``$d`` the date."""
+    return int(engine.read(f"select count(*) as n from {rows}", {"d": business_date})["n"][0])
+
+
+def export_arrow(frame: pl.DataFrame) -> pa.Table:
+    """A list read by the engine as the Arrow table written: the types DuckDB's
+    ``to_arrow_table`` gives its columns (strings as ``string``, not polars'
+    ``large_string``), so a file's bytes do not depend on the engine that read it."""
+    import polars as pl
+    import pyarrow as pa
+
+    arrow = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    fields = [
+        pa.field(f.name, pa.string() if f.type == pa.large_string() else f.type)
+        for f in arrow.schema
+    ]
+    return arrow.cast(pa.schema(fields))
+
+
+def read_list(engine: Engine, name: str, business_date: date, key: bytes) -> pa.Table:
+    """The rows of one exported file, its counterparties pseudonymised (HMAC under ``key``)."""
+    import polars as pl
+
+    frame = engine.read(QUERIES[name], {"business_date": business_date})
+    column = PSEUDONYMISED.get(name)
+    if column is not None:
+        refs = [counterparty_ref(key, v) for v in frame[column].to_list()]
+        frame = frame.with_columns(pl.Series(column, refs, dtype=pl.String))
+    return export_arrow(frame)
 
 
 def build_manifest(ctx: StageContext) -> dict[str, Any]:
@@ -273,49 +307,26 @@ def build_manifest(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def counterparty_refs(con: duckdb.DuckDBPyConnection, key: bytes) -> Iterator[None]:
-    """The SQL function ``cvp_counterparty_ref(varchar)``: HMAC-SHA256 under ``key``
-    (:func:`pipeline.privacy.counterparty_ref`), defined inside the block only."""
-    con.create_function(
-        "cvp_counterparty_ref",
-        lambda value: counterparty_ref(key, value),
-        [duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        side_effects=False,
-    )
-    try:
-        yield
-    finally:
-        con.remove_function("cvp_counterparty_ref")
-
-
 def run(ctx: StageContext) -> int:
     """Write the date's Parquet lists, manifest and _SUCCESS atomically into the export folder."""
     from pipeline.export import publish_export
     from pipeline.stages.clv import fit_json
 
-    con, day = ctx.con, ctx.business_date
-    problems = blocking_problems(con, day)
+    engine, day = ctx.engine, ctx.business_date
+    problems = blocking_problems(ctx.con, engine, day)
     if problems:
         raise ExportBlocked(
             f"export for {day} refused: "
             + "; ".join(problems)
             + f". Fix and re-run the failed stage, then `cvp export --date {day}`"
         )
-    tiered = (
-        con.execute(
-            "select count(*) from int_customer_tiers where business_date = ?", [day]
-        ).fetchone()
-        if "int_customer_tiers" in _tables(con)
-        else None
+    tiered = engine.table_exists("int_customer_tiers") and _count(
+        engine, "int_customer_tiers where business_date = $d", day
     )
-    if not tiered or not tiered[0]:
+    if not tiered:
         raise StageFailed(f"no tiers for {day}: run `cvp tiers --date {day}` first")
-    tables = {}
-    with counterparty_refs(con, ref_key(ctx.cfg)):
-        for name in ctx.cfg.export.files:
-            tables[name] = con.execute(QUERIES[name], {"business_date": day}).to_arrow_table()
+    key = ref_key(ctx.cfg)
+    tables = {name: read_list(engine, name, day, key) for name in ctx.cfg.export.files}
     clv_fit = fit_json(ctx.cfg.paths.export_dir, day)
     attachments = {"clv_fit.json": clv_fit} if clv_fit.exists() else {}
     folder = publish_export(
@@ -343,10 +354,14 @@ STAGE = Stage(
         "int_branch_summary",
         "int_merchants",
         "int_merchant_counterparties",
+        "int_customer_clv",
         "hist_customers",
+        "tiers_consistency",
+        "chk_contribution_reconciliation",
         "run_ledger",
         "file_ledger",
     ),
     writes=("export folder",),
     config_sections=("export",),
+    engines=("duckdb", "spark"),
 )
