@@ -29,8 +29,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
-from pipeline.sqlfiles import run_sql
-from pipeline.warehouse import table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -38,6 +36,7 @@ if TYPE_CHECKING:
 
     from pipeline.config import Config
     from pipeline.config.lists import CrossSellConfig
+    from pipeline.engine.base import Engine
 
 MODEL_LAYOUT = 2
 """Version of the model code and features, part of the model version (2: the training sample
@@ -121,15 +120,15 @@ def sample_md5_below(permille: int) -> str:
 
 
 def _build_inputs(
-    con: duckdb.DuckDBPyConnection, cfg: Config, day: date, dates: list[date], permille: int
+    engine: Engine, cfg: Config, day: date, dates: list[date], permille: int
 ) -> pl.DataFrame:
     import polars as pl
 
     xs = cfg.lists.cross_sell
-    con.execute("create or replace temp table cross_sell_cutoffs (cutoff_date date)")
-    con.executemany("insert into cross_sell_cutoffs values (?)", [[d] for d in dates])
-    run_sql(
-        con,
+    engine.temp_frame(
+        "cross_sell_cutoffs", pl.DataFrame({"cutoff_date": dates}, schema={"cutoff_date": pl.Date})
+    )
+    engine.run_file(
         "lists/int_cross_sell_inputs",
         {
             "business_date": day,
@@ -139,9 +138,7 @@ def _build_inputs(
             "sample_md5_below": sample_md5_below(permille),
         },
     )
-    frame = con.execute(
-        "select * from int_cross_sell_inputs order by customer_id, cutoff_date"
-    ).pl()
+    frame = engine.read("select * from int_cross_sell_inputs order by customer_id, cutoff_date")
     return frame.with_columns(pl.col("cutoff_date", "label_end_date").cast(pl.Date))
 
 
@@ -173,6 +170,7 @@ def fit_date(con: duckdb.DuckDBPyConnection, latest: date | None, horizon: int, 
 
 def _fit_and_store(
     con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     cfg: Config,
     as_of: date,
     version: str,
@@ -181,12 +179,13 @@ def _fit_and_store(
     from models.cross_sell import evaluate_out_of_time, fit_takeup_model, labelled_rows
 
     xs = cfg.lists.cross_sell
-    customers = con.execute(
-        "select count(distinct customer_id) from hist_customers where valid_from <= ?", [as_of]
-    ).fetchone()
-    n = int(customers[0]) if customers else 0
+    customers = engine.read(
+        "select count(distinct customer_id) as n from hist_customers where valid_from <= $d",
+        {"d": as_of},
+    )
+    n = int(customers["n"][0])
     permille = min(1000, math.ceil(1000 * xs.training_sample_customers / max(n, 1)))
-    history = _build_inputs(con, cfg, as_of, complete, permille) if complete else None
+    history = _build_inputs(engine, cfg, as_of, complete, permille) if complete else None
     con.execute("delete from cross_sell_models where model_version = ?", [version])
     con.execute("delete from cross_sell_model_runs where model_version = ?", [version])
     for product in xs.products:
@@ -286,13 +285,13 @@ def _data_stamp(con: duckdb.DuckDBPyConnection, cutoff: date) -> str | None:
     return row[0] if row else None
 
 
-def product_values(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
+def product_values(engine: Engine, day: date) -> dict[str, float]:
     """Mean annual contribution of a holder of each product (CNY), from the contribution model
     as of the latest date on or before ``day``; none without the contribution model's table
     (then no call is worth its cost)."""
-    if not table_exists(con, "int_customer_product_contribution"):
+    if not engine.table_exists("int_customer_product_contribution"):
         return {}
-    rows = con.execute(
+    rows = engine.read(
         """
         with per_customer as (
             select customer_id, product_code, sum(contribution_amount) as amount
@@ -302,17 +301,25 @@ def product_values(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float
                                    where business_date <= $d)
             group by all
         )
-        select product_code, avg(amount)::double from per_customer group by all
+        select product_code, avg(amount)::double as amount from per_customer group by all
         """,
         {"d": day},
-    ).fetchall()
+    ).rows()
     return {str(p): float(v) for p, v in rows if v is not None}
 
 
-def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> CrossSellOutput:
-    """Fit when due, score the current cut-off, rank today's non-holders' products."""
+def run_cross_sell(
+    con: duckdb.DuckDBPyConnection, cfg: Config, day: date, engine: Engine | None = None
+) -> CrossSellOutput:
+    """Fit when due, score the current cut-off, rank today's non-holders' products. The data
+    on ``engine`` (DuckDB on ``con`` by default); the model tables, for now, in ``con``'s
+    warehouse."""
     import polars as pl
 
+    if engine is None:
+        from pipeline.engine.duckdb_engine import DuckDBEngine
+
+        engine = DuckDBEngine(con)
     # Import before limiting: threadpoolctl only limits thread pools already loaded.
     import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
@@ -321,8 +328,8 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
 
     xs = cfg.lists.cross_sell
     ensure_tables(con)
-    first = con.execute("select min(month_start) from agg_customer_txn_month").fetchone()
-    first_month = first[0] if first and first[0] else day.replace(day=1)
+    first = engine.read("select min(month_start) as m from agg_customer_txn_month")["m"][0]
+    first_month = first or day.replace(day=1)
     all_cutoffs = cutoffs(first_month, day, xs.window_months, xs.history_months)
     complete = [c for c in all_cutoffs if label_end(c, xs.horizon_months) <= day]
     latest = complete[-1] if complete else None
@@ -334,7 +341,7 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
         ).fetchone()
         if not stored or stored[0] < len(xs.products):
             as_of = fit_date(con, latest, xs.horizon_months, day)
-            _fit_and_store(con, cfg, as_of, version, complete)
+            _fit_and_store(con, engine, cfg, as_of, version, complete)
             facts["cross_sell_fitted"] = True
         models = {
             r[0]: (r[1], r[2], r[3], r[4])
@@ -353,7 +360,7 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
             [now, version, stamp],
         ).pl()
         facts["cross_sell_scores_cached"] = cached.height > 0
-        held_today = con.execute(
+        held_today = engine.read(
             """
             select customer_id, product_code from hist_accounts
             where valid_from <= $d and valid_to > $d and status <> 'C'
@@ -361,16 +368,16 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
             group by all
             """,
             {"d": day},
-        ).pl()
-        active = con.execute(
+        )
+        active = engine.read(
             "select customer_id from hist_customers "
             "where valid_from <= $d and valid_to > $d and status = 'A'",
             {"d": day},
-        ).pl()
+        )
         frames: list[pl.DataFrame] = [cached] if cached.height else []
         current = None
         if not cached.height:
-            current = _build_inputs(con, cfg, day, [now], 1000)
+            current = _build_inputs(engine, cfg, day, [now], 1000)
             frames = score_cutoff(current, models, xs)
         if current is not None and frames:
             # the cut-off's scores hold until the cut-off, the model or the data under it
@@ -384,7 +391,7 @@ def run_cross_sell(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> Cr
             con.register("_xs_scores", fresh.to_arrow())
             con.execute("insert into cross_sell_scores by name select * from _xs_scores")
             con.unregister("_xs_scores")
-    values = product_values(con, day)
+    values = product_values(engine, day)
     columns = {
         "customer_id": pl.String,
         "product_code": pl.String,

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from pipeline.config.tiers import TiersConfig
+    from pipeline.engine.base import Engine
+
 TABLES: dict[str, str] = {
     "int_customer_tiers": """
         customer_id varchar not null, business_date date not null,
@@ -99,13 +102,43 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table int_cross_sell alter column propensity_score drop not null")
 
 
-def _previous_state(con: duckdb.DuckDBPyConnection, business_date: date) -> pl.DataFrame:
-    return con.execute(
-        "select customer_id, tier, below_since, best_rank_below from int_customer_tiers "
+def _previous(engine: Engine, columns: str, business_date: date) -> pl.DataFrame:
+    """``columns`` of the latest earlier date's ``int_customer_tiers`` (none on a first date)."""
+    return engine.read(
+        f"select {columns} from int_customer_tiers "
         "where business_date = (select max(business_date) from int_customer_tiers "
         "where business_date < $d)",
         {"d": business_date},
-    ).pl()
+    )
+
+
+UNREAD_COLUMNS = frozenset(
+    {"business_date", "tenure_months", "service_cost_amount", "counter_txns"}
+    | {"inflow_prior_month_amount"}
+)
+"""Columns of ``int_tier_inputs`` and ``int_growth_signals`` the models do not read (kept in
+the tables for analysts): not read into this process."""
+
+
+def _read_partition(engine: Engine, table: str, business_date: date) -> pl.DataFrame:
+    """The date's rows of ``table``: the columns the models read, named (no ``*`` modifier:
+    portable)."""
+    names = [n for n, _ in engine.columns(table) if n not in UNREAD_COLUMNS]
+    columns = ", ".join(f'"{n}"' for n in names)
+    return engine.read(
+        f"select {columns} from {table} where business_date = $d", {"d": business_date}
+    )
+
+
+def online_fees(rules: TiersConfig) -> pl.DataFrame:
+    """``tiers.migration.online_fee_amount`` as the rows of ``ref_online_fees``."""
+    import polars as pl
+
+    fees = rules.migration.online_fee_amount
+    return pl.DataFrame(
+        {"txn_code": list(fees), "fee_amount": list(fees.values())},
+        schema={"txn_code": pl.String, "fee_amount": pl.Decimal(18, 2)},
+    )
 
 
 def run(ctx: StageContext) -> int:
@@ -122,13 +155,12 @@ def run(ctx: StageContext) -> int:
         select_channel_migration,
         tier_changes,
     )
-    from pipeline.sqlfiles import run_sql, write_partition
     from pipeline.stages.cross_sell import run_cross_sell
     from pipeline.stages.features import ensure_aggregates
     from pipeline.stages.rm_value import prepare_rm_value
     from pipeline.warehouse import release_cache
 
-    con, cfg, day = ctx.con, ctx.cfg, ctx.business_date
+    con, engine, cfg, day = ctx.con, ctx.engine, ctx.cfg, ctx.business_date
     rules, lists = cfg.tiers, cfg.lists
     month_start = day.replace(day=1)
     window_start = shift_months(month_start, -(rules.migration.window_months - 1))
@@ -149,19 +181,11 @@ def run(ctx: StageContext) -> int:
     # ref_channel_costs (the contribution model's unit costs), and the month to date as of
     # this date (int_tier_inputs reads it; a later date of the month may have replaced it)
     ensure_aggregates(con, cfg, day, when_missing=True)
-    con.execute(
-        "create or replace temp table ref_online_fees (txn_code varchar, fee_amount decimal(18, 2))"
-    )
-    fees = rules.migration.online_fee_amount
-    if fees:
-        con.executemany(
-            "insert into ref_online_fees values (?, ?)", [list(r) for r in fees.items()]
-        )
-    run_sql(con, "tiers/int_tier_inputs", params)
-    inputs = con.execute("select * from int_tier_inputs where business_date = ?", [day]).pl()
+    engine.temp_frame("ref_online_fees", online_fees(rules))
+    engine.run_file("tiers/int_tier_inputs", params)
+    inputs = _read_partition(engine, "int_tier_inputs", day)
 
-    run_sql(
-        con,
+    engine.run_file(
         "tiers/int_growth_signals",
         {
             "business_date": day,
@@ -170,35 +194,36 @@ def run(ctx: StageContext) -> int:
             "prior_months": rules.potential.trend_prior_months,
         },
     )
-    growth = con.execute(
-        "select * exclude (business_date) from int_growth_signals where business_date = ?", [day]
-    ).pl()
-    previous_flags = con.execute(
-        "select customer_id, potential_reasons from int_customer_tiers where business_date = "
-        "(select max(business_date) from int_customer_tiers where business_date < ?)",
-        [day],
-    ).pl()
+    growth = _read_partition(engine, "int_growth_signals", day)
+    previous_flags = _previous(engine, "customer_id, potential_reasons", day)
     inputs = inputs.join(growth, on="customer_id", how="left")
     release_cache(con, cfg.warehouse.memory_limit)  # the frames below need the memory
     customers = assign_tiers(flag_potential(inputs, rules.potential, previous_flags), rules)
     tiers = apply_credit_gate(
-        apply_hysteresis(_previous_state(con, day), customers, day, rules), rules
+        apply_hysteresis(
+            _previous(engine, "customer_id, tier, below_since, best_rank_below", day),
+            customers,
+            day,
+            rules,
+        ),
+        rules,
     )
     del inputs, growth, previous_flags, customers  # a million rows each: cross-sell needs room
     cutoff = cfg.merchants.score_cutoff
     tiers = migration_protection(tiers, rules.migration, cutoff)
-    write_partition(con, "int_customer_tiers", _conformed(con, "int_customer_tiers", tiers), day)
-    history = tier_changes(tiers, day).drop("business_date")
-    write_partition(con, "tier_history", history, day)
-
-    xs = run_cross_sell(con, cfg, day)
-    write_partition(
-        con, "int_cross_sell", _conformed(con, "int_cross_sell", xs.recommendations), day
+    engine.write_partition(
+        "int_customer_tiers", _conformed(engine, "int_customer_tiers", tiers), day
     )
-    write_partition(
-        con,
+    history = tier_changes(tiers, day).drop("business_date")
+    engine.write_partition("tier_history", history, day)
+
+    xs = run_cross_sell(con, cfg, day, engine)
+    engine.write_partition(
+        "int_cross_sell", _conformed(engine, "int_cross_sell", xs.recommendations), day
+    )
+    engine.write_partition(
         "int_cross_sell_evaluation",
-        _conformed(con, "int_cross_sell_evaluation", xs.evaluation),
+        _conformed(engine, "int_cross_sell_evaluation", xs.evaluation),
         day,
     )
 
@@ -207,7 +232,7 @@ def run(ctx: StageContext) -> int:
         tiers.select("customer_id", "contribution_amount", "home_branch_id", "tier"),
         on="customer_id",
     )
-    write_partition(con, "int_channel_migration", migration, day)
+    engine.write_partition("int_channel_migration", migration, day)
 
     best = xs.recommendations.filter(pl.col("product_rank") == 1).select(
         "customer_id",
@@ -219,20 +244,20 @@ def run(ctx: StageContext) -> int:
         is_migration_candidate=pl.col("customer_id").is_in(migration["customer_id"].implode()),
     )
     calls = build_call_list(candidates, lists.call_list, len(rules.ladder))
-    write_partition(con, "int_call_list", calls, day)
+    engine.write_partition("int_call_list", calls, day)
 
     rm_params, rm_facts = prepare_rm_value(con, cfg, day)
     ctx.facts.update(rm_facts)
-    run_sql(con, "lists/int_rm_value_created", {**params, **rm_params})
-    run_sql(con, "lists/int_rm_scorecard", params)
-    run_sql(con, "lists/int_branch_summary", params)
-    run_sql(con, "checks/tiers_consistency", params)
+    engine.run_file("lists/int_rm_value_created", {**params, **rm_params})
+    engine.run_file("lists/int_rm_scorecard", params)
+    engine.run_file("lists/int_branch_summary", params)
+    engine.run_file("checks/tiers_consistency", params)
 
-    failed = con.execute(
+    failed = engine.read(
         "select check_name, failing_rows from tiers_consistency "
-        "where business_date = ? and not is_ok order by check_name",
-        [day],
-    ).fetchall()
+        "where business_date = $d and not is_ok order by check_name",
+        {"d": day},
+    ).rows()
     ctx.facts.update(
         {
             "tiers": dict(tiers.group_by("tier").len().iter_rows()),
@@ -257,11 +282,11 @@ def run(ctx: StageContext) -> int:
     return tiers.height
 
 
-def _conformed(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+def _conformed(engine: Engine, table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """The frame's columns the table has: a column the frame computes but an older table
     lacks was added by :func:`ensure_tables`; a column an older version wrote and this one no
     longer computes stays null for the new date."""
-    have = set(_columns(con, table)) - {"business_date"}
+    have = {name for name, _ in engine.columns(table)} - {"business_date"}
     return frame.select([c for c in frame.columns if c in have])
 
 
