@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from pipeline.config import Config
+from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.sqlfiles import run_sql
 from pipeline.stages.rm_value import prepare_rm_value
 from pipeline.stages.tiers import ensure_tables
@@ -87,7 +88,7 @@ def night(con: duckdb.DuckDBPyConnection, cfg: Config) -> dict[str, dict[str, De
     returns the scorecard per manager."""
     run(con, cfg, "features", "contribution", day=DAY)
     ensure_tables(con)
-    rm_params, _ = prepare_rm_value(con, cfg, DAY)
+    rm_params, _ = prepare_rm_value(con, DuckDBEngine(con), cfg, DAY)
     run_sql(con, "lists/int_rm_value_created", {"business_date": DAY, **rm_params})
     run_sql(
         con,

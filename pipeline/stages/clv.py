@@ -609,7 +609,7 @@ def ensure_monthly_contribution(ctx: StageContext, months: list[date]) -> bool:
     con = ctx.con
     if table_exists(con, "agg_account_balance_month"):  # the contribution model's inputs
         ctx.facts["clv_contribution_months_computed"] = refresh_monthly_contribution(
-            con, ctx.cfg, months
+            con, ctx.engine, ctx.cfg, months
         )
     return table_exists(con, "agg_customer_contribution_month")
 

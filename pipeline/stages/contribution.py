@@ -18,8 +18,9 @@ import duckdb
 
 from pipeline.config import Config
 from pipeline.dates import month_end
+from pipeline.engine.base import Engine
 from pipeline.errors import CheckFailed
-from pipeline.sqlfiles import load_sql, observe, run_sql, sql_path
+from pipeline.sqlfiles import load_sql, observe, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.features import (
     AGGREGATES,
@@ -38,7 +39,7 @@ from pipeline.stages.features import (
 )
 
 
-def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> int:
+def check_reconciliation(engine: Engine, params: dict[str, Any]) -> int:
     """Materialise the reconciliation check for the date; raise on any mismatch.
 
     Raises
@@ -46,13 +47,13 @@ def check_reconciliation(con: duckdb.DuckDBPyConnection, params: dict[str, Any])
     StageFailed
         Naming the first mismatching branch, product and component (and how many more).
     """
-    rows = run_sql(con, "checks/chk_contribution_reconciliation", params)
-    bad = con.execute(
+    rows = engine.run_file("checks/chk_contribution_reconciliation", params)
+    bad = engine.read(
         "select branch_id, product_code, component, customer_sum_amount, source_amount "
-        "from chk_contribution_reconciliation where business_date = ? and not is_ok "
-        "order by abs(difference_amount) desc",
-        [params["business_date"]],
-    ).fetchall()
+        "from chk_contribution_reconciliation where business_date = $day and not is_ok "
+        "order by abs(difference_amount) desc, branch_id, product_code, component",
+        {"day": params["business_date"]},
+    ).rows()
     if bad:
         branch, product, component, summed, source = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -161,45 +162,48 @@ def run(ctx: StageContext) -> int:
             params,
         )
     )
-    ctx.facts["product_rows"] = run_sql(
-        ctx.con, "contribution/int_customer_product_contribution", params
+    engine = ctx.engine
+    ctx.facts["product_rows"] = engine.run_file(
+        "contribution/int_customer_product_contribution", params
     )
-    rows = run_sql(ctx.con, "contribution/int_customer_contribution", params)
-    ctx.facts["reconciliation_rows"] = check_reconciliation(ctx.con, params)
+    rows = engine.run_file("contribution/int_customer_contribution", params)
+    ctx.facts["reconciliation_rows"] = check_reconciliation(engine, params)
     drop_current_parts(ctx.con, ("agg_customer_contribution_parts",))
-    summary = ctx.con.execute(
-        "select sum(contribution_amount), avg((contribution_amount < 0)::int) "
-        "from int_customer_contribution where business_date = ?",
-        [ctx.business_date],
-    ).fetchone()
-    if summary:
-        ctx.facts["contribution_total"] = str(summary[0])
-        ctx.facts["negative_share"] = summary[1]
+    summary = engine.read(
+        "select sum(contribution_amount) as total, "
+        "avg(case when contribution_amount < 0 then 1 else 0 end) as negative_share "
+        "from int_customer_contribution where business_date = $day",
+        {"day": ctx.business_date},
+    ).row(0)
+    ctx.facts["contribution_total"] = str(summary[0])
+    ctx.facts["negative_share"] = summary[1]
     return rows
 
 
+MONTHLY_COLUMNS = (
+    "cast(null as varchar) as customer_id, cast(null as date) as month_start, "
+    "cast(null as decimal(18, 6)) as contribution_amount"
+)
+"""The columns of ``agg_customer_contribution_month`` (a select list of typed NULLs)."""
+
+
 def refresh_monthly_contribution(
-    con: duckdb.DuckDBPyConnection, cfg: Config, months: list[date]
+    con: duckdb.DuckDBPyConnection, engine: Engine, cfg: Config, months: list[date]
 ) -> int:
     """Keep ``agg_customer_contribution_month`` (customer_id, month_start: the contribution of
     one closed month, not annualised) for ``months``: a month is computed when missing, under
     another economics config, or when deliveries for it arrived since (the golden-customer
-    rule ranks customers month by month from it). Returns the months computed."""
+    rule ranks customers month by month from it). The table lives on ``engine``, its refresh
+    log (``agg_refresh_log``) on ``con``. Returns the months computed."""
     load_reference_tables(con, cfg)
     refresh_closed_aggregates(con, cfg, months)
-    con.execute(
-        "create table if not exists agg_customer_contribution_month (customer_id varchar, "
-        "month_start date, contribution_amount decimal(18, 6))"
-    )
+    table = "agg_customer_contribution_month"
     create_refresh_log(con)
     economics_hash = cfg.section_fingerprint("economics")
-    stale = stale_months(
-        con,
-        "agg_customer_contribution_month",
-        ("ACCT", "TXN"),
-        months,
-        economics_hash,
-        inputs=tuple(AGGREGATES),
+    stale = (
+        stale_months(con, table, ("ACCT", "TXN"), months, economics_hash, inputs=tuple(AGGREGATES))
+        if engine.table_exists(table)
+        else list(months)
     )
     pricing = load_sql(sql_path("contribution/int_customer_product_contribution"))
     for month in stale:
@@ -218,15 +222,22 @@ def refresh_monthly_contribution(
         refresh_window_parts(
             con, "agg_customer_contribution_parts", window_of(cfg, last), params, "", ()
         )
-        con.execute("delete from agg_customer_contribution_month where month_start = ?", [month])
         args = {k: params[k] for k in pricing.params}
         observe(con, pricing, args)
-        con.execute(
-            "insert into agg_customer_contribution_month select customer_id, "
-            f"date '{month}', sum(contribution_amount) from ({pricing.body}) group by all",
+        engine.replace_where(
+            table,
+            f"select customer_id, date '{month}' as month_start, "
+            "cast(sum(contribution_amount) as decimal(18, 6)) as contribution_amount "
+            f"from ({pricing.body}) group by customer_id",
+            f"month_start = date '{month}'",
             args,
+            key="month_start",
         )
-        log_refresh(con, "agg_customer_contribution_month", [month], None, economics_hash)
+        log_refresh(con, table, [month], None, economics_hash)
+    if not engine.table_exists(table):  # no month asked for: read empty by the SQL files
+        engine.replace_where(
+            table, f"select {MONTHLY_COLUMNS} where false", "false", key="month_start"
+        )
     drop_current_parts(con, ("agg_customer_contribution_parts",))
     return len(stale)
 

@@ -16,12 +16,17 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import first_of_month, month_end
-from pipeline.stages.contribution import history_start, refresh_monthly_contribution
+from pipeline.stages.contribution import (
+    MONTHLY_COLUMNS,
+    history_start,
+    refresh_monthly_contribution,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
     from pipeline.config import Config
+    from pipeline.engine.base import Engine
 
 YEAR_MONTHS = 12
 
@@ -65,46 +70,63 @@ def rm_period(con: duckdb.DuckDBPyConnection, cfg: Config, day: date) -> RmPerio
     )
 
 
+PUBLISHED = "hist_published_contribution_month"
+
+
 def publish_closed_months(
-    con: duckdb.DuckDBPyConnection, months: list[date], economics_hash: str, day: date
+    engine: Engine, months: list[date], economics_hash: str, day: date
 ) -> int:
     """Record each closed month's contribution per customer the first time it is computed, in
     ``hist_published_contribution_month``, with the economics config of that night. A month is
     never rewritten there. Returns how many months were published now."""
-    con.execute(
-        "create table if not exists hist_published_contribution_month (customer_id varchar, "
-        "month_start date, contribution_amount decimal(18, 6), economics_hash varchar, "
-        "published_date date)"
-    )
+    if not engine.table_exists(PUBLISHED):  # read by int_rm_value_created, also when empty
+        engine.replace_where(
+            PUBLISHED,
+            f"select {MONTHLY_COLUMNS}, cast(null as varchar) as economics_hash, "
+            "cast(null as date) as published_date where false",
+            "false",
+            key="month_start",
+        )
     if not months:
         return 0
-    rows = con.execute(
-        "select distinct a.month_start from agg_customer_contribution_month as a "
-        "where a.month_start in ? and not exists (select 1 from "
-        "hist_published_contribution_month as p where p.month_start = a.month_start)",
-        [months],
-    ).fetchall()
-    new = [r[0] for r in rows]
-    if new:
-        con.execute(
-            "insert into hist_published_contribution_month select customer_id, month_start, "
-            "contribution_amount, ?, ? from agg_customer_contribution_month "
-            "where month_start in ?",
-            [economics_hash, day, new],
+    span = {"first": min(months), "last": max(months)}
+    computed = engine.read(
+        "select distinct month_start from agg_customer_contribution_month "
+        "where month_start between $first and $last",
+        span,
+    )["month_start"].to_list()
+    published = set(
+        engine.read(
+            f"select distinct month_start from {PUBLISHED} "
+            "where month_start between $first and $last",
+            span,
+        )["month_start"].to_list()
+    )
+    new = sorted(m for m in computed if m in months and m not in published)
+    for month in new:
+        engine.replace_where(
+            PUBLISHED,
+            "select customer_id, month_start, contribution_amount, $economics_hash as "
+            "economics_hash, $day as published_date from agg_customer_contribution_month "
+            "where month_start = $month",
+            "month_start = $month",
+            {"economics_hash": economics_hash, "day": day, "month": month},
+            key="month_start",
         )
     return len(new)
 
 
 def prepare_rm_value(
-    con: duckdb.DuckDBPyConnection, cfg: Config, day: date
+    con: duckdb.DuckDBPyConnection, engine: Engine, cfg: Config, day: date
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Bring the monthly contributions of both years up to date (restated at today's rates when
     the economics config changed), publish the months seen for the first time, and return the
-    parameters of ``sql/lists/int_rm_value_created.sql`` and the facts to log."""
+    parameters of ``sql/lists/int_rm_value_created.sql`` and the facts to log. The tables
+    live on ``engine``; the history's start and the refresh log are read on ``con``."""
     period = rm_period(con, cfg, day)
     months = period.months() if period.measurable else []
-    computed = refresh_monthly_contribution(con, cfg, months)  # creates the table when new
-    published = publish_closed_months(con, months, cfg.section_fingerprint("economics"), day)
+    computed = refresh_monthly_contribution(con, engine, cfg, months)  # creates it when new
+    published = publish_closed_months(engine, months, cfg.section_fingerprint("economics"), day)
     params = {
         "start_month": period.start_month,
         "end_month": period.end_month,

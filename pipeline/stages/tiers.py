@@ -246,7 +246,7 @@ def run(ctx: StageContext) -> int:
     calls = build_call_list(candidates, lists.call_list, len(rules.ladder))
     engine.write_partition("int_call_list", calls, day)
 
-    rm_params, rm_facts = prepare_rm_value(con, cfg, day)
+    rm_params, rm_facts = prepare_rm_value(con, ctx.engine, cfg, day)
     ctx.facts.update(rm_facts)
     engine.run_file("lists/int_rm_value_created", {**params, **rm_params})
     engine.run_file("lists/int_rm_scorecard", params)

@@ -73,7 +73,7 @@ def run(ctx: StageContext) -> int:
     rows = engine.write_partition("int_customer_value_score", scores, day)
 
     months = [first_of_month(day, -k) for k in range(cfg.value.golden.band_months, 0, -1)]
-    ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, cfg, months)
+    ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, engine, cfg, months)
     monthly = engine.read(  # the band's months are consecutive month starts
         "select customer_id, month_start, contribution_amount "
         "from agg_customer_contribution_month where month_start between $first and $last",
