@@ -139,7 +139,8 @@ def run(ctx: StageContext) -> int:
     window = window_of(cfg, ctx.business_date)
     params = contribution_params(ctx.con, cfg, ctx.business_date)
     # the month to date as of this date (a later date of the month may have replaced it)
-    ctx.facts.update(ensure_aggregates(ctx.con, cfg, ctx.business_date))
+    engine = ctx.engine
+    ctx.facts.update(ensure_aggregates(ctx.con, cfg, ctx.business_date, engine=engine))
     economics_hash = cfg.section_fingerprint("economics")
     ctx.facts.update(
         refresh_window_parts(
@@ -149,6 +150,7 @@ def run(ctx: StageContext) -> int:
             params,
             economics_hash,
             stored_parts=("closed", "oldest"),
+            engine=engine,
         )
     )
     ctx.facts["history_days"] = params["history_days"]
@@ -160,15 +162,15 @@ def run(ctx: StageContext) -> int:
             window,
             economics_hash,
             params,
+            engine=engine,
         )
     )
-    engine = ctx.engine
     ctx.facts["product_rows"] = engine.run_file(
         "contribution/int_customer_product_contribution", params
     )
     rows = engine.run_file("contribution/int_customer_contribution", params)
     ctx.facts["reconciliation_rows"] = check_reconciliation(engine, params)
-    drop_current_parts(ctx.con, ("agg_customer_contribution_parts",))
+    drop_current_parts(ctx.con, ("agg_customer_contribution_parts",), engine)
     summary = engine.read(
         "select sum(contribution_amount) as total, "
         "avg(case when contribution_amount < 0 then 1 else 0 end) as negative_share "
@@ -195,8 +197,8 @@ def refresh_monthly_contribution(
     another economics config, or when deliveries for it arrived since (the golden-customer
     rule ranks customers month by month from it). The table lives on ``engine``, its refresh
     log (``agg_refresh_log``) on ``con``. Returns the months computed."""
-    load_reference_tables(con, cfg)
-    refresh_closed_aggregates(con, cfg, months)
+    load_reference_tables(con, cfg, engine)
+    refresh_closed_aggregates(con, cfg, months, engine)
     table = "agg_customer_contribution_month"
     create_refresh_log(con)
     economics_hash = cfg.section_fingerprint("economics")
@@ -220,7 +222,13 @@ def refresh_monthly_contribution(
             "with_stored_parts": False,
         }
         refresh_window_parts(
-            con, "agg_customer_contribution_parts", window_of(cfg, last), params, "", ()
+            con,
+            "agg_customer_contribution_parts",
+            window_of(cfg, last),
+            params,
+            "",
+            (),
+            engine=engine,
         )
         args = {k: params[k] for k in pricing.params}
         observe(con, pricing, args)
@@ -238,7 +246,7 @@ def refresh_monthly_contribution(
         engine.replace_where(
             table, f"select {MONTHLY_COLUMNS} where false", "false", key="month_start"
         )
-    drop_current_parts(con, ("agg_customer_contribution_parts",))
+    drop_current_parts(con, ("agg_customer_contribution_parts",), engine)
     return len(stale)
 
 
@@ -263,4 +271,5 @@ STAGE = Stage(
         "chk_contribution_reconciliation",
     ),
     config_sections=("features", "economics"),
+    engines=("duckdb", "spark"),
 )

@@ -138,4 +138,5 @@ STAGE = Stage(
         "rpt_contribution_concentration",
     ),
     config_sections=("value", "economics"),
+    engines=("duckdb", "spark"),
 )
