@@ -16,15 +16,13 @@ The harness's recorded night is checked too (a re-run of its last night).
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.stages import merchants
-from pipeline.stages.base import StageContext, run_stage
-from pipeline.warehouse import RunLedger
+from tests.conftest import run_stage_for
 from tests.stage_parity import CONTROL_TABLES, assert_stage_equal, differences
 from tests.test_merchant_block import config, loaded, zone
 
@@ -46,15 +44,7 @@ def test_merchant_nights_write_the_same_rows_on_spark(spark: SparkSession, tmp_p
     facts: dict[str, list[dict[str, object]]] = {"duckdb": [], "spark": []}
     for day in NIGHTS:
         for con, engine in ((duck_con, duck), (spark_con, lake)):
-            ctx = StageContext(
-                con=con,
-                cfg=cfg,
-                business_date=day,
-                ledger=RunLedger(con, "test"),
-                log=logging.getLogger("test"),
-                engine=engine,
-            )
-            run_stage(ctx, merchants.STAGE)
+            ctx = run_stage_for(con, cfg, merchants.STAGE, day, engine)
             facts[engine.name].append(ctx.facts)
     assert facts["duckdb"] == facts["spark"]
     assert [f["merchant_block_built"] for f in facts["spark"]] == [True, True, False]

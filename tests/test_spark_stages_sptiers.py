@@ -46,21 +46,6 @@ def test_the_cross_sell_sample_picks_the_same_customers_on_both_engines(
         assert got == expected, engine.name
 
 
-EXPORT_READS = (
-    "int_customer_tiers",
-    "int_cross_sell",
-    "int_channel_migration",
-    "int_call_list",
-    "int_rm_scorecard",
-    "int_branch_summary",
-    "int_merchants",
-    "int_merchant_counterparties",
-    "int_customer_clv",
-    "hist_customers",
-    "tiers_consistency",
-)
-
-
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_every_export_query_is_portable_sql(name: str) -> None:
     assert [str(f) for f in lint_sql(QUERIES[name], name)] == []
@@ -74,11 +59,12 @@ def test_the_export_on_spark_writes_duckdb_s_files_byte_for_byte(
     mobiles and counterparty references), and a failed check refuses the export on Spark too."""
     from pipeline.engine.lake import load_lake
     from pipeline.engine.spark_engine import SparkEngine
+    from tests.stage_parity import data_tables
 
     cfg, con = prepared(cfg)
     run_export(cfg, con)
     lake = SparkEngine(spark, tmp_path / "lake")
-    load_lake(con, lake, EXPORT_READS)
+    load_lake(con, lake, [t for t in data_tables(con) if t in EXPORT.reads])
     on_spark = cfg.model_copy(
         update={"paths": cfg.paths.model_copy(update={"export_dir": tmp_path / "spark"})}
     )
