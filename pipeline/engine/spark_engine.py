@@ -101,12 +101,7 @@ class SparkEngine:
 
     def temp_file(self, name: str, params: dict[str, Any]) -> None:
         model = load_sql(sql_path(name))
-        args = {k: params[k] for k in model.params}
-        columns = self._types(model.body, args)
-        # materialised now, as DuckDB's temp table is: later writes to its inputs do not show
-        frame = self._cast(self._query(model.body, args), columns).localCheckpoint()
-        frame.createOrReplaceTempView(model.table)
-        self._scratch_table(model.table, columns)
+        self._scratch_query(model.table, model.body, {k: params[k] for k in model.params})
 
     def temp_frame(self, table: str, frame: pl.DataFrame) -> None:
         arrow = _plain_arrow(frame)
@@ -165,13 +160,7 @@ class SparkEngine:
         return gone
 
     def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
-        args = params_of(query, params)
-        columns = self._types(query, args)
-        # materialised now, as DuckDB's temp table is: later writes to its inputs do not show
-        frame = self._cast(_named(self._query(query, args), columns), columns).localCheckpoint()
-        frame.createOrReplaceTempView(table)
-        self._scratch_table(table, columns)
-        return int(frame.count())
+        return int(self._scratch_query(table, query, params_of(query, params)).count())
 
     def describe(self, query: str, params: dict[str, Any] | None = None) -> Columns:
         return self._types(query, params_of(query, params))
@@ -220,6 +209,15 @@ class SparkEngine:
 
     def _query(self, query: str, args: dict[str, Any]) -> DataFrame:
         return self.spark.sql(spark_sql(query, args))
+
+    def _scratch_query(self, table: str, query: str, args: dict[str, Any]) -> DataFrame:
+        """``query``'s rows as the scratch table ``table``, materialised now, as DuckDB's temp
+        table is: later writes to its inputs do not show."""
+        columns = self._types(query, args)
+        frame = self._cast(_named(self._query(query, args), columns), columns).localCheckpoint()
+        frame.createOrReplaceTempView(table)
+        self._scratch_table(table, columns)
+        return frame
 
     def _types(self, query: str, args: dict[str, Any]) -> Columns:
         """The DuckDB types of ``query``'s columns, bound against the catalog."""
