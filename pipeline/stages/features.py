@@ -501,8 +501,9 @@ def refresh_closed_months(
     params: dict[str, Any],
     engine: Engine | None = None,
 ) -> list[date]:
-    """Recompute the stale ones of closed ``months`` (consecutive, oldest first) of a monthly
-    table, from the first stale to the last in one pass; return the stale months."""
+    """Recompute the stale ones of closed ``months`` of a monthly table, one month per pass
+    (a pass's memory and spill are a month's groups, not a year's: a first night at 2M
+    customers spilled more than 34 GB computing its year in one pass); return them."""
     table = sql_name.rsplit("/", 1)[-1]
     eng = _engine(con, engine)
     create_refresh_log(con)
@@ -511,20 +512,11 @@ def refresh_closed_months(
         if eng.table_exists(table)
         else list(months)
     )
-    if stale:
-        first, last = stale[0], stale[-1]
-        span = [x for x in months if first <= x <= last]
+    for month in stale:
         _replace_months(
-            con,
-            eng,
-            sql_name,
-            first,
-            last,
-            month_end(last),
-            "month_start between $month_from and $month_to",
-            params,
+            con, eng, sql_name, month, month, month_end(month), "month_start = $month_from", params
         )
-        log_refresh(con, table, span, None, config_hash)
+        log_refresh(con, table, [month], None, config_hash)
     ensure_current_table(con, table, eng)
     return stale
 
@@ -607,9 +599,9 @@ def refresh_monthly(
     """Bring a monthly table (``sql_name``: ``<folder>/<table>``, grain month_start,
     as_of_date, …) up to date for the date's window and the month before it: closed months
     never computed, whose latest refresh was under another config, or with a delivery of one
-    of ``feeds`` loaded since, in one pass; then the business date's own month, recomputed by
-    the stage that owns the table (``recompute_current``) or when this run does not hold it
-    as of the date under this config.
+    of ``feeds`` loaded since, a month per pass; then the business date's own month,
+    recomputed by the stage that owns the table (``recompute_current``) or when this run does
+    not hold it as of the date under this config.
 
     The month to date is not stored: it lives in the scratch table ``<table>_current`` of
     this run (``engine``'s; logged in ``con``'s temp ``agg_current_log``), which the later

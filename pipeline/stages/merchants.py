@@ -60,17 +60,13 @@ def refresh_inflow_months(
     if not stale:
         return 0
     model = load_sql(sql_path(f"merchants/{INFLOW_AGGREGATE}"))
-    params = {"month_from": stale[0], "month_to": stale[-1], "as_of": month_end(stale[-1])}
-    observe(con, model, params)
-    engine.replace_where(
-        INFLOW_AGGREGATE,
-        model.body,
-        "month_start between $month_from and $month_to",
-        params,
-        key="month_start",
-    )
-    span = [m for m in closed if stale[0] <= m <= stale[-1]]
-    log_refresh(con, INFLOW_AGGREGATE, span, None, INFLOW_VERSION)
+    for month in stale:  # a month per pass: its spill is a month's groups, not a year's
+        params = {"month_from": month, "month_to": month, "as_of": month_end(month)}
+        observe(con, model, params)
+        engine.replace_where(
+            INFLOW_AGGREGATE, model.body, "month_start = $month_from", params, key="month_start"
+        )
+        log_refresh(con, INFLOW_AGGREGATE, [month], None, INFLOW_VERSION)
     return len(stale)
 
 
