@@ -34,7 +34,7 @@ format: setup ## Reformat the code with ruff
 	$(BIN)/ruff check --fix pipeline models tests bench
 
 test: setup lint ## Lint, then the whole test suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 evaluate: setup ## Each model against the ground truth of the demo zone (after make demo)
 	$(BIN)/python -m pipeline.evaluate --dir $(DEMO_DIR)

@@ -23,6 +23,7 @@ import duckdb
 from pipeline.config import Config, load_config
 from pipeline.engine.base import Engine
 from pipeline.engine.duckdb_engine import DuckDBEngine
+from pipeline.engine.lake import CONTROL_TABLES, data_tables
 from pipeline.engine.replay import compare
 from pipeline.stages.base import Stage, StageContext, run_stage
 from pipeline.warehouse import RunLedger
@@ -33,12 +34,6 @@ if TYPE_CHECKING:
 
     from pipeline.engine.spark_engine import SparkEngine
 
-CONTROL_TABLES = frozenset(
-    {"run_ledger", "file_ledger", "agg_refresh_log", "quarantine", "ingest_txn_id_ranges"}
-)
-"""What stays in the DuckDB warehouse file whatever the engine (docs/scale.md, "Storage
-contract on Spark"): never put into the lake."""
-
 
 @dataclass
 class Run:
@@ -47,15 +42,6 @@ class Run:
     con: duckdb.DuckDBPyConnection
     cfg: Config
     engine: Engine
-
-
-def data_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The warehouse's stored tables but the control tables."""
-    rows = con.execute(
-        "select table_name from information_schema.tables "
-        "where table_schema = 'main' and table_type = 'BASE TABLE' order by 1"
-    ).fetchall()
-    return [r[0] for r in rows if r[0] not in CONTROL_TABLES]
 
 
 def open_runs(

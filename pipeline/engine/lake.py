@@ -15,6 +15,20 @@ from pipeline.warehouse import table_exists
 BASE_TABLES = ("hist_branches", "hist_customers", "hist_accounts", "stg_transactions")
 """What ingest writes and the later stages read: the history tables whole, the transactions
 partitioned by business date."""
+CONTROL_TABLES = frozenset(
+    {"run_ledger", "file_ledger", "agg_refresh_log", "quarantine", "ingest_txn_id_ranges"}
+)
+"""What stays in the DuckDB warehouse file whatever the engine (docs/scale.md, "Storage
+contract on Spark"): never put into the lake."""
+
+
+def data_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warehouse's stored tables but the control tables: what a lake holds."""
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = 'main' and table_type = 'BASE TABLE' order by 1"
+    ).fetchall()
+    return [r[0] for r in rows if r[0] not in CONTROL_TABLES]
 
 
 def load_lake(
