@@ -24,7 +24,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ REPO = Path(__file__).resolve().parents[2]
 YOUNG_HISTORY = "min_days: {merchants: 1, tiers: 1, export: 1}"
 """history.min_days for a zone of a few days (as tests/conftest.py's young_config): merchants,
 tiers and export otherwise refuse a warehouse younger than their windows."""
+BEFORE_LAST = "before-last.duckdb"
+"""The recording's warehouse as the last night found it (beside ``cvp.duckdb``)."""
 
 
 def encode_params(args: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +149,7 @@ def recording(out: Path) -> Iterator[Recorder]:
 def record_night(out: Path, landing: Path, first: str, last: str) -> Recorder:
     """Ingest ``first`` into a new warehouse under ``out`` and run every night to ``last``
     (the default config, history.min_days lowered) with the recorder on; the cases go to
-    ``out/cases``."""
+    ``out/cases``, a copy of the warehouse before the last night to ``BEFORE_LAST``."""
     from pipeline.cli import app
 
     work = out / "warehouse"
@@ -161,8 +163,15 @@ def record_night(out: Path, landing: Path, first: str, last: str) -> Recorder:
         CVP_EXPORT_DIR=str(work / "exports"),
     )
     common = ["--config", str(config), "--log-format", "json"]
+    before_last = (date.fromisoformat(last) - timedelta(days=1)).isoformat()
     with recording(out / "cases") as recorder:
-        for words in (["ingest", "--new", "--date", first], ["run", "--from", first, "--to", last]):
+        for words in (
+            ["ingest", "--new", "--date", first],
+            ["run", "--from", first, "--to", before_last],
+            ["run", "--date", last],
+        ):
+            if words[1] == "--date":  # the state the last night starts from, for a whole night
+                shutil.copy(work / "cvp.duckdb", work / BEFORE_LAST)
             try:
                 code = app([*words, *common], standalone_mode=False)
             except SystemExit as exc:
