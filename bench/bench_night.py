@@ -16,10 +16,16 @@ Disk: a size needs its warehouse (13 GB at 1M after its first night), the run's 
 analysts' snapshot the night publishes beside it: about 40 GB at 1M, so 2M (80 GB) and 4M do
 not fit this machine's disk; ``--sizes`` takes them where they do.
 
+``--engine spark`` times the same nights on Spark (``local[2]``, the driver's memory
+``--spark-memory``): each repeat's copy of the warehouse is moved into a fresh lake first
+(``cvp lake load --tables all``, timed apart as "lake load", not part of the night), then
+``cvp run --engine spark``; the control tables stay in the copy. The night's CPU is the
+driver's and the JVM's (``time`` counts the JVM, a child the driver waits for).
+
 Usage::
 
     python -m bench.bench_night [--sizes 250000,1000000] [--repeats 3]
-        [--memory-limit 2500MB] [--threads 2]
+        [--memory-limit 2500MB] [--threads 2] [--engine spark] [--spark-memory 8g]
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ BENCH_DIR = ROOT / "var" / "bench"
 END = date(2026, 11, 27)
 STAGES = ("ingest", "features", "contribution", "merchants", "clv", "value", "tiers", "export")
 AFTER = ("snapshot",)
+LAKE = BENCH_DIR / "lake"
+"""The Spark lake of the run being timed (``--engine spark``): emptied before each night."""
 """Logged after the stages by ``cvp run``: the analysts' copy of the warehouse
 (pipeline/snapshot.py)."""
 GOAL_SECONDS, GOAL_RSS_MB = 90.0, 4096.0
@@ -68,12 +76,23 @@ def _env(warehouse: Path, landing: Path, exports: Path) -> dict[str, str]:
     }
 
 
-def write_config(memory_limit: str | None, threads: int | None, name: str = "night") -> Path:
-    """The default configuration with the DuckDB limits of the bench."""
+def write_config(
+    memory_limit: str | None,
+    threads: int | None,
+    name: str = "night",
+    spark_memory: str | None = None,
+) -> Path:
+    """The default configuration with the DuckDB limits of the bench; with ``spark_memory``,
+    the Spark engine (``local[2]``, the driver's memory, the lake :data:`LAKE`)."""
     cfg = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text(encoding="utf-8"))
     cfg.setdefault("warehouse", {})
     cfg["warehouse"]["memory_limit"] = memory_limit
     cfg["warehouse"]["threads"] = threads
+    if spark_memory:
+        cfg["engine"] = {
+            "name": "spark",
+            "spark": {"lake": str(LAKE), "conf": {"spark.driver.memory": spark_memory}},
+        }
     path = BENCH_DIR / f"{name}_config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -131,8 +150,11 @@ def _time_v(path: Path) -> dict[str, float]:
     }
 
 
-def one_night(customers: int, base: Path, landing: Path, config: Path) -> dict[str, Any]:
-    """Copy the warehouse and run the next date's night on the copy."""
+def one_night(
+    customers: int, base: Path, landing: Path, config: Path, spark: bool = False
+) -> dict[str, Any]:
+    """Copy the warehouse and run the next date's night on the copy (``spark``: its data
+    tables moved into a fresh lake first)."""
     run_path = BENCH_DIR / f"night_{customers}_run.duckdb"
     exports = BENCH_DIR / f"night_{customers}_exports"
     shutil.rmtree(exports, ignore_errors=True)
@@ -140,6 +162,17 @@ def one_night(customers: int, base: Path, landing: Path, config: Path) -> dict[s
     day = sorted(p.name for p in landing.iterdir())[-1]
     day_iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"
     timing = BENCH_DIR / f"night_{customers}.time"
+    moved: dict[str, float] = {}
+    if spark:
+        shutil.rmtree(LAKE, ignore_errors=True)
+        code, err = _cvp(
+            ["lake", "load", "--tables", "all", "--config", str(config)],
+            _env(run_path, landing, exports),
+            timing,
+        )
+        if code != 0:
+            raise RuntimeError(f"cvp lake load of {run_path} failed ({code}): {err[-2000:]}")
+        moved = _time_v(timing)
     code, err = _cvp(
         ["run", "--date", day_iso, "--config", str(config)],
         _env(run_path, landing, exports),
@@ -164,6 +197,8 @@ def one_night(customers: int, base: Path, landing: Path, config: Path) -> dict[s
             }
     for leftover in run_path.parent.glob(f"{run_path.stem}*"):
         leftover.unlink()  # the copy, and the analysts' snapshot beside it
+    if moved:
+        stages["lake load"] = moved
     return {"stages": stages, "night": _time_v(timing)}
 
 
@@ -172,16 +207,26 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
 
 
 def bench_night(
-    sizes: list[int], repeats: int = 3, memory_limit: str | None = "3GB", threads: int | None = 2
+    sizes: list[int],
+    repeats: int = 3,
+    memory_limit: str | None = "3GB",
+    threads: int | None = 2,
+    spark_memory: str | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """Time ``repeats`` nights at each size; print and return the medians."""
+    """Time ``repeats`` nights at each size (on Spark with ``spark_memory``); print and return
+    the medians."""
     config = write_config(memory_limit, threads)
+    night_config = (
+        write_config(memory_limit, threads, "night_spark", spark_memory) if spark_memory else config
+    )
     results: dict[int, dict[str, Any]] = {}
     for customers in sizes:
         base, landing = prepare(customers, config)
         nights = []
         for i in range(repeats):
-            nights.append(one_night(customers, base, landing, config))
+            nights.append(
+                one_night(customers, base, landing, night_config, spark=spark_memory is not None)
+            )
             n = nights[-1]["night"]
             print(
                 f"{customers:>9,} customers, night {i + 1}/{repeats}: "
@@ -190,7 +235,7 @@ def bench_night(
                 flush=True,
             )
         summary: dict[str, Any] = {"stages": {}, "night": {}}
-        for stage in (*STAGES, *AFTER):
+        for stage in (*STAGES, *AFTER, "lake load"):
             runs = [n["stages"][stage] for n in nights if stage in n["stages"]]
             if runs:
                 summary["stages"][stage] = {
@@ -201,23 +246,26 @@ def bench_night(
             for k in ("wall_seconds", "cpu_seconds", "peak_rss_mb")
         }
         results[customers] = summary
-    print_table(results, repeats, memory_limit, threads)
-    out = BENCH_DIR / "night_results.json"
+    engine = f"Spark local[2], driver {spark_memory}" if spark_memory else "DuckDB"
+    print_table(results, repeats, f"{engine}, memory_limit {memory_limit}", threads)
+    out = BENCH_DIR / ("night_spark_results.json" if spark_memory else "night_results.json")
     out.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))
     return results
 
 
 def print_table(
-    results: dict[int, dict[str, Any]], repeats: int, memory_limit: str | None, threads: int | None
+    results: dict[int, dict[str, Any]], repeats: int, settings: str, threads: int | None
 ) -> None:
     sizes = sorted(results)
     print(
-        f"\nWhole night, median of {repeats} (memory_limit {memory_limit}, threads {threads}); "
+        f"\nWhole night, median of {repeats} ({settings}, threads {threads}); "
         "wall s / CPU s / peak RSS MB by the end of the stage:\n"
     )
     print("| stage | " + " | ".join(f"{s:,} customers" for s in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
-    for stage in (*STAGES, *AFTER, "night"):
+    for stage in (*STAGES, *AFTER, "lake load", "night"):
+        if stage == "lake load" and not any(stage in results[s]["stages"] for s in sizes):
+            continue
         cells = []
         for s in sizes:
             r = results[s]["night"] if stage == "night" else results[s]["stages"].get(stage)
@@ -255,9 +303,15 @@ def main(sizes: str = "250000,1000000", repeats: int = 3) -> None:
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--memory-limit", default="2500MB")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument("--spark-memory", default="8g", help="the Spark driver's memory")
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     bench_night(
-        [int(x) for x in args.sizes.split(",")], args.repeats, args.memory_limit, args.threads
+        [int(x) for x in args.sizes.split(",")],
+        args.repeats,
+        args.memory_limit,
+        args.threads,
+        args.spark_memory if args.engine == "spark" else None,
     )
 
 
