@@ -261,3 +261,37 @@ def test_months_replaced_and_rows_deleted_by_predicate_on_both_engines(
     assert sorted(p.name for p in (tmp_path / "lake" / "agg_m").glob("month_start=*")) == [
         "month_start=2026-10-01"
     ]
+
+
+def test_a_declared_table_keeps_its_types_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine],
+) -> None:
+    declared = "customer_id varchar not null, business_date date not null, age integer"
+    first = pl.DataFrame({"customer_id": ["C1", "C2"], "age": [41, 7], "score": [0.5, 1.5]})
+    later = pl.DataFrame({"customer_id": ["C1"], "age": [42], "tier": ["gold"]})
+    for engine in engines:
+        engine.ensure_table("int_people", declared + ", score double not null", "business_date")
+        assert engine.read("select count(*) as n from int_people")["n"][0] == 0
+        # polars' Int64 age goes into the declared integer column
+        assert engine.write_partition("int_people", first, D1) == 2
+        # a later version declares a new column (NULL on D1) and score nullable: D2's frame
+        # has no score
+        again = declared + ", score double, tier varchar"
+        engine.ensure_table("int_people", again, "business_date")
+        engine.ensure_table("int_people", again, "business_date")  # nothing left to do
+        assert engine.write_partition("int_people", later, D2) == 1
+    for engine in engines:
+        assert engine.columns("int_people") == [
+            ("customer_id", "VARCHAR"),
+            ("business_date", "DATE"),
+            ("age", "INTEGER"),
+            ("score", "DOUBLE"),
+            ("tier", "VARCHAR"),
+        ]
+    duck, lake = (_table(e, "int_people") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert lake.rows() == [
+        ("C1", D1, 41, 0.5, None),
+        ("C1", D2, 42, None, "gold"),
+        ("C2", D1, 7, 1.5, None),
+    ]

@@ -109,3 +109,11 @@ class Engine(Protocol):
     def drop(self, table: str) -> None:
         """Remove ``table`` if it exists."""
         ...
+
+    def ensure_table(self, table: str, columns: str, key: str | None = None) -> None:
+        """Give ``table`` the declared ``columns`` (DuckDB column definitions, ``name type
+        [not null], …``): a missing table is created empty (on Spark partitioned by ``key``);
+        a stored one gets each declared column it lacks (NULL in its rows) and loses the NOT
+        NULL of a column declared nullable. A stored column keeps its type. A frame written
+        later is cast to these types (polars' ``Int64`` into an ``integer`` column)."""
+        ...

@@ -109,3 +109,17 @@ class DuckDBEngine:
         ).fetchone()
         if kind is not None:
             self.con.execute(f"drop {'view' if kind[0] == 'VIEW' else 'table'} {table}")
+
+    def ensure_table(self, table: str, columns: str, key: str | None = None) -> None:
+        self.con.execute(f"create table if not exists {table} ({columns})")
+        self.con.execute(f"create or replace temp table _declared ({columns})")
+        try:
+            declared = self.con.execute("describe _declared").fetchall()
+        finally:
+            self.con.execute("drop table _declared")
+        have = {r[0]: r[2] for r in self.con.execute(f"describe {table}").fetchall()}
+        for name, kind, null, *_ in declared:
+            if name not in have:
+                self.con.execute(f'alter table {table} add column "{name}" {kind}')
+            elif null == "YES" and have[name] == "NO":
+                self.con.execute(f'alter table {table} alter column "{name}" drop not null')

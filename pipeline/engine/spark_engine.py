@@ -197,6 +197,28 @@ class SparkEngine:
         self._scratch.discard(table)
         shutil.rmtree(self.lake / table, ignore_errors=True)
 
+    def ensure_table(self, table: str, columns: str, key: str | None = None) -> None:
+        self.catalog.execute(f"create or replace temp table _declared ({columns})")
+        try:
+            declared = self._types("select * from _declared", {})
+        finally:
+            self.catalog.execute("drop table _declared")
+        path = self.lake / table
+        if (path / SCHEMA_FILE).exists():
+            stored = self.columns(table)
+            schema = stored + [(n, t) for n, t in declared if n not in dict(stored)]
+            if schema == stored:
+                return
+            key = self._partition_key(table)
+        else:
+            schema = declared
+        # the schema file alone: a Parquet file without a column reads it as NULL, a folder
+        # of no file as no row
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"columns": schema, "partition_by": key}
+        (path / SCHEMA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+        self._register(table, schema)
+
     # -- writing an Arrow table, for the lake's loader --------------------------------------
 
     def store_arrow(self, table: str, arrow: pa.Table, columns: Columns, key: str | None) -> int:
