@@ -295,3 +295,28 @@ def test_a_declared_table_keeps_its_types_on_both_engines(
         ("C1", D2, 42, None, "gold"),
         ("C2", D1, 7, 1.5, None),
     ]
+
+
+def test_a_frame_replaces_the_rows_a_predicate_selects_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine],
+) -> None:
+    declared = "model_version varchar not null, product_code varchar, takers integer, model blob"
+    v1 = pl.DataFrame(
+        {"model_version": ["v1", "v1"], "product_code": ["WMP", "TDA"], "takers": [3, 0]}
+    ).with_columns(model=pl.Series([b"\x80\x05", None], dtype=pl.Binary))
+    v2 = pl.DataFrame({"model_version": ["v2"], "product_code": ["WMP"], "takers": [9]})
+    for engine in engines:
+        engine.ensure_table("models", declared)
+        assert engine.replace_frame("models", v1, "model_version = $v", {"v": "v1"}) == 2
+        assert engine.replace_frame("models", v2, "model_version = $v", {"v": "v2"}) == 1
+        # v1 refitted: its rows replaced, v2's kept; polars' Int64 stays the declared INTEGER
+        again = v1.head(1).with_columns(takers=pl.lit(4))
+        assert engine.replace_frame("models", again, "model_version = $v", {"v": "v1"}) == 1
+    for engine in engines:
+        assert dict(engine.columns("models"))["takers"] == "INTEGER"
+    duck, lake = (_table(e, "models") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert lake.rows() == [("v1", "WMP", 4, b"\x80\x05"), ("v2", "WMP", 9, None)]
+    for engine in engines:  # every row replaced
+        assert engine.replace_frame("models", v2, "true") == 1
+        assert engine.read("select count(*) as n from models")["n"][0] == 1

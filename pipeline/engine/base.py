@@ -94,6 +94,14 @@ class Engine(Protocol):
         ``business_date`` column set to the date), as :meth:`replace_partition` does."""
         ...
 
+    def replace_frame(
+        self, table: str, frame: pl.DataFrame, where: str, params: dict[str, Any] | None = None
+    ) -> int:
+        """Replace the rows of the stored ``table`` for which the predicate ``where`` is true
+        with ``frame``'s rows, each column cast to the table's type (a column the frame lacks
+        NULL); return how many. E.g. a model table's version: ``model_version = $version``."""
+        ...
+
     def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         """The rows of the SELECT ``query`` as a polars frame."""
         ...

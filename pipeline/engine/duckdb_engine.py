@@ -94,6 +94,19 @@ class DuckDBEngine:
     def write_partition(self, table: str, frame: pl.DataFrame, business_date: date) -> int:
         return sqlfiles.write_partition(self.con, table, frame, business_date)
 
+    def replace_frame(
+        self, table: str, frame: pl.DataFrame, where: str, params: dict[str, Any] | None = None
+    ) -> int:
+        self.delete_where(table, where, params)
+        self.con.register("_frame_rows", frame.to_arrow())  # straight in, no temp copy
+        try:
+            row = self.con.execute(
+                f"insert into {table} by name select * from _frame_rows"
+            ).fetchone()
+        finally:
+            self.con.unregister("_frame_rows")
+        return int(row[0]) if row else 0
+
     def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         return self.con.execute(query, params or {}).pl()
 

@@ -172,6 +172,17 @@ class SparkEngine:
         columns = self._frame_types(arrow)
         return self._write(table, self._from_arrow(arrow), columns, "business_date", business_date)
 
+    def replace_frame(
+        self, table: str, frame: pl.DataFrame, where: str, params: dict[str, Any] | None = None
+    ) -> int:
+        self.temp_frame("_frame_rows", frame)
+        stored = self.columns(table)  # each column keeps its type (replace_where's would not)
+        cast = ", ".join(f'cast("{n}" as {t}) as "{n}"' for n, t in stored if n in frame.columns)
+        try:
+            return self.replace_where(table, f"select {cast} from _frame_rows", where, params)
+        finally:
+            self.drop("_frame_rows")
+
     def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         import polars as pl
 
