@@ -87,7 +87,7 @@ def night(con: duckdb.DuckDBPyConnection, cfg: Config) -> dict[str, dict[str, De
     """The pricing stages, then value created and the scorecard as the tiers stage runs them;
     returns the scorecard per manager."""
     run(con, cfg, "features", "contribution", day=DAY)
-    ensure_tables(con)
+    ensure_tables(DuckDBEngine(con))
     rm_params, _ = prepare_rm_value(con, DuckDBEngine(con), cfg, DAY)
     run_sql(con, "lists/int_rm_value_created", {"business_date": DAY, **rm_params})
     run_sql(

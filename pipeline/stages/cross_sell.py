@@ -65,10 +65,51 @@ TABLES: dict[str, str] = {
 }
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the model tables if missing."""
+MODEL_TYPES = {
+    "model_version": "String",
+    "product_code": "String",
+    "fitted_on_date": "Date",
+    "score_kind": "String",
+    "status": "String",
+    "train_cutoffs": "String",
+    "train_rows": "Int64",
+    "train_takers": "Int64",
+    "base_rate": "Float64",
+    "model": "Binary",
+}
+"""``cross_sell_models``' columns as the stage's frame holds them (polars type names)."""
+
+RUN_TYPES = {
+    "model_version": "String",
+    "product_code": "String",
+    "fitted_on_date": "Date",
+    "status": "String",
+    "test_cutoff_date": "Date",
+    "train_cutoffs": "Int32",
+    "train_rows": "Int64",
+    "train_takers": "Int64",
+    "test_rows": "Int64",
+    "takers": "Int64",
+    **dict.fromkeys(
+        (
+            "auc",
+            "top_decile_lift",
+            "brier_score",
+            "brier_base_rate",
+            "mean_predicted",
+            "observed_rate",
+        ),
+        "Float64",
+    ),
+}
+"""``cross_sell_model_runs``' likewise."""
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the model tables if missing, with their declared types (whole tables: no
+    partition)."""
     for table, columns in TABLES.items():
-        con.execute(f"create table if not exists {table} ({columns})")
+        engine.ensure_table(table, columns)
 
 
 def month_end(day: date) -> date:
@@ -169,7 +210,6 @@ def fit_date(con: duckdb.DuckDBPyConnection, latest: date | None, horizon: int, 
 
 
 def _fit_and_store(
-    con: duckdb.DuckDBPyConnection,
     engine: Engine,
     cfg: Config,
     as_of: date,
@@ -186,8 +226,8 @@ def _fit_and_store(
     n = int(customers["n"][0])
     permille = min(1000, math.ceil(1000 * xs.training_sample_customers / max(n, 1)))
     history = _build_inputs(engine, cfg, as_of, complete, permille) if complete else None
-    con.execute("delete from cross_sell_models where model_version = ?", [version])
-    con.execute("delete from cross_sell_model_runs where model_version = ?", [version])
+    models: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     for product in xs.products:
         if history is None or history.height == 0:
             run: dict[str, Any] = {"status": "no complete cut-off", "train_takers": 0}
@@ -205,32 +245,28 @@ def _fit_and_store(
             kind = "lookalike"
             status = f"look-alike: too few takers to learn ({takers} < {xs.min_takers})"
             meta = [None, rows.height if rows is not None else 0, takers, None]
-        con.execute(
-            "insert into cross_sell_models values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [version, product, as_of, kind, status, *meta, blob],
+        values = [version, product, as_of, kind, status, *meta, blob]
+        models.append(dict(zip(MODEL_TYPES, values, strict=True)))
+        runs.append(
+            {"model_version": version, "product_code": product, "fitted_on_date": as_of}
+            | {k: run.get(k) for k in list(RUN_TYPES)[3:]}
         )
-        con.execute(
-            "insert into cross_sell_model_runs values "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                version,
-                product,
-                as_of,
-                run.get("status"),
-                run.get("test_cutoff_date"),
-                run.get("train_cutoffs"),
-                run.get("train_rows"),
-                run.get("train_takers"),
-                run.get("test_rows"),
-                run.get("takers"),
-                run.get("auc"),
-                run.get("top_decile_lift"),
-                run.get("brier_score"),
-                run.get("brier_base_rate"),
-                run.get("mean_predicted"),
-                run.get("observed_rate"),
-            ],
-        )
+    import polars as pl
+
+    same, args = "model_version = $version", {"version": version}
+    engine.replace_frame(
+        "cross_sell_models", pl.DataFrame(models, schema=_schema(MODEL_TYPES)), same, args
+    )
+    engine.replace_frame(
+        "cross_sell_model_runs", pl.DataFrame(runs, schema=_schema(RUN_TYPES)), same, args
+    )
+
+
+def _schema(types: dict[str, str]) -> dict[str, Any]:
+    """``types`` (column -> polars type name) as a polars schema."""
+    import polars as pl
+
+    return {name: getattr(pl, kind) for name, kind in types.items()}
 
 
 def score_cutoff(
@@ -312,8 +348,8 @@ def run_cross_sell(
     con: duckdb.DuckDBPyConnection, cfg: Config, day: date, engine: Engine | None = None
 ) -> CrossSellOutput:
     """Fit when due, score the current cut-off, rank today's non-holders' products. The data
-    on ``engine`` (DuckDB on ``con`` by default); the model tables, for now, in ``con``'s
-    warehouse."""
+    and the model tables on ``engine`` (DuckDB on ``con`` by default); the file ledger (when
+    the deliveries changed, the first date loaded) in ``con``'s warehouse."""
     import polars as pl
 
     if engine is None:
@@ -327,7 +363,7 @@ def run_cross_sell(
     from models.cross_sell import rank_products
 
     xs = cfg.lists.cross_sell
-    ensure_tables(con)
+    ensure_tables(engine)
     first = engine.read("select min(month_start) as m from agg_customer_txn_month")["m"][0]
     first_month = first or day.replace(day=1)
     all_cutoffs = cutoffs(first_month, day, xs.window_months, xs.history_months)
@@ -336,29 +372,31 @@ def run_cross_sell(
     version = model_version(cfg, latest)
     facts: dict[str, Any] = {"cross_sell_model_version": version}
     with threadpool_limits(limits=xs.threads):
-        stored = con.execute(
-            "select count(*) from cross_sell_models where model_version = ?", [version]
-        ).fetchone()
-        if not stored or stored[0] < len(xs.products):
+        of_version = {"version": version}
+        stored = engine.read(
+            "select count(*) as n from cross_sell_models where model_version = $version",
+            of_version,
+        )["n"][0]
+        if stored < len(xs.products):
             as_of = fit_date(con, latest, xs.horizon_months, day)
-            _fit_and_store(con, engine, cfg, as_of, version, complete)
+            _fit_and_store(engine, cfg, as_of, version, complete)
             facts["cross_sell_fitted"] = True
         models = {
             r[0]: (r[1], r[2], r[3], r[4])
-            for r in con.execute(
+            for r in engine.read(
                 "select product_code, score_kind, status, fitted_on_date, model "
-                "from cross_sell_models where model_version = ?",
-                [version],
-            ).fetchall()
+                "from cross_sell_models where model_version = $version",
+                of_version,
+            ).iter_rows()
         }
         now = current_cutoff(day)
         stamp = _data_stamp(con, now)
-        cached = con.execute(
+        cached = engine.read(
             "select customer_id, product_code, score_kind, propensity_score, lookalike_rank "
-            "from cross_sell_scores where cutoff_date = ? and model_version = ? "
-            "and data_stamp is not distinct from ?",
-            [now, version, stamp],
-        ).pl()
+            "from cross_sell_scores where cutoff_date = $now and model_version = $version "
+            "and data_stamp is not distinct from $stamp",
+            {"now": now, "version": version, "stamp": stamp},
+        )
         facts["cross_sell_scores_cached"] = cached.height > 0
         held_today = engine.read(
             """
@@ -387,10 +425,7 @@ def run_cross_sell(
                 model_version=pl.lit(version),
                 data_stamp=pl.lit(stamp, dtype=pl.String),
             )
-            con.execute("delete from cross_sell_scores")
-            con.register("_xs_scores", fresh.to_arrow())
-            con.execute("insert into cross_sell_scores by name select * from _xs_scores")
-            con.unregister("_xs_scores")
+            engine.replace_frame("cross_sell_scores", fresh, "true")
     values = product_values(engine, day)
     columns = {
         "customer_id": pl.String,
@@ -414,11 +449,11 @@ def run_cross_sell(
         pl.lit(version).alias("model_version"),
         pl.lit(now).cast(pl.Date).alias("cutoff_date"),
     )
-    runs = con.execute(
+    runs = engine.read(
         "select r.*, m.score_kind from cross_sell_model_runs r join cross_sell_models m "
-        "using (model_version, product_code) where model_version = ?",
-        [version],
-    ).pl()
+        "using (model_version, product_code) where model_version = $version",
+        {"version": version},
+    )
     scored_counts = scores.group_by("product_code").len("scored_customers")
     evaluation = (
         runs.join(scored_counts, on="product_code", how="left")

@@ -27,7 +27,6 @@ from pipeline.errors import CheckFailed
 from pipeline.stages.base import Stage, StageContext
 
 if TYPE_CHECKING:
-    import duckdb
     import polars as pl
 
     from pipeline.config.tiers import TiersConfig
@@ -85,21 +84,14 @@ TABLES: dict[str, str] = {
 rest on them)."""
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the Python-written tables if they are missing, and add the columns a table of an
-    older warehouse lacks (null for the dates written before): the stage writes only the
-    columns the table has."""
+def ensure_tables(engine: Engine) -> None:
+    """Give the Python-written tables their declared types (:data:`TABLES`) on ``engine``:
+    created when missing, the columns a table of an older warehouse lacks added (null for the
+    dates written before; the stage writes only the columns the table has), a look-alike's
+    ``propensity_score`` nullable (older warehouses declared it not null; docs/cross_sell.md).
+    A frame is cast to these types when written, whatever polars computed."""
     for table, columns in TABLES.items():
-        con.execute(f"create table if not exists {table} ({columns})")
-        con.execute(f"create or replace temp table _declared ({columns})")
-        have = set(_columns(con, table))
-        for name, kind, *_ in con.execute("describe _declared").fetchall():
-            if name not in have:
-                con.execute(f'alter table {table} add column "{name}" {kind}')
-        con.execute("drop table _declared")
-    # a look-alike rank carries no probability (docs/cross_sell.md): older warehouses declared
-    # propensity_score not null
-    con.execute("alter table int_cross_sell alter column propensity_score drop not null")
+        engine.ensure_table(table, columns, key="business_date")
 
 
 def _previous(engine: Engine, columns: str, business_date: date) -> pl.DataFrame:
@@ -177,10 +169,10 @@ def run(ctx: StageContext) -> int:
         "default_dpd": credit.default_days_past_due,
         "default_statuses": credit.default_statuses,
     }
-    ensure_tables(con)
+    ensure_tables(engine)
     # ref_channel_costs (the contribution model's unit costs), and the month to date as of
     # this date (int_tier_inputs reads it; a later date of the month may have replaced it)
-    ensure_aggregates(con, cfg, day, when_missing=True)
+    ensure_aggregates(con, cfg, day, when_missing=True, engine=engine)
     engine.temp_frame("ref_online_fees", online_fees(rules))
     engine.run_file("tiers/int_tier_inputs", params)
     inputs = _read_partition(engine, "int_tier_inputs", day)
@@ -297,10 +289,6 @@ def _last_closed_month(day: date) -> date:
     return shift_months(day.replace(day=1), -1)
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"describe {table}").fetchall()]
-
-
 STAGE = Stage(
     name="tiers",
     run=run,
@@ -342,4 +330,5 @@ STAGE = Stage(
         "tiers_consistency",
     ),
     config_sections=("tiers", "lists", "economics", "merchants"),
+    engines=("duckdb", "spark"),
 )
