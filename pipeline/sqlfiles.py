@@ -122,12 +122,15 @@ def replace_partition(
     business_date: date,
     args: dict[str, Any] | None = None,
     key: str = "business_date",
+    where: str | None = None,
+    where_args: dict[str, Any] | None = None,
 ) -> int:
     """Replace ``table``'s rows of ``business_date`` with the relation ``rows`` (a temp table,
     a registered frame, or a parenthesised SELECT with its ``args``, inserted straight into the
     table); return how many rows it has. A missing table is created; a column new in ``rows``
     is added to the table (null for older dates). ``key`` is the partition column (a monthly
-    table's ``month_start``)."""
+    table's ``month_start``). With ``where`` (a predicate over the table's columns, with its
+    ``where_args``) only the date's rows for which it is true are replaced, the others kept."""
     columns = con.execute(f"describe select * from {rows}", args or {}).fetchall()
     if not table_exists(con, table):
         con.execute(
@@ -138,7 +141,13 @@ def replace_partition(
         for name, kind, *_ in columns:
             if name not in have:
                 con.execute(f'alter table {table} add column "{name}" {kind}')
-    con.execute(f"delete from {table} where {key} = $d", {"d": business_date})
+    if where is None:
+        con.execute(f"delete from {table} where {key} = $d", {"d": business_date})
+    else:
+        con.execute(
+            f"delete from {table} where {key} = $partition_value and ({where})",
+            {**(where_args or {}), "partition_value": business_date},
+        )
     return _append(con, table, rows, args)
 
 

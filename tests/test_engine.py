@@ -320,3 +320,70 @@ def test_a_frame_replaces_the_rows_a_predicate_selects_on_both_engines(
     for engine in engines:  # every row replaced
         assert engine.replace_frame("models", v2, "true") == 1
         assert engine.read("select count(*) as n from models")["n"][0] == 1
+
+
+def test_a_partitions_selected_rows_replaced_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine], tmp_path: Path
+) -> None:
+    """A date's rows of some channels replaced, the date's others and other dates kept (a
+    re-sent transaction file); ``false`` selects no row: the query's rows are added."""
+    resent = pl.DataFrame(
+        {
+            "txn_id": ["T6", "T7"],
+            "channel": ["NET", "NET"],
+            "amount": [Decimal("5.55"), Decimal("0.45")],
+            "line_number": [1, 2],
+        },
+        schema={
+            "txn_id": pl.String,
+            "channel": pl.String,
+            "amount": pl.Decimal(18, 2),
+            "line_number": pl.Int64,
+        },
+    )
+    rows = """
+        select txn_id, $business_date as txn_date, cast('10:00:00' as time) as txn_time,
+            'C1' as customer_id, 'A1' as account_id, channel, 'POS' as txn_code,
+            'D' as direction, amount, 'CNY' as currency, $business_date as business_date,
+            line_number
+        from resent_txns
+        where list_contains($channels, channel)
+    """
+    of_channels = "list_contains($channels, channel)"
+    for engine in engines:
+        engine.temp_frame("resent_txns", resent)
+        args = {"business_date": D2, "channels": ["NET"]}
+        # D2's NET rows T2 and T5 replaced by T6 and T7; its CTR and POS rows stay
+        assert engine.replace_partition("stg_transactions", rows, D2, args, where=of_channels) == 2
+        # a channel with no rows now: D2's CTR row goes, nothing in its place
+        none = {"business_date": D2, "channels": ["CTR"]}
+        assert engine.replace_partition("stg_transactions", rows, D2, none, where=of_channels) == 0
+        # rows added to a date (D1) without removing any
+        added = {"business_date": D1, "channels": ["NET"]}
+        assert engine.replace_partition("stg_transactions", rows, D1, added, where="false") == 2
+    duck, lake = (
+        e.read("select * from stg_transactions order by txn_id, business_date") for e in engines
+    )
+    assert duck.equals(lake), (duck, lake)
+    assert engines[0].columns("stg_transactions") == engines[1].columns("stg_transactions")
+    # by hand: T1 (D1) kept; T6, T7 added to D1 and replacing T2, T5 on D2; T3 (CTR) gone;
+    # T4 (POS, delivered D2) kept
+    assert lake.select("txn_id", "business_date", "channel", "amount").rows() == [
+        ("T1", D1, "NET", Decimal("10.10")),
+        ("T4", D2, "POS", Decimal("7.00")),
+        ("T6", D1, "NET", Decimal("5.55")),
+        ("T6", D2, "NET", Decimal("5.55")),
+        ("T7", D1, "NET", Decimal("0.45")),
+        ("T7", D2, "NET", Decimal("0.45")),
+    ]
+    # the columns the query has not are NULL; the stored types are kept
+    assert (
+        engines[1]
+        .read("select count(*) as n from stg_transactions where txn_id = 'T6' and fee is null")
+        .item()
+        == 2
+    )
+    assert sorted(p.name for p in (tmp_path / "lake" / "stg_transactions").glob("business_*")) == [
+        "business_date=2026-11-26",
+        "business_date=2026-11-27",
+    ]

@@ -54,10 +54,16 @@ class Engine(Protocol):
         value: date,
         params: dict[str, Any] | None = None,
         key: str = "business_date",
+        where: str | None = None,
     ) -> int:
         """Replace ``table``'s rows whose ``key`` is ``value`` with the rows of the SELECT
         ``query``; return how many. A missing table is created; a new column is added (NULL
-        in older partitions); an existing column keeps its type (the rows are cast to it)."""
+        in older partitions); an existing column keeps its type (the rows are cast to it).
+        With ``where`` (a predicate over the table's columns; ``query`` and ``where`` each
+        take the ``params`` they name) only the partition's rows for which it is true are
+        replaced and the others kept: a date's rows of some channels (ingest's re-sent
+        transaction files); ``false`` adds the rows. On Spark only that partition is
+        rewritten."""
         ...
 
     def replace_where(

@@ -47,8 +47,20 @@ class DuckDBEngine:
         value: date,
         params: dict[str, Any] | None = None,
         key: str = "business_date",
+        where: str | None = None,
     ) -> int:
-        return sqlfiles.replace_partition(self.con, table, f"({query})", value, params, key)
+        if where is None:
+            return sqlfiles.replace_partition(self.con, table, f"({query})", value, params, key)
+        return sqlfiles.replace_partition(
+            self.con,
+            table,
+            f"({query})",
+            value,
+            params_of(query, params),
+            key,
+            where,
+            params_of(where, params),
+        )
 
     def replace_where(
         self,

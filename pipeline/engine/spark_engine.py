@@ -116,8 +116,28 @@ class SparkEngine:
         value: date,
         params: dict[str, Any] | None = None,
         key: str = "business_date",
+        where: str | None = None,
     ) -> int:
-        return self._store(table, query, params or {}, key, value)
+        if where is None:
+            return self._store(table, query, params or {}, key, value)
+        if not (self.lake / table / SCHEMA_FILE).exists():
+            return self._store(table, query, params_of(query, params), key, value)
+        # the partition alone rewritten: its rows the predicate does not select, then the
+        # query's, both materialised first (Spark cannot overwrite a folder it reads)
+        args = params_of(query, params)
+        kept_args = {**params_of(where, params), "partition_value": value}
+        stored = self.columns(table)
+        known = dict(stored)
+        columns = stored + [(n, t) for n, t in self._types(query, args) if n not in known]
+        new = self._cast(self._query(query, args), columns).localCheckpoint()
+        kept = self._query(
+            f"select * from {table} where {key} = $partition_value "
+            f"and not coalesce(({where}), false)",
+            kept_args,
+        )
+        rows = self._cast(kept, columns).localCheckpoint().unionByName(new)
+        self._write(table, rows, columns, key, value)
+        return int(new.count())
 
     def replace_where(
         self,
