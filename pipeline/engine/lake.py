@@ -16,10 +16,19 @@ BASE_TABLES = ("hist_branches", "hist_customers", "hist_accounts", "stg_transact
 """What ingest writes and the later stages read: the history tables whole, the transactions
 partitioned by business date."""
 CONTROL_TABLES = frozenset(
-    {"run_ledger", "file_ledger", "agg_refresh_log", "quarantine", "ingest_txn_id_ranges"}
+    {
+        "run_ledger",
+        "file_ledger",
+        "agg_refresh_log",
+        "quarantine",
+        "ingest_txn_id_ranges",
+        "unknown_customer_rows",
+        "accepted_files",
+    }
 )
 """What stays in the DuckDB warehouse file whatever the engine (docs/scale.md, "Storage
-contract on Spark"): never put into the lake."""
+contract on Spark"): never put into the lake. Ingest's per-line verdicts and the operator's
+accepted files are written beside its file ledger (docs/scale.md, "Ingest on Spark")."""
 
 
 def data_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
