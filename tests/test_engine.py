@@ -387,3 +387,43 @@ def test_a_partitions_selected_rows_replaced_on_both_engines(
         "business_date=2026-11-26",
         "business_date=2026-11-27",
     ]
+
+
+def test_rows_updated_from_a_query_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine], tmp_path: Path
+) -> None:
+    """update_from sets a column of the rows a query matches, leaves the others as they are
+    (the clv stage's first-delivery marks: the earliest delivery of a customer's day)."""
+    marks = (
+        "select distinct customer_id, txn_date as event_date, business_date, "
+        "false as is_first from stg_transactions"
+    )
+    first = (
+        "select customer_id, event_date, min(business_date) as first_delivery from marks "
+        "where event_date >= $low group by customer_id, event_date"
+    )
+    on = (
+        "t.customer_id = s.customer_id and t.event_date = s.event_date "
+        "and t.is_first is distinct from (t.business_date = s.first_delivery)"
+    )
+    sets = {"is_first": "t.business_date = s.first_delivery"}
+    for engine in engines:
+        assert engine.replace_where("marks", marks, "false", key="business_date") == 4
+        # D2's days: C1's and C2's on-time rows are their first delivery; C2's D1 posting,
+        # delivered late on D2, is before $low and keeps its mark
+        assert engine.update_from("marks", sets, first, on, {"low": D2}) == 2
+        assert engine.update_from("marks", sets, first, on, {"low": D2}) == 0  # none changes
+    duck, lake = (_table(e, "marks") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert engines[0].columns("marks") == engines[1].columns("marks")
+    assert lake.rows() == [
+        ("C1", D1, D1, False),
+        ("C1", D2, D2, True),
+        ("C2", D1, D2, False),
+        ("C2", D2, D2, True),
+    ]
+    # on Spark the table keeps its partitions by business date
+    assert sorted(p.name for p in (tmp_path / "lake" / "marks").glob("business_date=*")) == [
+        "business_date=2026-11-26",
+        "business_date=2026-11-27",
+    ]

@@ -85,6 +85,21 @@ class Engine(Protocol):
         """Delete ``table``'s rows for which the predicate ``where`` is true; return how many."""
         ...
 
+    def update_from(
+        self,
+        table: str,
+        sets: dict[str, str],
+        source: str,
+        on: str,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        """Set columns of ``table``'s rows that match a row of the SELECT ``source`` by the
+        condition ``on`` (the table's row is ``t``, the source's ``s``; a row matches at most
+        one source row): ``sets`` maps a column to its new value, an expression over ``t`` and
+        ``s``; return how many rows matched. DuckDB's ``update … from``; on Spark the table is
+        rewritten whole, and only when a row matches."""
+        ...
+
     def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
         """The rows of the SELECT ``query`` as a scratch table of this run, never stored;
         return how many."""

@@ -93,6 +93,22 @@ class DuckDBEngine:
         row = found.fetchone()
         return int(row[0]) if row else 0
 
+    def update_from(
+        self,
+        table: str,
+        sets: dict[str, str],
+        source: str,
+        on: str,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        assignments = ", ".join(f"{column} = {value}" for column, value in sets.items())
+        found = self.con.execute(
+            f"update {table} as t set {assignments} from ({source}) as s where {on}",
+            params_of(" ".join((source, on, assignments)), params),
+        )
+        row = found.fetchone()
+        return int(row[0]) if row else 0
+
     def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
         args = params_of(query, params)
         self.con.execute(f"create or replace temp table {table} as {query}", args)

@@ -179,6 +179,33 @@ class SparkEngine:
             self._write(table, kept.localCheckpoint(), columns, key, None, whole=True)
         return gone
 
+    def update_from(
+        self,
+        table: str,
+        sets: dict[str, str],
+        source: str,
+        on: str,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        args = params_of(" ".join((source, on, *sets.values())), params)
+        matched = f"{table} as t join ({source}) as s on {on}"
+        hits = int(self._query(f"select * from {matched}", args).count())
+        if hits:  # rewritten only when a row matches: each row as it is, or as ``sets`` say
+            columns = self.columns(table)
+            values = ", ".join(
+                f"case when s._cvp_match then {sets[n]} else t.{n} end as {n}"
+                if n in sets
+                else f"t.{n}"
+                for n, _ in columns
+            )
+            query = (
+                f"select {values} from {table} as t left join "
+                f"(select *, true as _cvp_match from ({source}) as _source) as s on {on}"
+            )
+            frame = self._cast(self._query(query, args), columns).localCheckpoint()
+            self._write(table, frame, columns, self._partition_key(table), None, whole=True)
+        return hits
+
     def temp_query(self, table: str, query: str, params: dict[str, Any] | None = None) -> int:
         return int(self._scratch_query(table, query, params_of(query, params)).count())
 
