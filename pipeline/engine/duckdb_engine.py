@@ -34,11 +34,10 @@ class DuckDBEngine:
         sqlfiles.temp_table(self.con, name, params)
 
     def temp_frame(self, table: str, frame: pl.DataFrame) -> None:
-        self.con.register("_frame_rows", frame.to_arrow())
-        try:
-            self.con.execute(f"create or replace temp table {table} as select * from _frame_rows")
-        finally:
-            self.con.unregister("_frame_rows")
+        # registered, not copied: a model's output of a million rows is read once by the SQL
+        # file that writes it (the clv scores: 0.54 s CPU registered, 0.78 s copied into a temp
+        # table, at 1M); a temp view that drop() removes
+        self.con.register(table, frame.to_arrow())
 
     def replace_partition(
         self,
