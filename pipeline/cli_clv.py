@@ -83,6 +83,7 @@ def backtest(
 
     Example: cvp clv backtest --calibration-end 2026-08-31 --holdout-end 2026-11-27
     """
+    from pipeline.engine.choose import open_engine
     from pipeline.stages.clv import backtest as run_backtest
     from pipeline.warehouse import connect, hold_warehouse, transaction
 
@@ -93,7 +94,7 @@ def backtest(
         con = connect(cfg, create=False)
         try:
             with transaction(con):
-                result = run_backtest(con, cfg.clv, cal_end, hold_end)
+                result = run_backtest(con, cfg.clv, cal_end, hold_end, open_engine(con, cfg))
         finally:
             con.close()
     metrics = {

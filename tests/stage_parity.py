@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,10 +46,15 @@ class Run:
 
 
 def open_runs(
-    recorded: Path, spark: SparkSession, folder: Path, config: Path | None = None
+    recorded: Path,
+    spark: SparkSession,
+    folder: Path,
+    config: Path | None = None,
+    tables: Iterable[str] | None = None,
 ) -> tuple[Run, Run]:
     """The recorded warehouse copied twice under ``folder``: one run on DuckDB, one on Spark
-    (its data tables in ``folder/lake``). ``config`` defaults to the recording's."""
+    (its data tables in ``folder/lake``, or only those of ``tables`` it holds: each costs a
+    Spark write). ``config`` defaults to the recording's."""
     from pipeline.engine.lake import load_lake
     from pipeline.engine.spark_engine import SparkEngine
 
@@ -73,7 +79,8 @@ def open_runs(
             engine = DuckDBEngine(con)
         else:
             lake: SparkEngine = SparkEngine(spark, folder / "lake")
-            load_lake(con, lake, data_tables(con))
+            stored = data_tables(con)
+            load_lake(con, lake, [t for t in stored if tables is None or t in set(tables)])
             engine = lake
         runs.append(Run(con, cfg, engine))
     return runs[0], runs[1]

@@ -27,10 +27,10 @@ import duckdb
 
 from pipeline.config.clv import ClvConfig
 from pipeline.dates import shift_months
+from pipeline.engine.base import Engine
 from pipeline.errors import DataContractError
-from pipeline.sqlfiles import run_sql, temp_table
 from pipeline.stages.base import Stage, StageContext
-from pipeline.warehouse import table_exists, transaction
+from pipeline.warehouse import transaction
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -54,53 +54,77 @@ def events_fingerprint(cfg: ClvConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return column in {r[0] for r in con.execute(f"describe {table}").fetchall()}
+def _engine(con: duckdb.DuckDBPyConnection, engine: Engine | None) -> Engine:
+    """``engine``, or DuckDB on the warehouse connection ``con`` (the default engine)."""
+    if engine is not None:
+        return engine
+    from pipeline.engine.duckdb_engine import DuckDBEngine
+
+    return DuckDBEngine(con)
 
 
-def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto: date) -> int:
+TXN_DELIVERIES = "clv_txn_deliveries"
+"""A scratch table of the run: each TXN delivery's latest file receipt, from ``file_ledger``
+(which stays in the warehouse file whatever the engine: docs/scale.md, "Storage contract")."""
+
+
+def load_txn_deliveries(con: duckdb.DuckDBPyConnection, engine: Engine, upto: date) -> None:
+    """:data:`TXN_DELIVERIES` on ``engine``: every TXN delivery up to ``upto`` with a loaded
+    or replaced file, with the latest receipt of its files (``received_at``)."""
+    deliveries = con.execute(
+        """
+        select business_date, max(received_at) as received_at
+        from file_ledger
+        where feed = 'TXN' and outcome in ('loaded', 'replaced') and business_date <= $upto
+        group by business_date
+        """,
+        {"upto": upto},
+    ).pl()
+    engine.temp_frame(TXN_DELIVERIES, deliveries)
+
+
+def update_event_aggregate(
+    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto: date, engine: Engine | None = None
+) -> int:
     """Aggregate the TXN deliveries up to ``upto`` that are new, re-sent or stale.
 
-    A delivery is pending when ``file_ledger`` holds a loaded or replaced TXN file for its
-    date that is newer than its row in ``agg_customer_event_day_dates``, or when that row
-    was made under another event definition. Consecutive pending deliveries are aggregated in
-    one statement (a backfill of a year is one scan). Returns the number of deliveries
-    aggregated.
+    A delivery is pending when ``file_ledger`` (on the warehouse connection ``con``) holds a
+    loaded or replaced TXN file for its date that is newer than its row in
+    ``agg_customer_event_day_dates``, or when that row was made under another event
+    definition. Consecutive pending deliveries are aggregated in one statement (a backfill of
+    a year is one scan). The tables are ``engine``'s (DuckDB on ``con`` by default). Returns
+    the number of deliveries aggregated.
     """
+    engine = _engine(con, engine)
     fingerprint = events_fingerprint(cfg)
-    if table_exists(con, "agg_customer_event_day") and not _has_column(
-        con, "agg_customer_event_day", "is_first_delivery"
-    ):
+    if engine.table_exists("agg_customer_event_day") and "is_first_delivery" not in {
+        name for name, _ in engine.columns("agg_customer_event_day")
+    }:
         # an aggregate of an older layout is rebuilt whole (DuckDB cannot update a column
         # added in the same transaction, and every delivery is pending anyway)
-        con.execute("drop table agg_customer_event_day")
-        con.execute("drop table if exists agg_customer_event_day_dates")
+        engine.drop("agg_customer_event_day")
+        engine.drop("agg_customer_event_day_dates")
+    load_txn_deliveries(con, engine, upto)
     done = (
         "left join agg_customer_event_day_dates as t on t.business_date = l.business_date"
-        if table_exists(con, "agg_customer_event_day_dates")
-        else "left join (select null::date as business_date, null::varchar as "
-        "events_fingerprint, null::timestamp as source_received_at) as t on false"
+        if engine.table_exists("agg_customer_event_day_dates")
+        else "left join (select cast(null as date) as business_date, cast(null as varchar) "
+        "as events_fingerprint, cast(null as timestamp) as source_received_at) as t on false"
     )
-    ledger = con.execute(
+    ledger = engine.read(
         f"""
         select
-            l.business_date,
+            l.business_date as business_date,
             t.business_date is null
                 or t.events_fingerprint is distinct from $fingerprint
                 or t.source_received_at is null
                 or t.source_received_at < l.received_at as pending
-        from (
-            select business_date, max(received_at) as received_at
-            from file_ledger
-            where feed = 'TXN' and outcome in ('loaded', 'replaced')
-                and business_date <= $upto
-            group by business_date
-        ) as l
+        from {TXN_DELIVERIES} as l
         {done}
         order by l.business_date
         """,
-        {"upto": upto, "fingerprint": fingerprint},
-    ).fetchall()
+        {"fingerprint": fingerprint},
+    ).rows()
     runs: list[list[date]] = []
     previous_pending = False
     for day, pending in ledger:
@@ -118,18 +142,20 @@ def update_event_aggregate(con: duckdb.DuckDBPyConnection, cfg: ClvConfig, upto:
     for run_days in runs:
         params["first_date"], params["business_date"] = run_days[0], run_days[-1]
         for table in ("agg_customer_event_day", "agg_customer_event_day_dates"):
-            if table_exists(con, table):
-                con.execute(
-                    f"delete from {table} where business_date between $first and $last",
+            if engine.table_exists(table):
+                engine.delete_where(
+                    table,
+                    "business_date between $first and $last",
                     {"first": run_days[0], "last": run_days[-1]},
                 )
-        run_sql(con, "clv/agg_customer_event_day", params)
-        settle_first_deliveries(con, run_days[0], run_days[-1])
-        run_sql(con, "clv/agg_customer_event_day_dates", params)
+        engine.run_file("clv/agg_customer_event_day", params)
+        settle_first_deliveries(engine, run_days[0], run_days[-1])
+        engine.run_file("clv/agg_customer_event_day_dates", params)
+    engine.drop(TXN_DELIVERIES)
     return sum(len(r) for r in runs)
 
 
-def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: date) -> int:
+def settle_first_deliveries(engine: Engine, first: date, last: date) -> int:
     """Set ``is_first_delivery`` on the event days that late postings share between deliveries.
 
     After the deliveries ``first`` .. ``last`` were (re-)aggregated, the marks that can be wrong
@@ -143,34 +169,31 @@ def settle_first_deliveries(con: duckdb.DuckDBPyConnection, first: date, last: d
         from agg_customer_event_day
         where business_date >= $first and event_date <= $last and event_date < business_date
     """
-    params = {"first": first, "last": last}
-    con.execute(f"create or replace temp table _late_days as {scope}", params)
-    row = con.execute("select count(*), min(event_date) from _late_days").fetchone()
-    if not row or not row[0]:
-        con.execute("drop table _late_days")
+    days = engine.temp_query("_late_days", scope, {"first": first, "last": last})
+    if not days:
+        engine.drop("_late_days")
         return 0
+    low = engine.read("select min(event_date) as low from _late_days")["low"][0]
     # $low bounds the scan of the other deliveries' rows: their event_date is at least $low,
     # so is their business_date (never before the event), and the table is in delivery order
-    con.execute(
+    engine.update_from(
+        "agg_customer_event_day",
+        {"is_first_delivery": "t.business_date = s.first_delivery"},
         """
-        update agg_customer_event_day as a
-        set is_first_delivery = a.business_date = f.first_delivery
-        from (
             select p.customer_id, p.event_date, min(p.business_date) as first_delivery
             from agg_customer_event_day as p
             semi join _late_days as d
                 on p.customer_id = d.customer_id and p.event_date = d.event_date
             where p.event_date between $low and $last and p.business_date >= $low
             group by p.customer_id, p.event_date
-        ) as f
-        where a.customer_id = f.customer_id and a.event_date = f.event_date
-            and a.event_date between $low and $last and a.business_date >= $low
-            and a.is_first_delivery is distinct from (a.business_date = f.first_delivery)
         """,
-        {"low": row[1], "last": last},
+        """t.customer_id = s.customer_id and t.event_date = s.event_date
+            and t.event_date between $low and $last and t.business_date >= $low
+            and t.is_first_delivery is distinct from (t.business_date = s.first_delivery)""",
+        {"low": low, "last": last},
     )
-    con.execute("drop table _late_days")
-    return int(row[0])
+    engine.drop("_late_days")
+    return days
 
 
 def build_rfm(
@@ -181,6 +204,7 @@ def build_rfm(
     window: tuple[date, date] | None = None,
     *,
     incremental: bool = True,
+    engine: Engine | None = None,
 ) -> None:
     """Build ``int_customer_rfm`` as of ``calibration_end`` and as of ``business_date``, and
     the temp table ``int_customer_event_summary`` it comes from: one pass over the event
@@ -188,8 +212,10 @@ def build_rfm(
     window, both ends inclusive; the business date alone when None) for
     ``int_customer_event_contribution``. The pass adds the days since the stored state of
     the closed months (``clv_event_state``, :func:`ensure_event_state`) to it; with
-    ``incremental`` False it reads every delivery (the same rows: tests/test_clv_state.py)."""
-    if not table_exists(con, "agg_customer_event_day"):
+    ``incremental`` False it reads every delivery (the same rows: tests/test_clv_state.py).
+    The tables are ``engine``'s (DuckDB on ``con`` by default)."""
+    engine = _engine(con, engine)
+    if not engine.table_exists("agg_customer_event_day"):
         raise DataContractError(
             "no events aggregated yet (agg_customer_event_day missing): ingest TXN deliveries "
             "first (`cvp ingest --date D`)"
@@ -202,27 +228,28 @@ def build_rfm(
         "window_start": window_start,
         "window_end": window_end,
     }
-    params["state_end"], params["state_key"] = ensure_event_state(con, params, incremental)
-    temp_table(con, "clv/int_customer_event_summary", params)
-    run_sql(con, "clv/int_customer_rfm", params)
+    params["state_end"], params["state_key"] = ensure_event_state(engine, params, incremental)
+    engine.temp_file("clv/int_customer_event_summary", params)
+    engine.run_file("clv/int_customer_rfm", params)
 
 
 STATE_LAYOUT = 1
 """Version of clv_event_state's recipe, part of its key (bump it when the SQL changes)."""
 
 
-def event_state_key(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> str:
+def event_state_key(engine: Engine, params: dict[str, Any]) -> str:
     """What ``clv_event_state`` as of ``params["state_end"]`` depends on: the state end, the
     calibration end and recent window it sums for, and every aggregated delivery up to the
     state end with its event definition, latest file receipt and aggregation time (a re-sent,
     late or re-aggregated delivery changes its row in agg_customer_event_day_dates)."""
     deliveries = (
-        con.execute(
+        engine.read(
             "select business_date, events_fingerprint, source_received_at, aggregated_at "
-            "from agg_customer_event_day_dates where business_date <= ? order by business_date",
-            [params["state_end"]],
-        ).fetchall()
-        if table_exists(con, "agg_customer_event_day_dates")
+            "from agg_customer_event_day_dates where business_date <= $state_end "
+            "order by business_date",
+            {"state_end": params["state_end"]},
+        ).rows()
+        if engine.table_exists("agg_customer_event_day_dates")
         else []
     )
     text = json.dumps(
@@ -239,7 +266,7 @@ def event_state_key(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> s
 
 
 def ensure_event_state(
-    con: duckdb.DuckDBPyConnection, params: dict[str, Any], incremental: bool = True
+    engine: Engine, params: dict[str, Any], incremental: bool = True
 ) -> tuple[date, str]:
     """Bring ``clv_event_state`` to the month end before the business date (rebuilt when its
     key changed, reused otherwise); return the state's end and key, which the summary reads
@@ -251,15 +278,17 @@ def ensure_event_state(
     day: date = params["business_date"]
     state_end = day.replace(day=1) - timedelta(days=1)
     if params["window_end"] < state_end or not incremental:
-        if not table_exists(con, "clv_event_state"):
-            run_sql(con, "clv/clv_event_state", {**params, "state_end": NO_STATE, "state_key": ""})
+        if not engine.table_exists("clv_event_state"):
+            engine.run_file(
+                "clv/clv_event_state", {**params, "state_end": NO_STATE, "state_key": ""}
+            )
         return NO_STATE, ""
-    key = event_state_key(con, {**params, "state_end": state_end})
-    if table_exists(con, "clv_event_state"):
-        stored = con.execute("select state_key from clv_event_state limit 1").fetchone()
-        if stored and stored[0] == key:
+    key = event_state_key(engine, {**params, "state_end": state_end})
+    if engine.table_exists("clv_event_state"):
+        stored = engine.read("select state_key from clv_event_state limit 1")
+        if stored.height and stored["state_key"][0] == key:
             return state_end, key
-    run_sql(con, "clv/clv_event_state", {**params, "state_end": state_end, "state_key": key})
+    engine.run_file("clv/clv_event_state", {**params, "state_end": state_end, "state_key": key})
     return state_end, key
 
 
@@ -267,14 +296,14 @@ NO_STATE = date(1, 1, 1)
 """The state end that reads no state: every delivery is after it."""
 
 
-def contribution_window(con: duckdb.DuckDBPyConnection, business_date: date) -> tuple[date, date]:
+def contribution_window(engine: Engine, business_date: date) -> tuple[date, date]:
     """The window of ``int_customer_contribution`` for the date (one per date: the contribution
     stage sets it from the date alone)."""
-    windows = con.execute(
+    windows = engine.read(
         "select distinct window_start, window_end from int_customer_contribution "
-        "where business_date = ?",
-        [business_date],
-    ).fetchall()
+        "where business_date = $business_date",
+        {"business_date": business_date},
+    ).rows()
     if len(windows) > 1:
         raise DataContractError(
             f"int_customer_contribution holds {len(windows)} windows for {business_date}, "
@@ -283,22 +312,29 @@ def contribution_window(con: duckdb.DuckDBPyConnection, business_date: date) -> 
     return (windows[0][0], windows[0][1]) if windows else (business_date, business_date)
 
 
-def rfm_as_of(con: duckdb.DuckDBPyConnection, cutoff: date) -> pl.DataFrame:
+def rfm_as_of(
+    con: duckdb.DuckDBPyConnection, cutoff: date, engine: Engine | None = None
+) -> pl.DataFrame:
     """The rows of ``int_customer_rfm`` (already built) as of ``cutoff``."""
-    return con.execute(
+    return _engine(con, engine).read(
         "select * from int_customer_rfm where calibration_end = $cutoff order by customer_id",
         {"cutoff": cutoff},
-    ).pl()
+    )
 
 
 def read_rfm(
-    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date, calibration_end: date
+    con: duckdb.DuckDBPyConnection,
+    cfg: ClvConfig,
+    business_date: date,
+    calibration_end: date,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Build ``int_customer_rfm``; the summary as of ``calibration_end`` (holdout up to
     ``business_date``)."""
-    build_rfm(con, cfg, business_date, calibration_end)
-    con.execute("drop table int_customer_event_summary")
-    return rfm_as_of(con, calibration_end)
+    engine = _engine(con, engine)
+    build_rfm(con, cfg, business_date, calibration_end, engine=engine)
+    engine.drop("int_customer_event_summary")
+    return rfm_as_of(con, calibration_end, engine)
 
 
 def read_rfm_with_contribution(
@@ -308,6 +344,7 @@ def read_rfm_with_contribution(
     calibration_end: date | None = None,
     *,
     annual_days: int,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """The RFM summary as of the business date, with contribution per event as monetary value
     (``annual_days``: economics.annual_days, to take the window's amount from the yearly one).
@@ -315,20 +352,20 @@ def read_rfm_with_contribution(
     ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit;
     read them with :func:`rfm_as_of`) from the same pass.
     """
-    if not table_exists(con, "int_customer_contribution"):
+    engine = _engine(con, engine)
+    if not engine.table_exists("int_customer_contribution"):
         raise DataContractError(
             "table int_customer_contribution missing: run the contribution stage first "
             f"(`cvp contribution --date {business_date}`)"
         )
-    window = contribution_window(con, business_date)
-    build_rfm(con, cfg, business_date, calibration_end or business_date, window)
-    run_sql(
-        con,
+    window = contribution_window(engine, business_date)
+    build_rfm(con, cfg, business_date, calibration_end or business_date, window, engine=engine)
+    engine.run_file(
         "clv/int_customer_event_contribution",
         {"business_date": business_date, "annual_days": annual_days},
     )
-    con.execute("drop table int_customer_event_summary")
-    return con.execute(
+    engine.drop("int_customer_event_summary")
+    return engine.read(
         """
         select r.*, c.contribution_per_event::double as monetary_value,
                ((k.contribution_amount + k.default_provision_amount) / 12)::double
@@ -342,7 +379,7 @@ def read_rfm_with_contribution(
         order by r.customer_id
         """,
         {"business_date": business_date},
-    ).pl()
+    )
 
 
 def _fit_row(
@@ -432,23 +469,24 @@ def _holdout_columns(result: HoldoutResult) -> dict[str, Any]:
 
 
 def parameter_jumps(
-    con: duckdb.DuckDBPyConnection, business_date: date, row: dict[str, Any], threshold: float
+    engine: Engine, business_date: date, row: dict[str, Any], threshold: float
 ) -> str | None:
     """Compare the full fit's parameters with the latest earlier run of the same model.
 
     Returns a description of every parameter whose relative change exceeds ``threshold``,
     or None when none does (or there is no earlier run).
     """
-    if not table_exists(con, "clv_fit_runs"):
+    if not engine.table_exists("clv_fit_runs"):
         return None
-    prev = con.execute(
+    found = engine.read(
         "select business_date, r, alpha, a, b, gg_p, gg_q, gg_gamma from clv_fit_runs "
         "where fit_role = 'full' and model = $model and time_unit_days = $unit "
         "and business_date < $business_date order by business_date desc limit 1",
         {"model": row["model"], "unit": row["time_unit_days"], "business_date": business_date},
-    ).fetchone()
-    if prev is None:
+    ).rows()
+    if not found:
         return None
+    prev = found[0]
     names = ["r", "alpha", "a", "b", "gg_p", "gg_q", "gg_gamma"]
     jumps = []
     for name, old in zip(names, prev[1:], strict=True):
@@ -466,9 +504,25 @@ def parameter_jumps(
 FIT_STORE = "clv_purchase_fits"
 """The last calibration fit, keyed by :func:`models.clv.purchase_fit_key` of its inputs."""
 
+FIT_ROW = """
+    select
+        cast($fit_key as varchar) as fit_key, cast($fitted_on as date) as fitted_on,
+        cast($model as varchar) as model, cast($time_unit_days as integer) as time_unit_days,
+        cast($penalizer as double) as penalizer,
+        cast($log_likelihood as double) as log_likelihood,
+        cast($n_customers as bigint) as n_customers,
+        cast($n_unique_rows as bigint) as n_unique_rows,
+        cast($n_repeaters as bigint) as n_repeaters,
+        cast($r as double) as r, cast($alpha as double) as alpha,
+        cast($a as double) as a, cast($b as double) as b,
+        cast($r_se as double) as r_se, cast($alpha_se as double) as alpha_se,
+        cast($a_se as double) as a_se, cast($b_se as double) as b_se
+"""
+"""The one row of :data:`FIT_STORE`, its columns typed (the standard errors may be NULL)."""
+
 
 def calibration_fit(
-    con: duckdb.DuckDBPyConnection, calibration: pl.DataFrame, cfg: ClvConfig, day: date
+    engine: Engine, calibration: pl.DataFrame, cfg: ClvConfig, day: date
 ) -> tuple[PurchaseFit, bool]:
     """The purchase model fitted on the calibration summary, and whether it was reused.
 
@@ -480,34 +534,30 @@ def calibration_fit(
     from models.clv import fit_purchase_model, purchase_fit_key, stored_purchase_fit
 
     key = purchase_fit_key(calibration, cfg)
-    if table_exists(con, FIT_STORE):
-        stored = con.execute(f"select * from {FIT_STORE} where fit_key = ?", [key]).pl()
+    if engine.table_exists(FIT_STORE):
+        stored = engine.read(f"select * from {FIT_STORE} where fit_key = $key", {"key": key})
         if stored.height:
             return stored_purchase_fit(stored.row(0, named=True)), True
     fit = fit_purchase_model(calibration, cfg)
-    con.execute(
-        f"""
-        create table if not exists {FIT_STORE} (
-            fit_key varchar not null, fitted_on date not null, model varchar not null,
-            time_unit_days integer not null, penalizer double not null,
-            log_likelihood double not null, n_customers bigint not null,
-            n_unique_rows bigint not null, n_repeaters bigint not null,
-            r double not null, alpha double not null, a double not null, b double not null,
-            r_se double, alpha_se double, a_se double, b_se double
-        )
-        """
-    )
-    con.execute(f"delete from {FIT_STORE}")
-    con.execute(
-        f"insert into {FIT_STORE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            key, day, fit.model, fit.time_unit_days, fit.penalizer, fit.log_likelihood,
-            fit.n_customers, fit.n_unique_rows, fit.n_repeaters,
-            *(fit.params[k] for k in PURCHASE_PARAMS),
-            *(fit.std_errors.get(k) for k in PURCHASE_PARAMS),
-        ],
-    )  # fmt: skip
+    row = {
+        "fit_key": key,
+        "fitted_on": day,
+        "model": fit.model,
+        "time_unit_days": fit.time_unit_days,
+        "penalizer": float(fit.penalizer),
+        "log_likelihood": float(fit.log_likelihood),
+        "n_customers": fit.n_customers,
+        "n_unique_rows": fit.n_unique_rows,
+        "n_repeaters": fit.n_repeaters,
+        **{k: float(fit.params[k]) for k in PURCHASE_PARAMS},
+        **{f"{k}_se": _float_or_none(fit.std_errors.get(k)) for k in PURCHASE_PARAMS},
+    }
+    engine.replace_where(FIT_STORE, FIT_ROW, "true", row)  # the last fit only
     return fit, False
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def backtest_cutoff(day: date, months: int) -> date:
@@ -520,18 +570,18 @@ def backtest_cutoff(day: date, months: int) -> date:
 
 
 def previous_params(
-    con: duckdb.DuckDBPyConnection, business_date: date, model: str, unit: int
+    engine: Engine, business_date: date, model: str, unit: int
 ) -> dict[str, float] | None:
     """The latest earlier night's full-fit parameters of the same model and time unit."""
-    if not table_exists(con, "clv_fit_runs"):
+    if not engine.table_exists("clv_fit_runs"):
         return None
-    row = con.execute(
+    rows = engine.read(
         "select r, alpha, a, b from clv_fit_runs where fit_role = 'full' and model = $model "
         "and time_unit_days = $unit and business_date < $d and r is not null "
         "order by business_date desc limit 1",
         {"model": model, "unit": unit, "d": business_date},
-    ).fetchone()
-    return dict(zip(PURCHASE_PARAMS, map(float, row), strict=True)) if row else None
+    ).rows()
+    return dict(zip(PURCHASE_PARAMS, map(float, rows[0]), strict=True)) if rows else None
 
 
 def fit_stable(
@@ -606,16 +656,19 @@ def ensure_monthly_contribution(ctx: StageContext, months: list[date]) -> bool:
     warehouse has no such table and no contribution inputs to build it from."""
     from pipeline.stages.contribution import refresh_monthly_contribution
 
-    con = ctx.con
-    if table_exists(con, "agg_account_balance_month"):  # the contribution model's inputs
+    engine = ctx.engine
+    if engine.table_exists("agg_account_balance_month"):  # the contribution model's inputs
         ctx.facts["clv_contribution_months_computed"] = refresh_monthly_contribution(
-            con, ctx.engine, ctx.cfg, months
+            ctx.con, engine, ctx.cfg, months
         )
-    return table_exists(con, "agg_customer_contribution_month")
+    return engine.table_exists("agg_customer_contribution_month")
 
 
 def expected_contributions(
-    con: duckdb.DuckDBPyConnection, last_months: list[date], cfg: ClvConfig
+    con: duckdb.DuckDBPyConnection,
+    last_months: list[date],
+    cfg: ClvConfig,
+    engine: Engine | None = None,
 ) -> dict[date, pl.DataFrame]:
     """Each customer's expected monthly contribution as of each closed month in
     ``last_months`` (the night's and the money backtest's calibration month), one query each.
@@ -630,6 +683,7 @@ def expected_contributions(
 
     from models.clv import shrunk_trends
 
+    engine = _engine(con, engine)
     window = max(cfg.trend_window_months, cfg.run_rate_months)
     out = {}
     for last in last_months:
@@ -637,7 +691,7 @@ def expected_contributions(
         # of DOUBLEs summed in parallel changed by a cent between two runs); the line's sums in
         # DOUBLE: slope = Sxy / Sxx, Sxx = sum x^2 - (sum x)^2 / n; plain sums cost less than
         # DuckDB's regr_* aggregates (1M customers x 9 months: 1.3 s CPU against 1.5-1.9 s)
-        month = con.execute(
+        month = engine.read(
             """
             with line as (
                 select customer_id,
@@ -650,7 +704,8 @@ def expected_contributions(
                 from (
                     select customer_id, contribution_amount as amount,
                            contribution_amount::double as y,
-                           date_diff('month', $first, month_start)::double as x
+                           ((year(month_start) - year($first)) * 12
+                               + month(month_start) - month($first))::double as x
                     from agg_customer_contribution_month
                     where month_start between $first and $last
                 )
@@ -669,7 +724,7 @@ def expected_contributions(
                 "last": last,
                 "run_rate_x": float(window - cfg.run_rate_months),
             },
-        ).pl()
+        )
         if not cfg.trend_window_months:
             out[last] = month.select(
                 "customer_id", "run_rate", monthly_trend=pl.lit(None, pl.Float64)
@@ -720,10 +775,10 @@ def money_backtest_rows(
     start = max(first, shift_months(cal_month, -11))
     last = shift_months(cal_month, months)
     # the months were brought up to date before scoring (one refresh a night)
-    if not table_exists(con, "agg_customer_contribution_month"):
+    if not ctx.engine.table_exists("agg_customer_contribution_month"):
         return None
     trailing = len(_months(start, cal_month))
-    money = con.execute(
+    money = ctx.engine.read(
         """
         select customer_id,
                sum(contribution_amount) filter (where month_start <= $cal)::double
@@ -735,7 +790,7 @@ def money_backtest_rows(
         group by customer_id
         """,
         {"cal": cal_month, "trailing": trailing, "start": start, "last": last},
-    ).pl()
+    )
     frame = (
         calibration.select("customer_id", *KEY_COLUMNS)
         .join(money, on="customer_id", how="left")
@@ -783,13 +838,15 @@ def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
 
 
 def _register_and_write(
-    con: duckdb.DuckDBPyConnection, frame_name: str, frame: pl.DataFrame, sql: str, day: date
+    engine: Engine, frame_name: str, frame: pl.DataFrame, sql: str, day: date
 ) -> int:
-    con.register(frame_name, frame.to_arrow())
+    """The SQL file ``sql`` over ``frame`` (a model's output), a scratch table of the run
+    named ``frame_name`` while it runs."""
+    engine.temp_frame(frame_name, frame)
     try:
-        return run_sql(con, sql, {"business_date": day})
+        return engine.run_file(sql, {"business_date": day})
     finally:
-        con.unregister(frame_name)
+        engine.drop(frame_name)
 
 
 def _short_history(rfm: pl.DataFrame, cfg: ClvConfig, day: date) -> str | None:
@@ -850,7 +907,7 @@ def run(ctx: StageContext) -> int:
     """
     started = time.monotonic()
     with transaction(ctx.con):
-        aggregated = update_event_aggregate(ctx.con, ctx.cfg.clv, ctx.business_date)
+        aggregated = update_event_aggregate(ctx.con, ctx.cfg.clv, ctx.business_date, ctx.engine)
     ctx.facts["clv_deliveries_aggregated"] = aggregated
     ctx.facts["clv_aggregate_seconds"] = round(time.monotonic() - started, 3)
     with transaction(ctx.con):
@@ -868,16 +925,15 @@ def _fit_score_validate(ctx: StageContext) -> int:
         score_customers,
         validate_holdout,
     )
-    from pipeline.sqlfiles import write_partition
 
     cfg: ClvConfig = ctx.cfg.clv
     day = ctx.business_date
-    con = ctx.con
+    con, engine = ctx.con, ctx.engine
     calibration_end = backtest_cutoff(day, cfg.holdout_months)
     cal_month = calibration_end.replace(day=1)
     t0 = time.monotonic()
     rfm = read_rfm_with_contribution(
-        con, cfg, day, calibration_end, annual_days=ctx.cfg.economics.annual_days
+        con, cfg, day, calibration_end, annual_days=ctx.cfg.economics.annual_days, engine=engine
     )
     rfm_seconds = time.monotonic() - t0
 
@@ -886,7 +942,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
         short = _short_history(rfm, cfg, day)
         if short:
             raise ClvFitError(short)
-        previous = previous_params(con, day, cfg.model, cfg.time_unit_days)
+        previous = previous_params(engine, day, cfg.model, cfg.time_unit_days)
         purchase, stability = fit_stable(rfm, cfg, previous)
     except ClvFitError as exc:
         if cfg.on_insufficient_history == "fail" or not (short or _insufficient(rfm, cfg)):
@@ -897,10 +953,10 @@ def _fit_score_validate(ctx: StageContext) -> int:
         # its fit is not tonight's, and the export attaches whatever file the date has
         fit_json(ctx.cfg.paths.export_dir, day).unlink(missing_ok=True)
         for table in ("clv_fit_runs", "clv_holdout_buckets", "clv_money_backtest"):
-            if table_exists(con, table):
-                con.execute(f"delete from {table} where business_date = ?", [day])
+            if engine.table_exists(table):
+                engine.delete_where(table, "business_date = $day", {"day": day})
         return _register_and_write(
-            con, "clv_scores_frame", _unscored(rfm), "clv/int_customer_clv", day
+            engine, "clv_scores_frame", _unscored(rfm), "clv/int_customer_clv", day
         )
     spend = fit_spend_model(rfm, cfg)
     last_month = last_closed_month(day)
@@ -917,7 +973,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
         # expected monthly contribution = the run rate of the last closed months and the
         # shrunk trend; a customer without any keeps the contribution model's yearly figure /
         # 12, flat
-        expected = expected_contributions(con, sorted({last_month, cal_month}), cfg)
+        expected = expected_contributions(con, sorted({last_month, cal_month}), cfg, engine)
         rfm = (
             rfm.join(expected[last_month], on="customer_id", how="left")
             .with_columns(monthly_contribution=pl.coalesce("run_rate", "monthly_contribution"))
@@ -931,7 +987,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
     fit_seconds = time.monotonic() - t0
     t0 = time.monotonic()
     scored = score_customers(rfm, purchase, spend, cfg, method)
-    rows = _register_and_write(con, "clv_scores_frame", scored, "clv/int_customer_clv", day)
+    rows = _register_and_write(engine, "clv_scores_frame", scored, "clv/int_customer_clv", day)
     score_seconds = time.monotonic() - t0
 
     data_start = rfm["first_event_date"].min() if rfm.height else None
@@ -944,7 +1000,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
     if stability.get("mode_jump"):
         ctx.log.warning(f"clv {day}: parameter mode jump: {stability['mode_jump_detail']}")
     full["fit_seconds"] = fit_seconds
-    jump = parameter_jumps(con, day, full, cfg.param_jump_threshold)
+    jump = parameter_jumps(engine, day, full, cfg.param_jump_threshold)
     full["param_jump"] = jump is not None
     full["param_jump_detail"] = jump
     if jump:
@@ -952,12 +1008,12 @@ def _fit_score_validate(ctx: StageContext) -> int:
 
     holdout_started = time.monotonic()
     holdout_days = (day - calibration_end).days
-    calibration = rfm_as_of(con, calibration_end)
+    calibration = rfm_as_of(con, calibration_end, engine)
     buckets = None
     try:
         t0 = time.monotonic()
         fit, reused = (
-            calibration_fit(con, calibration, cfg, day) if holdout_days > 0 else (None, False)
+            calibration_fit(engine, calibration, cfg, day) if holdout_days > 0 else (None, False)
         )
         ctx.facts["clv_calibration_fit_reused"] = reused
         result = validate_holdout(calibration, holdout_days, cfg, fit)
@@ -986,7 +1042,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
                 clv["mae_amount"] < base["mae_amount"]
             )
             money = money.with_columns(clv_beats_baseline=pl.lit(beats))
-            write_partition(con, "clv_money_backtest", money, day)
+            engine.write_partition("clv_money_backtest", money, day)
             ctx.facts.update(
                 clv_backtest_spearman=clv["spearman"],
                 clv_backtest_mae=clv["mae_amount"],
@@ -1004,13 +1060,13 @@ def _fit_score_validate(ctx: StageContext) -> int:
     holdout_seconds = time.monotonic() - holdout_started
     full["validation_status"] = cal["validation_status"]
     runs = _fit_runs_frame([full, cal])
-    _register_and_write(con, "clv_fit_runs_frame", runs, "clv/clv_fit_runs", day)
+    _register_and_write(engine, "clv_fit_runs_frame", runs, "clv/clv_fit_runs", day)
     if buckets is not None:
         _register_and_write(
-            con, "clv_holdout_buckets_frame", buckets, "clv/clv_holdout_buckets", day
+            engine, "clv_holdout_buckets_frame", buckets, "clv/clv_holdout_buckets", day
         )
-    elif table_exists(con, "clv_holdout_buckets"):
-        con.execute("delete from clv_holdout_buckets where business_date = ?", [day])
+    elif engine.table_exists("clv_holdout_buckets"):
+        engine.delete_where("clv_holdout_buckets", "business_date = $day", {"day": day})
 
     ctx.facts.update(
         {
@@ -1052,7 +1108,11 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def backtest(
-    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, calibration_end: date, holdout_end: date
+    con: duckdb.DuckDBPyConnection,
+    cfg: ClvConfig,
+    calibration_end: date,
+    holdout_end: date,
+    engine: Engine | None = None,
 ) -> HoldoutResult:
     """Calibrate up to ``calibration_end``, predict events up to ``holdout_end``; no writes
     except bringing the event aggregate up to date and the RFM pass's own tables
@@ -1064,8 +1124,8 @@ def backtest(
         raise DataContractError(
             f"--holdout-end {holdout_end} must be after --calibration-end {calibration_end}"
         )
-    update_event_aggregate(con, cfg, holdout_end)
-    calibration = read_rfm(con, cfg, holdout_end, calibration_end)
+    update_event_aggregate(con, cfg, holdout_end, engine)
+    calibration = read_rfm(con, cfg, holdout_end, calibration_end, engine)
     return validate_holdout(calibration, (holdout_end - calibration_end).days, cfg)
 
 
@@ -1094,4 +1154,5 @@ STAGE = Stage(
     ),
     config_sections=("clv", "economics"),
     transactional=False,
+    engines=("duckdb", "spark"),
 )
