@@ -33,11 +33,12 @@ import polars as pl
 from pipeline.config import Config, load_config
 from pipeline.engine.base import Engine
 from pipeline.engine.duckdb_engine import DuckDBEngine
+from pipeline.engine.lake import CONTROL_TABLES, data_tables
 from pipeline.engine.replay import compare
 from pipeline.stages import clv
 from pipeline.warehouse import connect
 from tests.conftest import run_stage_for
-from tests.stage_parity import CONTROL_TABLES, data_tables, open_runs, run_on
+from tests.stage_parity import open_runs, run_on
 from tests.test_clv_stage import (
     DAY,
     _amounts,
@@ -222,7 +223,7 @@ def test_the_recorded_night_aggregates_and_scores_the_same_on_spark(
     on each engine, late postings marked, and the event state (which holds 30 and 31
     October) rebuilt."""
     # only the tables the stage reads and writes into the lake (each is a Spark write)
-    runs = open_runs(recorded_night, spark, tmp_path, tables=clv.STAGE.reads + TABLES)
+    runs = open_runs(recorded_night, spark, tmp_path, tables=[*clv.STAGE.reads, *TABLES])
     forgotten = {"first": date(2026, 10, 30)}
     for run in runs:
         assert run.engine.delete_where(
