@@ -38,6 +38,8 @@ people as (
       and ($sample_permille >= 1000 or md5(c.customer_id) < $sample_md5_below)
 ),
 
+-- held, taken, activity and balances: the sample's customers only, by the same rule (the
+-- others are never joined; at 2M customers, computing them for everyone spilled > 20 GB)
 held as (
     select k.cutoff_date, a.customer_id, a.product_code
     from cutoffs as k
@@ -45,6 +47,7 @@ held as (
       on a.valid_from <= k.cutoff_date and a.valid_to > k.cutoff_date
     where a.status <> 'C' and (a.close_date is null or a.close_date > k.cutoff_date)
       and (a.open_date is null or a.open_date <= k.cutoff_date)
+      and ($sample_permille >= 1000 or md5(a.customer_id) < $sample_md5_below)
     group by all
 ),
 
@@ -56,6 +59,7 @@ taken as (
         select customer_id, product_code, open_date
         from hist_accounts
         where open_date is not null
+          and ($sample_permille >= 1000 or md5(customer_id) < $sample_md5_below)
         group by all
     ) as o
       on o.open_date > k.cutoff_date and o.open_date <= k.label_end
@@ -90,6 +94,7 @@ activity as (
       on t.month_start between k.window_start and k.cutoff_date
      and t.as_of_date = last_day(t.month_start)
     where t.txn_code not in ('PRB', 'PRR', 'LDR', 'LRP', 'FEE')
+      and ($sample_permille >= 1000 or md5(t.customer_id) < $sample_md5_below)
     group by all
 ),
 
@@ -103,6 +108,7 @@ balances as (
       on b.month_start between k.window_start and k.cutoff_date
      and b.as_of_date = last_day(b.month_start)
     where b.product_code = 'DDA'
+      and ($sample_permille >= 1000 or md5(b.customer_id) < $sample_md5_below)
     group by k.cutoff_date, b.customer_id
 ),
 
