@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import polars as pl
 
 from pipeline.config import Config, load_config
 from pipeline.engine.base import Engine
@@ -101,9 +102,11 @@ def run_on(run: Run, stage: Stage, day: date = RECORDED_LAST) -> StageContext:
     return ctx
 
 
-def differences(duck: Engine, spark: Engine, table: str) -> str | None:
+def differences(
+    duck: Engine, spark: Engine, table: str, clocks: tuple[str, ...] = ()
+) -> str | None:
     """``None`` when ``table`` holds the same rows with the same types on both engines, else
-    what differs first."""
+    what differs first. ``clocks``: columns that hold when something ran, not compared."""
     columns = duck.columns(table)
     if spark.columns(table) != columns:
         return f"{table}: columns {columns} on DuckDB, {spark.columns(table)} on Spark"
@@ -112,6 +115,7 @@ def differences(duck: Engine, spark: Engine, table: str) -> str | None:
     rows: list[list[tuple[Any, ...]]] = []
     for engine in (duck, spark):
         frame = engine.read(f"select * from {table}")
+        frame = frame.with_columns(pl.lit(None).alias(c) for c in clocks)
         rows.append([tuple(r) for r in frame.iter_rows()])
     diff = compare(names, rows[0], rows[1], doubles)
     return f"{table}: {diff}" if diff else None
