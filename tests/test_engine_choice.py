@@ -61,8 +61,10 @@ def test_a_stage_not_ported_refuses_spark_before_anything_runs(tmp_path: Path) -
     result = runner.invoke(app, ["run", "--date", "2026-11-27", "--engine", "spark"], env=env)
     assert result.exit_code == 1
     assert f"stage {', '.join(unported)} not ported to spark yet" in result.output
-    alone = next(n for n in reversed(unported) if n != "ingest")  # cvp <stage> --date
-    result = runner.invoke(app, [alone, "--date", "2026-11-27", "--engine", "spark"], env=env)
+    alone = unported[-1]  # one stage alone (ingest, the last not ported, has no --engine)
+    result = runner.invoke(
+        app, ["run", "--date", "2026-11-27", "--stages", alone, "--engine", "spark"], env=env
+    )
     assert result.exit_code == 1
     assert f"stage {alone} not ported to spark yet" in result.output
     assert "--engine duckdb" in result.output
