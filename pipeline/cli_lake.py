@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_options import ConfigOpt, DebugOpt, WarehouseOpt, handle_errors, load
+from pipeline.cli_options import (
+    ConfigOpt,
+    DebugOpt,
+    LogFormatOpt,
+    WarehouseOpt,
+    handle_errors,
+    load,
+)
 
 lake_app = typer.Typer(
     help="The Spark engine's lake: tables as Parquet.\n\nExample: cvp lake load",
@@ -27,6 +34,7 @@ def load_command(
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     debug: DebugOpt = False,
+    log_format: LogFormatOpt = "auto",
 ) -> None:
     """Copy the warehouse's base tables (hist_*, stg_transactions), or every data table
     (``--tables all``: a DuckDB warehouse moved to Spark), into the lake.
