@@ -62,8 +62,8 @@ def test_cutoffs_are_month_ends_with_a_full_window() -> None:
 # ---- the SQL: features as of the cut-off, labels after it --------------------------------
 
 
-@pytest.fixture
-def wh() -> duckdb.DuckDBPyConnection:
+def input_tables() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the (empty) tables ``int_cross_sell_inputs`` reads."""
     con = duckdb.connect()
     con.execute(
         "create table hist_customers (customer_id varchar, birth_date date, occupation varchar, "
@@ -83,6 +83,12 @@ def wh() -> duckdb.DuckDBPyConnection:
         "create table agg_account_balance_month (account_id varchar, customer_id varchar, "
         "product_code varchar, month_start date, as_of_date date, balance_days decimal(18, 2))"
     )
+    return con
+
+
+@pytest.fixture
+def wh() -> duckdb.DuckDBPyConnection:
+    con = input_tables()
     for cid in ("A", "B", "C"):
         con.execute(
             "insert into hist_customers values (?, date '1980-05-01', 'EMP', 'BA', "

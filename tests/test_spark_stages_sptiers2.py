@@ -30,6 +30,7 @@ from pipeline.stages import tiers
 from pipeline.stages.cross_sell import TABLES as MODEL_TABLES
 from pipeline.stages.cross_sell import run_cross_sell
 from tests.stage_parity import CONTROL_TABLES, Run, differences, open_runs, run_on
+from tests.test_cross_sell import input_tables
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -101,25 +102,7 @@ on the second (the same cut-off, deliveries and version)."""
 def _zone() -> duckdb.DuckDBPyConnection:
     """240 customers; a quarter take up WMP (in May, June or July) and spend more at the till
     in the months before."""
-    con = duckdb.connect()
-    con.execute(
-        "create table hist_customers (customer_id varchar, birth_date date, occupation varchar, "
-        "education varchar, open_date date, status varchar, valid_from date, valid_to date)"
-    )
-    con.execute(
-        "create table hist_accounts (account_id varchar, customer_id varchar, "
-        "product_code varchar, open_date date, close_date date, status varchar, "
-        "valid_from date, valid_to date)"
-    )
-    con.execute(
-        "create table agg_customer_txn_month (customer_id varchar, month_start date, "
-        "as_of_date date, channel varchar, txn_code varchar, txn_count bigint, "
-        "amount decimal(18, 2))"
-    )
-    con.execute(
-        "create table agg_account_balance_month (account_id varchar, customer_id varchar, "
-        "product_code varchar, month_start date, as_of_date date, balance_days decimal(18, 2))"
-    )
+    con = input_tables()
     con.execute(
         "create table file_ledger (business_date date, outcome varchar, received_at timestamp)"
     )
