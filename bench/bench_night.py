@@ -18,11 +18,11 @@ at 1M, 50 GB at 2M without the snapshot (docs/warehouse.md, "2M, session 11"); `
 takes any size where the disk holds it.
 
 ``--engine spark`` times the same nights on Spark (``local[2]``, the driver's memory
-``--spark-memory``): on each repeat's copy of the warehouse the stages not ported to Spark yet
-(ingest) run on DuckDB, the copy's data tables are moved into a fresh lake (``cvp lake load
---tables all``, timed apart as "lake load", not part of the night), then the other stages run
-on Spark; the control tables stay in the copy. The night's CPU is the
-driver's and the JVM's (``time`` counts the JVM, a child the driver waits for).
+``--spark-memory``): each repeat's copy of the warehouse has its data tables moved into a
+fresh lake (``cvp lake load --tables all``, timed apart as "lake load", not part of the
+night), then the whole night runs on Spark; the control tables and the histories ingest
+applies stay in the copy (docs/scale.md, "Ingest on Spark"). The night's CPU is the driver's
+and the JVM's (``time`` counts the JVM, a child the driver waits for).
 
 Usage::
 
@@ -155,9 +155,8 @@ def _time_v(path: Path) -> dict[str, float]:
 def one_night(
     customers: int, base: Path, landing: Path, config: Path, spark: bool = False
 ) -> dict[str, Any]:
-    """Copy the warehouse and run the next date's night on the copy (``spark``: the stages
-    not ported to Spark yet on DuckDB, the copy's data tables moved into a fresh lake, the
-    others on Spark; the night is their sum)."""
+    """Copy the warehouse and run the next date's night on the copy (``spark``: the copy's
+    data tables moved into a fresh lake first, then the night on Spark)."""
     run_path = BENCH_DIR / f"night_{customers}_run.duckdb"
     exports = BENCH_DIR / f"night_{customers}_exports"
     shutil.rmtree(exports, ignore_errors=True)
@@ -168,14 +167,8 @@ def one_night(
     env = _env(run_path, landing, exports)
     run = ["run", "--date", day_iso, "--config", str(config)]
     runs = [run]
-    if spark:  # the stages not on Spark yet (ingest) on DuckDB first, then the lake load
-        from pipeline.stages import STAGES as ALL
-
-        before = [s.name for s in ALL if "spark" not in s.engines]
-        ported = [s.name for s in ALL if "spark" in s.engines]
-        runs = [[*run, "--stages", ",".join(before), "--engine", "duckdb"]] if before else []
-        runs.append(["lake", "load", "--tables", "all", "--config", str(config)])
-        runs.append([*run, "--stages", ",".join(ported)])
+    if spark:  # the copy's data tables into a fresh lake first, then the night on Spark
+        runs = [["lake", "load", "--tables", "all", "--config", str(config)], run]
         shutil.rmtree(LAKE, ignore_errors=True)
     logs = []
     stages: dict[str, dict[str, float]] = {}

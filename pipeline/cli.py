@@ -105,10 +105,12 @@ def ingest(
             metavar="",
         ),
     ] = False,
+    engine: EngineOpt = None,
     log_format: LogFormatOpt = "auto",
     debug: DebugOpt = False,
 ) -> None:
-    """Load a business date's delivered files into the warehouse, exactly once.
+    """Load a business date's delivered files into the warehouse, exactly once (on Spark,
+    the date's rows then published to the lake: docs/scale.md).
 
     Exit 0 when every required feed loaded, 3 when a feed is missing or rejected (retry
     later), 4 when another cvp holds the warehouse, 1 on any other failure (a warehouse
@@ -119,7 +121,7 @@ def ingest(
     from pipeline.ingest import ingest_dates
     from pipeline.warehouse import RunLedger, connect, hold_warehouse
 
-    cfg = load(config, landing_dir, warehouse)
+    cfg = load(config, landing_dir, warehouse, None, engine)
     log = get_logger()
     dates = business_dates(date_, from_, to)
     if new:
@@ -133,7 +135,13 @@ def ingest(
         con = connect(cfg, create=new)
         try:
             ledger = RunLedger(con, cfg.fingerprint(), current_run_id())
-            results = ingest_dates(con, cfg, dates, ledger, log, progress)
+            lake = None
+            if cfg.engine.name == "spark":
+                from pipeline.engine.spark_engine import SparkEngine
+                from pipeline.engine.spark_session import session_from_config
+
+                lake = SparkEngine(session_from_config(cfg.engine.spark), cfg.engine.spark.lake)
+            results = ingest_dates(con, cfg, dates, ledger, log, progress, lake)
         finally:
             con.close()
     problems = [f"{r.business_date}: {p}" for r in results for p in r.incomplete]

@@ -1,18 +1,17 @@
 """Choosing the engine: the config section, ``--engine``, and the refusal of a stage that does
-not run on Spark yet (no Spark needed: the refusal comes before any session)."""
+not run on Spark (no Spark needed: the refusal comes before any session)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from pipeline.engine.choose import refuse_unported
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.stages import STAGES
+from pipeline.stages.base import Stage
 from tests.conftest import REPO
 
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -49,27 +48,18 @@ def test_the_engine_changes_no_figure_and_cvp_keeps_its_session_settings(
         load_config(_with_engine(tmp_path, "engine:\n  spark:\n    conf: {ansi: 'x'}\n"), {}, {})
 
 
-def test_a_stage_not_ported_refuses_spark_before_anything_runs(tmp_path: Path) -> None:
-    env = {
-        "CVP_LANDING_DIR": str(tmp_path / "landing"),
-        "CVP_WAREHOUSE": str(tmp_path / "cvp.duckdb"),
-        "CVP_EXPORT_DIR": str(tmp_path / "exports"),
-    }
-    runner = CliRunner()
-    assert runner.invoke(app, ["init"], env=env).exit_code == 0
-    unported = [s.name for s in STAGES if "spark" not in s.engines]
-    result = runner.invoke(app, ["run", "--date", "2026-11-27", "--engine", "spark"], env=env)
-    assert result.exit_code == 1
-    assert f"stage {', '.join(unported)} not ported to spark yet" in result.output
-    alone = unported[-1]  # one stage alone (ingest, the last not ported, has no --engine)
-    result = runner.invoke(
-        app, ["run", "--date", "2026-11-27", "--stages", alone, "--engine", "spark"], env=env
-    )
-    assert result.exit_code == 1
-    assert f"stage {alone} not ported to spark yet" in result.output
-    assert "--engine duckdb" in result.output
-    con = duckdb.connect(str(tmp_path / "cvp.duckdb"), read_only=True)
-    try:
-        assert con.execute("select count(*) from run_ledger").fetchone() == (0,)
-    finally:
-        con.close()
+def test_every_stage_runs_on_spark_and_a_new_one_is_refused_until_ported(
+    tmp_path: Path,
+) -> None:
+    """A stage runs on Spark only once it says so (``Stage.engines``): every stage of the
+    night does now; one added later is refused by name before anything runs, never run on
+    DuckDB in its place."""
+    assert [s.name for s in STAGES if "spark" not in s.engines] == []
+    new = Stage(name="scorecards", run=lambda ctx: 0)
+    assert new.engines == ("duckdb",)
+    with pytest.raises(PipelineError) as refused:
+        refuse_unported([*STAGES, new], "spark")
+    assert "stage scorecards not ported to spark yet" in str(refused.value)
+    assert "--stages " + ",".join(s.name for s in STAGES) + " alone on spark" in str(refused.value)
+    assert "--engine duckdb" in str(refused.value)
+    refuse_unported(STAGES, "spark")  # the night's stages pass

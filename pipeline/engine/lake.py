@@ -1,6 +1,5 @@
-"""Put a DuckDB warehouse's base tables into the lake, so that the stages after ingest can run
-on Spark before ingest itself does (Spark ingest, GB18030 via
-``spark.sql.legacy.javaCharsets=true``, is not built yet: docs/scale.md)."""
+"""Put a DuckDB warehouse's tables into the lake: a warehouse moved to Spark, whose nights then
+run there (docs/scale.md, "Base tables: cvp lake load")."""
 
 from __future__ import annotations
 

@@ -285,6 +285,12 @@ class SparkEngine:
         self._write(table, self._from_arrow(arrow), columns, key, None)
         return arrow.num_rows
 
+    def temp_arrow(self, table: str, arrow: pa.Table, columns: Columns) -> None:
+        """``arrow`` (of DuckDB types ``columns``) as a scratch table of this run: rows the
+        warehouse file's DuckDB computed (ingest's, docs/scale.md "Ingest on Spark")."""
+        self._cast(self._from_arrow(arrow), columns).createOrReplaceTempView(table)
+        self._scratch_table(table, columns)
+
     # -- inside ---------------------------------------------------------------------------
 
     def _query(self, query: str, args: dict[str, Any]) -> DataFrame:

@@ -8,18 +8,27 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from pipeline.config import Config
+from pipeline.ingest.contract import FEEDS
 from pipeline.ingest.discover import Missing, discover, load_threads
 from pipeline.ingest.load import NOT_SEEN, FileOutcome, Previous, load_file, previous_entries
+from pipeline.ingest.publish import publish_date
 from pipeline.ingest.readahead import SnapshotRead, start_reading
 from pipeline.ingest.reader import ReadFile
 from pipeline.ingest.transactions import load_transactions
 from pipeline.progress import RunProgress
 from pipeline.warehouse import RunLedger, transaction
+
+if TYPE_CHECKING:
+    from pipeline.engine.spark_engine import SparkEngine
+
+APPLIED = ("loaded", "replaced")
+"""The outcomes of a file whose rows the warehouse took."""
 
 
 @contextmanager
@@ -68,6 +77,7 @@ def ingest_date(
     log: logging.Logger,
     own_transaction: bool = True,
     ahead_until: date | None = None,
+    lake: SparkEngine | None = None,
 ) -> DateIngest:
     """Load every delivered file of ``business_date`` in feed order; report what is missing.
 
@@ -78,7 +88,9 @@ def ingest_date(
     and their rows validated in a worker thread, part by part while the parts before load, and
     the next dates' while this one loads (:mod:`pipeline.ingest.readahead`; only dates up to
     ``ahead_until``, the end of the range asked for); here snapshots load file by file, then
-    the transaction files together (:mod:`pipeline.ingest.transactions`).
+    the transaction files together (:mod:`pipeline.ingest.transactions`). With ``lake``
+    (Spark), what the date changed is published there before the commit
+    (:mod:`pipeline.ingest.publish`).
     """
     delivered, missing = discover(cfg.paths.landing_dir, cfg.ingest, business_date)
     # a file loaded before and since archived or moved away is done, not missing: the
@@ -104,6 +116,8 @@ def ingest_date(
     atomic: AbstractContextManager[object] = transaction(con) if own_transaction else nullcontext()
     with duckdb_threads(con, load_threads(cfg.ingest, delivered)), atomic:
         seen = previous_entries(con, business_date)
+        histories: set[str] = set()  # the history tables the date changed
+        channels: list[str] = []  # the channels whose transaction rows it replaced
         for part in reading.parts():
             if isinstance(part, SnapshotRead):
                 f = part.file
@@ -114,19 +128,28 @@ def ingest_date(
                 # customers the CUST file's ~350 MB, while the larger ACCT file is read)
                 del part, f
                 pa.default_memory_pool().release_unused()
-                if outcome.feed == "CUST" and outcome.outcome in ("loaded", "replaced"):
+                if outcome.outcome in APPLIED:
+                    histories.add(FEEDS[outcome.feed].table)
+                if outcome.feed == "CUST" and outcome.outcome in APPLIED:
                     # accounts and transactions of the date were judged against the old
                     # customers (a late or re-sent CUST): judge them again
                     seen = {n: replace(p, again=True) for n, p in seen.items()}
             else:
                 started = time.monotonic()
                 outcomes = load_transactions(
-                    con, cfg, business_date, part.files, part.checked, seen
+                    con, cfg, business_date, part.files, part.checked, seen, lake
                 )
+                channels += [
+                    f.delivery.channel or ""
+                    for f, o in zip(part.files, outcomes, strict=True)
+                    if o.outcome in APPLIED
+                ]
                 seconds = (time.monotonic() - started) / len(part.files)
                 for outcome in outcomes:
                     _log(log, outcome, business_date, seconds)
                 result.files += outcomes
+        if lake is not None and (histories or channels):
+            publish_date(con, lake, business_date, histories, channels)
     return result
 
 
@@ -137,6 +160,7 @@ def ingest_dates(
     ledger: RunLedger,
     log: logging.Logger,
     progress: RunProgress | None = None,
+    lake: SparkEngine | None = None,
 ) -> list[DateIngest]:
     """Ingest ``dates`` in order, each recorded in the run ledger (``cvp ingest --from --to``)
     and told to ``progress`` as it starts and ends.
@@ -149,7 +173,9 @@ def ingest_dates(
     error: the date's outcome is recorded and the range stops there (the dates after it are
     returned as not attempted), so that its late files can still load: a snapshot older than
     the latest loaded one is refused. A range whose first date follows a gap in the history
-    is refused the same way (:func:`pipeline.history.check_history`).
+    is refused the same way (:func:`pipeline.history.check_history`). With ``lake`` (Spark),
+    each date is published there before its group commits (a rolled-back date's rows are
+    written again by its redo).
     """
     from pipeline.history import check_history
 
@@ -174,7 +200,7 @@ def ingest_dates(
                     break
                 trying = day
                 results.append(
-                    _ingest_recorded(con, cfg, day, ledger, log, True, dates[-1], progress)
+                    _ingest_recorded(con, cfg, day, ledger, log, True, dates[-1], progress, lake)
                 )
                 trying, pending = None, pending + results[-1].rows_loaded
                 pending_bytes += results[-1].bytes_delivered
@@ -197,7 +223,7 @@ def ingest_dates(
             )
             for day in redo:  # the failing date raises again, or passes if it was transient
                 results.append(
-                    _ingest_recorded(con, cfg, day, ledger, log, False, dates[-1], progress)
+                    _ingest_recorded(con, cfg, day, ledger, log, False, dates[-1], progress, lake)
                 )
                 if results[-1].incomplete:
                     break
@@ -232,6 +258,7 @@ def _ingest_recorded(
     grouped: bool,
     ahead_until: date | None = None,
     progress: RunProgress | None = None,
+    lake: SparkEngine | None = None,
 ) -> DateIngest:
     """One date with its run ledger row; ``grouped``: inside the caller's transaction, which
     an error rolls back with the ledger row."""
@@ -240,7 +267,7 @@ def _ingest_recorded(
     ledger.start("ingest", day)
     try:
         result = ingest_date(
-            con, cfg, day, log, own_transaction=not grouped, ahead_until=ahead_until
+            con, cfg, day, log, own_transaction=not grouped, ahead_until=ahead_until, lake=lake
         )
     except Exception as exc:
         if not grouped:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -37,6 +38,9 @@ from pipeline.ingest.load import (
 from pipeline.ingest.reader import ReadFile
 from pipeline.ingest.txn_ids import flag_seen_elsewhere, record_ranges
 from pipeline.ingest.validate import CheckedTransactions, typed_columns_sql
+
+if TYPE_CHECKING:
+    from pipeline.engine.spark_engine import SparkEngine
 
 
 @contextmanager
@@ -65,13 +69,15 @@ def load_transactions(
     files: list[ReadFile],
     checked: CheckedTransactions | None,
     seen: dict[str, Previous],
+    lake: SparkEngine | None = None,
 ) -> list[FileOutcome]:
     """Check and load a date's transaction files, inside the caller's transaction.
 
     ``checked`` holds the checked rows of every parsed file (``file_id`` its position in
     ``files``); ``seen`` holds the file ledger's latest entry per file name of the date. Returns one
     outcome per file, in the order given; a rejected file changes nothing but the ledger
-    (and quarantine).
+    (and quarantine). With ``lake`` (Spark) the other dates' txn_ids are probed there; the
+    rows are written to the warehouse file all the same (:mod:`pipeline.ingest.publish`).
     """
     outcomes: dict[int, FileOutcome] = {}
     ledger: list[tuple[ReadFile, FileOutcome]] = []
@@ -93,7 +99,9 @@ def load_transactions(
     if parts:
         assert checked is not None
         with checked_rows(con, checked):
-            _check_and_write(con, cfg, business_date, files, parts, checked, outcomes, ledger, seen)
+            _check_and_write(
+                con, cfg, business_date, files, parts, checked, outcomes, ledger, seen, lake
+            )
     if ledger:
         con.executemany(
             "insert into file_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -112,6 +120,7 @@ def _check_and_write(
     outcomes: dict[int, FileOutcome],
     ledger: list[tuple[ReadFile, FileOutcome]],
     seen: dict[str, Previous],
+    lake: SparkEngine | None,
 ) -> None:
     """Control totals, the txn_id probe, strictness, then the writes, for the files ``parts``
     (positions in ``files``) that were parsed and are not unchanged."""
@@ -130,7 +139,9 @@ def _check_and_write(
         else:
             control_ok.append(i)
     channels = [files[i].delivery.channel or "" for i in range(len(files))]
-    flagged = bool(control_ok) and flag_seen_elsewhere(con, business_date, channels, checked.totals)
+    flagged = bool(control_ok) and flag_seen_elsewhere(
+        con, business_date, channels, checked.totals, lake
+    )
     names = [f.delivery.file_name for f in files]
     if control_ok and flag_unknown_transactions(con, cfg, business_date, names, control_ok):
         flagged = True

@@ -13,12 +13,16 @@ built from ``stg_transactions`` the first time (a warehouse loaded before they e
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from pipeline.ingest.contract import TXN
 from pipeline.ingest.validate import FileTotals, raw_line_sql
+
+if TYPE_CHECKING:
+    from pipeline.engine.spark_engine import SparkEngine
 
 RANGES = "ingest_txn_id_ranges"
 
@@ -45,13 +49,15 @@ def flag_seen_elsewhere(
     business_date: date,
     channels: list[str],
     totals: dict[int, FileTotals],
+    lake: SparkEngine | None = None,
 ) -> bool:
     """Flag the lines of ``raw_fields`` whose txn_id was loaded in its channel on another date.
 
     ``channels[i]`` is the channel of file ``i``, ``totals[i]`` its figures (the range of its
     txn_ids). A flagged line is added to ``bad`` (then a temporary table) with the reason, or
     has the reason added to those it already has there. Returns whether any line was flagged
-    (usually none).
+    (usually none). With ``lake`` (Spark), the other dates' transactions are the lake's
+    (:mod:`pipeline.ingest.publish`).
     """
     ensure_ranges(con)
     new = [(channels[i], *t.txn_ids) for i, t in totals.items() if t.txn_ids is not None]
@@ -75,18 +81,20 @@ def flag_seen_elsewhere(
     dates = candidates[0] if candidates and candidates[0] else []
     if not dates:
         return False
-    params = {"channels": channels, "business_date": business_date, "dates": dates}
-    seen = con.execute(
-        """
-        select v.file_id, v.r_txn_id, strftime(min(s.business_date), '%Y%m%d')
-        from raw_fields v
-        join stg_transactions s
-          on s.txn_id = v.r_txn_id and s.channel = list_extract($channels, v.file_id + 1)
-        where s.business_date <> $business_date and list_contains($dates, s.business_date)
-        group by v.file_id, v.r_txn_id
-        """,
-        params,
-    ).fetchall()
+    if lake is None:
+        seen = con.execute(
+            """
+            select v.file_id, v.r_txn_id, strftime(min(s.business_date), '%Y%m%d')
+            from raw_fields v
+            join stg_transactions s
+              on s.txn_id = v.r_txn_id and s.channel = list_extract($channels, v.file_id + 1)
+            where s.business_date <> $business_date and list_contains($dates, s.business_date)
+            group by v.file_id, v.r_txn_id
+            """,
+            {"channels": channels, "business_date": business_date, "dates": dates},
+        ).fetchall()
+    else:
+        seen = _seen_in_lake(con, lake, business_date, channels, dates)
     if not seen:
         return False
     file_ids, txn_ids, seen_dates = zip(*seen, strict=True)
@@ -124,6 +132,40 @@ def flag_seen_elsewhere(
     con.execute("create temp table bad as select * from bad_flagged")
     con.unregister("bad_flagged")
     return True
+
+
+def _seen_in_lake(
+    con: duckdb.DuckDBPyConnection,
+    lake: SparkEngine,
+    business_date: date,
+    channels: list[str],
+    dates: list[date],
+) -> list[tuple[int, str, str]]:
+    """The DuckDB probe's rows, from the lake's transactions of ``dates``: the new ids go to
+    the engine, the ids found there come back (usually none)."""
+    query = (
+        "select distinct file_id, list_extract($channels, file_id + 1) as channel, "
+        "r_txn_id as txn_id from raw_fields where r_txn_id is not null"
+    )
+    params = {"channels": channels}
+    columns = [(r[0], r[1]) for r in con.execute(f"describe {query}", params).fetchall()]
+    lake.temp_arrow("ingest_new_txn_ids", con.execute(query, params).to_arrow_table(), columns)
+    listed = ", ".join(f"date '{d.isoformat()}'" for d in dates)
+    try:
+        found = lake.read(
+            f"""
+            select v.file_id as file_id, v.txn_id as txn_id,
+                min(s.business_date) as seen_date
+            from ingest_new_txn_ids v
+            join stg_transactions s on s.txn_id = v.txn_id and s.channel = v.channel
+            where s.business_date <> $business_date and s.business_date in ({listed})
+            group by v.file_id, v.txn_id
+            """,
+            {"business_date": business_date},
+        )
+    finally:
+        lake.drop("ingest_new_txn_ids")
+    return [(int(f), str(t), d.strftime("%Y%m%d")) for f, t, d in found.iter_rows()]
 
 
 def record_ranges(
