@@ -426,7 +426,9 @@ def run_command(
             )
         finally:
             con.close()
-        if cfg.warehouse.analyst_snapshot:
+        # on Spark the tables are the lake's, readable by any Parquet reader: a copy of the
+        # warehouse file (ledgers and histories) would show analysts stale transactions
+        if cfg.warehouse.analyst_snapshot and cfg.engine.name == "duckdb":
             from pipeline.snapshot import publish_snapshot
 
             progress.stage_started("snapshot", dates[-1])
