@@ -168,7 +168,7 @@ def prepare(customers: int, config: Path) -> tuple[Path, Path]:
         written.touch()
         print(f"  history written in {time.monotonic() - started:.0f} s", flush=True)
     print("  its last night (DuckDB memory unlimited: a first night builds a year of months)...")
-    code, err = _cvp(
+    code, err, _ = _cvp(
         ["run", "--date", END.isoformat(), "--config", str(write_config(None, None, "first")),
          "--stages", "features,contribution,merchants,clv,value,tiers"],
         _env(work, landing, BENCH_DIR / f"night_{customers}_exports"),
