@@ -285,6 +285,18 @@ class SparkEngine:
         self._write(table, self._from_arrow(arrow), columns, key, None)
         return arrow.num_rows
 
+    def adopt_parquet(self, table: str, columns: Columns, key: str | None) -> None:
+        """Take ``<lake>/<table>/`` as another Parquet writer wrote it (the lake loader's
+        DuckDB: :func:`pipeline.engine.lake.load_lake`), its columns of the DuckDB types
+        ``columns`` (those of :data:`~pipeline.engine.spark_types.WIDENED` written widened),
+        partitioned by ``key`` (Hive-style folders) or not: write its schema file and make it
+        a table of this session."""
+        path = self.lake / table
+        (path / SCHEMA_FILE).write_text(
+            json.dumps({"columns": columns, "partition_by": key}), encoding="utf-8"
+        )
+        self._register(table, columns)
+
     def temp_arrow(self, table: str, arrow: pa.Table, columns: Columns) -> None:
         """``arrow`` (of DuckDB types ``columns``) as a scratch table of this run: rows the
         warehouse file's DuckDB computed (ingest's, docs/scale.md "Ingest on Spark")."""

@@ -39,6 +39,12 @@ _SCALARS = {
 }
 
 
+WIDENED = {"UTINYINT": "SMALLINT", "USMALLINT": "INTEGER", "UINTEGER": "BIGINT"}
+WIDENED |= {"UBIGINT": "DECIMAL(20,0)", "HUGEINT": "DECIMAL(38,0)"}
+"""The DuckDB types a Parquet file for Spark must hold as another type (as
+:data:`_SCALARS` maps them): Spark reads no unsigned or 128-bit integer."""
+
+
 def spark_type(duckdb_type: str) -> str:
     """The Spark SQL type of a DuckDB type name.
 
