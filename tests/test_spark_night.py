@@ -106,14 +106,14 @@ def _assert_same_night(duck_home: Path, spark_home: Path, day: date, spark: Spar
         assert sha256_file(duck / name) == sha256_file(other / name), name
 
     con = duckdb.connect(str(duck_home / "cvp.duckdb"), read_only=True)
-    lake = SparkEngine(spark, spark_home / "lake")
+    duck_engine, lake = DuckDBEngine(con), SparkEngine(spark, spark_home / "lake")
     tables = data_tables(con)
     assert len(tables) > 50
-    found = {t: differences(DuckDBEngine(con), lake, t, CLOCKS.get(t, ())) for t in tables}
+    found = {t: differences(duck_engine, lake, t, CLOCKS.get(t, ())) for t in tables}
     assert {t: d for t, d in found.items() if d} == {}
     # ingest's verdicts, in each side's warehouse file: the same but for when they were made
     control = duckdb.connect(str(spark_home / "cvp.duckdb"), read_only=True)
-    duck_engine, kept = DuckDBEngine(con), DuckDBEngine(control)
+    kept = DuckDBEngine(control)
     ledger = "select count(*) as n from file_ledger where business_date = $d"
     assert duck_engine.read(ledger, {"d": day}).item() > 0
     for table, clock in INGEST_CONTROL.items():

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import duckdb
 
+from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.engine.spark_engine import SparkEngine
 from pipeline.engine.spark_types import WIDENED
 from pipeline.warehouse import table_exists
@@ -53,7 +54,7 @@ def load_lake(
     for table in tables:
         if not table_exists(con, table):
             raise ValueError(f"{table}: no such table in the warehouse")
-        columns = [(r[0], r[1]) for r in con.execute(f'describe "{table}"').fetchall()]
+        columns = DuckDBEngine(con).columns(table)
         key = "business_date" if "business_date" in {n for n, _ in columns} else None
         select = ", ".join(
             f'cast("{n}" as {WIDENED[t]}) as "{n}"' if t in WIDENED else f'"{n}"'

@@ -105,9 +105,7 @@ class SparkEngine:
 
     def temp_frame(self, table: str, frame: pl.DataFrame) -> None:
         arrow = _plain_arrow(frame)
-        columns = self._frame_types(arrow)
-        self._cast(self._from_arrow(arrow), columns).createOrReplaceTempView(table)
-        self._scratch_table(table, columns)
+        self.temp_arrow(table, arrow, self._frame_types(arrow))
 
     def replace_partition(
         self,

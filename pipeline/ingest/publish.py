@@ -26,14 +26,11 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.ingest.contract import TXN
 
 if TYPE_CHECKING:
     from pipeline.engine.spark_engine import SparkEngine
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in con.execute(f"describe {table}").fetchall()]
 
 
 def _channels_sql(channels: list[str]) -> str:
@@ -49,8 +46,9 @@ def publish_date(
 ) -> None:
     """Publish ``day``'s changes to the ``histories`` (table names) and its transaction rows
     of ``channels`` from the warehouse file ``con`` into ``lake``."""
+    warehouse = DuckDBEngine(con)
     for table in sorted(histories):
-        columns = _columns(con, table)
+        columns = warehouse.columns(table)
         if not lake.table_exists(table):
             lake.store_arrow(
                 table, con.execute(f"select * from {table}").to_arrow_table(), columns, None
@@ -68,7 +66,7 @@ def publish_date(
     rows = con.execute(
         f"select * from {table} where business_date = ? and {chosen}", [day]
     ).to_arrow_table()
-    lake.temp_arrow("ingest_transactions", rows, _columns(con, table))
+    lake.temp_arrow("ingest_transactions", rows, warehouse.columns(table))
     try:
         lake.replace_partition(table, "select * from ingest_transactions", day, where=chosen)
     finally:

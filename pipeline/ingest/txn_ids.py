@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.ingest.contract import TXN
 from pipeline.ingest.validate import FileTotals, raw_line_sql
 
@@ -148,7 +149,7 @@ def _seen_in_lake(
         "r_txn_id as txn_id from raw_fields where r_txn_id is not null"
     )
     params = {"channels": channels}
-    columns = [(r[0], r[1]) for r in con.execute(f"describe {query}", params).fetchall()]
+    columns = DuckDBEngine(con).describe(query, params)
     lake.temp_arrow("ingest_new_txn_ids", con.execute(query, params).to_arrow_table(), columns)
     listed = ", ".join(f"date '{d.isoformat()}'" for d in dates)
     try:
