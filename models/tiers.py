@@ -284,6 +284,56 @@ def _contribution_growth(
 STATE_COLUMNS = ["customer_id", "tier", "below_since", "best_rank_below"]
 """What hysteresis carries from one business date to the next, per customer."""
 
+LAST_COLUMNS = ["tier", "below_since", "best_rank_below", "potential_reasons"]
+"""What a customer's row of the previous date brings to :func:`customer_tiers`, each as
+``last_<column>``: the hysteresis state and the potential flags."""
+
+
+def customer_tiers(
+    customers: pl.DataFrame,
+    business_date: date,
+    rules: TiersConfig,
+    merchant_score_cutoff: float,
+) -> pl.DataFrame:
+    """Each customer's tier of the date, from that customer's row alone: potential flags,
+    raw tier, hysteresis, credit gate and migration protection.
+
+    Parameters
+    ----------
+    customers
+        One row per customer_id with the columns of :func:`flag_potential`,
+        :func:`assign_tiers`, :func:`apply_credit_gate` and :func:`migration_protection`, and
+        the customer's row of the previous date as ``last_`` + :data:`LAST_COLUMNS`
+        (``last_tier`` null: no previous row).
+    business_date
+        The date being computed.
+    rules
+        The tiers section of the configuration.
+    merchant_score_cutoff
+        ``merchants.score_cutoff``.
+
+    Returns
+    -------
+    pl.DataFrame
+        customers (without the ``last_`` columns) plus the columns those functions add.
+    """
+    last = [f"last_{c}" for c in LAST_COLUMNS]
+    require_columns(customers, ["customer_id", *last], "customer_tiers")
+    previous = customers.filter(pl.col("last_tier").is_not_null()).select(
+        "customer_id", *[pl.col(f"last_{c}").alias(c) for c in LAST_COLUMNS]
+    )
+    current = customers.drop(last)
+    flagged = flag_potential(
+        current, rules.potential, previous.select("customer_id", "potential_reasons")
+    )
+    tiers = apply_credit_gate(
+        apply_hysteresis(
+            previous.select(STATE_COLUMNS), assign_tiers(flagged, rules), business_date, rules
+        ),
+        rules,
+    )
+    return migration_protection(tiers, rules.migration, merchant_score_cutoff)
+
 
 def apply_hysteresis(
     previous: pl.DataFrame, current: pl.DataFrame, business_date: date, rules: TiersConfig
@@ -715,10 +765,33 @@ def select_channel_migration(
     )
 
 
+def channel_migration(
+    customers: pl.DataFrame,
+    rules: MigrationRules,
+    window_days: int,
+    merchant_score_cutoff: float,
+) -> pl.DataFrame:
+    """The rows of the channel-migration list: :func:`select_channel_migration`'s candidates
+    with their ``contribution_amount``, ``home_branch_id`` and ``tier``."""
+    candidates = select_channel_migration(customers, rules, window_days, merchant_score_cutoff)
+    return candidates.join(
+        customers.select("customer_id", "contribution_amount", "home_branch_id", "tier"),
+        on="customer_id",
+    )
+
+
 def build_call_list(
     customers: pl.DataFrame, settings: CallListConfig, tier_count: int
 ) -> pl.DataFrame:
-    """The outbound call list: one call per consenting active customer with a reason, by priority.
+    """The outbound call list of ``customers``: :func:`rank_calls` of their
+    :func:`call_candidates`."""
+    return rank_calls(call_candidates(customers, settings, tier_count), settings.size)
+
+
+def call_candidates(
+    customers: pl.DataFrame, settings: CallListConfig, tier_count: int
+) -> pl.DataFrame:
+    """Who may be called, and why: one row per consenting active customer with a reason.
 
     Reasons (the customer is called for the most urgent one in ``reason_priority``):
     ``RETENTION`` a customer of the top ``retention_tiers`` tiers who is slipping (probability
@@ -748,8 +821,10 @@ def build_call_list(
     Returns
     -------
     pl.DataFrame
-        ``call_rank`` (1 = first call), ``customer_id``, ``reason_code``, ``script_code``,
-        ``reason_detail``; at most ``size`` rows, only ``marketing_consent = 'Y'``.
+        One row per customer to call (``marketing_consent = 'Y'``, a reason):
+        ``customer_id``, ``reason_code``, ``script_code``, ``reason_detail``,
+        ``call_priority`` (the reason's place in ``reason_priority``) and ``call_value``
+        (the expected value of a CROSS_SELL call, else the lifetime value), unordered.
     """
     require_columns(
         customers,
@@ -800,24 +875,43 @@ def build_call_list(
         reason = pl.when(cond).then(pl.lit(code)).otherwise(reason)
         detail = pl.when(cond).then(details[code]).otherwise(detail)
         priority = pl.when(cond).then(pl.lit(i, dtype=pl.Int32)).otherwise(priority)
-    calls = (
+    return (
         customers.filter(
             (pl.col("marketing_consent") == "Y") & ~pl.col("has_default_account").fill_null(True)
         )
         .with_columns(reason_code=reason, reason_detail=detail, _priority=priority)
         .filter(pl.col("reason_code").is_not_null())
-        .with_columns(
-            script_code=pl.col("reason_code").replace_strict(
-                settings.script_codes, return_dtype=pl.String
-            ),
-            _clv=pl.when(pl.col("reason_code") == "CROSS_SELL")
+        .select(
+            "customer_id",
+            "reason_code",
+            pl.col("reason_code")
+            .replace_strict(settings.script_codes, return_dtype=pl.String)
+            .alias("script_code"),
+            "reason_detail",
+            pl.col("_priority").alias("call_priority"),
+            pl.when(pl.col("reason_code") == "CROSS_SELL")
             .then(pl.col("next_best_value").cast(pl.Float64))
-            .otherwise(_amount("clv_amount")),
+            .otherwise(_amount("clv_amount"))
+            .alias("call_value"),
         )
-        .sort(["_priority", "_clv", "customer_id"], descending=[False, True, False])
-        .head(settings.size)
     )
-    return calls.select(
+
+
+CALL_ORDER = (["call_priority", "call_value", "customer_id"], [False, True, False])
+"""The call list's order (columns, descending): by reason, then value, higher first."""
+
+
+def top_calls(candidates: pl.DataFrame, size: int) -> pl.DataFrame:
+    """The first ``size`` of :func:`call_candidates` in :data:`CALL_ORDER`: a total order (the
+    customer last), so the top ``size`` of the tops of the parts of a list is its top."""
+    columns, descending = CALL_ORDER
+    return candidates.sort(columns, descending=descending).head(size)
+
+
+def rank_calls(candidates: pl.DataFrame, size: int) -> pl.DataFrame:
+    """The call list from :func:`call_candidates` (of every customer, or the
+    :func:`top_calls` of each part of them): its first ``size`` rows, ranked."""
+    return top_calls(candidates, size).select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int32).alias("call_rank"),
         "customer_id",
         "reason_code",

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -85,6 +86,19 @@ def open_runs(
             engine = lake
         runs.append(Run(con, cfg, engine))
     return runs[0], runs[1]
+
+
+@contextmanager
+def parts(spark: SparkSession, count: int) -> Iterator[None]:
+    """Spark's shuffles (and so :meth:`~pipeline.engine.base.Engine.map_frame`'s parts of the
+    customers) in ``count`` partitions for a while: the test session's one partition would
+    hand a per-part function every customer at once, as DuckDB does."""
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", str(count))
+    try:
+        yield
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
 
 
 def run_on(run: Run, stage: Stage, day: date = RECORDED_LAST) -> StageContext:

@@ -16,6 +16,7 @@ from pipeline.config import Config
 from pipeline.engine.base import Engine
 from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.warehouse import connect
+from tests.stage_parity import parts
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -159,6 +160,35 @@ def test_frames_new_columns_and_scratch_tables_on_both_engines(
     for engine in engines:
         engine.drop("int_score")
         assert not engine.table_exists("int_score")
+
+
+def test_a_per_customer_function_maps_the_same_on_both_engines(
+    engines: tuple[DuckDBEngine, SparkEngine], spark: SparkSession
+) -> None:
+    """map_frame: DuckDB gives the function every row at once, Spark one part of the customers
+    at a time; each customer's rows stay together in one part (C1's two rows are in two
+    business-date folders of the lake, so they meet only by the repartition)."""
+
+    def per_customer(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.group_by("customer_id").agg(
+            total_amount=pl.col("amount").sum(), txns=pl.len(), extra=pl.lit("x")
+        )
+
+    columns = [("customer_id", "VARCHAR"), ("total_amount", "DECIMAL(18,2)")]
+    columns += [("txns", "INTEGER"), ("absent", "DATE")]
+    query = "select customer_id, amount from stg_transactions where business_date <= $d"
+    with parts(spark, 3):  # three parts of two customers: one part empty
+        for engine in engines:
+            engine.map_frame("per_customer", query, {"d": D2, "unused": 1}, per_customer, columns)
+    duck, lake = (_table(e, "per_customer") for e in engines)
+    assert duck.equals(lake), (duck, lake)
+    assert engines[0].columns("per_customer") == engines[1].columns("per_customer") == columns
+    # by hand: C1 10.10 + 3.33; C2 1.00 + 7.00 + 0.00 (the query row); the frame's extra
+    # column left out, the declared column it lacks null
+    assert lake.rows() == [
+        ("C1", Decimal("13.43"), 2, None),
+        ("C2", Decimal("8.00"), 3, None),
+    ]
 
 
 def test_a_sql_file_materialises_the_same_on_both_engines(

@@ -29,13 +29,17 @@ from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.stages import tiers
 from pipeline.stages.cross_sell import TABLES as MODEL_TABLES
 from pipeline.stages.cross_sell import run_cross_sell
-from tests.stage_parity import CONTROL_TABLES, Run, differences, open_runs, run_on
+from tests.stage_parity import CONTROL_TABLES, Run, differences, open_runs, parts, run_on
 from tests.test_cross_sell import input_tables
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from pipeline.engine.base import Engine
+
+CALLS = 8
+"""The call list's size in these nights: 33 of the 400 customers have a reason to call, about
+11 in each of three parts."""
 
 DROPPED = (*MODEL_TABLES, "int_cross_sell", "int_cross_sell_evaluation")
 DROPPED += ("int_channel_migration", "int_call_list")
@@ -46,9 +50,11 @@ MIGRATION = {
     "max_contribution_amount: 200": "max_contribution_amount: 100000",
     "min_counter_txns: 3": "min_counter_txns: 1",
     "online_fee_amount: {}": "online_fee_amount: {TRO: 0.35}",
+    "size: 500 ": f"size: {CALLS} ",
 }
 """The recorded config's ``tiers.migration`` changed so that customers are invited, one online
-fee priced (``ref_online_fees`` then holds a row)."""
+fee priced (``ref_online_fees`` then holds a row); a call list shorter than its candidates, so
+that the best calls of each part of the customers are cut to the best of all."""
 
 MAYBE_EMPTY = frozenset({"hist_published_contribution_month", "int_rm_value_created"})
 """Compared, but empty on the recorded night: its ten days of history do not cover the RM
@@ -78,7 +84,8 @@ def test_tiers_nights_on_spark_give_duckdbs_rows(
         for table in DROPPED:
             run.engine.drop(table)
     tables = tuple(t for t in tiers.STAGE.writes if t not in CONTROL_TABLES)
-    first = [run_on(run, tiers.STAGE) for run in runs]
+    with parts(spark, 3):  # the per-customer models on three parts of the customers
+        first = [run_on(run, tiers.STAGE) for run in runs]
     _assert_equal(runs[0].engine, runs[1].engine, tables)
     for ctx in first:  # models stored, every customer scored
         assert ctx.facts["cross_sell_fitted"] and not ctx.facts["cross_sell_scores_cached"]
@@ -88,6 +95,7 @@ def test_tiers_nights_on_spark_give_duckdbs_rows(
         assert "cross_sell_fitted" not in ctx.facts and ctx.facts["cross_sell_scores_cached"]
     counts = ("tiers", "upgrades", "downgrades", "potential", "calls", "migration_candidates")
     assert [first[0].facts[k] for k in counts] == [first[1].facts[k] for k in counts]
+    assert first[0].facts["calls"] == CALLS
 
 
 # ---- the take-up model fitted and stored --------------------------------------------------

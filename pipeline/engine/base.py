@@ -12,6 +12,7 @@ Every query an engine takes is DuckDB SQL of the portable subset (pipeline/sql_l
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -127,6 +128,21 @@ class Engine(Protocol):
         """The rows of the SELECT ``query`` as a polars frame."""
         ...
 
+    def map_frame(
+        self,
+        table: str,
+        query: str,
+        params: dict[str, Any] | None,
+        fn: Callable[[pl.DataFrame], pl.DataFrame],
+        columns: list[tuple[str, str]],
+    ) -> None:
+        """``fn`` applied to the rows of the SELECT ``query``, as the scratch table ``table``
+        of this run with the DuckDB types ``columns`` (:func:`conformed`). ``fn`` is a pure
+        function of a frame whose rows of a customer depend on that customer's rows alone
+        (``customer_id``): DuckDB gives it every row at once, Spark one part of the customers
+        at a time in its executors (``mapInArrow``), so no process holds them all."""
+        ...
+
     def table_exists(self, table: str) -> bool:
         """Whether ``table`` is stored (or is a scratch table of this run)."""
         ...
@@ -146,3 +162,25 @@ class Engine(Protocol):
         NULL of a column declared nullable. A stored column keeps its type. A frame written
         later is cast to these types (polars' ``Int64`` into an ``integer`` column)."""
         ...
+
+
+def polars_schema(columns: list[tuple[str, str]]) -> pl.Schema:
+    """The polars types DuckDB reads the DuckDB types ``columns`` as (``DECIMAL(18,2)`` as
+    ``Decimal(18, 2)``, ``INTEGER`` as ``Int32``)."""
+    import duckdb
+
+    select = ", ".join(f'cast(null as {kind}) as "{name}"' for name, kind in columns)
+    return duckdb.connect(":memory:").execute(f"select {select} limit 0").pl().schema
+
+
+def conformed(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """``frame``'s columns of ``schema``, in its order, each cast to its type (a column the
+    frame lacks is null): the same rows whichever engine stores them."""
+    import polars as pl
+
+    return frame.select(
+        [
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(kind).alias(name)
+            for name, kind in schema.items()
+        ]
+    )

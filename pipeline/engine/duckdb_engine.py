@@ -6,13 +6,14 @@ existed, so a DuckDB night is the same statement for statement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from pipeline import sqlfiles
-from pipeline.engine.base import EngineName, params_of
+from pipeline.engine.base import EngineName, conformed, params_of, polars_schema
 from pipeline.warehouse import table_exists
 
 if TYPE_CHECKING:
@@ -136,6 +137,17 @@ class DuckDBEngine:
 
     def read(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         return self.con.execute(query, params or {}).pl()
+
+    def map_frame(
+        self,
+        table: str,
+        query: str,
+        params: dict[str, Any] | None,
+        fn: Callable[[pl.DataFrame], pl.DataFrame],
+        columns: list[tuple[str, str]],
+    ) -> None:
+        rows = fn(self.read(query, params_of(query, params)))  # every customer at once
+        self.temp_frame(table, conformed(rows, polars_schema(columns)))
 
     def table_exists(self, table: str) -> bool:
         return table_exists(self.con, table)

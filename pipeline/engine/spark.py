@@ -6,6 +6,8 @@ layer"): the fix-ups of :mod:`pipeline.engine.translate` assume it.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,11 +41,21 @@ LOCAL_CONF = {
 """A local test or dev session's extra settings (small data, no web UI)."""
 
 
+def local_python(master: str | None) -> None:
+    """On a ``local`` master, the Python workers of ``mapInArrow`` run this process's
+    interpreter, whose packages cvp has (pyspark's default is ``python3`` on the PATH): sets
+    ``PYSPARK_PYTHON`` unless it is set. A cluster's workers use the Python of its config."""
+    if master and master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
 def local_session(cores: int = 2) -> SparkSession:
     """A ``local[cores]`` session with :data:`SESSION_CONF` (pyspark and Java 17 needed)."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(f"local[{cores}]").appName("cvp")
+    master = f"local[{cores}]"
+    builder = SparkSession.builder.master(master).appName("cvp")
+    local_python(master)
     for key, value in {**SESSION_CONF, **LOCAL_CONF}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from pipeline.engine.base import EngineName, params_of
+from pipeline.engine.base import EngineName, conformed, params_of, polars_schema
 from pipeline.engine.spark_types import spark_arrow, spark_type
 from pipeline.engine.translate import spark_sql
 from pipeline.errors import SqlError
@@ -238,6 +240,33 @@ class SparkEngine:
         assert isinstance(result, pl.DataFrame)
         return result
 
+    def map_frame(
+        self,
+        table: str,
+        query: str,
+        params: dict[str, Any] | None,
+        fn: Callable[[pl.DataFrame], pl.DataFrame],
+        columns: Columns,
+    ) -> None:
+        from pyspark.sql.types import StructType
+
+        args = params_of(query, params)
+        given = self._types(query, args)
+        rows = self._cast(_named(self._query(query, args), given), given)
+        schema = StructType.fromDDL(", ".join(f"`{n}` {spark_type(t)}" for n, t in columns))
+        assert isinstance(schema, StructType)
+        parts = int(self.spark.conf.get("spark.sql.shuffle.partitions") or 1)
+        empty = ", ".join(f'cast(null as {t}) as "{n}"' for n, t in columns)
+        arrow = spark_arrow(self.catalog.execute(f"select {empty} limit 0").to_arrow_table()).schema
+        per_part = _PerPart(fn, polars_schema(columns), arrow)
+        if "customer_id" in rows.columns:  # a customer's rows in one part
+            rows = rows.repartition(parts, "customer_id")
+        with warnings.catch_warnings():  # pyspark 4.3 on pandas 3, which mapInArrow never uses
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            mapped = rows.mapInArrow(per_part, schema)
+        mapped.localCheckpoint().createOrReplaceTempView(table)
+        self._scratch_table(table, columns)
+
     def table_exists(self, table: str) -> bool:
         row = self.catalog.execute(
             "select count(*) from information_schema.tables where table_name = ?", [table]
@@ -439,6 +468,28 @@ class SparkEngine:
             + ")"
         )
         self._scratch.add(table)
+
+
+class _PerPart:
+    """What an executor runs on one part of :meth:`SparkEngine.map_frame`'s rows: the part's
+    batches as one polars frame, ``fn`` of it, conformed to the scratch table's types."""
+
+    def __init__(
+        self, fn: Callable[[pl.DataFrame], pl.DataFrame], schema: pl.Schema, arrow_schema: pa.Schema
+    ) -> None:
+        self.fn, self.schema, self.arrow_schema = fn, schema, arrow_schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import polars as pl
+        import pyarrow as pa
+
+        part = [b for b in batches if b.num_rows]
+        if not part:
+            return
+        frame = pl.from_arrow(pa.Table.from_batches(part))
+        assert isinstance(frame, pl.DataFrame)
+        rows = _plain_arrow(conformed(self.fn(frame), self.schema)).cast(self.arrow_schema)
+        yield from rows.to_batches()
 
 
 def _kept(table: str, where: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipeline.config.engine import SparkConfig
-from pipeline.engine.spark import SESSION_CONF
+from pipeline.engine.spark import SESSION_CONF, local_python
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -31,6 +31,7 @@ def session_from_config(cfg: SparkConfig) -> SparkSession:
             "engine spark: pyspark is not installed (pip install 'cvp[spark]'; Java 17 needed)"
         ) from None
     builder = SparkSession.builder.appName("cvp")
+    local_python(cfg.master)
     if cfg.remote:
         builder = builder.remote(cfg.remote)
     elif cfg.master:

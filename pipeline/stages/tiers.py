@@ -29,6 +29,7 @@ from pipeline.stages.base import Stage, StageContext
 if TYPE_CHECKING:
     import polars as pl
 
+    from pipeline.config.lists import CallListConfig
     from pipeline.config.tiers import TiersConfig
     from pipeline.engine.base import Engine
 
@@ -94,32 +95,127 @@ def ensure_tables(engine: Engine) -> None:
         engine.ensure_table(table, columns, key="business_date")
 
 
-def _previous(engine: Engine, columns: str, business_date: date) -> pl.DataFrame:
-    """``columns`` of the latest earlier date's ``int_customer_tiers`` (none on a first date)."""
-    return engine.read(
-        f"select {columns} from int_customer_tiers "
-        "where business_date = (select max(business_date) from int_customer_tiers "
-        "where business_date < $d)",
-        {"d": business_date},
-    )
-
-
 UNREAD_COLUMNS = frozenset(
     {"business_date", "tenure_months", "service_cost_amount", "counter_txns"}
     | {"inflow_prior_month_amount"}
 )
 """Columns of ``int_tier_inputs`` and ``int_growth_signals`` the models do not read (kept in
-the tables for analysts): not read into this process."""
+the tables for analysts)."""
+
+LIST_INPUTS = (
+    *("counter_online_capable_txns", "counter_cost_saving_amount", "counter_fee_amount"),
+    *("online_fee_amount", "marketing_consent", "is_declared"),
+)
+"""Columns of ``int_tier_inputs`` the migration and call lists read beside the tiers."""
 
 
-def _read_partition(engine: Engine, table: str, business_date: date) -> pl.DataFrame:
-    """The date's rows of ``table``: the columns the models read, named (no ``*`` modifier:
-    portable)."""
-    names = [n for n, _ in engine.columns(table) if n not in UNREAD_COLUMNS]
-    columns = ", ".join(f'"{n}"' for n in names)
-    return engine.read(
-        f"select {columns} from {table} where business_date = $d", {"d": business_date}
+def _tier_inputs_query(engine: Engine) -> str:
+    """Each customer's inputs of the date (``$d``): ``int_tier_inputs``, its growth signals,
+    and its row of the latest earlier date's tiers as ``last_<column>``
+    (:func:`models.tiers.customer_tiers`); the columns named (no ``*`` modifier: portable)."""
+    from models.tiers import LAST_COLUMNS
+
+    inputs = [f'i."{n}"' for n, _ in engine.columns("int_tier_inputs") if n not in UNREAD_COLUMNS]
+    growth = [
+        f'g."{n}"'
+        for n, _ in engine.columns("int_growth_signals")
+        if n not in UNREAD_COLUMNS and n != "customer_id"
+    ]
+    last = [f'p."{c}" as "last_{c}"' for c in LAST_COLUMNS]
+    return (
+        f"select {', '.join(inputs + growth + last)} "
+        "from int_tier_inputs as i "
+        "left join int_growth_signals as g "
+        "on g.customer_id = i.customer_id and g.business_date = $d "
+        "left join (select customer_id, " + ", ".join(LAST_COLUMNS) + " "
+        "from int_customer_tiers where business_date = "
+        "(select max(business_date) from int_customer_tiers where business_date < $d)) as p "
+        "on p.customer_id = i.customer_id "
+        "where i.business_date = $d"
     )
+
+
+def _tiers_today_columns(engine: Engine) -> list[tuple[str, str]]:
+    """The scratch table of the date's tiers: ``int_customer_tiers``' columns, then the
+    inputs the lists read (:data:`LIST_INPUTS`), each of its table's type."""
+    tiers = [(n, t) for n, t in engine.columns("int_customer_tiers") if n != "business_date"]
+    inputs = dict(engine.columns("int_tier_inputs"))
+    return tiers + [(n, inputs[n]) for n in LIST_INPUTS]
+
+
+def _write_from(table: str, scratch: str, engine: Engine, day: date) -> int:
+    """Replace ``table``'s rows of ``day`` with the scratch table's (its columns)."""
+    names = ", ".join(f'"{n}"' for n, _ in engine.columns(table) if n != "business_date")
+    return engine.replace_partition(
+        table, f"select $d as business_date, {names} from {scratch}", day, {"d": day}
+    )
+
+
+def _call_list(
+    engine: Engine, settings: CallListConfig, tier_count: int, day: date
+) -> pl.DataFrame:
+    """The call list: each part of the customers' best calls (:func:`models.tiers.top_calls`
+    of the date's tiers, next best product and migration candidacy), then the best of them."""
+
+    from models.tiers import call_candidates, rank_calls, top_calls
+
+    def best_calls(customers: pl.DataFrame) -> pl.DataFrame:
+        return top_calls(call_candidates(customers, settings, tier_count), settings.size)
+
+    engine.map_frame(
+        "call_candidates_today",
+        "select t.*, x.product_code as next_best_product, "
+        "x.propensity_score as next_best_score, x.expected_value_amount as next_best_value, "
+        "m.customer_id is not null as is_migration_candidate "
+        "from tiers_today as t "
+        "left join int_cross_sell as x "
+        "on x.customer_id = t.customer_id and x.business_date = $d and x.product_rank = 1 "
+        "left join migration_today as m on m.customer_id = t.customer_id",
+        {"d": day},
+        best_calls,
+        CALL_COLUMNS,
+    )
+    try:
+        return rank_calls(engine.read("select * from call_candidates_today"), settings.size)
+    finally:
+        engine.drop("call_candidates_today")
+
+
+CALL_COLUMNS = [
+    ("customer_id", "VARCHAR"),
+    ("reason_code", "VARCHAR"),
+    ("script_code", "VARCHAR"),
+    ("reason_detail", "VARCHAR"),
+    ("call_priority", "INTEGER"),
+    ("call_value", "DOUBLE"),
+]
+""":func:`models.tiers.call_candidates`' columns and types."""
+
+
+def _facts(engine: Engine) -> tuple[dict[str, Any], int]:
+    """The run's facts of the date's tiers and migration list, and the customers tiered."""
+    by_tier = engine.read("select tier, count(*) as n from tiers_today group by tier order by tier")
+    counts = engine.read(
+        "select count(*) as customers, "
+        "coalesce(sum(case when tier_change = 'upgrade' then 1 else 0 end), 0) as upgrades, "
+        "coalesce(sum(case when tier_change = 'downgrade' then 1 else 0 end), 0) as downgrades, "
+        "coalesce(sum(case when is_potential then 1 else 0 end), 0) as potential, "
+        "coalesce(sum(case when has_default_account then 1 else 0 end), 0) as credit_hold, "
+        "coalesce(sum(case when has_watch_account then 1 else 0 end), 0) as credit_watch "
+        "from tiers_today"
+    ).row(0, named=True)
+    migration = engine.read(
+        "select count(*) as n, sum(yearly_saving_amount) as saving, "
+        "sum(yearly_fee_forgone_amount) as forgone from migration_today"
+    ).row(0, named=True)
+    facts = {
+        "tiers": dict(by_tier.iter_rows()),
+        **{k: int(v) for k, v in counts.items() if k != "customers"},
+        "migration_candidates": int(migration["n"]),
+        "migration_net_saving": float(migration["saving"] or 0),
+        "migration_fees_forgone": float(migration["forgone"] or 0),
+    }
+    return facts, int(counts["customers"])
 
 
 def online_fees(rules: TiersConfig) -> pl.DataFrame:
@@ -135,18 +231,9 @@ def online_fees(rules: TiersConfig) -> pl.DataFrame:
 
 def run(ctx: StageContext) -> int:
     """Tiers with hysteresis, next-best products, migration and call lists, scorecards."""
-    import polars as pl
+    from functools import partial
 
-    from models.tiers import (
-        apply_credit_gate,
-        apply_hysteresis,
-        assign_tiers,
-        build_call_list,
-        flag_potential,
-        migration_protection,
-        select_channel_migration,
-        tier_changes,
-    )
+    from models.tiers import channel_migration, customer_tiers, tier_changes
     from pipeline.stages.cross_sell import run_cross_sell
     from pipeline.stages.features import ensure_aggregates
     from pipeline.stages.rm_value import prepare_rm_value
@@ -175,8 +262,6 @@ def run(ctx: StageContext) -> int:
     ensure_aggregates(con, cfg, day, when_missing=True, engine=engine)
     engine.temp_frame("ref_online_fees", online_fees(rules))
     engine.run_file("tiers/int_tier_inputs", params)
-    inputs = _read_partition(engine, "int_tier_inputs", day)
-
     engine.run_file(
         "tiers/int_growth_signals",
         {
@@ -186,28 +271,7 @@ def run(ctx: StageContext) -> int:
             "prior_months": rules.potential.trend_prior_months,
         },
     )
-    growth = _read_partition(engine, "int_growth_signals", day)
-    previous_flags = _previous(engine, "customer_id, potential_reasons", day)
-    inputs = inputs.join(growth, on="customer_id", how="left")
     release_cache(con, cfg.warehouse.memory_limit)  # the frames below need the memory
-    customers = assign_tiers(flag_potential(inputs, rules.potential, previous_flags), rules)
-    tiers = apply_credit_gate(
-        apply_hysteresis(
-            _previous(engine, "customer_id, tier, below_since, best_rank_below", day),
-            customers,
-            day,
-            rules,
-        ),
-        rules,
-    )
-    del inputs, growth, previous_flags, customers  # a million rows each: cross-sell needs room
-    cutoff = cfg.merchants.score_cutoff
-    tiers = migration_protection(tiers, rules.migration, cutoff)
-    engine.write_partition(
-        "int_customer_tiers", _conformed(engine, "int_customer_tiers", tiers), day
-    )
-    history = tier_changes(tiers, day).drop("business_date")
-    engine.write_partition("tier_history", history, day)
 
     xs = run_cross_sell(con, cfg, day, engine)
     engine.write_partition(
@@ -218,24 +282,42 @@ def run(ctx: StageContext) -> int:
         _conformed(engine, "int_cross_sell_evaluation", xs.evaluation),
         day,
     )
+    cross_sell_facts = xs.facts
+    del xs  # a row per customer: the call list reads the table
 
+    # per customer (on Spark per part of the customers: no process holds them all)
+    cutoff = cfg.merchants.score_cutoff
+    engine.map_frame(
+        "tiers_today",
+        _tier_inputs_query(engine),
+        {"d": day},
+        partial(customer_tiers, business_date=day, rules=rules, merchant_score_cutoff=cutoff),
+        _tiers_today_columns(engine),
+    )
+    _write_from("int_customer_tiers", "tiers_today", engine, day)
+    engine.map_frame(
+        "tier_changes_today",
+        "select customer_id, tier_change, previous_tier, tier, tier_reasons from tiers_today",
+        None,
+        partial(tier_changes, business_date=day),
+        [(n, t) for n, t in engine.columns("tier_history") if n != "business_date"],
+    )
+    _write_from("tier_history", "tier_changes_today", engine, day)
     window_days = (day - window_start).days + 1
-    migration = select_channel_migration(tiers, rules.migration, window_days, cutoff).join(
-        tiers.select("customer_id", "contribution_amount", "home_branch_id", "tier"),
-        on="customer_id",
+    engine.map_frame(
+        "migration_today",
+        "select * from tiers_today",
+        None,
+        partial(
+            channel_migration,
+            rules=rules.migration,
+            window_days=window_days,
+            merchant_score_cutoff=cutoff,
+        ),
+        [(n, t) for n, t in engine.columns("int_channel_migration") if n != "business_date"],
     )
-    engine.write_partition("int_channel_migration", migration, day)
-
-    best = xs.recommendations.filter(pl.col("product_rank") == 1).select(
-        "customer_id",
-        pl.col("product_code").alias("next_best_product"),
-        pl.col("propensity_score").alias("next_best_score"),
-        pl.col("expected_value_amount").alias("next_best_value"),
-    )
-    candidates = tiers.join(best, on="customer_id", how="left").with_columns(
-        is_migration_candidate=pl.col("customer_id").is_in(migration["customer_id"].implode()),
-    )
-    calls = build_call_list(candidates, lists.call_list, len(rules.ladder))
+    _write_from("int_channel_migration", "migration_today", engine, day)
+    calls = _call_list(engine, lists.call_list, len(rules.ladder), day)
     engine.write_partition("int_call_list", calls, day)
 
     rm_params, rm_facts = prepare_rm_value(con, ctx.engine, cfg, day)
@@ -250,28 +332,17 @@ def run(ctx: StageContext) -> int:
         "where business_date = $d and not is_ok order by check_name",
         {"d": day},
     ).rows()
-    ctx.facts.update(
-        {
-            "tiers": dict(tiers.group_by("tier").len().iter_rows()),
-            "upgrades": int((tiers["tier_change"] == "upgrade").sum()),
-            "downgrades": int((tiers["tier_change"] == "downgrade").sum()),
-            "potential": int(tiers["is_potential"].sum()),
-            "migration_candidates": migration.height,
-            "migration_net_saving": float(migration["yearly_saving_amount"].sum() or 0),
-            "migration_fees_forgone": float(migration["yearly_fee_forgone_amount"].sum() or 0),
-            "credit_hold": int(tiers["has_default_account"].sum()),
-            "credit_watch": int(tiers["has_watch_account"].sum()),
-            "calls": calls.height,
-            **xs.facts,
-        }
-    )
+    facts, tiered = _facts(engine)
+    ctx.facts.update({**facts, "calls": calls.height, **cross_sell_facts})
+    for scratch in ("tiers_today", "tier_changes_today", "migration_today"):
+        engine.drop(scratch)
     if failed:
         raise CheckFailed(
             "tiers checks failed: "
             + ", ".join(f"{name} ({rows} rows)" for name, rows in failed)
             + "; see table tiers_consistency"
         )
-    return tiers.height
+    return tiered
 
 
 def _conformed(engine: Engine, table: str, frame: pl.DataFrame) -> pl.DataFrame:
