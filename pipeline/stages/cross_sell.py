@@ -26,6 +26,7 @@ import math
 import pickle
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
@@ -44,6 +45,12 @@ by md5 of the customer instead of DuckDB's hash, so a model stored from the old 
 fitted again)."""
 
 TABLES: dict[str, str] = {
+    "int_cross_sell": """
+        customer_id varchar not null, business_date date not null, product_rank integer not null,
+        product_code varchar not null, propensity_score double, score_kind varchar,
+        lookalike_rank double, expected_value_amount double, model_version varchar,
+        cutoff_date date
+    """,
     "cross_sell_models": """
         model_version varchar not null, product_code varchar not null,
         fitted_on_date date not null, score_kind varchar not null, status varchar not null,
@@ -106,10 +113,12 @@ RUN_TYPES = {
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the model tables if missing, with their declared types (whole tables: no
-    partition)."""
+    """Create the tables if missing, with their declared types: the date's products
+    (``int_cross_sell``, by business date), the model tables (whole tables)."""
     for table, columns in TABLES.items():
-        engine.ensure_table(table, columns)
+        engine.ensure_table(
+            table, columns, key="business_date" if table.startswith("int_") else None
+        )
 
 
 def month_end(day: date) -> date:
@@ -141,7 +150,6 @@ def label_end(cutoff: date, horizon: int) -> date:
 
 @dataclass(frozen=True)
 class CrossSellOutput:
-    recommendations: pl.DataFrame
     evaluation: pl.DataFrame
     facts: dict[str, Any]
 
@@ -360,8 +368,6 @@ def run_cross_sell(
     import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    from models.cross_sell import rank_products
-
     xs = cfg.lists.cross_sell
     ensure_tables(engine)
     first = engine.read("select min(month_start) as m from agg_customer_txn_month")["m"][0]
@@ -392,69 +398,63 @@ def run_cross_sell(
         now = current_cutoff(day)
         stamp = _data_stamp(con, now)
         cached = engine.read(
-            "select customer_id, product_code, score_kind, propensity_score, lookalike_rank "
-            "from cross_sell_scores where cutoff_date = $now and model_version = $version "
-            "and data_stamp is not distinct from $stamp",
+            "select count(*) as n from cross_sell_scores where cutoff_date = $now "
+            "and model_version = $version and data_stamp is not distinct from $stamp",
             {"now": now, "version": version, "stamp": stamp},
-        )
-        facts["cross_sell_scores_cached"] = cached.height > 0
-        held_today = engine.read(
-            """
-            select customer_id, product_code from hist_accounts
-            where valid_from <= $d and valid_to > $d and status <> 'C'
-              and (close_date is null or close_date > $d)
-            group by all
-            """,
-            {"d": day},
-        )
-        active = engine.read(
-            "select customer_id from hist_customers "
-            "where valid_from <= $d and valid_to > $d and status = 'A'",
-            {"d": day},
-        )
-        frames: list[pl.DataFrame] = [cached] if cached.height else []
-        current = None
-        if not cached.height:
+        )["n"][0]
+        facts["cross_sell_scores_cached"] = cached > 0
+        if not cached:
             current = _build_inputs(engine, cfg, day, [now], 1000)
             frames = score_cutoff(current, models, xs)
-        if current is not None and frames:
-            # the cut-off's scores hold until the cut-off, the model or the data under it
-            # changes: later nights of the month read them instead of scoring every customer
-            fresh = pl.concat(frames).with_columns(
-                cutoff_date=pl.lit(now).cast(pl.Date),
-                model_version=pl.lit(version),
-                data_stamp=pl.lit(stamp, dtype=pl.String),
-            )
-            engine.replace_frame("cross_sell_scores", fresh, "true")
+            if frames:
+                # the cut-off's scores hold until the cut-off, the model or the data under
+                # it changes: later nights of the month read them instead of scoring every
+                # customer
+                fresh = pl.concat(frames).with_columns(
+                    cutoff_date=pl.lit(now).cast(pl.Date),
+                    model_version=pl.lit(version),
+                    data_stamp=pl.lit(stamp, dtype=pl.String),
+                )
+                engine.replace_frame("cross_sell_scores", fresh, "true")
+            del current, frames
     values = product_values(engine, day)
-    columns = {
-        "customer_id": pl.String,
-        "product_code": pl.String,
-        "score_kind": pl.String,
-        "propensity_score": pl.Float64,
-        "lookalike_rank": pl.Float64,
-    }
-    scores = pl.concat(frames) if frames else pl.DataFrame(schema=columns)
-    scores = scores.join(active, on="customer_id", how="semi").join(
-        held_today, on=["customer_id", "product_code"], how="anti"
+    # today's scores of the active customers' products not held, ranked per customer (on
+    # Spark per part of the customers: no process holds every customer's scores)
+    ranked = partial(
+        _ranked,
+        product_value=values,
+        call_cost=cfg.lists.call_list.call_cost_amount,
+        top_k=xs.top_k,
+        version=version,
+        cutoff=now,
     )
-    recs = rank_products(scores, values, cfg.lists.call_list.call_cost_amount, xs.top_k).select(
-        "customer_id",
-        "product_rank",
-        "product_code",
-        "propensity_score",
-        "score_kind",
-        "lookalike_rank",
-        "expected_value_amount",
-        pl.lit(version).alias("model_version"),
-        pl.lit(now).cast(pl.Date).alias("cutoff_date"),
+    args = {"now": now, "version": version, "stamp": stamp, "d": day}
+    engine.map_frame(
+        "cross_sell_ranked",
+        f"select s.customer_id, s.product_code, s.score_kind, s.propensity_score, "
+        f"s.lookalike_rank {_TODAYS_SCORES}",
+        args,
+        ranked,
+        [(n, t) for n, t in engine.columns("int_cross_sell") if n != "business_date"],
+    )
+    names = ", ".join(n for n, _ in engine.columns("int_cross_sell") if n != "business_date")
+    engine.replace_partition(
+        "int_cross_sell",
+        f"select $d as business_date, {names} from cross_sell_ranked",
+        day,
+        {"d": day},
+    )
+    engine.drop("cross_sell_ranked")
+    scored_counts = engine.read(
+        f"select s.product_code, count(*) as scored_customers {_TODAYS_SCORES} "
+        "group by s.product_code",
+        args,
     )
     runs = engine.read(
         "select r.*, m.score_kind from cross_sell_model_runs r join cross_sell_models m "
         "using (model_version, product_code) where model_version = $version",
         {"version": version},
     )
-    scored_counts = scores.group_by("product_code").len("scored_customers")
     evaluation = (
         runs.join(scored_counts, on="product_code", how="left")
         .with_columns(
@@ -481,4 +481,40 @@ def run_cross_sell(
     facts["cross_sell_auc"] = {
         r["product_code"]: r["auc"] for r in evaluation.iter_rows(named=True)
     }
-    return CrossSellOutput(recs, evaluation, facts)
+    return CrossSellOutput(evaluation, facts)
+
+
+_TODAYS_SCORES = """
+    from cross_sell_scores as s
+    where s.cutoff_date = $now and s.model_version = $version
+      and s.data_stamp is not distinct from $stamp
+      and s.customer_id in (
+          select customer_id from hist_customers
+          where valid_from <= $d and valid_to > $d and status = 'A')
+      and not exists (
+          select 1 from hist_accounts as a
+          where a.customer_id = s.customer_id and a.product_code = s.product_code
+            and a.valid_from <= $d and a.valid_to > $d and a.status <> 'C'
+            and (a.close_date is null or a.close_date > $d))
+"""
+"""The current cut-off's stored scores (model version and deliveries under it) of the active
+customers' products they do not hold on the date ``$d``."""
+
+
+def _ranked(
+    scores: pl.DataFrame,
+    product_value: dict[str, float],
+    call_cost: float,
+    top_k: int,
+    version: str,
+    cutoff: date,
+) -> pl.DataFrame:
+    """:func:`models.cross_sell.rank_products` of customers' scores, with the model version
+    and cut-off: rows of ``int_cross_sell``."""
+    import polars as pl
+
+    from models.cross_sell import rank_products
+
+    return rank_products(scores, product_value, call_cost, top_k).with_columns(
+        model_version=pl.lit(version), cutoff_date=pl.lit(cutoff, dtype=pl.Date)
+    )

@@ -55,12 +55,6 @@ TABLES: dict[str, str] = {
         customer_id varchar not null, business_date date not null, change_type varchar not null,
         from_tier varchar, to_tier varchar not null, reasons varchar not null
     """,
-    "int_cross_sell": """
-        customer_id varchar not null, business_date date not null, product_rank integer not null,
-        product_code varchar not null, propensity_score double, score_kind varchar,
-        lookalike_rank double, expected_value_amount double, model_version varchar,
-        cutoff_date date
-    """,
     "int_cross_sell_evaluation": """
         business_date date not null, product_code varchar not null, status varchar not null,
         score_kind varchar, model_version varchar, fitted_on_date date, cutoff_date date,
@@ -273,17 +267,13 @@ def run(ctx: StageContext) -> int:
     )
     release_cache(con, cfg.warehouse.memory_limit)  # the frames below need the memory
 
-    xs = run_cross_sell(con, cfg, day, engine)
-    engine.write_partition(
-        "int_cross_sell", _conformed(engine, "int_cross_sell", xs.recommendations), day
-    )
+    xs = run_cross_sell(con, cfg, day, engine)  # int_cross_sell: the date's products
     engine.write_partition(
         "int_cross_sell_evaluation",
         _conformed(engine, "int_cross_sell_evaluation", xs.evaluation),
         day,
     )
     cross_sell_facts = xs.facts
-    del xs  # a row per customer: the call list reads the table
 
     # per customer (on Spark per part of the customers: no process holds them all)
     cutoff = cfg.merchants.score_cutoff
