@@ -103,6 +103,22 @@ LIST_INPUTS = (
 """Columns of ``int_tier_inputs`` the migration and call lists read beside the tiers."""
 
 
+MIGRATION_INPUTS = (
+    *("customer_id", "tier", "contribution_amount", "home_branch_id", "migration_protection"),
+    *("counter_online_capable_txns", "counter_cost_saving_amount", "counter_fee_amount"),
+    "online_fee_amount",
+)
+"""The columns of the date's tiers :func:`models.tiers.channel_migration` reads."""
+
+CALL_INPUTS = (
+    *("customer_id", "marketing_consent", "tier_rank", "tier_change", "p_alive"),
+    *("clv_amount", "is_merchant", "is_declared", "is_potential", "has_default_account"),
+)
+"""The columns of the date's tiers :func:`models.tiers.call_candidates` reads (beside the
+next best product and the migration flag): a million customers' other columns are not
+copied again."""
+
+
 def _tier_inputs_query(engine: Engine) -> str:
     """Each customer's inputs of the date (``$d``): ``int_tier_inputs``, its growth signals,
     and its row of the latest earlier date's tiers as ``last_<column>``
@@ -158,7 +174,8 @@ def _call_list(
 
     engine.map_frame(
         "call_candidates_today",
-        "select t.*, x.product_code as next_best_product, "
+        f"select {', '.join('t.' + c for c in CALL_INPUTS)}, "
+        "x.product_code as next_best_product, "
         "x.propensity_score as next_best_score, x.expected_value_amount as next_best_value, "
         "m.customer_id is not null as is_migration_candidate "
         "from tiers_today as t "
@@ -296,7 +313,7 @@ def run(ctx: StageContext) -> int:
     window_days = (day - window_start).days + 1
     engine.map_frame(
         "migration_today",
-        "select * from tiers_today",
+        f"select {', '.join(MIGRATION_INPUTS)} from tiers_today",
         None,
         partial(
             channel_migration,
