@@ -164,6 +164,20 @@ class Engine(Protocol):
         ...
 
 
+def partition_columns(engine: Engine, table: str) -> list[tuple[str, str]]:
+    """``table``'s columns but its ``business_date``: what a date's rows are computed with."""
+    return [(n, t) for n, t in engine.columns(table) if n != "business_date"]
+
+
+def replace_partition_from(engine: Engine, table: str, scratch: str, day: date) -> int:
+    """Replace ``table``'s rows of ``day`` with the rows of the scratch table ``scratch``
+    (e.g. :meth:`Engine.map_frame`'s), the table's columns named; return how many."""
+    names = ", ".join(f'"{n}"' for n, _ in partition_columns(engine, table))
+    return engine.replace_partition(
+        table, f"select $d as business_date, {names} from {scratch}", day, {"d": day}
+    )
+
+
 def polars_schema(columns: list[tuple[str, str]]) -> pl.Schema:
     """The polars types DuckDB reads the DuckDB types ``columns`` as (``DECIMAL(18,2)`` as
     ``Decimal(18, 2)``, ``INTEGER`` as ``Int32``)."""

@@ -30,6 +30,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
+from pipeline.engine.base import partition_columns, replace_partition_from
 
 if TYPE_CHECKING:
     import duckdb
@@ -435,15 +436,9 @@ def run_cross_sell(
         f"s.lookalike_rank {_TODAYS_SCORES}",
         args,
         ranked,
-        [(n, t) for n, t in engine.columns("int_cross_sell") if n != "business_date"],
+        partition_columns(engine, "int_cross_sell"),
     )
-    names = ", ".join(n for n, _ in engine.columns("int_cross_sell") if n != "business_date")
-    engine.replace_partition(
-        "int_cross_sell",
-        f"select $d as business_date, {names} from cross_sell_ranked",
-        day,
-        {"d": day},
-    )
+    replace_partition_from(engine, "int_cross_sell", "cross_sell_ranked", day)
     engine.drop("cross_sell_ranked")
     scored_counts = engine.read(
         f"select s.product_code, count(*) as scored_customers {_TODAYS_SCORES} "

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
+from pipeline.engine.base import partition_columns, replace_partition_from
 from pipeline.errors import CheckFailed
 from pipeline.stages.base import Stage, StageContext
 
@@ -148,17 +149,9 @@ def _tier_inputs_query(engine: Engine) -> str:
 def _tiers_today_columns(engine: Engine) -> list[tuple[str, str]]:
     """The scratch table of the date's tiers: ``int_customer_tiers``' columns, then the
     inputs the lists read (:data:`LIST_INPUTS`), each of its table's type."""
-    tiers = [(n, t) for n, t in engine.columns("int_customer_tiers") if n != "business_date"]
+    tiers = partition_columns(engine, "int_customer_tiers")
     inputs = dict(engine.columns("int_tier_inputs"))
     return tiers + [(n, inputs[n]) for n in LIST_INPUTS]
-
-
-def _write_from(table: str, scratch: str, engine: Engine, day: date) -> int:
-    """Replace ``table``'s rows of ``day`` with the scratch table's (its columns)."""
-    names = ", ".join(f'"{n}"' for n, _ in engine.columns(table) if n != "business_date")
-    return engine.replace_partition(
-        table, f"select $d as business_date, {names} from {scratch}", day, {"d": day}
-    )
 
 
 def _call_list(
@@ -166,7 +159,6 @@ def _call_list(
 ) -> pl.DataFrame:
     """The call list: each part of the customers' best calls (:func:`models.tiers.top_calls`
     of the date's tiers, next best product and migration candidacy), then the best of them."""
-
     from models.tiers import call_candidates, rank_calls, top_calls
 
     def best_calls(customers: pl.DataFrame) -> pl.DataFrame:
@@ -301,15 +293,15 @@ def run(ctx: StageContext) -> int:
         partial(customer_tiers, business_date=day, rules=rules, merchant_score_cutoff=cutoff),
         _tiers_today_columns(engine),
     )
-    _write_from("int_customer_tiers", "tiers_today", engine, day)
+    replace_partition_from(engine, "int_customer_tiers", "tiers_today", day)
     engine.map_frame(
         "tier_changes_today",
         "select customer_id, tier_change, previous_tier, tier, tier_reasons from tiers_today",
         None,
         partial(tier_changes, business_date=day),
-        [(n, t) for n, t in engine.columns("tier_history") if n != "business_date"],
+        partition_columns(engine, "tier_history"),
     )
-    _write_from("tier_history", "tier_changes_today", engine, day)
+    replace_partition_from(engine, "tier_history", "tier_changes_today", day)
     window_days = (day - window_start).days + 1
     engine.map_frame(
         "migration_today",
@@ -321,9 +313,9 @@ def run(ctx: StageContext) -> int:
             window_days=window_days,
             merchant_score_cutoff=cutoff,
         ),
-        [(n, t) for n, t in engine.columns("int_channel_migration") if n != "business_date"],
+        partition_columns(engine, "int_channel_migration"),
     )
-    _write_from("int_channel_migration", "migration_today", engine, day)
+    replace_partition_from(engine, "int_channel_migration", "migration_today", day)
     calls = _call_list(engine, lists.call_list, len(rules.ladder), day)
     engine.write_partition("int_call_list", calls, day)
 
