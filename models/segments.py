@@ -1,16 +1,21 @@
 """Customer segments: demographic keys and behavioural clusters (spending habits).
 
 Behavioural clusters are KMeans on standardised features of the customer view, fitted with a
-fixed seed on a deterministic sample, so a customer's cluster is stable between runs on the
-same data. Clusters are numbered by size (0 the largest) so numbers do not depend on KMeans'
-internal order, and each gets a readable profile: its size and the features that set it apart
-(centroid in standard deviations from the population mean).
+fixed seed on a deterministic sample (:func:`fit_clusters`, on the driver), so a customer's
+cluster is stable between runs on the same data; every customer is then assigned from their
+own row (:func:`assign_clusters`, per part of the customers). Clusters are numbered by size
+(0 the largest) so numbers do not depend on KMeans' internal order, and each gets a readable
+profile: its size and the features that set it apart (the members' centre in standard
+deviations from the sample's mean).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 BEHAVIOUR_FEATURES: dict[str, str] = {
     "log_txn_count": "transactions",
@@ -81,89 +86,120 @@ def behaviour_matrix(features: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def cluster_behaviour(
-    features: pl.DataFrame,
-    k: int,
-    seed: int,
-    fit_sample: int,
-    top_features: int = 3,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Assign each customer a behavioural cluster and describe the clusters.
+@dataclass(frozen=True)
+class ClusterModel:
+    """Behavioural clusters fitted on a sample: the sample's standardisation (``mean``,
+    ``std`` of each of :data:`BEHAVIOUR_FEATURES`) and the KMeans centres in standard
+    deviations (one row per cluster, in KMeans' order: the raw cluster number)."""
+
+    mean: NDArray[np.float64]
+    std: NDArray[np.float64]
+    centres: NDArray[np.float64]
+
+
+def fit_clusters(sample: pl.DataFrame, k: int, seed: int) -> ClusterModel:
+    """Fit KMeans (seeded, so the same sample gives the same clusters) on the standardised
+    features of a sample of the customer view (``sample``: its :data:`REQUIRED` columns).
+
+    Fewer than ``k`` clusters when the sample has fewer than ``k`` distinct customers' rows.
+    """
+    from sklearn.cluster import KMeans
+
+    x = behaviour_matrix(sample).select(list(BEHAVIOUR_FEATURES)).to_numpy().astype(np.float64)
+    if x.shape[0] == 0:
+        raise ValueError("no customers to fit the behavioural clusters on")
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std[std == 0] = 1.0
+    z = (x - mean) / std
+    # fewer clusters only when the sample has fewer than k distinct rows: its first rows
+    # usually show k already, which spares sorting all of them (0.4 s at 200k rows)
+    head = len(np.unique(z[:1000], axis=0))
+    k_eff = max(1, min(k, head if head >= k else len(np.unique(z, axis=0))))
+    model = KMeans(n_clusters=k_eff, random_state=seed, n_init=4).fit(z)
+    return ClusterModel(mean, std, np.asarray(model.cluster_centers_, dtype=np.float64))
+
+
+def assign_clusters(features: pl.DataFrame, model: ClusterModel) -> pl.DataFrame:
+    """Each customer's nearest centre (``raw_cluster``, the model's order; the first of equally
+    near ones) and standardised features (``z_<feature>``), from the customer's own row: the
+    customers can be assigned in parts.
+
+    The distance is the plain sum of squared differences, so a customer's cluster does not
+    depend on which other customers are assigned with them.
+    """
+    matrix = behaviour_matrix(features)
+    names = list(BEHAVIOUR_FEATURES)
+    z = (matrix.select(names).to_numpy().astype(np.float64) - model.mean) / model.std
+    best = np.zeros(z.shape[0], dtype=np.int32)
+    nearest = np.full(z.shape[0], np.inf)
+    for c, centre in enumerate(model.centres):
+        distance = ((z - centre) ** 2).sum(axis=1)
+        closer = distance < nearest
+        best[closer], nearest[closer] = c, distance[closer]
+    return pl.DataFrame(
+        {
+            "customer_id": matrix.get_column("customer_id"),
+            "raw_cluster": best,
+            **{f"z_{name}": z[:, i] for i, name in enumerate(names)},
+        }
+    )
+
+
+def cluster_profiles(
+    model: ClusterModel, members: pl.DataFrame, top_features: int
+) -> tuple[dict[int, int], pl.DataFrame]:
+    """Number the clusters by size and describe them.
 
     Parameters
     ----------
-    features
-        The customer view (int_customer_features) for one date.
-    k
-        Number of clusters (fewer when there are fewer distinct customers).
-    seed
-        KMeans random seed and the sample's seed.
-    fit_sample
-        At most this many customers (a seeded sample) fit the clusters; all are assigned.
+    model
+        The fitted clusters.
+    members
+        Per raw cluster with members: ``raw_cluster``, ``customers`` and the members' mean of
+        each ``z_<feature>`` (their centre in standard deviations); a cluster without members
+        is described by its KMeans centre.
     top_features
         How many distinguishing features a profile names.
 
     Returns
     -------
-    (assignments, profiles)
-        assignments: customer_id, behaviour_cluster. profiles: behaviour_cluster, customers,
-        customer_share, profile (readable text), and the centroid in standard deviations
-        (``z_<feature>``).
+    (numbers, profiles)
+        numbers: raw cluster -> behaviour_cluster, 0 the largest (equal sizes in the order of
+        their centres), so numbers do not depend on KMeans' internal order. profiles:
+        behaviour_cluster, customers, customer_share, profile (readable text), and the centre
+        (``z_<feature>``), one row per cluster.
     """
-    from sklearn.cluster import KMeans
-
-    matrix = behaviour_matrix(features)
     names = list(BEHAVIOUR_FEATURES)
-    x = matrix.select(names).to_numpy().astype(np.float64)
-    n = x.shape[0]
-    if n == 0:
-        empty = pl.DataFrame(schema={"customer_id": pl.Utf8, "behaviour_cluster": pl.Int32})
-        return empty, pl.DataFrame(
-            schema={"behaviour_cluster": pl.Int32, "customers": pl.Int64, "profile": pl.Utf8}
-        )
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    std[std == 0] = 1.0
-    z = (x - mean) / std
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(n, size=min(n, fit_sample), replace=False))
-    sample = z[idx]
-    # fewer clusters only when the sample has fewer than k distinct rows: its first rows
-    # usually show k already, which spares sorting all of them (0.4 s at 200k rows)
-    head = len(np.unique(sample[:1000], axis=0))
-    k_eff = max(1, min(k, head if head >= k else len(np.unique(sample, axis=0))))
-    model = KMeans(n_clusters=k_eff, random_state=seed, n_init=4).fit(sample)
-    raw = model.predict(z)
-    sizes = np.bincount(raw, minlength=k_eff)
-    # number clusters by size (ties by centroid) so labels do not depend on KMeans' order
-    order = sorted(range(k_eff), key=lambda c: (-sizes[c], tuple(model.cluster_centers_[c])))
-    relabel = np.empty(k_eff, dtype=np.int32)
-    for new, old in enumerate(order):
-        relabel[old] = new
-    labels = relabel[raw]
-    assignments = pl.DataFrame(
-        {"customer_id": matrix.get_column("customer_id"), "behaviour_cluster": labels}
-    )
+    found = {r["raw_cluster"]: r for r in members.iter_rows(named=True)}
+    k = len(model.centres)
+    sizes = [int(found[c]["customers"]) if c in found else 0 for c in range(k)]
+    n = sum(sizes)
+    order = sorted(range(k), key=lambda c: (-sizes[c], tuple(model.centres[c])))
     rows = []
-    for new, old in enumerate(order):
-        members = z[raw == old]
-        centre = members.mean(axis=0) if len(members) else model.cluster_centers_[old]
+    for number, raw in enumerate(order):
+        centre = (
+            [float(found[raw][f"z_{name}"]) for name in names]
+            if raw in found
+            else [float(v) for v in model.centres[raw]]
+        )
         ranked = sorted(range(len(names)), key=lambda i: -abs(centre[i]))[:top_features]
         words = ", ".join(
             f"{'high' if centre[i] > 0 else 'low'} {BEHAVIOUR_FEATURES[names[i]]} "
             f"({centre[i]:+.1f} sd)"
             for i in ranked
         )
-        size = int(sizes[old])
+        size = sizes[raw]
         row: dict[str, object] = {
-            "behaviour_cluster": new,
+            "behaviour_cluster": number,
             "customers": size,
-            "customer_share": round(size / n, 6),
-            "profile": f"cluster {new}: {size} customers ({size / n:.1%}); {words}",
+            "customer_share": round(size / n, 6) if n else 0.0,
+            "profile": f"cluster {number}: {size} customers ({size / n if n else 0:.1%}); {words}",
         }
-        row.update({f"z_{name}": round(float(centre[i]), 4) for i, name in enumerate(names)})
+        row.update({f"z_{name}": round(centre[i], 4) for i, name in enumerate(names)})
         rows.append(row)
-    return assignments, pl.DataFrame(rows)
+    numbers = {raw: number for number, raw in enumerate(order)}
+    return numbers, pl.DataFrame(rows)
 
 
 DEMOGRAPHIC_COLUMNS = [

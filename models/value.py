@@ -6,7 +6,7 @@ Pure functions over polars frames; the value stage feeds them from the warehouse
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from decimal import Decimal
 
 import polars as pl
 
@@ -29,10 +29,9 @@ def _require(frame: pl.DataFrame, columns: list[str], what: str) -> None:
             raise ValueError(f"Required column {col} missing from {what}")
 
 
-def percentile_rank(values: pl.Expr) -> pl.Expr:
-    """(rank − 1) / (n − 1) with ties at their average rank: 0 the lowest, 1 the highest."""
-    n = values.count()
-    return pl.when(n > 1).then((values.rank("average") - 1) / (n - 1)).otherwise(pl.lit(1.0))
+def percentile_column(part: str) -> str:
+    """The column holding the customer's percentile rank (0-1) on a part's input."""
+    return f"{part}_percentile"
 
 
 def score_value(
@@ -40,14 +39,16 @@ def score_value(
 ) -> pl.DataFrame:
     """Give each customer a 0-100 value score with each part's points and share.
 
-    Each part is the customer's percentile rank (0-1) on its input column; its points are
+    Each part is the customer's percentile rank (0-1) on its input column among the date's
+    customers (a global rank: sql/value/value_inputs.sql computes it); its points are
     ``100 × weight / total weight × rank``, so the score is the weighted average rank × 100.
+    A customer's score needs their own row alone, so the customers can be scored in parts.
 
     Parameters
     ----------
     customers
-        One row per customer_id with the columns of :data:`SCORE_INPUTS` (``clv_amount`` only
-        when ``has_clv``).
+        One row per customer_id with :func:`percentile_column` of each part of
+        :data:`SCORE_INPUTS` that has a weight (``clv_percentile`` only when ``has_clv``).
     weights
         Weight of each part (configs: value.score_weights).
     has_clv
@@ -61,21 +62,18 @@ def score_value(
 
     Examples
     --------
-    >>> df = pl.DataFrame({"customer_id": ["a", "b"], "contribution_amount": [1.0, 2.0],
-    ...     "aum_amount": [5.0, 1.0], "txn_count": [1, 1], "products_held": [1, 2],
-    ...     "tenure_months": [3, 3]})
+    >>> df = pl.DataFrame({"customer_id": ["a", "b"], "contribution_percentile": [0.0, 1.0],
+    ...     "assets_percentile": [1.0, 0.0]})
     >>> score_value(df, {"contribution": 1, "assets": 1}, has_clv=False)["value_score"].to_list()
     [50.0, 50.0]
     """
     parts = [p for p, w in weights.items() if w > 0 and (has_clv or p != "clv")]
-    _require(customers, ["customer_id", *[SCORE_INPUTS[p] for p in parts]], "the value inputs")
+    _require(customers, ["customer_id", *map(percentile_column, parts)], "the value inputs")
     total = sum(weights[p] for p in parts)
     if total <= 0:
         raise ValueError("Value score weights leave no part with a positive weight")
     points = [
-        (
-            100.0 * weights[p] / total * percentile_rank(pl.col(SCORE_INPUTS[p]).cast(pl.Float64))
-        ).alias(f"{p}_points")
+        (100.0 * weights[p] / total * pl.col(percentile_column(p))).alias(f"{p}_points")
         for p in parts
     ]
     note = (
@@ -106,80 +104,62 @@ def score_value(
     return out.select([*cols, "score_note"]).with_columns(pl.col("value_score").round(4))
 
 
-def identify_golden(
-    customers: pl.DataFrame,
-    monthly: pl.DataFrame,
-    rules: GoldenRules,
-    months: list[date],
-) -> pl.DataFrame:
+def identify_golden(customers: pl.DataFrame, rules: GoldenRules, band_months: int) -> pl.DataFrame:
     """Apply the golden-customer rules (黄金客户甄别), with reason codes for and against.
 
-    A customer is golden when their contribution was in the top band (percentile rank among
-    that month's customers at least ``min_contribution_percentile``, and above
-    ``min_contribution_amount``) in at least ``min_months_in_band`` of the closed ``months``,
-    and no account is delinquent at the date. The months come from the warehouse's monthly
-    history, so a warehouse loaded with a year of history finds them on its first night.
+    A customer is golden when their contribution was in the top band in at least
+    ``min_months_in_band`` of the ``band_months`` closed months looked at, and no account is
+    delinquent at the date. Being in the top band in a month (percentile rank among that
+    month's customers at least ``min_contribution_percentile``, and above
+    ``min_contribution_amount``) is a global rank: sql/value/value_inputs.sql counts the
+    months from the warehouse's monthly history (so a warehouse loaded with a year of history
+    finds them on its first night); the rules here read the customer's own row alone.
 
     Parameters
     ----------
     customers
-        One row per customer_id with contribution_amount (the yearly figure at the date) and
-        max_days_past_due.
-    monthly
-        customer_id, month_start, contribution_amount: each closed month's contribution.
+        One row per customer_id with contribution_amount (the yearly figure at the date),
+        contribution_percentile (its percentile rank among the date's customers),
+        months_in_band and max_days_past_due.
     rules
         configs: value.golden.
-    months
-        The closed months looked at (``rules.band_months`` of them, latest last).
+    band_months
+        The closed months looked at (``rules.band_months``).
 
     Returns
     -------
     pl.DataFrame
-        customer_id, contribution_amount, contribution_percentile (of the yearly figure),
-        months_in_band, band_months, is_golden, reason_codes (``;``-separated:
-        TOP_BAND_<n>OF<m>M and NO_DELINQUENCY when golden; BAND_ONLY_<n>OF<m>M,
-        DELINQUENT_<d>DPD otherwise).
+        customer_id, contribution_amount, contribution_percentile, months_in_band,
+        band_months, is_golden, reason_codes (``;``-separated: TOP_BAND_<n>OF<m>M and
+        NO_DELINQUENCY when golden; BAND_ONLY_<n>OF<m>M, DELINQUENT_<d>DPD otherwise).
 
     Examples
     --------
-    >>> from decimal import Decimal
     >>> rules = GoldenRules(min_contribution_percentile=0.5, band_months=2, min_months_in_band=2)
-    >>> months = [date(2026, 9, 1), date(2026, 10, 1)]
-    >>> monthly = pl.DataFrame({"customer_id": ["a", "b", "a", "b"],
-    ...     "month_start": [months[0], months[0], months[1], months[1]],
-    ...     "contribution_amount": [9.0, 1.0, 8.0, 2.0]})
-    >>> customers = pl.DataFrame({"customer_id": ["a", "b"],
-    ...     "contribution_amount": [100.0, 30.0], "max_days_past_due": [0, 0]})
-    >>> identify_golden(customers, monthly, rules, months)["reason_codes"].to_list()
+    >>> customers = pl.DataFrame({"customer_id": ["a", "b"], "contribution_amount": [100.0, 30.0],
+    ...     "contribution_percentile": [1.0, 0.0], "months_in_band": [2, 0],
+    ...     "max_days_past_due": [0, 0]})
+    >>> identify_golden(customers, rules, 2)["reason_codes"].to_list()
     ['TOP_BAND_2OF2M;NO_DELINQUENCY', 'BAND_ONLY_0OF2M;NO_DELINQUENCY']
     """
-    _require(customers, ["customer_id", "contribution_amount", "max_days_past_due"], "customers")
-    _require(monthly, ["customer_id", "month_start", "contribution_amount"], "monthly history")
-    wanted = monthly.filter(pl.col("month_start").cast(pl.Date).is_in(months))
-    amount = pl.col("contribution_amount").cast(pl.Float64)
-    in_band = wanted.with_columns(
-        (
-            (percentile_rank(amount).over("month_start") >= rules.min_contribution_percentile)
-            & (amount > float(rules.min_contribution_amount))
-        ).alias("_in_band")
+    _require(
+        customers,
+        [
+            "customer_id",
+            "contribution_amount",
+            "contribution_percentile",
+            "months_in_band",
+            "max_days_past_due",
+        ],
+        "customers",
     )
-    counts = in_band.group_by("customer_id").agg(
-        pl.col("_in_band").sum().cast(pl.Int64).alias("months_in_band")
-    )
-    out = (
-        customers.with_columns(
-            percentile_rank(pl.col("contribution_amount").cast(pl.Float64)).alias(
-                "contribution_percentile"
-            )
-        )
-        .join(counts, on="customer_id", how="left")
-        .with_columns(
-            pl.col("months_in_band").fill_null(0), pl.lit(len(months)).alias("band_months")
-        )
+    out = customers.with_columns(
+        pl.col("months_in_band").cast(pl.Int64).fill_null(0),
+        pl.lit(band_months, pl.Int32).alias("band_months"),
     )
     held = pl.col("months_in_band") >= rules.min_months_in_band
     clean = pl.col("max_days_past_due").fill_null(0) <= rules.max_days_past_due
-    band = pl.col("months_in_band").cast(pl.Utf8) + pl.lit(f"OF{len(months)}M")
+    band = pl.col("months_in_band").cast(pl.Utf8) + pl.lit(f"OF{band_months}M")
     reasons = pl.concat_str(
         [
             pl.when(held).then(pl.lit("TOP_BAND_") + band).otherwise(pl.lit("BAND_ONLY_") + band),
@@ -202,59 +182,76 @@ def identify_golden(
     )
 
 
-def summarise_concentration(golden: pl.DataFrame) -> dict[str, float | int | None]:
+def top_counts(customers: int) -> dict[str, int]:
+    """How many customers are the top 1, 5, 10 and 20% of ``customers`` (``round(n ×
+    share)``, at least one), keyed as sql/value/concentration_sums.sql takes them.
+
+    >>> top_counts(250)
+    {'top_1': 2, 'top_5': 12, 'top_10': 25, 'top_20': 50}
+    """
+    shares = {1: 0.01, 5: 0.05, 10: 0.10, 20: 0.20}
+    return {f"top_{p}": max(1, round(customers * share)) for p, share in shares.items()}
+
+
+def summarise_concentration(
+    sums: Mapping[str, Decimal | int | None],
+) -> dict[str, float | int | None]:
     """The Pareto / Lorenz view of contribution: who produces it.
 
     Parameters
     ----------
-    golden
-        One row per customer with contribution_amount and is_golden.
+    sums
+        The exact sums of sql/value/concentration_sums.sql over the date's customers (one
+        row per customer with contribution_amount and is_golden), the top n% taken as
+        :func:`top_counts` says.
 
     Returns
     -------
     dict
         customers, total contribution, share of the total from the top 1/5/10/20% of
         customers by contribution (above 1 when the rest lose money), the top 20%'s share of
-        the positive contributions only, golden customers and their share, share of customers with
-        negative contribution, their total, and the Gini coefficient of contribution (on
-        values floored at zero, since Gini is defined for non-negative quantities).
+        the positive contributions only, golden customers and their share, share of customers
+        with negative contribution, their total, and the Gini coefficient of contribution (on
+        values floored at zero, since Gini is defined for non-negative quantities):
+        ``2 Σ i·x₍ᵢ₎ / (n Σ x) − (n + 1) / n`` over the floored values in ascending order.
+        Each ratio is taken of the exact sums, then given as a float.
+
+    Examples
+    --------
+    >>> s = summarise_concentration({"customers": 2, "total_amount": Decimal("3"),
+    ...     "top_1_amount": Decimal("2"), "top_5_amount": Decimal("2"),
+    ...     "top_10_amount": Decimal("2"), "top_20_amount": Decimal("2"),
+    ...     "top_20_positive_amount": Decimal("2"), "positive_amount": Decimal("3"),
+    ...     "rank_weighted_positive_amount": Decimal("5"), "golden_customers": 1,
+    ...     "golden_amount": Decimal("2"), "negative_customers": 0, "negative_amount": 0})
+    >>> round(s["gini"], 6), round(s["top_1pct_share"], 6)
+    (0.166667, 0.666667)
     """
-    _require(golden, ["contribution_amount", "is_golden"], "golden customers")
-    values = golden.get_column("contribution_amount").cast(pl.Float64).sort(descending=True)
-    n = len(values)
-    total = float(values.sum()) if n else 0.0
+    n = int(sums["customers"] or 0)
 
-    def top_share(fraction: float) -> float | None:
-        k = max(1, round(n * fraction)) if n else 0
-        return float(values.head(k).sum()) / total if total else None
+    def amount(key: str) -> Decimal:
+        return Decimal(sums[key] or 0)
 
-    golden_total = float(
-        golden.filter(pl.col("is_golden")).get_column("contribution_amount").cast(pl.Float64).sum()
+    total, positive = amount("total_amount"), amount("positive_amount")
+
+    def share(part: Decimal, whole: Decimal) -> float | None:
+        return float(part / whole) if whole else None
+
+    gini = (
+        float(2 * amount("rank_weighted_positive_amount") / (n * positive) - Decimal(n + 1) / n)
+        if n and positive > 0
+        else 0.0
     )
-    positive = values.clip(lower_bound=0).sort()
-    pos_total = float(positive.sum())
-    if n and pos_total > 0:
-        ranks = pl.Series(range(1, n + 1), dtype=pl.Float64)
-        weighted = float((ranks * positive).sum())
-        gini = 2 * weighted / (n * pos_total) - (n + 1) / n
-    else:
-        gini = 0.0
-    negatives = values.filter(values < 0)
     return {
         "customers": n,
-        "total_contribution_amount": total,
-        "top_1pct_share": top_share(0.01),
-        "top_5pct_share": top_share(0.05),
-        "top_10pct_share": top_share(0.10),
-        "top_20pct_share": top_share(0.20),
-        "top_20pct_share_of_positive": (
-            float(values.head(max(1, round(n * 0.2))).clip(lower_bound=0).sum()) / pos_total
-            if pos_total > 0
-            else None
-        ),
-        "golden_customers": int(golden.get_column("is_golden").sum()),
-        "golden_share": golden_total / total if total else None,
-        "negative_customer_share": len(negatives) / n if n else 0.0,
-        "negative_contribution_amount": float(negatives.sum()),
+        "total_contribution_amount": float(total),
+        **{f"top_{p}pct_share": share(amount(f"top_{p}_amount"), total) for p in (1, 5, 10, 20)},
+        "top_20pct_share_of_positive": share(amount("top_20_positive_amount"), positive)
+        if positive > 0
+        else None,
+        "golden_customers": int(sums["golden_customers"] or 0),
+        "golden_share": share(amount("golden_amount"), total),
+        "negative_customer_share": int(sums["negative_customers"] or 0) / n if n else 0.0,
+        "negative_contribution_amount": float(amount("negative_amount")),
         "gini": gini,
     }

@@ -36,7 +36,8 @@ class ValueConfig(_Frozen):
     cluster_seed: int = 20261127
     """Random seed of KMeans: the same data gives the same clusters."""
     cluster_fit_sample: int = Field(default=200_000, ge=100)
-    """Customers sampled (deterministically) to fit the clusters; all are then assigned."""
+    """About this many customers fit the clusters (a sample by md5(customer_id), the same on
+    both engines and every night; everyone when fewer); all are then assigned."""
     profile_top_features: int = Field(default=3, ge=1, le=10)
     """Distinguishing features named in a cluster's profile."""
 

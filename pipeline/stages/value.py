@@ -1,118 +1,240 @@
 """The value stage: value score, golden customers, segments and contribution concentration.
 
-Reads the customer view and contribution for the date (and lifetime values when the clv stage
-wrote them for the date), calls the models in ``models/value.py`` and ``models/segments.py``
-and writes one partition per business date of each output table.
+The global parts are SQL over the date's customers: each customer's percentile ranks and
+months in the golden band (``sql/value/value_inputs.sql``, window functions), the
+concentration's sums (``sql/value/concentration_sums.sql``), the clusters' sizes and centres.
+The behavioural clusters are fitted on the driver over a sample; every rule that reads one
+customer's row alone (``models/value.py``, ``models/segments.py``) runs per part of the
+customers (:meth:`~pipeline.engine.base.Engine.map_frame`), so no process holds them all.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from datetime import date
+from functools import partial
+from typing import TYPE_CHECKING
+
 from pipeline.dates import first_of_month
+from pipeline.engine.base import Engine
 from pipeline.errors import StageFailed
 from pipeline.stages.base import Stage, StageContext
 from pipeline.stages.contribution import refresh_monthly_contribution
 
+if TYPE_CHECKING:
+    import polars as pl
 
-def feature_columns() -> list[str]:
-    """The columns of int_customer_features the value, golden and segment models read."""
-    from models.segments import DEMOGRAPHIC_COLUMNS
-    from models.segments import REQUIRED as BEHAVIOUR_COLUMNS
-    from models.value import SCORE_INPUTS
+    from models.params.value import GoldenRules
+    from models.segments import ClusterModel
+    from pipeline.config.value import ValueConfig
 
-    wanted = [
-        *BEHAVIOUR_COLUMNS,
-        *DEMOGRAPHIC_COLUMNS,
-        *SCORE_INPUTS.values(),
-        "max_days_past_due",  # identify_golden
-        "age_years",  # the segment profiles
-    ]
-    # clv_amount comes from int_customer_clv, contribution_amount from the contribution
-    skip = {"clv_amount", "contribution_amount"}
-    return [c for c in dict.fromkeys(wanted) if c not in skip]
+PARTS = ("contribution", "assets", "clv", "activity", "breadth", "tenure")
+""":data:`models.value.SCORE_INPUTS`' parts, in its order (the score table's columns)."""
+
+VALUE_ROW_COLUMNS = [
+    ("customer_id", "VARCHAR"),
+    ("value_score", "DOUBLE"),
+    *[(f"{p}_{k}", "DOUBLE") for p in PARTS for k in ("points", "share")],
+    ("score_note", "VARCHAR"),
+    ("band_months", "INTEGER"),
+    ("is_golden", "BOOLEAN"),
+    ("reason_codes", "VARCHAR"),
+    ("demographic_segment", "VARCHAR"),
+    ("raw_cluster", "INTEGER"),
+    *[
+        (f"z_{name}", "DOUBLE")
+        for name in (
+            *("log_txn_count", "ctr_share", "atm_share", "tel_share", "net_share", "pos_share"),
+            *("log_pos_amount", "log_aum_amount", "log_loans_amount", "products_held"),
+            *("log_trend", "regular_inflow"),
+        )
+    ],
+]
+"""The per-customer results of :func:`value_rows` and their types."""
+
+
+def value_rows(
+    customers: pl.DataFrame,
+    weights: Mapping[str, float],
+    has_clv: bool,
+    golden: GoldenRules,
+    band_months: int,
+    clusters: ClusterModel,
+) -> pl.DataFrame:
+    """Each customer's value score, golden flag, demographic segment and nearest behavioural
+    cluster, from their own row of ``value_inputs`` (global ranks included)."""
+    from models.segments import assign_clusters, demographic_segments
+    from models.value import identify_golden, score_value
+
+    golden_rows = identify_golden(customers, golden, band_months).select(
+        "customer_id", "band_months", "is_golden", "reason_codes"
+    )
+    segments = demographic_segments(customers).select("customer_id", "demographic_segment")
+    return (
+        score_value(customers, weights, has_clv)
+        .join(golden_rows, on="customer_id")
+        .join(segments, on="customer_id")
+        .join(assign_clusters(customers, clusters), on="customer_id")
+    )
+
+
+def _lifetime_values(engine: Engine, day: date) -> bool:
+    """The scratch table ``value_clv``: the clv stage's amounts of the date (none when it
+    wrote none); whether there are any."""
+    import polars as pl
+
+    if engine.table_exists("int_customer_clv"):
+        query = "select customer_id, clv_amount from int_customer_clv where business_date = $d"
+        if engine.temp_query("value_clv", query, {"d": day}):
+            return True
+    engine.temp_frame(
+        "value_clv", pl.DataFrame(schema={"customer_id": pl.Utf8, "clv_amount": pl.Float64})
+    )
+    return False
+
+
+def _fit_clusters(engine: Engine, customers: int, settings: ValueConfig) -> ClusterModel:
+    """The behavioural clusters, fitted on about ``cluster_fit_sample`` of the date's
+    customers: those whose md5(customer_id) sorts low (the same sample on both engines and
+    on every night, whatever the order of the rows), everyone when they are fewer."""
+    from models.segments import REQUIRED, fit_clusters
+    from pipeline.stages.cross_sell import sample_md5_below
+
+    permille = math.ceil(1000 * settings.cluster_fit_sample / customers)
+    sample = engine.read(
+        f"select {', '.join(REQUIRED)} from value_inputs "
+        "where $everyone or md5(customer_id) < $below order by customer_id",
+        {"everyone": permille >= 1000, "below": sample_md5_below(permille)},
+    )
+    return fit_clusters(sample, settings.cluster_count, settings.cluster_seed)
+
+
+def _segment_profiles(engine: Engine, clusters: ClusterModel, top_features: int) -> pl.DataFrame:
+    """The clusters' profiles (:func:`models.segments.cluster_profiles`) with their members'
+    average contribution, assets and age; the scratch table ``cluster_numbers`` maps each raw
+    cluster to its number."""
+    import polars as pl
+
+    from models.segments import BEHAVIOUR_FEATURES, cluster_profiles
+
+    centres = ", ".join(f"avg(r.z_{name}) as z_{name}" for name in BEHAVIOUR_FEATURES)
+    members = engine.read(
+        f"select r.raw_cluster, count(*) as customers, {centres}, "
+        "avg(cast(i.contribution_amount as double)) as avg_contribution_amount, "
+        "avg(cast(i.aum_amount as double)) as avg_aum_amount, "
+        "avg(cast(i.age_years as double)) as avg_age_years "
+        "from value_rows as r inner join value_inputs as i on i.customer_id = r.customer_id "
+        "group by r.raw_cluster"
+    )
+    numbers, profiles = cluster_profiles(clusters, members, top_features)
+    engine.temp_frame(
+        "cluster_numbers",
+        pl.DataFrame(
+            {"raw_cluster": list(numbers), "behaviour_cluster": list(numbers.values())},
+            schema={"raw_cluster": pl.Int32, "behaviour_cluster": pl.Int32},
+        ),
+    )
+    averages = members.select(
+        pl.col("raw_cluster")
+        .replace_strict(numbers, return_dtype=pl.Int64)
+        .alias("behaviour_cluster"),
+        "avg_contribution_amount",
+        "avg_aum_amount",
+        "avg_age_years",
+    )
+    return profiles.join(averages, on="behaviour_cluster", how="left").sort("behaviour_cluster")
 
 
 def run(ctx: StageContext) -> int:
     """Value score, golden customers, segments and the Pareto view of contribution."""
     import polars as pl
 
-    from models.segments import cluster_behaviour, demographic_segments
-    from models.value import identify_golden, score_value, summarise_concentration
+    from models.value import summarise_concentration, top_counts
 
     con, engine, cfg, day = ctx.con, ctx.engine, ctx.cfg, ctx.business_date
-    # only the columns the models read (the customer view has ~70): at 1M customers the
-    # whole view cost 2.1 s to read into polars
-    columns = ", ".join(f"f.{c}" for c in feature_columns())
-    features = engine.read(
-        f"select {columns}, c.contribution_amount from int_customer_features f "
-        "join int_customer_contribution c using (customer_id, business_date) "
-        "where f.business_date = $day order by f.customer_id",
-        {"day": day},
+    settings = cfg.value
+    has_clv = _lifetime_values(engine, day)
+    ctx.facts["clv_used"] = has_clv
+    rules = settings.golden
+    months = [first_of_month(day, -k) for k in range(rules.band_months, 0, -1)]
+    ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, engine, cfg, months)
+    engine.temp_file(
+        "value/value_inputs",
+        {
+            "business_date": day,
+            "band_first": months[0],
+            "band_last": months[-1],
+            "min_contribution_percentile": rules.min_contribution_percentile,
+            "min_contribution_amount": rules.min_contribution_amount,
+        },
     )
-    if features.height == 0:
+    customers = int(engine.read("select count(*) as n from value_inputs")["n"][0])
+    if customers == 0:
         raise StageFailed(
             f"no customer view and contribution for {day}: run `cvp features` and "
             f"`cvp contribution --date {day}` first"
         )
-    has_clv = False
-    if engine.table_exists("int_customer_clv"):
-        clv = engine.read(
-            "select customer_id, clv_amount from int_customer_clv where business_date = $day",
-            {"day": day},
-        )
-        if clv.height:
-            has_clv = True
-            features = features.join(clv, on="customer_id", how="left").with_columns(
-                pl.col("clv_amount").cast(pl.Float64).fill_null(0.0)
-            )
-    ctx.facts["clv_used"] = has_clv
-
-    scores = score_value(features, cfg.value.score_weights, has_clv)
-    scores = scores.join(
-        features.select("customer_id", "contribution_amount", "aum_amount"), on="customer_id"
+    clusters = _fit_clusters(engine, customers, settings)
+    engine.map_frame(
+        "value_rows",
+        "select * from value_inputs",
+        None,
+        partial(
+            value_rows,
+            weights=settings.score_weights,
+            has_clv=has_clv,
+            golden=rules,
+            band_months=len(months),
+            clusters=clusters,
+        ),
+        VALUE_ROW_COLUMNS,
     )
-    rows = engine.write_partition("int_customer_value_score", scores, day)
-
-    months = [first_of_month(day, -k) for k in range(cfg.value.golden.band_months, 0, -1)]
-    ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, engine, cfg, months)
-    monthly = engine.read(  # the band's months are consecutive month starts
-        "select customer_id, month_start, contribution_amount "
-        "from agg_customer_contribution_month where month_start between $first and $last",
-        {"first": months[0], "last": months[-1]},
+    joined = "from value_rows as r inner join value_inputs as i on i.customer_id = r.customer_id"
+    points = ", ".join(f"r.{p}_points, r.{p}_share" for p in PARTS)
+    rows = engine.replace_partition(
+        "int_customer_value_score",
+        f"select r.customer_id, r.value_score, {points}, r.score_note, "
+        f"i.contribution_amount, i.aum_amount, $d as business_date {joined}",
+        day,
+        {"d": day},
     )
-    golden = identify_golden(
-        features.select("customer_id", "contribution_amount", "max_days_past_due"),
-        monthly,
-        cfg.value.golden,
-        months,
+    engine.replace_partition(
+        "int_golden_customers",
+        "select r.customer_id, i.contribution_amount, i.contribution_percentile, "
+        "i.months_in_band, r.band_months, r.is_golden, r.reason_codes, "
+        f"$d as business_date {joined}",
+        day,
+        {"d": day},
     )
-    engine.write_partition("int_golden_customers", golden, day)
-
-    assignments, profiles = cluster_behaviour(
-        features,
-        cfg.value.cluster_count,
-        cfg.value.cluster_seed,
-        cfg.value.cluster_fit_sample,
-        cfg.value.profile_top_features,
+    profiles = _segment_profiles(engine, clusters, settings.profile_top_features)
+    engine.replace_partition(
+        "int_customer_segments",
+        "select r.customer_id, i.industry, i.education, i.region_code, i.age_band, "
+        "i.occupation, r.demographic_segment, n.behaviour_cluster, "
+        f"$d as business_date {joined} "
+        "inner join cluster_numbers as n on n.raw_cluster = r.raw_cluster",
+        day,
+        {"d": day},
     )
-    segments = demographic_segments(features).join(assignments, on="customer_id", how="left")
-    engine.write_partition("int_customer_segments", segments, day)
-    extra = (
-        features.join(assignments, on="customer_id")
-        .group_by("behaviour_cluster")
-        .agg(
-            pl.col("contribution_amount").cast(pl.Float64).mean().alias("avg_contribution_amount"),
-            pl.col("aum_amount").cast(pl.Float64).mean().alias("avg_aum_amount"),
-            pl.col("age_years").cast(pl.Float64).mean().alias("avg_age_years"),
-        )
-    )
-    profiles = profiles.join(extra, on="behaviour_cluster", how="left").sort("behaviour_cluster")
     engine.write_partition("int_segment_profiles", profiles, day)
 
-    summary = summarise_concentration(golden)
+    engine.temp_file("value/concentration_sums", {"business_date": day, **top_counts(customers)})
+    summary = summarise_concentration(
+        engine.read("select * from concentration_sums").row(0, named=True)
+    )
     engine.write_partition("rpt_contribution_concentration", pl.DataFrame([summary]), day)
     ctx.facts.update(
         {k: summary[k] for k in ("top_20pct_share", "golden_customers", "golden_share", "gini")}
     )
+    for scratch in (
+        "value_clv",
+        "value_inputs",
+        "value_rows",
+        "cluster_numbers",
+        "concentration_sums",
+    ):
+        engine.drop(scratch)
     return rows
 
 
