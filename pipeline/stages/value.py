@@ -32,26 +32,23 @@ if TYPE_CHECKING:
 PARTS = ("contribution", "assets", "clv", "activity", "breadth", "tenure")
 """:data:`models.value.SCORE_INPUTS`' parts, in its order (the score table's columns)."""
 
-VALUE_ROW_COLUMNS = [
-    ("customer_id", "VARCHAR"),
-    ("value_score", "DOUBLE"),
-    *[(f"{p}_{k}", "DOUBLE") for p in PARTS for k in ("points", "share")],
-    ("score_note", "VARCHAR"),
-    ("band_months", "INTEGER"),
-    ("is_golden", "BOOLEAN"),
-    ("reason_codes", "VARCHAR"),
-    ("demographic_segment", "VARCHAR"),
-    ("raw_cluster", "INTEGER"),
-    *[
-        (f"z_{name}", "DOUBLE")
-        for name in (
-            *("log_txn_count", "ctr_share", "atm_share", "tel_share", "net_share", "pos_share"),
-            *("log_pos_amount", "log_aum_amount", "log_loans_amount", "products_held"),
-            *("log_trend", "regular_inflow"),
-        )
-    ],
-]
-"""The per-customer results of :func:`value_rows` and their types."""
+
+def value_row_columns() -> list[tuple[str, str]]:
+    """The per-customer results of :func:`value_rows` and their types."""
+    from models.segments import BEHAVIOUR_FEATURES
+
+    return [
+        ("customer_id", "VARCHAR"),
+        ("value_score", "DOUBLE"),
+        *[(f"{p}_{k}", "DOUBLE") for p in PARTS for k in ("points", "share")],
+        ("score_note", "VARCHAR"),
+        ("band_months", "INTEGER"),
+        ("is_golden", "BOOLEAN"),
+        ("reason_codes", "VARCHAR"),
+        ("demographic_segment", "VARCHAR"),
+        ("raw_cluster", "INTEGER"),
+        *[(f"z_{name}", "DOUBLE") for name in BEHAVIOUR_FEATURES],
+    ]
 
 
 def value_rows(
@@ -188,7 +185,7 @@ def run(ctx: StageContext) -> int:
             band_months=len(months),
             clusters=clusters,
         ),
-        VALUE_ROW_COLUMNS,
+        value_row_columns(),
     )
     joined = "from value_rows as r inner join value_inputs as i on i.customer_id = r.customer_id"
     points = ", ".join(f"r.{p}_points, r.{p}_share" for p in PARTS)
