@@ -40,7 +40,7 @@ def score_value(
     """Give each customer a 0-100 value score with each part's points and share.
 
     Each part is the customer's percentile rank (0-1) on its input column among the date's
-    customers (a global rank: sql/value/value_inputs.sql computes it); its points are
+    customers (a global rank: sql/value/value_ranks.sql computes it); its points are
     ``100 × weight / total weight × rank``, so the score is the weighted average rank × 100.
     A customer's score needs their own row alone, so the customers can be scored in parts.
 
@@ -111,7 +111,7 @@ def identify_golden(customers: pl.DataFrame, rules: GoldenRules, band_months: in
     ``min_months_in_band`` of the ``band_months`` closed months looked at, and no account is
     delinquent at the date. Being in the top band in a month (percentile rank among that
     month's customers at least ``min_contribution_percentile``, and above
-    ``min_contribution_amount``) is a global rank: sql/value/value_inputs.sql counts the
+    ``min_contribution_amount``) is a global rank: sql/value/value_ranks.sql counts the
     months from the warehouse's monthly history (so a warehouse loaded with a year of history
     finds them on its first night); the rules here read the customer's own row alone.
 

@@ -87,16 +87,16 @@ VIEW_COLUMNS = {
     "max_days_past_due": "integer",
     "age_years": "integer",
 }
-"""The customer view's columns sql/value/value_inputs.sql reads."""
+"""The customer view's columns sql/value/value_ranks.sql reads."""
 
 
-def _value_inputs(
+def _value_ranks(
     customers: dict[str, dict[str, object]],
     monthly: list[tuple[str, date, float]],
     band: tuple[date, date],
     rules: GoldenRules,
 ) -> pl.DataFrame:
-    """sql/value/value_inputs.sql over hand-made tables of the date D: the view's columns
+    """sql/value/value_ranks.sql over hand-made tables of the date D: the view's columns
     given per customer (others 0 or NULL), their contribution_amount, the monthly history."""
     con = duckdb.connect(":memory:")
     con.execute(
@@ -130,7 +130,7 @@ def _value_inputs(
         con.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", monthly)
     temp_table(
         con,
-        "value/value_inputs",
+        "value/value_ranks",
         {
             "business_date": D,
             "band_first": band[0],
@@ -139,7 +139,7 @@ def _value_inputs(
             "min_contribution_amount": rules.min_contribution_amount,
         },
     )
-    return con.execute("select * from value_inputs order by customer_id").pl()
+    return con.execute("select * from value_ranks order by customer_id").pl()
 
 
 def test_percentiles_rank_ties_at_their_average_and_a_missing_value_at_zero() -> None:
@@ -154,10 +154,9 @@ def test_percentiles_rank_ties_at_their_average_and_a_missing_value_at_zero() ->
         for cid, v in amounts.items()
     }
     rules = GoldenRules(band_months=1, min_months_in_band=1)
-    out = _value_inputs(customers, [], (date(2026, 10, 1), date(2026, 10, 1)), rules)
+    out = _value_ranks(customers, [], (date(2026, 10, 1), date(2026, 10, 1)), rules)
     assert out["contribution_percentile"].to_list() == [0.0, 0.5, 0.5, 0.5, 1.0]
     assert out["clv_percentile"].to_list() == [0.125, 0.125, 0.625, 0.625, 1.0]
-    assert out["clv_amount"].to_list() == [0, 0, 30, 30, 40]
     assert out["activity_percentile"].to_list() == [0.5] * 5  # all 0 transactions: tied
     assert out["months_in_band"].to_list() == [0] * 5  # no monthly history
 
@@ -178,7 +177,7 @@ def test_golden_needs_band_months_and_no_delinquency() -> None:
         for (m, c), v in zip([(m, c) for m in months for c in "abcd"], amounts, strict=True)
     ] + [("b", date(2026, 7, 1), 99.0)]
     yearly = {"a": 400.0, "b": 300.0, "c": 200.0, "d": -5.0}
-    inputs = _value_inputs(
+    inputs = _value_ranks(
         {c: {"contribution_amount": v} for c, v in yearly.items()},
         monthly,
         (months[0], months[-1]),
@@ -186,7 +185,10 @@ def test_golden_needs_band_months_and_no_delinquency() -> None:
     )
     # August: a, b in band; September: a, c; October: d (10.0), a (9.0)
     assert inputs["months_in_band"].to_list() == [3, 1, 1, 1]
-    delinquent = inputs.with_columns(max_days_past_due=pl.Series([0, 0, 30, 0], dtype=pl.Int32))
+    delinquent = inputs.with_columns(
+        contribution_amount=pl.Series(list(yearly.values())),
+        max_days_past_due=pl.Series([0, 0, 30, 0], dtype=pl.Int32),
+    )
     out = identify_golden(delinquent, rules, len(months))
     assert out["is_golden"].to_list() == [True, False, False, False]
     assert out["reason_codes"].to_list() == [

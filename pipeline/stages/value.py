@@ -1,7 +1,7 @@
 """The value stage: value score, golden customers, segments and contribution concentration.
 
 The global parts are SQL over the date's customers: each customer's percentile ranks and
-months in the golden band (``sql/value/value_inputs.sql``, window functions), the
+months in the golden band (``sql/value/value_ranks.sql``, window functions), the
 concentration's sums (``sql/value/concentration_sums.sql``), the clusters' sizes and centres.
 The behavioural clusters are fitted on the driver over a sample; every rule that reads one
 customer's row alone (``models/value.py``, ``models/segments.py``) runs per part of the
@@ -33,8 +33,17 @@ PARTS = ("contribution", "assets", "clv", "activity", "breadth", "tenure")
 """:data:`models.value.SCORE_INPUTS`' parts, in its order (the score table's columns)."""
 
 
-def value_row_columns() -> list[tuple[str, str]]:
-    """The per-customer results of :func:`value_rows` and their types."""
+PASSED_ON = (
+    *("contribution_amount", "aum_amount", "contribution_percentile", "months_in_band"),
+    *("industry", "education", "region_code", "age_band", "occupation", "age_years"),
+)
+"""The inputs the tables and the clusters' profiles take as they are (:func:`value_rows`
+hands them on, so no table is written from a join)."""
+
+
+def value_row_columns(inputs: dict[str, str]) -> list[tuple[str, str]]:
+    """The per-customer results of :func:`value_rows` and their types (``inputs``: the
+    types of the query's columns, for those handed on)."""
     from models.segments import BEHAVIOUR_FEATURES
 
     return [
@@ -48,7 +57,26 @@ def value_row_columns() -> list[tuple[str, str]]:
         ("demographic_segment", "VARCHAR"),
         ("raw_cluster", "INTEGER"),
         *[(f"z_{name}", "DOUBLE") for name in BEHAVIOUR_FEATURES],
+        *[(name, inputs[name]) for name in PASSED_ON],
     ]
+
+
+def inputs_query() -> str:
+    """Each customer's row of the date (``$d``) for :func:`value_rows`: the customer view's
+    columns the models read, the contribution, and the global parts (``value_ranks``)."""
+    from models.segments import DEMOGRAPHIC_COLUMNS, REQUIRED
+
+    view = dict.fromkeys([*REQUIRED, *DEMOGRAPHIC_COLUMNS, "max_days_past_due", "age_years"])
+    ranks = [f"{p}_percentile" for p in PARTS]
+    return (
+        f"select {', '.join('f.' + c for c in view)}, c.contribution_amount, "
+        f"{', '.join('r.' + c for c in ranks)}, r.months_in_band "
+        "from int_customer_features as f "
+        "inner join int_customer_contribution as c "
+        "on c.customer_id = f.customer_id and c.business_date = f.business_date "
+        "inner join value_ranks as r on r.customer_id = f.customer_id "
+        "where f.business_date = $d"
+    )
 
 
 def value_rows(
@@ -60,7 +88,8 @@ def value_rows(
     clusters: ClusterModel,
 ) -> pl.DataFrame:
     """Each customer's value score, golden flag, demographic segment and nearest behavioural
-    cluster, from their own row of ``value_inputs`` (global ranks included)."""
+    cluster, from their own row of :func:`inputs_query` (global ranks included), with the
+    inputs of :data:`PASSED_ON`."""
     from models.segments import assign_clusters, demographic_segments
     from models.value import identify_golden, score_value
 
@@ -70,6 +99,7 @@ def value_rows(
     segments = demographic_segments(customers).select("customer_id", "demographic_segment")
     return (
         score_value(customers, weights, has_clv)
+        .join(customers.select("customer_id", *PASSED_ON), on="customer_id")
         .join(golden_rows, on="customer_id")
         .join(segments, on="customer_id")
         .join(assign_clusters(customers, clusters), on="customer_id")
@@ -91,7 +121,7 @@ def _lifetime_values(engine: Engine, day: date) -> bool:
     return False
 
 
-def _fit_clusters(engine: Engine, customers: int, settings: ValueConfig) -> ClusterModel:
+def _fit_clusters(engine: Engine, day: date, customers: int, settings: ValueConfig) -> ClusterModel:
     """The behavioural clusters, fitted on about ``cluster_fit_sample`` of the date's
     customers: those whose md5(customer_id) sorts low (the same sample on both engines and
     on every night, whatever the order of the rows), everyone when they are fewer."""
@@ -100,9 +130,11 @@ def _fit_clusters(engine: Engine, customers: int, settings: ValueConfig) -> Clus
 
     permille = math.ceil(1000 * settings.cluster_fit_sample / customers)
     sample = engine.read(
-        f"select {', '.join(REQUIRED)} from value_inputs "
-        "where $everyone or md5(customer_id) < $below order by customer_id",
-        {"everyone": permille >= 1000, "below": sample_md5_below(permille)},
+        f"select {', '.join('f.' + c for c in REQUIRED)} from int_customer_features as f "
+        "inner join value_ranks as r on r.customer_id = f.customer_id "
+        "where f.business_date = $d and ($everyone or md5(f.customer_id) < $below) "
+        "order by f.customer_id",
+        {"d": day, "everyone": permille >= 1000, "below": sample_md5_below(permille)},
     )
     return fit_clusters(sample, settings.cluster_count, settings.cluster_seed)
 
@@ -118,11 +150,10 @@ def _segment_profiles(engine: Engine, clusters: ClusterModel, top_features: int)
     centres = ", ".join(f"avg(r.z_{name}) as z_{name}" for name in BEHAVIOUR_FEATURES)
     members = engine.read(
         f"select r.raw_cluster, count(*) as customers, {centres}, "
-        "avg(cast(i.contribution_amount as double)) as avg_contribution_amount, "
-        "avg(cast(i.aum_amount as double)) as avg_aum_amount, "
-        "avg(cast(i.age_years as double)) as avg_age_years "
-        "from value_rows as r inner join value_inputs as i on i.customer_id = r.customer_id "
-        "group by r.raw_cluster"
+        "avg(cast(r.contribution_amount as double)) as avg_contribution_amount, "
+        "avg(cast(r.aum_amount as double)) as avg_aum_amount, "
+        "avg(cast(r.age_years as double)) as avg_age_years "
+        "from value_rows as r group by r.raw_cluster"
     )
     numbers, profiles = cluster_profiles(clusters, members, top_features)
     engine.temp_frame(
@@ -157,7 +188,7 @@ def run(ctx: StageContext) -> int:
     months = [first_of_month(day, -k) for k in range(rules.band_months, 0, -1)]
     ctx.facts["golden_months_computed"] = refresh_monthly_contribution(con, engine, cfg, months)
     engine.temp_file(
-        "value/value_inputs",
+        "value/value_ranks",
         {
             "business_date": day,
             "band_first": months[0],
@@ -166,17 +197,18 @@ def run(ctx: StageContext) -> int:
             "min_contribution_amount": rules.min_contribution_amount,
         },
     )
-    customers = int(engine.read("select count(*) as n from value_inputs")["n"][0])
+    customers = int(engine.read("select count(*) as n from value_ranks")["n"][0])
     if customers == 0:
         raise StageFailed(
             f"no customer view and contribution for {day}: run `cvp features` and "
             f"`cvp contribution --date {day}` first"
         )
-    clusters = _fit_clusters(engine, customers, settings)
+    clusters = _fit_clusters(engine, day, customers, settings)
+    query = inputs_query()
     engine.map_frame(
         "value_rows",
-        "select * from value_inputs",
-        None,
+        query,
+        {"d": day},
         partial(
             value_rows,
             weights=settings.score_weights,
@@ -185,32 +217,29 @@ def run(ctx: StageContext) -> int:
             band_months=len(months),
             clusters=clusters,
         ),
-        value_row_columns(),
+        value_row_columns(dict(engine.describe(query, {"d": day}))),
     )
-    joined = "from value_rows as r inner join value_inputs as i on i.customer_id = r.customer_id"
-    points = ", ".join(f"r.{p}_points, r.{p}_share" for p in PARTS)
+    points = ", ".join(f"{p}_points, {p}_share" for p in PARTS)
     rows = engine.replace_partition(
         "int_customer_value_score",
-        f"select r.customer_id, r.value_score, {points}, r.score_note, "
-        f"i.contribution_amount, i.aum_amount, $d as business_date {joined}",
+        f"select customer_id, value_score, {points}, score_note, contribution_amount, "
+        "aum_amount, $d as business_date from value_rows",
         day,
         {"d": day},
     )
     engine.replace_partition(
         "int_golden_customers",
-        "select r.customer_id, i.contribution_amount, i.contribution_percentile, "
-        "i.months_in_band, r.band_months, r.is_golden, r.reason_codes, "
-        f"$d as business_date {joined}",
+        "select customer_id, contribution_amount, contribution_percentile, months_in_band, "
+        "band_months, is_golden, reason_codes, $d as business_date from value_rows",
         day,
         {"d": day},
     )
     profiles = _segment_profiles(engine, clusters, settings.profile_top_features)
     engine.replace_partition(
         "int_customer_segments",
-        "select r.customer_id, i.industry, i.education, i.region_code, i.age_band, "
-        "i.occupation, r.demographic_segment, n.behaviour_cluster, "
-        f"$d as business_date {joined} "
-        "inner join cluster_numbers as n on n.raw_cluster = r.raw_cluster",
+        "select r.customer_id, r.industry, r.education, r.region_code, r.age_band, "
+        "r.occupation, r.demographic_segment, n.behaviour_cluster, $d as business_date "
+        "from value_rows as r inner join cluster_numbers as n on n.raw_cluster = r.raw_cluster",
         day,
         {"d": day},
     )
@@ -226,7 +255,7 @@ def run(ctx: StageContext) -> int:
     )
     for scratch in (
         "value_clv",
-        "value_inputs",
+        "value_ranks",
         "value_rows",
         "cluster_numbers",
         "concentration_sums",

@@ -1,51 +1,35 @@
--- table:  value_inputs
+-- table:  value_ranks
 -- grain:  customer_id
 -- inputs: int_customer_features, int_customer_contribution, value_clv, agg_customer_contribution_month
 -- params: business_date, band_first, band_last, min_contribution_percentile, min_contribution_amount
 -- materialize: table
--- One row per customer of the date with what the value stage's per-customer models read
--- (models/value.py, models/segments.py): the customer view's columns they name, the yearly
--- contribution, the lifetime value (value_clv: the clv stage's amounts of the date, a scratch
--- table the stage fills, empty when clv wrote none; a customer without one counts 0), and the
--- global parts as window functions, so the models never need every customer at once:
+-- The global parts of the value stage's per-customer rules (models/value.py), one row per
+-- customer of the date (the customer view's customers with a contribution), as window
+-- functions over all of them, so the rules never need every customer at once:
 -- - <part>_percentile: the customer's percentile rank among the date's customers on the
 --   input of each part of the value score (models.value.SCORE_INPUTS: contribution_amount,
---   aum_amount, clv_amount, txn_count, products_held, tenure_months): (rank - 1) / (n - 1)
---   with ties at their average rank, (the first tie's rank + the last's) / 2 (rank() and the
---   count of values up to the customer's, one sort), 0 the lowest and 1 the highest, 1 when
---   at most one customer has a value, NULL for a NULL value; one IEEE division of exact
---   whole or half numbers, so both engines give the same bits;
+--   aum_amount, clv_amount, txn_count, products_held, tenure_months; the lifetime value from
+--   value_clv, a scratch table of the clv stage's amounts of the date, empty when clv wrote
+--   none; a customer without one counts 0): (rank - 1) / (n - 1) with ties at their average
+--   rank, (the first tie's rank + the last's) / 2 (rank() and the count of values up to the
+--   customer's, one sort), 0 the lowest and 1 the highest, 1 when at most one customer has a
+--   value, NULL for a NULL value; one IEEE division of exact whole or half numbers, so both
+--   engines give the same bits;
 -- - months_in_band: the months from $band_first to $band_last (closed months of
 --   agg_customer_contribution_month) in which the customer's contribution was in the top
 --   band: its percentile rank among that month's customers at least
 --   $min_contribution_percentile and the amount above $min_contribution_amount.
--- A scratch table of one run, never stored.
+-- A scratch table of one run, never stored; narrow, so the windows sort little.
 with
 customers as (
     select
         f.customer_id,
-        f.txn_count,
-        f.ctr_txn_count,
-        f.atm_txn_count,
-        f.tel_txn_count,
-        f.net_txn_count,
-        f.pos_txn_count,
-        f.pos_amount,
-        f.aum_amount,
-        f.adb_loans_amount,
-        f.products_held,
-        f.amount_trend_ratio,
-        f.has_regular_inflow,
-        f.industry,
-        f.education,
-        f.region_code,
-        f.age_band,
-        f.occupation,
-        f.tenure_months,
-        f.max_days_past_due,
-        f.age_years,
         c.contribution_amount,
-        coalesce(v.clv_amount, 0) as clv_amount
+        f.aum_amount,
+        coalesce(v.clv_amount, 0) as clv_amount,
+        f.txn_count,
+        f.products_held,
+        f.tenure_months
     from int_customer_features as f
     inner join int_customer_contribution as c
         on c.customer_id = f.customer_id and c.business_date = f.business_date
@@ -93,65 +77,68 @@ ranks as (
     select
         k.customer_id,
         case
-            when count(k.contribution_amount) over () <= 1 then cast(1 as double)
+            when n.contribution_amount_count <= 1 then cast(1 as double)
             when k.contribution_amount is null then null
             else cast(
                 rank() over (order by k.contribution_amount asc nulls last)
                 + count(*) over (order by k.contribution_amount asc nulls last) - 2 as double
-            ) / 2 / cast(count(k.contribution_amount) over () - 1 as double)
+            ) / 2 / cast(n.contribution_amount_count - 1 as double)
         end as contribution_percentile,
         case
-            when count(k.aum_amount) over () <= 1 then cast(1 as double)
+            when n.aum_amount_count <= 1 then cast(1 as double)
             when k.aum_amount is null then null
             else cast(
                 rank() over (order by k.aum_amount asc nulls last)
                 + count(*) over (order by k.aum_amount asc nulls last) - 2 as double
-            ) / 2 / cast(count(k.aum_amount) over () - 1 as double)
+            ) / 2 / cast(n.aum_amount_count - 1 as double)
         end as assets_percentile,
         case
-            when count(k.clv_amount) over () <= 1 then cast(1 as double)
+            when n.clv_amount_count <= 1 then cast(1 as double)
             when k.clv_amount is null then null
             else cast(
                 rank() over (order by k.clv_amount asc nulls last)
                 + count(*) over (order by k.clv_amount asc nulls last) - 2 as double
-            ) / 2 / cast(count(k.clv_amount) over () - 1 as double)
+            ) / 2 / cast(n.clv_amount_count - 1 as double)
         end as clv_percentile,
         case
-            when count(k.txn_count) over () <= 1 then cast(1 as double)
+            when n.txn_count_count <= 1 then cast(1 as double)
             when k.txn_count is null then null
             else cast(
                 rank() over (order by k.txn_count asc nulls last)
                 + count(*) over (order by k.txn_count asc nulls last) - 2 as double
-            ) / 2 / cast(count(k.txn_count) over () - 1 as double)
+            ) / 2 / cast(n.txn_count_count - 1 as double)
         end as activity_percentile,
         case
-            when count(k.products_held) over () <= 1 then cast(1 as double)
+            when n.products_held_count <= 1 then cast(1 as double)
             when k.products_held is null then null
             else cast(
                 rank() over (order by k.products_held asc nulls last)
                 + count(*) over (order by k.products_held asc nulls last) - 2 as double
-            ) / 2 / cast(count(k.products_held) over () - 1 as double)
+            ) / 2 / cast(n.products_held_count - 1 as double)
         end as breadth_percentile,
         case
-            when count(k.tenure_months) over () <= 1 then cast(1 as double)
+            when n.tenure_months_count <= 1 then cast(1 as double)
             when k.tenure_months is null then null
             else cast(
                 rank() over (order by k.tenure_months asc nulls last)
                 + count(*) over (order by k.tenure_months asc nulls last) - 2 as double
-            ) / 2 / cast(count(k.tenure_months) over () - 1 as double)
+            ) / 2 / cast(n.tenure_months_count - 1 as double)
         end as tenure_percentile
     from customers as k
+    cross join (
+        select
+            count(contribution_amount) as contribution_amount_count,
+            count(aum_amount) as aum_amount_count,
+            count(clv_amount) as clv_amount_count,
+            count(txn_count) as txn_count_count,
+            count(products_held) as products_held_count,
+            count(tenure_months) as tenure_months_count
+        from customers
+    ) as n
 )
 
 select
-    k.*,
-    r.contribution_percentile,
-    r.assets_percentile,
-    r.clv_percentile,
-    r.activity_percentile,
-    r.breadth_percentile,
-    r.tenure_percentile,
+    r.*,
     coalesce(b.months_in_band, 0) as months_in_band
-from customers as k
-inner join ranks as r on r.customer_id = k.customer_id
-left join band as b on b.customer_id = k.customer_id
+from ranks as r
+left join band as b on b.customer_id = r.customer_id
