@@ -287,41 +287,125 @@ def evaluate_out_of_time(
     return {**out, **takeup_metrics(y, p, model.base_rate), "status": "validated"}
 
 
-def lookalike_ranks(
-    current: pl.DataFrame, product: str, settings: CrossSellConfig
-) -> np.ndarray | None:
-    """How much each non-holder resembles today's holders: a percentile rank in [0, 1].
+def lookalike_learnable(customers: int, holders: int, settings: CrossSellConfig) -> bool:
+    """Whether a look-alike of a product can be learnt at the current cut-off: at least 200
+    customers, of whom at least ``min_takers`` hold the product and as many do not."""
+    enough = holders >= settings.min_takers and customers - holders >= settings.min_takers
+    return enough and customers >= 200
 
-    A classifier learns holding from the features at the current cut-off; every customer is
-    scored by a model fitted without them (folds by customer), each fitted on at most
-    ``training_sample_customers`` rows and applied in batches. The rank orders customers; it
-    is not a probability of anything. None when there are too few holders (or fewer than 200
-    customers) to learn from.
+
+@dataclass
+class LookalikeModel:
+    """Who resembles today's holders of one product: a classifier per customer fold, each
+    fitted without its fold (None where the others hold no holder or no non-holder)."""
+
+    product_code: str
+    spec: DesignSpec
+    classifiers: list[Any | None]
+
+    def predict(self, frame: pl.DataFrame, batch_rows: int = 200_000) -> np.ndarray:
+        """Each customer's resemblance by the classifier of their fold, one that never saw
+        them (0 where the fold has none), scored in batches of ``batch_rows``. An order, not
+        a probability: ranked over every customer afterwards. A row's score depends on that
+        row alone, so the customers may be scored in parts."""
+        require_columns(frame, ["customer_id"], "LookalikeModel.predict")
+        fold = customer_folds(frame["customer_id"], len(self.classifiers))
+        raw = np.zeros(frame.height)
+        for k, clf in enumerate(self.classifiers):
+            if clf is None:
+                continue
+            test = np.flatnonzero(fold == k)
+            for start in range(0, len(test), batch_rows):
+                rows = test[start : start + batch_rows]
+                raw[rows] = clf.predict_proba(design_matrix(frame[rows], self.spec))[:, 1]
+        return raw
+
+
+def fit_lookalike(sample: pl.DataFrame, product: str, settings: CrossSellConfig) -> LookalikeModel:
+    """Learn who holds ``product`` from the features at the current cut-off.
+
+    Parameters
+    ----------
+    sample
+        Customers at the current cut-off, one row each in ``customer_id`` order, with
+        ``holds_<product>`` and the features: everyone, or in a larger bank the md5 sample
+        (``sql/lists/int_cross_sell_inputs.sql``'s rule) of about
+        ``training_sample_customers`` customers outside each fold.
+    product
+        Spec product code.
+    settings
+        ``lists.cross_sell`` of the configuration.
+
+    Returns
+    -------
+    LookalikeModel
+        One classifier per customer fold (:func:`customer_folds`), fitted on the sample's
+        customers outside the fold, so that every customer, in the sample or not, is scored
+        by a model that did not see them.
     """
     flag = holds_column(product)
-    require_columns(current, ["customer_id", flag], "lookalike_ranks")
-    y = current[flag].cast(pl.Int8).to_numpy()
-    few = y.sum() < settings.min_takers or (len(y) - y.sum()) < settings.min_takers
-    if few or len(y) < 200:
-        return None
-    frame = current.drop([c for c in current.columns if c.startswith("took_")])
+    require_columns(sample, ["customer_id", flag], "fit_lookalike")
+    frame = sample.drop([c for c in sample.columns if c.startswith("took_")])
     spec = design_spec(frame, product)
-    fold = customer_folds(current["customer_id"], settings.calibration_folds)
-    rng = np.random.default_rng(settings.seed)
-    raw = np.zeros(current.height)
+    x = design_matrix(frame, spec)
+    y = sample[flag].cast(pl.Int8).to_numpy()
+    fold = customer_folds(sample["customer_id"], settings.calibration_folds)
+    classifiers: list[Any | None] = []
     for k in range(settings.calibration_folds):
-        test = np.flatnonzero(fold == k)
-        train = np.flatnonzero(fold != k)
-        if len(train) > settings.training_sample_customers:
-            train = np.sort(rng.choice(train, settings.training_sample_customers, replace=False))
-        if len(test) == 0 or not 0 < y[train].sum() < len(train):
-            continue
-        model = _classifier(settings).fit(design_matrix(frame[train], spec), y[train])
-        for start in range(0, len(test), settings.score_batch_rows):
-            rows = test[start : start + settings.score_batch_rows]
-            raw[rows] = model.predict_proba(design_matrix(frame[rows], spec))[:, 1]
-    order = raw.argsort(kind="stable").argsort(kind="stable")
-    return order / max(len(raw) - 1, 1)
+        train = fold != k
+        learnable = 0 < y[train].sum() < train.sum()
+        classifiers.append(_classifier(settings).fit(x[train], y[train]) if learnable else None)
+    return LookalikeModel(product_code=product, spec=spec, classifiers=classifiers)
+
+
+SCORES_SCHEMA = {
+    "customer_id": pl.String,
+    "product_code": pl.String,
+    "score_kind": pl.String,
+    "is_held": pl.Boolean,
+    "propensity_score": pl.Float64,
+    "resemblance_score": pl.Float64,
+}
+""":func:`score_products`' columns."""
+
+
+def score_products(
+    current: pl.DataFrame, models: dict[str, TakeupModel | LookalikeModel], batch_rows: int
+) -> pl.DataFrame:
+    """Customers' scores at the current cut-off, per product of ``models``.
+
+    Parameters
+    ----------
+    current
+        Customers at the current cut-off (``int_cross_sell_inputs``), one row each: all of
+        them, or one part of them: a customer's rows depend on that customer's row alone.
+    models
+        Per product, its stored take-up model or its look-alike.
+    batch_rows
+        Customers scored per batch.
+
+    Returns
+    -------
+    pl.DataFrame
+        :data:`SCORES_SCHEMA`: a take-up product's non-holders with their calibrated
+        ``propensity_score``; a look-alike product's customers, holders too (``is_held``),
+        with their ``resemblance_score``, to be ranked over every customer
+        (``sql/lists/cross_sell_scores.sql``).
+    """
+    require_columns(current, ["customer_id"], "score_products")
+    frames = [pl.DataFrame(schema=SCORES_SCHEMA)]
+    for product, model in models.items():
+        held = pl.col(holds_column(product))
+        if isinstance(model, TakeupModel):
+            rows = current.filter(~held)
+            p = pl.Series(model.predict(rows, batch_rows), dtype=pl.Float64)
+            scored = rows.select("customer_id", held.alias("is_held"), propensity_score=p)
+        else:
+            raw = pl.Series(model.predict(current, batch_rows), dtype=pl.Float64)
+            scored = current.select("customer_id", held.alias("is_held"), resemblance_score=raw)
+        kind = "takeup" if isinstance(model, TakeupModel) else "lookalike"
+        frames.append(scored.with_columns(product_code=pl.lit(product), score_kind=pl.lit(kind)))
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def rank_products(

@@ -5,6 +5,7 @@ probability for a look-alike."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 
 import duckdb
@@ -13,16 +14,17 @@ import polars as pl
 import pytest
 
 from models.cross_sell import (
+    customer_folds,
     evaluate_out_of_time,
+    fit_lookalike,
     fit_takeup_model,
-    lookalike_ranks,
     rank_products,
     takeup_metrics,
     top_decile_lift,
 )
 from pipeline.config import Config
 from pipeline.config.lists import CrossSellConfig
-from pipeline.sqlfiles import run_sql
+from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.cross_sell import (
     current_cutoff,
     cutoffs,
@@ -287,40 +289,106 @@ def test_too_few_takers_is_said_and_never_a_probability() -> None:
     assert look["expected_value_amount"].is_null().all()
 
 
-def test_lookalike_learns_from_a_sample_and_scores_everyone_out_of_fold() -> None:
-    """4,000 customers; holding WMP follows the feature ``saving`` (plus noise). The look-alike
-    trains on a hash sample of about 300 customers a fold, scores all 4,000 in batches of 1,000
-    with a model that did not see them, and still orders non-holders by ``saving``."""
+def _resembling(n: int = 4000) -> pl.DataFrame:
+    """``n`` customers at a cut-off; holding WMP follows the feature ``saving`` (plus noise)."""
     rng = np.random.default_rng(5)
-    saving = rng.normal(size=4000)
-    holds = saving + rng.normal(scale=0.5, size=4000) > 1.0
-    current = pl.DataFrame(
+    saving = rng.normal(size=n)
+    return pl.DataFrame(
         {
-            "customer_id": [f"C{i:05d}" for i in range(4000)],
+            "customer_id": [f"C{i:05d}" for i in range(n)],
             "saving": saving,
-            "noise": rng.normal(size=4000),
-            "holds_wmp": holds,
+            "noise": rng.normal(size=n),
+            "holds_wmp": saving + rng.normal(scale=0.5, size=n) > 1.0,
         }
     )
-    settings = SETTINGS.model_copy(
-        update={"training_sample_customers": 300, "score_batch_rows": 1000}
-    )
-    ranks = lookalike_ranks(current, "WMP", settings)
-    assert ranks is not None and len(ranks) == 4000
-    assert ranks.min() == 0 and ranks.max() == 1
-    non_holders = ~holds
+
+
+def _md5_sample(current: pl.DataFrame, permille: int) -> pl.DataFrame:
+    """The customers whose md5 (hashlib's, lowercase hex) sorts below the sample's bound."""
+    bound = sample_md5_below(permille)
+    ids = [c for c in current["customer_id"] if hashlib.md5(c.encode()).hexdigest() < bound]
+    return current.filter(pl.col("customer_id").is_in(ids))
+
+
+def test_lookalike_learns_from_a_sample_and_scores_everyone_out_of_fold() -> None:
+    """4,000 customers; the look-alike learns from the md5 sample of about 1,200 of them
+    (about 600 a fold), scores all 4,000 in batches of 1,000, each with the model of the other
+    fold, and still orders non-holders by ``saving``."""
+    current = _resembling()
+    sample = _md5_sample(current, 300)
+    assert 1100 < sample.height < 1300
+    settings = SETTINGS.model_copy(update={"score_batch_rows": 1000})
+    raw = fit_lookalike(sample, "WMP", settings).predict(current, settings.score_batch_rows)
+    assert len(raw) == 4000 and ((raw > 0) & (raw < 1)).all()
+    non_holders = ~current["holds_wmp"].to_numpy()
+    saving = current["saving"].to_numpy()
     rho = np.corrcoef(
-        np.argsort(np.argsort(ranks[non_holders])), np.argsort(np.argsort(saving[non_holders]))
+        np.argsort(np.argsort(raw[non_holders])), np.argsort(np.argsort(saving[non_holders]))
     )[0, 1]
     assert rho > 0.7
 
 
-def test_lookalike_without_history_and_scores_reused_within_the_month(
-    wh: duckdb.DuckDBPyConnection, cfg: Config
-) -> None:
-    # 300 more customers, a third hold WMP and spend more at the till; no cut-off has a closed
-    # take-up window yet, so WMP gets a look-alike rank, never a probability; the next night
-    # of the month reads the stored scores instead of scoring everyone again.
+def test_a_lookalike_never_scores_a_customer_with_a_model_that_saw_them() -> None:
+    # a sample customer's own row changed (holding, features): their score does not move (the
+    # model of their fold never saw them); another fold's customers' scores do
+    current = _resembling(600)
+    first = fit_lookalike(current, "WMP", SETTINGS).predict(current)
+    who = current["customer_id"][0]
+    changed = current.with_columns(
+        holds_wmp=pl.when(pl.col("customer_id") == who)
+        .then(~pl.col("holds_wmp"))
+        .otherwise(pl.col("holds_wmp")),
+        saving=pl.when(pl.col("customer_id") == who).then(9.0).otherwise(pl.col("saving")),
+    )
+    again = fit_lookalike(changed, "WMP", SETTINGS).predict(current)
+    fold = customer_folds(current["customer_id"], SETTINGS.calibration_folds)
+    mine = fold == fold[0]
+    assert (again[mine] == first[mine]).all()
+    assert (again[~mine] != first[~mine]).any()
+
+
+def test_a_lookalike_scores_a_customer_the_same_in_any_part() -> None:
+    current = _resembling(900)
+    model = fit_lookalike(current, "WMP", SETTINGS)
+    whole = model.predict(current, 1000)
+    parts = [model.predict(current.slice(start, 300), 1000) for start in (0, 300, 600)]
+    assert (np.concatenate(parts) == whole).all()
+
+
+def test_lookalike_ranks_are_global_with_ties_by_customer() -> None:
+    # WMP resemblance of five customers, D holds it: in the order (resemblance, customer)
+    # B 0.2, E 0.2, A 0.5, C 0.5, D 0.9 are positions 0..4 of 5: ranks 0, 1/4, 2/4, 3/4, 1;
+    # D's rank is counted, not kept. A take-up score is kept as scored, with no rank.
+    con = duckdb.connect()
+    scored = pl.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D", "E", "A"],
+            "product_code": ["WMP"] * 5 + ["TDA"],
+            "score_kind": ["lookalike"] * 5 + ["takeup"],
+            "is_held": [False, False, False, True, False, False],
+            "propensity_score": [None] * 5 + [0.125],
+            "resemblance_score": [0.5, 0.2, 0.5, 0.9, 0.2, None],
+        },
+        schema_overrides={"propensity_score": pl.Float64},
+    )
+    con.register("cross_sell_scored", scored.to_arrow())
+    body = load_sql(sql_path("lists/cross_sell_scores")).body
+    stamp = {"cutoff_date": CUTOFF, "model_version": "v1", "data_stamp": None}
+    got = con.execute(f"select * from ({body}) order by product_code, customer_id", stamp).pl()
+    assert got.select("product_code", "customer_id", "lookalike_rank").rows() == [
+        ("TDA", "A", None),
+        ("WMP", "A", 0.5),
+        ("WMP", "B", 0.0),
+        ("WMP", "C", 0.75),
+        ("WMP", "E", 0.25),
+    ]
+    assert got["propensity_score"].to_list() == [0.125, None, None, None, None]
+    assert (got["cutoff_date"] == CUTOFF).all() and got["data_stamp"].is_null().all()
+
+
+def _holders_zone(wh: duckdb.DuckDBPyConnection) -> None:
+    """300 more customers, a third hold WMP and spend more at the till; no cut-off has a
+    closed take-up window yet, so WMP gets a look-alike rank, never a probability."""
     rng = np.random.default_rng(1)
     for i in range(300):
         cid = f"X{i:03d}"
@@ -330,11 +398,7 @@ def test_lookalike_without_history_and_scores_reused_within_the_month(
             [cid],
         )
         if i % 3 == 0:
-            wh.execute(
-                "insert into hist_accounts values (?, ?, 'WMP', date '2024-01-01', null, 'A', "
-                "date '2025-01-01', date '9999-12-31')",
-                [f"{cid}-WMP", cid],
-            )
+            _open_wmp(wh, cid)
         for month, last in [(date(2026, m, 1), date(2026, m, d)) for m, d in ((4, 30), (5, 31))]:
             n = int(rng.poisson(12 if i % 3 == 0 else 4))
             wh.execute(
@@ -347,6 +411,21 @@ def test_lookalike_without_history_and_scores_reused_within_the_month(
     wh.execute(
         "insert into file_ledger values (date '2026-06-30', 'loaded', timestamp '2026-07-01 02:00')"
     )
+
+
+def _open_wmp(wh: duckdb.DuckDBPyConnection, cid: str) -> None:
+    wh.execute(
+        "insert into hist_accounts values (?, ?, 'WMP', date '2024-01-01', null, 'A', "
+        "date '2025-01-01', date '9999-12-31')",
+        [f"{cid}-WMP", cid],
+    )
+
+
+def test_lookalike_without_history_and_scores_reused_within_the_month(
+    wh: duckdb.DuckDBPyConnection, cfg: Config
+) -> None:
+    # the next night of the month reads the stored scores instead of scoring everyone again
+    _holders_zone(wh)
     xs = cfg.lists.cross_sell.model_copy(
         update={"products": ["WMP"], "min_takers": 5, "max_iter": 10}
     )
@@ -377,3 +456,49 @@ def _products(wh: duckdb.DuckDBPyConnection, day: date) -> pl.DataFrame:
     return wh.execute(
         "select * exclude (business_date) from int_cross_sell where business_date = ?", [day]
     ).pl()
+
+
+def test_the_lookalike_learns_from_the_md5_sample_alone(
+    wh: duckdb.DuckDBPyConnection, cfg: Config
+) -> None:
+    # 303 customers; with training_sample_customers 100 and two folds the look-alike learns
+    # from the md5 sample of about 200 (ceil(1000 x 200 / 303) = 661 of 1000: md5 below
+    # sample_md5_below(661)), each classifier from the sample's customers outside its fold.
+    # Twenty non-holders outside the sample who open WMP move no other customer's rank (their
+    # own resemblance is unchanged and still counted; their rows leave the non-holders);
+    # twenty inside it change what the classifiers learn, and the others' ranks.
+    _holders_zone(wh)
+    xs = cfg.lists.cross_sell.model_copy(
+        update={
+            "products": ["WMP"],
+            "min_takers": 5,
+            "max_iter": 10,
+            "training_sample_customers": 100,
+        }
+    )
+    small = cfg.model_copy(update={"lists": cfg.lists.model_copy(update={"cross_sell": xs})})
+    day = date(2026, 7, 10)
+
+    def ranks() -> dict[str, float]:
+        if "cross_sell_scores" in {r[0] for r in wh.execute("show tables").fetchall()}:
+            wh.execute("delete from cross_sell_scores")  # scored again, not read
+        run_cross_sell(wh, small, day)
+        return dict(
+            wh.execute("select customer_id, lookalike_rank from cross_sell_scores").fetchall()
+        )
+
+    before = ranks()
+    bound = sample_md5_below(661)
+    everyone = [r[0] for r in wh.execute("select customer_id from hist_customers").fetchall()]
+    in_sample = {c: hashlib.md5(c.encode()).hexdigest() < bound for c in everyone}
+    assert len(everyone) == 303 and 170 < sum(in_sample.values()) < 230
+    outside = [c for c in sorted(before) if not in_sample[c]][:20]
+    inside = [c for c in sorted(before) if in_sample[c]][:20]
+    for c in outside:
+        _open_wmp(wh, c)
+    assert ranks() == {c: r for c, r in before.items() if c not in outside}
+    for c in outside:
+        wh.execute("delete from hist_accounts where account_id = ?", [f"{c}-WMP"])
+    for c in inside:
+        _open_wmp(wh, c)
+    assert ranks() != {c: r for c, r in before.items() if c not in inside}

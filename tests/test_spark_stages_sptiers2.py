@@ -10,8 +10,12 @@ types, rows as multisets, money exact, DOUBLE within a relative 1e-9).
   config invites more customers online (:data:`MIGRATION`): under the default none of the
   400 is a channel-migration candidate, and an empty table proves nothing.
 - A hand-made zone whose cut-offs have closed label windows: the take-up model is fitted and
-  stored (the pickled model the same bytes on both engines), then a later night of the month
-  reuses it and the stored scores.
+  stored (the pickled model the same bytes on both engines), the customers scored in three
+  parts on Spark, then a later night of the month reuses it and the stored scores.
+
+The first night's look-alikes are fitted on the driver and score the customers per part, their
+ranks taken over every customer by SQL (sql/lists/cross_sell_scores.sql): ranked within each
+part instead, Spark's ranks differ from DuckDB's (one part) and the first test fails.
 """
 
 from __future__ import annotations
@@ -170,9 +174,11 @@ def test_a_takeup_model_fitted_stored_and_reused_on_spark(
     load_lake(spark_con, lake, ["hist_customers", "hist_accounts"])
     load_lake(spark_con, lake, ["agg_customer_txn_month", "agg_account_balance_month"])
     for night, day in enumerate(NIGHTS):
-        done = [
-            run_cross_sell(con, small, day, e) for con, e in ((duck_con, duck), (spark_con, lake))
-        ]
+        with parts(spark, 3):  # the customers scored in three parts on Spark
+            done = [
+                run_cross_sell(con, small, day, e)
+                for con, e in ((duck_con, duck), (spark_con, lake))
+            ]
         _assert_equal(duck, lake, tuple(MODEL_TABLES))  # int_cross_sell too: the ranking
         for out in done:
             assert out.facts.get("cross_sell_fitted", False) is (night == 0)

@@ -8,8 +8,10 @@ Fitted on a schedule, scored every night:
   model is fitted once a month (when a new cut-off completes) or when the configuration
   changes, on a fixed sample of customers (``training_sample_customers``), and stored in
   ``cross_sell_models`` (pickled, with its out-of-time validation in ``cross_sell_model_runs``);
-- every night the stored models score the customers at the current cut-off, in batches, and
-  the business date's non-holders get their best products by expected value.
+- on the first night of a cut-off the stored models score every customer at the current
+  cut-off (on Spark per part of the customers, in the executors; a look-alike fitted on the
+  driver from the md5 sample, its ranks taken over every customer by SQL) and every night the
+  business date's non-holders get their best products by expected value.
 
 Tables: ``int_cross_sell_inputs`` (SQL, scratch), ``cross_sell_models``,
 ``cross_sell_model_runs``, ``cross_sell_scores`` (the current cut-off's scores, reused by the
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipeline.config import Config
-    from pipeline.config.lists import CrossSellConfig
     from pipeline.engine.base import Engine
 
 MODEL_LAYOUT = 2
@@ -169,9 +170,9 @@ def sample_md5_below(permille: int) -> str:
     return f"{min(permille, 1000) * 16**8 // 1000:08x}"
 
 
-def _build_inputs(
-    engine: Engine, cfg: Config, day: date, dates: list[date], permille: int
-) -> pl.DataFrame:
+def _run_inputs(engine: Engine, cfg: Config, day: date, dates: list[date], permille: int) -> None:
+    """``int_cross_sell_inputs`` at the cut-offs ``dates``, of the customers of the md5 sample
+    of ``permille`` of 1000 (1000: everyone)."""
     import polars as pl
 
     xs = cfg.lists.cross_sell
@@ -188,8 +189,26 @@ def _build_inputs(
             "sample_md5_below": sample_md5_below(permille),
         },
     )
+
+
+def _build_inputs(
+    engine: Engine, cfg: Config, day: date, dates: list[date], permille: int
+) -> pl.DataFrame:
+    import polars as pl
+
+    _run_inputs(engine, cfg, day, dates, permille)
     frame = engine.read("select * from int_cross_sell_inputs order by customer_id, cutoff_date")
     return frame.with_columns(pl.col("cutoff_date", "label_end_date").cast(pl.Date))
+
+
+def sample_permille(customers: int, wanted: int) -> int:
+    """The md5 sample's share (of 1000) that holds about ``wanted`` of ``customers``; 1000
+    (everyone) when they are no more.
+
+    >>> sample_permille(100_000, 20_000), sample_permille(3_000, 20_000)
+    (200, 1000)
+    """
+    return min(1000, math.ceil(1000 * wanted / max(customers, 1)))
 
 
 def model_version(cfg: Config, latest_complete: date | None) -> str:
@@ -233,7 +252,7 @@ def _fit_and_store(
         {"d": as_of},
     )
     n = int(customers["n"][0])
-    permille = min(1000, math.ceil(1000 * xs.training_sample_customers / max(n, 1)))
+    permille = sample_permille(n, xs.training_sample_customers)
     history = _build_inputs(engine, cfg, as_of, complete, permille) if complete else None
     models: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
@@ -279,44 +298,87 @@ def _schema(types: dict[str, str]) -> dict[str, Any]:
 
 
 def score_cutoff(
-    current: pl.DataFrame, models: dict[str, tuple[Any, ...]], xs: CrossSellConfig
-) -> list[pl.DataFrame]:
-    """Scores of the customers at the current cut-off, per product: the stored take-up
-    model's calibrated probability, or a look-alike rank (no probability)."""
-    import polars as pl
+    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    cfg: Config,
+    day: date,
+    stored: dict[str, tuple[Any, ...]],
+    stamp: dict[str, Any],
+) -> int:
+    """Score every customer at the current cut-off into ``cross_sell_scores`` (its rows
+    replaced); return how many scores. Per product the stored take-up model's calibrated
+    probability, or a look-alike rank (no probability), fitted here on an md5 sample of the
+    customers, about ``training_sample_customers`` of them outside each fold. The customers
+    are scored by :func:`models.cross_sell.score_products` (on Spark per part of the
+    customers, the models broadcast with the function), the look-alikes ranked over every
+    customer by SQL. ``stamp``: the scores' ``cutoff_date``, ``model_version`` and
+    ``data_stamp``."""
+    from functools import partial
 
-    from models.cross_sell import holds_column, lookalike_ranks
+    from models.cross_sell import (
+        LookalikeModel,
+        TakeupModel,
+        fit_lookalike,
+        holds_column,
+        lookalike_learnable,
+        score_products,
+    )
+    from pipeline.sqlfiles import load_sql, observe, sql_path
 
-    frames: list[pl.DataFrame] = []
-    for product in xs.products:
-        kind, _status, _fitted, blob = models[product]
-        if kind == "takeup" and blob is not None:
-            model = pickle.loads(blob)
-            rows = current.filter(~pl.col(holds_column(product)))
-            p = model.predict(rows, xs.score_batch_rows)
-            scored = rows.select("customer_id").with_columns(
-                propensity_score=pl.Series(p, dtype=pl.Float64),
-                lookalike_rank=pl.lit(None, dtype=pl.Float64),
+    xs = cfg.lists.cross_sell
+    _run_inputs(engine, cfg, day, [stamp["cutoff_date"]], 1000)
+    models: dict[str, TakeupModel | LookalikeModel] = {
+        p: pickle.loads(blob)
+        for p, (kind, _status, _fitted, blob) in stored.items()
+        if kind == "takeup" and blob is not None
+    }
+    alike = [p for p in xs.products if p not in models]
+    if alike:
+        holders = ", ".join(f"count(*) filter (where {c}) as {c}" for c in map(holds_column, alike))
+        counts = engine.read(
+            f"select count(*) as customers, {holders} from int_cross_sell_inputs"
+        ).row(0, named=True)
+        n = int(counts["customers"])
+        learnable = [p for p in alike if lookalike_learnable(n, int(counts[holds_column(p)]), xs)]
+        if learnable:
+            # each classifier learns from about training_sample_customers customers: those of
+            # the sample outside its fold
+            folds = xs.calibration_folds
+            wanted = xs.training_sample_customers * folds // (folds - 1)
+            permille = sample_permille(n, wanted)
+            sample = engine.read(
+                "select * from int_cross_sell_inputs "
+                "where $sample_permille >= 1000 or md5(customer_id) < $sample_md5_below "
+                "order by customer_id",
+                {"sample_permille": permille, "sample_md5_below": sample_md5_below(permille)},
             )
-        else:
-            ranks = lookalike_ranks(current, product, xs)
-            if ranks is None:
-                continue
-            scored = (
-                current.select("customer_id", holds_column(product))
-                .with_columns(
-                    lookalike_rank=pl.Series(ranks, dtype=pl.Float64),
-                    propensity_score=pl.lit(None, dtype=pl.Float64),
-                )
-                .filter(~pl.col(holds_column(product)))
-                .drop(holds_column(product))
-            )
-        frames.append(
-            scored.with_columns(product_code=pl.lit(product), score_kind=pl.lit(kind)).select(
-                "customer_id", "product_code", "score_kind", "propensity_score", "lookalike_rank"
-            )
+            models |= {p: fit_lookalike(sample, p, xs) for p in learnable}
+    engine.map_frame(
+        "cross_sell_scored",
+        "select * from int_cross_sell_inputs",
+        None,
+        partial(score_products, models=models, batch_rows=xs.score_batch_rows),
+        SCORED_COLUMNS,
+    )
+    ranked = load_sql(sql_path("lists/cross_sell_scores"))
+    observe(con, ranked, stamp)
+    try:
+        return engine.replace_where(
+            "cross_sell_scores", f"select * from ({ranked.body})", "true", stamp
         )
-    return frames
+    finally:
+        engine.drop("cross_sell_scored")
+
+
+SCORED_COLUMNS = [
+    ("customer_id", "VARCHAR"),
+    ("product_code", "VARCHAR"),
+    ("score_kind", "VARCHAR"),
+    ("is_held", "BOOLEAN"),
+    ("propensity_score", "DOUBLE"),
+    ("resemblance_score", "DOUBLE"),
+]
+""":func:`models.cross_sell.score_products`' columns and their DuckDB types."""
 
 
 def _data_stamp(con: duckdb.DuckDBPyConnection, cutoff: date) -> str | None:
@@ -405,19 +467,10 @@ def run_cross_sell(
         )["n"][0]
         facts["cross_sell_scores_cached"] = cached > 0
         if not cached:
-            current = _build_inputs(engine, cfg, day, [now], 1000)
-            frames = score_cutoff(current, models, xs)
-            if frames:
-                # the cut-off's scores hold until the cut-off, the model or the data under
-                # it changes: later nights of the month read them instead of scoring every
-                # customer
-                fresh = pl.concat(frames).with_columns(
-                    cutoff_date=pl.lit(now).cast(pl.Date),
-                    model_version=pl.lit(version),
-                    data_stamp=pl.lit(stamp, dtype=pl.String),
-                )
-                engine.replace_frame("cross_sell_scores", fresh, "true")
-            del current, frames
+            # the cut-off's scores hold until the cut-off, the model or the data under it
+            # changes: later nights of the month read them instead of scoring every customer
+            of_cutoff = {"cutoff_date": now, "model_version": version, "data_stamp": stamp}
+            score_cutoff(con, engine, cfg, day, models, of_cutoff)
     values = product_values(engine, day)
     # today's scores of the active customers' products not held, ranked per customer (on
     # Spark per part of the customers: no process holds every customer's scores)
