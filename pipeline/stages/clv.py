@@ -5,7 +5,8 @@ Steps for a business date D:
 1. bring ``agg_customer_event_day`` up to date: aggregate only the TXN deliveries not yet
    aggregated (or re-sent since, or aggregated under another event definition);
 2. build the RFM summary as of D in SQL and fit the purchase model (BG/NBD or MBG/NBD) and
-   Gamma-Gamma on contribution per event; score every customer into ``int_customer_clv``;
+   Gamma-Gamma on contribution per event, from SQL summaries; score every customer into
+   ``int_customer_clv`` (``map_frame``: on Spark per part of the customers);
 3. validate: fit again on history up to D minus ``holdout_months``, predict the holdout's
    events, store the metrics (``clv_fit_runs``, ``clv_holdout_buckets``);
 4. flag a large jump in parameters from the previous run, and write the fit as JSON to
