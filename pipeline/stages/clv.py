@@ -1101,8 +1101,10 @@ def _fit_score_validate(ctx: StageContext) -> int:
     score = partial(
         score_customers, purchase=bare_purchase, spend=bare_spend, cfg=cfg, value_method=method
     )
-    rows = write_scores(engine, day, score, expected=bool(expected))
-    engine.drop(EXPECTED)
+    try:
+        rows = write_scores(engine, day, score, expected=bool(expected))
+    finally:
+        engine.drop(EXPECTED)
     score_seconds = time.monotonic() - t0
 
     full = _fit_row("full", purchase, data_start, day, None)
