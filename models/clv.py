@@ -47,7 +47,7 @@ import io
 import json
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -149,7 +149,9 @@ def fit_purchase_model(
     ----------
     rfm
         One row per customer with ``frequency`` (repeat event days), ``recency_days`` and
-        ``t_days`` (exact day differences).
+        ``t_days`` (exact day differences); or, with a ``weight`` column, one row per
+        distinct (frequency, recency, T) and how many customers share it (a SQL ``group
+        by``: the same fit without a row per customer).
     cfg
         The ``clv`` section: model, time unit, penalizer, minimum customers and repeaters.
     initial_params
@@ -178,8 +180,10 @@ def fit_purchase_model(
     """
     require_columns(rfm, KEY, "customer RFM summary")
     _check_rfm(rfm)
-    n = rfm.height
-    repeaters = int((rfm["frequency"] > 0).sum())
+    count = pl.col("weight").sum() if "weight" in rfm.columns else pl.len()
+    unique = rfm.group_by(KEY).agg(count.alias("weight")).sort(KEY)
+    n = int(unique["weight"].sum())
+    repeaters = int(unique.filter(pl.col("frequency") > 0)["weight"].sum())
     if n < cfg.min_customers:
         raise ClvFitError(
             f"only {n} customers with an event, fewer than clv.min_customers = "
@@ -193,7 +197,6 @@ def fit_purchase_model(
         )
     if rfm.filter(pl.col("t_days") > 0).height == 0:
         raise ClvFitError("every customer was first seen on the business date (T = 0)")
-    unique = rfm.group_by(KEY).agg(pl.len().alias("weight")).sort(KEY)
     unit = float(cfg.time_unit_days)
     lt = _lifetimes()
     hint = "raise clv.penalizer / clv.max_penalizer or check the event definition"
@@ -281,16 +284,14 @@ def stored_purchase_fit(row: dict[str, Any]) -> PurchaseFit:
     """A purchase model rebuilt from what :func:`fit_purchase_model` returned and the stage
     stored (``model``, ``penalizer``, counts, log-likelihood, each parameter and its ``_se``).
     lifetimes predicts from ``params_`` alone, so it predicts the same numbers as the fit."""
-    import pandas as pd
-
-    lt = _lifetimes()
     names = ["r", "alpha", "a", "b"]
+    lt = _lifetimes()
     fitter = (
         lt.ModifiedBetaGeoFitter(penalizer_coef=row["penalizer"])
         if row["model"] == "mbgnbd"
         else lt.BetaGeoFitter(penalizer_coef=row["penalizer"])
     )
-    fitter.params_ = pd.Series([float(row[k]) for k in names], index=names)
+    _set_params(fitter, {k: float(row[k]) for k in names})
     return PurchaseFit(
         model=str(row["model"]),
         params={k: float(row[k]) for k in names},
@@ -303,6 +304,38 @@ def stored_purchase_fit(row: dict[str, Any]) -> PurchaseFit:
         penalizer=float(row["penalizer"]),
         fitter=fitter,
     )
+
+
+def _set_params(fitter: Any, params: dict[str, float]) -> None:
+    import pandas as pd
+
+    fitter.params_ = pd.Series(list(params.values()), index=list(params))
+
+
+def scoring_fits(purchase: PurchaseFit, spend: SpendFit) -> tuple[PurchaseFit, SpendFit]:
+    """The fits as :func:`score_customers` needs them, for a function shipped to other
+    processes (Spark's executors): the same parameters on fitters that hold nothing else.
+    A fitted lifetimes model keeps its training data (``data``: the unique triples, millions
+    of rows for a large bank) and its Hessian; predictions read ``params_`` alone."""
+    lt = _lifetimes()
+    bare = stored_purchase_fit(
+        {
+            "model": purchase.model,
+            "penalizer": purchase.penalizer,
+            "log_likelihood": purchase.log_likelihood,
+            "n_customers": purchase.n_customers,
+            "n_unique_rows": purchase.n_unique_rows,
+            "n_repeaters": purchase.n_repeaters,
+            "time_unit_days": purchase.time_unit_days,
+            **purchase.params,
+            **{f"{k}_se": v for k, v in purchase.std_errors.items()},
+        }
+    )
+    if not spend.fitted:
+        return bare, spend
+    fitter = lt.GammaGammaFitter(penalizer_coef=spend.fitter.penalizer_coef)
+    _set_params(fitter, spend.params)
+    return bare, replace(spend, fitter=fitter)
 
 
 def penalizer_ladder(first: float, ceiling: float) -> list[float]:

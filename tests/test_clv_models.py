@@ -19,6 +19,7 @@ from models.clv import (
     money_backtest,
     penalizer_ladder,
     score_customers,
+    scoring_fits,
     shrunk_trends,
     survival_probabilities,
 )
@@ -335,3 +336,36 @@ def test_gamma_gamma_fit_does_not_depend_on_row_order(rfm: pl.DataFrame) -> None
         for seed in range(4)
     ]
     assert all(f == fits[0] for f in fits)
+
+
+def test_the_purchase_fit_on_weighted_triples_is_the_fit_on_customers(rfm: pl.DataFrame) -> None:
+    """SQL's group by of (frequency, recency, T) with counts is the fit's own input: the same
+    parameters to the bit, and the same counts."""
+    triples = rfm.group_by("frequency", "recency_days", "t_days").agg(weight=pl.len())
+    by_customer, by_triple = fit_purchase_model(rfm, DAYS), fit_purchase_model(triples, DAYS)
+    assert by_triple.params == by_customer.params
+    assert by_triple.log_likelihood == by_customer.log_likelihood
+    counts = ("n_customers", "n_unique_rows", "n_repeaters")
+    assert [getattr(by_triple, c) for c in counts] == [getattr(by_customer, c) for c in counts]
+    assert by_triple.n_customers == rfm.height > by_triple.n_unique_rows
+
+
+def test_the_fits_shipped_to_executors_hold_parameters_only(rfm: pl.DataFrame) -> None:
+    """scoring_fits: the same scores, without the fitters' training data. (To the bit but
+    for the survival sums of survival_x_contribution: ``surv @ weights`` is a BLAS product
+    whose last bit depends on a triple's row among the unique triples, whose order varies
+    from call to call: two calls with the same fit differ as much.)"""
+    import pickle
+
+    from polars.testing import assert_frame_equal
+
+    purchase, spend = fit_purchase_model(rfm, DAYS), fit_spend_model(rfm, DAYS)
+    bare_purchase, bare_spend = scoring_fits(purchase, spend)
+    frame = rfm.with_columns(monthly_contribution=pl.col("monetary_value") * 2)
+    for method in ("gamma_gamma", CONTRIBUTION_METHOD):
+        fitted = score_customers(frame, purchase, spend, DAYS, method).sort("customer_id")
+        shipped = score_customers(frame, bare_purchase, bare_spend, DAYS, method)
+        exact = method == "gamma_gamma"
+        assert_frame_equal(shipped.sort("customer_id"), fitted, check_exact=exact, rel_tol=1e-12)
+    assert not hasattr(bare_purchase.fitter, "data") and not hasattr(bare_spend.fitter, "data")
+    assert len(pickle.dumps((bare_purchase, bare_spend))) < 4000

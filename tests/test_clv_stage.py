@@ -8,6 +8,7 @@ own event list, never from the code under test.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import date, datetime, time, timedelta
@@ -516,6 +517,29 @@ def test_gamma_gamma_only_while_its_assumption_holds(
         ).fetchall()
     )
     assert set(methods) == {"gamma_gamma", "own_value_per_event"}
+
+
+def test_gamma_gamma_reads_an_md5_sample_of_the_repeaters_beyond_its_cap(
+    cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
+) -> None:
+    # the repeat customers with positive contribution per event, from the simulation: every
+    # customer but the loss-makers and the zeros (i % 10 in 0, 1) seen twice by the day
+    amounts = _amounts(events)
+    seen = _days_to(events, DAY)
+    eligible = [c for c, days in seen.items() if len(days) > 1 and float(amounts[c]) > 0]
+    run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    everyone = "select gg_n_customers from clv_fit_runs where fit_role = 'full'"
+    assert warehouse.execute(everyone).fetchone() == (len(eligible),)  # below the cap
+
+    cap = 50  # about 50 of them: those whose md5(customer_id) sorts below 50/n of 16^8
+    bound = f"{cap * 1000 // len(eligible) * 16**8 // 1000:08x}"
+    sample = [c for c in eligible if hashlib.md5(c.encode()).hexdigest() < bound]
+    capped = cfg.model_copy(
+        update={"clv": cfg.clv.model_copy(update={"spend_sample_customers": cap})}
+    )
+    run_stages(warehouse, capped, ["clv"], [DAY], LOG)
+    assert warehouse.execute(everyone).fetchone() == (len(sample),)
+    assert 25 < len(sample) < 75
 
 
 def test_refit_from_the_previous_nights_parameters_records_both_likelihoods(

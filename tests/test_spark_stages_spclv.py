@@ -11,6 +11,10 @@ stored fit is not reused but refitted on both engines; a re-run of 1 August reus
 And the harness's recorded night (400 customers, ten nights of the generated zone, too short
 for a fit) with its last deliveries aggregated again.
 
+On Spark the customers are scored in three parts (``map_frame``), the fitted parameters
+broadcast to each: a statistic taken per part where the whole bank's is needed (a Gamma-Gamma
+fitted per part, say) breaks the equality.
+
 Equal as tests/stage_parity.py says (the same DuckDB types; rows as multisets, exact but for
 DOUBLE, relative 1e-9), with three named exceptions, each a clock: ``fit_seconds`` of
 ``clv_fit_runs`` (how long the fit took), ``aggregated_at`` of ``agg_customer_event_day_dates``
@@ -37,7 +41,7 @@ from pipeline.engine.lake import CONTROL_TABLES, data_tables
 from pipeline.stages import clv
 from pipeline.warehouse import connect
 from tests.conftest import run_stage_for
-from tests.stage_parity import differences, open_runs, run_on
+from tests.stage_parity import differences, open_runs, parts, run_on
 from tests.test_clv_stage import (
     DAY,
     _amounts,
@@ -140,8 +144,11 @@ def _zone(tmp_path: Path, spark: SparkSession) -> tuple[Night, Night, dict[str, 
     )
 
 
-def _night(runs: tuple[Night, Night], day: date) -> list[dict[str, object]]:
-    return [run_stage_for(r.con, r.cfg, clv.STAGE, day, r.engine).facts for r in runs]
+def _night(runs: tuple[Night, Night], day: date, spark: SparkSession) -> list[dict[str, object]]:
+    """The stage for ``day`` on both engines; on Spark the customers scored in three parts
+    (tests/stage_parity.py's ``parts``: the test session's one would score them all at once)."""
+    with parts(spark, 3):
+        return [run_stage_for(r.con, r.cfg, clv.STAGE, day, r.engine).facts for r in runs]
 
 
 def _fits(night: Night, day: date) -> list[dict[str, Any]]:
@@ -160,7 +167,7 @@ def test_clv_nights_fit_validate_and_score_the_same_on_spark(
     duck, lake, events = _zone(tmp_path, spark)
     runs = (duck, lake)
 
-    facts = _night(runs, DAY)
+    facts = _night(runs, DAY, spark)
     assert_equal(duck.engine, lake.engine)
     _same(facts, "clv_deliveries_aggregated", "clv_customers", "clv_holdout", "clv_r")
     _same(facts, "clv_calibration_fit_reused", "clv_backtest_mae", "clv_beats_baseline")
@@ -182,7 +189,7 @@ def test_clv_nights_fit_validate_and_score_the_same_on_spark(
 
     assert isinstance(lake.engine, SparkEngine)  # the two changed tables into the lake again
     load_lake(lake.con, lake.engine, ["stg_transactions", "int_customer_contribution"])
-    facts = _night(runs, nxt)
+    facts = _night(runs, nxt, spark)
     assert_equal(duck.engine, lake.engine)
     _same(facts, "clv_deliveries_aggregated", "clv_calibration_fit_reused", "clv_r")
     assert facts[1]["clv_deliveries_aggregated"] == 2  # 1 March again, and 1 August
@@ -194,7 +201,7 @@ def test_clv_nights_fit_validate_and_score_the_same_on_spark(
     )
     assert late["is_first_delivery"].to_list() == [True]  # settled: its only delivery
 
-    facts = _night(runs, nxt)  # a re-run: the month's stored calibration fit reused
+    facts = _night(runs, nxt, spark)  # a re-run: the month's stored calibration fit reused
     assert [f["clv_calibration_fit_reused"] for f in facts] == [True, True]
     assert_equal(duck.engine, lake.engine, ["clv_fit_runs", "clv_purchase_fits"])
     assert _fits(duck, nxt) == _fits(lake, nxt)
@@ -215,7 +222,8 @@ def test_the_recorded_night_aggregates_and_scores_the_same_on_spark(
         assert run.engine.delete_where(
             "agg_customer_event_day_dates", "business_date >= $first", forgotten
         )
-    facts = [run_on(run, clv.STAGE).facts for run in runs]
+    with parts(spark, 3):
+        facts = [run_on(run, clv.STAGE).facts for run in runs]
     assert [f["clv_deliveries_aggregated"] for f in facts] == [7, 7]
     assert [f["clv_status"] for f in facts] == ["insufficient_history"] * 2
     assert_equal(

@@ -125,6 +125,11 @@ class ClvConfig(Params):
     gg_max_abs_correlation: float = Field(default=0.3, gt=0, le=1)
     """Gamma-Gamma assumes value per event independent of frequency: it is used only when
     |Spearman(frequency, value per event)| among repeaters is at most this (tested nightly)."""
+    spend_sample_customers: int = Field(default=500_000, ge=1)
+    """Gamma-Gamma and the Spearman(frequency, value) test read at most about this many repeat
+    customers with positive contribution: more, and they read those whose md5(customer_id)
+    sorts below the share's bound (the same customers on every engine and night); fewer,
+    every one of them."""
     min_customers: int = Field(default=100, ge=10)
     """Fewer customers with an event than this: the fit is refused with an error."""
     min_repeaters: int = Field(default=20, ge=1)

@@ -5,7 +5,8 @@ Steps for a business date D:
 1. bring ``agg_customer_event_day`` up to date: aggregate only the TXN deliveries not yet
    aggregated (or re-sent since, or aggregated under another event definition);
 2. build the RFM summary as of D in SQL and fit the purchase model (BG/NBD or MBG/NBD) and
-   Gamma-Gamma on contribution per event; score every customer into ``int_customer_clv``;
+   Gamma-Gamma on contribution per event, from SQL summaries; score every customer into
+   ``int_customer_clv`` (``map_frame``: on Spark per part of the customers);
 3. validate: fit again on history up to D minus ``holdout_months``, predict the holdout's
    events, store the metrics (``clv_fit_runs``, ``clv_holdout_buckets``);
 4. flag a large jump in parameters from the previous run, and write the fit as JSON to
@@ -19,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -337,7 +339,7 @@ def read_rfm(
     return rfm_as_of(con, calibration_end, engine)
 
 
-def read_rfm_with_contribution(
+def build_rfm_with_contribution(
     con: duckdb.DuckDBPyConnection,
     cfg: ClvConfig,
     business_date: date,
@@ -345,9 +347,10 @@ def read_rfm_with_contribution(
     *,
     annual_days: int,
     engine: Engine | None = None,
-) -> pl.DataFrame:
-    """The RFM summary as of the business date, with contribution per event as monetary value
-    (``annual_days``: economics.annual_days, to take the window's amount from the yearly one).
+) -> None:
+    """Build the RFM summary as of the business date and each customer's contribution per
+    event (``int_customer_event_contribution``; ``annual_days``: economics.annual_days, to
+    take the window's amount from the yearly one): what :data:`CUSTOMERS_TODAY` reads.
 
     ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit;
     read them with :func:`rfm_as_of`) from the same pass.
@@ -365,20 +368,133 @@ def read_rfm_with_contribution(
         {"business_date": business_date, "annual_days": annual_days},
     )
     engine.drop("int_customer_event_summary")
-    return engine.read(
-        """
-        select r.*, c.contribution_per_event::double as monetary_value,
-               ((k.contribution_amount + k.default_provision_amount) / 12)::double
-                   as monthly_contribution
+
+
+CUSTOMERS_TODAY = """
+    from int_customer_rfm as r
+    left join int_customer_event_contribution as c
+        on c.customer_id = r.customer_id and c.business_date = $business_date
+    where r.calibration_end = $business_date
+"""
+"""Every customer with an event by the business date, with their contribution per event."""
+
+EXPECTED = "clv_expected_contribution"
+"""A scratch table of the run: :func:`expected_contributions` of the last closed month."""
+
+
+def customers_query(expected: bool) -> str:
+    """Each customer's row to score: the RFM summary as of the business date, contribution per
+    event (``monetary_value``), the expected monthly contribution (the run rate of
+    :data:`EXPECTED` with ``expected``, else the contribution model's yearly figure / 12) and
+    its trend."""
+    found = (
+        f"left join {EXPECTED} as e on e.customer_id = r.customer_id"
+        if expected
+        else "left join (select cast(null as varchar) as customer_id, cast(null as double) "
+        "as run_rate, cast(null as double) as monthly_trend) as e on false"
+    )
+    return f"""
+        select r.customer_id, r.first_event_date, r.last_event_date, r.frequency,
+               r.recency_days, r.t_days, r.days_since_last_event, r.events_recent,
+               c.contribution_per_event::double as monetary_value,
+               coalesce(
+                   e.run_rate,
+                   ((k.contribution_amount + k.default_provision_amount) / 12)::double
+               ) as monthly_contribution,
+               e.monthly_trend
         from int_customer_rfm as r
         left join int_customer_event_contribution as c
             on c.customer_id = r.customer_id and c.business_date = $business_date
         left join int_customer_contribution as k
             on k.customer_id = r.customer_id and k.business_date = $business_date
+        {found}
         where r.calibration_end = $business_date
-        order by r.customer_id
-        """,
-        {"business_date": business_date},
+    """
+
+
+SCORES = "clv_scores_today"
+"""A scratch table of the run: each customer's scores, what ``clv/int_customer_clv`` reads."""
+
+SCORE_COLUMNS = [
+    ("customer_id", "VARCHAR"),
+    ("first_event_date", "DATE"),
+    ("last_event_date", "DATE"),
+    ("frequency", "INTEGER"),
+    ("recency_days", "INTEGER"),
+    ("t_days", "INTEGER"),
+    ("monetary_value", "DOUBLE"),
+    ("expected_events", "DOUBLE"),
+    ("p_alive", "DOUBLE"),
+    ("p_active_30d", "DOUBLE"),
+    ("expected_days_to_next_event", "DOUBLE"),
+    ("expected_contribution_per_event", "DOUBLE"),
+    ("clv_amount", "DOUBLE"),
+    ("life_stage", "VARCHAR"),
+    ("clv_method", "VARCHAR"),
+    ("monthly_contribution", "DOUBLE"),
+    ("monthly_trend", "DOUBLE"),
+]
+""":func:`models.clv.score_customers`' (and :func:`_unscored`'s) columns that
+``int_customer_clv`` keeps, and their types."""
+
+
+def write_scores(
+    engine: Engine,
+    day: date,
+    score: Callable[[pl.DataFrame], pl.DataFrame],
+    expected: bool = False,
+) -> int:
+    """``int_customer_clv`` of ``day``: ``score`` (a pure function of customers' rows, one row
+    per customer) applied to :func:`customers_query`'s rows by :meth:`Engine.map_frame`, on
+    Spark per part of the customers in the executors, so neither the rows nor the scores meet
+    in one process. Returns the customers written."""
+    engine.map_frame(
+        SCORES, customers_query(expected), {"business_date": day}, score, SCORE_COLUMNS
+    )
+    try:
+        return engine.run_file("clv/int_customer_clv", {"business_date": day})
+    finally:
+        engine.drop(SCORES)
+
+
+def rfm_counts(engine: Engine, day: date) -> dict[str, Any]:
+    """How many customers have an event by ``day`` (``customers``), how many a repeat event
+    (``repeaters``), and the first event's date (``first_event_date``, None without one)."""
+    return engine.read(
+        "select count(*) as customers, count(*) filter (where r.frequency > 0) as repeaters, "
+        f"min(r.first_event_date) as first_event_date {CUSTOMERS_TODAY}",
+        {"business_date": day},
+    ).row(0, named=True)
+
+
+def purchase_triples(engine: Engine, day: date) -> pl.DataFrame:
+    """The purchase model's input as of ``day``: each distinct (frequency, recency, T) with
+    the number of customers who share it (``weight``), grouped in SQL."""
+    return engine.read(
+        "select r.frequency, r.recency_days, r.t_days, count(*) as weight "
+        f"{CUSTOMERS_TODAY} group by r.frequency, r.recency_days, r.t_days "
+        "order by r.frequency, r.recency_days, r.t_days",
+        {"business_date": day},
+    )
+
+
+def spend_customers(engine: Engine, cfg: ClvConfig, day: date) -> pl.DataFrame:
+    """Gamma-Gamma's rows and its Spearman test's as of ``day``: the repeat customers with
+    positive contribution per event (``frequency``, ``monetary_value``) in customer order; an
+    md5 sample of about ``cfg.spend_sample_customers`` of them when there are more (the same
+    customers on either engine: :func:`pipeline.stages.cross_sell.sample_md5_below`)."""
+    from pipeline.stages.cross_sell import sample_md5_below
+
+    where = "and r.frequency > 0 and c.contribution_per_event > 0"
+    params: dict[str, Any] = {"business_date": day}
+    found = engine.read(f"select count(*) as n {CUSTOMERS_TODAY} {where}", params).item()
+    if found > cfg.spend_sample_customers:
+        where += " and md5(r.customer_id) < $below"
+        params["below"] = sample_md5_below(max(1, cfg.spend_sample_customers * 1000 // found))
+    return engine.read(
+        "select r.frequency, c.contribution_per_event::double as monetary_value "
+        f"{CUSTOMERS_TODAY} {where} order by r.customer_id",
+        params,
     )
 
 
@@ -587,9 +703,11 @@ def previous_params(
 def fit_stable(
     rfm: pl.DataFrame, cfg: ClvConfig, previous: dict[str, float] | None
 ) -> tuple[PurchaseFit, dict[str, Any]]:
-    """Fit from the default start and from the previous night's parameters; keep the higher
-    likelihood. Two optima with parameters further apart than ``param_jump_threshold`` are a
-    mode jump: flagged with the likelihood of both (``mode_jump_detail``)."""
+    """Fit ``rfm`` (one row per customer, or the weighted triples of
+    :func:`purchase_triples`) from the default start and from the previous night's
+    parameters; keep the higher likelihood. Two optima with parameters further apart than
+    ``param_jump_threshold`` are a mode jump: flagged with the likelihood of both
+    (``mode_jump_detail``)."""
     from models.clv import ClvFitError, fit_purchase_model
 
     cold = fit_purchase_model(rfm, cfg)
@@ -849,31 +967,24 @@ def _register_and_write(
         engine.drop(frame_name)
 
 
-def _short_history(rfm: pl.DataFrame, cfg: ClvConfig, day: date) -> str | None:
-    """Why the history is too short to fit, or None."""
-    first = rfm["first_event_date"].min() if rfm.height else None
+def _short_history(first: date | None, cfg: ClvConfig, day: date) -> str | None:
+    """Why the history is too short to fit (``first``: the first event's date), or None."""
     days = (day - first).days if isinstance(first, date) else 0
     if days < cfg.min_history_days:
         return f"{days} days of events, fewer than clv.min_history_days = {cfg.min_history_days}"
     return None
 
 
-def _insufficient(rfm: pl.DataFrame, cfg: ClvConfig) -> bool:
-    """Too little history for a fit (as opposed to a fit that failed on enough data)."""
-    import polars as pl
-
-    repeaters = rfm.filter(pl.col("frequency") > 0).height
-    return rfm.height < cfg.min_customers or repeaters < cfg.min_repeaters
+def _insufficient(counts: dict[str, Any], cfg: ClvConfig) -> bool:
+    """Too little history for a fit (as opposed to a fit that failed on enough data):
+    :func:`rfm_counts`' counts."""
+    return counts["customers"] < cfg.min_customers or counts["repeaters"] < cfg.min_repeaters
 
 
 def _unscored(rfm: pl.DataFrame) -> pl.DataFrame:
     """Each customer's RFM summary with the model outputs left null."""
     import polars as pl
 
-    if "monthly_contribution" not in rfm.columns:
-        rfm = rfm.with_columns(monthly_contribution=pl.lit(None, pl.Float64))
-    if "monthly_trend" not in rfm.columns:
-        rfm = rfm.with_columns(monthly_trend=pl.lit(None, pl.Float64))
     return rfm.select(
         "customer_id",
         "monthly_contribution",
@@ -915,6 +1026,8 @@ def run(ctx: StageContext) -> int:
 
 
 def _fit_score_validate(ctx: StageContext) -> int:
+    from functools import partial
+
     import polars as pl
 
     from models.clv import (
@@ -923,6 +1036,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
         choose_value_method,
         fit_spend_model,
         score_customers,
+        scoring_fits,
         validate_holdout,
     )
 
@@ -932,20 +1046,22 @@ def _fit_score_validate(ctx: StageContext) -> int:
     calibration_end = backtest_cutoff(day, cfg.holdout_months)
     cal_month = calibration_end.replace(day=1)
     t0 = time.monotonic()
-    rfm = read_rfm_with_contribution(
+    build_rfm_with_contribution(
         con, cfg, day, calibration_end, annual_days=ctx.cfg.economics.annual_days, engine=engine
     )
+    counts = rfm_counts(engine, day)
+    data_start = counts["first_event_date"]
     rfm_seconds = time.monotonic() - t0
 
     t0 = time.monotonic()
     try:
-        short = _short_history(rfm, cfg, day)
+        short = _short_history(data_start, cfg, day)
         if short:
             raise ClvFitError(short)
         previous = previous_params(engine, day, cfg.model, cfg.time_unit_days)
-        purchase, stability = fit_stable(rfm, cfg, previous)
+        purchase, stability = fit_stable(purchase_triples(engine, day), cfg, previous)
     except ClvFitError as exc:
-        if cfg.on_insufficient_history == "fail" or not (short or _insufficient(rfm, cfg)):
+        if cfg.on_insufficient_history == "fail" or not (short or _insufficient(counts, cfg)):
             raise
         ctx.log.warning(f"clv {day}: not fitted ({exc}); rows written without model outputs")
         ctx.facts["clv_status"] = "insufficient_history"
@@ -955,10 +1071,9 @@ def _fit_score_validate(ctx: StageContext) -> int:
         for table in ("clv_fit_runs", "clv_holdout_buckets", "clv_money_backtest"):
             if engine.table_exists(table):
                 engine.delete_where(table, "business_date = $day", {"day": day})
-        return _register_and_write(
-            engine, "clv_scores_frame", _unscored(rfm), "clv/int_customer_clv", day
-        )
-    spend = fit_spend_model(rfm, cfg)
+        return write_scores(engine, day, _unscored)
+    spenders = spend_customers(engine, cfg, day)
+    spend = fit_spend_model(spenders, cfg)
     last_month = last_closed_month(day)
     # one refresh of the monthly contribution a night: the run rate's months and the money
     # backtest's (the year to the calibration end and the months after it)
@@ -972,26 +1087,27 @@ def _fit_score_validate(ctx: StageContext) -> int:
     if ensure_monthly_contribution(ctx, _months(max(lo, first) if first else lo, last_month)):
         # expected monthly contribution = the run rate of the last closed months and the
         # shrunk trend; a customer without any keeps the contribution model's yearly figure /
-        # 12, flat
+        # 12, flat (customers_query)
         expected = expected_contributions(con, sorted({last_month, cal_month}), cfg, engine)
-        rfm = (
-            rfm.join(expected[last_month], on="customer_id", how="left")
-            .with_columns(monthly_contribution=pl.coalesce("run_rate", "monthly_contribution"))
-            .drop("run_rate")
-        )
-    if "monthly_trend" not in rfm.columns:
-        rfm = rfm.with_columns(monthly_trend=pl.lit(None, pl.Float64))
-    method, correlation, reason = choose_value_method(rfm, spend, cfg)
+        engine.temp_frame(EXPECTED, expected[last_month])
+    method, correlation, reason = choose_value_method(spenders, spend, cfg)
     if cfg.value_method == "gamma_gamma" and method != GG_METHOD:
         ctx.log.warning(f"clv {day}: {reason}; valued by {method} instead (clv_fit_runs)")
     fit_seconds = time.monotonic() - t0
     t0 = time.monotonic()
-    scored = score_customers(rfm, purchase, spend, cfg, method)
-    rows = _register_and_write(engine, "clv_scores_frame", scored, "clv/int_customer_clv", day)
+    # the fitted parameters go to the scoring function (on Spark to every executor), not the
+    # fitters' training data
+    bare_purchase, bare_spend = scoring_fits(purchase, spend)
+    score = partial(
+        score_customers, purchase=bare_purchase, spend=bare_spend, cfg=cfg, value_method=method
+    )
+    try:
+        rows = write_scores(engine, day, score, expected=bool(expected))
+    finally:
+        engine.drop(EXPECTED)
     score_seconds = time.monotonic() - t0
 
-    data_start = rfm["first_event_date"].min() if rfm.height else None
-    full = _fit_row("full", purchase, data_start, day, None)  # type: ignore[arg-type]
+    full = _fit_row("full", purchase, data_start, day, None)
     full.update(_spend_columns(spend))
     full.update(stability)
     full.update(

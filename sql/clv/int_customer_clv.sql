@@ -1,19 +1,20 @@
 -- table:  int_customer_clv
 -- grain:  customer_id, business_date
--- inputs: clv_scores_frame
+-- inputs: clv_scores_today
 -- params: business_date
 -- materialize: partition
 -- Lifetime value per customer and business date, from the scores models/clv.py computed
--- (registered by the clv stage as clv_scores_frame). Every float is checked finite before it
--- gets here. clv_amount: discounted expected contribution over clv.horizon_months, CNY.
--- expected_days_to_next_event: median wait to the next event given the customer is alive.
+-- (clv_scores_today: the clv stage's scratch table, scored per part of the customers on
+-- Spark). Every float is checked finite before it gets here. clv_amount: discounted expected
+-- contribution over clv.horizon_months, CNY. expected_days_to_next_event: median wait to the
+-- next event given the customer is alive.
 -- clv_method: how this customer's CLV was valued (survival_x_contribution, gamma_gamma,
 -- own_value_per_event, no_model; docs/clv.md); monthly_contribution_amount: the run rate (mean
 -- of the last clv.run_rate_months closed months) and monthly_trend_amount: the shrunk, damped
 -- trend per month added to it, what survival_x_contribution values.
 with
 scores as (
-    select * from clv_scores_frame
+    select * from clv_scores_today
 ),
 
 final as (
