@@ -10,7 +10,6 @@ customers (:meth:`~pipeline.engine.base.Engine.map_frame`), so no process holds 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import date
 from functools import partial
@@ -126,9 +125,9 @@ def _fit_clusters(engine: Engine, day: date, customers: int, settings: ValueConf
     customers: those whose md5(customer_id) sorts low (the same sample on both engines and
     on every night, whatever the order of the rows), everyone when they are fewer."""
     from models.segments import REQUIRED, fit_clusters
-    from pipeline.stages.cross_sell import sample_md5_below
+    from pipeline.stages.cross_sell import sample_md5_below, sample_permille
 
-    permille = math.ceil(1000 * settings.cluster_fit_sample / customers)
+    permille = sample_permille(customers, settings.cluster_fit_sample)
     sample = engine.read(
         f"select {', '.join('f.' + c for c in REQUIRED)} from int_customer_features as f "
         "inner join value_ranks as r on r.customer_id = f.customer_id "
