@@ -30,7 +30,8 @@ Equations used here (numbers refer to the papers):
 - CLV in money (``value_method: contribution``, the default): a bank earns most contribution
   on balances, not per event, so CLV = sum_{m=1..H} S(m) * c_m / (1 + d)^m with c_m the
   customer's expected contribution in month m (their run rate plus their trend shrunk toward
-  the mean trend of customers of similar run rate, damped: ``shrunk_trends``) and
+  the mean trend of customers of similar run rate, damped:
+  ``sql/clv/clv_expected_contribution.sql``) and
   S(m) = P(still a customer at the end of month m | x, t_x, T). In BG/NBD a customer alive at
   T with rate lambda and dropout probability p survives each event with 1 - p, so
   P(alive at T + t | alive at T, lambda, p) = E[(1 - p)^N(t)] = exp(-lambda p t); lambda given
@@ -849,8 +850,9 @@ def value_in_money(
     scored
         One row per customer with ``frequency``, ``recency_days``, ``t_days``,
         ``monthly_contribution`` (c, the run rate, CNY a month; null counts 0) and optionally
-        ``monthly_trend`` (b, CNY a month per month, :func:`shrunk_trends`; null or absent
-        counts 0): month m is expected to bring c + b x :func:`trend_steps` (m).
+        ``monthly_trend`` (b, CNY a month per month,
+        ``sql/clv/clv_expected_contribution.sql``; null or absent counts 0):
+        month m is expected to bring c + b x :func:`trend_steps` (m).
     fit
         The purchase model.
     cfg
@@ -903,83 +905,6 @@ def trend_steps(months: int, run_rate_months: int, damping: float) -> NDArray[np
     if damping >= 1.0:
         return h.astype(float)
     return np.asarray(damping * (1.0 - damping**h) / (1.0 - damping), dtype=float)
-
-
-def shrunk_trends(summary: pl.DataFrame, bands: int) -> pl.DataFrame:
-    """Each customer's monthly contribution trend, shrunk toward the mean trend of customers of
-    similar run rate (empirical Bayes, method of moments).
-
-    Parameters
-    ----------
-    summary
-        One row per customer: ``customer_id``, ``run_rate`` (CNY a month), and the least-squares
-        line of their monthly contribution on the month's index over the trend window:
-        ``trend_months`` (months with a row), ``slope`` (CNY a month per month), ``sxx`` and
-        ``syy`` (sums of squared deviations of the month index and of the contribution).
-    bands
-        Customers are ranked by run rate (ties by customer_id) and cut into this many
-        equal-sized bands.
-
-    Returns
-    -------
-    pl.DataFrame
-        summary plus ``trend_band`` (0 the lowest run rates), ``trend_weight`` w and
-        ``monthly_trend`` = w x slope + (1 - w) x the band's mean slope.
-
-    Notes
-    -----
-    A slope estimated from n months has sampling variance se^2 = s^2 / sxx, s^2 = (syy -
-    slope^2 sxx) / (n - 2). Within a band the slopes' variance is tau^2 + mean(se^2), so
-    tau^2 = max(var(slope) - mean(se^2), 0) is the spread of the true trends, and the
-    customer's own slope weighs w = tau^2 / (tau^2 + se^2) (Efron & Morris 1975). A customer
-    with fewer than 3 months, or a band whose slopes are all noise (tau^2 = 0), gets the band's
-    mean slope; a band with no customer of 3 months gets no trend.
-    """
-    require_columns(
-        summary,
-        ["customer_id", "run_rate", "trend_months", "slope", "sxx", "syy"],
-        "trend summary",
-    )
-    n = pl.col("trend_months")
-    usable = (n >= 3) & (pl.col("sxx") > 0) & pl.col("slope").is_not_nan()
-    # ties in run rate (every customer at 0, say) are ranked by customer_id: in arrival order
-    # they fell into bands by the order DuckDB returned them, which varies from run to run
-    frame = summary.sort("customer_id").with_columns(
-        trend_band=(
-            (pl.col("run_rate").fill_null(0.0).rank("ordinal") - 1) * bands // pl.len()
-        ).cast(pl.Int32),
-        se2=pl.when(usable).then(
-            pl.max_horizontal(pl.col("syy") - pl.col("slope") ** 2 * pl.col("sxx"), pl.lit(0.0))
-            / (n - 2)
-            / pl.col("sxx")
-        ),
-    )
-    by_band = (
-        frame.filter(pl.col("se2").is_not_null())
-        .group_by("trend_band")
-        .agg(
-            band_slope=pl.col("slope").mean(),
-            tau2=pl.max_horizontal(
-                pl.col("slope").var(ddof=1).fill_null(0.0) - pl.col("se2").mean(), pl.lit(0.0)
-            ),
-        )
-    )
-    frame = frame.join(by_band, on="trend_band", how="left").with_columns(
-        trend_weight=pl.when(pl.col("se2").is_null() | (pl.col("tau2").fill_null(0.0) == 0))
-        .then(0.0)
-        .otherwise(pl.col("tau2") / (pl.col("tau2") + pl.col("se2")))
-    )
-    return frame.select(
-        *summary.columns,
-        "trend_band",
-        "trend_weight",
-        monthly_trend=pl.when(pl.col("trend_weight") > 0)
-        .then(
-            pl.col("trend_weight") * pl.col("slope")
-            + (1 - pl.col("trend_weight")) * pl.col("band_slope")
-        )
-        .otherwise(pl.col("band_slope").fill_null(0.0)),
-    )
 
 
 def money_backtest(frame: pl.DataFrame) -> pl.DataFrame:

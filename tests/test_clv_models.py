@@ -20,7 +20,6 @@ from models.clv import (
     penalizer_ladder,
     score_customers,
     scoring_fits,
-    shrunk_trends,
     survival_probabilities,
 )
 from models.errors import ModelInputError
@@ -306,26 +305,6 @@ def test_the_damped_trend_adds_phi_plus_phi_squared_and_so_on() -> None:
     assert trend_steps(2, 3, 1.0) == pytest.approx([2.0, 3.0])
     # a one-month run rate is centred on the last closed month
     assert trend_steps(1, 1, 0.5) == pytest.approx([0.5])
-
-
-def test_tied_run_rates_fall_into_bands_by_customer_id_not_row_order() -> None:
-    # Five customers at run rate 0, two bands: ranks 1-3 are band 0, 4-5 band 1. By
-    # customer_id: a, b, c in band 0, whose mean slope (a 2, b 4; c has no slope of its own,
-    # two months) is 3, which c gets. Ranked in the reversed row order, e, d, c would be band
-    # 0 and c would get (50 + 30) / 2 = 40. Perfect lines: se^2 = 0, own slopes kept.
-    summary = pl.DataFrame(
-        {
-            "customer_id": ["a", "b", "c", "d", "e"],
-            "run_rate": [0.0] * 5,
-            "trend_months": [3, 3, 2, 3, 3],
-            "slope": [2.0, 4.0, None, 30.0, 50.0],
-            "sxx": [2.0, 2.0, 0.5, 2.0, 2.0],
-            "syy": [8.0, 32.0, 0.0, 1800.0, 5000.0],
-        }
-    )
-    for rows in (summary, summary.reverse()):
-        got = dict(shrunk_trends(rows, 2).select("customer_id", "monthly_trend").iter_rows())
-        assert got == {"a": 2.0, "b": 4.0, "c": 3.0, "d": 30.0, "e": 50.0}
 
 
 def test_gamma_gamma_fit_does_not_depend_on_row_order(rfm: pl.DataFrame) -> None:

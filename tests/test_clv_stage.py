@@ -14,6 +14,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -564,6 +565,25 @@ def test_refit_from_the_previous_nights_parameters_records_both_likelihoods(
     assert row[3] is False
 
 
+def expected_rows(
+    rows: list[tuple[str, date, Any]], month: date, cfg: ClvConfig
+) -> dict[str, tuple[Decimal, float | None]]:
+    """``sql/clv/clv_expected_contribution.sql`` run on monthly contributions ``rows``
+    (customer_id, month_start, CNY) as of ``month``: each customer's (run rate, trend)."""
+    from pipeline.engine.duckdb_engine import DuckDBEngine
+    from pipeline.stages.clv import EXPECTED, expected_contributions
+
+    con = duckdb.connect()
+    con.execute(
+        "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
+        "contribution_amount decimal(18, 6))"
+    )
+    con.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
+    expected_contributions(DuckDBEngine(con), month, month, cfg)
+    found = con.execute(f"select customer_id, run_rate, monthly_trend from {EXPECTED}")
+    return {r[0]: (r[1], r[2]) for r in found.fetchall()}
+
+
 def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
     # Hand-worked, one band, three closed months (x = 0, 1, 2: sxx = 2):
     # A 0, 10, 20: slope 10, a perfect line (se^2 = 0); B 0, 0, 0: slope 0 (se^2 = 0);
@@ -571,50 +591,56 @@ def test_the_trend_is_each_customers_slope_shrunk_toward_their_bands() -> None:
     # slope of its own. Band: mean slope 10/3, var(10, 0, 0) = 100/3, mean se^2 = 1, so
     # tau^2 = 97/3 and C keeps w = tau^2 / (tau^2 + 3) = 97/106 of its own slope (0) and
     # 9/106 of the band's: 10/3 x 9/106 = 30/106. A and B keep theirs (w = 1), D gets 10/3.
-    from pipeline.stages.clv import expected_contributions
-
-    con = duckdb.connect()
-    con.execute(
-        "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
-        "contribution_amount decimal(18, 6))"
-    )
     aug, sep, oct_ = date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)
     rows = [("A", aug, 0), ("A", sep, 10), ("A", oct_, 20), ("B", aug, 0), ("B", sep, 0)]
     rows += [("B", oct_, 0), ("C", aug, 0), ("C", sep, 3), ("C", oct_, 0), ("D", sep, 5)]
     rows += [("D", oct_, 7), ("E", date(2026, 6, 1), 50)]  # E: nothing in the run rate's months
-    con.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
-    cfg = ClvConfig(trend_window_months=3, trend_bands=1)
-    got = {r[0]: r[1:] for r in expected_contributions(con, [oct_], cfg)[oct_].rows()}
+    got = expected_rows(rows, oct_, ClvConfig(trend_window_months=3, trend_bands=1))
     assert set(got) == {"A", "B", "C", "D"}
     assert got["A"] == pytest.approx((10.0, 10.0))
     assert got["B"] == pytest.approx((0.0, 0.0))
     assert got["C"] == pytest.approx((1.0, 30 / 106))
     assert got["D"] == pytest.approx((6.0, 10 / 3))
-    flat = ClvConfig(trend_window_months=0)
-    assert {
-        r[0]: r[2] for r in expected_contributions(con, [oct_], flat)[oct_].rows()
-    } == dict.fromkeys("ABCD")
+    flat = expected_rows(rows, oct_, ClvConfig(trend_window_months=0))
+    assert {k: v[1] for k, v in flat.items()} == dict.fromkeys("ABCD")
 
 
-def test_the_run_rate_is_the_exact_mean_of_the_months_whatever_their_order() -> None:
+def test_tied_run_rates_fall_into_bands_by_customer_id_not_row_order() -> None:
+    # Five customers at run rate 0 (each line's three months average 0), two bands: ranks
+    # 1-3 are band 0, 4-5 band 1. By customer_id: a, b, c in band 0, whose mean slope (a 2,
+    # b 4; c has no slope of its own, two months) is 3, which c gets. Ranked in the reversed
+    # row order, e, d, c would be band 0 and c would get (50 + 30) / 2 = 40. Perfect lines:
+    # se^2 = 0, own slopes kept.
+    months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+    lines = {"a": [-2, 0, 2], "b": [-4, 0, 4], "d": [-30, 0, 30], "e": [-50, 0, 50]}
+    rows = [(c, m, a) for c, amounts in lines.items() for m, a in zip(months, amounts, strict=True)]
+    rows += [("c", months[1], -1), ("c", months[2], 1)]
+    cfg = ClvConfig(trend_window_months=3, run_rate_months=3, trend_bands=2)
+    for ordered in (rows, rows[::-1]):
+        got = {k: v[1] for k, v in expected_rows(ordered, months[-1], cfg).items()}
+        assert got == pytest.approx({"a": 2.0, "b": 4.0, "c": 3.0, "d": 30.0, "e": 50.0})
+
+
+def test_the_run_rate_is_the_exact_mean_of_the_months_rounded_half_away_from_zero() -> None:
     # 0.1, 0.2 and 0.3 CNY average exactly 0.2; summed as DOUBLEs in this order they give
     # 0.6000000000000001 / 3, and a parallel sum may add them in another order, so the
     # run rate (and the cent it rounds to downstream) changed between two runs.
-    from pipeline.stages.clv import expected_contributions
-
-    con = duckdb.connect()
-    con.execute(
-        "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
-        "contribution_amount decimal(18, 6))"
-    )
+    # 1.00 and 1.01 average 1.005 exactly, a half cent: 1.01 (as DOUBLE, 1.005 is
+    # 1.00499999999999989..., and DuckDB's DOUBLE division rounded it to 1.00 where Spark's
+    # exact one gave 1.01). -1.00 and -1.01: -1.01. 0.01 over three months: 0.00333: 0.00.
     months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
-    con.executemany(
-        "insert into agg_customer_contribution_month values ('F', ?, ?)",
-        [(m, Decimal(a)) for m, a in zip(months, ["0.1", "0.2", "0.3"], strict=True)],
-    )
-    cfg = ClvConfig(trend_window_months=0, run_rate_months=3)
-    got = expected_contributions(con, [months[-1]], cfg)[months[-1]]
-    assert got.row(0, named=True)["run_rate"] == 0.2
+    rows = [("F", m, Decimal(a)) for m, a in zip(months, ["0.1", "0.2", "0.3"], strict=True)]
+    rows += [("G", months[1], Decimal("1.00")), ("G", months[2], Decimal("1.01"))]
+    rows += [("H", months[1], Decimal("-1.00")), ("H", months[2], Decimal("-1.01"))]
+    rows += [("I", months[2], Decimal("0.01")), ("I", months[0], Decimal("0"))]
+    rows += [("I", months[1], Decimal("0"))]
+    got = expected_rows(rows, months[-1], ClvConfig(trend_window_months=0, run_rate_months=3))
+    assert {k: v[0] for k, v in got.items()} == {
+        "F": Decimal("0.20"),
+        "G": Decimal("1.01"),
+        "H": Decimal("-1.01"),
+        "I": Decimal("0.00"),
+    }
 
 
 def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_change(

@@ -382,31 +382,45 @@ EXPECTED = "clv_expected_contribution"
 """A scratch table of the run: :func:`expected_contributions` of the last closed month."""
 
 
+YEARLY_TO_MONTHLY = """cast(cast(
+    case when k.yearly_micro < 0 then -1 else 1 end
+    * ((abs(k.yearly_micro) * 2 + 120000) // 240000)
+    as decimal(18, 0)) * 0.01 as decimal(18, 2))"""
+"""The contribution model's yearly figure (``yearly_micro``, micro-CNY) / 12 to the cent, half
+away from zero, by integer arithmetic: exact on both engines, as the run rate of
+``sql/clv/clv_expected_contribution.sql`` (a DECIMAL divided is DOUBLE in DuckDB, exact in
+Spark: on a half-cent tie they rounded a cent apart)."""
+
+
 def customers_query(expected: bool) -> str:
     """Each customer's row to score: the RFM summary as of the business date, contribution per
     event (``monetary_value``), the expected monthly contribution (the run rate of
     :data:`EXPECTED` with ``expected``, else the contribution model's yearly figure / 12) and
     its trend."""
     found = (
-        f"left join {EXPECTED} as e on e.customer_id = r.customer_id"
+        f"left join {EXPECTED} as e on e.customer_id = r.customer_id "
+        "and e.as_of_month = $night_month"
         if expected
-        else "left join (select cast(null as varchar) as customer_id, cast(null as double) "
-        "as run_rate, cast(null as double) as monthly_trend) as e on false"
+        else "left join (select cast(null as varchar) as customer_id, cast(null as decimal(18, "
+        "2)) as run_rate, cast(null as double) as monthly_trend) as e on false"
     )
     return f"""
         select r.customer_id, r.first_event_date, r.last_event_date, r.frequency,
                r.recency_days, r.t_days, r.days_since_last_event, r.events_recent,
                c.contribution_per_event::double as monetary_value,
-               coalesce(
-                   e.run_rate,
-                   ((k.contribution_amount + k.default_provision_amount) / 12)::double
-               ) as monthly_contribution,
+               cast(coalesce(e.run_rate, {YEARLY_TO_MONTHLY}) as double)
+                   as monthly_contribution,
                e.monthly_trend
         from int_customer_rfm as r
         left join int_customer_event_contribution as c
             on c.customer_id = r.customer_id and c.business_date = $business_date
-        left join int_customer_contribution as k
-            on k.customer_id = r.customer_id and k.business_date = $business_date
+        left join (
+            select customer_id,
+                   cast((contribution_amount + default_provision_amount) * 1000000 as bigint)
+                       as yearly_micro
+            from int_customer_contribution
+            where business_date = $business_date
+        ) as k on k.customer_id = r.customer_id
         {found}
         where r.calibration_end = $business_date
     """
@@ -448,9 +462,8 @@ def write_scores(
     per customer) applied to :func:`customers_query`'s rows by :meth:`Engine.map_frame`, on
     Spark per part of the customers in the executors, so neither the rows nor the scores meet
     in one process. Returns the customers written."""
-    engine.map_frame(
-        SCORES, customers_query(expected), {"business_date": day}, score, SCORE_COLUMNS
-    )
+    params = {"business_date": day, "night_month": last_closed_month(day)}
+    engine.map_frame(SCORES, customers_query(expected), params, score, SCORE_COLUMNS)
     try:
         return engine.run_file("clv/int_customer_clv", {"business_date": day})
     finally:
@@ -783,75 +796,26 @@ def ensure_monthly_contribution(ctx: StageContext, months: list[date]) -> bool:
 
 
 def expected_contributions(
-    con: duckdb.DuckDBPyConnection,
-    last_months: list[date],
-    cfg: ClvConfig,
-    engine: Engine | None = None,
-) -> dict[date, pl.DataFrame]:
-    """Each customer's expected monthly contribution as of each closed month in
-    ``last_months`` (the night's and the money backtest's calibration month), one query each.
-
-    ``run_rate``: the mean of their closed months among the ``run_rate_months`` ending with
-    the month (months they have a row in), CNY; ``monthly_trend``: the slope of their months
-    over ``trend_window_months`` shrunk toward their run-rate band's
-    (:func:`models.clv.shrunk_trends`), null with the trend off. Customers without a month in
-    the run rate's months have no row.
-    """
-    import polars as pl
-
-    from models.clv import shrunk_trends
-
-    engine = _engine(con, engine)
+    engine: Engine, night_month: date, calibration_month: date, cfg: ClvConfig
+) -> None:
+    """Each customer's expected monthly contribution as of the closed months ``night_month``
+    (what the night's CLV values) and ``calibration_month`` (the money backtest's), as the
+    scratch table :data:`EXPECTED` (``sql/clv/clv_expected_contribution.sql``: the run rate of
+    the last ``run_rate_months`` to the cent, and the trend over ``trend_window_months``
+    shrunk toward the customer's run-rate band's, in SQL on either engine)."""
     window = max(cfg.trend_window_months, cfg.run_rate_months)
-    out = {}
-    for last in last_months:
-        # the run rate from the exact DECIMAL sum, rounded to the column's scale (an average
-        # of DOUBLEs summed in parallel changed by a cent between two runs); the line's sums in
-        # DOUBLE: slope = Sxy / Sxx, Sxx = sum x^2 - (sum x)^2 / n; plain sums cost less than
-        # DuckDB's regr_* aggregates (1M customers x 9 months: 1.3 s CPU against 1.5-1.9 s)
-        month = engine.read(
-            """
-            with line as (
-                select customer_id,
-                       cast(cast(sum(amount) filter (where x >= $run_rate_x)
-                                 / count(*) filter (where x >= $run_rate_x)
-                            as decimal(18, 6)) as double) as run_rate,
-                       count(*) as trend_months,
-                       sum(x) as sx, sum(y) as sy, sum(x * y) as sxy,
-                       sum(x * x) as sx2, sum(y * y) as sy2
-                from (
-                    select customer_id, contribution_amount as amount,
-                           contribution_amount::double as y,
-                           ((year(month_start) - year($first)) * 12
-                               + month(month_start) - month($first))::double as x
-                    from agg_customer_contribution_month
-                    where month_start between $first and $last
-                )
-                group by customer_id
-                having count(*) filter (where x >= $run_rate_x) > 0
-            )
-            select customer_id, run_rate, trend_months,
-                   sx2 - sx * sx / trend_months as sxx,
-                   sy2 - sy * sy / trend_months as syy,
-                   (sxy - sx * sy / trend_months) / nullif(sx2 - sx * sx / trend_months, 0)
-                       as slope
-            from line
-            """,
-            {
-                "first": shift_months(last, -(window - 1)),
-                "last": last,
-                "run_rate_x": float(window - cfg.run_rate_months),
-            },
-        )
-        if not cfg.trend_window_months:
-            out[last] = month.select(
-                "customer_id", "run_rate", monthly_trend=pl.lit(None, pl.Float64)
-            )
-            continue
-        out[last] = shrunk_trends(month, cfg.trend_bands).select(
-            "customer_id", "run_rate", "monthly_trend"
-        )
-    return out
+    engine.temp_file(
+        "clv/clv_expected_contribution",
+        {
+            "night_month": night_month,
+            "night_first": shift_months(night_month, -(window - 1)),
+            "calibration_month": calibration_month,
+            "calibration_first": shift_months(calibration_month, -(window - 1)),
+            "run_rate_first_x": window - cfg.run_rate_months,
+            "trend_bands": cfg.trend_bands,
+            "trend_on": cfg.trend_window_months > 0,
+        },
+    )
 
 
 def money_backtest_rows(
@@ -1083,13 +1047,14 @@ def _fit_score_validate(ctx: StageContext) -> int:
         shift_months(cal_month, -max(11, window - 1)),
     )
     first = _first_full_month(con)
-    expected: dict[date, pl.DataFrame] = {}
-    if ensure_monthly_contribution(ctx, _months(max(lo, first) if first else lo, last_month)):
+    expected = ensure_monthly_contribution(
+        ctx, _months(max(lo, first) if first else lo, last_month)
+    )
+    if expected:
         # expected monthly contribution = the run rate of the last closed months and the
         # shrunk trend; a customer without any keeps the contribution model's yearly figure /
         # 12, flat (customers_query)
-        expected = expected_contributions(con, sorted({last_month, cal_month}), cfg, engine)
-        engine.temp_frame(EXPECTED, expected[last_month])
+        expected_contributions(engine, last_month, cal_month, cfg)
     method, correlation, reason = choose_value_method(spenders, spend, cfg)
     if cfg.value_method == "gamma_gamma" and method != GG_METHOD:
         ctx.log.warning(f"clv {day}: {reason}; valued by {method} instead (clv_fit_runs)")
@@ -1102,9 +1067,10 @@ def _fit_score_validate(ctx: StageContext) -> int:
         score_customers, purchase=bare_purchase, spend=bare_spend, cfg=cfg, value_method=method
     )
     try:
-        rows = write_scores(engine, day, score, expected=bool(expected))
-    finally:
+        rows = write_scores(engine, day, score, expected=expected)
+    except BaseException:
         engine.drop(EXPECTED)
+        raise
     score_seconds = time.monotonic() - t0
 
     full = _fit_row("full", purchase, data_start, day, None)
@@ -1147,8 +1113,18 @@ def _fit_score_validate(ctx: StageContext) -> int:
             calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
         )
         money = (
-            money_backtest_rows(ctx, calibration_end, calibration, result.fit, expected[cal_month])
-            if cal_month in expected
+            money_backtest_rows(
+                ctx,
+                calibration_end,
+                calibration,
+                result.fit,
+                engine.read(
+                    f"select customer_id, cast(run_rate as double) as run_rate, monthly_trend "
+                    f"from {EXPECTED} where as_of_month = $month",
+                    {"month": cal_month},
+                ),
+            )
+            if expected
             else None
         )
         if money is not None:
@@ -1173,6 +1149,7 @@ def _fit_score_validate(ctx: StageContext) -> int:
                     f"{base['spearman']:.3f}, MAE {clv['mae_amount']:.0f} vs "
                     f"{base['mae_amount']:.0f} CNY (clv_money_backtest)"
                 )
+    engine.drop(EXPECTED)
     holdout_seconds = time.monotonic() - holdout_started
     full["validation_status"] = cal["validation_status"]
     runs = _fit_runs_frame([full, cal])
