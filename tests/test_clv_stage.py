@@ -565,20 +565,27 @@ def test_refit_from_the_previous_nights_parameters_records_both_likelihoods(
     assert row[3] is False
 
 
-def expected_rows(
-    rows: list[tuple[str, date, Any]], month: date, cfg: ClvConfig
-) -> dict[str, tuple[Decimal, float | None]]:
-    """``sql/clv/clv_expected_contribution.sql`` run on monthly contributions ``rows``
-    (customer_id, month_start, CNY) as of ``month``: each customer's (run rate, trend)."""
-    from pipeline.engine.duckdb_engine import DuckDBEngine
-    from pipeline.stages.clv import EXPECTED, expected_contributions
-
+def contribution_months(rows: list[tuple[str, date, Any]]) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse whose ``agg_customer_contribution_month`` holds ``rows``
+    (customer_id, month_start, CNY)."""
     con = duckdb.connect()
     con.execute(
         "create table agg_customer_contribution_month (customer_id varchar, month_start date, "
         "contribution_amount decimal(18, 6))"
     )
     con.executemany("insert into agg_customer_contribution_month values (?, ?, ?)", rows)
+    return con
+
+
+def expected_rows(
+    rows: list[tuple[str, date, Any]], month: date, cfg: ClvConfig
+) -> dict[str, tuple[Decimal, float | None]]:
+    """``sql/clv/clv_expected_contribution.sql`` run on monthly contributions ``rows`` as of
+    ``month``: each customer's (run rate, trend)."""
+    from pipeline.engine.duckdb_engine import DuckDBEngine
+    from pipeline.stages.clv import EXPECTED, expected_contributions
+
+    con = contribution_months(rows)
     expected_contributions(DuckDBEngine(con), month, month, cfg)
     found = con.execute(f"select customer_id, run_rate, monthly_trend from {EXPECTED}")
     return {r[0]: (r[1], r[2]) for r in found.fetchall()}
@@ -621,26 +628,35 @@ def test_tied_run_rates_fall_into_bands_by_customer_id_not_row_order() -> None:
         assert got == pytest.approx({"a": 2.0, "b": 4.0, "c": 3.0, "d": 30.0, "e": 50.0})
 
 
+HALF_CENT_MONTHS = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+HALF_CENT_ROWS = [
+    *[("F", m, Decimal(a)) for m, a in zip(HALF_CENT_MONTHS, ["0.1", "0.2", "0.3"], strict=True)],
+    ("G", HALF_CENT_MONTHS[1], Decimal("1.00")),
+    ("G", HALF_CENT_MONTHS[2], Decimal("1.01")),
+    ("H", HALF_CENT_MONTHS[1], Decimal("-1.00")),
+    ("H", HALF_CENT_MONTHS[2], Decimal("-1.01")),
+    *[("I", m, Decimal(a)) for m, a in zip(HALF_CENT_MONTHS, ["0", "0", "0.01"], strict=True)],
+]
+"""Monthly contributions whose run rates (3 months, x `HALF_CENT_RUN_RATES`) are hand-worked:
+0.1, 0.2 and 0.3 CNY average exactly 0.2 (summed as DOUBLEs in this order they give
+0.6000000000000001 / 3, and a parallel sum may add them in another order, so the run rate and
+its cent changed between two runs); 1.00 and 1.01 average 1.005 exactly, a half cent, 1.01
+half away from zero (as a DOUBLE, 1.005 is 1.00499999999999989..., and DuckDB's DOUBLE
+division made it 1.00 where Spark's exact one gave 1.01); -1.00 and -1.01: -1.01; 0.01 over
+three months: 0.00333..., 0.00."""
+
+HALF_CENT_RUN_RATES = {
+    "F": Decimal("0.20"),
+    "G": Decimal("1.01"),
+    "H": Decimal("-1.01"),
+    "I": Decimal("0.00"),
+}
+
+
 def test_the_run_rate_is_the_exact_mean_of_the_months_rounded_half_away_from_zero() -> None:
-    # 0.1, 0.2 and 0.3 CNY average exactly 0.2; summed as DOUBLEs in this order they give
-    # 0.6000000000000001 / 3, and a parallel sum may add them in another order, so the
-    # run rate (and the cent it rounds to downstream) changed between two runs.
-    # 1.00 and 1.01 average 1.005 exactly, a half cent: 1.01 (as DOUBLE, 1.005 is
-    # 1.00499999999999989..., and DuckDB's DOUBLE division rounded it to 1.00 where Spark's
-    # exact one gave 1.01). -1.00 and -1.01: -1.01. 0.01 over three months: 0.00333: 0.00.
-    months = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
-    rows = [("F", m, Decimal(a)) for m, a in zip(months, ["0.1", "0.2", "0.3"], strict=True)]
-    rows += [("G", months[1], Decimal("1.00")), ("G", months[2], Decimal("1.01"))]
-    rows += [("H", months[1], Decimal("-1.00")), ("H", months[2], Decimal("-1.01"))]
-    rows += [("I", months[2], Decimal("0.01")), ("I", months[0], Decimal("0"))]
-    rows += [("I", months[1], Decimal("0"))]
-    got = expected_rows(rows, months[-1], ClvConfig(trend_window_months=0, run_rate_months=3))
-    assert {k: v[0] for k, v in got.items()} == {
-        "F": Decimal("0.20"),
-        "G": Decimal("1.01"),
-        "H": Decimal("-1.01"),
-        "I": Decimal("0.00"),
-    }
+    cfg = ClvConfig(trend_window_months=0, run_rate_months=3)
+    got = expected_rows(HALF_CENT_ROWS, HALF_CENT_MONTHS[-1], cfg)
+    assert {k: v[0] for k, v in got.items()} == HALF_CENT_RUN_RATES
 
 
 def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_change(

@@ -24,13 +24,13 @@ from models.cross_sell import (
 )
 from pipeline.config import Config
 from pipeline.config.lists import CrossSellConfig
+from pipeline.sampling import sample_md5_below
 from pipeline.sqlfiles import load_sql, run_sql, sql_path
 from pipeline.stages.cross_sell import (
     current_cutoff,
     cutoffs,
     label_end,
     run_cross_sell,
-    sample_md5_below,
 )
 
 CUTOFF = date(2026, 6, 30)

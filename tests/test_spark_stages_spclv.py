@@ -44,10 +44,14 @@ from tests.conftest import run_stage_for
 from tests.stage_parity import differences, open_runs, parts, run_on
 from tests.test_clv_stage import (
     DAY,
+    HALF_CENT_MONTHS,
+    HALF_CENT_ROWS,
+    HALF_CENT_RUN_RATES,
     _amounts,
     _resend_with_late_posting,
     _txn_rows,
     contribution,
+    contribution_months,
     deliver,
     insert_txns,
     simulate,
@@ -238,3 +242,22 @@ def test_the_recorded_night_aggregates_and_scores_the_same_on_spark(
             "int_customer_clv",
         ],
     )
+
+
+def test_a_half_cent_run_rate_rounds_to_the_same_cent_on_spark(
+    tmp_path: Path, spark: SparkSession
+) -> None:
+    """The hand-worked run rates of tests/test_clv_stage.py on Spark: 1.005 CNY is 1.01 there
+    too (a DECIMAL division made it 1.00 on DuckDB and 1.01 on Spark, a cent apart at 1M)."""
+    from pipeline.config.clv import ClvConfig
+    from pipeline.engine.lake import load_lake
+    from pipeline.engine.spark_engine import SparkEngine
+
+    lake = SparkEngine(spark, tmp_path / "lake")
+    load_lake(contribution_months(HALF_CENT_ROWS), lake, ["agg_customer_contribution_month"])
+    month = HALF_CENT_MONTHS[-1]
+    clv.expected_contributions(
+        lake, month, month, ClvConfig(trend_window_months=0, run_rate_months=3)
+    )
+    got = lake.read(f"select customer_id, run_rate from {clv.EXPECTED}")
+    assert dict(got.rows()) == HALF_CENT_RUN_RATES

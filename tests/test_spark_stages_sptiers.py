@@ -17,8 +17,8 @@ from pipeline.engine.duckdb_engine import DuckDBEngine
 from pipeline.errors import ExportBlocked
 from pipeline.export import sha256_file, verify_export
 from pipeline.privacy import counterparty_ref, ref_key
+from pipeline.sampling import sample_md5_below
 from pipeline.sql_lint import lint_sql
-from pipeline.stages.cross_sell import sample_md5_below
 from pipeline.stages.export import QUERIES
 from pipeline.stages.export import STAGE as EXPORT
 from tests.conftest import DAY, run_stage_for

@@ -495,8 +495,8 @@ def spend_customers(engine: Engine, cfg: ClvConfig, day: date) -> pl.DataFrame:
     """Gamma-Gamma's rows and its Spearman test's as of ``day``: the repeat customers with
     positive contribution per event (``frequency``, ``monetary_value``) in customer order; an
     md5 sample of about ``cfg.spend_sample_customers`` of them when there are more (the same
-    customers on either engine: :func:`pipeline.stages.cross_sell.sample_md5_below`)."""
-    from pipeline.stages.cross_sell import sample_md5_below
+    customers on either engine: :func:`pipeline.sampling.sample_md5_below`)."""
+    from pipeline.sampling import sample_md5_below
 
     where = "and r.frequency > 0 and c.contribution_per_event > 0"
     params: dict[str, Any] = {"business_date": day}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import pickle
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.dates import shift_months
 from pipeline.engine.base import partition_columns, replace_partition_from
+from pipeline.sampling import sample_md5_below, sample_permille
 
 if TYPE_CHECKING:
     import duckdb
@@ -156,20 +156,6 @@ class CrossSellOutput:
     facts: dict[str, Any]
 
 
-def sample_md5_below(permille: int) -> str:
-    """The bound of the training sample in ``int_cross_sell_inputs``: a customer is in it when
-    ``md5(customer_id)`` (lowercase hex, the same on DuckDB and Spark) sorts below this string,
-    so ``permille`` of 1000 of the ids are, in expectation (the first 8 hex digits of an md5 are
-    uniform over 16^8 values; a digest that starts with the bound itself sorts above it).
-
-    >>> sample_md5_below(500)
-    '80000000'
-    >>> sample_md5_below(0)
-    '00000000'
-    """
-    return f"{min(permille, 1000) * 16**8 // 1000:08x}"
-
-
 def _run_inputs(engine: Engine, cfg: Config, day: date, dates: list[date], permille: int) -> None:
     """``int_cross_sell_inputs`` at the cut-offs ``dates``, of the customers of the md5 sample
     of ``permille`` of 1000 (1000: everyone)."""
@@ -199,16 +185,6 @@ def _build_inputs(
     _run_inputs(engine, cfg, day, dates, permille)
     frame = engine.read("select * from int_cross_sell_inputs order by customer_id, cutoff_date")
     return frame.with_columns(pl.col("cutoff_date", "label_end_date").cast(pl.Date))
-
-
-def sample_permille(customers: int, wanted: int) -> int:
-    """The md5 sample's share (of 1000) that holds about ``wanted`` of ``customers``; 1000
-    (everyone) when they are no more.
-
-    >>> sample_permille(100_000, 20_000), sample_permille(3_000, 20_000)
-    (200, 1000)
-    """
-    return min(1000, math.ceil(1000 * wanted / max(customers, 1)))
 
 
 def model_version(cfg: Config, latest_complete: date | None) -> str:

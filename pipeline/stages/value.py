@@ -125,7 +125,7 @@ def _fit_clusters(engine: Engine, day: date, customers: int, settings: ValueConf
     customers: those whose md5(customer_id) sorts low (the same sample on both engines and
     on every night, whatever the order of the rows), everyone when they are fewer."""
     from models.segments import REQUIRED, fit_clusters
-    from pipeline.stages.cross_sell import sample_md5_below, sample_permille
+    from pipeline.sampling import sample_md5_below, sample_permille
 
     permille = sample_permille(customers, settings.cluster_fit_sample)
     sample = engine.read(
