@@ -209,7 +209,19 @@ def test_the_sql_validation_is_the_numpy_reference() -> None:
     triples = calibration_triples(engine, cutoff)
     # the reuse key of the triples is the key of the customers' rows
     assert purchase_fit_key(triples, cfg) == purchase_fit_key(frame, cfg)
-    assert purchase_fit_key(triples, cfg) != purchase_fit_key(frame.head(599), cfg)
+    # ... and changes with the count of customers, with one customer's recency or T, with
+    # the settings
+    key = purchase_fit_key(triples, cfg)
+    assert key != purchase_fit_key(frame.head(599), cfg)
+    for column in ("recency_days", "t_days", "frequency"):
+        moved = frame.with_columns(
+            pl.when(pl.col("customer_id") == "C00007")
+            .then(pl.col(column) + 1)
+            .otherwise(pl.col(column))
+            .alias(column)
+        )
+        assert purchase_fit_key(moved, cfg) != key, column
+    assert purchase_fit_key(triples, cfg.model_copy(update={"penalizer": 0.01})) != key
     fit = fit_purchase_model(triples, cfg)
     reference = validate_holdout(frame.sort("customer_id"), 61, cfg, fit)
     got = validate_on_holdout(engine, cfg, cutoff, 61, fit)

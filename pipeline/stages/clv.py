@@ -1064,22 +1064,25 @@ def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFram
             "with_trend": bool(cfg.trend_window_months),
         },
     )
-    schema = {
-        "predictor": pl.String,
-        "customers": pl.Int64,
-        "spearman": pl.Float64,
-        "mae_amount": pl.Float64,
-        "top_decile_capture": pl.Float64,
-        "predicted_total_amount": pl.Float64,
-        "realized_total_amount": pl.Float64,
-    }
+    schema = pl.Schema(
+        {
+            "predictor": pl.String,
+            "customers": pl.Int64,
+            "spearman": pl.Float64,
+            "mae_amount": pl.Float64,
+            "top_decile_capture": pl.Float64,
+            "predicted_total_amount": pl.Float64,
+            "realized_total_amount": pl.Float64,
+        }
+    )
     try:
         found = engine.read(
-            f"select {', '.join(schema)} from clv_money_backtest_metrics order by predictor_order"
+            f"select {', '.join(schema.names())} from clv_money_backtest_metrics "
+            "order by predictor_order"
         )
     finally:
         engine.drop("clv_money_backtest_metrics")
-    return found.cast(schema).with_columns(  # type: ignore[arg-type]
+    return found.cast(schema).with_columns(
         calibration_end=pl.lit(calibration_end),
         holdout_end=pl.lit(shift_months(last, 1) - timedelta(days=1)),
         trailing_months=pl.lit(trailing),
@@ -1270,64 +1273,32 @@ def _fit_score_validate(ctx: StageContext) -> int:
     holdout_days = (day - calibration_end).days
     # the money backtest's survival weights come with the holdout's predictions
     money_months = cfg.holdout_months if cal_month in expected else 0
-    buckets = None
     try:
-        t0 = time.monotonic()
-        ctx.facts["clv_calibration_fit_reused"] = False
-        if holdout_days <= 0:
-            raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
-        fit, reused = calibration_fit(
-            engine, calibration_triples(engine, calibration_end), cfg, day
-        )
-        ctx.facts["clv_calibration_fit_reused"] = reused
-        result = validate_on_holdout(engine, cfg, calibration_end, holdout_days, fit, money_months)
-    except ClvFitError as exc:
+        cal, buckets, money = _validate(ctx, calibration_end, holdout_days, money_months, expected)
+    finally:
         engine.drop(HOLDOUT_SCORES)
-        cal = _empty_row("calibration", cfg.model, calibration_end, day)
-        cal["validation_status"] = f"skipped: {exc}"
-        ctx.log.warning(f"clv {day}: holdout validation skipped: {exc}")
-    else:
-        cal_start = calibration_start(engine, calibration_end)
-        cal = _fit_row("calibration", result.fit, cal_start, calibration_end, day)
-        cal.update(_holdout_columns(result))
-        cal["validation_status"] = "validated"
-        cal["fit_seconds"] = time.monotonic() - t0
-        buckets = result.buckets.with_columns(
-            calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
+    if money is not None:
+        by = {r["predictor"]: r for r in money.iter_rows(named=True)}
+        clv, base = by["clv"], by["baseline"]
+        beats = (clv["spearman"] or -1) > (base["spearman"] or -1) and (
+            clv["mae_amount"] < base["mae_amount"]
         )
-        money = None
-        if money_months:
-            # the calibration month's expected contributions, as the relation
-            # clv/clv_money_backtest_metrics reads (CALIBRATION_EXPECTED): registered from the
-            # driver's frame here, the one place that provides it
-            engine.temp_frame(CALIBRATION_EXPECTED, expected[cal_month])
-            try:
-                money = money_backtest_rows(ctx, calibration_end)
-            finally:
-                engine.drop(CALIBRATION_EXPECTED)
-        engine.drop(HOLDOUT_SCORES)
-        if money is not None:
-            by = {r["predictor"]: r for r in money.iter_rows(named=True)}
-            clv, base = by["clv"], by["baseline"]
-            beats = (clv["spearman"] or -1) > (base["spearman"] or -1) and (
-                clv["mae_amount"] < base["mae_amount"]
+        money = money.with_columns(clv_beats_baseline=pl.lit(beats))
+        engine.write_partition("clv_money_backtest", money, day)
+        ctx.facts.update(
+            clv_backtest_spearman=clv["spearman"],
+            clv_backtest_mae=clv["mae_amount"],
+            baseline_backtest_spearman=base["spearman"],
+            baseline_backtest_mae=base["mae_amount"],
+            clv_beats_baseline=beats,
+        )
+        if not beats:
+            ctx.log.warning(
+                f"clv {day}: CLV does not beat the naive baseline in the money backtest "
+                f"from {calibration_end}: Spearman {clv['spearman']:.3f} vs "
+                f"{base['spearman']:.3f}, MAE {clv['mae_amount']:.0f} vs "
+                f"{base['mae_amount']:.0f} CNY (clv_money_backtest)"
             )
-            money = money.with_columns(clv_beats_baseline=pl.lit(beats))
-            engine.write_partition("clv_money_backtest", money, day)
-            ctx.facts.update(
-                clv_backtest_spearman=clv["spearman"],
-                clv_backtest_mae=clv["mae_amount"],
-                baseline_backtest_spearman=base["spearman"],
-                baseline_backtest_mae=base["mae_amount"],
-                clv_beats_baseline=beats,
-            )
-            if not beats:
-                ctx.log.warning(
-                    f"clv {day}: CLV does not beat the naive baseline in the money backtest "
-                    f"from {calibration_end}: Spearman {clv['spearman']:.3f} vs "
-                    f"{base['spearman']:.3f}, MAE {clv['mae_amount']:.0f} vs "
-                    f"{base['mae_amount']:.0f} CNY (clv_money_backtest)"
-                )
     holdout_seconds = time.monotonic() - holdout_started
     full["validation_status"] = cal["validation_status"]
     runs = _fit_runs_frame([full, cal])
@@ -1367,6 +1338,58 @@ def _fit_score_validate(ctx: StageContext) -> int:
         f"b={purchase.params['b']:.4g}; holdout {cal['validation_status']}"
     )
     return rows
+
+
+def _validate(
+    ctx: StageContext,
+    calibration_end: date,
+    holdout_days: int,
+    money_months: int,
+    expected: dict[date, pl.DataFrame],
+) -> tuple[dict[str, Any], pl.DataFrame | None, pl.DataFrame | None]:
+    """The night's validation: the calibration fit (the month's stored one when its key
+    matches), the holdout's metrics and, with ``money_months``, the money backtest; the
+    calibration row of ``clv_fit_runs``, the buckets and the backtest's rows (None when
+    skipped). Leaves :data:`HOLDOUT_SCORES` for the caller to drop."""
+    import polars as pl
+
+    from models.clv import ClvFitError
+
+    cfg: ClvConfig = ctx.cfg.clv
+    day, engine = ctx.business_date, ctx.engine
+    t0 = time.monotonic()
+    ctx.facts["clv_calibration_fit_reused"] = False
+    try:
+        if holdout_days <= 0:
+            raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
+        fit, reused = calibration_fit(
+            engine, calibration_triples(engine, calibration_end), cfg, day
+        )
+        ctx.facts["clv_calibration_fit_reused"] = reused
+        result = validate_on_holdout(engine, cfg, calibration_end, holdout_days, fit, money_months)
+    except ClvFitError as exc:
+        cal = _empty_row("calibration", cfg.model, calibration_end, day)
+        cal["validation_status"] = f"skipped: {exc}"
+        ctx.log.warning(f"clv {day}: holdout validation skipped: {exc}")
+        return cal, None, None
+    cal_start = calibration_start(engine, calibration_end)
+    cal = _fit_row("calibration", result.fit, cal_start, calibration_end, day)
+    cal.update(_holdout_columns(result))
+    cal["validation_status"] = "validated"
+    cal["fit_seconds"] = time.monotonic() - t0
+    buckets = result.buckets.with_columns(
+        calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
+    )
+    if not money_months:
+        return cal, buckets, None
+    # The calibration month's expected contributions, as the relation
+    # clv/clv_money_backtest_metrics reads (CALIBRATION_EXPECTED): registered here from the
+    # driver's frame, the one place that provides it.
+    engine.temp_frame(CALIBRATION_EXPECTED, expected[calibration_end.replace(day=1)])
+    try:
+        return cal, buckets, money_backtest_rows(ctx, calibration_end)
+    finally:
+        engine.drop(CALIBRATION_EXPECTED)
 
 
 def fit_json(export_dir: Path, day: date) -> Path:
