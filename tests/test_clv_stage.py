@@ -452,6 +452,14 @@ def test_money_backtest_beside_the_naive_baseline_and_the_method_recorded(
     warehouse.unregister("monthly_rows")
     with caplog.at_level(logging.WARNING, logger="test_clv"):
         run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    # the validation's scratch tables are gone (clv_holdout_scores, the calibration month's
+    # expected contributions, the metrics)
+    left = warehouse.execute(
+        "select table_name from information_schema.tables "
+        "where table_name like 'clv_holdout_%' or table_name like 'clv_expected_%' "
+        "or table_name like '%_metrics'"
+    ).fetchall()
+    assert left == [("clv_holdout_buckets",)]
     bt = warehouse.sql("select * from clv_money_backtest order by predictor").pl()
     assert bt["predictor"].to_list() == ["baseline", "clv", "run_rate"]
     assert (bt["calibration_end"] == date(2026, 4, 30)).all()
