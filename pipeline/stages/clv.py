@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from models.clv import HoldoutResult, PurchaseFit, SpendFit
 
 PURCHASE_PARAMS = ("r", "alpha", "a", "b")
-KEY_COLUMNS = ("frequency", "recency_days", "t_days")
 SPEND_PARAMS = {"p": "gg_p", "q": "gg_q", "v": "gg_gamma"}
 
 
