@@ -260,7 +260,11 @@ def purchase_fit_key(rfm: pl.DataFrame, cfg: ClvConfig) -> str:
     on: the unique (frequency, recency, T) rows with their counts, the fit's settings and the
     versions of the libraries that fit. Equal keys, equal fits, so a stored fit can stand in
     for a refit (the clv stage reuses the month's calibration fit this way): a late posting
-    before the cut-off, another penalizer or model, a library upgrade all change the key."""
+    before the cut-off, another penalizer or model, a library upgrade all change the key.
+
+    ``rfm`` as :func:`fit_purchase_model` takes it: one row per customer, or the distinct
+    triples with a ``weight`` column (the clv stage's SQL ``group by``); the same customers
+    give the same key either way."""
     from importlib.metadata import version
 
     require_columns(rfm, KEY, "customer RFM summary")
@@ -275,7 +279,8 @@ def purchase_fit_key(rfm: pl.DataFrame, cfg: ClvConfig) -> str:
         "versions": [version(p) for p in ("lifetimes", "autograd", "scipy", "numpy")],
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    unique = rfm.group_by(KEY).agg(pl.len().alias("weight")).sort(KEY)
+    count = pl.col("weight").sum() if "weight" in rfm.columns else pl.len()
+    unique = rfm.group_by(KEY).agg(count.alias("weight")).sort(KEY)
     for col in (*KEY, "weight"):
         digest.update(unique[col].cast(pl.Int64).fill_null(-1).to_numpy().tobytes())
     return digest.hexdigest()[:32]
@@ -313,13 +318,11 @@ def _set_params(fitter: Any, params: dict[str, float]) -> None:
     fitter.params_ = pd.Series(list(params.values()), index=list(params))
 
 
-def scoring_fits(purchase: PurchaseFit, spend: SpendFit) -> tuple[PurchaseFit, SpendFit]:
-    """The fits as :func:`score_customers` needs them, for a function shipped to other
-    processes (Spark's executors): the same parameters on fitters that hold nothing else.
-    A fitted lifetimes model keeps its training data (``data``: the unique triples, millions
-    of rows for a large bank) and its Hessian; predictions read ``params_`` alone."""
-    lt = _lifetimes()
-    bare = stored_purchase_fit(
+def bare_purchase_fit(purchase: PurchaseFit) -> PurchaseFit:
+    """``purchase`` on a lifetimes fitter that holds its parameters and nothing else (no
+    training data, no Hessian): what a function shipped to Spark's executors carries; it
+    predicts the same numbers (:func:`stored_purchase_fit`)."""
+    return stored_purchase_fit(
         {
             "model": purchase.model,
             "penalizer": purchase.penalizer,
@@ -332,6 +335,15 @@ def scoring_fits(purchase: PurchaseFit, spend: SpendFit) -> tuple[PurchaseFit, S
             **{f"{k}_se": v for k, v in purchase.std_errors.items()},
         }
     )
+
+
+def scoring_fits(purchase: PurchaseFit, spend: SpendFit) -> tuple[PurchaseFit, SpendFit]:
+    """The fits as :func:`score_customers` needs them, for a function shipped to other
+    processes (Spark's executors): the same parameters on fitters that hold nothing else.
+    A fitted lifetimes model keeps its training data (``data``: the unique triples, millions
+    of rows for a large bank) and its Hessian; predictions read ``params_`` alone."""
+    lt = _lifetimes()
+    bare = bare_purchase_fit(purchase)
     if not spend.fitted:
         return bare, spend
     fitter = lt.GammaGammaFitter(penalizer_coef=spend.fitter.penalizer_coef)
@@ -672,6 +684,11 @@ def validate_holdout(
 ) -> HoldoutResult:
     """Fit on the calibration period and compare predicted with actual holdout events.
 
+    The reference in numpy, over every customer's row in one process: the clv stage takes
+    the same metrics in SQL from :func:`holdout_predictions` per part of the customers
+    (``pipeline.stages.clv.validate_on_holdout``; tests/test_clv_holdout_sql.py holds them
+    equal).
+
     Parameters
     ----------
     calibration
@@ -750,6 +767,78 @@ def validate_holdout(
         top_decile_share=top,
         buckets=buckets,
     )
+
+
+HOLDOUT_PREDICTION_SCHEMA = {
+    "customer_id": pl.String,
+    "frequency": pl.Int32,
+    "holdout_events": pl.Int32,
+    "predicted_events": pl.Float64,
+    "survival_months": pl.Float64,
+    "survival_trend_months": pl.Float64,
+}
+""":func:`holdout_predictions`' columns."""
+
+
+def holdout_predictions(
+    rows: pl.DataFrame,
+    fit: PurchaseFit,
+    cfg: ClvConfig,
+    holdout_days: int,
+    money_months: int = 0,
+) -> pl.DataFrame:
+    """Each calibration customer's predictions for the holdout, from their own row alone (the
+    clv stage applies it per part of the customers, ``Engine.map_frame``, and takes the
+    metrics in SQL: sql/clv/clv_holdout_metrics.sql and its siblings).
+
+    Parameters
+    ----------
+    rows
+        One row per customer: ``customer_id``, ``frequency``, ``recency_days``, ``t_days`` (as
+        of the calibration end) and ``holdout_events`` (event days after it).
+    fit
+        The purchase model fitted on the calibration summary (a bare one will do:
+        :func:`bare_purchase_fit`).
+    holdout_days
+        Length of the holdout in days.
+    money_months
+        When positive, the money backtest's weights over that many months, undiscounted
+        (:func:`survival_weights`); NULL otherwise.
+
+    Returns
+    -------
+    pl.DataFrame
+        :data:`HOLDOUT_PREDICTION_SCHEMA`: ``customer_id``, ``frequency``,
+        ``holdout_events``, ``predicted_events`` (E[Y(holdout)], NULL where not finite: the
+        stage refuses the validation then, as :func:`validate_holdout` does),
+        ``survival_months`` and ``survival_trend_months``.
+    """
+    require_columns(rows, ["customer_id", *KEY, "holdout_events"], "calibration RFM summary")
+    if rows.height == 0:
+        return pl.DataFrame(schema=HOLDOUT_PREDICTION_SCHEMA)
+    unit = float(cfg.time_unit_days)
+    unique = rows.select(KEY).unique()
+    predicted = expected_events(
+        fit,
+        holdout_days / unit,
+        unique["frequency"].to_numpy(),
+        unique["recency_days"].to_numpy() / unit,
+        unique["t_days"].to_numpy() / unit,
+    )
+    unique = unique.with_columns(predicted_events=pl.Series(predicted, dtype=pl.Float64))
+    if money_months > 0:
+        unique = survival_weights(unique, fit, cfg, money_months, discount=False)
+    else:
+        unique = unique.with_columns(
+            survival_months=pl.lit(None, pl.Float64),
+            survival_trend_months=pl.lit(None, pl.Float64),
+        )
+    out = rows.join(unique, on=KEY, how="left").with_columns(
+        predicted_events=pl.when(pl.col("predicted_events").is_finite()).then(
+            pl.col("predicted_events")
+        )
+    )
+    return out.select([pl.col(name).cast(kind) for name, kind in HOLDOUT_PREDICTION_SCHEMA.items()])
 
 
 def _spearman(a: NDArray[Any], b: NDArray[Any]) -> float | None:
@@ -869,8 +958,28 @@ def value_in_money(
         ``money_clv_amount`` = c x survival_months + b x survival_trend_months.
     """
     require_columns(scored, [*KEY, "monthly_contribution"], "value_in_money")
+    unique = survival_weights(scored.select(KEY).unique(), fit, cfg, months, discount)
+    if "monthly_trend" not in scored.columns:
+        scored = scored.with_columns(monthly_trend=pl.lit(None, pl.Float64))
+    return scored.join(unique, on=KEY, how="left").with_columns(
+        money_clv_amount=pl.col("survival_months")
+        * pl.col("monthly_contribution").cast(pl.Float64).fill_null(0.0)
+        + pl.col("survival_trend_months") * pl.col("monthly_trend").cast(pl.Float64).fill_null(0.0)
+    )
+
+
+def survival_weights(
+    unique: pl.DataFrame,
+    fit: PurchaseFit,
+    cfg: ClvConfig,
+    months: int | None = None,
+    discount: bool = True,
+) -> pl.DataFrame:
+    """:func:`value_in_money`'s weights of each (frequency, recency_days, t_days) row of
+    ``unique``: ``survival_months``, the sum over months m = 1..``months`` (default
+    ``horizon_months``) of S(m)/(1+d)^m (d = 0 without ``discount``), and
+    ``survival_trend_months``, the same weighted by :func:`trend_steps`."""
     horizon = months or cfg.horizon_months
-    unique = scored.select(KEY).unique()
     surv = survival_probabilities(
         fit,
         unique["frequency"].to_numpy(),
@@ -882,16 +991,9 @@ def value_in_money(
     rate = cfg.monthly_discount_rate if discount else 0.0
     weights = 1.0 / (1.0 + rate) ** np.arange(1, horizon + 1)
     steps = trend_steps(horizon, cfg.run_rate_months, cfg.trend_damping)
-    unique = unique.with_columns(
-        survival_months=pl.Series(surv @ weights),
-        survival_trend_months=pl.Series(surv @ (weights * steps)),
-    )
-    if "monthly_trend" not in scored.columns:
-        scored = scored.with_columns(monthly_trend=pl.lit(None, pl.Float64))
-    return scored.join(unique, on=KEY, how="left").with_columns(
-        money_clv_amount=pl.col("survival_months")
-        * pl.col("monthly_contribution").cast(pl.Float64).fill_null(0.0)
-        + pl.col("survival_trend_months") * pl.col("monthly_trend").cast(pl.Float64).fill_null(0.0)
+    return unique.with_columns(
+        survival_months=pl.Series(surv @ weights, dtype=pl.Float64),
+        survival_trend_months=pl.Series(surv @ (weights * steps), dtype=pl.Float64),
     )
 
 
@@ -909,6 +1011,9 @@ def trend_steps(months: int, run_rate_months: int, damping: float) -> NDArray[np
 
 def money_backtest(frame: pl.DataFrame) -> pl.DataFrame:
     """Predicted money against what customers actually produced, per predictor.
+
+    The reference in numpy: the clv stage's money backtest is SQL
+    (sql/clv/clv_money_backtest_metrics.sql; tests/test_clv_holdout_sql.py holds them equal).
 
     Parameters
     ----------

@@ -453,6 +453,14 @@ def test_money_backtest_beside_the_naive_baseline_and_the_method_recorded(
     warehouse.unregister("monthly_rows")
     with caplog.at_level(logging.WARNING, logger="test_clv"):
         run_stages(warehouse, cfg, ["clv"], [DAY], LOG)
+    # the validation's scratch tables are gone (clv_holdout_scores, the calibration month's
+    # expected contributions, the metrics)
+    left = warehouse.execute(
+        "select table_name from information_schema.tables "
+        "where table_name like 'clv_holdout_%' or table_name like 'clv_expected_%' "
+        "or table_name like '%_metrics'"
+    ).fetchall()
+    assert left == [("clv_holdout_buckets",)]
     bt = warehouse.sql("select * from clv_money_backtest order by predictor").pl()
     assert bt["predictor"].to_list() == ["baseline", "clv", "run_rate"]
     assert (bt["calibration_end"] == date(2026, 4, 30)).all()
@@ -662,8 +670,9 @@ def test_the_run_rate_is_the_exact_mean_of_the_months_rounded_half_away_from_zer
 def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_change(
     cfg: Config, warehouse: duckdb.DuckDBPyConnection, events: dict[str, list[date]]
 ) -> None:
-    from models.clv import validate_holdout
-    from pipeline.stages.clv import rfm_as_of
+    from models.clv import fit_purchase_model
+    from pipeline.engine.duckdb_engine import DuckDBEngine
+    from pipeline.stages.clv import HOLDOUT_SCORES, calibration_triples, validate_on_holdout
 
     cal_end = date(2026, 4, 30)  # the calibration end of every night from 07-31 to 08-30
 
@@ -680,7 +689,10 @@ def test_calibration_fit_is_reused_in_its_month_until_its_inputs_or_config_chang
     run_stages(warehouse, cfg, ["clv"], [nxt], LOG)
     assert stored() == [(key, DAY)]
     # ... and the night's validation is what a refit gives, to the bit
-    refit = validate_holdout(rfm_as_of(warehouse, cal_end), (nxt - cal_end).days, cfg.clv)
+    engine = DuckDBEngine(warehouse)
+    fit = fit_purchase_model(calibration_triples(engine, cal_end), cfg.clv)
+    refit = validate_on_holdout(engine, cfg.clv, cal_end, (nxt - cal_end).days, fit)
+    engine.drop(HOLDOUT_SCORES)
     row = warehouse.execute(
         "select r, alpha, a, b, r_se, alpha_se, a_se, b_se, log_likelihood, n_customers, "
         "holdout_predicted_events, holdout_rmse, holdout_spearman from clv_fit_runs "

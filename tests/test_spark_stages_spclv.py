@@ -12,8 +12,10 @@ And the harness's recorded night (400 customers, ten nights of the generated zon
 for a fit) with its last deliveries aggregated again.
 
 On Spark the customers are scored in three parts (``map_frame``), the fitted parameters
-broadcast to each: a statistic taken per part where the whole bank's is needed (a Gamma-Gamma
-fitted per part, say) breaks the equality.
+broadcast to each, and so are the calibration customers' holdout predictions, whose metrics
+(RMSE, Spearman, top decile, buckets, the money backtest) are SQL over all of them: a statistic
+taken per part where the whole bank's is needed (a Gamma-Gamma fitted per part, say) breaks
+the equality.
 
 Equal as tests/stage_parity.py says (the same DuckDB types; rows as multisets, exact but for
 DOUBLE, relative 1e-9), with three named exceptions, each a clock: ``fit_seconds`` of

@@ -7,8 +7,10 @@ Steps for a business date D:
 2. build the RFM summary as of D in SQL and fit the purchase model (BG/NBD or MBG/NBD) and
    Gamma-Gamma on contribution per event, from SQL summaries; score every customer into
    ``int_customer_clv`` (``map_frame``: on Spark per part of the customers);
-3. validate: fit again on history up to D minus ``holdout_months``, predict the holdout's
-   events, store the metrics (``clv_fit_runs``, ``clv_holdout_buckets``);
+3. validate: fit again on history up to D minus ``holdout_months`` (from SQL's weighted
+   triples; the month's stored fit reused), predict each customer's holdout events per part of
+   the customers (``map_frame``), take the metrics in SQL and store them (``clv_fit_runs``,
+   ``clv_holdout_buckets``, the money backtest ``clv_money_backtest``);
 4. flag a large jump in parameters from the previous run, and write the fit as JSON to
    ``<export_dir>/clv/<YYYYMMDD>.json`` (atomically).
 """
@@ -40,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from models.clv import HoldoutResult, PurchaseFit, SpendFit
 
 PURCHASE_PARAMS = ("r", "alpha", "a", "b")
-KEY_COLUMNS = ("frequency", "recency_days", "t_days")
 SPEND_PARAMS = {"p": "gg_p", "q": "gg_q", "v": "gg_gamma"}
 
 
@@ -630,6 +631,156 @@ def parameter_jumps(
     return f"since {prev[0]}: " + ", ".join(jumps)
 
 
+CALIBRATION_CUSTOMERS = """
+    select customer_id, frequency, recency_days, t_days, holdout_events
+    from int_customer_rfm
+    where calibration_end = $calibration_end
+"""
+"""Every customer with an event by the calibration end: their RFM summary as of it and their
+event days since (``holdout_events``)."""
+
+HOLDOUT_SCORES = "clv_holdout_scores"
+"""A scratch table of the run: each calibration customer's holdout predictions
+(:func:`models.clv.holdout_predictions`), what ``clv/clv_holdout_metrics``,
+``clv/clv_holdout_bucket_metrics`` and ``clv/clv_money_backtest_metrics`` read."""
+
+HOLDOUT_SCORE_COLUMNS = [
+    ("customer_id", "VARCHAR"),
+    ("frequency", "INTEGER"),
+    ("holdout_events", "INTEGER"),
+    ("predicted_events", "DOUBLE"),
+    ("survival_months", "DOUBLE"),
+    ("survival_trend_months", "DOUBLE"),
+]
+""":data:`HOLDOUT_SCORES`' columns and their types."""
+
+
+def calibration_triples(engine: Engine, calibration_end: date) -> pl.DataFrame:
+    """The calibration fit's input: each distinct (frequency, recency, T) as of
+    ``calibration_end`` with the number of customers who share it (``weight``), grouped in
+    SQL, as :func:`purchase_triples` does for the night's fit."""
+    return engine.read(
+        "select frequency, recency_days, t_days, count(*) as weight from int_customer_rfm "
+        "where calibration_end = $calibration_end group by frequency, recency_days, t_days "
+        "order by frequency, recency_days, t_days",
+        {"calibration_end": calibration_end},
+    )
+
+
+def calibration_start(engine: Engine, calibration_end: date) -> date | None:
+    """The first event's date among the customers as of ``calibration_end``."""
+    found = engine.read(
+        "select min(first_event_date) as first_event_date from int_customer_rfm "
+        "where calibration_end = $calibration_end",
+        {"calibration_end": calibration_end},
+    )
+    first: date | None = found["first_event_date"][0]
+    return first
+
+
+def score_holdout(
+    engine: Engine,
+    cfg: ClvConfig,
+    calibration_end: date,
+    holdout_days: int,
+    fit: PurchaseFit,
+    money_months: int = 0,
+) -> None:
+    """:data:`HOLDOUT_SCORES`: :func:`models.clv.holdout_predictions` applied to every
+    calibration customer's row (:data:`CALIBRATION_CUSTOMERS`) by :meth:`Engine.map_frame`, on
+    Spark per part of the customers in the executors, the fit's parameters on a bare fitter
+    (no training data shipped). ``money_months``: the money backtest's survival weights too."""
+    from functools import partial
+
+    from models.clv import bare_purchase_fit, holdout_predictions
+
+    predict = partial(
+        holdout_predictions,
+        fit=bare_purchase_fit(fit),
+        cfg=cfg,
+        holdout_days=holdout_days,
+        money_months=money_months,
+    )
+    engine.map_frame(
+        HOLDOUT_SCORES,
+        CALIBRATION_CUSTOMERS,
+        {"calibration_end": calibration_end},
+        predict,
+        HOLDOUT_SCORE_COLUMNS,
+    )
+
+
+def holdout_metrics(
+    engine: Engine, cfg: ClvConfig, holdout_days: int, fit: PurchaseFit
+) -> HoldoutResult:
+    """The validation's metrics over :data:`HOLDOUT_SCORES`, in SQL: totals, RMSE, Spearman
+    and top-decile share (``clv/clv_holdout_metrics``), per frequency bucket
+    (``clv/clv_holdout_bucket_metrics``). Raises :class:`ClvFitError` when a prediction is
+    not finite, or there is no customer."""
+    from models.clv import ClvFitError, HoldoutResult
+
+    bad = engine.read(
+        f"select count(*) - count(predicted_events) as bad from {HOLDOUT_SCORES}"
+    ).item()
+    if bad:
+        raise ClvFitError(
+            f"{bad} customers got a NaN or infinite predicted holdout events; check the "
+            "calibration fit's parameters in clv_fit_runs and raise clv.penalizer"
+        )
+    engine.temp_file("clv/clv_holdout_metrics", {})
+    engine.temp_file(
+        "clv/clv_holdout_bucket_metrics", {"holdout_bucket_cap": cfg.holdout_bucket_cap}
+    )
+    try:
+        m = engine.read("select * from clv_holdout_metrics").row(0, named=True)
+        buckets = engine.read("select * from clv_holdout_bucket_metrics order by bucket_order")
+    finally:
+        engine.drop("clv_holdout_metrics")
+        engine.drop("clv_holdout_bucket_metrics")
+    if not m["customers"]:
+        raise ClvFitError("no customer with an event by the calibration end")
+    return HoldoutResult(
+        fit=fit,
+        holdout_days=holdout_days,
+        n_customers=int(m["customers"]),
+        predicted_events=float(m["predicted_events"]),
+        actual_events=int(m["actual_events"]),
+        rmse=float(m["rmse"]),
+        spearman=m["spearman"],
+        top_decile_share=m["top_decile_share"],
+        buckets=buckets.select(
+            "bucket_order",
+            "n_customers",
+            "predicted_events",
+            "actual_events",
+            "frequency_bucket",
+            "mean_predicted",
+            "mean_actual",
+            "mean_error",
+        ),
+    )
+
+
+def validate_on_holdout(
+    engine: Engine,
+    cfg: ClvConfig,
+    calibration_end: date,
+    holdout_days: int,
+    fit: PurchaseFit,
+    money_months: int = 0,
+) -> HoldoutResult:
+    """How ``fit`` (fitted on the summary as of ``calibration_end``) predicts the next
+    ``holdout_days`` days' events: :func:`score_holdout`, then :func:`holdout_metrics`; what
+    the night stores and ``cvp clv backtest`` prints. No customer's row reaches the driver.
+    Leaves :data:`HOLDOUT_SCORES` for the money backtest: the caller drops it."""
+    from models.clv import ClvFitError
+
+    if holdout_days <= 0:
+        raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
+    score_holdout(engine, cfg, calibration_end, holdout_days, fit, money_months)
+    return holdout_metrics(engine, cfg, holdout_days, fit)
+
+
 FIT_STORE = "clv_purchase_fits"
 """The last calibration fit, keyed by :func:`models.clv.purchase_fit_key` of its inputs."""
 
@@ -651,9 +802,11 @@ FIT_ROW = """
 
 
 def calibration_fit(
-    engine: Engine, calibration: pl.DataFrame, cfg: ClvConfig, day: date
+    engine: Engine, triples: pl.DataFrame, cfg: ClvConfig, day: date
 ) -> tuple[PurchaseFit, bool]:
-    """The purchase model fitted on the calibration summary, and whether it was reused.
+    """The purchase model fitted on the calibration summary (``triples``: its weighted
+    (frequency, recency_days, t_days), :func:`calibration_triples`), and whether it was
+    reused.
 
     The calibration end is the same all month, so the month's later nights find the fit
     stored under the same key (the same customers' frequency, recency and T, the same
@@ -662,12 +815,12 @@ def calibration_fit(
     """
     from models.clv import fit_purchase_model, purchase_fit_key, stored_purchase_fit
 
-    key = purchase_fit_key(calibration, cfg)
+    key = purchase_fit_key(triples, cfg)
     if engine.table_exists(FIT_STORE):
         stored = engine.read(f"select * from {FIT_STORE} where fit_key = $key", {"key": key})
         if stored.height:
             return stored_purchase_fit(stored.row(0, named=True)), True
-    fit = fit_purchase_model(calibration, cfg)
+    fit = fit_purchase_model(triples, cfg)
     row = {
         "fit_key": key,
         "fitted_on": day,
@@ -818,19 +971,15 @@ def expected_contributions(
     )
 
 
-def money_backtest_rows(
-    ctx: StageContext,
-    calibration_end: date,
-    calibration: pl.DataFrame,
-    fit: PurchaseFit,
-    recent: pl.DataFrame,
-) -> pl.DataFrame | None:
+def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFrame | None:
     """CLV as of ``calibration_end`` over the months since, in money, beside the naive
     baseline, against the contribution customers actually produced in those months
-    (``agg_customer_contribution_month``).
+    (``agg_customer_contribution_month``), in SQL (``clv/clv_money_backtest_metrics``).
 
-    Customers: those with an event by the calibration end. Predictors (CNY over the
-    ``holdout_months`` months after the calibration end, undiscounted):
+    Customers: those with an event by the calibration end, each with the weights of their
+    survival curve in :data:`HOLDOUT_SCORES` (:func:`score_holdout` with ``money_months``).
+    Predictors (CNY over the ``holdout_months`` months after the calibration end,
+    undiscounted):
 
     - ``clv``: sum over the months of S(m) x (run rate + shrunk trend) (what the night's CLV
       does);
@@ -841,14 +990,15 @@ def money_backtest_rows(
     - ``baseline``: the naive baseline, the trailing year's contribution pro rata (the closed
       months of the year to the calibration end the warehouse holds, their mean x months).
 
-    ``recent``: :func:`expected_contributions` as of the calibration end's month. None when
-    the warehouse holds no whole month before the calibration end.
+    The run rate and trend are :data:`EXPECTED`'s as of the calibration month (the caller
+    builds it). None when the warehouse holds no
+    whole month before the calibration end.
     """
     import polars as pl
 
-    from models.clv import money_backtest, trend_steps, value_in_money
+    from models.clv import trend_steps
 
-    con, cfg = ctx.con, ctx.cfg.clv
+    con, cfg, engine = ctx.con, ctx.cfg.clv, ctx.engine
     months = cfg.holdout_months
     first = _first_full_month(con)
     cal_month = calibration_end.replace(day=1)
@@ -857,48 +1007,40 @@ def money_backtest_rows(
     start = max(first, shift_months(cal_month, -11))
     last = shift_months(cal_month, months)
     # the months were brought up to date before scoring (one refresh a night)
-    if not ctx.engine.table_exists("agg_customer_contribution_month"):
+    if not engine.table_exists("agg_customer_contribution_month"):
         return None
     trailing = len(_months(start, cal_month))
-    money = ctx.engine.read(
-        """
-        select customer_id,
-               sum(contribution_amount) filter (where month_start <= $cal)::double
-                   / $trailing as trailing_monthly,
-               coalesce(sum(contribution_amount) filter (where month_start > $cal), 0)::double
-                   as realized_amount
-        from agg_customer_contribution_month
-        where month_start between $start and $last
-        group by customer_id
-        """,
-        {"cal": cal_month, "trailing": trailing, "start": start, "last": last},
+    engine.temp_file(
+        "clv/clv_money_backtest_metrics",
+        {
+            "cal_month": cal_month,
+            "first_month": start,
+            "last_month": last,
+            "trailing_months": trailing,
+            "months": months,
+            "trend_steps": float(trend_steps(months, cfg.run_rate_months, cfg.trend_damping).sum()),
+            "with_trend": bool(cfg.trend_window_months),
+        },
     )
-    frame = (
-        calibration.select("customer_id", *KEY_COLUMNS)
-        .join(money, on="customer_id", how="left")
-        .join(recent, on="customer_id", how="left")
-        .with_columns(monthly_contribution=pl.col("run_rate").fill_null(0.0))
+    schema = pl.Schema(
+        {
+            "predictor": pl.String,
+            "customers": pl.Int64,
+            "spearman": pl.Float64,
+            "mae_amount": pl.Float64,
+            "top_decile_capture": pl.Float64,
+            "predicted_total_amount": pl.Float64,
+            "realized_total_amount": pl.Float64,
+        }
     )
-    frame = value_in_money(frame, fit, cfg, months=months, discount=False)
-    steps = float(trend_steps(months, cfg.run_rate_months, cfg.trend_damping).sum())
-    predictors = [
-        pl.col("money_clv_amount").alias("clv"),
-        (pl.col("monthly_contribution") * months).alias("run_rate"),
-    ]
-    if cfg.trend_window_months:
-        predictors.append(
-            (
-                pl.col("monthly_contribution") * months
-                + pl.col("monthly_trend").fill_null(0.0) * steps
-            ).alias("run_rate_trend")
+    try:
+        found = engine.read(
+            f"select {', '.join(schema.names())} from clv_money_backtest_metrics "
+            "order by predictor_order"
         )
-    scored = frame.select(
-        "customer_id",
-        *predictors,
-        (pl.col("trailing_monthly").fill_null(0.0) * months).alias("baseline"),
-        pl.col("realized_amount").fill_null(0.0),
-    )
-    return money_backtest(scored).with_columns(
+    finally:
+        engine.drop("clv_money_backtest_metrics")
+    return found.cast(schema).with_columns(
         calibration_end=pl.lit(calibration_end),
         holdout_end=pl.lit(shift_months(last, 1) - timedelta(days=1)),
         trailing_months=pl.lit(trailing),
@@ -1001,7 +1143,6 @@ def _fit_score_validate(ctx: StageContext) -> int:
         fit_spend_model,
         score_customers,
         scoring_fits,
-        validate_holdout,
     )
 
     cfg: ClvConfig = ctx.cfg.clv
@@ -1090,66 +1231,35 @@ def _fit_score_validate(ctx: StageContext) -> int:
 
     holdout_started = time.monotonic()
     holdout_days = (day - calibration_end).days
-    calibration = rfm_as_of(con, calibration_end, engine)
-    buckets = None
+    # the money backtest's survival weights come with the holdout's predictions
+    money_months = cfg.holdout_months if expected else 0
     try:
-        t0 = time.monotonic()
-        fit, reused = (
-            calibration_fit(engine, calibration, cfg, day) if holdout_days > 0 else (None, False)
+        cal, buckets, money = _validate(ctx, calibration_end, holdout_days, money_months)
+    finally:
+        engine.drop(HOLDOUT_SCORES)
+        engine.drop(EXPECTED)
+    if money is not None:
+        by = {r["predictor"]: r for r in money.iter_rows(named=True)}
+        clv, base = by["clv"], by["baseline"]
+        beats = (clv["spearman"] or -1) > (base["spearman"] or -1) and (
+            clv["mae_amount"] < base["mae_amount"]
         )
-        ctx.facts["clv_calibration_fit_reused"] = reused
-        result = validate_holdout(calibration, holdout_days, cfg, fit)
-    except ClvFitError as exc:
-        cal = _empty_row("calibration", cfg.model, calibration_end, day)
-        cal["validation_status"] = f"skipped: {exc}"
-        ctx.log.warning(f"clv {day}: holdout validation skipped: {exc}")
-    else:
-        cal_start = calibration["first_event_date"].min()
-        cal = _fit_row("calibration", result.fit, cal_start, calibration_end, day)  # type: ignore[arg-type]
-        cal.update(_holdout_columns(result))
-        cal["validation_status"] = "validated"
-        cal["fit_seconds"] = time.monotonic() - t0
-        buckets = result.buckets.with_columns(
-            calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
+        money = money.with_columns(clv_beats_baseline=pl.lit(beats))
+        engine.write_partition("clv_money_backtest", money, day)
+        ctx.facts.update(
+            clv_backtest_spearman=clv["spearman"],
+            clv_backtest_mae=clv["mae_amount"],
+            baseline_backtest_spearman=base["spearman"],
+            baseline_backtest_mae=base["mae_amount"],
+            clv_beats_baseline=beats,
         )
-        money = (
-            money_backtest_rows(
-                ctx,
-                calibration_end,
-                calibration,
-                result.fit,
-                engine.read(
-                    f"select customer_id, cast(run_rate as double) as run_rate, monthly_trend "
-                    f"from {EXPECTED} where as_of_month = $month",
-                    {"month": cal_month},
-                ),
+        if not beats:
+            ctx.log.warning(
+                f"clv {day}: CLV does not beat the naive baseline in the money backtest "
+                f"from {calibration_end}: Spearman {clv['spearman']:.3f} vs "
+                f"{base['spearman']:.3f}, MAE {clv['mae_amount']:.0f} vs "
+                f"{base['mae_amount']:.0f} CNY (clv_money_backtest)"
             )
-            if expected
-            else None
-        )
-        if money is not None:
-            by = {r["predictor"]: r for r in money.iter_rows(named=True)}
-            clv, base = by["clv"], by["baseline"]
-            beats = (clv["spearman"] or -1) > (base["spearman"] or -1) and (
-                clv["mae_amount"] < base["mae_amount"]
-            )
-            money = money.with_columns(clv_beats_baseline=pl.lit(beats))
-            engine.write_partition("clv_money_backtest", money, day)
-            ctx.facts.update(
-                clv_backtest_spearman=clv["spearman"],
-                clv_backtest_mae=clv["mae_amount"],
-                baseline_backtest_spearman=base["spearman"],
-                baseline_backtest_mae=base["mae_amount"],
-                clv_beats_baseline=beats,
-            )
-            if not beats:
-                ctx.log.warning(
-                    f"clv {day}: CLV does not beat the naive baseline in the money backtest "
-                    f"from {calibration_end}: Spearman {clv['spearman']:.3f} vs "
-                    f"{base['spearman']:.3f}, MAE {clv['mae_amount']:.0f} vs "
-                    f"{base['mae_amount']:.0f} CNY (clv_money_backtest)"
-                )
-    engine.drop(EXPECTED)
     holdout_seconds = time.monotonic() - holdout_started
     full["validation_status"] = cal["validation_status"]
     runs = _fit_runs_frame([full, cal])
@@ -1191,6 +1301,50 @@ def _fit_score_validate(ctx: StageContext) -> int:
     return rows
 
 
+def _validate(
+    ctx: StageContext,
+    calibration_end: date,
+    holdout_days: int,
+    money_months: int,
+) -> tuple[dict[str, Any], pl.DataFrame | None, pl.DataFrame | None]:
+    """The night's validation: the calibration fit (the month's stored one when its key
+    matches), the holdout's metrics and, with ``money_months``, the money backtest; the
+    calibration row of ``clv_fit_runs``, the buckets and the backtest's rows (None when
+    skipped). Leaves :data:`HOLDOUT_SCORES` for the caller to drop."""
+    import polars as pl
+
+    from models.clv import ClvFitError
+
+    cfg: ClvConfig = ctx.cfg.clv
+    day, engine = ctx.business_date, ctx.engine
+    t0 = time.monotonic()
+    ctx.facts["clv_calibration_fit_reused"] = False
+    try:
+        if holdout_days <= 0:
+            raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
+        fit, reused = calibration_fit(
+            engine, calibration_triples(engine, calibration_end), cfg, day
+        )
+        ctx.facts["clv_calibration_fit_reused"] = reused
+        result = validate_on_holdout(engine, cfg, calibration_end, holdout_days, fit, money_months)
+    except ClvFitError as exc:
+        cal = _empty_row("calibration", cfg.model, calibration_end, day)
+        cal["validation_status"] = f"skipped: {exc}"
+        ctx.log.warning(f"clv {day}: holdout validation skipped: {exc}")
+        return cal, None, None
+    cal_start = calibration_start(engine, calibration_end)
+    cal = _fit_row("calibration", result.fit, cal_start, calibration_end, day)
+    cal.update(_holdout_columns(result))
+    cal["validation_status"] = "validated"
+    cal["fit_seconds"] = time.monotonic() - t0
+    buckets = result.buckets.with_columns(
+        calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(day)
+    )
+    if not money_months:
+        return cal, buckets, None
+    return cal, buckets, money_backtest_rows(ctx, calibration_end)
+
+
 def fit_json(export_dir: Path, day: date) -> Path:
     """Where the clv stage writes the date's fit, and the export takes ``clv_fit.json`` from."""
     return export_dir / "clv" / f"{day:%Y%m%d}.json"
@@ -1207,19 +1361,28 @@ def backtest(
     holdout_end: date,
     engine: Engine | None = None,
 ) -> HoldoutResult:
-    """Calibrate up to ``calibration_end``, predict events up to ``holdout_end``; no writes
+    """Calibrate up to ``calibration_end``, predict events up to ``holdout_end``: the night's
+    validation (:func:`validate_on_holdout`), on a fit from the default start. No writes
     except bringing the event aggregate up to date and the RFM pass's own tables
     (``int_customer_rfm``; ``clv_event_state``, for ``holdout_end``'s month: the next night
     rebuilds it for its own)."""
-    from models.clv import validate_holdout
+    from models.clv import fit_purchase_model
 
     if holdout_end <= calibration_end:
         raise DataContractError(
             f"--holdout-end {holdout_end} must be after --calibration-end {calibration_end}"
         )
+    engine = _engine(con, engine)
     update_event_aggregate(con, cfg, holdout_end, engine)
-    calibration = read_rfm(con, cfg, holdout_end, calibration_end, engine)
-    return validate_holdout(calibration, (holdout_end - calibration_end).days, cfg)
+    build_rfm(con, cfg, holdout_end, calibration_end, engine=engine)
+    engine.drop("int_customer_event_summary")
+    fit = fit_purchase_model(calibration_triples(engine, calibration_end), cfg)
+    try:
+        return validate_on_holdout(
+            engine, cfg, calibration_end, (holdout_end - calibration_end).days, fit
+        )
+    finally:
+        engine.drop(HOLDOUT_SCORES)
 
 
 STAGE = Stage(
