@@ -1009,6 +1009,21 @@ def trend_steps(months: int, run_rate_months: int, damping: float) -> NDArray[np
     return np.asarray(damping * (1.0 - damping**h) / (1.0 - damping), dtype=float)
 
 
+MONEY_BACKTEST_SCHEMA = pl.Schema(
+    {
+        "predictor": pl.String,
+        "customers": pl.Int64,
+        "spearman": pl.Float64,
+        "mae_amount": pl.Float64,
+        "top_decile_capture": pl.Float64,
+        "predicted_total_amount": pl.Float64,
+        "realized_total_amount": pl.Float64,
+    }
+)
+"""The money backtest's columns per predictor (:func:`money_backtest`, and the clv stage's
+``clv/clv_money_backtest_metrics``)."""
+
+
 def money_backtest(frame: pl.DataFrame) -> pl.DataFrame:
     """Predicted money against what customers actually produced, per predictor.
 
@@ -1049,15 +1064,4 @@ def money_backtest(frame: pl.DataFrame) -> pl.DataFrame:
                 "realized_total_amount": total,
             }
         )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "predictor": pl.String,
-            "customers": pl.Int64,
-            "spearman": pl.Float64,
-            "mae_amount": pl.Float64,
-            "top_decile_capture": pl.Float64,
-            "predicted_total_amount": pl.Float64,
-            "realized_total_amount": pl.Float64,
-        },
-    )
+    return pl.DataFrame(rows, schema=MONEY_BACKTEST_SCHEMA)

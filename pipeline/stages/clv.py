@@ -996,7 +996,7 @@ def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFram
     """
     import polars as pl
 
-    from models.clv import trend_steps
+    from models.clv import MONEY_BACKTEST_SCHEMA, trend_steps
 
     con, cfg, engine = ctx.con, ctx.cfg.clv, ctx.engine
     months = cfg.holdout_months
@@ -1022,17 +1022,7 @@ def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFram
             "with_trend": bool(cfg.trend_window_months),
         },
     )
-    schema = pl.Schema(
-        {
-            "predictor": pl.String,
-            "customers": pl.Int64,
-            "spearman": pl.Float64,
-            "mae_amount": pl.Float64,
-            "top_decile_capture": pl.Float64,
-            "predicted_total_amount": pl.Float64,
-            "realized_total_amount": pl.Float64,
-        }
-    )
+    schema = MONEY_BACKTEST_SCHEMA
     try:
         found = engine.read(
             f"select {', '.join(schema.names())} from clv_money_backtest_metrics "
