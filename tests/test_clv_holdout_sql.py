@@ -290,7 +290,7 @@ def _money_zone() -> DuckDBEngine:
     return engine
 
 
-def _money_metrics(engine: DuckDBEngine) -> dict[str, dict[str, object]]:
+def _money_metrics(engine: DuckDBEngine, with_trend: bool = True) -> dict[str, dict[str, object]]:
     engine.temp_file(
         "clv/clv_money_backtest_metrics",
         {
@@ -300,7 +300,7 @@ def _money_metrics(engine: DuckDBEngine) -> dict[str, dict[str, object]]:
             "trailing_months": 3,
             "months": 2,
             "trend_steps": 1.5,
-            "with_trend": True,
+            "with_trend": with_trend,
         },
     )
     out = engine.read("select * from clv_money_backtest_metrics order by predictor_order")
@@ -349,18 +349,5 @@ def test_money_backtest_metrics_by_hand() -> None:
 
 
 def test_money_backtest_without_the_trend_has_no_trend_predictor() -> None:
-    engine = _money_zone()
-    engine.temp_file(
-        "clv/clv_money_backtest_metrics",
-        {
-            "cal_month": MONEY_MONTHS[2],
-            "first_month": MONEY_MONTHS[0],
-            "last_month": MONEY_MONTHS[4],
-            "trailing_months": 3,
-            "months": 2,
-            "trend_steps": 1.5,
-            "with_trend": False,
-        },
-    )
-    got = engine.read("select predictor from clv_money_backtest_metrics order by predictor_order")
-    assert got["predictor"].to_list() == ["clv", "run_rate", "baseline"]
+    got = _money_metrics(_money_zone(), with_trend=False)
+    assert list(got) == ["clv", "run_rate", "baseline"]
