@@ -272,10 +272,26 @@ def test_aggregate_is_incremental_and_follows_resends(
     assert update_event_aggregate(warehouse, narrow, DAY) == (DAY - START).days + 1
 
 
+def read_rfm(
+    con: duckdb.DuckDBPyConnection, cfg: ClvConfig, business_date: date, calibration_end: date
+) -> pl.DataFrame:
+    """Build ``int_customer_rfm`` (holdout up to ``business_date``) and read its rows as of
+    ``calibration_end``."""
+    from pipeline.engine.duckdb_engine import DuckDBEngine
+    from pipeline.stages.clv import build_rfm
+
+    build_rfm(con, cfg, business_date, calibration_end)
+    DuckDBEngine(con).drop("int_customer_event_summary")
+    return con.sql(
+        "select * from int_customer_rfm where calibration_end = ? order by customer_id",
+        params=[calibration_end],
+    ).pl()
+
+
 def test_first_delivery_marks_follow_late_postings_load_order_and_resends(cfg: Config) -> None:
     """Distinct event days come from is_first_delivery: one marked row per customer and day,
     the earliest delivery's, however late postings and deliveries arrive."""
-    from pipeline.stages.clv import read_rfm, update_event_aggregate
+    from pipeline.stages.clv import update_event_aggregate
 
     d1, d2, d3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 

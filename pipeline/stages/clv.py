@@ -315,31 +315,6 @@ def contribution_window(engine: Engine, business_date: date) -> tuple[date, date
     return (windows[0][0], windows[0][1]) if windows else (business_date, business_date)
 
 
-def rfm_as_of(
-    con: duckdb.DuckDBPyConnection, cutoff: date, engine: Engine | None = None
-) -> pl.DataFrame:
-    """The rows of ``int_customer_rfm`` (already built) as of ``cutoff``."""
-    return _engine(con, engine).read(
-        "select * from int_customer_rfm where calibration_end = $cutoff order by customer_id",
-        {"cutoff": cutoff},
-    )
-
-
-def read_rfm(
-    con: duckdb.DuckDBPyConnection,
-    cfg: ClvConfig,
-    business_date: date,
-    calibration_end: date,
-    engine: Engine | None = None,
-) -> pl.DataFrame:
-    """Build ``int_customer_rfm``; the summary as of ``calibration_end`` (holdout up to
-    ``business_date``)."""
-    engine = _engine(con, engine)
-    build_rfm(con, cfg, business_date, calibration_end, engine=engine)
-    engine.drop("int_customer_event_summary")
-    return rfm_as_of(con, calibration_end, engine)
-
-
 def build_rfm_with_contribution(
     con: duckdb.DuckDBPyConnection,
     cfg: ClvConfig,
@@ -353,8 +328,8 @@ def build_rfm_with_contribution(
     event (``int_customer_event_contribution``; ``annual_days``: economics.annual_days, to
     take the window's amount from the yearly one): what :data:`CUSTOMERS_TODAY` reads.
 
-    ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit;
-    read them with :func:`rfm_as_of`) from the same pass.
+    ``int_customer_rfm`` also gets the rows as of ``calibration_end`` (for the holdout fit)
+    from the same pass.
     """
     engine = _engine(con, engine)
     if not engine.table_exists("int_customer_contribution"):
@@ -667,49 +642,6 @@ def calibration_triples(engine: Engine, calibration_end: date) -> pl.DataFrame:
     )
 
 
-def calibration_start(engine: Engine, calibration_end: date) -> date | None:
-    """The first event's date among the customers as of ``calibration_end``."""
-    found = engine.read(
-        "select min(first_event_date) as first_event_date from int_customer_rfm "
-        "where calibration_end = $calibration_end",
-        {"calibration_end": calibration_end},
-    )
-    first: date | None = found["first_event_date"][0]
-    return first
-
-
-def score_holdout(
-    engine: Engine,
-    cfg: ClvConfig,
-    calibration_end: date,
-    holdout_days: int,
-    fit: PurchaseFit,
-    money_months: int = 0,
-) -> None:
-    """:data:`HOLDOUT_SCORES`: :func:`models.clv.holdout_predictions` applied to every
-    calibration customer's row (:data:`CALIBRATION_CUSTOMERS`) by :meth:`Engine.map_frame`, on
-    Spark per part of the customers in the executors, the fit's parameters on a bare fitter
-    (no training data shipped). ``money_months``: the money backtest's survival weights too."""
-    from functools import partial
-
-    from models.clv import bare_purchase_fit, holdout_predictions
-
-    predict = partial(
-        holdout_predictions,
-        fit=bare_purchase_fit(fit),
-        cfg=cfg,
-        holdout_days=holdout_days,
-        money_months=money_months,
-    )
-    engine.map_frame(
-        HOLDOUT_SCORES,
-        CALIBRATION_CUSTOMERS,
-        {"calibration_end": calibration_end},
-        predict,
-        HOLDOUT_SCORE_COLUMNS,
-    )
-
-
 def holdout_metrics(
     engine: Engine, cfg: ClvConfig, holdout_days: int, fit: PurchaseFit
 ) -> HoldoutResult:
@@ -770,14 +702,33 @@ def validate_on_holdout(
     money_months: int = 0,
 ) -> HoldoutResult:
     """How ``fit`` (fitted on the summary as of ``calibration_end``) predicts the next
-    ``holdout_days`` days' events: :func:`score_holdout`, then :func:`holdout_metrics`; what
-    the night stores and ``cvp clv backtest`` prints. No customer's row reaches the driver.
-    Leaves :data:`HOLDOUT_SCORES` for the money backtest: the caller drops it."""
-    from models.clv import ClvFitError
+    ``holdout_days`` days' events, what the night stores and ``cvp clv backtest`` prints:
+    :data:`HOLDOUT_SCORES` by :func:`models.clv.holdout_predictions` applied to every
+    calibration customer's row (:data:`CALIBRATION_CUSTOMERS`) by :meth:`Engine.map_frame`
+    (on Spark per part of the customers in the executors, the fit's parameters on a bare
+    fitter: no training data shipped; with ``money_months`` the money backtest's survival
+    weights too), then :func:`holdout_metrics`. No customer's row reaches the driver. Leaves
+    :data:`HOLDOUT_SCORES` for the money backtest: the caller drops it."""
+    from functools import partial
+
+    from models.clv import ClvFitError, bare_purchase_fit, holdout_predictions
 
     if holdout_days <= 0:
         raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
-    score_holdout(engine, cfg, calibration_end, holdout_days, fit, money_months)
+    predict = partial(
+        holdout_predictions,
+        fit=bare_purchase_fit(fit),
+        cfg=cfg,
+        holdout_days=holdout_days,
+        money_months=money_months,
+    )
+    engine.map_frame(
+        HOLDOUT_SCORES,
+        CALIBRATION_CUSTOMERS,
+        {"calibration_end": calibration_end},
+        predict,
+        HOLDOUT_SCORE_COLUMNS,
+    )
     return holdout_metrics(engine, cfg, holdout_days, fit)
 
 
@@ -977,7 +928,7 @@ def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFram
     (``agg_customer_contribution_month``), in SQL (``clv/clv_money_backtest_metrics``).
 
     Customers: those with an event by the calibration end, each with the weights of their
-    survival curve in :data:`HOLDOUT_SCORES` (:func:`score_holdout` with ``money_months``).
+    survival curve in :data:`HOLDOUT_SCORES` (:func:`validate_on_holdout` with ``money_months``).
     Predictors (CNY over the ``holdout_months`` months after the calibration end,
     undiscounted):
 
@@ -991,8 +942,7 @@ def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFram
       months of the year to the calibration end the warehouse holds, their mean x months).
 
     The run rate and trend are :data:`EXPECTED`'s as of the calibration month (the caller
-    builds it). None when the warehouse holds no
-    whole month before the calibration end.
+    builds it). None when the warehouse holds no whole month before the calibration end.
     """
     import polars as pl
 
@@ -1022,15 +972,14 @@ def money_backtest_rows(ctx: StageContext, calibration_end: date) -> pl.DataFram
             "with_trend": bool(cfg.trend_window_months),
         },
     )
-    schema = MONEY_BACKTEST_SCHEMA
     try:
         found = engine.read(
-            f"select {', '.join(schema.names())} from clv_money_backtest_metrics "
+            f"select {', '.join(MONEY_BACKTEST_SCHEMA.names())} from clv_money_backtest_metrics "
             "order by predictor_order"
         )
     finally:
         engine.drop("clv_money_backtest_metrics")
-    return found.cast(schema).with_columns(
+    return found.cast(MONEY_BACKTEST_SCHEMA).with_columns(
         calibration_end=pl.lit(calibration_end),
         holdout_end=pl.lit(shift_months(last, 1) - timedelta(days=1)),
         trailing_months=pl.lit(trailing),
@@ -1312,9 +1261,8 @@ def _validate(
     try:
         if holdout_days <= 0:
             raise ClvFitError(f"holdout of {holdout_days} days: the holdout end must be later")
-        fit, reused = calibration_fit(
-            engine, calibration_triples(engine, calibration_end), cfg, day
-        )
+        triples = calibration_triples(engine, calibration_end)
+        fit, reused = calibration_fit(engine, triples, cfg, day)
         ctx.facts["clv_calibration_fit_reused"] = reused
         result = validate_on_holdout(engine, cfg, calibration_end, holdout_days, fit, money_months)
     except ClvFitError as exc:
@@ -1322,7 +1270,8 @@ def _validate(
         cal["validation_status"] = f"skipped: {exc}"
         ctx.log.warning(f"clv {day}: holdout validation skipped: {exc}")
         return cal, None, None
-    cal_start = calibration_start(engine, calibration_end)
+    # the first event's date: t_days is the days from a customer's first event to the end
+    cal_start = calibration_end - timedelta(days=int(triples.select(pl.max("t_days")).item()))
     cal = _fit_row("calibration", result.fit, cal_start, calibration_end, day)
     cal.update(_holdout_columns(result))
     cal["validation_status"] = "validated"

@@ -51,30 +51,46 @@ customers as (
         on e.customer_id = s.customer_id and e.as_of_month = $cal_month
 ),
 
+realized as (
+    -- the realised side's rank, the same for every predictor: taken once
+    select
+        *,
+        rank() over (order by realized asc)
+        + count(*) over (order by realized asc)
+        - count(*) over () - 1 as realized_rank
+    from (select *, cast(realized_amount as double) as realized from customers) as c
+),
+
 predictions as (
     select
         1 as predictor_order,
         'clv' as predictor,
         customer_id,
         survival_months * run_rate + survival_trend_months * monthly_trend as predicted,
-        realized_amount
-    from customers
+        realized_amount,
+        realized,
+        realized_rank
+    from realized
     union all
     select
         2 as predictor_order,
         'run_rate' as predictor,
         customer_id,
         run_rate * $months as predicted,
-        realized_amount
-    from customers
+        realized_amount,
+        realized,
+        realized_rank
+    from realized
     union all
     select
         3 as predictor_order,
         'run_rate_trend' as predictor,
         customer_id,
         run_rate * $months + monthly_trend * $trend_steps as predicted,
-        realized_amount
-    from customers
+        realized_amount,
+        realized,
+        realized_rank
+    from realized
     where $with_trend
     union all
     select
@@ -82,19 +98,10 @@ predictions as (
         'baseline' as predictor,
         customer_id,
         trailing_monthly * $months as predicted,
-        realized_amount
-    from customers
-),
-
-valued as (
-    select
-        predictor_order,
-        predictor,
-        customer_id,
-        predicted,
         realized_amount,
-        cast(realized_amount as double) as realized
-    from predictions
+        realized,
+        realized_rank
+    from realized
 ),
 
 ranked as (
@@ -108,13 +115,11 @@ ranked as (
         rank() over (partition by predictor_order order by predicted asc)
         + count(*) over (partition by predictor_order order by predicted asc)
         - count(*) over (partition by predictor_order) - 1 as predicted_rank,
-        rank() over (partition by predictor_order order by realized asc)
-        + count(*) over (partition by predictor_order order by realized asc)
-        - count(*) over (partition by predictor_order) - 1 as realized_rank,
+        realized_rank,
         row_number() over (
             partition by predictor_order order by predicted desc, customer_id asc
         ) as from_top
-    from valued
+    from predictions
 ),
 
 sums as (
