@@ -31,6 +31,7 @@ Usage::
 
     python -m bench.bench_night [--sizes 250000,1000000] [--repeats 3]
         [--memory-limit 2500MB] [--threads 2] [--engine spark] [--spark-memory 8g]
+        [--in-place]
 """
 
 from __future__ import annotations
@@ -201,14 +202,25 @@ def _time_v(path: Path) -> dict[str, float]:
 
 
 def one_night(
-    customers: int, base: Path, landing: Path, config: Path, spark: bool = False
+    customers: int,
+    base: Path,
+    landing: Path,
+    config: Path,
+    spark: bool = False,
+    in_place: bool = False,
 ) -> dict[str, Any]:
     """Copy the warehouse and run the next date's night on the copy (``spark``: the copy's
-    data tables moved into a fresh lake first, then the night on Spark)."""
+    data tables moved into a fresh lake first, then the night on Spark). ``in_place``: on the
+    warehouse itself, for a size whose copy the disk does not hold; the warehouse is then past
+    its bench date and is renamed ``…spent.duckdb`` (the next bench of the size rebuilds it)."""
     run_path = BENCH_DIR / f"night_{customers}_run.duckdb"
     exports = BENCH_DIR / f"night_{customers}_exports"
     shutil.rmtree(exports, ignore_errors=True)
-    shutil.copyfile(base, run_path)
+    if in_place:
+        base.rename(run_path)
+        (BENCH_DIR / f"night_{customers}.spent.duckdb").unlink(missing_ok=True)
+    else:
+        shutil.copyfile(base, run_path)
     day = sorted(p.name for p in landing.iterdir())[-1]
     day_iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"
     timing = BENCH_DIR / f"night_{customers}.time"
@@ -236,6 +248,8 @@ def one_night(
         stages.update(_stage_times(err))
         nights.append(used)
     (BENCH_DIR / f"night_{customers}.log.jsonl").write_text("".join(logs), encoding="utf-8")
+    if in_place:
+        run_path.rename(BENCH_DIR / f"night_{customers}.spent.duckdb")
     for leftover in run_path.parent.glob(f"{run_path.stem}*"):
         leftover.unlink()  # the copy, and the analysts' snapshot beside it
     return {"stages": stages, "night": nights[0]}
@@ -270,9 +284,12 @@ def bench_night(
     memory_limit: str | None = "3GB",
     threads: int | None = 2,
     spark_memory: str | None = None,
+    in_place: bool = False,
 ) -> dict[int, dict[str, Any]]:
-    """Time ``repeats`` nights at each size (on Spark with ``spark_memory``); print and return
-    the medians."""
+    """Time ``repeats`` nights at each size (on Spark with ``spark_memory``; ``in_place``: one
+    night on the warehouse itself, no copy); print and return the medians."""
+    if in_place and repeats != 1:
+        raise ValueError("--in-place runs one night: the warehouse is then past its date")
     config = write_config(memory_limit, threads)
     night_config = (
         write_config(memory_limit, threads, "night_spark", spark_memory) if spark_memory else config
@@ -283,7 +300,14 @@ def bench_night(
         nights = []
         for i in range(repeats):
             nights.append(
-                one_night(customers, base, landing, night_config, spark=spark_memory is not None)
+                one_night(
+                    customers,
+                    base,
+                    landing,
+                    night_config,
+                    spark=spark_memory is not None,
+                    in_place=in_place,
+                )
             )
             n = nights[-1]["night"]
             jvm = f", JVM {n['jvm_peak_rss_mb']:,.0f} MB" if "jvm_peak_rss_mb" in n else ""
@@ -368,6 +392,11 @@ def main(sizes: str = "250000,1000000", repeats: int = 3) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     parser.add_argument("--spark-memory", default="8g", help="the Spark driver's memory")
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="one night on the warehouse itself, no copy (a size whose copy the disk lacks)",
+    )
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     bench_night(
         [int(x) for x in args.sizes.split(",")],
@@ -375,6 +404,7 @@ def main(sizes: str = "250000,1000000", repeats: int = 3) -> None:
         args.memory_limit,
         args.threads,
         args.spark_memory if args.engine == "spark" else None,
+        args.in_place,
     )
 
 
