@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.warehouse_1m import MERCHANT_EVERY, insert_transactions, load_macros
+from bench.warehouse_1m import MERCHANT_EVERY, SERIAL_SQL, insert_transactions, load_macros
 
 CHANNELS = ("CTR", "ATM", "TEL", "NET", "POS")
 NEW_IDS_FROM = 10**11
@@ -104,6 +104,7 @@ def write_next_day(warehouse: Path, landing: Path, seed: int = 1) -> dict[str, o
     load_macros(con, seed)
     con.execute("create temp table new_txn as select * from stg_transactions limit 0")
     insert_transactions(con, "new_txn", params, days, 1, NEW_IDS_FROM)
+    con.execute(f"update new_txn set txn_id = {SERIAL_SQL}")
     rows: dict[str, int] = {}
     stamp = day.strftime("%Y%m%d")
     for channel in CHANNELS:
