@@ -25,7 +25,9 @@ months as (
 ),
 day_spans as (
     -- every (account version, month) overlap: the days the version was valid in the month
-    select h.*, m.month_start, m.as_of,
+    select h.account_id, h.product_code, h.branch_id, h.balance, h.interest_rate, h.status,
+           h.days_past_due, h.open_date, h.close_date, h.maturity_date, h.valid_from,
+           m.month_start, m.as_of,
            greatest(h.valid_from, m.month_start) as day_from,
            least(h.valid_to, m.as_of + 1) as day_to,
            case when h.maturity_date is not null and h.open_date is not null
@@ -204,59 +206,44 @@ provision_source as (
     where not (d.status = 'C' and coalesce(d.exposure_before, 0) > 0)
     group by all
 ),
-latest_version as (
-    -- each account's latest version as of each month's end (as_of in its own month): a
-    -- grouping, not a window (sorting every version of every account costs several times more)
-    select h.account_id, m.month_start,
-           arg_max(h.product_code, h.valid_from) filter (where h.product_code is not null)
-               as product_code,
-           arg_max(h.branch_id, h.valid_from) filter (where h.branch_id is not null) as branch_id
-    from hist_accounts h
-    join months m on h.valid_from <= m.as_of
-    group by h.account_id, m.month_start
-),
 txn_rows as (
     select account_id, channel, txn_code, direction, amount, fee,
            cast(date_trunc('month', business_date) as date) as month_start
     from stg_transactions
     where business_date between cast($month_from as date) and cast($as_of as date)
 ),
-txn_by_account as (
-    select account_id, month_start, channel, txn_code,
-           count(*) as txns,
-           sum(case when txn_code = 'FEE' and direction = 'C' then -amount
-                    when txn_code = 'FEE' then amount
-                    else coalesce(fee, 0) end) as fee
-    from txn_rows
-    group by all
-),
-pos_by_account as (
-    -- interchange per purchase for each card product, kept for the account's own below
-    select x.account_id, x.month_start, i.product_code,
-           sum(case when i.cap_amount is not null
-                         and x.amount * i.rate_percent * 0.01 > i.cap_amount
-                    then i.cap_amount else x.amount * i.rate_percent * 0.01 end) as interchange
-    from txn_rows x
-    cross join ref_interchange i
-    where x.txn_code = 'POS' and x.direction = 'D'
-    group by all
+latest_version as (
+    -- the latest version as of each month's end (as_of in its own month) of each account with
+    -- transactions in the months: a grouping, not a window (sorting every version of every
+    -- account costs several times more)
+    select h.account_id, m.month_start,
+           arg_max(h.product_code, h.valid_from) filter (where h.product_code is not null)
+               as product_code,
+           arg_max(h.branch_id, h.valid_from) filter (where h.branch_id is not null) as branch_id
+    from hist_accounts h
+    join months m on h.valid_from <= m.as_of
+    where h.account_id in (select account_id from txn_rows)
+    group by h.account_id, m.month_start
 ),
 txn_source as (
+    -- each transaction priced on its own row and summed per branch and product (a sum of
+    -- exact decimals: the same as summing per account first, without a group per account)
     select x.month_start, a.branch_id, coalesce(a.product_code, 'NONE') as product_code,
-           sum(x.fee) as fee_num,
-           sum(x.txns * coalesce(c.unit_cost_amount, 0)) as service_cost_num,
-           0 as interchange_num
-    from txn_by_account x
+           sum(case when x.txn_code = 'FEE' and x.direction = 'C' then -x.amount
+                    when x.txn_code = 'FEE' then x.amount
+                    else coalesce(x.fee, 0) end) as fee_num,
+           sum(coalesce(c.unit_cost_amount, 0)) as service_cost_num,
+           -- interchange on purchases, by the card account's own product
+           sum(case when i.product_code is null then 0
+                    when i.cap_amount is not null
+                         and x.amount * i.rate_percent * 0.01 > i.cap_amount
+                    then i.cap_amount else x.amount * i.rate_percent * 0.01 end)
+               as interchange_num
+    from txn_rows x
     left join latest_version a on a.account_id = x.account_id and a.month_start = x.month_start
     left join ref_channel_costs c on c.channel = x.channel and c.txn_code = x.txn_code
-    group by all
-    union all
-    select p.month_start, a.branch_id, a.product_code, 0 as fee_num, 0 as service_cost_num,
-           sum(p.interchange) as interchange_num
-    from pos_by_account p
-    join latest_version a
-      on a.account_id = p.account_id and a.month_start = p.month_start
-     and a.product_code = p.product_code
+    left join ref_interchange i
+      on i.product_code = a.product_code and x.txn_code = 'POS' and x.direction = 'D'
     group by all
 ),
 all_parts as (
