@@ -459,21 +459,29 @@ def run_cross_sell(
         cutoff=now,
     )
     args = {"now": now, "version": version, "stamp": stamp, "d": day}
-    engine.map_frame(
-        "cross_sell_ranked",
+    # the filter read once, for the ranking and the counts
+    engine.temp_query(
+        "cross_sell_today",
         f"select s.customer_id, s.product_code, s.score_kind, s.propensity_score, "
         f"s.lookalike_rank {_TODAYS_SCORES}",
         args,
-        ranked,
-        partition_columns(engine, "int_cross_sell"),
     )
-    replace_partition_from(engine, "int_cross_sell", "cross_sell_ranked", day)
-    engine.drop("cross_sell_ranked")
-    scored_counts = engine.read(
-        f"select s.product_code, count(*) as scored_customers {_TODAYS_SCORES} "
-        "group by s.product_code",
-        args,
-    )
+    try:
+        engine.map_frame(
+            "cross_sell_ranked",
+            "select * from cross_sell_today",
+            {},
+            ranked,
+            partition_columns(engine, "int_cross_sell"),
+        )
+        replace_partition_from(engine, "int_cross_sell", "cross_sell_ranked", day)
+        engine.drop("cross_sell_ranked")
+        scored_counts = engine.read(
+            "select product_code, count(*) as scored_customers from cross_sell_today "
+            "group by product_code"
+        )
+    finally:
+        engine.drop("cross_sell_today")
     runs = engine.read(
         "select r.*, m.score_kind from cross_sell_model_runs r join cross_sell_models m "
         "using (model_version, product_code) where model_version = $version",
