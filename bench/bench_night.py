@@ -15,7 +15,8 @@ The machine is shared: compare sizes within one run, and read CPU beside wall.
 Disk: a size needs its warehouse (13 GB at 1M after its first night, 23 GB at 2M), the run's
 copy, the night's spill and the analysts' snapshot the night publishes beside it: about 40 GB
 at 1M, 50 GB at 2M without the snapshot (docs/warehouse.md, "2M, session 11"); ``--sizes``
-takes any size where the disk holds it.
+takes any size where the disk holds it. ``--in-place`` runs one night on the warehouse itself,
+no copy (the warehouse is then spent): how the 2M night fits beside its analysts' snapshot.
 
 ``--engine spark`` times the same nights on Spark (``local[2]``, the driver's memory
 ``--spark-memory``): each repeat's copy of the warehouse has its data tables moved into a

@@ -48,8 +48,9 @@ SERIAL_SQL = (
 """A generated transaction's id as a core system numbers it: the business date, the family's
 letter, the serial. The ids of a date sort after those of every earlier date in every channel,
 as most sources' do and as ingest's probe for ids loaded on another date expects: it then
-reads no earlier date (pipeline/ingest/txn_ids.py). The generator's bare ``'T' || i`` overlapped
-every date, so every bench night probed the year's transactions, as no such bank's night does."""
+reads no earlier date (pipeline/ingest/txn_ids.py). Numbered ``'T' || i`` before (session 16),
+every date's ids overlapped every other's, and each bench night probed the year's transactions,
+as no such bank's night does."""
 MERCHANT_EVERY = 67
 """Customer numbers divisible by this are merchant-like (about 1.5% of customers)."""
 
