@@ -117,7 +117,7 @@ def _java_descendants(root: int) -> list[tuple[int, float, float]]:
     return found
 
 
-def _env(warehouse: Path, landing: Path, exports: Path) -> dict[str, str]:
+def night_env(warehouse: Path, landing: Path, exports: Path) -> dict[str, str]:
     return {
         **os.environ,
         "CVP_WAREHOUSE": str(warehouse),
@@ -173,7 +173,7 @@ def prepare(customers: int, config: Path) -> tuple[Path, Path]:
     code, err, _ = _cvp(
         ["run", "--date", END.isoformat(), "--config", str(write_config(None, None, "first")),
          "--stages", "features,contribution,merchants,clv,value,tiers"],
-        _env(work, landing, BENCH_DIR / f"night_{customers}_exports"),
+        night_env(work, landing, BENCH_DIR / f"night_{customers}_exports"),
     )  # fmt: skip
     if code != 0:
         raise RuntimeError(f"first night of {work} failed ({code}): {err[-2000:]}")
@@ -225,7 +225,7 @@ def one_night(
     day = sorted(p.name for p in landing.iterdir())[-1]
     day_iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"
     timing = BENCH_DIR / f"night_{customers}.time"
-    env = _env(run_path, landing, exports)
+    env = night_env(run_path, landing, exports)
     run = ["run", "--date", day_iso, "--config", str(config)]
     runs = [run]
     if spark:  # the copy's data tables into a fresh lake first, then the night on Spark
