@@ -155,7 +155,7 @@ def prepare(customers: int, config: Path) -> tuple[Path, Path]:
     """The size's warehouse, after its last date's night, and the next date's landing zone:
     built once (minutes to an hour), then reused."""
     from bench.night_extracts import write_next_day
-    from bench.warehouse_1m import build_bench_warehouse
+    from bench.warehouse_1m import BUILD_MEMORY, build_bench_warehouse
 
     base = BENCH_DIR / f"night_{customers}.duckdb"
     landing = BENCH_DIR / f"night_{customers}_landing"
@@ -169,9 +169,10 @@ def prepare(customers: int, config: Path) -> tuple[Path, Path]:
         build_bench_warehouse(work, customers=customers, end=END)
         written.touch()
         print(f"  history written in {time.monotonic() - started:.0f} s", flush=True)
-    print("  its last night (DuckDB memory unlimited: a first night builds a year of months)...")
+    print(f"  its last night (DuckDB memory {BUILD_MEMORY}: it builds a year of months)...")
+    first_config = write_config(BUILD_MEMORY, None, "first")
     code, err, _ = _cvp(
-        ["run", "--date", END.isoformat(), "--config", str(write_config(None, None, "first")),
+        ["run", "--date", END.isoformat(), "--config", str(first_config),
          "--stages", "features,contribution,merchants,clv,value,tiers"],
         night_env(work, landing, BENCH_DIR / f"night_{customers}_exports"),
     )  # fmt: skip

@@ -51,6 +51,9 @@ as most sources' do and as ingest's probe for ids loaded on another date expects
 reads no earlier date (pipeline/ingest/txn_ids.py). Numbered ``'T' || i`` before (session 16),
 every date's ids overlapped every other's, and each bench night probed the year's transactions,
 as no such bank's night does."""
+BUILD_MEMORY = "12GB"
+"""DuckDB's memory limit while a bench warehouse is built and its first night runs: half the
+machine, so the build can share it (unlimited, the 2M reorder reached 20 GB, session 16)."""
 MERCHANT_EVERY = 67
 """Customer numbers divisible by this are merchant-like (about 1.5% of customers)."""
 
@@ -273,6 +276,7 @@ def build_bench_warehouse(
     days: int = 365,
     seed: int = 1,
     end: date = date(2026, 11, 27),
+    memory_limit: str = BUILD_MEMORY,
 ) -> dict[str, object]:
     """Write a benchmark warehouse at ``path`` (replacing any file there).
 
@@ -288,6 +292,9 @@ def build_bench_warehouse(
         Salt of every pseudo-random choice; the same seed gives the same warehouse.
     end
         The last business date.
+    memory_limit
+        DuckDB's memory limit for the build (spilling beyond it): the reorder of a year of
+        transactions otherwise takes 80% of the machine's memory at 2M customers.
 
     Returns
     -------
@@ -299,7 +306,7 @@ def build_bench_warehouse(
     for stale in (path, path.with_suffix(path.suffix + ".wal")):
         stale.unlink(missing_ok=True)
     start = end - timedelta(days=days - 1)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit})
     migrate(con)
     p: dict[str, object] = {
         "seed": seed,
