@@ -10,10 +10,10 @@ import importlib
 import sys
 import time
 
-NIGHTLY_1M = {"customers": 1_000_000, "days": 22, "snapshot_days": 0}
+NIGHTLY_1M: dict[str, object] = {"customers": 1_000_000, "days": 22, "snapshot_days": 0}
 """Ingest at a million customers' daily volume (~490k transactions a date), beside the default
 year of a 60,000-customer bank (~29k a date)."""
-BENCHES: list[tuple[str, dict[str, int]]] = [
+BENCHES: list[tuple[str, dict[str, object]]] = [
     ("bench_ingest", {}),
     ("bench_ingest", NIGHTLY_1M),
     ("bench_contribution", {}),
