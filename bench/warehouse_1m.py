@@ -67,7 +67,17 @@ create or replace temp macro prod(c, j) as case
          [1 + cast(hash(c, j, $seed, 'pr') % 12 as integer)]
     end;
 create or replace temp macro aid(c, j) as 'A' || lpad(cast(c as varchar), 9, '0') || '-' || j;
+create or replace temp table _ids_low as select j from range(0, 1048576) t(j);
+create or replace temp table _ids_high as select k from range(0, 4096) t(k);
+create or replace temp macro ids(first, n) as table
+    select first + k * 1048576 + j as i
+    from _ids_high, _ids_low
+    where k <= n // 1048576 and k * 1048576 + j < n;
 """
+"""``ids(first, n)`` is ``range(first, first + n)`` on both cores: DuckDB's ``range`` is read by
+one thread, and the draws behind each id are the build's work (session 17: the 2M history
+ran on one core). The same ids in another order; every table the build writes is
+ordered, and its transactions are sorted by date, channel and id at the end."""
 
 
 DROPOUT_SHARE = 0.3
@@ -84,8 +94,8 @@ EVERYDAY_SQL = """
                    1 + cast(hash(i, $seed, 'c') % $customers as bigint) as c,
                    $day_from + cast(hash(i, $seed, 'd') % $day_count as integer) as d,
                    u(i, $seed) as uc, u(i, 'code') as ux, u(i, 'amt') as ua
-            from range($id_from, $id_from
-                       + cast($customers * $day_count * 0.2 / $keep_share as bigint)) t(i)
+            from ids($id_from,
+                       cast($customers * $day_count * 0.2 / $keep_share as bigint)) t(i)
         ),
         base as (
             -- each customer's own rate (log-uniform over 1..20, thinning the uniform draws) and,
@@ -178,8 +188,8 @@ MERCHANT_INFLOW_SQL = """
                        % ($customers // $merchant_every) as bigint)) as c,
                    $day_from + cast(hash(i, $seed, 'md') % $day_count as integer) as d,
                    hash(i, $seed, 'payer') % 200000 as payer
-            from range($id_from, $id_from
-                       + cast($customers // $merchant_every * $day_count * 3 as bigint)) t(i)
+            from ids($id_from,
+                       cast($customers // $merchant_every * $day_count * 3 as bigint)) t(i)
         ),
         final as (
             select 'M' || i as txn_id, $start + d as txn_date,
@@ -211,8 +221,8 @@ SUPPLIER_SQL = """
                    $merchant_every * (1 + cast(hash(i, $seed, 'sm')
                        % ($customers // $merchant_every) as bigint)) as c,
                    $day_from + cast(hash(i, $seed, 'sd') % $day_count as integer) as d
-            from range($id_from, $id_from
-                       + cast($customers // $merchant_every * $day_count * 0.3 as bigint)) t(i)
+            from ids($id_from,
+                       cast($customers // $merchant_every * $day_count * 0.3 as bigint)) t(i)
         ),
         final as (
             select 'S' || i as txn_id, $start + d as txn_date, time '15:00:00' as txn_time,
