@@ -138,13 +138,16 @@ def write_config(
     threads: int | None,
     name: str = "night",
     spark_memory: str | None = None,
+    analyst_snapshot: bool = True,
 ) -> Path:
     """The default configuration with the DuckDB limits of the bench; with ``spark_memory``,
-    the Spark engine (``local[2]``, the driver's memory, the lake :data:`LAKE`)."""
+    the Spark engine (``local[2]``, the driver's memory, the lake :data:`LAKE`);
+    ``analyst_snapshot``: whether a night publishes the analysts' copy of the warehouse."""
     cfg = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text(encoding="utf-8"))
     cfg.setdefault("warehouse", {})
     cfg["warehouse"]["memory_limit"] = memory_limit
     cfg["warehouse"]["threads"] = threads
+    cfg["warehouse"]["analyst_snapshot"] = analyst_snapshot
     if spark_memory:
         cfg["engine"] = {
             "name": "spark",
@@ -174,7 +177,8 @@ def prepare(customers: int, config: Path) -> tuple[Path, Path]:
         build_bench_warehouse(work, customers=customers, end=END)
         written.touch()
         print(f"  history written in {time.monotonic() - started:.0f} s", flush=True)
-    first_config = write_config(BUILD_MEMORY, None, "first")
+    # no analysts' snapshot of a warehouse being built: at 2M each copy takes 15 GB of disk
+    first_config = write_config(BUILD_MEMORY, None, "first", analyst_snapshot=False)
     env = night_env(work, landing, BENCH_DIR / f"night_{customers}_exports")
     for day, stages in [(d, "features,contribution") for d in FIRST_MONTH_ENDS] + [
         (END, "features,contribution,merchants,clv,value,tiers")
