@@ -77,7 +77,8 @@ create or replace temp macro ids(first, n) as table
 """``ids(first, n)`` is ``range(first, first + n)`` on both cores: DuckDB's ``range`` is read by
 one thread, and the draws behind each id are the build's work (session 17: the 2M history
 ran on one core). The same ids in another order; every table the build writes is
-ordered, and its transactions are sorted by date, channel and id at the end."""
+ordered, and its transactions are sorted by date, channel and id at the end. Up to 2^32 ids
+a call (4096 × 2^20): a 4M-customer year draws 1.1 billion."""
 
 
 DROPOUT_SHARE = 0.3
