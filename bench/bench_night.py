@@ -161,7 +161,7 @@ def write_config(
 
 def prepare(customers: int, config: Path) -> tuple[Path, Path]:
     """The size's warehouse, after its last date's night, and the next date's landing zone:
-    built once (minutes to an hour), then reused."""
+    built once (minutes, up to 75 at 2M), then reused."""
     from bench.night_extracts import write_next_day
     from bench.warehouse_1m import BUILD_MEMORY, build_bench_warehouse
 
@@ -180,9 +180,9 @@ def prepare(customers: int, config: Path) -> tuple[Path, Path]:
     # no analysts' snapshot of a warehouse being built: at 2M each copy takes 15 GB of disk
     first_config = write_config(BUILD_MEMORY, None, "first", analyst_snapshot=False)
     env = night_env(work, landing, BENCH_DIR / f"night_{customers}_exports")
-    for day, stages in [(d, "features,contribution") for d in FIRST_MONTH_ENDS] + [
-        (END, "features,contribution,merchants,clv,value,tiers")
-    ]:
+    nights = [(day, "features,contribution") for day in FIRST_MONTH_ENDS]
+    nights.append((END, "features,contribution,merchants,clv,value,tiers"))
+    for day, stages in nights:
         print(f"  the night of {day} ({stages}; DuckDB memory {BUILD_MEMORY})...", flush=True)
         code, err, _ = _cvp(
             ["run", "--date", day.isoformat(), "--config", str(first_config), "--stages", stages],

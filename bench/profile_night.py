@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
 from bench.bench_night import BENCH_DIR, night_env
 from pipeline.config import load_config
@@ -85,16 +84,11 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=BENCH_DIR / "night_config.yaml")
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
-    cfg_data = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    exports = args.warehouse.with_suffix(".exports")
-    paths = cfg_data.setdefault("paths", {})
-    paths.update(
-        warehouse=str(args.warehouse), landing_dir=str(args.landing), export_dir=str(exports)
+    # the paths come from the environment, which overrides the config's, as in bench_night
+    os.environ.update(
+        night_env(args.warehouse, args.landing, args.warehouse.with_suffix(".exports"))
     )
-    config = args.warehouse.with_suffix(".config.yaml")
-    config.write_text(yaml.safe_dump(cfg_data, allow_unicode=True), encoding="utf-8")
-    os.environ.update(night_env(args.warehouse, args.landing, exports))
-    cfg = load_config(config)
+    cfg = load_config(args.config)
     log: list[tuple[str, float, float, str]] = []
     con = _Timed(connect(cfg), log)
     stages = _Stages(con)
