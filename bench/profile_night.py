@@ -2,22 +2,32 @@
 
 Runs the stages of one date in this process on a warehouse (use a copy: the night is written
 into it), through a proxy of the DuckDB connection that times each ``execute`` (wall, and the
-process's CPU, which includes DuckDB's threads), then prints per stage the SQL's total and its
-largest statements. A stage's time beyond its SQL is Python (reading files, fitting models).
-The analysts' snapshot and the exports' files are not SQL and are not listed.
+process's CPU, which includes DuckDB's threads) and notes, after it, the memory of DuckDB's
+scratch tables and uncommitted rows (``duckdb_memory()``'s ``IN_MEMORY_TABLE``: in memory,
+and offloaded to temp files). It prints per stage the SQL's total and its largest statements.
+A stage's time beyond its SQL is Python (reading files, fitting models). The analysts'
+snapshot and the exports' files are not SQL and are not listed.
+
+``--save`` keeps every statement in a JSON file; ``compare`` lines up two saved profiles of
+different sizes statement by statement (literals and numbers ignored, repeats summed) and
+lists those whose CPU grew most beyond the sizes' ratio: where a night stops growing linearly.
 
 Usage::
 
     cp var/bench/night_1000000.duckdb /tmp/w.duckdb
     python -m bench.profile_night /tmp/w.duckdb --landing var/bench/night_1000000_landing \\
-        --date 2026-11-28 [--config var/bench/night_config.yaml] [--top 8]
+        --date 2026-11-28 [--config var/bench/night_config.yaml] [--top 8] [--save p1m.json]
+    python -m bench.profile_night compare p1m.json p2m.json --scale 2 [--top 25]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
+import sys
 import time
 from collections import defaultdict
 from datetime import date
@@ -31,13 +41,23 @@ from pipeline.config import load_config
 from pipeline.runner import ORDER, run_stages
 from pipeline.warehouse import connect
 
+Statement = tuple[str, float, float, str, int, int]
+"""stage, wall s, CPU s, the SQL on one line, scratch MB in memory and in temp files after it"""
+
 
 class _Timed:
-    """A DuckDB connection whose ``execute`` calls are timed into ``log``."""
+    """A DuckDB connection whose ``execute`` calls are timed into ``log``; ``probe`` (another
+    cursor of the same database) reads the memory after each."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, log: list[tuple[str, float, float, str]]):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        log: list[Statement],
+        probe: duckdb.DuckDBPyConnection,
+    ):
         self._con = con
         self._log = log
+        self._probe = probe
         self.stage = "?"
 
     def __getattr__(self, name: str) -> Any:
@@ -46,14 +66,17 @@ class _Timed:
     def execute(self, query: object, *args: Any, **kwargs: Any) -> Any:
         wall, cpu = time.monotonic(), time.process_time()
         result = self._con.execute(query, *args, **kwargs)  # type: ignore[arg-type]
-        text = " ".join(str(query).split())
-        self._log.append(
-            (self.stage, time.monotonic() - wall, time.process_time() - cpu, text[:110])
-        )
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        row = self._probe.execute(
+            "select memory_usage_bytes, temporary_storage_bytes from duckdb_memory() "
+            "where tag = 'IN_MEMORY_TABLE'"
+        ).fetchone()
+        memory, offloaded = (int(row[0]) >> 20, int(row[1]) >> 20) if row else (0, 0)
+        self._log.append((self.stage, wall, cpu, " ".join(str(query).split()), memory, offloaded))
         return result
 
     def cursor(self) -> _Timed:
-        timed = _Timed(self._con.cursor(), self._log)
+        timed = _Timed(self._con.cursor(), self._log, self._probe)
         timed.stage = self.stage
         return timed
 
@@ -76,21 +99,16 @@ class _Stages:
         self.walls[name] = time.monotonic() - self._started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("warehouse", type=Path)
-    parser.add_argument("--landing", type=Path, required=True)
-    parser.add_argument("--date", type=date.fromisoformat, required=True)
-    parser.add_argument("--config", type=Path, default=BENCH_DIR / "night_config.yaml")
-    parser.add_argument("--top", type=int, default=8)
-    args = parser.parse_args()
+def profile(args: argparse.Namespace) -> None:
+    """Run the night through the timed proxy, print it per stage, save it if asked."""
     # the paths come from the environment, which overrides the config's, as in bench_night
     os.environ.update(
         night_env(args.warehouse, args.landing, args.warehouse.with_suffix(".exports"))
     )
     cfg = load_config(args.config)
-    log: list[tuple[str, float, float, str]] = []
-    con = _Timed(connect(cfg), log)
+    log: list[Statement] = []
+    raw = connect(cfg)
+    con = _Timed(raw, log, raw.cursor())
     stages = _Stages(con)
     run_stages(
         con,  # type: ignore[arg-type]
@@ -101,17 +119,67 @@ def main() -> None:
         force=False,
         progress=stages,  # type: ignore[arg-type]
     )
-    by_stage: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
-    for stage, wall, cpu, text in log:
-        by_stage[stage].append((wall, cpu, text))
+    by_stage: dict[str, list[Statement]] = defaultdict(list)
+    for statement in log:
+        by_stage[statement[0]].append(statement)
     for stage, rows in by_stage.items():
-        wall, cpu = sum(r[0] for r in rows), sum(r[1] for r in rows)
+        wall, cpu = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        peak = max(r[4] + r[5] for r in rows)
         print(
             f"\n{stage}: stage {stages.walls.get(stage, 0):.1f} s wall; "
-            f"its SQL {wall:.1f} s wall, {cpu:.1f} s CPU"
+            f"its SQL {wall:.1f} s wall, {cpu:.1f} s CPU; scratch up to {peak:,} MB"
         )
-        for w, c, text in sorted(rows, key=lambda r: -r[1])[: args.top]:
-            print(f"  {c:6.2f} CPU {w:6.2f} wall  {text}")
+        for _, w, c, text, memory, offloaded in sorted(rows, key=lambda r: -r[2])[: args.top]:
+            print(f"  {c:6.2f} CPU {w:6.2f} wall {memory:6,}+{offloaded:,} MB  {text[:110]}")
+    if args.save:
+        args.save.write_text(json.dumps({"walls": stages.walls, "statements": log}))
+
+
+def _shape(sql: str) -> str:
+    """A statement without its literals and numbers: a range's or a month's pass matches
+    another size's."""
+    return re.sub(r"\b\d+\b", "N", re.sub(r"'[^']*'", "'?'", sql))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Statement by statement, the CPU of two saved profiles; the largest growth beyond
+    ``--scale`` (the sizes' ratio) first."""
+    sums: list[dict[tuple[str, str], float]] = []
+    for path in (args.smaller, args.larger):
+        cpu: dict[tuple[str, str], float] = defaultdict(float)
+        for stage, _, c, text, *_ in json.loads(path.read_text())["statements"]:
+            cpu[(stage, _shape(text))] += c
+        sums.append(cpu)
+    small, large = sums
+    for stage in dict.fromkeys(s for s, _ in large):
+        a = sum(c for (s, _), c in small.items() if s == stage)
+        b = sum(c for (s, _), c in large.items() if s == stage)
+        print(f"{stage:13s} SQL CPU {a:7.1f} -> {b:7.1f} s  x{b / a if a else 0:.2f}")
+    print(f"\nlargest growth beyond x{args.scale} (CPU s: smaller, larger, excess):")
+    keys = sorted(set(small) | set(large), key=lambda k: args.scale * small[k] - large[k])
+    for key in keys[: args.top]:
+        a, b = small[key], large[key]
+        print(f"  {a:6.2f} {b:7.2f} {b - args.scale * a:+7.2f}  {key[0]:12s} {key[1][:100]}")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["compare"]:
+        parser = argparse.ArgumentParser(description="Two saved profiles, statement by statement")
+        parser.add_argument("command")
+        parser.add_argument("smaller", type=Path)
+        parser.add_argument("larger", type=Path)
+        parser.add_argument("--scale", type=float, required=True, help="customers larger/smaller")
+        parser.add_argument("--top", type=int, default=25)
+        compare(parser.parse_args())
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("warehouse", type=Path)
+    parser.add_argument("--landing", type=Path, required=True)
+    parser.add_argument("--date", type=date.fromisoformat, required=True)
+    parser.add_argument("--config", type=Path, default=BENCH_DIR / "night_config.yaml")
+    parser.add_argument("--top", type=int, default=8)
+    parser.add_argument("--save", type=Path, help="keep every statement in this JSON file")
+    profile(parser.parse_args())
 
 
 if __name__ == "__main__":
