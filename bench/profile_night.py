@@ -11,6 +11,9 @@ snapshot and the exports' files are not SQL and are not listed.
 ``--save`` keeps every statement in a JSON file; ``compare`` lines up two saved profiles of
 different sizes statement by statement (literals and numbers ignored, repeats summed) and
 lists those whose CPU grew most beyond the sizes' ratio: where a night stops growing linearly.
+A checkpoint's cost falls on the statement whose commit finds the WAL large enough, and that
+differs between sizes (a stage's commit, the ledger's update after it, the next stage's first
+insert): weigh those statements together, not one by one.
 
 Usage::
 
