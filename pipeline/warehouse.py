@@ -190,15 +190,21 @@ def release_cache(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> N
     """Give the memory of DuckDB's cached table blocks back to the system, before Python builds
     large frames beside it: the configured ``memory_limit`` (``warehouse.memory_limit``) is
     lowered for a moment (DuckDB evicts what it can; blocks of tables are read again from the
-    file when needed), then set back. Nothing is done without a configured limit."""
+    file when needed), then set back. Nothing is done without a configured limit.
+
+    The limit is the database's, set here on a cursor of its own: when what is pinned cannot
+    be evicted, the failed lowering aborts that cursor's statement only, not the transaction
+    of the stage that called (a tiers stage at 2M failed so)."""
     if not memory_limit:
         return
+    cursor = con.cursor()
     try:
-        con.execute("set memory_limit = '32MB'")
+        cursor.execute("set memory_limit = '32MB'")
     except duckdb.Error:  # what is pinned cannot be evicted: keep what could be
         pass
     finally:
-        con.execute("set memory_limit = ?", [memory_limit])
+        cursor.execute("set memory_limit = ?", [memory_limit])
+        cursor.close()
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -211,3 +211,25 @@ def test_release_cache_evicts_table_blocks_and_keeps_the_limit(tmp_path: Path) -
     assert cached_mb() <= 32
     assert con.execute("select current_setting('memory_limit')").fetchone() == ("953.6 MiB",)
     assert con.execute("select count(*) from t").fetchone() == (6000000,)
+
+
+def test_release_cache_that_cannot_evict_leaves_the_stage_transaction_alive(
+    tmp_path: Path,
+) -> None:
+    """When what DuckDB holds cannot be evicted (here a result still pending on another
+    cursor), lowering the limit fails; inside a stage's transaction that failure must not
+    abort it: the stage's writes still commit and the configured limit is back (a tiers
+    stage at 2M customers failed with "Current transaction is aborted")."""
+    from pipeline.warehouse import release_cache
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set memory_limit = '1GB'")
+    con.execute("create table t as select range as n, 'name ' || range as s from range(3000000)")
+    con.execute("begin transaction")
+    con.execute("insert into t select n + 3000000, s from t")
+    pending = con.cursor().execute("select s, count(*) from t group by s")  # holds its groups
+    release_cache(con, "1GB")
+    con.execute("commit")
+    del pending
+    assert con.execute("select count(*) from t").fetchone() == (6000000,)
+    assert con.execute("select current_setting('memory_limit')").fetchone() == ("953.6 MiB",)
