@@ -103,15 +103,28 @@ rated as (
            coalesce(d.interest_rate, 0) as rate,
            (coalesce(d.days_past_due, 0) >= $default_dpd
             or list_contains($default_statuses, d.status)) as in_default,
-           coalesce(d.days_past_due, 0) >= $watch_dpd as past_watch,
-           d.days_past_due, d.maturity_date, d.day_from,
            d.product_code <> 'CCD' or coalesce(c.revolves, false) as may_accrue,
            case when d.status = 'C' then 0
                 else greatest(0, datediff('day',
                         greatest(d.day_from, coalesce(d.open_date, d.day_from)),
                         least(d.day_to, coalesce(d.close_date, d.day_to)))) end as open_days,
            r.commission_rate_percent, r.upkeep_amount_per_year, r.lgd_percent,
-           r.risk_weight_percent
+           r.risk_weight_percent,
+           -- what a performing loan's PD depends on: its days past due, and in watch the
+           -- years to maturity (lifetime PD); null on rows without expected loss
+           case when r.product_group = 'lending'
+                     and not (coalesce(d.days_past_due, 0) >= $default_dpd
+                              or list_contains($default_statuses, d.status))
+                then coalesce(d.days_past_due, 0) end as pd_days_past_due,
+           case when r.product_group = 'lending'
+                     and not (coalesce(d.days_past_due, 0) >= $default_dpd
+                              or list_contains($default_statuses, d.status))
+                     and coalesce(d.days_past_due, 0) >= $watch_dpd
+                then case when d.maturity_date is null then $years_without_maturity
+                          else least(40, greatest(1, cast(ceil(
+                              cast(datediff('day', d.day_from, d.maturity_date) as double)
+                              / 365) as integer)))
+                     end end as pd_years
     from day_spans d
     join owner_month o on o.account_id = d.account_id and o.month_start = d.month_start
     left join ref_product_rates r on r.product_code = d.product_code
@@ -119,29 +132,15 @@ rated as (
     left join card_months c on c.account_id = d.account_id and c.month_start = d.month_start
     where d.day_to > d.day_from
 ),
-lending_pd as (
-    -- the PD of a loan's or card's day: 12-month when performing, lifetime in watch
-    select x.month_start, x.branch_id, x.product_code, x.lgd_percent, x.balance_days,
-           case when x.past_watch then lp.pd_percent else pb.pd_percent end as pd
-    from rated x
-    join ref_pd_buckets pb
-      on coalesce(x.days_past_due, 0) between pb.min_days_past_due
-         and coalesce(pb.max_days_past_due, 2147483647)
-    left join ref_lifetime_pd lp
-      on lp.min_days_past_due = pb.min_days_past_due
-     and lp.years = case when x.maturity_date is null then $years_without_maturity
-                         else least(40, greatest(1, cast(ceil(
-                             cast(datediff('day', x.day_from, x.maturity_date) as double)
-                             / 365) as integer)))
-                    end
-    where x.product_group = 'lending' and not x.in_default
-),
 rate_groups as (
-    -- balance-days and open days summed per rate first: a rate times a sum is the sum of the
-    -- rate times each (exact decimals), and it costs one wide multiplication per group
-    -- instead of one per account version and month (most of this query's CPU)
+    -- balance-days and open days summed per rate (and per PD key) first: a rate times a sum is
+    -- the sum of the rate times each (exact decimals), and it costs one wide multiplication
+    -- per group instead of one per account version and month (most of this query's CPU).
+    -- The only reader of rated: a second one (the expected loss) made DuckDB materialise its
+    -- rows (3M at 1M customers) and the query spill at 2M
     select month_start, branch_id, product_code, product_group, ftp, rate, in_default,
            may_accrue, commission_rate_percent, upkeep_amount_per_year, risk_weight_percent,
+           lgd_percent, pd_days_past_due, pd_years,
            sum(balance_days) as balance_days, sum(open_days) as open_days
     from rated
     group by all
@@ -166,13 +165,19 @@ balance_source as (
     group by all
 ),
 expected_loss_source as (
+    -- the PD of a loan's or card's day: 12-month when performing, lifetime in watch
     select month_start, branch_id, product_code,
            sum(lgd_percent * pd * balance_days) as expected_loss_num
     from (
-        -- summed per LGD and PD first, like rate_groups
-        select month_start, branch_id, product_code, lgd_percent, pd,
-               sum(balance_days) as balance_days
-        from lending_pd
+        select g.month_start, g.branch_id, g.product_code, g.lgd_percent,
+               case when g.pd_years is not null then lp.pd_percent else pb.pd_percent end as pd,
+               sum(g.balance_days) as balance_days
+        from rate_groups g
+        join ref_pd_buckets pb
+          on g.pd_days_past_due between pb.min_days_past_due
+             and coalesce(pb.max_days_past_due, 2147483647)
+        left join ref_lifetime_pd lp
+          on lp.min_days_past_due = pb.min_days_past_due and lp.years = g.pd_years
         group by all
     ) g
     group by all
