@@ -119,6 +119,7 @@ def contribution_params(
         "history_days": year.history_days,
         "contribution_start": year.start(business_date),
         "with_stored_parts": True,
+        "chunk_customers": cfg.warehouse.chunk_customers,
         "day_count_days": eco.day_count_days,
         "annual_days": eco.annual_days,
         "tolerance_per_row": eco.reconciliation_tolerance_per_row,
@@ -220,6 +221,8 @@ def refresh_monthly_contribution(
             "oldest_days": 0,
             "oldest_month_days": 1,
             "with_stored_parts": False,
+            "customer_from": "",  # every customer in one pass
+            "customer_to": None,
         }
         refresh_window_parts(
             con,

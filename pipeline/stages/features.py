@@ -37,7 +37,7 @@ from pipeline.config.economics import (
 from pipeline.dates import first_of_month, month_end
 from pipeline.engine.base import Engine
 from pipeline.engine.duckdb_engine import DuckDBEngine
-from pipeline.sqlfiles import load_sql, observe, sql_path
+from pipeline.sqlfiles import customer_ranges, load_sql, observe, sql_path
 from pipeline.stages.base import Stage, StageContext
 from pipeline.warehouse import table_exists
 
@@ -672,8 +672,12 @@ def _write_current(
         con.execute("delete from agg_current_log where table_name = ?", [table])
         return 0
     observe(con, model, args)
-    cols = ", ".join(f'"{n}"' for n, _ in engine.columns(table))
-    return engine.temp_query(f"{table}_current", f"select {cols} from ({model.body})", args)
+    columns = engine.columns(table)
+    cols = ", ".join(f'"{n}"' for n, _ in columns)
+    # in customer order: the window parts read it one range of customers at a time, and a
+    # range then reads only its own row groups (DuckDB skips the others by their min and max)
+    order = " order by customer_id" if "customer_id" in dict(columns) else ""
+    return engine.temp_query(f"{table}_current", f"select {cols} from ({model.body}){order}", args)
 
 
 def ensure_current_table(
@@ -760,34 +764,60 @@ def _write_part(
 ) -> int:
     """Compute one part of ``table``'s window. The closed part is stored in ``table``; the
     month to date only lives in the scratch table ``<table>_current`` of this run (it is
-    summed into the window the same night and recomputed the next), which saves writing it."""
+    summed into the window the same night and recomputed the next), which saves writing it.
+
+    A pass reads one range of ``params["chunk_customers"]`` customers (:func:`part_ranges`):
+    the first replaces the part, the others are appended."""
     tagged, args = _tagged_part(table, params, window, part, as_of)
-    observe(con, load_sql(sql_path(f"{_PART_SQL[table]}/{table}")), args)
-    if part == "current":
-        rows = engine.temp_query(f"{table}_current", tagged, args)
-        if engine.table_exists(table):  # month-to-date rows stored by earlier versions
-            engine.delete_where(table, "part = 'current'")
-        return rows
-    _conform(con, engine, table, tagged, args)
-    return engine.replace_where(
-        table,
-        tagged,
-        "window_month = $part_window_month and part = $part_name",
-        {**args, "part_window_month": window.month_start, "part_name": part},
-        key="window_month",
-    )
+    model = load_sql(sql_path(f"{_PART_SQL[table]}/{table}"))
+    target = f"{table}_current" if part == "current" else table
+    rows = 0
+    for i, (first, before) in enumerate(part_ranges(con, engine, window, params)):
+        part_args = {**args, "customer_from": first, "customer_to": before}
+        observe(con, model, part_args)
+        if i > 0:  # appended: nothing deleted
+            rows += engine.replace_where(target, tagged, "false", part_args)
+        elif part == "current":
+            rows += engine.temp_query(target, tagged, part_args)
+        else:
+            _conform(con, engine, table, tagged, part_args)
+            rows += engine.replace_where(
+                table,
+                tagged,
+                "window_month = $part_window_month and part = $part_name",
+                {**part_args, "part_window_month": window.month_start, "part_name": part},
+                key="window_month",
+            )
+    if part == "current" and engine.table_exists(table):
+        engine.delete_where(table, "part = 'current'")  # month-to-date rows stored by old versions
+    return rows
+
+
+def part_ranges(
+    con: duckdb.DuckDBPyConnection, engine: Engine, window: Window, params: dict[str, Any]
+) -> list[tuple[str, str | None]]:
+    """The customer ranges a window part is computed in: on DuckDB ranges of
+    ``params["chunk_customers"]`` customers valid at the business date, so a pass groups a
+    range's customers within the memory limit (one pass over every customer went out of
+    core at 2M: docs/warehouse.md); its inputs are in customer order, so a pass reads only its
+    range's row groups. On Spark one pass over every customer ("" to None)."""
+    if engine.name != "duckdb":
+        return [("", None)]
+    return customer_ranges(con, window.business_date, params["chunk_customers"])
 
 
 def _tagged_part(
     table: str, params: dict[str, Any], window: Window, part: str, as_of: date
 ) -> tuple[str, dict[str, Any]]:
-    """The SQL of one part of ``table``'s window, its rows tagged with the part, and its args."""
+    """The SQL of one part of ``table``'s window, its rows tagged with the part, and its args
+    (every customer: ``customer_from`` '' and ``customer_to`` None)."""
     model = load_sql(sql_path(f"{_PART_SQL[table]}/{table}"))
     tagged = (
         f"select date '{window.month_start}' as window_month, '{part}' as part, "
         f"date '{as_of}' as as_of_date, * from ({model.body})"
     )
-    return tagged, {k: params[k] for k in model.params}
+    given = {**params, "customer_from": "", "customer_to": None}
+    return tagged, {k: given[k] for k in model.params}
 
 
 _PART_SQL = {
@@ -852,16 +882,14 @@ def run(ctx: StageContext) -> int:
         **window.params(),
         "regular_inflow_min_amount": cfg.features.regular_inflow_min_amount,
         "regular_inflow_min_months": cfg.features.regular_inflow_min_months,
+        "chunk_customers": cfg.warehouse.chunk_customers,
     }
     features_hash = cfg.section_fingerprint("features")
     for table in ("agg_customer_feature_parts", "agg_customer_card_spend_parts"):
         ctx.facts.update(
             refresh_window_parts(con, table, window, params, features_hash, engine=engine)
         )
-    rows = engine.run_file(
-        "features/int_customer_features",
-        {**params, "chunk_customers": cfg.warehouse.chunk_customers},
-    )
+    rows = engine.run_file("features/int_customer_features", params)
     parts = ("agg_customer_feature_parts", "agg_customer_card_spend_parts")
     drop_current_parts(con, parts, engine)
     ctx.facts["customers"] = rows

@@ -1,7 +1,7 @@
 -- table:  agg_customer_contribution_parts
 -- grain:  customer_id, window_month, part, branch_id, product_code
 -- inputs: agg_account_balance_month, agg_account_balance_month_current, agg_customer_txn_month, agg_customer_txn_month_current, agg_card_cycle_month, agg_card_cycle_month_current, ref_product_rates, ref_ftp_by_term, ref_channel_costs
--- params: month_from, month_to, month_start, business_date, reserve_ratio_percent, reserve_rate_percent, default_risk_weight_percent
+-- params: customer_from, customer_to, month_from, month_to, month_start, business_date, reserve_ratio_percent, reserve_rate_percent, default_risk_weight_percent
 -- materialize: table
 -- Contribution numerators per customer, account branch and product over a range of months:
 -- one part of a window (the closed months, computed once per window month and economics
@@ -24,6 +24,9 @@
 -- priced by term, else the product's rate (ref_product_rates; demand deposits: core/volatile).
 -- Columns that fit are stored as DECIMAL(18, x): DuckDB reads DECIMAL(38, x) back some 20
 -- times slower; the margin numerators need the wide type to stay exact.
+-- Written one range of customers at a time (customer_id from $customer_from, before
+-- $customer_to, on every per-customer input; pipeline/stages/features.py, part_ranges): a
+-- pass groups a range's customers, and reads only their row groups (inputs in customer order).
 with
 balances as (
     select *
@@ -31,10 +34,14 @@ balances as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
     union all
     select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
     from agg_account_balance_month_current
     where month_start between $month_from and $month_to and as_of_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 txns as (
     select *
@@ -42,10 +49,14 @@ txns as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
     union all
     select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
     from agg_customer_txn_month_current
     where month_start between $month_from and $month_to and as_of_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 cycles as (
     select account_id, month_start, is_revolving

@@ -1,7 +1,7 @@
 -- table:  int_customer_contribution
 -- grain:  customer_id, business_date
 -- inputs: int_customer_product_contribution, hist_customers
--- params: business_date, contribution_start, history_days
+-- params: customer_from, customer_to, business_date, contribution_start, history_days
 -- materialize: partition
 -- Profit contribution (利润贡献度) per customer, a yearly figure from the trailing window: the
 -- sum over the customer's branches and products of int_customer_product_contribution, one
@@ -11,11 +11,15 @@
 -- (the last 365 days, or the history the warehouse holds when shorter), history_days its
 -- length; flows are annualised over it (docs/contribution.md). Every customer valid at the business
 -- date has a row (zeros when nothing happened); customers known only from accounts are kept.
+-- The query reads one range of customers at a time (customer_id from $customer_from, before
+-- $customer_to, on every input; pipeline/sqlfiles.py, configs: warehouse.chunk_customers).
 with
 customers as (
     select customer_id, home_branch_id, rm_id
     from hist_customers
     where valid_from <= $business_date and valid_to > $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 parts as (
     select customer_id,
@@ -34,6 +38,8 @@ parts as (
            count(distinct product_code) filter (where product_code <> 'NONE') as products_used
     from int_customer_product_contribution
     where business_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
     group by customer_id
 ),
 final as (

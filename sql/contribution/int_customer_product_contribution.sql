@@ -1,7 +1,7 @@
 -- table:  int_customer_product_contribution
 -- grain:  customer_id, business_date, branch_id, product_code
 -- inputs: agg_customer_contribution_parts, agg_customer_contribution_parts_current
--- params: business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent, oldest_days, oldest_month_days, with_stored_parts
+-- params: customer_from, customer_to, business_date, month_start, day_count_days, annual_days, history_days, capital_cost_percent, oldest_days, oldest_month_days, with_stored_parts
 -- materialize: partition
 -- Profit contribution per customer, account branch and product, as a yearly figure, one column
 -- per component, CNY rounded to 6 decimals (configs: economics; docs/contribution.md): the
@@ -28,19 +28,27 @@
 -- Transactions are attributed to the branch and product of the account they were posted on.
 -- Amounts are stored as DECIMAL(18, 6) (up to 10^12 CNY per customer and product): DuckDB
 -- reads DECIMAL(38, x) back some 20 times slower, and this table has ~3 rows per customer.
+-- The query reads one range of customers at a time (customer_id from $customer_from, before
+-- $customer_to, on every input; pipeline/sqlfiles.py, configs: warehouse.chunk_customers).
 with
 closed as (
     select * from agg_customer_contribution_parts
     where window_month = $month_start and part = 'closed' and $with_stored_parts
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 current_month as (
     select *  -- the month to date: a temp table of this run (pipeline/stages/contribution.py)
     from agg_customer_contribution_parts_current
     where window_month = $month_start and as_of_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 oldest as (
     select * from agg_customer_contribution_parts
     where window_month = $month_start and part = 'oldest' and $with_stored_parts
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 joined as (
     -- the year = closed months + month to date + the oldest month pro rata, one row each per

@@ -1,7 +1,7 @@
 -- table:  agg_customer_feature_parts
 -- grain:  customer_id, window_month, part
 -- inputs: agg_account_balance_month, agg_account_balance_month_current, agg_customer_txn_month, agg_customer_txn_month_current
--- params: month_from, month_to, month_start, business_date, recent_start, regular_inflow_min_amount
+-- params: customer_from, customer_to, month_from, month_to, month_start, business_date, recent_start, regular_inflow_min_amount
 -- materialize: table
 -- Additive per-customer sums of the customer view over a range of months, so a window is the
 -- sum of its parts: the closed months of the window (part 'closed', computed once per window
@@ -10,6 +10,9 @@
 -- agg_customer_feature_parts_current, not stored). Written part by part by
 -- pipeline/stages/features.py (columns window_month, part, as_of_date added there). Every
 -- column is a sum or a count of months, so parts add up exactly.
+-- Written one range of customers at a time (customer_id from $customer_from, before
+-- $customer_to, on every per-customer input; pipeline/stages/features.py, part_ranges): a
+-- pass groups a range's customers, and reads only their row groups (inputs in customer order).
 with
 balances as (
     select *
@@ -17,10 +20,14 @@ balances as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
     union all
     select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
     from agg_account_balance_month_current
     where month_start between $month_from and $month_to and as_of_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 txns as (
     select *
@@ -28,10 +35,14 @@ txns as (
     where month_start between $month_from and $month_to
       and as_of_date = case when month_start = $month_start then cast($business_date as date)
                             else last_day(month_start) end
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
     union all
     select *  -- the month to date: a temp table of this run (pipeline/stages/features.py)
     from agg_customer_txn_month_current
     where month_start between $month_from and $month_to and as_of_date = $business_date
+      and customer_id >= $customer_from
+      and ($customer_to is null or customer_id < $customer_to)
 ),
 balance_sums as (
     select customer_id,
