@@ -20,6 +20,7 @@ Usage::
     cp var/bench/night_1000000.duckdb /tmp/w.duckdb
     python -m bench.profile_night /tmp/w.duckdb --landing var/bench/night_1000000_landing \\
         --date 2026-11-28 [--config var/bench/night_config.yaml] [--top 8] [--save p1m.json]
+        [--stages features,contribution --force]   # a spent warehouse's night again
     python -m bench.profile_night compare p1m.json p2m.json --scale 2 [--top 25]
 """
 
@@ -116,10 +117,10 @@ def profile(args: argparse.Namespace) -> None:
     run_stages(
         con,  # type: ignore[arg-type]
         cfg,
-        list(ORDER),
+        args.stages.split(",") if args.stages else list(ORDER),
         [args.date],
         logging.getLogger("profile_night"),
-        force=False,
+        force=args.force,
         progress=stages,  # type: ignore[arg-type]
     )
     by_stage: dict[str, list[Statement]] = defaultdict(list)
@@ -188,6 +189,10 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=BENCH_DIR / "night_config.yaml")
     parser.add_argument("--top", type=int, default=8)
     parser.add_argument("--save", type=Path, help="keep every statement in this JSON file")
+    parser.add_argument("--stages", help="these stages only, comma-separated (default: all)")
+    parser.add_argument(
+        "--force", action="store_true", help="re-run a date already run (in place, no copy)"
+    )
     profile(parser.parse_args())
 
 
