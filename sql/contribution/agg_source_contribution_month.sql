@@ -137,7 +137,7 @@ rate_groups as (
     -- the sum of the rate times each (exact decimals), and it costs one wide multiplication
     -- per group instead of one per account version and month (most of this query's CPU).
     -- The only reader of rated: a second one (the expected loss) made DuckDB materialise its
-    -- rows (3M at 1M customers) and the query spill at 2M
+    -- rows (3M at 1M customers, 12M at 2M; docs/warehouse.md, session 19)
     select month_start, branch_id, product_code, product_group, ftp, rate, in_default,
            may_accrue, commission_rate_percent, upkeep_amount_per_year, risk_weight_percent,
            lgd_percent, pd_days_past_due, pd_years,
