@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="keep every statement in this JSON file")
     parser.add_argument("--stages", help="these stages only, comma-separated (default: all)")
     parser.add_argument(
-        "--force", action="store_true", help="re-run a date already run (in place, no copy)"
+        "--force", action="store_true", help="re-run a date the warehouse already ran"
     )
     profile(parser.parse_args())
 

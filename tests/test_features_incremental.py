@@ -21,10 +21,17 @@ DERIVED = FEATURES.writes + CONTRIBUTION.writes
 """Every table the two stages write: dropped for the rebuild from scratch."""
 
 
-def _rows(con: duckdb.DuckDBPyConnection, table: str) -> set[tuple[object, ...]]:
+def _rows(
+    con: duckdb.DuckDBPyConnection, table: str, day: date | None = D
+) -> set[tuple[object, ...]]:
+    """The rows of ``table`` for ``day`` (None: all of them), every column as text."""
     cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
     select = ", ".join(f'"{c}"::varchar' for c in cols)  # maps compare as text
-    return set(con.execute(f"select {select} from {table} where business_date = ?", [D]).fetchall())
+    if day is None:
+        return set(con.execute(f"select {select} from {table}").fetchall())
+    return set(
+        con.execute(f"select {select} from {table} where business_date = ?", [day]).fetchall()
+    )
 
 
 def test_night_by_night_equals_a_rebuild_from_scratch(cfg: Config) -> None:
@@ -61,12 +68,6 @@ def test_only_closed_parts_are_stored_and_sums_are_narrow(cfg: Config) -> None:
     assert "HUGEINT" not in kinds and "DECIMAL(38,2)" not in kinds
 
 
-def _all_rows(con: duckdb.DuckDBPyConnection, table: str) -> set[tuple[object, ...]]:
-    cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
-    select = ", ".join(f'"{c}"::varchar' for c in cols)
-    return set(con.execute(f"select {select} from {table}").fetchall())
-
-
 RANGED = (
     *RESULTS,
     "chk_contribution_reconciliation",
@@ -95,7 +96,7 @@ def test_ranges_of_one_customer_give_the_rows_of_one_pass(cfg: Config) -> None:
             for table in (*DERIVED, "agg_customer_contribution_month"):
                 con.execute(f"drop table if exists {table}")
             run(con, config, "features", "contribution", day=day)
-            results[config.warehouse.chunk_customers] = {t: _all_rows(con, t) for t in RANGED}
+            results[config.warehouse.chunk_customers] = {t: _rows(con, t, None) for t in RANGED}
         one_pass, by_customer = results[cfg.warehouse.chunk_customers], results[1]
         customers = con.execute(
             "select count(distinct customer_id) from int_customer_features where business_date = ?",
@@ -112,14 +113,7 @@ MTD_RESULTS = (*RESULTS, "chk_contribution_reconciliation")
 
 
 def _rows_of(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, set[tuple[object, ...]]]:
-    out = {}
-    for table in MTD_RESULTS:
-        cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
-        select = ", ".join(f'"{c}"::varchar' for c in cols)
-        out[table] = set(
-            con.execute(f"select {select} from {table} where business_date = ?", [day]).fetchall()
-        )
-    return out
+    return {table: _rows(con, table, day) for table in MTD_RESULTS}
 
 
 def _from_scratch(cfg: Config, con: duckdb.DuckDBPyConnection, day: date) -> dict[str, set]:
